@@ -1,0 +1,178 @@
+//! The Kubernetes cluster as the scenario declares it: nodes on racks, namespaces, deployments
+//! and their pods placed on nodes, services with their endpoints.
+//!
+//! Invariant: the cluster is design-independent; addresses that depend on the CNI (pod IPs,
+//! LoadBalancer IPs, node service IPs) live in each design's compiled state, except node IPs.
+
+pub mod placement;
+
+use crate::fabric::{RackId, id_type};
+use crate::net::{Proto, Subnet};
+use crate::scenario::decode::Labels;
+use std::net::Ipv4Addr;
+
+id_type!(NodeId, NamespaceId, DeploymentId, PodId, ServiceId);
+
+/// Kubernetes' default `--max-pods` per node (FACTS §3, the scalability envelope: 110 pods per node).
+pub const DEFAULT_MAX_PODS_PER_NODE: u32 = 110;
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub rack: RackId,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+}
+
+impl Node {
+    pub fn mac_string(&self) -> String {
+        let m = self.mac;
+        format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    }
+}
+
+/// A locally administered MAC derived from the node IP, so it is stable across runs.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x00, o[0], o[1], o[2], o[3]]
+}
+
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub namespace: NamespaceId,
+    pub replicas: u32,
+    pub labels: Labels,
+    pub annotations: Labels,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pod {
+    /// `<deployment>-<index>`, like a StatefulSet, so `web-0` is always the first replica.
+    pub name: String,
+    pub namespace: NamespaceId,
+    pub deployment: DeploymentId,
+    pub node: NodeId,
+    pub labels: Labels,
+    pub ready: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceType {
+    ClusterIp,
+    NodePort,
+    LoadBalancer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficPolicy {
+    Cluster,
+    Local,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub target_port: u16,
+    pub proto: Proto,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub namespace: NamespaceId,
+    pub kind: ServiceType,
+    pub selector: Labels,
+    pub ports: Vec<ServicePort>,
+    pub external_traffic_policy: TrafficPolicy,
+    /// `spec.loadBalancerIP`, when the user asks for one.
+    pub requested_lb_ip: Option<Ipv4Addr>,
+    pub annotations: Labels,
+    /// Pods the selector matches (ready or not), in pod order.
+    pub endpoints: Vec<PodId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub node_subnet: Subnet,
+    pub pod_subnet: Option<Subnet>,
+    pub service_subnet: Option<Subnet>,
+    pub nodes: Vec<Node>,
+    pub namespaces: Vec<Namespace>,
+    pub deployments: Vec<Deployment>,
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+}
+
+/// True when every `selector` label is carried by `labels` (an empty selector matches nothing,
+/// as for a Service).
+pub fn selects(selector: &Labels, labels: &Labels) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+impl Cluster {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+    pub fn pod(&self, id: PodId) -> &Pod {
+        &self.pods[id.index()]
+    }
+    pub fn service(&self, id: ServiceId) -> &Service {
+        &self.services[id.index()]
+    }
+    pub fn namespace_name(&self, id: NamespaceId) -> &str {
+        &self.namespaces[id.index()].name
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+    }
+    pub fn namespace_by_name(&self, name: &str) -> Option<NamespaceId> {
+        self.namespaces.iter().position(|n| n.name == name).map(|i| NamespaceId(i as u32))
+    }
+    pub fn pod_by_name(&self, ns: &str, name: &str) -> Option<PodId> {
+        let ns = self.namespace_by_name(ns)?;
+        self.pods.iter().position(|p| p.namespace == ns && p.name == name).map(|i| PodId(i as u32))
+    }
+    pub fn deployment_by_name(&self, ns: &str, name: &str) -> Option<DeploymentId> {
+        let ns = self.namespace_by_name(ns)?;
+        self.deployments.iter().position(|d| d.namespace == ns && d.name == name).map(|i| DeploymentId(i as u32))
+    }
+    pub fn service_by_name(&self, ns: &str, name: &str) -> Option<ServiceId> {
+        let ns = self.namespace_by_name(ns)?;
+        self.services.iter().position(|s| s.namespace == ns && s.name == name).map(|i| ServiceId(i as u32))
+    }
+
+    /// The pods of a deployment, in replica order.
+    pub fn pods_of(&self, dep: DeploymentId) -> impl Iterator<Item = PodId> + '_ {
+        self.pods.iter().enumerate().filter(move |(_, p)| p.deployment == dep).map(|(i, _)| PodId(i as u32))
+    }
+
+    /// `namespace/name` of a pod, as references write it.
+    pub fn pod_ref(&self, id: PodId) -> String {
+        let p = self.pod(id);
+        format!("pod:{}/{}", self.namespace_name(p.namespace), p.name)
+    }
+
+    pub fn node_ref(&self, id: NodeId) -> String {
+        format!("node:{}", self.node(id).name)
+    }
+
+    /// The ready endpoints of a service on one node.
+    pub fn ready_local_endpoints(&self, svc: ServiceId, node: NodeId) -> Vec<PodId> {
+        self.service(svc)
+            .endpoints
+            .iter()
+            .copied()
+            .filter(|p| self.pod(*p).ready && self.pod(*p).node == node)
+            .collect()
+    }
+}

@@ -1,0 +1,74 @@
+//! Deterministic placement of deployment replicas on nodes.
+//!
+//! Default: like the scheduler's spreading (least pods first), each replica goes to the node
+//! with the fewest pods so far, ties to the node listed first. Explicit placement: replica `i`
+//! goes to `nodes[i % len]`. A node holds at most `max_pods` pods (Kubernetes default 110).
+
+use super::NodeId;
+
+/// Places `replicas` pods given the current pod count per node; updates the counts.
+/// Returns the node of each replica, or a message saying why they cannot all be placed.
+pub fn place(
+    replicas: u32,
+    explicit: &[NodeId],
+    pods_per_node: &mut [u32],
+    max_pods: u32,
+) -> Result<Vec<NodeId>, String> {
+    let mut out = Vec::with_capacity(replicas as usize);
+    for i in 0..replicas as usize {
+        let node = if explicit.is_empty() {
+            let (best, count) = pods_per_node
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, c)| (**c, *i))
+                .ok_or_else(|| "the cluster has no nodes".to_string())?;
+            if *count >= max_pods {
+                let cap = max_pods as u64 * pods_per_node.len() as u64;
+                return Err(format!(
+                    "{replicas} replicas cannot be placed: only {} of them fit ({} nodes × {max_pods} pods per node = {cap}, counting pods already placed)",
+                    i,
+                    pods_per_node.len()
+                ));
+            }
+            NodeId(best as u32)
+        } else {
+            let n = explicit[i % explicit.len()];
+            if pods_per_node[n.index()] >= max_pods {
+                return Err(format!(
+                    "{replicas} replicas cannot be placed on the {} listed nodes: replica {i} would exceed {max_pods} pods on one node",
+                    explicit.len()
+                ));
+            }
+            n
+        };
+        pods_per_node[node.index()] += 1;
+        out.push(node);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_evenly_then_wraps() {
+        let mut counts = vec![0; 4];
+        let a = place(6, &[], &mut counts, 110).unwrap();
+        assert_eq!(a.iter().map(|n| n.0).collect::<Vec<_>>(), vec![0, 1, 2, 3, 0, 1]);
+        // The next deployment starts on the least loaded nodes.
+        let b = place(2, &[], &mut counts, 110).unwrap();
+        assert_eq!(b.iter().map(|n| n.0).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn capacity_is_enforced() {
+        let mut counts = vec![0; 2];
+        assert!(place(220, &[], &mut counts, 110).is_ok());
+        let mut counts = vec![0; 2];
+        let e = place(221, &[], &mut counts, 110).unwrap_err();
+        assert!(e.contains("only 220 of them fit"), "{e}");
+        let mut counts = vec![0; 3];
+        assert!(place(3, &[NodeId(1)], &mut counts, 2).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! ACI-CNI
+pub mod config;
+pub use config::AciConfig;

@@ -1,0 +1,163 @@
+//! The ACI fabric: spines, racks of leaf pairs (vPC), border leaves hosting the L3Out, external
+//! networks behind it, link latencies, and leaf → spine → leaf forwarding with a hashed spine.
+//!
+//! Invariant: topology is an arena of typed ids built once from the scenario; forwarding choices
+//! are pure functions of the flow (hash), so a walk is reproducible. The topology is a fixed
+//! three-tier Clos, so paths are computed directly rather than by a general graph search.
+
+use crate::net::hash::{five_tuple, pick, salt};
+use crate::net::lpm::LpmTable;
+use crate::net::Flow;
+use crate::time::Nanos;
+use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
+
+macro_rules! id_type {
+    ($($name:ident),*) => {$(
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+pub(crate) use id_type;
+
+id_type!(SpineId, LeafId, RackId, ExternalId);
+
+#[derive(Clone, Debug)]
+pub struct Spine {
+    /// The ACI node id (201).
+    pub number: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Leaf {
+    /// The ACI node id (101).
+    pub number: u32,
+    pub rack: RackId,
+    pub border: bool,
+    /// An anchor leaf of the floating cluster L3Out (BGP designs).
+    pub anchor: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rack {
+    pub number: u32,
+    /// One or two leaves (a vPC pair).
+    pub leaves: Vec<LeafId>,
+    pub border: bool,
+    pub anchor: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct External {
+    pub name: String,
+    pub prefix: Ipv4Net,
+}
+
+impl External {
+    /// The address a flow `from: external:NAME` uses: the first host of the network.
+    pub fn first_host(&self) -> Ipv4Addr {
+        let n = u32::from(self.prefix.network());
+        if self.prefix.prefix_len() >= 31 { self.prefix.network() } else { Ipv4Addr::from(n + 1) }
+    }
+}
+
+/// One-way latency of each kind of link.
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    pub node_leaf: Nanos,
+    pub leaf_spine: Nanos,
+    pub l3out: Nanos,
+}
+
+impl Latency {
+    /// fabsim's assumption when the scenario gives none (no product default exists): a 25G server
+    /// link with its NIC, a leaf-spine hop, and the L3Out's external router.
+    pub const ASSUMED: Latency =
+        Latency { node_leaf: Nanos::from_micros(5), leaf_spine: Nanos::from_micros(2), l3out: Nanos::from_micros(100) };
+}
+
+#[derive(Clone, Debug)]
+pub struct Fabric {
+    pub spines: Vec<Spine>,
+    pub leaves: Vec<Leaf>,
+    pub racks: Vec<Rack>,
+    pub externals: Vec<External>,
+    pub latency: Latency,
+    external_lpm: LpmTable<ExternalId>,
+}
+
+/// One hop of a path through the fabric, with the latency of the link that reached it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FabricHop {
+    Leaf(LeafId),
+    Spine(SpineId),
+}
+
+impl Fabric {
+    pub fn new(spines: Vec<Spine>, leaves: Vec<Leaf>, racks: Vec<Rack>, externals: Vec<External>, latency: Latency) -> Self {
+        let mut external_lpm = LpmTable::new();
+        for (i, e) in externals.iter().enumerate() {
+            external_lpm.insert(e.prefix, ExternalId(i as u32));
+        }
+        Fabric { spines, leaves, racks, externals, latency, external_lpm }
+    }
+
+    pub fn leaf(&self, id: LeafId) -> &Leaf {
+        &self.leaves[id.index()]
+    }
+
+    pub fn leaf_name(&self, id: LeafId) -> String {
+        format!("leaf:{}", self.leaf(id).number)
+    }
+
+    pub fn spine_name(&self, id: SpineId) -> String {
+        format!("spine:{}", self.spines[id.index()].number)
+    }
+
+    pub fn leaf_by_number(&self, n: u32) -> Option<LeafId> {
+        self.leaves.iter().position(|l| l.number == n).map(|i| LeafId(i as u32))
+    }
+
+    pub fn spine_by_number(&self, n: u32) -> Option<SpineId> {
+        self.spines.iter().position(|s| s.number == n).map(|i| SpineId(i as u32))
+    }
+
+    pub fn external_by_name(&self, name: &str) -> Option<ExternalId> {
+        self.externals.iter().position(|e| e.name == name).map(|i| ExternalId(i as u32))
+    }
+
+    /// The external network an outside address belongs to (most specific first).
+    pub fn external_of(&self, ip: Ipv4Addr) -> Option<ExternalId> {
+        self.external_lpm.lookup(ip).map(|(_, id)| *id)
+    }
+
+    pub fn border_leaves(&self) -> Vec<LeafId> {
+        (0..self.leaves.len() as u32).map(LeafId).filter(|l| self.leaf(*l).border).collect()
+    }
+
+    /// The leaf of a vPC pair that carries a flow from a server: the port-channel member hash.
+    pub fn vpc_member(&self, rack: RackId, flow: &Flow) -> LeafId {
+        let leaves = &self.racks[rack.index()].leaves;
+        leaves[pick(five_tuple(salt("vpc"), flow), leaves.len())]
+    }
+
+    /// The border leaf where a flow from outside enters: the external router's ECMP over the
+    /// L3Out's border leaves. `None` when the fabric has no border leaf.
+    pub fn ingress_border_leaf(&self, flow: &Flow) -> Option<LeafId> {
+        let borders = self.border_leaves();
+        (!borders.is_empty()).then(|| borders[pick(five_tuple(salt("l3out-ecmp"), flow), borders.len())])
+    }
+
+    /// The hops from leaf `from` to leaf `to`: nothing when equal, one spine (hashed per flow on
+    /// the ingress leaf) otherwise. Leaves of one vPC pair still cross a spine for routed traffic.
+    pub fn leaf_to_leaf(&self, from: LeafId, to: LeafId, flow: &Flow) -> Option<SpineId> {
+        if from == to || self.spines.is_empty() {
+            return None;
+        }
+        let s = pick(five_tuple(salt(&self.leaf_name(from)), flow), self.spines.len());
+        Some(SpineId(s as u32))
+    }
+}

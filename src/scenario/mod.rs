@@ -1,0 +1,105 @@
+//! Scenario files: YAML → located tree → raw structs → a validated, resolved [`Scenario`] with
+//! typed ids, collecting every problem on the way.
+//!
+//! Invariant: this is the only module that reads files or knows YAML. The resolved model is
+//! plain data; nothing below it can fail on user input.
+
+pub mod acc_provision;
+pub mod decode;
+pub mod diag;
+pub mod raw;
+pub mod reference;
+mod resolve;
+mod resolve_aci;
+pub mod yaml;
+
+use crate::cluster::Cluster;
+use crate::design::DesignSpec;
+use crate::fabric::Fabric;
+use crate::time::Nanos;
+use diag::{Diagnostics, Loc};
+use raw::{RawArrivals, RawLifetime};
+use reference::Ref;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Linux conntrack timeouts the engine uses (FACTS §3: time_wait 120 s, UDP 30 s).
+#[derive(Clone, Copy, Debug)]
+pub struct Conntrack {
+    pub time_wait: Nanos,
+    pub udp_timeout: Nanos,
+}
+
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    pub name: String,
+    pub from: Ref,
+    pub to: Ref,
+    pub arrivals: RawArrivals,
+    pub lifetime: RawLifetime,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum EventKind {
+    Fail,
+    Recover,
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub at: Nanos,
+    pub kind: EventKind,
+    pub target: Ref,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub duration: Option<Nanos>,
+    pub fabric: Fabric,
+    pub cluster: Cluster,
+    pub designs: Vec<DesignSpec>,
+    pub traffic: Vec<Traffic>,
+    pub events: Vec<Event>,
+    pub conntrack: Conntrack,
+    /// Every default applied, in words ("aci-cni: pod_subnet_chunk_size = 32 (acc-provision default)").
+    pub defaults_applied: Vec<String>,
+}
+
+impl Scenario {
+    pub fn design(&self, name: &str) -> Option<&DesignSpec> {
+        self.designs.iter().find(|d| d.name == name)
+    }
+}
+
+/// The result of a load: the scenario if there were no errors, and every diagnostic (warnings too).
+pub struct Loaded {
+    pub scenario: Option<Scenario>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Loads and validates a scenario file.
+pub fn load(path: &Path) -> Loaded {
+    let mut d = Diagnostics::default();
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            d.error(&Loc::new(file, 1, 1), "", format!("cannot read the scenario: {e}"));
+            return Loaded { scenario: None, diagnostics: d };
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    load_str(&file, &text, base, d)
+}
+
+/// Loads a scenario from text; `base_dir` resolves relative file references (acc-provision).
+pub fn load_str(file: &Arc<str>, text: &str, base_dir: &Path, mut d: Diagnostics) -> Loaded {
+    let scenario = yaml::parse(file, text, &mut d)
+        .and_then(|node| raw::RawScenario::decode(&node, &mut d, base_dir))
+        .and_then(|raw| resolve::resolve(raw, &mut d));
+    let scenario = if d.has_errors() { None } else { scenario };
+    Loaded { scenario, diagnostics: d }
+}

@@ -1,0 +1,284 @@
+//! Resolution of an aci-cni design: acc-provision keys merged (inline over file), defaults
+//! applied and recorded, subnets checked for overlap, the port range checked as the controller
+//! does, SNAT policies and LoadBalancer IPs checked against the cluster.
+
+use super::decode::At;
+use super::diag::{Diagnostics, Loc};
+use super::raw::{RawAciDesign, RawDesign};
+use crate::cluster::{Cluster, ServiceType};
+use crate::design::aci_cni::config::*;
+use crate::fabric::Fabric;
+use crate::nat::snat::PortRange;
+use crate::net::{Subnet, overlaps};
+use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
+
+/// The part of the configuration the cluster needs before it can be built (its node subnet).
+#[derive(Clone, Debug)]
+pub(super) struct NetPart {
+    pub node_subnets: Vec<Subnet>,
+    pub config: AciConfig,
+    /// Where each subnet kind was written, for later messages.
+    locs: Vec<(&'static str, Loc, String, Vec<Subnet>)>,
+}
+
+pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<String>, d: &mut Diagnostics) -> Option<NetPart> {
+    let c = a.imported.clone().unwrap_or_default().overridden_by(&a.inline);
+    let dn = &rd.name.value;
+    let missing = |d: &mut Diagnostics, key: &str| {
+        d.error(&rd.loc, &rd.path, format!(
+            "design {dn} needs net_config.{key} (in its acc-provision file or inline)"
+        ));
+    };
+    let mut dflt = |key: &str, value: String, source: &str| defaults.push(format!("{dn}: {key} = {value} ({source})"));
+    let node = c.node_subnet.clone();
+    let pod = c.pod_subnet.clone();
+    let dynamic = c.extern_dynamic.clone();
+    let node_svc = c.node_svc_subnet.clone();
+    for (v, k) in [(node.is_none(), "node_subnet"), (pod.is_none(), "pod_subnet"), (dynamic.is_none(), "extern_dynamic"), (node_svc.is_none(), "node_svc_subnet")] {
+        if v {
+            missing(d, k);
+        }
+    }
+    let (node, pod, dynamic, node_svc) = (node?, pod?, dynamic?, node_svc?);
+    let stat = c.extern_static.clone();
+
+    let mut locs: Vec<(&'static str, Loc, String, Vec<Subnet>)> = vec![
+        ("node_subnet", node.loc.clone(), node.path.clone(), node.value.clone()),
+        ("pod_subnet", pod.loc.clone(), pod.path.clone(), pod.value.clone()),
+        ("extern_dynamic", dynamic.loc.clone(), dynamic.path.clone(), dynamic.value.clone()),
+        ("node_svc_subnet", node_svc.loc.clone(), node_svc.path.clone(), vec![node_svc.value]),
+    ];
+    if let Some(s) = &stat {
+        locs.push(("extern_static", s.loc.clone(), s.path.clone(), s.value.clone()));
+    }
+    if let Some(s) = &c.cluster_svc_subnet {
+        locs.push(("cluster_svc_subnet", s.loc.clone(), s.path.clone(), vec![s.value]));
+    }
+    // Subnets that must not overlap, pairwise (and within one list).
+    for i in 0..locs.len() {
+        for j in i..locs.len() {
+            for (x, a) in locs[i].3.iter().enumerate() {
+                for (y, b) in locs[j].3.iter().enumerate() {
+                    if (i, x) >= (j, y) || !overlaps(&a.net, &b.net) {
+                        continue;
+                    }
+                    let (ki, kj) = (locs[i].0, locs[j].0);
+                    let (loc, path) = (&locs[j].1, &locs[j].2);
+                    d.error(loc, path, format!("{kj} {b} overlaps {ki} {a}: they must be disjoint"));
+                }
+            }
+        }
+    }
+
+    let chunk = match &c.pod_subnet_chunk_size {
+        Some(At { value, loc, path }) => {
+            if *value == 0 || *value > 65536 {
+                d.error(loc, path, format!("pod_subnet_chunk_size {value} must be between 1 and 65536"));
+            }
+            *value
+        }
+        None => {
+            dflt("net_config.pod_subnet_chunk_size", DEFAULT_POD_SUBNET_CHUNK_SIZE.to_string(), "acc-provision default");
+            DEFAULT_POD_SUBNET_CHUNK_SIZE
+        }
+    };
+    let port_range = match &c.port_range {
+        Some(At { value, loc, path }) => {
+            let pr = PortRange {
+                start: value.start.unwrap_or(PortRange::DEFAULT.start),
+                end: value.end.unwrap_or(PortRange::DEFAULT.end),
+                ports_per_node: value.ports_per_node.unwrap_or(PortRange::DEFAULT.ports_per_node),
+            };
+            if let Err(why) = pr.check() {
+                d.warning(loc, path, format!(
+                    "the controller rejects this port range ({why}) and falls back to 5000–65000 with 3000 ports per node; the model uses that fallback"
+                ));
+            }
+            pr.effective()
+        }
+        None => {
+            dflt("kube_config.snat_operator.port_range", "5000–65000, 3000 ports per node".into(), "aci-containers default");
+            PortRange::DEFAULT
+        }
+    };
+    let max_nodes = match &c.max_nodes_svc_graph {
+        Some(At { value, loc, path }) => {
+            if *value == 0 || *value > MAX_MAX_NODES_SVC_GRAPH {
+                d.error(loc, path, format!("max_nodes_svc_graph {value} must be between 1 and {MAX_MAX_NODES_SVC_GRAPH} (APIC's maximum of PBR destinations)"));
+            }
+            *value
+        }
+        None => {
+            dflt("kube_config.max_nodes_svc_graph", DEFAULT_MAX_NODES_SVC_GRAPH.to_string(), "acc-provision default");
+            DEFAULT_MAX_NODES_SVC_GRAPH
+        }
+    };
+    let monitor = match &c.service_monitor_interval {
+        Some(v) => v.value,
+        None => {
+            dflt("net_config.service_monitor_interval", format!("{DEFAULT_SERVICE_MONITOR_INTERVAL}s"), "acc-provision default");
+            DEFAULT_SERVICE_MONITOR_INTERVAL
+        }
+    };
+    let system_id = match &c.system_id {
+        Some(s) => s.value.clone(),
+        None => {
+            dflt("aci_config.system_id", "kube".into(), "fabsim's placeholder; acc-provision requires one");
+            "kube".into()
+        }
+    };
+    let external_networks = c.external_networks.clone().unwrap_or_else(|| {
+        dflt("aci_config.l3out.external_networks", "[default]".into(), "fabsim's placeholder");
+        vec!["default".into()]
+    });
+    if external_networks.is_empty() {
+        d.error(&rd.loc, &rd.path, "aci_config.l3out.external_networks is empty: the L3Out needs an external EPG");
+    }
+    let config = AciConfig {
+        system_id,
+        vrf: c.vrf_name.clone().unwrap_or_else(|| "vrf".into()),
+        l3out: c.l3out_name.clone().unwrap_or_else(|| "l3out".into()),
+        external_networks,
+        node_subnets: node.value.clone(),
+        pod_subnets: pod.value.clone(),
+        pod_subnet_chunk_size: chunk,
+        extern_dynamic: dynamic.value.clone(),
+        extern_static: stat.map(|s| s.value).unwrap_or_default(),
+        node_svc_subnet: node_svc.value,
+        cluster_svc_subnet: c.cluster_svc_subnet.as_ref().map(|s| s.value),
+        service_monitor_interval: monitor,
+        pbr_tracking_non_snat: c.pbr_tracking_non_snat.unwrap_or(false),
+        port_range,
+        max_nodes_svc_graph: max_nodes,
+        resilient_hashing: !c.disable_resilient_hashing.unwrap_or(false),
+        add_external_contract_to_default_epg: c.add_external_contract_to_default_epg.unwrap_or(false),
+        snat_policies: Vec::new(),
+    };
+    Some(NetPart { node_subnets: node.value, config, locs })
+}
+
+/// Expands `spec.snatIp` entries (single IPs or CIDRs) into single IPs; large CIDRs are refused.
+fn expand(ips: &[At<Subnet>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
+    let mut out = Vec::new();
+    for s in ips {
+        let net = s.value.net;
+        let written_host = s.value.gateway;
+        if net.prefix_len() == 32 {
+            out.push(net.network());
+        } else if net.prefix_len() < 20 {
+            d.error(&s.loc, &s.path, format!("snat_ip {net} expands to {} addresses; at most a /20", s.value.size()));
+        } else {
+            let _ = written_host;
+            out.extend(net.hosts());
+        }
+    }
+    out
+}
+
+pub(super) fn finish(
+    rd: &RawDesign,
+    a: &RawAciDesign,
+    net: NetPart,
+    fabric: &Fabric,
+    cluster: &Cluster,
+    _defaults: &mut [String],
+    d: &mut Diagnostics,
+) -> Option<AciConfig> {
+    let _ = fabric;
+    let mut cfg = net.config;
+    let cluster_nets: Vec<(&str, Vec<Ipv4Net>)> = {
+        let mut v: Vec<(&str, Vec<Ipv4Net>)> = net.locs.iter().filter(|l| l.0 != "extern_static").map(|l| (l.0, l.3.iter().map(|s| s.net).collect())).collect();
+        if let Some(s) = cluster.service_subnet {
+            v.push(("cluster.service_subnet", vec![s.net]));
+        }
+        v
+    };
+
+    // Pod addresses: each node needs ceil(pods / chunk) chunks of the pod subnets.
+    let usable: u64 = cfg.pod_subnets.iter().map(|s| s.size().saturating_sub(3)).sum();
+    let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
+    let needed: u64 = (0..cluster.nodes.len())
+        .map(|n| cluster.pods.iter().filter(|p| p.node.index() == n).count() as u64)
+        .map(|pods| pods.div_ceil(chunk).max(1) * chunk)
+        .sum();
+    if needed > usable {
+        let (_, loc, path, _) = &net.locs[1];
+        d.error(loc, path, format!(
+            "pod_subnet holds {usable} usable addresses but the nodes need {needed} (chunks of {chunk} per node)"
+        ));
+    }
+    let svc_cap = cfg.node_svc_subnet.size().saturating_sub(3);
+    if cluster.nodes.len() as u64 > svc_cap {
+        let (_, loc, path, _) = &net.locs[3];
+        d.error(loc, path, format!("node_svc_subnet has {svc_cap} addresses for {} nodes", cluster.nodes.len()));
+    }
+
+    // LoadBalancer IPs: requested ones must come from extern_static; dynamic ones must fit.
+    let lbs: Vec<_> = cluster.services.iter().filter(|s| s.kind == ServiceType::LoadBalancer).collect();
+    let dyn_cap: u64 = cfg.extern_dynamic.iter().map(|s| s.size().saturating_sub(3)).sum();
+    let dyn_count = lbs.iter().filter(|s| s.requested_lb_ip.is_none()).count() as u64;
+    if dyn_count > dyn_cap {
+        let (_, loc, path, _) = &net.locs[2];
+        d.error(loc, path, format!("extern_dynamic has {dyn_cap} addresses for {dyn_count} LoadBalancer services"));
+    }
+    for s in &lbs {
+        if let Some(ip) = s.requested_lb_ip {
+            if !cfg.extern_static.iter().any(|x| x.net.contains(&ip)) {
+                d.error(&rd.loc, &rd.path, format!(
+                    "service {}/{}: load_balancer_ip {ip} is outside extern_static, so ACI-CNI cannot allocate it",
+                    cluster.namespace_name(s.namespace), s.name
+                ));
+            }
+        }
+    }
+
+    // SNAT policies.
+    super::resolve::check_unique(d, "SNAT policy", a.snat_policies.iter().map(|p| (p.name.value.clone(), &p.name.loc, p.name.path.as_str())));
+    let mut taken: Vec<(Ipv4Addr, String)> = Vec::new();
+    for p in &a.snat_policies {
+        let snat_ips = p.snat_ip.as_ref().map(|ips| expand(ips, d));
+        for ip_at in p.snat_ip.iter().flatten() {
+            for (kind, nets) in &cluster_nets {
+                if let Some(n) = nets.iter().find(|n| overlaps(n, &ip_at.value.net)) {
+                    d.error(&ip_at.loc, &ip_at.path, format!(
+                        "SNAT IP {} lies inside the cluster's {kind} {n}: SNAT IPs must be outside the cluster subnets",
+                        ip_at.value.net
+                    ));
+                }
+            }
+        }
+        let mut failed = None;
+        if let Some(ips) = &snat_ips {
+            if let Some((ip, other)) = ips.iter().find_map(|ip| taken.iter().find(|(t, _)| t == ip)) {
+                let msg = format!("snat_ip {ip} is already used by policy `{other}`: this policy's status is Failed");
+                d.warning(&p.loc, &p.path, msg.clone());
+                failed = Some(msg);
+            } else {
+                taken.extend(ips.iter().map(|ip| (*ip, p.name.value.clone())));
+            }
+        }
+        let namespace = match &p.namespace {
+            Some(n) => match cluster.namespace_by_name(&n.value) {
+                Some(id) => Some(id),
+                None => {
+                    d.error(&n.loc, &n.path, format!("namespace `{}` is not declared under cluster.namespaces", n.value));
+                    None
+                }
+            },
+            None => None,
+        };
+        if snat_ips.is_none() && p.labels.as_ref().is_none_or(|l| l.is_empty()) {
+            d.error(&p.loc, &p.path, "a policy without snat_ip takes the LoadBalancer IPs of the services its labels select: give selector.labels");
+        }
+        cfg.snat_policies.push(SnatPolicySpec {
+            name: p.name.value.clone(),
+            snat_ips,
+            dest: p.dest_ip.iter().map(|x| x.value.net).collect(),
+            namespace,
+            labels: p.labels.clone(),
+            failed,
+        });
+    }
+    Some(cfg)
+}

@@ -1,0 +1,181 @@
+//! The YAML layer: serde-saphyr parses a file into a tree of [`Node`]s that each carry their location.
+//!
+//! Invariant: this is the only module that knows YAML. Everything above works on the located tree,
+//! so that decoding can report every problem at once with its line and column.
+
+use super::diag::{Diagnostics, Loc};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::sync::Arc;
+
+/// A YAML value as parsed, before any meaning is given to it.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its location.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub loc: Loc,
+}
+
+/// A located value.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub value: Value,
+    pub loc: Loc,
+}
+
+impl Node {
+    /// A short name of the value's kind, for messages ("a mapping", "a string").
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "nothing (null)",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The scalar as text (for values whose meaning is given by a string grammar: units, prefixes).
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+// ---- serde-saphyr glue: a raw spanned tree, converted into `Node` with the file name attached ----
+
+enum RawValue {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Spanned<RawValue>>),
+    Map(Vec<(Spanned<String>, Spanned<RawValue>)>),
+}
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_unit<E>(self) -> Result<RawValue, E> {
+                Ok(RawValue::Null)
+            }
+            fn visit_none<E>(self) -> Result<RawValue, E> {
+                Ok(RawValue::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawValue, D::Error> {
+                RawValue::deserialize(d)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<RawValue, E> {
+                Ok(RawValue::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawValue, E> {
+                Ok(RawValue::Int(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawValue, E> {
+                Ok(RawValue::Int(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<RawValue, E> {
+                Ok(RawValue::Int(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawValue, E> {
+                i128::try_from(v).map(RawValue::Int).map_err(|_| E::custom("integer too large"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RawValue, E> {
+                Ok(RawValue::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawValue, E> {
+                Ok(RawValue::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<RawValue, E> {
+                Ok(RawValue::Str(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<RawValue, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(RawValue::Seq(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<RawValue, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_entry()? {
+                    v.push(x);
+                }
+                Ok(RawValue::Map(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn loc_of(file: &Arc<str>, l: &serde_saphyr::Location) -> Loc {
+    Loc::new(file.clone(), l.line().max(1), l.column().max(1))
+}
+
+fn convert(file: &Arc<str>, raw: Spanned<RawValue>) -> Node {
+    let loc = loc_of(file, &raw.referenced);
+    let value = match raw.value {
+        RawValue::Null => Value::Null,
+        RawValue::Bool(b) => Value::Bool(b),
+        RawValue::Int(i) => Value::Int(i),
+        RawValue::Float(f) => Value::Float(f),
+        RawValue::Str(s) => Value::Str(s),
+        RawValue::Seq(v) => Value::Seq(v.into_iter().map(|x| convert(file, x)).collect()),
+        RawValue::Map(v) => Value::Map(
+            v.into_iter()
+                .map(|(k, x)| {
+                    let key = Key { name: k.value, loc: loc_of(file, &k.referenced) };
+                    (key, convert(file, x))
+                })
+                .collect(),
+        ),
+    };
+    Node { value, loc }
+}
+
+/// Parses YAML text. A syntax error (including a duplicate key) is reported with its location and
+/// yields `None`: nothing of a file that does not parse can be trusted.
+pub fn parse(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Node> {
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(text, options) {
+        Ok(raw) => Some(convert(file, raw)),
+        Err(e) => {
+            let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            let loc = Loc::new(file.clone(), line.max(1), col.max(1));
+            let text = e.to_string();
+            // serde-saphyr prefixes its message with "line N column M: "; we print the location ourselves.
+            let message = match text.split_once(": ") {
+                Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
+                _ => text,
+            };
+            let message = message.lines().next().unwrap_or_default().to_string();
+            diags.error(&loc, "", format!("YAML syntax: {message}"));
+            None
+        }
+    }
+}
