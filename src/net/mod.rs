@@ -1,6 +1,7 @@
 //! Network primitives shared by every design: protocols, endpoints, flows, prefixes written the
 //! acc-provision way, LPM tables and the hash functions of the data plane.
 
+pub mod buckets;
 pub mod hash;
 pub mod lpm;
 
@@ -138,6 +139,28 @@ pub fn host(ip: Ipv4Addr) -> Ipv4Net {
     Ipv4Net::new(ip, 32).expect("/32 is a valid length")
 }
 
+/// The `n`-th usable host of a list of subnets, skipping each one's network, gateway and broadcast.
+pub fn nth_host(subnets: &[Subnet], mut n: u64) -> Option<Ipv4Addr> {
+    for s in subnets {
+        let size = s.size();
+        if size < 4 {
+            continue;
+        }
+        let gw = u64::from(u32::from(s.gateway)) - u64::from(u32::from(s.net.network()));
+        let gw_inside = (1..size - 1).contains(&gw);
+        let usable = size - 2 - u64::from(gw_inside);
+        if n < usable {
+            let mut k = 1 + n;
+            if gw_inside && k >= gw {
+                k += 1;
+            }
+            return s.nth(k);
+        }
+        n -= usable;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +176,18 @@ mod tests {
         assert_eq!(s.nth(256), None);
         assert!(Subnet::parse("10.0.0.0/33").is_err());
         assert!(Subnet::parse("fd00::1/64").is_err());
+    }
+
+    #[test]
+    fn hosts_skip_network_and_gateway() {
+        let s = Subnet::parse("10.32.0.1/16").unwrap();
+        assert_eq!(nth_host(&[s], 0), Some(Ipv4Addr::new(10, 32, 0, 2)));
+        assert_eq!(nth_host(&[s], 253), Some(Ipv4Addr::new(10, 32, 0, 255)));
+        let small = Subnet::parse("10.0.0.1/30").unwrap(); // .0 net, .1 gw, .2 host, .3 broadcast
+        assert_eq!(nth_host(&[small], 0), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(nth_host(&[small], 1), None);
+        let two = [small, Subnet::parse("10.0.1.1/30").unwrap()];
+        assert_eq!(nth_host(&two, 1), Some(Ipv4Addr::new(10, 0, 1, 2)));
     }
 
     #[test]

@@ -1,1 +1,221 @@
-//! Placeholder
+//! ACI policy: EPGs (application and external), contracts with their filters and service graphs,
+//! and classification of outside addresses into external EPGs by longest-prefix match.
+//!
+//! Semantics: a contract permits traffic from a consumer EPG to a provider EPG matching one of
+//! its filters on the destination port, and the reply (provider → consumer, filter matched on the
+//! source port), as ACI's "apply both directions / reverse filter ports" defaults do. Traffic
+//! inside one EPG is permitted (ACI's intra-EPG default). Anything else is dropped.
+
+use crate::fabric::id_type;
+use crate::net::Proto;
+use crate::net::lpm::LpmTable;
+use ipnet::Ipv4Net;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+id_type!(EpgId, ContractId, RedirectId);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EpgKind {
+    /// An application EPG (kube-default, kube-system, kube-nodes, custom).
+    App,
+    /// An external EPG of the L3Out.
+    External,
+}
+
+#[derive(Clone, Debug)]
+pub struct Epg {
+    pub name: String,
+    pub kind: EpgKind,
+}
+
+/// One filter entry: a protocol (or any IP) and an optional destination port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub proto: Option<Proto>,
+    pub ports: Option<(u16, u16)>,
+}
+
+impl Filter {
+    pub const ANY: Filter = Filter { proto: None, ports: None };
+    pub fn tcp(p: u16) -> Filter {
+        Filter { proto: Some(Proto::Tcp), ports: Some((p, p)) }
+    }
+    pub fn udp(p: u16) -> Filter {
+        Filter { proto: Some(Proto::Udp), ports: Some((p, p)) }
+    }
+    pub fn proto(p: Proto) -> Filter {
+        Filter { proto: Some(p), ports: None }
+    }
+
+    fn matches(&self, proto: Proto, port: u16) -> bool {
+        self.proto.is_none_or(|p| p == proto)
+            && (self.ports.is_none() || !proto.has_ports() || self.ports.is_some_and(|(a, b)| (a..=b).contains(&port)))
+    }
+
+    /// Parses `tcp/443`, `udp/53`, `tcp/5000-5999`, `tcp`, `icmp`, `any`.
+    pub fn parse(s: &str) -> Result<Filter, String> {
+        let s = s.trim().to_ascii_lowercase();
+        if s == "any" || s == "ip" {
+            return Ok(Filter::ANY);
+        }
+        let (p, ports) = match s.split_once('/') {
+            Some((p, r)) => (p, Some(r)),
+            None => (s.as_str(), None),
+        };
+        let proto = Proto::parse(p).ok_or_else(|| format!("`{s}` is not a filter; write tcp/443, udp/53, tcp/5000-5999, icmp or any"))?;
+        let ports = match ports {
+            None => None,
+            Some(r) => {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                let a: u16 = a.parse().map_err(|_| format!("`{r}` is not a port or port range"))?;
+                let b: u16 = b.parse().map_err(|_| format!("`{r}` is not a port or port range"))?;
+                if a > b {
+                    return Err(format!("port range `{r}` is backwards"));
+                }
+                Some((a, b))
+            }
+        };
+        Ok(Filter { proto: Some(proto), ports })
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.proto, self.ports) {
+            (None, _) => f.write_str("any"),
+            (Some(p), None) => write!(f, "{p}"),
+            (Some(p), Some((a, b))) if a == b => write!(f, "{p}/{a}"),
+            (Some(p), Some((a, b))) => write!(f, "{p}/{a}-{b}"),
+        }
+    }
+}
+
+/// A service graph attached to a contract: traffic towards `toward` is redirected by `redirect`.
+#[derive(Clone, Copy, Debug)]
+pub struct Graph {
+    pub redirect: RedirectId,
+    pub toward: EpgId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Contract {
+    pub name: String,
+    pub filters: Vec<Filter>,
+    pub providers: Vec<EpgId>,
+    pub consumers: Vec<EpgId>,
+    pub graph: Option<Graph>,
+}
+
+/// The outcome of a policy check between two EPGs.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    IntraEpg,
+    Permit { contract: ContractId, filter: Filter, reply: bool },
+    Deny,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PolicyModel {
+    pub epgs: Vec<Epg>,
+    pub contracts: Vec<Contract>,
+    external_lpm: LpmTable<EpgId>,
+}
+
+impl PolicyModel {
+    pub fn add_epg(&mut self, name: &str, kind: EpgKind) -> EpgId {
+        if let Some(i) = self.epgs.iter().position(|e| e.name == name && e.kind == kind) {
+            return EpgId(i as u32);
+        }
+        self.epgs.push(Epg { name: name.to_string(), kind });
+        EpgId(self.epgs.len() as u32 - 1)
+    }
+
+    pub fn epg_by_name(&self, name: &str) -> Option<EpgId> {
+        self.epgs.iter().position(|e| e.name == name).map(|i| EpgId(i as u32))
+    }
+
+    pub fn epg(&self, id: EpgId) -> &Epg {
+        &self.epgs[id.index()]
+    }
+
+    pub fn contract(&self, id: ContractId) -> &Contract {
+        &self.contracts[id.index()]
+    }
+
+    pub fn add_contract(&mut self, c: Contract) -> ContractId {
+        self.contracts.push(c);
+        ContractId(self.contracts.len() as u32 - 1)
+    }
+
+    /// Adds a subnet to an external EPG's classification.
+    pub fn add_external_subnet(&mut self, prefix: Ipv4Net, epg: EpgId) {
+        self.external_lpm.insert(prefix, epg);
+    }
+
+    /// Classifies an outside address: the external EPG of the longest matching subnet.
+    pub fn classify_external(&self, ip: Ipv4Addr) -> Option<(Ipv4Net, EpgId)> {
+        self.external_lpm.lookup(ip).map(|(p, e)| (p, *e))
+    }
+
+    /// The external-EPG subnets, for listings.
+    pub fn external_subnets(&self) -> impl Iterator<Item = (Ipv4Net, EpgId)> + '_ {
+        self.external_lpm.iter().map(|(p, e)| (p, *e))
+    }
+
+    /// Checks traffic from `src` to `dst` with the given protocol and ports. Contracts are
+    /// searched in order; the first that permits wins.
+    pub fn check(&self, src: EpgId, dst: EpgId, proto: Proto, sport: u16, dport: u16) -> Verdict {
+        if src == dst {
+            return Verdict::IntraEpg;
+        }
+        for (i, c) in self.contracts.iter().enumerate() {
+            let id = ContractId(i as u32);
+            if c.consumers.contains(&src) && c.providers.contains(&dst) {
+                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport)) {
+                    return Verdict::Permit { contract: id, filter: *f, reply: false };
+                }
+            }
+            if c.providers.contains(&src) && c.consumers.contains(&dst) {
+                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
+                    return Verdict::Permit { contract: id, filter: *f, reply: true };
+                }
+            }
+        }
+        Verdict::Deny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_to_provider_and_the_reply_only() {
+        let mut m = PolicyModel::default();
+        let web = m.add_epg("kube-default", EpgKind::App);
+        let sys = m.add_epg("kube-system", EpgKind::App);
+        m.add_contract(Contract {
+            name: "dns".into(),
+            filters: vec![Filter::udp(53), Filter::tcp(53)],
+            providers: vec![sys],
+            consumers: vec![web],
+            graph: None,
+        });
+        assert!(matches!(m.check(web, sys, Proto::Udp, 40000, 53), Verdict::Permit { reply: false, .. }));
+        assert!(matches!(m.check(sys, web, Proto::Udp, 53, 40000), Verdict::Permit { reply: true, .. }));
+        assert!(matches!(m.check(web, sys, Proto::Tcp, 40000, 80), Verdict::Deny));
+        // The provider cannot open connections to the consumer.
+        assert!(matches!(m.check(sys, web, Proto::Udp, 40000, 53), Verdict::Deny));
+        assert!(matches!(m.check(web, web, Proto::Tcp, 1, 2), Verdict::IntraEpg));
+    }
+
+    #[test]
+    fn filters_parse() {
+        assert_eq!(Filter::parse("tcp/443").unwrap(), Filter::tcp(443));
+        assert_eq!(Filter::parse("tcp/5000-5999").unwrap().ports, Some((5000, 5999)));
+        assert_eq!(Filter::parse("any").unwrap(), Filter::ANY);
+        assert!(Filter::parse("tcp/99999").is_err());
+        assert!(Filter::parse("sctp").is_err());
+    }
+}

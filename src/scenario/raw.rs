@@ -280,6 +280,7 @@ pub struct RawService {
     pub ports: Vec<RawServicePort>,
     pub external_traffic_policy: Option<At<String>>,
     pub load_balancer_ip: Option<At<Ipv4Addr>>,
+    pub labels: Labels,
     pub annotations: Labels,
 }
 
@@ -305,6 +306,7 @@ impl RawService {
         }
         let external_traffic_policy = f.opt_at("external_traffic_policy", d);
         let load_balancer_ip = f.opt_at("load_balancer_ip", d);
+        let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
         let loc = f.loc().clone();
         let kind = kind.unwrap_or(At { value: "ClusterIP".into(), loc: loc.clone(), path: f.child("type") });
@@ -319,6 +321,7 @@ impl RawService {
             ports,
             external_traffic_policy,
             load_balancer_ip,
+            labels,
             annotations,
         })
     }
@@ -341,6 +344,28 @@ pub struct RawAciDesign {
     /// Inline keys; they override the imported ones.
     pub inline: AccConfig,
     pub snat_policies: Vec<RawSnatPolicy>,
+    pub contracts: Vec<RawContract>,
+}
+
+/// An extra contract between EPGs (what a network team adds on the APIC).
+#[derive(Clone, Debug)]
+pub struct RawContract {
+    pub name: At<String>,
+    pub providers: Vec<At<String>>,
+    pub consumers: Vec<At<String>>,
+    pub filters: Vec<At<String>>,
+}
+
+impl RawContract {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::strict(node, path, d)?;
+        let name = f.req_at("name", d);
+        let providers = f.req("providers", d);
+        let consumers = f.req("consumers", d);
+        let filters = f.req("filters", d);
+        f.finish(d);
+        Some(RawContract { name: name?, providers: providers?, consumers: consumers?, filters: filters? })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -369,7 +394,8 @@ impl RawDesign {
                 });
                 let inline = AccConfig::read_inline(&mut f, d);
                 let snat_policies = list(&mut f, "snat_policies", d, RawSnatPolicy::decode);
-                aci = Some(RawAciDesign { imported, inline, snat_policies });
+                let contracts = list(&mut f, "contracts", d, RawContract::decode);
+                aci = Some(RawAciDesign { imported, inline, snat_policies, contracts });
             }
             Some("calico" | "kube-router" | "cilium") => {
                 // Modelled by the BGP-designs issue; accept the sketch's keys for now.

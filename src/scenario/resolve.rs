@@ -10,10 +10,9 @@ use crate::cluster::placement::place;
 use crate::cluster::*;
 use crate::design::{Cni, DesignSpec};
 use crate::fabric::*;
-use crate::net::{Proto, Subnet};
+use crate::net::{Proto, Subnet, nth_host};
 use crate::time::Nanos;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 /// Reports the second and later uses of one name.
 pub(super) fn check_unique<'a>(d: &mut Diagnostics, what: &str, items: impl IntoIterator<Item = (String, &'a Loc, &'a str)>) {
@@ -136,6 +135,16 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
     })
 }
 
+/// The EPG annotation, when present, must be readable.
+fn check_epg_annotation(annotations: &crate::scenario::decode::Labels, owner: &At<String>, d: &mut Diagnostics) {
+    use crate::design::aci_cni::config::{EPG_ANNOTATION, epg_from_annotation};
+    if let Some(v) = annotations.get(EPG_ANNOTATION) {
+        if let Err(m) = epg_from_annotation(v) {
+            d.error(&owner.loc, &owner.path.replace(".name", ".annotations"), m);
+        }
+    }
+}
+
 fn resolve_ref(r: &At<String>, fabric: &Fabric, cluster: &Cluster, d: &mut Diagnostics) -> Option<Ref> {
     reference::resolve(&r.value, fabric, cluster).map_err(|m| d.error(&r.loc, &r.path, m)).ok()
 }
@@ -182,28 +191,6 @@ fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnosti
     Fabric::new(spines, leaves, racks, externals, latency)
 }
 
-/// The `n`-th usable host of a list of subnets, skipping each one's network, gateway and broadcast.
-pub(super) fn nth_host(subnets: &[Subnet], mut n: u64) -> Option<Ipv4Addr> {
-    for s in subnets {
-        let size = s.size();
-        if size < 4 {
-            continue;
-        }
-        let gw = u64::from(u32::from(s.gateway)) - u64::from(u32::from(s.net.network()));
-        let gw_inside = (1..size - 1).contains(&gw);
-        let usable = size - 2 - u64::from(gw_inside);
-        if n < usable {
-            let mut k = 1 + n;
-            if gw_inside && k >= gw {
-                k += 1;
-            }
-            return s.nth(k);
-        }
-        n -= usable;
-    }
-    None
-}
-
 fn resolve_cluster(
     raw: &RawCluster,
     racks: &[RawRack],
@@ -243,6 +230,7 @@ fn resolve_cluster(
     let mut namespaces: Vec<Namespace> = Vec::new();
     check_unique(d, "namespace", raw.namespaces.iter().map(|n| (n.name.value.clone(), &n.name.loc, n.name.path.as_str())));
     for n in &raw.namespaces {
+        check_epg_annotation(&n.annotations, &n.name, d);
         if !namespaces.iter().any(|x| x.name == n.name.value) {
             namespaces.push(Namespace { name: n.name.value.clone(), labels: n.labels.clone(), annotations: n.annotations.clone() });
         }
@@ -268,6 +256,7 @@ fn resolve_cluster(
         (format!("{}/{}", x.namespace.value, x.name.value), &x.name.loc, x.name.path.as_str())
     }));
     for rd in &raw.deployments {
+        check_epg_annotation(&rd.annotations, &rd.name, d);
         let Some(ns) = ns_id(&rd.namespace, d) else { continue };
         let mut explicit = Vec::new();
         for p in &rd.placement {
@@ -367,6 +356,7 @@ fn resolve_cluster(
             ports,
             external_traffic_policy: etp,
             requested_lb_ip: rs.load_balancer_ip.as_ref().map(|x| x.value),
+            labels: rs.labels.clone(),
             annotations: rs.annotations.clone(),
             endpoints,
         });
@@ -386,19 +376,3 @@ fn resolve_cluster(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_skip_network_and_gateway() {
-        let s = Subnet::parse("10.32.0.1/16").unwrap();
-        assert_eq!(nth_host(&[s], 0), Some(Ipv4Addr::new(10, 32, 0, 2)));
-        assert_eq!(nth_host(&[s], 253), Some(Ipv4Addr::new(10, 32, 0, 255)));
-        let small = Subnet::parse("10.0.0.1/30").unwrap(); // .0 net, .1 gw, .2 host, .3 broadcast
-        assert_eq!(nth_host(&[small], 0), Some(Ipv4Addr::new(10, 0, 0, 2)));
-        assert_eq!(nth_host(&[small], 1), None);
-        let two = [small, Subnet::parse("10.0.1.1/30").unwrap()];
-        assert_eq!(nth_host(&two, 1), Some(Ipv4Addr::new(10, 0, 1, 2)));
-    }
-}

@@ -154,6 +154,7 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
         resilient_hashing: !c.disable_resilient_hashing.unwrap_or(false),
         add_external_contract_to_default_epg: c.add_external_contract_to_default_epg.unwrap_or(false),
         snat_policies: Vec::new(),
+        contracts: Vec::new(),
     };
     Some(NetPart { node_subnets: node.value, config, locs })
 }
@@ -278,6 +279,38 @@ pub(super) fn finish(
             namespace,
             labels: p.labels.clone(),
             failed,
+        });
+    }
+    // User contracts: EPG names must exist (defaults, external networks or annotation EPGs).
+    let mut known: Vec<String> = ["kube-default", "kube-system", "kube-nodes"].iter().map(|s| s.to_string()).collect();
+    known.extend(cfg.external_networks.iter().cloned());
+    let annotated = cluster
+        .namespaces
+        .iter()
+        .map(|n| &n.annotations)
+        .chain(cluster.deployments.iter().map(|x| &x.annotations))
+        .filter_map(|a| a.get(EPG_ANNOTATION))
+        .filter_map(|v| epg_from_annotation(v).ok());
+    known.extend(annotated);
+    super::resolve::check_unique(d, "contract", a.contracts.iter().map(|c| (c.name.value.clone(), &c.name.loc, c.name.path.as_str())));
+    for c in &a.contracts {
+        for e in c.providers.iter().chain(&c.consumers) {
+            if !known.contains(&e.value) {
+                d.error(&e.loc, &e.path, format!("no EPG `{}` (known: {})", e.value, known.join(", ")));
+            }
+        }
+        let mut filters = Vec::new();
+        for f in &c.filters {
+            match crate::policy::Filter::parse(&f.value) {
+                Ok(x) => filters.push(x),
+                Err(m) => d.error(&f.loc, &f.path, m),
+            }
+        }
+        cfg.contracts.push(ContractSpec {
+            name: c.name.value.clone(),
+            providers: c.providers.iter().map(|x| x.value.clone()).collect(),
+            consumers: c.consumers.iter().map(|x| x.value.clone()).collect(),
+            filters,
         });
     }
     Some(cfg)

@@ -41,6 +41,30 @@ pub struct AciConfig {
     /// `kube_config.add_external_contract_to_default_epg`: kube-default consumes the L3Out contract.
     pub add_external_contract_to_default_epg: bool,
     pub snat_policies: Vec<SnatPolicySpec>,
+    /// Contracts added by the user, beyond acc-provision's defaults.
+    pub contracts: Vec<ContractSpec>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ContractSpec {
+    pub name: String,
+    pub providers: Vec<String>,
+    pub consumers: Vec<String>,
+    pub filters: Vec<crate::policy::Filter>,
+}
+
+/// The annotation that places endpoints in an EPG (`{"tenant": .., "app-profile": .., "name": ..}`).
+pub const EPG_ANNOTATION: &str = "opflex.cisco.com/endpoint-group";
+
+/// The EPG name an annotation value names, or why it cannot be read.
+pub fn epg_from_annotation(value: &str) -> Result<String, String> {
+    let v: serde_json::Value = serde_json::from_str(value)
+        .map_err(|e| format!("{EPG_ANNOTATION} must be JSON like {{\"tenant\":\"t\",\"app-profile\":\"kubernetes\",\"name\":\"my-epg\"}}: {e}"))?;
+    v.get("name")
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{EPG_ANNOTATION} has no \"name\""))
 }
 
 /// A SnatPolicy (aci.snat/v1) as the scenario writes it.

@@ -1,3 +1,9 @@
-//! ACI-CNI
+//! The ACI-CNI design (FACTS.md §1): configuration, SNAT scopes and the compiled state the
+//! packet walk runs on.
+
+pub mod compile;
 pub mod config;
+pub mod snat_scope;
+
+pub use compile::AciState;
 pub use config::AciConfig;

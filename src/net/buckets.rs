@@ -1,0 +1,181 @@
+//! Hash tables that map a flow hash to one member of a group: the resilient bucket table of PBR
+//! (APIC resilient hashing) and plain hash-threshold selection.
+//!
+//! Resilient: a fixed number of buckets, each owned by a member. Removing a member hands only its
+//! buckets to the others (least loaded first), so only its flows move. Adding a member takes a
+//! fair share from the most loaded members. Approximation: APIC does not publish its bucket count;
+//! we use [`BUCKETS`] (a multiple of the 64-destination maximum).
+//! Hash-threshold (RFC 2992 style, resilient hashing off): `members[pick(hash, n)]`, so any change
+//! of the member count remaps flows of every member.
+
+use super::hash::pick;
+
+/// Buckets in a resilient table.
+pub const BUCKETS: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct HashGroup<T> {
+    members: Vec<T>,
+    /// Bucket → index into `members`; empty when not resilient.
+    buckets: Vec<u16>,
+    resilient: bool,
+}
+
+/// Which member a hash chose, and through which bucket (for explanations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice<T> {
+    pub member: T,
+    pub bucket: usize,
+    pub of: usize,
+}
+
+impl<T: Copy + PartialEq> HashGroup<T> {
+    pub fn new(members: Vec<T>, resilient: bool) -> Self {
+        let buckets = if resilient && !members.is_empty() {
+            (0..BUCKETS).map(|b| (b % members.len()) as u16).collect()
+        } else {
+            Vec::new()
+        };
+        HashGroup { members, buckets, resilient }
+    }
+
+    pub fn members(&self) -> &[T] {
+        &self.members
+    }
+
+    pub fn is_resilient(&self) -> bool {
+        self.resilient
+    }
+
+    pub fn choose(&self, hash: u64) -> Option<Choice<T>> {
+        if self.members.is_empty() {
+            return None;
+        }
+        if self.resilient {
+            let b = pick(hash, self.buckets.len());
+            Some(Choice { member: self.members[self.buckets[b] as usize], bucket: b, of: self.buckets.len() })
+        } else {
+            let i = pick(hash, self.members.len());
+            Some(Choice { member: self.members[i], bucket: i, of: self.members.len() })
+        }
+    }
+
+    fn loads(&self) -> Vec<usize> {
+        let mut l = vec![0; self.members.len()];
+        for b in &self.buckets {
+            l[*b as usize] += 1;
+        }
+        l
+    }
+
+    /// Removes a member; returns false if it was not one. Only the removed member's buckets
+    /// change owner (resilient), each to the least loaded remaining member.
+    pub fn remove(&mut self, m: T) -> bool {
+        let Some(gone) = self.members.iter().position(|x| *x == m) else { return false };
+        self.members.remove(gone);
+        if !self.resilient {
+            return true;
+        }
+        if self.members.is_empty() {
+            self.buckets.clear();
+            return true;
+        }
+        const ORPHAN: u16 = u16::MAX;
+        for b in self.buckets.iter_mut() {
+            match (*b as usize).cmp(&gone) {
+                std::cmp::Ordering::Equal => *b = ORPHAN,
+                std::cmp::Ordering::Greater => *b -= 1,
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        let mut loads = vec![0usize; self.members.len()];
+        for b in self.buckets.iter().filter(|b| **b != ORPHAN) {
+            loads[*b as usize] += 1;
+        }
+        for i in 0..self.buckets.len() {
+            if self.buckets[i] == ORPHAN {
+                let (least, _) = loads.iter().enumerate().min_by_key(|(j, l)| (**l, *j)).expect("members non-empty");
+                self.buckets[i] = least as u16;
+                loads[least] += 1;
+            }
+        }
+        true
+    }
+
+    /// Adds a member (appended; callers keep their own order); returns false if already present.
+    pub fn add(&mut self, m: T) -> bool {
+        if self.members.contains(&m) {
+            return false;
+        }
+        self.members.push(m);
+        if !self.resilient {
+            return true;
+        }
+        let new = self.members.len() - 1;
+        if self.buckets.is_empty() {
+            self.buckets = vec![new as u16; BUCKETS];
+            return true;
+        }
+        let fair = BUCKETS / self.members.len();
+        let mut loads = self.loads();
+        while loads[new] < fair {
+            let (most, _) = loads.iter().enumerate().max_by_key(|(j, l)| (**l, std::cmp::Reverse(*j))).expect("non-empty");
+            let b = self.buckets.iter().rposition(|x| *x as usize == most).expect("most loaded owns a bucket");
+            self.buckets[b] = new as u16;
+            loads[most] -= 1;
+            loads[new] += 1;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::hash::mix64;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// FACTS §1: with resilient hashing, removing a destination moves only its flows.
+        #[test]
+        fn resilient_removal_moves_only_the_removed_members_flows(n in 2usize..40, victim in 0usize..40, seed in any::<u64>()) {
+            let victim = victim % n;
+            let mut g = HashGroup::new((0..n as u32).collect(), true);
+            let flows: Vec<u64> = (0..2000u64).map(|i| mix64(seed ^ i)).collect();
+            let before: Vec<u32> = flows.iter().map(|h| g.choose(*h).unwrap().member).collect();
+            prop_assert!(g.remove(victim as u32));
+            for (h, b) in flows.iter().zip(&before) {
+                let after = g.choose(*h).unwrap().member;
+                prop_assert_ne!(after, victim as u32);
+                if *b != victim as u32 {
+                    prop_assert_eq!(after, *b);
+                }
+            }
+        }
+
+        /// Without resilient hashing, a removal remaps flows of other members too (hash-threshold).
+        #[test]
+        fn plain_hashing_moves_other_flows(n in 3usize..40, seed in any::<u64>()) {
+            let mut g = HashGroup::new((0..n as u32).collect(), false);
+            let flows: Vec<u64> = (0..2000u64).map(|i| mix64(seed ^ i)).collect();
+            let before: Vec<u32> = flows.iter().map(|h| g.choose(*h).unwrap().member).collect();
+            g.remove(0);
+            let moved_others = flows.iter().zip(&before).filter(|(h, b)| **b != 0 && g.choose(**h).unwrap().member != **b).count();
+            prop_assert!(moved_others > 0);
+        }
+    }
+
+    #[test]
+    fn buckets_are_balanced_and_adding_back_takes_a_fair_share() {
+        let mut g = HashGroup::new(vec![1u32, 2, 3, 4], true);
+        g.remove(3);
+        let count = |g: &HashGroup<u32>, m: u32| g.buckets.iter().filter(|b| g.members[**b as usize] == m).count();
+        // 256 buckets over 3 members: 85 or 86 each.
+        for m in [1, 2, 4] {
+            assert!((85..=86).contains(&count(&g, m)), "{}", count(&g, m));
+        }
+        g.add(3);
+        assert_eq!(count(&g, 3), 64);
+        assert_eq!((0..4).map(|i| count(&g, [1, 2, 3, 4][i])).sum::<usize>(), 256);
+    }
+}
