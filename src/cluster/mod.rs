@@ -95,6 +95,8 @@ pub struct Service {
     pub external_traffic_policy: TrafficPolicy,
     /// `spec.loadBalancerIP`, when the user asks for one.
     pub requested_lb_ip: Option<Ipv4Addr>,
+    /// The ClusterIP, from the cluster's service subnet (.2 upward: .1 is the `kubernetes` service).
+    pub cluster_ip: Option<Ipv4Addr>,
     pub labels: Labels,
     pub annotations: Labels,
     /// Pods the selector matches (ready or not), in pod order.

@@ -1,1 +1,196 @@
-//! Placeholder
+//! The packet walk: one flow and its reply through a design's compiled state, hop by hop.
+//!
+//! The walk is written once per design and is generic over a [`Recorder`]: `trace` records every
+//! hop with its explanation; the engine (later) passes [`Count`], which keeps only counters, so
+//! a walk in the event loop builds no strings and allocates nothing.
+
+pub mod aci;
+pub mod request;
+pub mod trace;
+
+use crate::cluster::{NodeId, PodId};
+use crate::fabric::{ExternalId, LeafId, SpineId};
+use crate::net::{Endpoint, Flow};
+use crate::time::Nanos;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Where a hop happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Pod(PodId),
+    Node(NodeId),
+    Leaf(LeafId),
+    Spine(SpineId),
+    /// An outside host: its network (if the scenario names one) and address.
+    External(Option<ExternalId>, Ipv4Addr),
+}
+
+/// What a hop did (DESIGN.md "Trace output").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Route,
+    Classify,
+    Contract,
+    PbrRedirect,
+    Ecmp,
+    Dnat,
+    UnDnat,
+    Snat,
+    UnSnat,
+    Bounce,
+    Deliver,
+    Drop,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Route => "route",
+            Action::Classify => "classify",
+            Action::Contract => "contract",
+            Action::PbrRedirect => "pbr-redirect",
+            Action::Ecmp => "ecmp",
+            Action::Dnat => "dnat",
+            Action::UnDnat => "un-dnat",
+            Action::Snat => "snat",
+            Action::UnSnat => "un-snat",
+            Action::Bounce => "bounce",
+            Action::Deliver => "deliver",
+            Action::Drop => "drop",
+        }
+    }
+}
+
+/// Receives the hops of a walk.
+pub trait Recorder {
+    /// `detail` is only called when the recorder keeps details.
+    fn hop(&mut self, device: Device, action: Action, packet: &Flow, detail: impl FnOnce() -> String);
+    /// Marks the start of the return walk.
+    fn start_return(&mut self);
+}
+
+/// Counts hops only (the engine's recorder).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Count {
+    pub forward: u16,
+    pub ret: u16,
+    in_return: bool,
+}
+
+impl Recorder for Count {
+    fn hop(&mut self, _: Device, _: Action, _: &Flow, _: impl FnOnce() -> String) {
+        if self.in_return { self.ret += 1 } else { self.forward += 1 }
+    }
+    fn start_return(&mut self) {
+        self.in_return = true;
+    }
+}
+
+/// One recorded hop, with the packet header as it leaves the hop.
+#[derive(Clone, Debug)]
+pub struct Hop {
+    pub device: Device,
+    pub action: Action,
+    pub detail: String,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+}
+
+/// Keeps every hop (the `trace` recorder).
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    pub forward: Vec<Hop>,
+    pub ret: Vec<Hop>,
+    in_return: bool,
+}
+
+impl Recorder for Record {
+    fn hop(&mut self, device: Device, action: Action, packet: &Flow, detail: impl FnOnce() -> String) {
+        let h = Hop { device, action, detail: detail(), src: packet.src, dst: packet.dst };
+        if self.in_return { self.ret.push(h) } else { self.forward.push(h) }
+    }
+    fn start_return(&mut self) {
+        self.in_return = true;
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    Dropped,
+    Unsupported,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Delivered => "delivered",
+            Verdict::Dropped => "dropped",
+            Verdict::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// Why a walk ended as it did; the engine counts refusals by these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    Delivered,
+    PolicyDenied,
+    NoServiceGraph,
+    NoLocalEndpoint,
+    NoReadyEndpoint,
+    IcmpThroughSnat,
+    SnatPortExhausted,
+    NoRoute,
+}
+
+impl Reason {
+    /// The stable name used in JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Delivered => "delivered",
+            Reason::PolicyDenied => "policy-denied",
+            Reason::NoServiceGraph => "no-service-graph",
+            Reason::NoLocalEndpoint => "no-local-endpoint",
+            Reason::NoReadyEndpoint => "no-ready-endpoint",
+            Reason::IcmpThroughSnat => "unsupported-protocol",
+            Reason::SnatPortExhausted => "snat-port-exhausted",
+            Reason::NoRoute => "no-route",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SNAT binding made by the walk (to be released after TIME_WAIT by the engine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NatBinding {
+    pub node: NodeId,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub remote: Endpoint,
+}
+
+/// The result of a walk.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    /// In words, for `trace` (empty when delivered without remark).
+    pub explanation: String,
+    pub flow: Flow,
+    /// The node that served (LoadBalancer) or NATed (egress) the connection.
+    pub node: Option<NodeId>,
+    /// The pod the reply reached (egress) or that served the request (ingress).
+    pub pod: Option<PodId>,
+    pub snat: Option<NatBinding>,
+    /// The reply landed on a node that does not own the port and was bounced.
+    pub bounced: bool,
+    /// One-way fabric latency of the request and of the reply, summed.
+    pub latency: Nanos,
+}

@@ -279,6 +279,28 @@ impl Decode for Subnet {
     }
 }
 
+/// An address or a prefix, as SnatPolicy's snatIp and destIp take them (`10.20.30.1`, `10.20.30.0/30`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr(pub ipnet::Ipv4Net);
+
+impl Decode for Cidr {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let Value::Str(s) = &node.value else {
+            expected(node, path, d, "an IPv4 address or prefix");
+            return None;
+        };
+        let parsed = if s.contains('/') {
+            s.trim().parse::<ipnet::Ipv4Net>().map(|n| n.trunc()).ok()
+        } else {
+            s.trim().parse::<Ipv4Addr>().ok().map(crate::net::host)
+        };
+        parsed.map(Cidr).or_else(|| {
+            d.error(&node.loc, path, format!("`{s}` is not an IPv4 address or prefix"));
+            None
+        })
+    }
+}
+
 impl Decode for Ipv4Addr {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let Value::Str(s) = &node.value else {

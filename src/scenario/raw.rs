@@ -4,7 +4,7 @@
 //! (see `Fields::finish`); cross-references and arithmetic checks belong to `resolve`.
 
 use super::acc_provision::AccConfig;
-use super::decode::{At, Decode, Fields, Labels, index};
+use super::decode::{At, Cidr, Decode, Fields, Labels, index};
 use super::diag::{Diagnostics, Loc};
 use super::yaml::{Node, Value};
 use crate::net::Subnet;
@@ -373,8 +373,8 @@ pub struct RawSnatPolicy {
     pub loc: Loc,
     pub path: String,
     pub name: At<String>,
-    pub snat_ip: Option<Vec<At<Subnet>>>,
-    pub dest_ip: Vec<At<Subnet>>,
+    pub snat_ip: Option<Vec<At<Cidr>>>,
+    pub dest_ip: Vec<At<Cidr>>,
     pub namespace: Option<At<String>>,
     pub labels: Option<Labels>,
 }

@@ -356,6 +356,7 @@ fn resolve_cluster(
             ports,
             external_traffic_policy: etp,
             requested_lb_ip: rs.load_balancer_ip.as_ref().map(|x| x.value),
+            cluster_ip: raw.service_subnet.as_ref().and_then(|s| nth_host(&[s.value], services.len() as u64)),
             labels: rs.labels.clone(),
             annotations: rs.annotations.clone(),
             endpoints,

@@ -2,7 +2,7 @@
 //! applied and recorded, subnets checked for overlap, the port range checked as the controller
 //! does, SNAT policies and LoadBalancer IPs checked against the cluster.
 
-use super::decode::At;
+use super::decode::{At, Cidr};
 use super::diag::{Diagnostics, Loc};
 use super::raw::{RawAciDesign, RawDesign};
 use crate::cluster::{Cluster, ServiceType};
@@ -160,18 +160,15 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
 }
 
 /// Expands `spec.snatIp` entries (single IPs or CIDRs) into single IPs; large CIDRs are refused.
-fn expand(ips: &[At<Subnet>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
+fn expand(ips: &[At<Cidr>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
     let mut out = Vec::new();
     for s in ips {
-        let net = s.value.net;
-        let written_host = s.value.gateway;
-        if net.prefix_len() == 32 {
-            out.push(net.network());
-        } else if net.prefix_len() < 20 {
-            d.error(&s.loc, &s.path, format!("snat_ip {net} expands to {} addresses; at most a /20", s.value.size()));
+        let net = s.value.0;
+        if net.prefix_len() < 20 {
+            d.error(&s.loc, &s.path, format!("snat_ip {net} expands to {} addresses; at most a /20", 1u64 << (32 - net.prefix_len())));
         } else {
-            let _ = written_host;
-            out.extend(net.hosts());
+            // Every address of the prefix is a SNAT IP (the controller expands CIDRs to single IPs).
+            out.extend((u32::from(net.network())..=u32::from(net.broadcast())).map(Ipv4Addr::from));
         }
     }
     out
@@ -241,10 +238,10 @@ pub(super) fn finish(
         let snat_ips = p.snat_ip.as_ref().map(|ips| expand(ips, d));
         for ip_at in p.snat_ip.iter().flatten() {
             for (kind, nets) in &cluster_nets {
-                if let Some(n) = nets.iter().find(|n| overlaps(n, &ip_at.value.net)) {
+                if let Some(n) = nets.iter().find(|n| overlaps(n, &ip_at.value.0)) {
                     d.error(&ip_at.loc, &ip_at.path, format!(
                         "SNAT IP {} lies inside the cluster's {kind} {n}: SNAT IPs must be outside the cluster subnets",
-                        ip_at.value.net
+                        ip_at.value.0
                     ));
                 }
             }
@@ -275,7 +272,7 @@ pub(super) fn finish(
         cfg.snat_policies.push(SnatPolicySpec {
             name: p.name.value.clone(),
             snat_ips,
-            dest: p.dest_ip.iter().map(|x| x.value.net).collect(),
+            dest: p.dest_ip.iter().map(|x| x.value.0).collect(),
             namespace,
             labels: p.labels.clone(),
             failed,

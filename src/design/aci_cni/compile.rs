@@ -250,11 +250,10 @@ impl AciState {
             for ip in &explicit_ips {
                 policy.add_external_subnet(host(*ip), epg);
             }
-            let pr = cfg.port_range;
-            let ports = Some((pr.start as u16, pr.end as u16));
+            // TCP and UDP only: the protocols with return flows through SNAT (FACTS §1).
             policy.add_contract(Contract {
                 name,
-                filters: vec![Filter { proto: Some(crate::net::Proto::Tcp), ports }, Filter { proto: Some(crate::net::Proto::Udp), ports }],
+                filters: vec![Filter::proto(crate::net::Proto::Tcp), Filter::proto(crate::net::Proto::Udp)],
                 providers: l3out_epgs.clone(),
                 consumers: vec![epg],
                 graph: Some(Graph { redirect: rid, toward: epg }),

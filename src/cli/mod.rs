@@ -1,0 +1,23 @@
+//! Subcommands, one file each. They load the scenario, call the library, print, and return an
+//! exit code: 0 ok, 2 bad input, 1 other failure.
+
+pub mod trace;
+pub mod validate;
+
+use crate::scenario::{self, Scenario};
+use std::path::Path;
+
+/// Exit codes (DESIGN.md "Interfaces").
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Loads a scenario for a command that needs a valid one: prints warnings to stderr, and on
+/// errors prints them all and returns the exit code.
+pub fn load_valid(path: &Path) -> Result<Scenario, u8> {
+    let loaded = scenario::load(path);
+    for d in loaded.diagnostics.sorted() {
+        eprintln!("{d}");
+    }
+    loaded.scenario.ok_or(EXIT_BAD_INPUT)
+}

@@ -1,0 +1,294 @@
+//! The ACI-CNI packet walk, as the seed's packet-walk slides draw it: LPM classification and
+//! contracts on the leaves, PBR redirection to nodes, OVS DNAT with a second-stage choice among
+//! local pods, SNAT from the node's port chunk, PBR of the reply and the bounce to the owner node.
+
+mod egress;
+
+use super::request::{FlowRequest, Source, Target};
+use super::*;
+use crate::cluster::{Cluster, ServiceId};
+use crate::design::aci_cni::AciState;
+use crate::fabric::Fabric;
+use crate::nat::conntrack::NatTable;
+use crate::net::hash::{five_tuple, pbr_sip_dip_proto, pick, salt, symmetric_l4};
+use crate::net::{Flow, Proto};
+use crate::policy::{EpgId, Verdict as PolicyVerdict};
+
+/// The walker: borrowed views of the fabric, the cluster and the compiled state.
+pub struct AciWalk<'a> {
+    pub fabric: &'a Fabric,
+    pub cluster: &'a Cluster,
+    pub state: &'a AciState,
+}
+
+/// Accumulates what every walk tracks besides its hops.
+struct Ctx {
+    latency: Nanos,
+}
+
+fn outcome(flow: Flow, verdict: Verdict, reason: Reason, explanation: String, latency: Nanos) -> Outcome {
+    Outcome { verdict, reason, explanation, flow, node: None, pod: None, snat: None, bounced: false, latency }
+}
+
+impl<'a> AciWalk<'a> {
+    pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a AciState) -> Self {
+        AciWalk { fabric, cluster, state }
+    }
+
+    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
+        Endpoint::new(self.state.pod_ip[pod.index()], port)
+    }
+
+    fn external(&self, ip: Ipv4Addr) -> Device {
+        Device::External(self.fabric.external_of(ip), ip)
+    }
+
+    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
+        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
+    }
+
+    fn epg_name(&self, e: EpgId) -> &str {
+        &self.state.policy.epg(e).name
+    }
+
+    /// The EPG of an address and why: pod endpoints by their EPG, nodes in kube-nodes, anything
+    /// else by LPM over the external EPGs' subnets.
+    fn classify(&self, ip: Ipv4Addr) -> Option<(EpgId, String)> {
+        if let Some(p) = self.state.ip_to_pod.get(&ip) {
+            let (epg, why) = &self.state.pod_epg[p.index()];
+            return Some((*epg, format!("{ip} is endpoint {} in EPG {} ({why})", self.cluster.pod_ref(*p), self.epg_name(*epg))));
+        }
+        if self.cluster.nodes.iter().any(|n| n.ip == ip) {
+            return Some((self.state.kube_nodes, format!("{ip} is a node in EPG kube-nodes")));
+        }
+        self.state
+            .policy
+            .classify_external(ip)
+            .map(|(prefix, e)| (e, format!("{ip} matches {prefix} (longest prefix) → external EPG {}", self.epg_name(e))))
+    }
+
+    fn contract_text(&self, v: &PolicyVerdict, src: EpgId, dst: EpgId, flow: &Flow) -> String {
+        match v {
+            PolicyVerdict::IntraEpg => format!("both ends in EPG {}: intra-EPG traffic is permitted", self.epg_name(src)),
+            PolicyVerdict::Permit { contract, filter, reply: false } => {
+                let c = self.state.policy.contract(*contract);
+                format!("{} → {}: permitted by contract {} (filter {filter})", self.epg_name(src), self.epg_name(dst), c.name)
+            }
+            PolicyVerdict::Permit { contract, filter, reply: true } => {
+                let c = self.state.policy.contract(*contract);
+                format!(
+                    "{} → {}: reply permitted by contract {} (provider → consumer, filter {filter} on the source port)",
+                    self.epg_name(src),
+                    self.epg_name(dst),
+                    c.name
+                )
+            }
+            PolicyVerdict::Deny => format!(
+                "no contract between EPG {} and EPG {} permits {}/{}: dropped",
+                self.epg_name(src),
+                self.epg_name(dst),
+                flow.proto,
+                flow.dst.port
+            ),
+        }
+    }
+
+    /// Leaf to leaf through a spine (when they differ), recording the spine hop.
+    fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
+        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
+            cx.latency = cx.latency.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
+            rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
+                format!(
+                    "{} hashed the flow over {} spines → {}; forwarded to {}",
+                    self.fabric.leaf_name(from),
+                    self.fabric.spines.len(),
+                    self.fabric.spine_name(s),
+                    self.fabric.leaf_name(to)
+                )
+            });
+        }
+    }
+
+    /// A leaf's route towards the L3Out: ECMP over the border leaves.
+    fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
+        let b = self.fabric.border_leaves();
+        (!b.is_empty()).then(|| b[pick(five_tuple(salt("to-l3out"), pkt), b.len())])
+    }
+
+    /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).
+    pub fn walk<R: Recorder>(&self, req: &FlowRequest, nat: &mut NatTable, rec: &mut R) -> Outcome {
+        let src = match req.src {
+            Source::Ip(ip) => match self.state.ip_to_pod.get(&ip) {
+                Some(p) => Source::Pod(*p),
+                None => Source::Ip(ip),
+            },
+            s => s,
+        };
+        let dst = match req.dst {
+            Target::Ip { ip, port } => {
+                if let Some(p) = self.state.ip_to_pod.get(&ip) {
+                    Target::Pod { pod: *p, port }
+                } else if let Some(s) = self.state.lb_to_service.get(&ip) {
+                    Target::Service { svc: *s, port }
+                } else {
+                    Target::Ip { ip, port }
+                }
+            }
+            t => t,
+        };
+        let mut cx = Ctx { latency: Nanos::ZERO };
+        match (src, dst) {
+            (Source::Ip(c), Target::Service { svc, port }) => self.ingress_lb(c, req.sport, svc, port, req.proto, rec, &mut cx),
+            (Source::Ip(c), Target::Pod { pod, port }) => self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut cx),
+            (Source::Ip(c), Target::Ip { ip, port }) => {
+                let f = Flow { proto: req.proto, src: Endpoint::new(c, req.sport), dst: Endpoint::new(ip, port) };
+                rec.hop(self.external(c), Action::Drop, &f, || format!("{ip} is not in the fabric: nothing to walk between two outside hosts"));
+                outcome(f, Verdict::Dropped, Reason::NoRoute, "both ends are outside the fabric".into(), cx.latency)
+            }
+            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(p, req.sport, Endpoint::new(ip, port), req.proto, nat, rec, &mut cx),
+            (Source::Pod(p), Target::Pod { pod, port }) => self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx),
+            (Source::Pod(p), Target::Service { svc, port }) => self.to_service(p, req.sport, svc, port, req.proto, rec, &mut cx),
+        }
+    }
+
+    /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).
+    #[allow(clippy::too_many_arguments)]
+    fn ingress_lb<R: Recorder>(&self, client: Ipv4Addr, sport: u16, svc: ServiceId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
+        let s = self.cluster.service(svc);
+        let svc_name = format!("{}/{}", self.cluster.namespace_name(s.namespace), s.name);
+        let Some(lb) = self.state.lb_ip[svc.index()] else {
+            let f = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
+            rec.hop(self.external(client), Action::Drop, &f, || format!("service {svc_name} is not of type LoadBalancer: it has no external IP"));
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, format!("service {svc_name} has no LoadBalancer IP"), cx.latency);
+        };
+        let mut pkt = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(lb, port) };
+        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
+            rec.hop(self.external(client), Action::Drop, &pkt, || "the fabric has no border leaf".into());
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, "no border leaf".into(), cx.latency);
+        };
+        let borders = self.fabric.border_leaves();
+        rec.hop(self.external(client), Action::Route, &pkt, || {
+            let names: Vec<String> = borders.iter().map(|l| self.fabric.leaf_name(*l)).collect();
+            format!("client sends to LoadBalancer IP {lb} of {svc_name}; the external router ECMPs over the L3Out's border leaves ({}) → {}", names.join(", "), self.fabric.leaf_name(border))
+        });
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        let (src_epg, src_why) = self.classify(client).expect("0.0.0.0/0 classifies every outside address");
+        let (dst_epg, dst_why) = self.classify(lb).expect("0.0.0.0/0 classifies every outside address");
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {src_why}; destination {dst_why}"));
+        let Some(rid) = self.state.svc_redirect[svc.index()] else {
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
+                format!("{lb} has no /32 external EPG and no service graph: no node hosts a ready endpoint of {svc_name}; the L3Out has no route for it in the fabric")
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, format!("{svc_name} has no ready endpoint, so no service graph"), cx.latency);
+        };
+        let v = self.state.policy.check(src_epg, dst_epg, proto, pkt.src.port, pkt.dst.port);
+        if matches!(v, PolicyVerdict::Deny) {
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, src_epg, dst_epg, &pkt));
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, self.contract_text(&v, src_epg, dst_epg, &pkt), cx.latency);
+        }
+        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || format!("{}; its service graph redirects", self.contract_text(&v, src_epg, dst_epg, &pkt)));
+        let redirect = self.state.redirect(rid);
+        let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, pkt.dst.ip, proto);
+        let Some(choice) = redirect.group.choose(h) else {
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || format!("redirect policy {} has no destination", redirect.name));
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, "empty redirect policy".into(), cx.latency);
+        };
+        let node = choice.member;
+        rec.hop(Device::Leaf(border), Action::PbrRedirect, &pkt, || {
+            let kind = if redirect.group.is_resilient() { "resilient hashing" } else { "resilient hashing off" };
+            format!(
+                "redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} ({kind}) → {} (node service IP {}, MAC {}); {} destinations",
+                redirect.name,
+                choice.bucket,
+                choice.of,
+                self.cluster.node_ref(node),
+                self.state.node_svc_ip[node.index()],
+                self.cluster.node(node).mac_string(),
+                redirect.group.members().len()
+            )
+        });
+        let leaf = self.node_leaf(node, &pkt);
+        self.cross(border, leaf, &pkt, rec, cx);
+        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("to {} on its vPC port-channel (service VLAN)", self.cluster.node_ref(node)));
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        let local = self.cluster.ready_local_endpoints(svc, node);
+        if local.is_empty() {
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("OVS has no ready local endpoint of {svc_name}"));
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, "no ready local endpoint on the chosen node".into(), cx.latency);
+        }
+        let target_port = s.ports.iter().find(|p| p.port == port).map(|p| p.target_port).unwrap_or(port);
+        let pod = local[pick(symmetric_l4(salt(&self.cluster.node(node).name), &pkt), local.len())];
+        let orig = pkt;
+        pkt.dst = self.pod_ep(pod, target_port);
+        rec.hop(Device::Node(node), Action::Dnat, &pkt, || {
+            let second = if local.len() > 1 {
+                format!("second-stage load balancing over {} local ready pods (symmetric L3/L4 hash) chose {}", local.len(), self.cluster.pod_ref(pod))
+            } else {
+                format!("one local ready pod: {}", self.cluster.pod_ref(pod))
+            };
+            format!("OVS: {} is not a local address; {second}; conntrack DNAT {} → {}", lb, orig.dst, pkt.dst)
+        });
+        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || format!("delivered to {}", self.cluster.pod_ref(pod)));
+
+        rec.start_return();
+        let mut r = pkt.reversed();
+        rec.hop(Device::Pod(pod), Action::Route, &r, || format!("{} replies to the client", self.cluster.pod_ref(pod)));
+        r.src = orig.dst;
+        rec.hop(Device::Node(node), Action::UnDnat, &r, || format!("OVS conntrack restores the service IP: source {} → {}", pkt.dst, orig.dst));
+        let leaf = self.node_leaf(node, &r);
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        rec.hop(Device::Leaf(leaf), Action::Classify, &r, || {
+            format!("source arrives from the PBR node's service interface: shadow EPG of service graph {}, so PBR is not applied to the return", redirect.name)
+        });
+        let border = self.border_for(&r).unwrap_or(border);
+        self.cross(leaf, border, &r, rec, cx);
+        let v = self.state.policy.check(dst_epg, src_epg, proto, r.src.port, r.dst.port);
+        rec.hop(Device::Leaf(border), Action::Contract, &r, || format!("{}; routed out the L3Out {}", self.contract_text(&v, dst_epg, src_epg, &r), self.state.cfg.l3out));
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        rec.hop(self.external(client), Action::Deliver, &r, || "the client receives the reply from the LoadBalancer IP".into());
+        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        o.node = Some(node);
+        o.pod = Some(pod);
+        o
+    }
+
+    /// Outside host → a pod IP directly (the pod subnet is routed; contracts still apply).
+    #[allow(clippy::too_many_arguments)]
+    fn ingress_direct<R: Recorder>(&self, client: Ipv4Addr, sport: u16, pod: PodId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
+        let pkt = Flow { proto, src: Endpoint::new(client, sport), dst: self.pod_ep(pod, port) };
+        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, "no border leaf".into(), cx.latency);
+        };
+        rec.hop(self.external(client), Action::Route, &pkt, || format!("sends to pod IP {} through the L3Out → {}", pkt.dst.ip, self.fabric.leaf_name(border)));
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        let (se, sw) = self.classify(client).expect("0/0 classifies");
+        let (de, dw) = self.classify(pkt.dst.ip).expect("pod classifies");
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {sw}; destination {dw}"));
+        let v = self.state.policy.check(se, de, proto, pkt.src.port, pkt.dst.port);
+        if matches!(v, PolicyVerdict::Deny) {
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, se, de, &pkt));
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, self.contract_text(&v, se, de, &pkt), cx.latency);
+        }
+        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || self.contract_text(&v, se, de, &pkt));
+        let node = self.cluster.pod(pod).node;
+        let leaf = self.node_leaf(node, &pkt);
+        self.cross(border, leaf, &pkt, rec, cx);
+        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("endpoint {} learned behind {}", pkt.dst.ip, self.cluster.node_ref(node)));
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || format!("OVS on {} delivers to {}", self.cluster.node_ref(node), self.cluster.pod_ref(pod)));
+        rec.start_return();
+        let r = pkt.reversed();
+        let leaf = self.node_leaf(node, &r);
+        rec.hop(Device::Node(node), Action::Route, &r, || "OVS sends the reply to the fabric".into());
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        let b = self.border_for(&r).unwrap_or(border);
+        rec.hop(Device::Leaf(leaf), Action::Route, &r, || format!("{} is reached through the L3Out", client));
+        self.cross(leaf, b, &r, rec, cx);
+        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        rec.hop(self.external(client), Action::Deliver, &r, || "reply delivered".into());
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        o.pod = Some(pod);
+        o.node = Some(node);
+        o
+    }
+}

@@ -1,0 +1,76 @@
+//! What to walk: a source, a destination and a protocol, built from references as the user
+//! writes them (`--from external:clients --to service:shop/web:80`).
+
+use crate::cluster::{Cluster, PodId, ServiceId};
+use crate::fabric::Fabric;
+use crate::net::Proto;
+use crate::scenario::reference::Ref;
+use std::net::Ipv4Addr;
+
+/// The first port of Linux's `ip_local_port_range` (32768–60999): the source port a client
+/// uses when none is given.
+pub const DEFAULT_SOURCE_PORT: u16 = 32768;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Pod(PodId),
+    /// An address outside the cluster (or a literal, classified by the design).
+    Ip(Ipv4Addr),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Service { svc: ServiceId, port: u16 },
+    Pod { pod: PodId, port: u16 },
+    Ip { ip: Ipv4Addr, port: u16 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRequest {
+    pub src: Source,
+    pub sport: u16,
+    pub dst: Target,
+    pub proto: Proto,
+}
+
+/// Builds a request; errors say what is missing or not a valid end of a flow.
+pub fn build(from: &Ref, to: &Ref, proto: Option<Proto>, sport: Option<u16>, fabric: &Fabric, cluster: &Cluster) -> Result<FlowRequest, String> {
+    let src = match *from {
+        Ref::Pod { pod, .. } => Source::Pod(pod),
+        Ref::Deployment { dep, .. } => {
+            Source::Pod(cluster.pods_of(dep).next().ok_or("the deployment has no pods (replicas: 0)")?)
+        }
+        Ref::External { ext, .. } => Source::Ip(fabric.externals[ext.index()].first_host()),
+        Ref::Literal { ip, .. } => Source::Ip(ip),
+        _ => return Err("--from must be a pod, a deployment (its first replica), an external network or an IP".into()),
+    };
+    let literal_proto = match *to {
+        Ref::Literal { proto, .. } => proto,
+        _ => None,
+    };
+    let (dst, port_proto) = match *to {
+        Ref::Service { svc, port } => {
+            let p = cluster.service(svc).ports.iter().find(|x| x.port == port).map(|x| x.proto);
+            (Target::Service { svc, port }, p)
+        }
+        Ref::Pod { pod, port } => (Target::Pod { pod, port: port.unwrap_or(0) }, None),
+        Ref::Deployment { dep, port } => {
+            let pod = cluster.pods_of(dep).next().ok_or("the deployment has no pods (replicas: 0)")?;
+            (Target::Pod { pod, port: port.unwrap_or(0) }, None)
+        }
+        Ref::External { ext, port } => (Target::Ip { ip: fabric.externals[ext.index()].first_host(), port: port.unwrap_or(0) }, None),
+        Ref::Literal { ip, port, .. } => (Target::Ip { ip, port: port.unwrap_or(0) }, None),
+        _ => return Err("--to must be a service, a pod, a deployment, an external network or an IP[:port]".into()),
+    };
+    let proto = proto.or(literal_proto).or(port_proto).unwrap_or(Proto::Tcp);
+    let dst = match dst {
+        Target::Pod { port: 0, .. } | Target::Ip { port: 0, .. } if proto.has_ports() => {
+            return Err(format!("the destination needs a port for {proto}: write it as …:PORT"));
+        }
+        Target::Pod { pod, .. } if !proto.has_ports() => Target::Pod { pod, port: 0 },
+        Target::Ip { ip, .. } if !proto.has_ports() => Target::Ip { ip, port: 0 },
+        other => other,
+    };
+    let sport = if proto.has_ports() { sport.unwrap_or(DEFAULT_SOURCE_PORT) } else { 0 };
+    Ok(FlowRequest { src, sport, dst, proto })
+}
