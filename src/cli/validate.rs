@@ -1,7 +1,9 @@
 //! `fabsim validate SCENARIO`: every problem at once, `FILE:LINE:COL: yaml.path: message`.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
-use crate::scenario;
+use crate::design::aci_cni::{AciConfig, AciState};
+use crate::scenario::{self, Scenario};
+use std::fmt::Write;
 use std::path::Path;
 
 pub fn run(path: &Path, quiet: bool) -> u8 {
@@ -28,6 +30,11 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
                     designs.join(", "),
                     warnings
                 );
+                for design in &s.designs {
+                    if let Some(cfg) = &design.aci {
+                        print!("{}", summarize_aci(s, &design.name, cfg));
+                    }
+                }
                 if !s.defaults_applied.is_empty() {
                     println!("defaults applied:");
                     for x in &s.defaults_applied {
@@ -42,4 +49,50 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
             EXIT_BAD_INPUT
         }
     }
+}
+
+/// What the ACI-CNI controller would create: LoadBalancer IPs, redirect policies, SNAT chunks,
+/// and the policies left `IpPortsExhausted` or `Failed` (as warnings).
+pub fn summarize_aci(s: &Scenario, name: &str, cfg: &AciConfig) -> String {
+    let st = AciState::compile(&s.cluster, cfg);
+    let mut out = String::new();
+    let _ = writeln!(out, "design {name} (aci-cni):");
+    for (i, svc) in s.cluster.services.iter().enumerate() {
+        if let Some(ip) = st.lb_ip[i] {
+            let _ = writeln!(out, "  LoadBalancer {}/{}: {ip}", s.cluster.namespace_name(svc.namespace), svc.name);
+        }
+    }
+    for r in &st.redirects {
+        let capped = if r.capped.is_empty() { String::new() } else { format!(", {} left out by max_nodes_svc_graph", r.capped.len()) };
+        let hashing = if r.group.is_resilient() { "resilient" } else { "not resilient" };
+        let _ = writeln!(out, "  redirect policy {}: {} node(s){capped}, {hashing}", r.name, r.group.members().len());
+    }
+    let chunks = cfg.port_range.chunks().len();
+    for (pi, p) in cfg.snat_policies.iter().enumerate() {
+        if let Some(why) = &p.failed {
+            let _ = writeln!(out, "  warning: SNAT policy {}: status Failed: {why}", p.name);
+            continue;
+        }
+        let nodes = st.snat.by_node.keys().filter(|(_, q)| *q == pi).count();
+        let ips: Vec<String> = st.policy_ips[pi].iter().map(|i| i.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  SNAT policy {}: IPs [{}], {} chunk(s) of {} ports per IP, {nodes} node(s) allocated",
+            p.name,
+            ips.join(", "),
+            chunks,
+            cfg.port_range.ports_per_node
+        );
+        if let Some(left) = st.snat.exhausted.get(&pi) {
+            let names: Vec<&str> = left.iter().map(|n| s.cluster.node(*n).name.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  warning: SNAT policy {}: status IpPortsExhausted: {} node(s) got no chunk and their pods leave un-NATed: {}",
+                p.name,
+                names.len(),
+                names.join(", ")
+            );
+        }
+    }
+    out
 }

@@ -41,7 +41,7 @@ pub fn device_name(d: &Device, fabric: &Fabric, cluster: &Cluster) -> String {
         Device::Node(n) => cluster.node_ref(*n),
         Device::Leaf(l) => fabric.leaf_name(*l),
         Device::Spine(s) => fabric.spine_name(*s),
-        Device::External(Some(e), ip) => format!("external:{} ({ip})", fabric.externals[e.index()].name),
+        Device::External(Some(e), _) => format!("external:{}", fabric.externals[e.index()].name),
         Device::External(None, ip) => ip.to_string(),
     }
 }

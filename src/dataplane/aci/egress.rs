@@ -216,10 +216,21 @@ impl AciWalk<'_> {
     /// Pod → service: OVS load-balances over the service's ready endpoints (symmetric hash), then
     /// the pod-to-pod walk; the reply is un-DNATed on the client's node.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn to_service<R: Recorder>(&self, a: PodId, sport: u16, svc: ServiceId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
+    pub(super) fn to_service<R: Recorder>(
+        &self,
+        a: PodId,
+        sport: u16,
+        (svc, vip): (ServiceId, Option<std::net::Ipv4Addr>),
+        port: u16,
+        proto: Proto,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) -> Outcome {
         let s = self.cluster.service(svc);
         let na = self.cluster.pod(a).node;
-        let vip = self.state.lb_ip[svc.index()].or(s.cluster_ip);
+        // Pods reach a service by its ClusterIP (what DNS returns), unless they addressed an
+        // external IP of it explicitly.
+        let vip = vip.or(s.cluster_ip);
         let Some(vip) = vip else {
             let f = Flow { proto, src: self.pod_ep(a, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
             rec.hop(Device::Pod(a), Action::Drop, &f, || "the service has no ClusterIP: give cluster.service_subnet".into());

@@ -129,16 +129,18 @@ impl<'a> AciWalk<'a> {
                 if let Some(p) = self.state.ip_to_pod.get(&ip) {
                     Target::Pod { pod: *p, port }
                 } else if let Some(s) = self.state.lb_to_service.get(&ip) {
-                    Target::Service { svc: *s, port }
+                    return self.walk_service(req, *s, port, Some(ip), nat, rec);
                 } else {
                     Target::Ip { ip, port }
                 }
             }
             t => t,
         };
+        if let Target::Service { svc, port } = dst {
+            return self.walk_service(&FlowRequest { src, ..*req }, svc, port, None, nat, rec);
+        }
         let mut cx = Ctx { latency: Nanos::ZERO };
         match (src, dst) {
-            (Source::Ip(c), Target::Service { svc, port }) => self.ingress_lb(c, req.sport, svc, port, req.proto, rec, &mut cx),
             (Source::Ip(c), Target::Pod { pod, port }) => self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut cx),
             (Source::Ip(c), Target::Ip { ip, port }) => {
                 let f = Flow { proto: req.proto, src: Endpoint::new(c, req.sport), dst: Endpoint::new(ip, port) };
@@ -147,7 +149,20 @@ impl<'a> AciWalk<'a> {
             }
             (Source::Pod(p), Target::Ip { ip, port }) => self.egress(p, req.sport, Endpoint::new(ip, port), req.proto, nat, rec, &mut cx),
             (Source::Pod(p), Target::Pod { pod, port }) => self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx),
-            (Source::Pod(p), Target::Service { svc, port }) => self.to_service(p, req.sport, svc, port, req.proto, rec, &mut cx),
+            (_, Target::Service { .. }) => unreachable!("services are walked by walk_service"),
+        }
+    }
+
+    /// A flow to a service: from outside through its LoadBalancer IP, from a pod through OVS.
+    fn walk_service<R: Recorder>(&self, req: &FlowRequest, svc: ServiceId, port: u16, vip: Option<Ipv4Addr>, _nat: &mut NatTable, rec: &mut R) -> Outcome {
+        let mut cx = Ctx { latency: Nanos::ZERO };
+        let src = match req.src {
+            Source::Ip(ip) => self.state.ip_to_pod.get(&ip).map(|p| Source::Pod(*p)).unwrap_or(Source::Ip(ip)),
+            s => s,
+        };
+        match src {
+            Source::Ip(c) => self.ingress_lb(c, req.sport, svc, port, req.proto, rec, &mut cx),
+            Source::Pod(p) => self.to_service(p, req.sport, (svc, vip), port, req.proto, rec, &mut cx),
         }
     }
 

@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use fabsim::cli::trace::{Query, trace};
+use fabsim::dataplane::Outcome;
+use fabsim::dataplane::trace::JsonTrace;
+use fabsim::net::Proto;
+use fabsim::scenario::{self, Scenario};
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn load(rel: &str) -> Scenario {
+    let loaded = scenario::load(&root().join(rel));
+    let msgs: Vec<String> = loaded.diagnostics.items.iter().map(|d| d.to_string()).collect();
+    loaded.scenario.unwrap_or_else(|| panic!("{rel} must load: {msgs:#?}"))
+}
+
+pub fn walk(s: &Scenario, from: &str, to: &str, proto: Option<Proto>) -> (JsonTrace, Outcome) {
+    trace(s, &Query { design: "aci-cni", from, to, proto, sport: None }).expect("trace runs")
+}
+
+pub fn actions(hops: &[fabsim::dataplane::trace::JsonHop]) -> Vec<&'static str> {
+    hops.iter().map(|h| h.action).collect()
+}
+
+/// Compares `actual` with the expected file, or writes it when FABSIM_BLESS=1.
+pub fn golden(path: &Path, actual: &str) {
+    if std::env::var_os("FABSIM_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("{} is missing: run with FABSIM_BLESS=1 and review it", path.display()));
+    if expected != actual {
+        panic!(
+            "{} differs from the walk produced now; review the diff and rerun with FABSIM_BLESS=1 if the change is right.\n--- now:\n{actual}",
+            path.display()
+        );
+    }
+}
