@@ -169,6 +169,15 @@ impl Cluster {
         format!("node:{}", self.node(id).name)
     }
 
+    /// The pods of every node, in pod order (one pass over the pods).
+    pub fn pods_by_node(&self) -> Vec<Vec<PodId>> {
+        let mut by = vec![Vec::new(); self.nodes.len()];
+        for (i, p) in self.pods.iter().enumerate() {
+            by[p.node.index()].push(PodId(i as u32));
+        }
+        by
+    }
+
     /// The ready endpoints of a service on one node.
     pub fn ready_local_endpoints(&self, svc: ServiceId, node: NodeId) -> Vec<PodId> {
         self.service(svc)

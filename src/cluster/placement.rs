@@ -7,13 +7,21 @@
 use super::NodeId;
 
 /// Places `replicas` pods given the current pod count per node; updates the counts.
-/// Returns the node of each replica, or a message saying why they cannot all be placed.
+/// Returns the node of each replica, or a message saying why they cannot all be placed (the
+/// counts are then left untouched).
 pub fn place(
     replicas: u32,
     explicit: &[NodeId],
     pods_per_node: &mut [u32],
     max_pods: u32,
 ) -> Result<Vec<NodeId>, String> {
+    let mut counts = pods_per_node.to_vec();
+    let placed = place_on(replicas, explicit, &mut counts, max_pods)?;
+    pods_per_node.copy_from_slice(&counts);
+    Ok(placed)
+}
+
+fn place_on(replicas: u32, explicit: &[NodeId], pods_per_node: &mut [u32], max_pods: u32) -> Result<Vec<NodeId>, String> {
     let mut out = Vec::with_capacity(replicas as usize);
     for i in 0..replicas as usize {
         let node = if explicit.is_empty() {

@@ -83,7 +83,13 @@ pub struct RawFabric {
 impl RawFabric {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
-        let spines = f.req("spines", d).unwrap_or_default();
+        let spines_given = f.has("spines");
+        let spines: Option<Vec<At<u32>>> = f.req("spines", d);
+        if spines.as_ref().is_some_and(Vec::is_empty) {
+            d.error(f.loc(), &f.child("spines"), "a fabric needs at least one spine");
+        }
+        let _ = spines_given;
+        let spines = spines.unwrap_or_default();
         let racks = list(&mut f, "racks", d, RawRack::decode);
         if !f.has("racks") {
             d.error(f.loc(), path, "missing required key `racks`");
@@ -177,6 +183,8 @@ impl RawExternal {
 #[derive(Clone, Debug)]
 pub struct RawCluster {
     pub loc: Loc,
+    /// `node_subnet` was written (even if invalid), so its absence is not reported twice.
+    pub node_subnet_written: bool,
     pub node_subnet: Option<At<Subnet>>,
     pub pod_subnet: Option<At<Subnet>>,
     pub service_subnet: Option<At<Subnet>>,
@@ -189,6 +197,7 @@ pub struct RawCluster {
 impl RawCluster {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
+        let node_subnet_written = f.has("node_subnet");
         let node_subnet = f.opt_at("node_subnet", d);
         let pod_subnet = f.opt_at("pod_subnet", d);
         let service_subnet = f.opt_at("service_subnet", d);
@@ -198,7 +207,7 @@ impl RawCluster {
         let services = list(&mut f, "services", d, RawService::decode);
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawCluster { loc, node_subnet, pod_subnet, service_subnet, max_pods_per_node, namespaces, deployments, services })
+        Some(RawCluster { loc, node_subnet_written, node_subnet, pod_subnet, service_subnet, max_pods_per_node, namespaces, deployments, services })
     }
 }
 
@@ -341,6 +350,8 @@ pub struct RawDesign {
 pub struct RawAciDesign {
     /// From the acc-provision file, when one is given.
     pub imported: Option<AccConfig>,
+    /// An acc-provision file was named but could not be read or parsed (already reported).
+    pub import_failed: bool,
     /// Inline keys; they override the imported ones.
     pub inline: AccConfig,
     pub snat_policies: Vec<RawSnatPolicy>,
@@ -388,14 +399,16 @@ impl RawDesign {
         let mut aci = None;
         match cni.as_ref().map(|c| c.value.as_str()) {
             Some("aci-cni") => {
+                let named = f.has("acc_provision");
                 let imported = f.node("acc_provision").and_then(|n| {
                     let p = f.child("acc_provision");
                     super::acc_provision::import_reference(n, &p, base_dir, d)
                 });
+                let import_failed = named && imported.is_none();
                 let inline = AccConfig::read_inline(&mut f, d);
                 let snat_policies = list(&mut f, "snat_policies", d, RawSnatPolicy::decode);
                 let contracts = list(&mut f, "contracts", d, RawContract::decode);
-                aci = Some(RawAciDesign { imported, inline, snat_policies, contracts });
+                aci = Some(RawAciDesign { imported, import_failed, inline, snat_policies, contracts });
             }
             Some("calico" | "kube-router" | "cilium") => {
                 // Modelled by the BGP-designs issue; accept the sketch's keys for now.

@@ -150,9 +150,6 @@ fn resolve_ref(r: &At<String>, fabric: &Fabric, cluster: &Cluster, d: &mut Diagn
 }
 
 fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnostics) -> Fabric {
-    if raw.spines.is_empty() {
-        d.error(&raw.loc, "fabric.spines", "a fabric needs at least one spine");
-    }
     let spines: Vec<Spine> = raw.spines.iter().map(|s| Spine { number: s.value }).collect();
     let mut switch_ids: Vec<(String, &Loc, &str)> =
         raw.spines.iter().map(|s| (s.value.to_string(), &s.loc, s.path.as_str())).collect();
@@ -206,7 +203,9 @@ fn resolve_cluster(
         (Some(c), _) => c.value,
         (None, Some(a)) => a,
         (None, None) => {
-            d.error(&raw.loc, "cluster", "missing required key `node_subnet` (or an aci-cni design that gives it)");
+            if !raw.node_subnet_written {
+                d.error(&raw.loc, "cluster", "missing required key `node_subnet` (or an aci-cni design that gives it)");
+            }
             return None;
         }
     };

@@ -35,7 +35,7 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
     let pod = c.pod_subnet.clone();
     let dynamic = c.extern_dynamic.clone();
     let node_svc = c.node_svc_subnet.clone();
-    for (v, k) in [(node.is_none(), "node_subnet"), (pod.is_none(), "pod_subnet"), (dynamic.is_none(), "extern_dynamic"), (node_svc.is_none(), "node_svc_subnet")] {
+    for (v, k) in [(node.is_none() && !a.import_failed, "node_subnet"), (pod.is_none() && !a.import_failed, "pod_subnet"), (dynamic.is_none() && !a.import_failed, "extern_dynamic"), (node_svc.is_none() && !a.import_failed, "node_svc_subnet")] {
         if v {
             missing(d, k);
         }
@@ -196,10 +196,7 @@ pub(super) fn finish(
     // Pod addresses: each node needs ceil(pods / chunk) chunks of the pod subnets.
     let usable: u64 = cfg.pod_subnets.iter().map(|s| s.size().saturating_sub(3)).sum();
     let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
-    let needed: u64 = (0..cluster.nodes.len())
-        .map(|n| cluster.pods.iter().filter(|p| p.node.index() == n).count() as u64)
-        .map(|pods| pods.div_ceil(chunk).max(1) * chunk)
-        .sum();
+    let needed: u64 = cluster.pods_by_node().iter().map(|pods| (pods.len() as u64).div_ceil(chunk).max(1) * chunk).sum();
     if needed > usable {
         let (_, loc, path, _) = &net.locs[1];
         d.error(loc, path, format!(

@@ -173,7 +173,15 @@ pub fn parse(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Nod
                 Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
                 _ => text,
             };
-            let message = message.lines().next().unwrap_or_default().to_string();
+            let mut message = message.lines().next().unwrap_or_default().to_string();
+            // Drop the location serde-saphyr repeats at the end, and its advice about its own options.
+            if let Some(i) = message.rfind(" at line ") {
+                message.truncate(i);
+            }
+            if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+                let key = rest.split(',').next().unwrap_or(rest).trim();
+                message = format!("duplicate key `{key}` (a key may appear once per mapping)");
+            }
             diags.error(&loc, "", format!("YAML syntax: {message}"));
             None
         }

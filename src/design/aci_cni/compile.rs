@@ -94,11 +94,11 @@ impl AciState {
         let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
         let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
         let mut next_chunk = 0u64;
-        for n in 0..cluster.nodes.len() {
-            let on_node: Vec<usize> = (0..cluster.pods.len()).filter(|p| cluster.pods[*p].node.index() == n).collect();
+        let pods_by_node = cluster.pods_by_node();
+        for on_node in &pods_by_node {
             let chunks = (on_node.len() as u64).div_ceil(chunk).max(1);
             for (j, p) in on_node.iter().enumerate() {
-                pod_ip[*p] = nth(&cfg.pod_subnets, next_chunk * chunk + j as u64);
+                pod_ip[p.index()] = nth(&cfg.pod_subnets, next_chunk * chunk + j as u64);
             }
             next_chunk += chunks;
         }
@@ -282,12 +282,7 @@ impl AciState {
         let mut requests = Vec::new();
         for n in by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32))) {
             for (pi, _) in cfg.snat_policies.iter().enumerate() {
-                let selects_here = cluster
-                    .pods
-                    .iter()
-                    .enumerate()
-                    .any(|(p, pod)| pod.node == n && pod_stack[p].iter().any(|e| e.policy == pi));
-                if selects_here {
+                if pods_by_node[n.index()].iter().any(|p| pod_stack[p.index()].iter().any(|e| e.policy == pi)) {
                     requests.push((n, pi));
                 }
             }
