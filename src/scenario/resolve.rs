@@ -203,13 +203,13 @@ fn resolve_cluster(
         (Some(c), _) => c.value,
         (None, Some(a)) => a,
         (None, None) => {
-            if !raw.node_subnet_written {
+            // An aci-cni design that failed to give one has reported why already.
+            if !raw.node_subnet_written && aci.is_empty() {
                 d.error(&raw.loc, "cluster", "missing required key `node_subnet` (or an aci-cni design that gives it)");
             }
             return None;
         }
     };
-    let _ = aci;
     // Nodes, in rack order, with IPs from the node subnet (.2 upward when the gateway is .1).
     let mut nodes = Vec::new();
     let mut node_names: Vec<(String, &Loc, &str)> = Vec::new();

@@ -1,0 +1,85 @@
+//! The acc-provision importer on the project's own inputs and, when the workplace's copies are
+//! present, on the real files in ../shared/fixtures/acc-provision/.
+
+mod common;
+use common::*;
+use fabsim::nat::snat::PortRange;
+use fabsim::scenario::{acc_provision, diag::Diagnostics};
+
+#[test]
+fn every_key_of_our_full_input_is_read_and_the_rest_ignored() {
+    let s = load("tests/data/acc-provision-full.yaml");
+    let c = s.designs[0].aci.as_ref().unwrap();
+    assert_eq!(c.system_id, "lab1");
+    assert_eq!(c.vrf, "lab-vrf");
+    assert_eq!(c.l3out, "lab-l3out");
+    assert_eq!(c.external_networks, ["lab-ext", "lab-ext-2"]);
+    assert_eq!(c.node_subnets[0].net.to_string(), "10.40.0.0/16");
+    assert_eq!(c.pod_subnets.iter().map(|p| p.net.to_string()).collect::<Vec<_>>(), ["10.41.0.0/24", "10.41.1.0/24"]);
+    assert_eq!(c.pod_subnet_chunk_size, 16);
+    assert_eq!(c.extern_static[0].gateway.to_string(), "10.43.0.1");
+    assert_eq!(c.node_svc_subnet.net.to_string(), "10.44.0.0/24");
+    assert_eq!(c.service_monitor_interval, 10);
+    assert!(c.pbr_tracking_non_snat);
+    assert_eq!(c.max_nodes_svc_graph, 64);
+    assert!(!c.resilient_hashing);
+    assert_eq!(c.port_range, PortRange { start: 50000, end: 59999, ports_per_node: 1000 });
+    assert_eq!(c.port_range.chunks().len(), 9);
+    // The node subnet of the cluster comes from acc-provision: nodes from 10.40.0.2.
+    assert_eq!(s.cluster.nodes[0].ip.to_string(), "10.40.0.2");
+    // The inline override wins over the file.
+    assert!(s.designs[1].aci.as_ref().unwrap().resilient_hashing);
+}
+
+#[test]
+fn the_real_acc_provision_files_load() {
+    let dir = root().join("../shared/fixtures/acc-provision");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipped: {} is not present on this machine", dir.display());
+        return;
+    };
+    let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(".inp.yaml")).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut d = Diagnostics::default();
+        let c = acc_provision::load_text(&f.display().to_string(), &text, &mut d);
+        assert!(!d.has_errors(), "{}: {:?}", f.display(), d.items);
+        let c = c.unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("flavor_") {
+            continue; // Calico flavour: its BGP keys belong to the BGP designs.
+        }
+        // The ACI-CNI ones carry the subnets a design needs, and resolve into a whole design.
+        assert!(c.node_subnet.is_some() && c.pod_subnet.is_some() && c.node_svc_subnet.is_some(), "{name}");
+        let scenario = format!(
+            "name: fx\nfabric:\n  spines: [201]\n  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 3, prefix: n }} }}]\ncluster: {{}}\ndesigns:\n  - {{ name: aci-cni, cni: aci-cni, acc_provision: {{ file: {name} }} }}\n"
+        );
+        let loaded = fabsim::scenario::load_str(&std::sync::Arc::from("fx.yaml"), &scenario, &dir, Diagnostics::default());
+        let msgs: Vec<String> = loaded.diagnostics.items.iter().map(|d| d.to_string()).collect();
+        assert!(loaded.scenario.is_some(), "{name}: {msgs:?}");
+        match name.as_str() {
+            "base_case_snat.inp.yaml" => {
+                let r = c.port_range.as_ref().unwrap().value.clone();
+                assert_eq!((r.start, r.end, r.ports_per_node), (Some(6000), Some(62000), Some(500)));
+                assert_eq!(c.max_nodes_svc_graph.as_ref().unwrap().value, 64);
+                // 6000 + 500k + 499 ≤ 61999 → k ≤ 111: 112 chunks, worked by hand.
+                assert_eq!(PortRange { start: 6000, end: 62000, ports_per_node: 500 }.chunks().len(), 112);
+            }
+            "with_overrides.inp.yaml" => {
+                assert_eq!(c.disable_resilient_hashing, Some(true));
+                assert_eq!(c.pod_subnet_chunk_size.as_ref().unwrap().value, 24);
+            }
+            "with_pbr_non_snat.inp.yaml" => {
+                assert_eq!(c.pbr_tracking_non_snat, Some(true));
+                assert_eq!(c.service_monitor_interval.as_ref().unwrap().value, 10);
+            }
+            "multiple_subnets.inp.yaml" => {
+                assert_eq!(c.node_subnet.as_ref().unwrap().value.len(), 2);
+                assert_eq!(c.extern_static.as_ref().unwrap().value.len(), 2);
+            }
+            _ => {}
+        }
+    }
+}
