@@ -181,8 +181,6 @@ pub struct NatBinding {
 pub struct Outcome {
     pub verdict: Verdict,
     pub reason: Reason,
-    /// In words, for `trace` (empty when delivered without remark).
-    pub explanation: String,
     pub flow: Flow,
     /// The node that served (LoadBalancer) or NATed (egress) the connection.
     pub node: Option<NodeId>,

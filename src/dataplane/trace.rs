@@ -57,7 +57,12 @@ fn hop_json(h: &Hop, fabric: &Fabric, cluster: &Cluster) -> JsonHop {
 }
 
 pub fn to_json(design: &str, o: &Outcome, rec: &Record, fabric: &Fabric, cluster: &Cluster) -> JsonTrace {
-    let reason = if o.explanation.is_empty() { o.reason.as_str().to_string() } else { format!("{}: {}", o.reason, o.explanation) };
+    // A walk that did not deliver ends with a drop hop: its detail is the reason in words.
+    let drop = rec.forward.iter().chain(&rec.ret).find(|h| h.action == super::Action::Drop);
+    let reason = match drop {
+        Some(h) if o.verdict != super::Verdict::Delivered => format!("{}: {}", o.reason, h.detail),
+        _ => o.reason.as_str().to_string(),
+    };
     JsonTrace {
         design: design.to_string(),
         flow: JsonFlow { proto: o.flow.proto.to_string(), src: o.flow.src.to_string(), dst: o.flow.dst.to_string() },

@@ -87,6 +87,7 @@ pub struct Fabric {
     pub externals: Vec<External>,
     pub latency: Latency,
     external_lpm: LpmTable<ExternalId>,
+    borders: Vec<LeafId>,
 }
 
 /// One hop of a path through the fabric, with the latency of the link that reached it.
@@ -102,7 +103,8 @@ impl Fabric {
         for (i, e) in externals.iter().enumerate() {
             external_lpm.insert(e.prefix, ExternalId(i as u32));
         }
-        Fabric { spines, leaves, racks, externals, latency, external_lpm }
+        let borders = (0..leaves.len() as u32).map(LeafId).filter(|l| leaves[l.index()].border).collect();
+        Fabric { spines, leaves, racks, externals, latency, external_lpm, borders }
     }
 
     pub fn leaf(&self, id: LeafId) -> &Leaf {
@@ -134,8 +136,8 @@ impl Fabric {
         self.external_lpm.lookup(ip).map(|(_, id)| *id)
     }
 
-    pub fn border_leaves(&self) -> Vec<LeafId> {
-        (0..self.leaves.len() as u32).map(LeafId).filter(|l| self.leaf(*l).border).collect()
+    pub fn border_leaves(&self) -> &[LeafId] {
+        &self.borders
     }
 
     /// The leaf of a vPC pair that carries a flow from a server: the port-channel member hash.

@@ -18,11 +18,10 @@ impl AciWalk<'_> {
         let (de, dw) = self.classify(pkt.dst.ip).expect("0/0 classifies");
         let v = self.state.policy.check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
-            let text = self.contract_text(&v, se, de, pkt);
-            rec.hop(Device::Node(node), Action::Drop, pkt, || format!("OVS: destination {dw}; {text}"));
-            return Err(outcome(*pkt, Verdict::Dropped, Reason::PolicyDenied, text, cx.latency));
+            rec.hop(Device::Node(node), Action::Drop, pkt, || format!("OVS: destination {}; {}", self.why(dw), self.contract_text(&v, se, de, pkt)));
+            return Err(outcome(*pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency));
         }
-        rec.hop(Device::Node(node), Action::Contract, pkt, || format!("OVS: destination {dw}; {}{extra}", self.contract_text(&v, se, de, pkt)));
+        rec.hop(Device::Node(node), Action::Contract, pkt, || format!("OVS: destination {}; {}{extra}", self.why(dw), self.contract_text(&v, se, de, pkt)));
         Ok(())
     }
 
@@ -44,7 +43,7 @@ impl AciWalk<'_> {
                 rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                     format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
                 });
-                return outcome(orig, Verdict::Unsupported, Reason::IcmpThroughSnat, "ICMP through SNAT is not supported (seed: no port to tell pods apart)".into(), cx.latency);
+                return outcome(orig, Verdict::Unsupported, Reason::IcmpThroughSnat, cx.latency);
             }
             match self.state.snat.by_node.get(&(node, e.policy)) {
                 Some(alloc) => {
@@ -52,7 +51,7 @@ impl AciWalk<'_> {
                         rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                             format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst)
                         });
-                        return outcome(orig, Verdict::Dropped, Reason::SnatPortExhausted, format!("chunk {} of {} is full towards {dst}", alloc.chunk, alloc.ip), cx.latency);
+                        return outcome(orig, Verdict::Dropped, Reason::SnatPortExhausted, cx.latency);
                     };
                     pkt.src = Endpoint::new(alloc.ip, port);
                     binding = Some(NatBinding { node, ip: alloc.ip, port, remote: dst });
@@ -73,7 +72,7 @@ impl AciWalk<'_> {
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
         let Some(border) = self.border_for(&pkt) else {
             rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || "no border leaf: no route to the outside".into());
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, "no border leaf".into(), cx.latency);
+            return outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("{} is reached through the L3Out {} on {}", dst.ip, self.state.cfg.l3out, self.fabric.leaf_name(border)));
         self.cross(leaf, border, &pkt, rec, cx);
@@ -88,11 +87,11 @@ impl AciWalk<'_> {
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, sw) = self.classify(r.src.ip).expect("0/0 classifies");
         let (de, dw) = self.classify(r.dst.ip).expect("classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &r, || format!("source {sw}; destination {dw}"));
+        rec.hop(Device::Leaf(border), Action::Classify, &r, || format!("source {}; destination {}", self.why(sw), self.why(dw)));
         let v = self.state.policy.check(se, de, proto, r.src.port, r.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
             rec.hop(Device::Leaf(border), Action::Drop, &r, || self.contract_text(&v, se, de, &r));
-            return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, format!("the reply is dropped: {}", self.contract_text(&v, se, de, &r)), cx.latency);
+            return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
         let graph = match v {
             PolicyVerdict::Permit { contract, .. } => self.state.policy.contract(contract).graph.filter(|g| g.toward == de),
@@ -152,7 +151,7 @@ impl AciWalk<'_> {
             }
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || format!("the reply reaches {}", self.cluster.pod_ref(pod)));
-        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.node = Some(node);
         o.pod = Some(pod);
         o.snat = binding;
@@ -189,7 +188,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(na), Action::UnDnat, &back, || format!("OVS conntrack restores the service address: source {} → {svc_ep}", r.src));
         }
         rec.hop(Device::Pod(a), Action::Deliver, &back, || format!("the reply reaches {}", self.cluster.pod_ref(a)));
-        let mut o = outcome(sent, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        let mut o = outcome(sent, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.pod = Some(b);
         o.node = Some(nb);
         o
@@ -234,24 +233,25 @@ impl AciWalk<'_> {
         let Some(vip) = vip else {
             let f = Flow { proto, src: self.pod_ep(a, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
             rec.hop(Device::Pod(a), Action::Drop, &f, || "the service has no ClusterIP: give cluster.service_subnet".into());
-            return outcome(f, Verdict::Dropped, Reason::NoRoute, "no ClusterIP (cluster.service_subnet is not set)".into(), cx.latency);
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         let svc_ep = Endpoint::new(vip, port);
         let pkt = Flow { proto, src: self.pod_ep(a, sport), dst: svc_ep };
         rec.hop(Device::Pod(a), Action::Route, &pkt, || format!("{} sends to service {}/{} at {svc_ep}", self.cluster.pod_ref(a), self.cluster.namespace_name(s.namespace), s.name));
-        let ready: Vec<PodId> = s.endpoints.iter().copied().filter(|p| self.cluster.pod(*p).ready).collect();
+        let ready = s.endpoints.iter().copied().filter(|p| self.cluster.pod(*p).ready);
+        let n_ready = ready.clone().count();
         let Some(sp) = s.ports.iter().find(|p| p.port == port && p.proto == proto) else {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || format!("the service has no {proto} port {port}"));
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, format!("no {proto} port {port} on the service"), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
-        if ready.is_empty() {
+        if n_ready == 0 {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || "the service has no ready endpoint".into());
-            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, "no ready endpoint".into(), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
         }
-        let b = ready[pick(symmetric_l4(salt(&self.cluster.node(na).name), &pkt), ready.len())];
+        let b = ready.clone().nth(pick(symmetric_l4(salt(&self.cluster.node(na).name), &pkt), n_ready)).expect("n_ready > 0");
         let dnat = Flow { proto, src: pkt.src, dst: self.pod_ep(b, sp.target_port) };
         rec.hop(Device::Node(na), Action::Dnat, &dnat, || {
-            format!("OVS service load balancing over {} ready endpoints (symmetric hash) chose {}; conntrack DNAT {svc_ep} → {}", ready.len(), self.cluster.pod_ref(b), dnat.dst)
+            format!("OVS service load balancing over {n_ready} ready endpoints (symmetric hash) chose {}; conntrack DNAT {svc_ep} → {}", self.cluster.pod_ref(b), dnat.dst)
         });
         self.east_west(a, sport, b, sp.target_port, Some(svc_ep), proto, rec, cx)
     }

@@ -21,13 +21,31 @@ pub struct AciWalk<'a> {
     pub state: &'a AciState,
 }
 
+/// `namespace/name` of a service, formatted only when displayed.
+#[derive(Clone, Copy)]
+struct SvcName<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for SvcName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
+}
+
+/// How an address was classified (rendered into words only when a trace records it).
+#[derive(Clone, Copy)]
+enum Why {
+    Pod(Ipv4Addr, PodId),
+    Node(Ipv4Addr),
+    External(Ipv4Addr, ipnet::Ipv4Net, EpgId),
+}
+
 /// Accumulates what every walk tracks besides its hops.
 struct Ctx {
     latency: Nanos,
 }
 
-fn outcome(flow: Flow, verdict: Verdict, reason: Reason, explanation: String, latency: Nanos) -> Outcome {
-    Outcome { verdict, reason, explanation, flow, node: None, pod: None, snat: None, bounced: false, latency }
+fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
+    Outcome { verdict, reason, flow, node: None, pod: None, snat: None, bounced: false, latency }
 }
 
 impl<'a> AciWalk<'a> {
@@ -52,19 +70,26 @@ impl<'a> AciWalk<'a> {
     }
 
     /// The EPG of an address and why: pod endpoints by their EPG, nodes in kube-nodes, anything
-    /// else by LPM over the external EPGs' subnets.
-    fn classify(&self, ip: Ipv4Addr) -> Option<(EpgId, String)> {
+    /// else by LPM over the external EPGs' subnets. The explanation is rendered only on demand.
+    fn classify(&self, ip: Ipv4Addr) -> Option<(EpgId, Why)> {
         if let Some(p) = self.state.ip_to_pod.get(&ip) {
-            let (epg, why) = &self.state.pod_epg[p.index()];
-            return Some((*epg, format!("{ip} is endpoint {} in EPG {} ({why})", self.cluster.pod_ref(*p), self.epg_name(*epg))));
+            return Some((self.state.pod_epg[p.index()].0, Why::Pod(ip, *p)));
         }
-        if self.cluster.nodes.iter().any(|n| n.ip == ip) {
-            return Some((self.state.kube_nodes, format!("{ip} is a node in EPG kube-nodes")));
+        if self.state.node_ips.binary_search(&ip).is_ok() {
+            return Some((self.state.kube_nodes, Why::Node(ip)));
         }
-        self.state
-            .policy
-            .classify_external(ip)
-            .map(|(prefix, e)| (e, format!("{ip} matches {prefix} (longest prefix) → external EPG {}", self.epg_name(e))))
+        self.state.policy.classify_external(ip).map(|(prefix, e)| (e, Why::External(ip, prefix, e)))
+    }
+
+    fn why(&self, w: Why) -> String {
+        match w {
+            Why::Pod(ip, p) => {
+                let (epg, why) = &self.state.pod_epg[p.index()];
+                format!("{ip} is endpoint {} in EPG {} ({why})", self.cluster.pod_ref(p), self.epg_name(*epg))
+            }
+            Why::Node(ip) => format!("{ip} is a node in EPG kube-nodes"),
+            Why::External(ip, prefix, e) => format!("{ip} matches {prefix} (longest prefix) → external EPG {}", self.epg_name(e)),
+        }
     }
 
     fn contract_text(&self, v: &PolicyVerdict, src: EpgId, dst: EpgId, flow: &Flow) -> String {
@@ -145,7 +170,7 @@ impl<'a> AciWalk<'a> {
             (Source::Ip(c), Target::Ip { ip, port }) => {
                 let f = Flow { proto: req.proto, src: Endpoint::new(c, req.sport), dst: Endpoint::new(ip, port) };
                 rec.hop(self.external(c), Action::Drop, &f, || format!("{ip} is not in the fabric: nothing to walk between two outside hosts"));
-                outcome(f, Verdict::Dropped, Reason::NoRoute, "both ends are outside the fabric".into(), cx.latency)
+                outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency)
             }
             (Source::Pod(p), Target::Ip { ip, port }) => self.egress(p, req.sport, Endpoint::new(ip, port), req.proto, nat, rec, &mut cx),
             (Source::Pod(p), Target::Pod { pod, port }) => self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx),
@@ -170,16 +195,16 @@ impl<'a> AciWalk<'a> {
     #[allow(clippy::too_many_arguments)]
     fn ingress_lb<R: Recorder>(&self, client: Ipv4Addr, sport: u16, svc: ServiceId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
         let s = self.cluster.service(svc);
-        let svc_name = format!("{}/{}", self.cluster.namespace_name(s.namespace), s.name);
+        let svc_name = SvcName(self.cluster.namespace_name(s.namespace), &s.name);
         let Some(lb) = self.state.lb_ip[svc.index()] else {
             let f = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
             rec.hop(self.external(client), Action::Drop, &f, || format!("service {svc_name} is not of type LoadBalancer: it has no external IP"));
-            return outcome(f, Verdict::Dropped, Reason::NoRoute, format!("service {svc_name} has no LoadBalancer IP"), cx.latency);
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         let mut pkt = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(lb, port) };
         let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
             rec.hop(self.external(client), Action::Drop, &pkt, || "the fabric has no border leaf".into());
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, "no border leaf".into(), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         let borders = self.fabric.border_leaves();
         rec.hop(self.external(client), Action::Route, &pkt, || {
@@ -189,24 +214,24 @@ impl<'a> AciWalk<'a> {
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (src_epg, src_why) = self.classify(client).expect("0.0.0.0/0 classifies every outside address");
         let (dst_epg, dst_why) = self.classify(lb).expect("0.0.0.0/0 classifies every outside address");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {src_why}; destination {dst_why}"));
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {}; destination {}", self.why(src_why), self.why(dst_why)));
         let Some(rid) = self.state.svc_redirect[svc.index()] else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("{lb} has no /32 external EPG and no service graph: no node hosts a ready endpoint of {svc_name}; the L3Out has no route for it in the fabric")
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, format!("{svc_name} has no ready endpoint, so no service graph"), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
         };
         let v = self.state.policy.check(src_epg, dst_epg, proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, src_epg, dst_epg, &pkt));
-            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, self.contract_text(&v, src_epg, dst_epg, &pkt), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || format!("{}; its service graph redirects", self.contract_text(&v, src_epg, dst_epg, &pkt)));
         let redirect = self.state.redirect(rid);
         let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, pkt.dst.ip, proto);
         let Some(choice) = redirect.group.choose(h) else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || format!("redirect policy {} has no destination", redirect.name));
-            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, "empty redirect policy".into(), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
         };
         let node = choice.member;
         rec.hop(Device::Leaf(border), Action::PbrRedirect, &pkt, || {
@@ -226,18 +251,19 @@ impl<'a> AciWalk<'a> {
         self.cross(border, leaf, &pkt, rec, cx);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("to {} on its vPC port-channel (service VLAN)", self.cluster.node_ref(node)));
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-        let local = self.cluster.ready_local_endpoints(svc, node);
-        if local.is_empty() {
+        let local = self.cluster.service(svc).endpoints.iter().copied().filter(|p| self.cluster.pod(*p).ready && self.cluster.pod(*p).node == node);
+        let n_local = local.clone().count();
+        if n_local == 0 {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("OVS has no ready local endpoint of {svc_name}"));
-            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, "no ready local endpoint on the chosen node".into(), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, cx.latency);
         }
         let target_port = s.ports.iter().find(|p| p.port == port).map(|p| p.target_port).unwrap_or(port);
-        let pod = local[pick(symmetric_l4(salt(&self.cluster.node(node).name), &pkt), local.len())];
+        let pod = local.clone().nth(pick(symmetric_l4(salt(&self.cluster.node(node).name), &pkt), n_local)).expect("n_local > 0");
         let orig = pkt;
         pkt.dst = self.pod_ep(pod, target_port);
         rec.hop(Device::Node(node), Action::Dnat, &pkt, || {
-            let second = if local.len() > 1 {
-                format!("second-stage load balancing over {} local ready pods (symmetric L3/L4 hash) chose {}", local.len(), self.cluster.pod_ref(pod))
+            let second = if n_local > 1 {
+                format!("second-stage load balancing over {n_local} local ready pods (symmetric L3/L4 hash) chose {}", self.cluster.pod_ref(pod))
             } else {
                 format!("one local ready pod: {}", self.cluster.pod_ref(pod))
             };
@@ -261,7 +287,7 @@ impl<'a> AciWalk<'a> {
         rec.hop(Device::Leaf(border), Action::Contract, &r, || format!("{}; routed out the L3Out {}", self.contract_text(&v, dst_epg, src_epg, &r), self.state.cfg.l3out));
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(client), Action::Deliver, &r, || "the client receives the reply from the LoadBalancer IP".into());
-        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.node = Some(node);
         o.pod = Some(pod);
         o
@@ -272,17 +298,18 @@ impl<'a> AciWalk<'a> {
     fn ingress_direct<R: Recorder>(&self, client: Ipv4Addr, sport: u16, pod: PodId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
         let pkt = Flow { proto, src: Endpoint::new(client, sport), dst: self.pod_ep(pod, port) };
         let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, "no border leaf".into(), cx.latency);
+            rec.hop(self.external(client), Action::Drop, &pkt, || "the fabric has no border leaf".into());
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         rec.hop(self.external(client), Action::Route, &pkt, || format!("sends to pod IP {} through the L3Out → {}", pkt.dst.ip, self.fabric.leaf_name(border)));
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, sw) = self.classify(client).expect("0/0 classifies");
         let (de, dw) = self.classify(pkt.dst.ip).expect("pod classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {sw}; destination {dw}"));
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {}; destination {}", self.why(sw), self.why(dw)));
         let v = self.state.policy.check(se, de, proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, se, de, &pkt));
-            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, self.contract_text(&v, se, de, &pkt), cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || self.contract_text(&v, se, de, &pkt));
         let node = self.cluster.pod(pod).node;
@@ -301,7 +328,7 @@ impl<'a> AciWalk<'a> {
         self.cross(leaf, b, &r, rec, cx);
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(client), Action::Deliver, &r, || "reply delivered".into());
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, String::new(), cx.latency);
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.pod = Some(pod);
         o.node = Some(node);
         o

@@ -63,6 +63,8 @@ pub struct AciState {
     pub policy: PolicyModel,
     pub pod_epg: Vec<(EpgId, EpgReason)>,
     pub kube_nodes: EpgId,
+    /// Node IPs, sorted (kube-nodes endpoints).
+    pub node_ips: Vec<Ipv4Addr>,
     pub l3out_epgs: Vec<EpgId>,
     pub l3out_contract: ContractId,
     pub redirects: Vec<Redirect>,
@@ -299,6 +301,11 @@ impl AciState {
             policy,
             pod_epg,
             kube_nodes: nodes,
+            node_ips: {
+                let mut v: Vec<Ipv4Addr> = cluster.nodes.iter().map(|n| n.ip).collect();
+                v.sort();
+                v
+            },
             l3out_epgs,
             l3out_contract,
             redirects,
