@@ -7,10 +7,10 @@ use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::dataplane::{Count, Record};
 use fabsim::design::aci_cni::AciState;
 use fabsim::nat::conntrack::NatTable;
+use fabsim::net::Proto;
 use fabsim::net::buckets::HashGroup;
 use fabsim::net::hash::{mix64, pbr_sip_dip_proto, salt};
 use fabsim::net::lpm::{LinearLpm, LpmTable};
-use fabsim::net::Proto;
 use ipnet::Ipv4Net;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -35,7 +35,9 @@ fn lpm(c: &mut Criterion) {
         trie.insert(*p, i);
         lin.insert(*p, i);
     }
-    let probes: Vec<Ipv4Addr> = (0..1024u64).map(|i| Ipv4Addr::from(mix64(i + 7) as u32)).collect();
+    let probes: Vec<Ipv4Addr> = (0..1024u64)
+        .map(|i| Ipv4Addr::from(mix64(i + 7) as u32))
+        .collect();
     let mut g = c.benchmark_group("lpm_classify_1001_prefixes");
     g.bench_function("trie", |b| {
         let mut i = 0;
@@ -61,28 +63,59 @@ fn pbr(c: &mut Criterion) {
         let mut i = 0u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            let h = pbr_sip_dip_proto(s, Ipv4Addr::from(0xC0A8_6400 | (i & 0xFF)), Ipv4Addr::new(10, 34, 0, 2), Proto::Tcp);
+            let h = pbr_sip_dip_proto(
+                s,
+                Ipv4Addr::from(0xC0A8_6400 | (i & 0xFF)),
+                Ipv4Addr::new(10, 34, 0, 2),
+                Proto::Tcp,
+            );
             black_box(group.choose(h))
         })
     });
 }
 
 fn walks(c: &mut Criterion) {
-    let loaded = fabsim::scenario::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/brkdcn-2663.yaml")));
+    let loaded = fabsim::scenario::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/brkdcn-2663.yaml"
+    )));
     let s = loaded.scenario.expect("the shipped scenario loads");
     let cfg = s.designs[0].aci.as_ref().unwrap();
-    c.bench_function("aci_compile_brkdcn_2663", |b| b.iter(|| black_box(AciState::compile(&s.cluster, cfg))));
+    c.bench_function("aci_compile_brkdcn_2663", |b| {
+        b.iter(|| black_box(AciState::compile(&s.cluster, cfg)))
+    });
     let state = AciState::compile(&s.cluster, cfg);
     let w = AciWalk::new(&s.fabric, &s.cluster, &state);
     let svc = s.cluster.service_by_name("shop", "web").unwrap();
     let batch0 = s.cluster.pod_by_name("shop", "batch-1").unwrap();
-    let lb = FlowRequest { src: Source::Ip(Ipv4Addr::new(192, 168, 100, 1)), sport: 40000, dst: Target::Service { svc, port: 80 }, proto: Proto::Tcp };
-    let egress = FlowRequest { src: Source::Pod(batch0), sport: 40000, dst: Target::Ip { ip: Ipv4Addr::new(1, 1, 1, 1), port: 443 }, proto: Proto::Tcp };
+    let lb = FlowRequest {
+        src: Source::Ip(Ipv4Addr::new(192, 168, 100, 1)),
+        sport: 40000,
+        dst: Target::Service { svc, port: 80 },
+        proto: Proto::Tcp,
+    };
+    let egress = FlowRequest {
+        src: Source::Pod(batch0),
+        sport: 40000,
+        dst: Target::Ip {
+            ip: Ipv4Addr::new(1, 1, 1, 1),
+            port: 443,
+        },
+        proto: Proto::Tcp,
+    };
     let mut g = c.benchmark_group("trace_walk");
-    g.bench_function("lb_ingress_count", |b| b.iter(|| black_box(w.walk(&lb, &mut NatTable::default(), &mut Count::default()))));
-    g.bench_function("lb_ingress_record", |b| b.iter(|| black_box(w.walk(&lb, &mut NatTable::default(), &mut Record::default()))));
-    g.bench_function("snat_egress_bounce_count", |b| b.iter(|| black_box(w.walk(&egress, &mut NatTable::default(), &mut Count::default()))));
-    g.bench_function("snat_egress_bounce_record", |b| b.iter(|| black_box(w.walk(&egress, &mut NatTable::default(), &mut Record::default()))));
+    g.bench_function("lb_ingress_count", |b| {
+        b.iter(|| black_box(w.walk(&lb, &mut NatTable::default(), &mut Count::default())))
+    });
+    g.bench_function("lb_ingress_record", |b| {
+        b.iter(|| black_box(w.walk(&lb, &mut NatTable::default(), &mut Record::default())))
+    });
+    g.bench_function("snat_egress_bounce_count", |b| {
+        b.iter(|| black_box(w.walk(&egress, &mut NatTable::default(), &mut Count::default())))
+    });
+    g.bench_function("snat_egress_bounce_record", |b| {
+        b.iter(|| black_box(w.walk(&egress, &mut NatTable::default(), &mut Record::default())))
+    });
     g.finish();
 }
 

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "fabsim", version, about = "Kubernetes networking on a Cisco ACI fabric: ACI-CNI and BGP designs, simulated")]
+#[command(
+    name = "fabsim",
+    version,
+    about = "Kubernetes networking on a Cisco ACI fabric: ACI-CNI and BGP designs, simulated"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,12 +56,24 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { cli::EXIT_BAD_INPUT } else { cli::EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                cli::EXIT_BAD_INPUT
+            } else {
+                cli::EXIT_OK
+            });
         }
     };
     let code = match &args.command {
         Command::Validate { scenario, quiet } => cli::validate::run(scenario, *quiet),
-        Command::Trace { scenario, design, from, to, proto, sport, json } => cli::trace::run(&cli::trace::Args {
+        Command::Trace {
+            scenario,
+            design,
+            from,
+            to,
+            proto,
+            sport,
+            json,
+        } => cli::trace::run(&cli::trace::Args {
             scenario,
             design,
             from,

@@ -28,7 +28,9 @@ impl Nanos {
     /// without a unit is ambiguous.
     pub fn parse(text: &str) -> Result<Nanos, String> {
         let t = text.trim();
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let mult: f64 = match unit.trim() {
             "ns" => 1.0,
@@ -37,8 +39,16 @@ impl Nanos {
             "s" => 1e9,
             "m" | "min" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("`{t}` has no unit; write it like 5us, 100ms, 3s or 2m")),
-            other => return Err(format!("unknown time unit `{other}` in `{t}`; use ns, us, ms, s, m or h")),
+            "" => {
+                return Err(format!(
+                    "`{t}` has no unit; write it like 5us, 100ms, 3s or 2m"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown time unit `{other}` in `{t}`; use ns, us, ms, s, m or h"
+                ));
+            }
         };
         let value: f64 = num
             .parse()
@@ -59,13 +69,13 @@ impl fmt::Display for Nanos {
         let n = self.0;
         let (div, unit) = if n == 0 {
             (1, "s")
-        } else if n % 60_000_000_000 == 0 && n >= 60_000_000_000 {
+        } else if n.is_multiple_of(60_000_000_000) && n >= 60_000_000_000 {
             (60_000_000_000, "m")
-        } else if n % 1_000_000_000 == 0 {
+        } else if n.is_multiple_of(1_000_000_000) {
             (1_000_000_000, "s")
-        } else if n % 1_000_000 == 0 {
+        } else if n.is_multiple_of(1_000_000) {
             (1_000_000, "ms")
-        } else if n % 1_000 == 0 {
+        } else if n.is_multiple_of(1_000) {
             (1_000, "us")
         } else {
             (1, "ns")

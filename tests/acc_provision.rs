@@ -15,7 +15,13 @@ fn every_key_of_our_full_input_is_read_and_the_rest_ignored() {
     assert_eq!(c.l3out, "lab-l3out");
     assert_eq!(c.external_networks, ["lab-ext", "lab-ext-2"]);
     assert_eq!(c.node_subnets[0].net.to_string(), "10.40.0.0/16");
-    assert_eq!(c.pod_subnets.iter().map(|p| p.net.to_string()).collect::<Vec<_>>(), ["10.41.0.0/24", "10.41.1.0/24"]);
+    assert_eq!(
+        c.pod_subnets
+            .iter()
+            .map(|p| p.net.to_string())
+            .collect::<Vec<_>>(),
+        ["10.41.0.0/24", "10.41.1.0/24"]
+    );
     assert_eq!(c.pod_subnet_chunk_size, 16);
     assert_eq!(c.extern_static[0].gateway.to_string(), "10.43.0.1");
     assert_eq!(c.node_svc_subnet.net.to_string(), "10.44.0.0/24");
@@ -23,7 +29,14 @@ fn every_key_of_our_full_input_is_read_and_the_rest_ignored() {
     assert!(c.pbr_tracking_non_snat);
     assert_eq!(c.max_nodes_svc_graph, 64);
     assert!(!c.resilient_hashing);
-    assert_eq!(c.port_range, PortRange { start: 50000, end: 59999, ports_per_node: 1000 });
+    assert_eq!(
+        c.port_range,
+        PortRange {
+            start: 50000,
+            end: 59999,
+            ports_per_node: 1000
+        }
+    );
     assert_eq!(c.port_range.chunks().len(), 9);
     // The node subnet of the cluster comes from acc-provision: nodes from 10.40.0.2.
     assert_eq!(s.cluster.nodes[0].ip.to_string(), "10.40.0.2");
@@ -38,7 +51,10 @@ fn the_real_acc_provision_files_load() {
         eprintln!("skipped: {} is not present on this machine", dir.display());
         return;
     };
-    let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(".inp.yaml")).collect();
+    let mut files: Vec<_> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".inp.yaml"))
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     for f in &files {
@@ -52,20 +68,45 @@ fn the_real_acc_provision_files_load() {
             continue; // Calico flavour: its BGP keys belong to the BGP designs.
         }
         // The ACI-CNI ones carry the subnets a design needs, and resolve into a whole design.
-        assert!(c.node_subnet.is_some() && c.pod_subnet.is_some() && c.node_svc_subnet.is_some(), "{name}");
+        assert!(
+            c.node_subnet.is_some() && c.pod_subnet.is_some() && c.node_svc_subnet.is_some(),
+            "{name}"
+        );
         let scenario = format!(
             "name: fx\nfabric:\n  spines: [201]\n  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 3, prefix: n }} }}]\ncluster: {{}}\ndesigns:\n  - {{ name: aci-cni, cni: aci-cni, acc_provision: {{ file: {name} }} }}\n"
         );
-        let loaded = fabsim::scenario::load_str(&std::sync::Arc::from("fx.yaml"), &scenario, &dir, Diagnostics::default());
-        let msgs: Vec<String> = loaded.diagnostics.items.iter().map(|d| d.to_string()).collect();
+        let loaded = fabsim::scenario::load_str(
+            &std::sync::Arc::from("fx.yaml"),
+            &scenario,
+            &dir,
+            Diagnostics::default(),
+        );
+        let msgs: Vec<String> = loaded
+            .diagnostics
+            .items
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         assert!(loaded.scenario.is_some(), "{name}: {msgs:?}");
         match name.as_str() {
             "base_case_snat.inp.yaml" => {
                 let r = c.port_range.as_ref().unwrap().value.clone();
-                assert_eq!((r.start, r.end, r.ports_per_node), (Some(6000), Some(62000), Some(500)));
+                assert_eq!(
+                    (r.start, r.end, r.ports_per_node),
+                    (Some(6000), Some(62000), Some(500))
+                );
                 assert_eq!(c.max_nodes_svc_graph.as_ref().unwrap().value, 64);
                 // 6000 + 500k + 499 ≤ 61999 → k ≤ 111: 112 chunks, worked by hand.
-                assert_eq!(PortRange { start: 6000, end: 62000, ports_per_node: 500 }.chunks().len(), 112);
+                assert_eq!(
+                    PortRange {
+                        start: 6000,
+                        end: 62000,
+                        ports_per_node: 500
+                    }
+                    .chunks()
+                    .len(),
+                    112
+                );
             }
             "with_overrides.inp.yaml" => {
                 assert_eq!(c.disable_resilient_hashing, Some(true));

@@ -14,14 +14,23 @@ fn validate_output(rel: &str) -> (String, bool) {
     let base = root.join(rel).parent().unwrap().to_path_buf();
     let loaded = scenario::load_str(&Arc::from(rel), &text, &base, Diagnostics::default());
     let prefix = format!("{}/", root.display());
-    let lines: Vec<String> = loaded.diagnostics.sorted().iter().map(|d| d.to_string().replace(&prefix, "")).collect();
+    let lines: Vec<String> = loaded
+        .diagnostics
+        .sorted()
+        .iter()
+        .map(|d| d.to_string().replace(&prefix, ""))
+        .collect();
     (lines.join("\n") + "\n", loaded.scenario.is_some())
 }
 
 #[test]
 fn every_bad_file_gives_its_messages() {
     let dir = root().join("tests/bad");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     files.sort();
     assert!(files.len() >= 10, "at least 10 bad scenarios");
     for f in files {

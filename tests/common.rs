@@ -14,12 +14,29 @@ pub fn root() -> PathBuf {
 
 pub fn load(rel: &str) -> Scenario {
     let loaded = scenario::load(&root().join(rel));
-    let msgs: Vec<String> = loaded.diagnostics.items.iter().map(|d| d.to_string()).collect();
-    loaded.scenario.unwrap_or_else(|| panic!("{rel} must load: {msgs:#?}"))
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    loaded
+        .scenario
+        .unwrap_or_else(|| panic!("{rel} must load: {msgs:#?}"))
 }
 
 pub fn walk(s: &Scenario, from: &str, to: &str, proto: Option<Proto>) -> (JsonTrace, Outcome) {
-    trace(s, &Query { design: "aci-cni", from, to, proto, sport: None }).expect("trace runs")
+    trace(
+        s,
+        &Query {
+            design: "aci-cni",
+            from,
+            to,
+            proto,
+            sport: None,
+        },
+    )
+    .expect("trace runs")
 }
 
 pub fn actions(hops: &[fabsim::dataplane::trace::JsonHop]) -> Vec<&'static str> {
@@ -33,8 +50,12 @@ pub fn golden(path: &Path, actual: &str) {
         std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} is missing: run with FABSIM_BLESS=1 and review it", path.display()));
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run with FABSIM_BLESS=1 and review it",
+            path.display()
+        )
+    });
     if expected != actual {
         panic!(
             "{} differs from the walk produced now; review the diff and rerun with FABSIM_BLESS=1 if the change is right.\n--- now:\n{actual}",

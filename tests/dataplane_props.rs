@@ -15,21 +15,51 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-fn scenario(racks: usize, nodes_per_rack: usize, replicas: usize, ppn: u32, snat_ips: usize) -> Scenario {
+fn scenario(
+    racks: usize,
+    nodes_per_rack: usize,
+    replicas: usize,
+    ppn: u32,
+    snat_ips: usize,
+) -> Scenario {
     let mut y = String::from("name: prop\nfabric:\n  spines: [201, 202]\n  racks:\n");
     for r in 0..racks {
         let border = if r == 0 { ", border: true" } else { "" };
-        y += &format!("    - {{ id: {}, leaves: [{}, {}]{border}, nodes: {{ count: {nodes_per_rack}, prefix: r{r}n }} }}\n", r + 1, 101 + 2 * r, 102 + 2 * r);
+        y += &format!(
+            "    - {{ id: {}, leaves: [{}, {}]{border}, nodes: {{ count: {nodes_per_rack}, prefix: r{r}n }} }}\n",
+            r + 1,
+            101 + 2 * r,
+            102 + 2 * r
+        );
     }
     y += "  external: [{ name: internet, prefix: 0.0.0.0/0 }]\ncluster:\n  namespaces: [{ name: a }]\n  deployments:\n";
-    y += &format!("    - {{ name: job, namespace: a, replicas: {replicas}, labels: {{ app: job }} }}\n");
+    y += &format!(
+        "    - {{ name: job, namespace: a, replicas: {replicas}, labels: {{ app: job }} }}\n"
+    );
     y += "designs:\n  - name: aci-cni\n    cni: aci-cni\n";
     y += "    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }\n";
-    y += &format!("    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}\n");
-    let ips: Vec<String> = (0..snat_ips).map(|i| format!("10.20.30.{}", i + 1)).collect();
-    y += &format!("    snat_policies: [{{ name: p, snat_ip: [{}], selector: {{ labels: {{ app: job }} }} }}]\n", ips.join(", "));
-    let loaded = scenario::load_str(&Arc::from("prop.yaml"), &y, std::path::Path::new("."), Diagnostics::default());
-    let msgs: Vec<String> = loaded.diagnostics.items.iter().map(|d| d.to_string()).collect();
+    y += &format!(
+        "    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}\n"
+    );
+    let ips: Vec<String> = (0..snat_ips)
+        .map(|i| format!("10.20.30.{}", i + 1))
+        .collect();
+    y += &format!(
+        "    snat_policies: [{{ name: p, snat_ip: [{}], selector: {{ labels: {{ app: job }} }} }}]\n",
+        ips.join(", ")
+    );
+    let loaded = scenario::load_str(
+        &Arc::from("prop.yaml"),
+        &y,
+        std::path::Path::new("."),
+        Diagnostics::default(),
+    );
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
     loaded.scenario.unwrap_or_else(|| panic!("{msgs:?}\n{y}"))
 }
 

@@ -7,15 +7,69 @@ use fabsim::dataplane::trace::to_text;
 use fabsim::net::Proto;
 
 const CASES: &[(&str, &str, &str, &str, Option<Proto>)] = &[
-    ("lb-ingress", "scenarios/brkdcn-2663.yaml", "external:clients", "service:shop/web:80", None),
-    ("lb-ingress-second-stage", "tests/data/two-web-pods-per-node.yaml", "external:clients", "service:shop/web:80", None),
-    ("snat-egress", "scenarios/brkdcn-2663.yaml", "pod:shop/batch-0", "1.1.1.1:443", None),
-    ("snat-egress-bounce", "scenarios/brkdcn-2663.yaml", "pod:shop/batch-1", "1.1.1.1:443", None),
-    ("pod-to-pod", "scenarios/brkdcn-2663.yaml", "pod:shop/batch-0", "pod:shop/web-0:8080", None),
-    ("pod-to-service", "scenarios/brkdcn-2663.yaml", "pod:shop/batch-0", "service:shop/web:80", None),
-    ("icmp-snat-unsupported", "scenarios/brkdcn-2663.yaml", "pod:shop/batch-0", "1.1.1.1", Some(Proto::Icmp)),
-    ("no-snat-policy-egress", "scenarios/brkdcn-2663.yaml", "pod:shop/web-0", "1.1.1.1:443", None),
-    ("isolation-denied", "scenarios/aci-namespace-isolation.yaml", "pod:shop/front-0", "pod:payments/ledger-0:8080", None),
+    (
+        "lb-ingress",
+        "scenarios/brkdcn-2663.yaml",
+        "external:clients",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "lb-ingress-second-stage",
+        "tests/data/two-web-pods-per-node.yaml",
+        "external:clients",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "snat-egress",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-0",
+        "1.1.1.1:443",
+        None,
+    ),
+    (
+        "snat-egress-bounce",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-1",
+        "1.1.1.1:443",
+        None,
+    ),
+    (
+        "pod-to-pod",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-0",
+        "pod:shop/web-0:8080",
+        None,
+    ),
+    (
+        "pod-to-service",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-0",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "icmp-snat-unsupported",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-0",
+        "1.1.1.1",
+        Some(Proto::Icmp),
+    ),
+    (
+        "no-snat-policy-egress",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/web-0",
+        "1.1.1.1:443",
+        None,
+    ),
+    (
+        "isolation-denied",
+        "scenarios/aci-namespace-isolation.yaml",
+        "pod:shop/front-0",
+        "pod:payments/ledger-0:8080",
+        None,
+    ),
 ];
 
 #[test]
@@ -25,6 +79,9 @@ fn golden_traces() {
         let (t, o) = walk(&s, from, to, *proto);
         let dir = root().join("tests/golden");
         golden(&dir.join(format!("{name}.txt")), &to_text(&t, o.latency));
-        golden(&dir.join(format!("{name}.json")), &(serde_json::to_string_pretty(&t).unwrap() + "\n"));
+        golden(
+            &dir.join(format!("{name}.json")),
+            &(serde_json::to_string_pretty(&t).unwrap() + "\n"),
+        );
     }
 }

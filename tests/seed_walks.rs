@@ -24,13 +24,23 @@ fn external_client_to_loadbalancer_service() {
     // Slides "Service Graphs and PBR" 1–3: LPM classification, contract, PBR redirect to a node.
     let fwd = actions(&t.forward);
     assert_eq!(&fwd[..4], ["route", "classify", "contract", "pbr-redirect"]);
-    assert!(t.forward[1].detail.contains("0.0.0.0/0") && t.forward[1].detail.contains("10.34.0.2/32"));
+    assert!(
+        t.forward[1].detail.contains("0.0.0.0/0") && t.forward[1].detail.contains("10.34.0.2/32")
+    );
     // 4–5: the node DNATs to a local pod, then delivery.
     assert_eq!(&fwd[fwd.len() - 2..], ["dnat", "deliver"]);
     let dnat = &t.forward[fwd.len() - 2];
-    assert!(dnat.dst.ends_with(":8080"), "target port 8080: {}", dnat.dst);
+    assert!(
+        dnat.dst.ends_with(":8080"),
+        "target port 8080: {}",
+        dnat.dst
+    );
     // PBR leaves the packet unchanged: the destination is still the LB IP until the node.
-    assert!(t.forward[..fwd.len() - 2].iter().all(|h| h.dst == "10.34.0.2:80"));
+    assert!(
+        t.forward[..fwd.len() - 2]
+            .iter()
+            .all(|h| h.dst == "10.34.0.2:80")
+    );
     // Return 4–7: reply, OVS restores the service IP, shadow EPG (no PBR), contract, client.
     let ret = actions(&t.ret);
     assert_eq!(&ret[..3], ["route", "un-dnat", "classify"]);
@@ -47,7 +57,12 @@ fn second_stage_load_balancing_when_a_node_has_several_pods() {
     let (t, o) = walk(&s, "external:clients", "service:shop/web:80", None);
     assert_eq!(o.verdict, Verdict::Delivered);
     let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
-    assert!(dnat.detail.contains("second-stage load balancing over 2 local ready pods"), "{}", dnat.detail);
+    assert!(
+        dnat.detail
+            .contains("second-stage load balancing over 2 local ready pods"),
+        "{}",
+        dnat.detail
+    );
 }
 
 #[test]
@@ -60,7 +75,11 @@ fn snat_pod_to_external_host_and_back_to_the_very_pod() {
     // Egress walk 1–4: contract checked in OVS before SNAT, then the SNAT from the node's chunk.
     assert_eq!(&fwd[..3], ["route", "contract", "snat"]);
     assert_eq!(t.forward[2].src, "10.20.30.1:23000");
-    assert!(t.forward[2].detail.contains("chunk 23000–25999 of 10.20.30.1"));
+    assert!(
+        t.forward[2]
+            .detail
+            .contains("chunk 23000–25999 of 10.20.30.1")
+    );
     // Ingress walk: snat_svcgraph classification, contract, PBR, then un-SNAT to the pod.
     let ret = actions(&t.ret);
     assert_eq!(&ret[..4], ["route", "classify", "contract", "pbr-redirect"]);
@@ -77,19 +96,31 @@ fn snat_reply_landing_on_another_node_is_bounced_to_the_owner() {
     // on another node needs the bounce. Find the landing node from batch-0's walk, then walk a
     // pod elsewhere.
     let (t0, _) = walk(&s, "pod:shop/batch-0", "1.1.1.1:443", None);
-    let landing = t0.ret.iter().find(|h| h.action == "pbr-redirect").unwrap().detail.clone();
+    let landing = t0
+        .ret
+        .iter()
+        .find(|h| h.action == "pbr-redirect")
+        .unwrap()
+        .detail
+        .clone();
     let mut bounced = 0;
     for i in 0..8 {
         let (t, o) = walk(&s, &format!("pod:shop/batch-{i}"), "1.1.1.1:443", None);
         assert_eq!(o.verdict, Verdict::Delivered);
         let pbr = t.ret.iter().find(|h| h.action == "pbr-redirect").unwrap();
-        assert_eq!(pbr.detail, landing, "one (sip, dip, proto) → one landing node");
+        assert_eq!(
+            pbr.detail, landing,
+            "one (sip, dip, proto) → one landing node"
+        );
         if let Some(b) = t.ret.iter().position(|h| h.action == "bounce") {
             bounced += 1;
             // The bounce rewrites the MAC only; un-SNAT happens after it, on the owner node.
             let un = t.ret.iter().position(|h| h.action == "un-snat").unwrap();
             assert!(un > b);
-            assert_eq!(t.ret[b].dst, t.ret[0].dst, "the bounce does not change IP or port");
+            assert_eq!(
+                t.ret[b].dst, t.ret[0].dst,
+                "the bounce does not change IP or port"
+            );
             assert_ne!(t.ret[b].device, t.ret[un].device);
         }
         assert_eq!(t.ret.last().unwrap().device, format!("pod:shop/batch-{i}"));
@@ -104,7 +135,11 @@ fn the_same_pod_to_a_pod_of_the_cluster_is_not_snated() {
     let (t, o) = walk(&s, "pod:shop/batch-0", "pod:shop/web-0:8080", None);
     assert_eq!(o.verdict, Verdict::Delivered);
     assert!(!actions(&t.forward).contains(&"snat"));
-    assert!(t.forward[1].detail.contains("inside the cluster, so no SNAT"));
+    assert!(
+        t.forward[1]
+            .detail
+            .contains("inside the cluster, so no SNAT")
+    );
     assert!(t.forward.iter().all(|h| h.src == "10.33.0.194:32768"));
     assert_eq!(t.ret.last().unwrap().device, "pod:shop/batch-0");
 }
@@ -147,7 +182,12 @@ fn namespace_isolation_drops_without_a_contract_and_passes_with_one() {
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/ledger-0:8080", None);
     assert_eq!(o.verdict, Verdict::Dropped);
     assert_eq!(o.reason, Reason::PolicyDenied);
-    assert!(t.reason.contains("no contract between EPG kube-default and EPG payments-epg"), "{}", t.reason);
+    assert!(
+        t.reason
+            .contains("no contract between EPG kube-default and EPG payments-epg"),
+        "{}",
+        t.reason
+    );
     // …on 8443 the contract shop-to-payments permits it, and the reply too.
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/ledger-0:8443", None);
     assert_eq!(o.verdict, Verdict::Delivered);
@@ -179,6 +219,10 @@ fn exhausted_snat_policy_leaves_pods_un_nated() {
         .unwrap();
     let (t, o) = walk(&s, &pod, "1.1.1.1:443", None);
     assert_eq!(o.verdict, Verdict::Delivered);
-    assert!(t.forward.iter().any(|h| h.detail.contains("IpPortsExhausted")));
+    assert!(
+        t.forward
+            .iter()
+            .any(|h| h.detail.contains("IpPortsExhausted"))
+    );
     assert!(!actions(&t.forward).contains(&"snat"));
 }

@@ -1,11 +1,11 @@
 //! `fabsim trace SCENARIO --design NAME --from REF --to REF [--proto P] [--sport N] [--json]`.
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, load_valid};
+use crate::dataplane::Outcome;
+use crate::dataplane::Record;
 use crate::dataplane::aci::AciWalk;
 use crate::dataplane::request;
-use crate::dataplane::Outcome;
 use crate::dataplane::trace::{JsonTrace, to_json, to_text};
-use crate::dataplane::Record;
 use crate::design::aci_cni::AciState;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
@@ -35,7 +35,11 @@ pub struct Query<'a> {
 pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
     let Some(design) = s.design(q.design) else {
         let names: Vec<&str> = s.designs.iter().map(|d| d.name.as_str()).collect();
-        return Err(format!("no design named `{}` (designs: {})", q.design, names.join(", ")));
+        return Err(format!(
+            "no design named `{}` (designs: {})",
+            q.design,
+            names.join(", ")
+        ));
     };
     let Some(cfg) = &design.aci else {
         return Err(format!(
@@ -44,14 +48,19 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
             design.cni.name()
         ));
     };
-    let from = reference::resolve(q.from, &s.fabric, &s.cluster).map_err(|m| format!("--from {}: {m}", q.from))?;
-    let to = reference::resolve(q.to, &s.fabric, &s.cluster).map_err(|m| format!("--to {}: {m}", q.to))?;
+    let from = reference::resolve(q.from, &s.fabric, &s.cluster)
+        .map_err(|m| format!("--from {}: {m}", q.from))?;
+    let to = reference::resolve(q.to, &s.fabric, &s.cluster)
+        .map_err(|m| format!("--to {}: {m}", q.to))?;
     let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)?;
     let state = AciState::compile(&s.cluster, cfg);
     let walker = AciWalk::new(&s.fabric, &s.cluster, &state);
     let mut rec = Record::default();
     let outcome = walker.walk(&req, &mut NatTable::default(), &mut rec);
-    Ok((to_json(&design.name, &outcome, &rec, &s.fabric, &s.cluster), outcome))
+    Ok((
+        to_json(&design.name, &outcome, &rec, &s.fabric, &s.cluster),
+        outcome,
+    ))
 }
 
 pub fn run(a: &Args) -> u8 {
@@ -59,7 +68,13 @@ pub fn run(a: &Args) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let q = Query { design: a.design, from: a.from, to: a.to, proto: a.proto, sport: a.sport };
+    let q = Query {
+        design: a.design,
+        from: a.from,
+        to: a.to,
+        proto: a.proto,
+        sport: a.sport,
+    };
     let (t, outcome) = match trace(&s, &q) {
         Ok(x) => x,
         Err(m) => {

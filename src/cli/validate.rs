@@ -17,7 +17,11 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
     match &loaded.scenario {
         Some(s) if errors == 0 => {
             if !quiet {
-                let designs: Vec<String> = s.designs.iter().map(|x| format!("{} ({})", x.name, x.cni.name())).collect();
+                let designs: Vec<String> = s
+                    .designs
+                    .iter()
+                    .map(|x| format!("{} ({})", x.name, x.cni.name()))
+                    .collect();
                 println!(
                     "{}: valid — {} spines, {} leaves in {} racks, {} nodes, {} pods, {} services; designs: {}; {} warning(s)",
                     path.display(),
@@ -45,7 +49,10 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
             EXIT_OK
         }
         _ => {
-            eprintln!("{}: {errors} error(s), {warnings} warning(s)", path.display());
+            eprintln!(
+                "{}: {errors} error(s), {warnings} warning(s)",
+                path.display()
+            );
             EXIT_BAD_INPUT
         }
     }
@@ -59,18 +66,40 @@ pub fn summarize_aci(s: &Scenario, name: &str, cfg: &AciConfig) -> String {
     let _ = writeln!(out, "design {name} (aci-cni):");
     for (i, svc) in s.cluster.services.iter().enumerate() {
         if let Some(ip) = st.lb_ip[i] {
-            let _ = writeln!(out, "  LoadBalancer {}/{}: {ip}", s.cluster.namespace_name(svc.namespace), svc.name);
+            let _ = writeln!(
+                out,
+                "  LoadBalancer {}/{}: {ip}",
+                s.cluster.namespace_name(svc.namespace),
+                svc.name
+            );
         }
     }
     for r in &st.redirects {
-        let capped = if r.capped.is_empty() { String::new() } else { format!(", {} left out by max_nodes_svc_graph", r.capped.len()) };
-        let hashing = if r.group.is_resilient() { "resilient" } else { "not resilient" };
-        let _ = writeln!(out, "  redirect policy {}: {} node(s){capped}, {hashing}", r.name, r.group.members().len());
+        let capped = if r.capped.is_empty() {
+            String::new()
+        } else {
+            format!(", {} left out by max_nodes_svc_graph", r.capped.len())
+        };
+        let hashing = if r.group.is_resilient() {
+            "resilient"
+        } else {
+            "not resilient"
+        };
+        let _ = writeln!(
+            out,
+            "  redirect policy {}: {} node(s){capped}, {hashing}",
+            r.name,
+            r.group.members().len()
+        );
     }
     let chunks = cfg.port_range.chunks().len();
     for (pi, p) in cfg.snat_policies.iter().enumerate() {
         if let Some(why) = &p.failed {
-            let _ = writeln!(out, "  warning: SNAT policy {}: status Failed: {why}", p.name);
+            let _ = writeln!(
+                out,
+                "  warning: SNAT policy {}: status Failed: {why}",
+                p.name
+            );
             continue;
         }
         let nodes = st.snat.by_node.keys().filter(|(_, q)| *q == pi).count();
@@ -84,7 +113,10 @@ pub fn summarize_aci(s: &Scenario, name: &str, cfg: &AciConfig) -> String {
             cfg.port_range.ports_per_node
         );
         if let Some(left) = st.snat.exhausted.get(&pi) {
-            let names: Vec<&str> = left.iter().map(|n| s.cluster.node(*n).name.as_str()).collect();
+            let names: Vec<&str> = left
+                .iter()
+                .map(|n| s.cluster.node(*n).name.as_str())
+                .collect();
             let _ = writeln!(
                 out,
                 "  warning: SNAT policy {}: status IpPortsExhausted: {} node(s) got no chunk and their pods leave un-NATed: {}",

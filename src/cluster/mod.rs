@@ -27,7 +27,10 @@ pub struct Node {
 impl Node {
     pub fn mac_string(&self) -> String {
         let m = self.mac;
-        format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+        format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
     }
 }
 
@@ -136,27 +139,46 @@ impl Cluster {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
     }
     pub fn namespace_by_name(&self, name: &str) -> Option<NamespaceId> {
-        self.namespaces.iter().position(|n| n.name == name).map(|i| NamespaceId(i as u32))
+        self.namespaces
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NamespaceId(i as u32))
     }
     pub fn pod_by_name(&self, ns: &str, name: &str) -> Option<PodId> {
         let ns = self.namespace_by_name(ns)?;
-        self.pods.iter().position(|p| p.namespace == ns && p.name == name).map(|i| PodId(i as u32))
+        self.pods
+            .iter()
+            .position(|p| p.namespace == ns && p.name == name)
+            .map(|i| PodId(i as u32))
     }
     pub fn deployment_by_name(&self, ns: &str, name: &str) -> Option<DeploymentId> {
         let ns = self.namespace_by_name(ns)?;
-        self.deployments.iter().position(|d| d.namespace == ns && d.name == name).map(|i| DeploymentId(i as u32))
+        self.deployments
+            .iter()
+            .position(|d| d.namespace == ns && d.name == name)
+            .map(|i| DeploymentId(i as u32))
     }
     pub fn service_by_name(&self, ns: &str, name: &str) -> Option<ServiceId> {
         let ns = self.namespace_by_name(ns)?;
-        self.services.iter().position(|s| s.namespace == ns && s.name == name).map(|i| ServiceId(i as u32))
+        self.services
+            .iter()
+            .position(|s| s.namespace == ns && s.name == name)
+            .map(|i| ServiceId(i as u32))
     }
 
     /// The pods of a deployment, in replica order.
     pub fn pods_of(&self, dep: DeploymentId) -> impl Iterator<Item = PodId> + '_ {
-        self.pods.iter().enumerate().filter(move |(_, p)| p.deployment == dep).map(|(i, _)| PodId(i as u32))
+        self.pods
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.deployment == dep)
+            .map(|(i, _)| PodId(i as u32))
     }
 
     /// `namespace/name` of a pod, as references write it.

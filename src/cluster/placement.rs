@@ -21,7 +21,12 @@ pub fn place(
     Ok(placed)
 }
 
-fn place_on(replicas: u32, explicit: &[NodeId], pods_per_node: &mut [u32], max_pods: u32) -> Result<Vec<NodeId>, String> {
+fn place_on(
+    replicas: u32,
+    explicit: &[NodeId],
+    pods_per_node: &mut [u32],
+    max_pods: u32,
+) -> Result<Vec<NodeId>, String> {
     let mut out = Vec::with_capacity(replicas as usize);
     for i in 0..replicas as usize {
         let node = if explicit.is_empty() {
@@ -63,7 +68,10 @@ mod tests {
     fn spreads_evenly_then_wraps() {
         let mut counts = vec![0; 4];
         let a = place(6, &[], &mut counts, 110).unwrap();
-        assert_eq!(a.iter().map(|n| n.0).collect::<Vec<_>>(), vec![0, 1, 2, 3, 0, 1]);
+        assert_eq!(
+            a.iter().map(|n| n.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 0, 1]
+        );
         // The next deployment starts on the least loaded nodes.
         let b = place(2, &[], &mut counts, 110).unwrap();
         assert_eq!(b.iter().map(|n| n.0).collect::<Vec<_>>(), vec![2, 3]);

@@ -65,7 +65,13 @@ impl Action {
 /// Receives the hops of a walk.
 pub trait Recorder {
     /// `detail` is only called when the recorder keeps details.
-    fn hop(&mut self, device: Device, action: Action, packet: &Flow, detail: impl FnOnce() -> String);
+    fn hop(
+        &mut self,
+        device: Device,
+        action: Action,
+        packet: &Flow,
+        detail: impl FnOnce() -> String,
+    );
     /// Marks the start of the return walk.
     fn start_return(&mut self);
 }
@@ -80,7 +86,11 @@ pub struct Count {
 
 impl Recorder for Count {
     fn hop(&mut self, _: Device, _: Action, _: &Flow, _: impl FnOnce() -> String) {
-        if self.in_return { self.ret += 1 } else { self.forward += 1 }
+        if self.in_return {
+            self.ret += 1
+        } else {
+            self.forward += 1
+        }
     }
     fn start_return(&mut self) {
         self.in_return = true;
@@ -106,9 +116,25 @@ pub struct Record {
 }
 
 impl Recorder for Record {
-    fn hop(&mut self, device: Device, action: Action, packet: &Flow, detail: impl FnOnce() -> String) {
-        let h = Hop { device, action, detail: detail(), src: packet.src, dst: packet.dst };
-        if self.in_return { self.ret.push(h) } else { self.forward.push(h) }
+    fn hop(
+        &mut self,
+        device: Device,
+        action: Action,
+        packet: &Flow,
+        detail: impl FnOnce() -> String,
+    ) {
+        let h = Hop {
+            device,
+            action,
+            detail: detail(),
+            src: packet.src,
+            dst: packet.dst,
+        };
+        if self.in_return {
+            self.ret.push(h)
+        } else {
+            self.forward.push(h)
+        }
     }
     fn start_return(&mut self) {
         self.in_return = true;

@@ -34,43 +34,103 @@ pub struct FlowRequest {
 }
 
 /// Builds a request; errors say what is missing or not a valid end of a flow.
-pub fn build(from: &Ref, to: &Ref, proto: Option<Proto>, sport: Option<u16>, fabric: &Fabric, cluster: &Cluster) -> Result<FlowRequest, String> {
+pub fn build(
+    from: &Ref,
+    to: &Ref,
+    proto: Option<Proto>,
+    sport: Option<u16>,
+    fabric: &Fabric,
+    cluster: &Cluster,
+) -> Result<FlowRequest, String> {
     let src = match *from {
         Ref::Pod { pod, .. } => Source::Pod(pod),
-        Ref::Deployment { dep, .. } => {
-            Source::Pod(cluster.pods_of(dep).next().ok_or("the deployment has no pods (replicas: 0)")?)
-        }
+        Ref::Deployment { dep, .. } => Source::Pod(
+            cluster
+                .pods_of(dep)
+                .next()
+                .ok_or("the deployment has no pods (replicas: 0)")?,
+        ),
         Ref::External { ext, .. } => Source::Ip(fabric.externals[ext.index()].first_host()),
         Ref::Literal { ip, .. } => Source::Ip(ip),
-        _ => return Err("--from must be a pod, a deployment (its first replica), an external network or an IP".into()),
+        _ => return Err(
+            "--from must be a pod, a deployment (its first replica), an external network or an IP"
+                .into(),
+        ),
     };
     let literal_proto = match *to {
         Ref::Literal { proto, .. } => proto,
         _ => None,
     };
-    let (dst, port_proto) = match *to {
-        Ref::Service { svc, port } => {
-            let p = cluster.service(svc).ports.iter().find(|x| x.port == port).map(|x| x.proto);
-            (Target::Service { svc, port }, p)
-        }
-        Ref::Pod { pod, port } => (Target::Pod { pod, port: port.unwrap_or(0) }, None),
-        Ref::Deployment { dep, port } => {
-            let pod = cluster.pods_of(dep).next().ok_or("the deployment has no pods (replicas: 0)")?;
-            (Target::Pod { pod, port: port.unwrap_or(0) }, None)
-        }
-        Ref::External { ext, port } => (Target::Ip { ip: fabric.externals[ext.index()].first_host(), port: port.unwrap_or(0) }, None),
-        Ref::Literal { ip, port, .. } => (Target::Ip { ip, port: port.unwrap_or(0) }, None),
-        _ => return Err("--to must be a service, a pod, a deployment, an external network or an IP[:port]".into()),
-    };
+    let (dst, port_proto) =
+        match *to {
+            Ref::Service { svc, port } => {
+                let p = cluster
+                    .service(svc)
+                    .ports
+                    .iter()
+                    .find(|x| x.port == port)
+                    .map(|x| x.proto);
+                (Target::Service { svc, port }, p)
+            }
+            Ref::Pod { pod, port } => (
+                Target::Pod {
+                    pod,
+                    port: port.unwrap_or(0),
+                },
+                None,
+            ),
+            Ref::Deployment { dep, port } => {
+                let pod = cluster
+                    .pods_of(dep)
+                    .next()
+                    .ok_or("the deployment has no pods (replicas: 0)")?;
+                (
+                    Target::Pod {
+                        pod,
+                        port: port.unwrap_or(0),
+                    },
+                    None,
+                )
+            }
+            Ref::External { ext, port } => (
+                Target::Ip {
+                    ip: fabric.externals[ext.index()].first_host(),
+                    port: port.unwrap_or(0),
+                },
+                None,
+            ),
+            Ref::Literal { ip, port, .. } => (
+                Target::Ip {
+                    ip,
+                    port: port.unwrap_or(0),
+                },
+                None,
+            ),
+            _ => return Err(
+                "--to must be a service, a pod, a deployment, an external network or an IP[:port]"
+                    .into(),
+            ),
+        };
     let proto = proto.or(literal_proto).or(port_proto).unwrap_or(Proto::Tcp);
     let dst = match dst {
         Target::Pod { port: 0, .. } | Target::Ip { port: 0, .. } if proto.has_ports() => {
-            return Err(format!("the destination needs a port for {proto}: write it as …:PORT"));
+            return Err(format!(
+                "the destination needs a port for {proto}: write it as …:PORT"
+            ));
         }
         Target::Pod { pod, .. } if !proto.has_ports() => Target::Pod { pod, port: 0 },
         Target::Ip { ip, .. } if !proto.has_ports() => Target::Ip { ip, port: 0 },
         other => other,
     };
-    let sport = if proto.has_ports() { sport.unwrap_or(DEFAULT_SOURCE_PORT) } else { 0 };
-    Ok(FlowRequest { src, sport, dst, proto })
+    let sport = if proto.has_ports() {
+        sport.unwrap_or(DEFAULT_SOURCE_PORT)
+    } else {
+        0
+    };
+    Ok(FlowRequest {
+        src,
+        sport,
+        dst,
+        proto,
+    })
 }

@@ -5,9 +5,9 @@
 //! are pure functions of the flow (hash), so a walk is reproducible. The topology is a fixed
 //! three-tier Clos, so paths are computed directly rather than by a general graph search.
 
+use crate::net::Flow;
 use crate::net::hash::{five_tuple, pick, salt};
 use crate::net::lpm::LpmTable;
-use crate::net::Flow;
 use crate::time::Nanos;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -60,7 +60,11 @@ impl External {
     /// The address a flow `from: external:NAME` uses: the first host of the network.
     pub fn first_host(&self) -> Ipv4Addr {
         let n = u32::from(self.prefix.network());
-        if self.prefix.prefix_len() >= 31 { self.prefix.network() } else { Ipv4Addr::from(n + 1) }
+        if self.prefix.prefix_len() >= 31 {
+            self.prefix.network()
+        } else {
+            Ipv4Addr::from(n + 1)
+        }
     }
 }
 
@@ -75,8 +79,11 @@ pub struct Latency {
 impl Latency {
     /// fabsim's assumption when the scenario gives none (no product default exists): a 25G server
     /// link with its NIC, a leaf-spine hop, and the L3Out's external router.
-    pub const ASSUMED: Latency =
-        Latency { node_leaf: Nanos::from_micros(5), leaf_spine: Nanos::from_micros(2), l3out: Nanos::from_micros(100) };
+    pub const ASSUMED: Latency = Latency {
+        node_leaf: Nanos::from_micros(5),
+        leaf_spine: Nanos::from_micros(2),
+        l3out: Nanos::from_micros(100),
+    };
 }
 
 #[derive(Clone, Debug)]
@@ -98,13 +105,30 @@ pub enum FabricHop {
 }
 
 impl Fabric {
-    pub fn new(spines: Vec<Spine>, leaves: Vec<Leaf>, racks: Vec<Rack>, externals: Vec<External>, latency: Latency) -> Self {
+    pub fn new(
+        spines: Vec<Spine>,
+        leaves: Vec<Leaf>,
+        racks: Vec<Rack>,
+        externals: Vec<External>,
+        latency: Latency,
+    ) -> Self {
         let mut external_lpm = LpmTable::new();
         for (i, e) in externals.iter().enumerate() {
             external_lpm.insert(e.prefix, ExternalId(i as u32));
         }
-        let borders = (0..leaves.len() as u32).map(LeafId).filter(|l| leaves[l.index()].border).collect();
-        Fabric { spines, leaves, racks, externals, latency, external_lpm, borders }
+        let borders = (0..leaves.len() as u32)
+            .map(LeafId)
+            .filter(|l| leaves[l.index()].border)
+            .collect();
+        Fabric {
+            spines,
+            leaves,
+            racks,
+            externals,
+            latency,
+            external_lpm,
+            borders,
+        }
     }
 
     pub fn leaf(&self, id: LeafId) -> &Leaf {
@@ -120,15 +144,24 @@ impl Fabric {
     }
 
     pub fn leaf_by_number(&self, n: u32) -> Option<LeafId> {
-        self.leaves.iter().position(|l| l.number == n).map(|i| LeafId(i as u32))
+        self.leaves
+            .iter()
+            .position(|l| l.number == n)
+            .map(|i| LeafId(i as u32))
     }
 
     pub fn spine_by_number(&self, n: u32) -> Option<SpineId> {
-        self.spines.iter().position(|s| s.number == n).map(|i| SpineId(i as u32))
+        self.spines
+            .iter()
+            .position(|s| s.number == n)
+            .map(|i| SpineId(i as u32))
     }
 
     pub fn external_by_name(&self, name: &str) -> Option<ExternalId> {
-        self.externals.iter().position(|e| e.name == name).map(|i| ExternalId(i as u32))
+        self.externals
+            .iter()
+            .position(|e| e.name == name)
+            .map(|i| ExternalId(i as u32))
     }
 
     /// The external network an outside address belongs to (most specific first).
@@ -150,7 +183,8 @@ impl Fabric {
     /// L3Out's border leaves. `None` when the fabric has no border leaf.
     pub fn ingress_border_leaf(&self, flow: &Flow) -> Option<LeafId> {
         let borders = self.border_leaves();
-        (!borders.is_empty()).then(|| borders[pick(five_tuple(salt("l3out-ecmp"), flow), borders.len())])
+        (!borders.is_empty())
+            .then(|| borders[pick(five_tuple(salt("l3out-ecmp"), flow), borders.len())])
     }
 
     /// The hops from leaf `from` to leaf `to`: nothing when equal, one spine (hashed per flow on
@@ -159,7 +193,10 @@ impl Fabric {
         if from == to || self.spines.is_empty() {
             return None;
         }
-        let s = pick(five_tuple(salt(&self.leaf_name(from)), flow), self.spines.len());
+        let s = pick(
+            five_tuple(salt(&self.leaf_name(from)), flow),
+            self.spines.len(),
+        );
         Some(SpineId(s as u32))
     }
 }

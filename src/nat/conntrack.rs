@@ -28,7 +28,11 @@ impl NatTable {
     /// Chooses and reserves a source port in `lo..=hi` for `flow` translated to `nat_ip`.
     /// `None` when every port of the range is in use towards that destination.
     pub fn allocate(&mut self, flow: &Flow, nat_ip: Ipv4Addr, lo: u16, hi: u16) -> Option<u16> {
-        let key = NatKey { proto: flow.proto, nat_ip, remote: flow.dst };
+        let key = NatKey {
+            proto: flow.proto,
+            nat_ip,
+            remote: flow.dst,
+        };
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         let port = if (lo..=hi).contains(&orig) && !used.contains(&orig) {
@@ -42,7 +46,11 @@ impl NatTable {
 
     /// Frees a port (after TIME_WAIT, in the engine).
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
-        let key = NatKey { proto, nat_ip, remote };
+        let key = NatKey {
+            proto,
+            nat_ip,
+            remote,
+        };
         if let Some(set) = self.used.get_mut(&key) {
             set.remove(&port);
             if set.is_empty() {
@@ -73,16 +81,39 @@ mod tests {
         let snat = Ipv4Addr::new(10, 20, 30, 1);
         let mut t = NatTable::default();
         // Original port 40000 is outside the chunk: the first free port of the chunk is taken.
-        assert_eq!(t.allocate(&flow(40000, [1, 1, 1, 1], 443), snat, 5000, 5002), Some(5000));
-        assert_eq!(t.allocate(&flow(40001, [1, 1, 1, 1], 443), snat, 5000, 5002), Some(5001));
+        assert_eq!(
+            t.allocate(&flow(40000, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            Some(5000)
+        );
+        assert_eq!(
+            t.allocate(&flow(40001, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            Some(5001)
+        );
         // Another destination: port 5000 is free again for that 5-tuple.
-        assert_eq!(t.allocate(&flow(40000, [8, 8, 8, 8], 443), snat, 5000, 5002), Some(5000));
+        assert_eq!(
+            t.allocate(&flow(40000, [8, 8, 8, 8], 443), snat, 5000, 5002),
+            Some(5000)
+        );
         // An original port inside the range is kept.
-        assert_eq!(t.allocate(&flow(5002, [1, 1, 1, 1], 443), snat, 5000, 5002), Some(5002));
+        assert_eq!(
+            t.allocate(&flow(5002, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            Some(5002)
+        );
         // The range is full towards 1.1.1.1:443.
-        assert_eq!(t.allocate(&flow(40002, [1, 1, 1, 1], 443), snat, 5000, 5002), None);
-        t.release(Proto::Tcp, snat, Endpoint::new(Ipv4Addr::new(1, 1, 1, 1), 443), 5001);
-        assert_eq!(t.allocate(&flow(40003, [1, 1, 1, 1], 443), snat, 5000, 5002), Some(5001));
+        assert_eq!(
+            t.allocate(&flow(40002, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            None
+        );
+        t.release(
+            Proto::Tcp,
+            snat,
+            Endpoint::new(Ipv4Addr::new(1, 1, 1, 1), 443),
+            5001,
+        );
+        assert_eq!(
+            t.allocate(&flow(40003, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            Some(5001)
+        );
         assert_eq!(t.in_use(), 4);
     }
 }

@@ -19,7 +19,11 @@ pub struct PortRange {
 
 impl PortRange {
     /// The controller's defaults: 5000–65000, 3000 ports per node.
-    pub const DEFAULT: PortRange = PortRange { start: 5000, end: 65000, ports_per_node: 3000 };
+    pub const DEFAULT: PortRange = PortRange {
+        start: 5000,
+        end: 65000,
+        ports_per_node: 3000,
+    };
 
     /// The controller accepts a range only if start ≥ 5000, end ≤ 65000, start ≤ end and
     /// ports_per_node ≤ end − start + 1; otherwise it uses [`PortRange::DEFAULT`].
@@ -44,12 +48,20 @@ impl PortRange {
         if self.ports_per_node == 0 {
             why.push("ports_per_node is 0".to_string());
         }
-        if why.is_empty() { Ok(()) } else { Err(why.join(", ")) }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(why.join(", "))
+        }
     }
 
     /// The range the controller really uses: `self` if valid, else the default.
     pub fn effective(&self) -> PortRange {
-        if self.check().is_ok() { *self } else { PortRange::DEFAULT }
+        if self.check().is_ok() {
+            *self
+        } else {
+            PortRange::DEFAULT
+        }
     }
 
     /// `ExpandPortRanges`: chunks [s, s+ppn−1] stepping by ppn, kept while the chunk's end ≤ end − 1.
@@ -57,7 +69,10 @@ impl PortRange {
         let mut out = Vec::new();
         let mut s = self.start;
         while self.ports_per_node > 0 && s + self.ports_per_node - 1 < self.end {
-            out.push(Chunk { start: s as u16, end: (s + self.ports_per_node - 1) as u16 });
+            out.push(Chunk {
+                start: s as u16,
+                end: (s + self.ports_per_node - 1) as u16,
+            });
             s += self.ports_per_node;
         }
         out
@@ -122,12 +137,16 @@ impl SnatGlobalInfo {
                 continue;
             }
             let free = policy_ips[policy].iter().find_map(|ip| {
-                chunks.iter().find(|c| !info.owner.contains_key(&(*ip, c.start))).map(|c| (*ip, *c))
+                chunks
+                    .iter()
+                    .find(|c| !info.owner.contains_key(&(*ip, c.start)))
+                    .map(|c| (*ip, *c))
             });
             match free {
                 Some((ip, chunk)) => {
                     info.owner.insert((ip, chunk.start), node);
-                    info.by_node.insert((node, policy), Allocation { ip, chunk });
+                    info.by_node
+                        .insert((node, policy), Allocation { ip, chunk });
                 }
                 None => info.exhausted.entry(policy).or_default().push(node),
             }
@@ -137,8 +156,16 @@ impl SnatGlobalInfo {
 
     /// The node owning `port` of `ip`, with the chunk, if any node holds it.
     pub fn owner_of(&self, ip: Ipv4Addr, port: u16) -> Option<(NodeId, Chunk)> {
-        let (&(_, start), &node) = self.owner.range(..=(ip, port)).next_back().filter(|((i, _), _)| *i == ip)?;
-        let alloc = self.by_node.iter().find(|((n, _), a)| *n == node && a.ip == ip && a.chunk.start == start)?.1;
+        let (&(_, start), &node) = self
+            .owner
+            .range(..=(ip, port))
+            .next_back()
+            .filter(|((i, _), _)| *i == ip)?;
+        let alloc = self
+            .by_node
+            .iter()
+            .find(|((n, _), a)| *n == node && a.ip == ip && a.chunk.start == start)?
+            .1;
         alloc.chunk.contains(port).then_some((node, alloc.chunk))
     }
 }
@@ -152,33 +179,81 @@ mod tests {
         // FACTS §1: 5000–7999 … 62000–64999; (65000 − 5000) / 3000 = 20, the last ending at 64999 ≤ 64999.
         let c = PortRange::DEFAULT.chunks();
         assert_eq!(c.len(), 20);
-        assert_eq!(c[0], Chunk { start: 5000, end: 7999 });
-        assert_eq!(c[1], Chunk { start: 8000, end: 10999 });
-        assert_eq!(c[19], Chunk { start: 62000, end: 64999 });
+        assert_eq!(
+            c[0],
+            Chunk {
+                start: 5000,
+                end: 7999
+            }
+        );
+        assert_eq!(
+            c[1],
+            Chunk {
+                start: 8000,
+                end: 10999
+            }
+        );
+        assert_eq!(
+            c[19],
+            Chunk {
+                start: 62000,
+                end: 64999
+            }
+        );
     }
 
     #[test]
     fn fifty_to_sixty_thousand_by_1000_gives_nine() {
         // 50000–50999 … 58000–58999; 59000–59999 ends at 59999 > 59998 and is dropped.
-        let r = PortRange { start: 50000, end: 59999, ports_per_node: 1000 };
+        let r = PortRange {
+            start: 50000,
+            end: 59999,
+            ports_per_node: 1000,
+        };
         let c = r.chunks();
         assert_eq!(c.len(), 9);
-        assert_eq!(c[8], Chunk { start: 58000, end: 58999 });
+        assert_eq!(
+            c[8],
+            Chunk {
+                start: 58000,
+                end: 58999
+            }
+        );
     }
 
     #[test]
     fn the_controller_rejects_what_it_rejects() {
         let bad = [
-            PortRange { start: 4999, end: 65000, ports_per_node: 3000 },
-            PortRange { start: 5000, end: 65001, ports_per_node: 3000 },
-            PortRange { start: 9000, end: 8000, ports_per_node: 100 },
-            PortRange { start: 5000, end: 5999, ports_per_node: 1001 },
+            PortRange {
+                start: 4999,
+                end: 65000,
+                ports_per_node: 3000,
+            },
+            PortRange {
+                start: 5000,
+                end: 65001,
+                ports_per_node: 3000,
+            },
+            PortRange {
+                start: 9000,
+                end: 8000,
+                ports_per_node: 100,
+            },
+            PortRange {
+                start: 5000,
+                end: 5999,
+                ports_per_node: 1001,
+            },
         ];
         for r in bad {
             assert!(r.check().is_err(), "{r:?}");
             assert_eq!(r.effective(), PortRange::DEFAULT);
         }
-        let ok = PortRange { start: 5000, end: 5999, ports_per_node: 1000 };
+        let ok = PortRange {
+            start: 5000,
+            end: 5999,
+            ports_per_node: 1000,
+        };
         assert_eq!(ok.effective(), ok);
         // 5000–5999 by 1000: the only chunk would end at 5999 > 5998, so none is usable.
         assert!(ok.chunks().is_empty());
@@ -191,20 +266,54 @@ mod tests {
         let info = SnatGlobalInfo::allocate(&PortRange::DEFAULT, &[vec![ip]], reqs);
         assert_eq!(info.by_node.len(), 20);
         assert_eq!(info.exhausted[&0], (20..25).map(NodeId).collect::<Vec<_>>());
-        assert_eq!(info.by_node[&(NodeId(0), 0)].chunk, Chunk { start: 5000, end: 7999 });
-        assert_eq!(info.by_node[&(NodeId(19), 0)].chunk, Chunk { start: 62000, end: 64999 });
+        assert_eq!(
+            info.by_node[&(NodeId(0), 0)].chunk,
+            Chunk {
+                start: 5000,
+                end: 7999
+            }
+        );
+        assert_eq!(
+            info.by_node[&(NodeId(19), 0)].chunk,
+            Chunk {
+                start: 62000,
+                end: 64999
+            }
+        );
     }
 
     #[test]
     fn a_second_ip_takes_the_overflow() {
         let a = Ipv4Addr::new(10, 20, 30, 1);
         let b = Ipv4Addr::new(10, 20, 30, 2);
-        let info = SnatGlobalInfo::allocate(&PortRange::DEFAULT, &[vec![a, b]], (0..25).map(|n| (NodeId(n), 0)));
+        let info = SnatGlobalInfo::allocate(
+            &PortRange::DEFAULT,
+            &[vec![a, b]],
+            (0..25).map(|n| (NodeId(n), 0)),
+        );
         let on = |ip| info.by_node.values().filter(|x| x.ip == ip).count();
         assert_eq!((on(a), on(b)), (20, 5));
         assert!(info.exhausted.is_empty());
-        assert_eq!(info.by_node[&(NodeId(20), 0)], Allocation { ip: b, chunk: Chunk { start: 5000, end: 7999 } });
-        assert_eq!(info.owner_of(b, 9000), Some((NodeId(21), Chunk { start: 8000, end: 10999 })));
+        assert_eq!(
+            info.by_node[&(NodeId(20), 0)],
+            Allocation {
+                ip: b,
+                chunk: Chunk {
+                    start: 5000,
+                    end: 7999
+                }
+            }
+        );
+        assert_eq!(
+            info.owner_of(b, 9000),
+            Some((
+                NodeId(21),
+                Chunk {
+                    start: 8000,
+                    end: 10999
+                }
+            ))
+        );
         assert_eq!(info.owner_of(a, 4000), None);
     }
 }

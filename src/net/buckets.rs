@@ -36,7 +36,11 @@ impl<T: Copy + PartialEq> HashGroup<T> {
         } else {
             Vec::new()
         };
-        HashGroup { members, buckets, resilient }
+        HashGroup {
+            members,
+            buckets,
+            resilient,
+        }
     }
 
     pub fn members(&self) -> &[T] {
@@ -53,10 +57,18 @@ impl<T: Copy + PartialEq> HashGroup<T> {
         }
         if self.resilient {
             let b = pick(hash, self.buckets.len());
-            Some(Choice { member: self.members[self.buckets[b] as usize], bucket: b, of: self.buckets.len() })
+            Some(Choice {
+                member: self.members[self.buckets[b] as usize],
+                bucket: b,
+                of: self.buckets.len(),
+            })
         } else {
             let i = pick(hash, self.members.len());
-            Some(Choice { member: self.members[i], bucket: i, of: self.members.len() })
+            Some(Choice {
+                member: self.members[i],
+                bucket: i,
+                of: self.members.len(),
+            })
         }
     }
 
@@ -71,7 +83,9 @@ impl<T: Copy + PartialEq> HashGroup<T> {
     /// Removes a member; returns false if it was not one. Only the removed member's buckets
     /// change owner (resilient), each to the least loaded remaining member.
     pub fn remove(&mut self, m: T) -> bool {
-        let Some(gone) = self.members.iter().position(|x| *x == m) else { return false };
+        let Some(gone) = self.members.iter().position(|x| *x == m) else {
+            return false;
+        };
         self.members.remove(gone);
         if !self.resilient {
             return true;
@@ -94,7 +108,11 @@ impl<T: Copy + PartialEq> HashGroup<T> {
         }
         for i in 0..self.buckets.len() {
             if self.buckets[i] == ORPHAN {
-                let (least, _) = loads.iter().enumerate().min_by_key(|(j, l)| (**l, *j)).expect("members non-empty");
+                let (least, _) = loads
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(j, l)| (**l, *j))
+                    .expect("members non-empty");
                 self.buckets[i] = least as u16;
                 loads[least] += 1;
             }
@@ -119,8 +137,16 @@ impl<T: Copy + PartialEq> HashGroup<T> {
         let fair = BUCKETS / self.members.len();
         let mut loads = self.loads();
         while loads[new] < fair {
-            let (most, _) = loads.iter().enumerate().max_by_key(|(j, l)| (**l, std::cmp::Reverse(*j))).expect("non-empty");
-            let b = self.buckets.iter().rposition(|x| *x as usize == most).expect("most loaded owns a bucket");
+            let (most, _) = loads
+                .iter()
+                .enumerate()
+                .max_by_key(|(j, l)| (**l, std::cmp::Reverse(*j)))
+                .expect("non-empty");
+            let b = self
+                .buckets
+                .iter()
+                .rposition(|x| *x as usize == most)
+                .expect("most loaded owns a bucket");
             self.buckets[b] = new as u16;
             loads[most] -= 1;
             loads[new] += 1;
@@ -169,13 +195,21 @@ mod tests {
     fn buckets_are_balanced_and_adding_back_takes_a_fair_share() {
         let mut g = HashGroup::new(vec![1u32, 2, 3, 4], true);
         g.remove(3);
-        let count = |g: &HashGroup<u32>, m: u32| g.buckets.iter().filter(|b| g.members[**b as usize] == m).count();
+        let count = |g: &HashGroup<u32>, m: u32| {
+            g.buckets
+                .iter()
+                .filter(|b| g.members[**b as usize] == m)
+                .count()
+        };
         // 256 buckets over 3 members: 85 or 86 each.
         for m in [1, 2, 4] {
             assert!((85..=86).contains(&count(&g, m)), "{}", count(&g, m));
         }
         g.add(3);
         assert_eq!(count(&g, 3), 64);
-        assert_eq!((0..4).map(|i| count(&g, [1, 2, 3, 4][i])).sum::<usize>(), 256);
+        assert_eq!(
+            (0..4).map(|i| count(&g, [1, 2, 3, 4][i])).sum::<usize>(),
+            256
+        );
     }
 }

@@ -32,7 +32,11 @@ pub fn salt(name: &str) -> u64 {
 /// APIC's PBR hash `sip-dip-prototype`: source IP, destination IP and protocol, symmetric, so a
 /// request and its reply hash alike (seed: "an hash based on Source IP, Destination IP and Protocol").
 pub fn pbr_sip_dip_proto(salt: u64, a: Ipv4Addr, b: Ipv4Addr, proto: Proto) -> u64 {
-    let (lo, hi) = if u32::from(a) <= u32::from(b) { (a, b) } else { (b, a) };
+    let (lo, hi) = if u32::from(a) <= u32::from(b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
     let h = combine(salt, u64::from(u32::from(lo)));
     let h = combine(h, u64::from(u32::from(hi)));
     combine(h, u64::from(proto.number()))
@@ -44,14 +48,20 @@ pub fn symmetric_l4(salt: u64, flow: &Flow) -> u64 {
     let key = |e: &Endpoint| (u64::from(u32::from(e.ip)) << 16) | u64::from(e.port);
     let (x, y) = (key(&flow.src), key(&flow.dst));
     let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
-    combine(combine(combine(salt, lo), hi), u64::from(flow.proto.number()))
+    combine(
+        combine(combine(salt, lo), hi),
+        u64::from(flow.proto.number()),
+    )
 }
 
 /// The ordinary (direction-sensitive) 5-tuple hash of ECMP and port-channel member choice.
 pub fn five_tuple(salt: u64, flow: &Flow) -> u64 {
     let h = combine(salt, u64::from(u32::from(flow.src.ip)));
     let h = combine(h, u64::from(u32::from(flow.dst.ip)));
-    let h = combine(h, (u64::from(flow.src.port) << 16) | u64::from(flow.dst.port));
+    let h = combine(
+        h,
+        (u64::from(flow.src.port) << 16) | u64::from(flow.dst.port),
+    );
     combine(h, u64::from(flow.proto.number()))
 }
 

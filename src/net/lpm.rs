@@ -13,7 +13,9 @@ pub struct LpmTable<V> {
 
 impl<V> Default for LpmTable<V> {
     fn default() -> Self {
-        LpmTable { map: PrefixMap::new() }
+        LpmTable {
+            map: PrefixMap::new(),
+        }
     }
 }
 
@@ -89,9 +91,18 @@ mod tests {
         let mut t = LpmTable::new();
         t.insert(net("0.0.0.0/0"), "default_extepg");
         t.insert(net("10.34.0.5/32"), "svc_x_extepg");
-        assert_eq!(t.lookup("192.168.100.1".parse().unwrap()).unwrap().1, &"default_extepg");
-        assert_eq!(t.lookup("10.34.0.5".parse().unwrap()).unwrap().1, &"svc_x_extepg");
-        assert_eq!(t.lookup("10.34.0.6".parse().unwrap()).unwrap().1, &"default_extepg");
+        assert_eq!(
+            t.lookup("192.168.100.1".parse().unwrap()).unwrap().1,
+            &"default_extepg"
+        );
+        assert_eq!(
+            t.lookup("10.34.0.5".parse().unwrap()).unwrap().1,
+            &"svc_x_extepg"
+        );
+        assert_eq!(
+            t.lookup("10.34.0.6".parse().unwrap()).unwrap().1,
+            &"default_extepg"
+        );
     }
 
     proptest! {

@@ -79,7 +79,11 @@ pub struct Flow {
 impl Flow {
     /// The same connection seen from the other side.
     pub fn reversed(self) -> Flow {
-        Flow { proto: self.proto, src: self.dst, dst: self.src }
+        Flow {
+            proto: self.proto,
+            src: self.dst,
+            dst: self.src,
+        }
     }
 }
 

@@ -37,20 +37,34 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub const ANY: Filter = Filter { proto: None, ports: None };
+    pub const ANY: Filter = Filter {
+        proto: None,
+        ports: None,
+    };
     pub fn tcp(p: u16) -> Filter {
-        Filter { proto: Some(Proto::Tcp), ports: Some((p, p)) }
+        Filter {
+            proto: Some(Proto::Tcp),
+            ports: Some((p, p)),
+        }
     }
     pub fn udp(p: u16) -> Filter {
-        Filter { proto: Some(Proto::Udp), ports: Some((p, p)) }
+        Filter {
+            proto: Some(Proto::Udp),
+            ports: Some((p, p)),
+        }
     }
     pub fn proto(p: Proto) -> Filter {
-        Filter { proto: Some(p), ports: None }
+        Filter {
+            proto: Some(p),
+            ports: None,
+        }
     }
 
     fn matches(&self, proto: Proto, port: u16) -> bool {
         self.proto.is_none_or(|p| p == proto)
-            && (self.ports.is_none() || !proto.has_ports() || self.ports.is_some_and(|(a, b)| (a..=b).contains(&port)))
+            && (self.ports.is_none()
+                || !proto.has_ports()
+                || self.ports.is_some_and(|(a, b)| (a..=b).contains(&port)))
     }
 
     /// Parses `tcp/443`, `udp/53`, `tcp/5000-5999`, `tcp`, `icmp`, `any`.
@@ -63,20 +77,29 @@ impl Filter {
             Some((p, r)) => (p, Some(r)),
             None => (s.as_str(), None),
         };
-        let proto = Proto::parse(p).ok_or_else(|| format!("`{s}` is not a filter; write tcp/443, udp/53, tcp/5000-5999, icmp or any"))?;
+        let proto = Proto::parse(p).ok_or_else(|| {
+            format!("`{s}` is not a filter; write tcp/443, udp/53, tcp/5000-5999, icmp or any")
+        })?;
         let ports = match ports {
             None => None,
             Some(r) => {
                 let (a, b) = r.split_once('-').unwrap_or((r, r));
-                let a: u16 = a.parse().map_err(|_| format!("`{r}` is not a port or port range"))?;
-                let b: u16 = b.parse().map_err(|_| format!("`{r}` is not a port or port range"))?;
+                let a: u16 = a
+                    .parse()
+                    .map_err(|_| format!("`{r}` is not a port or port range"))?;
+                let b: u16 = b
+                    .parse()
+                    .map_err(|_| format!("`{r}` is not a port or port range"))?;
                 if a > b {
                     return Err(format!("port range `{r}` is backwards"));
                 }
                 Some((a, b))
             }
         };
-        Ok(Filter { proto: Some(proto), ports })
+        Ok(Filter {
+            proto: Some(proto),
+            ports,
+        })
     }
 }
 
@@ -111,7 +134,11 @@ pub struct Contract {
 #[derive(Clone, Debug)]
 pub enum Verdict {
     IntraEpg,
-    Permit { contract: ContractId, filter: Filter, reply: bool },
+    Permit {
+        contract: ContractId,
+        filter: Filter,
+        reply: bool,
+    },
     Deny,
 }
 
@@ -124,15 +151,25 @@ pub struct PolicyModel {
 
 impl PolicyModel {
     pub fn add_epg(&mut self, name: &str, kind: EpgKind) -> EpgId {
-        if let Some(i) = self.epgs.iter().position(|e| e.name == name && e.kind == kind) {
+        if let Some(i) = self
+            .epgs
+            .iter()
+            .position(|e| e.name == name && e.kind == kind)
+        {
             return EpgId(i as u32);
         }
-        self.epgs.push(Epg { name: name.to_string(), kind });
+        self.epgs.push(Epg {
+            name: name.to_string(),
+            kind,
+        });
         EpgId(self.epgs.len() as u32 - 1)
     }
 
     pub fn epg_by_name(&self, name: &str) -> Option<EpgId> {
-        self.epgs.iter().position(|e| e.name == name).map(|i| EpgId(i as u32))
+        self.epgs
+            .iter()
+            .position(|e| e.name == name)
+            .map(|i| EpgId(i as u32))
     }
 
     pub fn epg(&self, id: EpgId) -> &Epg {
@@ -171,15 +208,25 @@ impl PolicyModel {
         }
         for (i, c) in self.contracts.iter().enumerate() {
             let id = ContractId(i as u32);
-            if c.consumers.contains(&src) && c.providers.contains(&dst) {
-                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport)) {
-                    return Verdict::Permit { contract: id, filter: *f, reply: false };
-                }
+            if c.consumers.contains(&src)
+                && c.providers.contains(&dst)
+                && let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport))
+            {
+                return Verdict::Permit {
+                    contract: id,
+                    filter: *f,
+                    reply: false,
+                };
             }
-            if c.providers.contains(&src) && c.consumers.contains(&dst) {
-                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
-                    return Verdict::Permit { contract: id, filter: *f, reply: true };
-                }
+            if c.providers.contains(&src)
+                && c.consumers.contains(&dst)
+                && let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport))
+            {
+                return Verdict::Permit {
+                    contract: id,
+                    filter: *f,
+                    reply: true,
+                };
             }
         }
         Verdict::Deny
@@ -202,18 +249,36 @@ mod tests {
             consumers: vec![web],
             graph: None,
         });
-        assert!(matches!(m.check(web, sys, Proto::Udp, 40000, 53), Verdict::Permit { reply: false, .. }));
-        assert!(matches!(m.check(sys, web, Proto::Udp, 53, 40000), Verdict::Permit { reply: true, .. }));
-        assert!(matches!(m.check(web, sys, Proto::Tcp, 40000, 80), Verdict::Deny));
+        assert!(matches!(
+            m.check(web, sys, Proto::Udp, 40000, 53),
+            Verdict::Permit { reply: false, .. }
+        ));
+        assert!(matches!(
+            m.check(sys, web, Proto::Udp, 53, 40000),
+            Verdict::Permit { reply: true, .. }
+        ));
+        assert!(matches!(
+            m.check(web, sys, Proto::Tcp, 40000, 80),
+            Verdict::Deny
+        ));
         // The provider cannot open connections to the consumer.
-        assert!(matches!(m.check(sys, web, Proto::Udp, 40000, 53), Verdict::Deny));
-        assert!(matches!(m.check(web, web, Proto::Tcp, 1, 2), Verdict::IntraEpg));
+        assert!(matches!(
+            m.check(sys, web, Proto::Udp, 40000, 53),
+            Verdict::Deny
+        ));
+        assert!(matches!(
+            m.check(web, web, Proto::Tcp, 1, 2),
+            Verdict::IntraEpg
+        ));
     }
 
     #[test]
     fn filters_parse() {
         assert_eq!(Filter::parse("tcp/443").unwrap(), Filter::tcp(443));
-        assert_eq!(Filter::parse("tcp/5000-5999").unwrap().ports, Some((5000, 5999)));
+        assert_eq!(
+            Filter::parse("tcp/5000-5999").unwrap().ports,
+            Some((5000, 5999))
+        );
         assert_eq!(Filter::parse("any").unwrap(), Filter::ANY);
         assert!(Filter::parse("tcp/99999").is_err());
         assert!(Filter::parse("sctp").is_err());

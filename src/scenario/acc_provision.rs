@@ -51,72 +51,85 @@ impl AccConfig {
     /// Reads the three sections from a mapping (the file's top level, or a design's inline keys).
     fn read_sections(f: &mut Fields, d: &mut Diagnostics, strict: bool) -> AccConfig {
         let mut c = AccConfig::default();
-        fn section<'n>(f: &mut Fields<'n>, key: &'static str, _d: &mut Diagnostics) -> Option<(&'n Node, String)> {
+        fn section<'n>(
+            f: &mut Fields<'n>,
+            key: &'static str,
+            _d: &mut Diagnostics,
+        ) -> Option<(&'n Node, String)> {
             let path = f.child(key);
             f.node(key).map(|n| (n, path))
         }
         fn open<'n>(n: &'n Node, p: &str, d: &mut Diagnostics, strict: bool) -> Option<Fields<'n>> {
-            if strict { Fields::strict(n, p, d) } else { Fields::lenient(n, p, d) }
-        }
-        if let Some((n, p)) = section(f, "aci_config", d) {
-            if let Some(mut a) = open(n, &p, d, strict) {
-                c.system_id = a.opt_at("system_id", d);
-                if let Some(v) = a.node("vrf") {
-                    if let Some(mut g) = open(v, &a.child("vrf"), d, strict) {
-                        c.vrf_name = g.opt("name", d);
-                        c.vrf_tenant = g.opt("tenant", d);
-                        g.finish(d);
-                    }
-                }
-                if let Some(l) = a.node("l3out") {
-                    if let Some(mut g) = open(l, &a.child("l3out"), d, strict) {
-                        c.l3out_name = g.opt("name", d);
-                        c.external_networks = g.opt("external_networks", d);
-                        g.finish(d);
-                    }
-                }
-                a.finish(d);
+            if strict {
+                Fields::strict(n, p, d)
+            } else {
+                Fields::lenient(n, p, d)
             }
         }
-        if let Some((n, p)) = section(f, "net_config", d) {
-            if let Some(mut g) = open(n, &p, d, strict) {
-                c.node_subnet = many(g.opt_at("node_subnet", d));
-                c.pod_subnet = many(g.opt_at("pod_subnet", d));
-                c.pod_subnet_chunk_size = g.opt_at("pod_subnet_chunk_size", d);
-                c.extern_dynamic = many(g.opt_at("extern_dynamic", d));
-                c.extern_static = many(g.opt_at("extern_static", d));
-                c.node_svc_subnet = g.opt_at("node_svc_subnet", d);
-                c.cluster_svc_subnet = g.opt_at("cluster_svc_subnet", d);
-                c.service_monitor_interval = g.opt_at("service_monitor_interval", d);
-                c.pbr_tracking_non_snat = g.opt("pbr_tracking_non_snat", d);
+        if let Some((n, p)) = section(f, "aci_config", d)
+            && let Some(mut a) = open(n, &p, d, strict)
+        {
+            c.system_id = a.opt_at("system_id", d);
+            if let Some(v) = a.node("vrf")
+                && let Some(mut g) = open(v, &a.child("vrf"), d, strict)
+            {
+                c.vrf_name = g.opt("name", d);
+                c.vrf_tenant = g.opt("tenant", d);
                 g.finish(d);
             }
-        }
-        if let Some((n, p)) = section(f, "kube_config", d) {
-            if let Some(mut g) = open(n, &p, d, strict) {
-                if let Some(s) = g.node("snat_operator") {
-                    if let Some(mut so) = open(s, &g.child("snat_operator"), d, strict) {
-                        if let Some(pr) = so.node("port_range") {
-                            let pp = so.child("port_range");
-                            if let Some(mut r) = open(pr, &pp, d, strict) {
-                                let range = RawPortRange {
-                                    start: r.opt("start", d),
-                                    end: r.opt("end", d),
-                                    ports_per_node: r.opt("ports_per_node", d),
-                                };
-                                r.finish(d);
-                                c.port_range = Some(At { value: range, loc: pr.loc.clone(), path: pp });
-                            }
-                        }
-                        let _: Option<String> = so.opt("contract_scope", d);
-                        so.finish(d);
-                    }
-                }
-                c.max_nodes_svc_graph = g.opt_at("max_nodes_svc_graph", d);
-                c.disable_resilient_hashing = g.opt("disable_resilient_hashing", d);
-                c.add_external_contract_to_default_epg = g.opt("add_external_contract_to_default_epg", d);
+            if let Some(l) = a.node("l3out")
+                && let Some(mut g) = open(l, &a.child("l3out"), d, strict)
+            {
+                c.l3out_name = g.opt("name", d);
+                c.external_networks = g.opt("external_networks", d);
                 g.finish(d);
             }
+            a.finish(d);
+        }
+        if let Some((n, p)) = section(f, "net_config", d)
+            && let Some(mut g) = open(n, &p, d, strict)
+        {
+            c.node_subnet = many(g.opt_at("node_subnet", d));
+            c.pod_subnet = many(g.opt_at("pod_subnet", d));
+            c.pod_subnet_chunk_size = g.opt_at("pod_subnet_chunk_size", d);
+            c.extern_dynamic = many(g.opt_at("extern_dynamic", d));
+            c.extern_static = many(g.opt_at("extern_static", d));
+            c.node_svc_subnet = g.opt_at("node_svc_subnet", d);
+            c.cluster_svc_subnet = g.opt_at("cluster_svc_subnet", d);
+            c.service_monitor_interval = g.opt_at("service_monitor_interval", d);
+            c.pbr_tracking_non_snat = g.opt("pbr_tracking_non_snat", d);
+            g.finish(d);
+        }
+        if let Some((n, p)) = section(f, "kube_config", d)
+            && let Some(mut g) = open(n, &p, d, strict)
+        {
+            if let Some(s) = g.node("snat_operator")
+                && let Some(mut so) = open(s, &g.child("snat_operator"), d, strict)
+            {
+                if let Some(pr) = so.node("port_range") {
+                    let pp = so.child("port_range");
+                    if let Some(mut r) = open(pr, &pp, d, strict) {
+                        let range = RawPortRange {
+                            start: r.opt("start", d),
+                            end: r.opt("end", d),
+                            ports_per_node: r.opt("ports_per_node", d),
+                        };
+                        r.finish(d);
+                        c.port_range = Some(At {
+                            value: range,
+                            loc: pr.loc.clone(),
+                            path: pp,
+                        });
+                    }
+                }
+                let _: Option<String> = so.opt("contract_scope", d);
+                so.finish(d);
+            }
+            c.max_nodes_svc_graph = g.opt_at("max_nodes_svc_graph", d);
+            c.disable_resilient_hashing = g.opt("disable_resilient_hashing", d);
+            c.add_external_contract_to_default_epg =
+                g.opt("add_external_contract_to_default_epg", d);
+            g.finish(d);
         }
         c
     }
@@ -140,10 +153,24 @@ impl AccConfig {
             ($($f:ident),*) => { AccConfig { $($f: over.$f.clone().or(self.$f),)* } };
         }
         pick!(
-            system_id, vrf_name, vrf_tenant, l3out_name, external_networks, node_subnet, pod_subnet,
-            pod_subnet_chunk_size, extern_dynamic, extern_static, node_svc_subnet, cluster_svc_subnet,
-            service_monitor_interval, pbr_tracking_non_snat, port_range, max_nodes_svc_graph,
-            disable_resilient_hashing, add_external_contract_to_default_epg
+            system_id,
+            vrf_name,
+            vrf_tenant,
+            l3out_name,
+            external_networks,
+            node_subnet,
+            pod_subnet,
+            pod_subnet_chunk_size,
+            extern_dynamic,
+            extern_static,
+            node_svc_subnet,
+            cluster_svc_subnet,
+            service_monitor_interval,
+            pbr_tracking_non_snat,
+            port_range,
+            max_nodes_svc_graph,
+            disable_resilient_hashing,
+            add_external_contract_to_default_epg
         )
     }
 }
@@ -156,7 +183,12 @@ pub fn load_text(file: &str, text: &str, d: &mut Diagnostics) -> Option<AccConfi
 }
 
 /// Follows `acc_provision: { file: PATH }` (PATH relative to the scenario's folder).
-pub fn import_reference(node: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Option<AccConfig> {
+pub fn import_reference(
+    node: &Node,
+    path: &str,
+    base_dir: &Path,
+    d: &mut Diagnostics,
+) -> Option<AccConfig> {
     let mut f = Fields::strict(node, path, d)?;
     let file: Option<At<String>> = f.req_at("file", d);
     f.finish(d);
@@ -165,7 +197,11 @@ pub fn import_reference(node: &Node, path: &str, base_dir: &Path, d: &mut Diagno
     match std::fs::read_to_string(&full) {
         Ok(text) => load_text(&full.display().to_string(), &text, d),
         Err(e) => {
-            d.error(&file.loc, &file.path, format!("cannot read acc-provision file {}: {e}", full.display()));
+            d.error(
+                &file.loc,
+                &file.path,
+                format!("cannot read acc-provision file {}: {e}", full.display()),
+            );
             None
         }
     }

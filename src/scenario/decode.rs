@@ -20,7 +20,11 @@ pub struct At<T> {
 
 impl<T> At<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> At<U> {
-        At { value: f(self.value), loc: self.loc, path: self.path }
+        At {
+            value: f(self.value),
+            loc: self.loc,
+            path: self.path,
+        }
     }
 }
 
@@ -30,7 +34,11 @@ pub trait Decode: Sized {
 }
 
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 pub fn index(path: &str, i: usize) -> String {
@@ -38,7 +46,11 @@ pub fn index(path: &str, i: usize) -> String {
 }
 
 fn expected(node: &Node, path: &str, d: &mut Diagnostics, what: &str) {
-    d.error(&node.loc, path, format!("expected {what}, found {}", node.kind()));
+    d.error(
+        &node.loc,
+        path,
+        format!("expected {what}, found {}", node.kind()),
+    );
 }
 
 /// Reads the keys of one mapping.
@@ -136,12 +148,25 @@ impl<'n> Fields<'n> {
     pub fn req_at<T: Decode>(&mut self, key: &'static str, d: &mut Diagnostics) -> Option<At<T>> {
         if !self.has(key) {
             self.asked.push(key);
-            d.error(&self.loc, &self.path, format!("missing required key `{key}`"));
+            d.error(
+                &self.loc,
+                &self.path,
+                format!("missing required key `{key}`"),
+            );
             return None;
         }
         let present = self.opt_at(key, d);
-        if present.is_none() && self.entries.iter().any(|(k, n)| k.name == key && matches!(n.value, Value::Null)) {
-            d.error(&self.loc, &self.child(key), format!("`{key}` must have a value"));
+        if present.is_none()
+            && self
+                .entries
+                .iter()
+                .any(|(k, n)| k.name == key && matches!(n.value, Value::Null))
+        {
+            d.error(
+                &self.loc,
+                &self.child(key),
+                format!("`{key}` must have a value"),
+            );
         }
         present
     }
@@ -163,7 +188,11 @@ impl<'n> Fields<'n> {
                 d.error(
                     &k.loc,
                     &join(&self.path, &k.name),
-                    format!("unknown key `{}`{hint} (known here: {})", k.name, known.join(", ")),
+                    format!(
+                        "unknown key `{}`{hint} (known here: {})",
+                        k.name,
+                        known.join(", ")
+                    ),
                 );
             }
         }
@@ -185,7 +214,12 @@ fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         }
         prev[b.len()]
     }
-    known.iter().map(|k| (dist(name, k), *k)).filter(|(d, _)| *d <= 2).min().map(|(_, k)| k)
+    known
+        .iter()
+        .map(|k| (dist(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
 }
 
 // ---- scalar decoders ----
@@ -265,7 +299,9 @@ impl Decode for Nanos {
                 return None;
             }
         };
-        Nanos::parse(&text).map_err(|m| d.error(&node.loc, path, m)).ok()
+        Nanos::parse(&text)
+            .map_err(|m| d.error(&node.loc, path, m))
+            .ok()
     }
 }
 
@@ -275,7 +311,9 @@ impl Decode for Subnet {
             expected(node, path, d, "an IPv4 prefix like 10.32.0.1/16");
             return None;
         };
-        Subnet::parse(s).map_err(|m| d.error(&node.loc, path, m)).ok()
+        Subnet::parse(s)
+            .map_err(|m| d.error(&node.loc, path, m))
+            .ok()
     }
 }
 
@@ -295,7 +333,11 @@ impl Decode for Cidr {
             s.trim().parse::<Ipv4Addr>().ok().map(crate::net::host)
         };
         parsed.map(Cidr).or_else(|| {
-            d.error(&node.loc, path, format!("`{s}` is not an IPv4 address or prefix"));
+            d.error(
+                &node.loc,
+                path,
+                format!("`{s}` is not an IPv4 address or prefix"),
+            );
             None
         })
     }
@@ -334,7 +376,11 @@ impl<T: Decode> Decode for Vec<T> {
 
 impl<T: Decode> Decode for At<T> {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
-        T::decode(node, path, d).map(|value| At { value, loc: node.loc.clone(), path: path.to_string() })
+        T::decode(node, path, d).map(|value| At {
+            value,
+            loc: node.loc.clone(),
+            path: path.to_string(),
+        })
     }
 }
 
@@ -405,7 +451,10 @@ mod tests {
         f.finish(&mut d);
         let msgs: Vec<String> = d.items.iter().map(|x| x.to_string()).collect();
         assert_eq!(msgs.len(), 1);
-        assert!(msgs[0].starts_with("t.yaml:2:1: sede: unknown key `sede`; did you mean `seed`?"), "{msgs:?}");
+        assert!(
+            msgs[0].starts_with("t.yaml:2:1: sede: unknown key `sede`; did you mean `seed`?"),
+            "{msgs:?}"
+        );
     }
 
     #[test]

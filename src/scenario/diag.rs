@@ -37,7 +37,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() { "(document)" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "(document)"
+        } else {
+            &self.path
+        };
         let warn = match self.severity {
             Severity::Error => "",
             Severity::Warning => "warning: ",
@@ -66,7 +70,12 @@ impl Diagnostics {
     }
 
     fn push(&mut self, severity: Severity, loc: &Loc, path: &str, message: String) {
-        let d = Diagnostic { severity, loc: loc.clone(), path: path.to_string(), message };
+        let d = Diagnostic {
+            severity,
+            loc: loc.clone(),
+            path: path.to_string(),
+            message,
+        };
         if !self.items.contains(&d) {
             self.items.push(d);
         }
@@ -81,7 +90,9 @@ impl Diagnostics {
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     /// Sorted by file, line, column, so output reads top to bottom.

@@ -87,8 +87,15 @@ pub fn load(path: &Path) -> Loaded {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            d.error(&Loc::new(file, 1, 1), "", format!("cannot read the scenario: {e}"));
-            return Loaded { scenario: None, diagnostics: d };
+            d.error(
+                &Loc::new(file, 1, 1),
+                "",
+                format!("cannot read the scenario: {e}"),
+            );
+            return Loaded {
+                scenario: None,
+                diagnostics: d,
+            };
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
@@ -101,5 +108,8 @@ pub fn load_str(file: &Arc<str>, text: &str, base_dir: &Path, mut d: Diagnostics
         .and_then(|node| raw::RawScenario::decode(&node, &mut d, base_dir))
         .and_then(|raw| resolve::resolve(raw, &mut d));
     let scenario = if d.has_errors() { None } else { scenario };
-    Loaded { scenario, diagnostics: d }
+    Loaded {
+        scenario,
+        diagnostics: d,
+    }
 }

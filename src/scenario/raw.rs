@@ -19,12 +19,22 @@ fn list<T>(
     item: impl Fn(&Node, &str, &mut Diagnostics) -> Option<T>,
 ) -> Vec<T> {
     let path = f.child(key);
-    let Some(node) = f.node(key) else { return Vec::new() };
+    let Some(node) = f.node(key) else {
+        return Vec::new();
+    };
     match &node.value {
         Value::Null => Vec::new(),
-        Value::Seq(items) => items.iter().enumerate().filter_map(|(i, n)| item(n, &index(&path, i), d)).collect(),
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| item(n, &index(&path, i), d))
+            .collect(),
         _ => {
-            d.error(&node.loc, &path, format!("expected a list, found {}", node.kind()));
+            d.error(
+                &node.loc,
+                &path,
+                format!("expected a list, found {}", node.kind()),
+            );
             Vec::new()
         }
     }
@@ -50,15 +60,21 @@ impl RawScenario {
         let name = f.req_at("name", d);
         let seed = f.opt("seed", d).unwrap_or(1);
         let duration = f.opt_at("duration", d);
-        let fabric = f.node("fabric").and_then(|n| RawFabric::decode(n, "fabric", d));
+        let fabric = f
+            .node("fabric")
+            .and_then(|n| RawFabric::decode(n, "fabric", d));
         if !f.has("fabric") {
             d.error(f.loc(), "", "missing required key `fabric`");
         }
-        let cluster = f.node("cluster").and_then(|n| RawCluster::decode(n, "cluster", d));
+        let cluster = f
+            .node("cluster")
+            .and_then(|n| RawCluster::decode(n, "cluster", d));
         if !f.has("cluster") {
             d.error(f.loc(), "", "missing required key `cluster`");
         }
-        let designs = list(&mut f, "designs", d, |n, p, d| RawDesign::decode(n, p, d, base_dir));
+        let designs = list(&mut f, "designs", d, |n, p, d| {
+            RawDesign::decode(n, p, d, base_dir)
+        });
         let traffic = list(&mut f, "traffic", d, RawTraffic::decode);
         let events = list(&mut f, "events", d, RawEvent::decode);
         let conntrack = f
@@ -67,7 +83,18 @@ impl RawScenario {
             .unwrap_or_default();
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawScenario { loc, name, seed, duration, fabric, cluster, designs, traffic, events, conntrack })
+        Some(RawScenario {
+            loc,
+            name,
+            seed,
+            duration,
+            fabric,
+            cluster,
+            designs,
+            traffic,
+            events,
+            conntrack,
+        })
     }
 }
 
@@ -86,7 +113,11 @@ impl RawFabric {
         let spines_given = f.has("spines");
         let spines: Option<Vec<At<u32>>> = f.req("spines", d);
         if spines.as_ref().is_some_and(Vec::is_empty) {
-            d.error(f.loc(), &f.child("spines"), "a fabric needs at least one spine");
+            d.error(
+                f.loc(),
+                &f.child("spines"),
+                "a fabric needs at least one spine",
+            );
         }
         let _ = spines_given;
         let spines = spines.unwrap_or_default();
@@ -94,11 +125,20 @@ impl RawFabric {
         if !f.has("racks") {
             d.error(f.loc(), path, "missing required key `racks`");
         }
-        let latency = f.node("latency").and_then(|n| RawLatency::decode(n, &f.child("latency"), d)).unwrap_or_default();
+        let latency = f
+            .node("latency")
+            .and_then(|n| RawLatency::decode(n, &f.child("latency"), d))
+            .unwrap_or_default();
         let external = list(&mut f, "external", d, RawExternal::decode);
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawFabric { loc, spines, racks, latency, external })
+        Some(RawFabric {
+            loc,
+            spines,
+            racks,
+            latency,
+            external,
+        })
     }
 }
 
@@ -124,7 +164,9 @@ impl RawRack {
         let nodes = match f.node("nodes") {
             None => Vec::new(),
             // `nodes: [a, b]` names them; `nodes: { count: N, prefix: P }` gives P1 … PN.
-            Some(n) if matches!(n.value, Value::Seq(_)) => Vec::<At<String>>::decode(n, &nodes_path, d).unwrap_or_default(),
+            Some(n) if matches!(n.value, Value::Seq(_)) => {
+                Vec::<At<String>>::decode(n, &nodes_path, d).unwrap_or_default()
+            }
             Some(n) => {
                 let mut g = Fields::strict(n, &nodes_path, d)?;
                 let count: Option<u32> = g.req("count", d);
@@ -132,10 +174,18 @@ impl RawRack {
                 g.finish(d);
                 match (count, prefix) {
                     (Some(c), Some(p)) if c <= 100_000 => (1..=c)
-                        .map(|i| At { value: format!("{p}{i}"), loc: n.loc.clone(), path: nodes_path.clone() })
+                        .map(|i| At {
+                            value: format!("{p}{i}"),
+                            loc: n.loc.clone(),
+                            path: nodes_path.clone(),
+                        })
                         .collect(),
                     (Some(c), Some(_)) => {
-                        d.error(&n.loc, &nodes_path, format!("{c} nodes in one rack is beyond any real rack"));
+                        d.error(
+                            &n.loc,
+                            &nodes_path,
+                            format!("{c} nodes in one rack is beyond any real rack"),
+                        );
                         Vec::new()
                     }
                     _ => Vec::new(),
@@ -144,7 +194,15 @@ impl RawRack {
         };
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawRack { loc, path: path.to_string(), id, leaves, border, anchor, nodes })
+        Some(RawRack {
+            loc,
+            path: path.to_string(),
+            id,
+            leaves,
+            border,
+            anchor,
+            nodes,
+        })
     }
 }
 
@@ -158,7 +216,11 @@ pub struct RawLatency {
 impl RawLatency {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
-        let r = RawLatency { node_leaf: f.opt("node_leaf", d), leaf_spine: f.opt("leaf_spine", d), l3out: f.opt("l3out", d) };
+        let r = RawLatency {
+            node_leaf: f.opt("node_leaf", d),
+            leaf_spine: f.opt("leaf_spine", d),
+            l3out: f.opt("l3out", d),
+        };
         f.finish(d);
         Some(r)
     }
@@ -176,7 +238,10 @@ impl RawExternal {
         let name = f.req_at("name", d);
         let prefix = f.req_at("prefix", d);
         f.finish(d);
-        Some(RawExternal { name: name?, prefix: prefix? })
+        Some(RawExternal {
+            name: name?,
+            prefix: prefix?,
+        })
     }
 }
 
@@ -207,7 +272,17 @@ impl RawCluster {
         let services = list(&mut f, "services", d, RawService::decode);
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawCluster { loc, node_subnet_written, node_subnet, pod_subnet, service_subnet, max_pods_per_node, namespaces, deployments, services })
+        Some(RawCluster {
+            loc,
+            node_subnet_written,
+            node_subnet,
+            pod_subnet,
+            service_subnet,
+            max_pods_per_node,
+            namespaces,
+            deployments,
+            services,
+        })
     }
 }
 
@@ -225,7 +300,11 @@ impl RawNamespace {
         let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
         f.finish(d);
-        Some(RawNamespace { name: name?, labels, annotations })
+        Some(RawNamespace {
+            name: name?,
+            labels,
+            annotations,
+        })
     }
 }
 
@@ -307,8 +386,17 @@ impl RawService {
             let target_port = g.opt("target_port", d);
             let protocol = g.opt_at("protocol", d);
             g.finish(d);
-            let protocol = protocol.unwrap_or(At { value: "TCP".into(), loc: n.loc.clone(), path: p.to_string() });
-            Some(RawServicePort { name, port: port?, target_port, protocol })
+            let protocol = protocol.unwrap_or(At {
+                value: "TCP".into(),
+                loc: n.loc.clone(),
+                path: p.to_string(),
+            });
+            Some(RawServicePort {
+                name,
+                port: port?,
+                target_port,
+                protocol,
+            })
         });
         if !f.has("ports") {
             d.error(f.loc(), path, "missing required key `ports`");
@@ -318,7 +406,11 @@ impl RawService {
         let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
         let loc = f.loc().clone();
-        let kind = kind.unwrap_or(At { value: "ClusterIP".into(), loc: loc.clone(), path: f.child("type") });
+        let kind = kind.unwrap_or(At {
+            value: "ClusterIP".into(),
+            loc: loc.clone(),
+            path: f.child("type"),
+        });
         f.finish(d);
         Some(RawService {
             loc,
@@ -375,7 +467,12 @@ impl RawContract {
         let consumers = f.req("consumers", d);
         let filters = f.req("filters", d);
         f.finish(d);
-        Some(RawContract { name: name?, providers: providers?, consumers: consumers?, filters: filters? })
+        Some(RawContract {
+            name: name?,
+            providers: providers?,
+            consumers: consumers?,
+            filters: filters?,
+        })
     }
 }
 
@@ -391,7 +488,12 @@ pub struct RawSnatPolicy {
 }
 
 impl RawDesign {
-    fn decode(node: &Node, path: &str, d: &mut Diagnostics, base_dir: &std::path::Path) -> Option<Self> {
+    fn decode(
+        node: &Node,
+        path: &str,
+        d: &mut Diagnostics,
+        base_dir: &std::path::Path,
+    ) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
         let name = f.req_at("name", d);
         let cni: Option<At<String>> = f.req_at("cni", d);
@@ -408,11 +510,25 @@ impl RawDesign {
                 let inline = AccConfig::read_inline(&mut f, d);
                 let snat_policies = list(&mut f, "snat_policies", d, RawSnatPolicy::decode);
                 let contracts = list(&mut f, "contracts", d, RawContract::decode);
-                aci = Some(RawAciDesign { imported, import_failed, inline, snat_policies, contracts });
+                aci = Some(RawAciDesign {
+                    imported,
+                    import_failed,
+                    inline,
+                    snat_policies,
+                    contracts,
+                });
             }
             Some("calico" | "kube-router" | "cilium") => {
                 // Modelled by the BGP-designs issue; accept the sketch's keys for now.
-                for k in ["bgp", "ip_pool", "advertise", "args", "load_balancer", "acc_provision", "annotations"] {
+                for k in [
+                    "bgp",
+                    "ip_pool",
+                    "advertise",
+                    "args",
+                    "load_balancer",
+                    "acc_provision",
+                    "annotations",
+                ] {
                     let _ = f.node(k);
                 }
             }
@@ -428,7 +544,13 @@ impl RawDesign {
             None => {}
         }
         f.finish(d);
-        Some(RawDesign { loc, path: path.to_string(), name: name?, cni: cni?, aci })
+        Some(RawDesign {
+            loc,
+            path: path.to_string(),
+            name: name?,
+            cni: cni?,
+            aci,
+        })
     }
 }
 
@@ -447,7 +569,15 @@ impl RawSnatPolicy {
         }
         let loc = f.loc().clone();
         f.finish(d);
-        Some(RawSnatPolicy { loc, path: path.to_string(), name: name?, snat_ip, dest_ip, namespace, labels })
+        Some(RawSnatPolicy {
+            loc,
+            path: path.to_string(),
+            name: name?,
+            snat_ip,
+            dest_ip,
+            namespace,
+            labels,
+        })
     }
 }
 
@@ -487,7 +617,10 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         "h" => 3600.0,
         u => return Err(format!("unknown rate unit `/{u}`; use /s, /m or /h")),
     };
-    let v: f64 = n.trim().parse().map_err(|_| format!("`{text}` is not a rate; write it like 400/s"))?;
+    let v: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate; write it like 400/s"))?;
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("rate `{text}` must be positive"));
     }
@@ -498,22 +631,41 @@ struct Rate(f64);
 impl Decode for Rate {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let Value::Str(s) = &node.value else {
-            d.error(&node.loc, path, format!("expected a rate like 400/s, found {}", node.kind()));
+            d.error(
+                &node.loc,
+                path,
+                format!("expected a rate like 400/s, found {}", node.kind()),
+            );
             return None;
         };
-        parse_rate(s).map(Rate).map_err(|m| d.error(&node.loc, path, m)).ok()
+        parse_rate(s)
+            .map(Rate)
+            .map_err(|m| d.error(&node.loc, path, m))
+            .ok()
     }
 }
 
 /// Reads a one-key mapping `{ kind: value }` (a tagged choice) and returns the kind and its node.
-fn one_of<'n>(node: &'n Node, path: &str, d: &mut Diagnostics, kinds: &[&str]) -> Option<(String, &'n Node, String)> {
+fn one_of<'n>(
+    node: &'n Node,
+    path: &str,
+    d: &mut Diagnostics,
+    kinds: &[&str],
+) -> Option<(String, &'n Node, String)> {
     match &node.value {
         Value::Map(m) if m.len() == 1 && kinds.contains(&m[0].0.name.as_str()) => {
             let k = &m[0].0.name;
             Some((k.clone(), &m[0].1, super::decode::join(path, k)))
         }
         _ => {
-            d.error(&node.loc, path, format!("expected one of {{ {} }} with its parameter", kinds.join(" | ")));
+            d.error(
+                &node.loc,
+                path,
+                format!(
+                    "expected one of {{ {} }} with its parameter",
+                    kinds.join(" | ")
+                ),
+            );
             None
         }
     }
@@ -526,7 +678,12 @@ impl RawTraffic {
         let from = f.req_at("from", d);
         let to = f.req_at("to", d);
         let arrivals = f.node("arrivals").and_then(|n| {
-            let (k, v, p) = one_of(n, &f.child("arrivals"), d, &["poisson", "constant", "on_off"])?;
+            let (k, v, p) = one_of(
+                n,
+                &f.child("arrivals"),
+                d,
+                &["poisson", "constant", "on_off"],
+            )?;
             match k.as_str() {
                 "poisson" => Rate::decode(v, &p, d).map(|r| RawArrivals::Poisson(r.0)),
                 "constant" => Rate::decode(v, &p, d).map(|r| RawArrivals::Constant(r.0)),
@@ -536,7 +693,11 @@ impl RawTraffic {
                     let on = g.req("on", d);
                     let off = g.req("off", d);
                     g.finish(d);
-                    Some(RawArrivals::OnOff { rate: rate?.0, on: on?, off: off? })
+                    Some(RawArrivals::OnOff {
+                        rate: rate?.0,
+                        on: on?,
+                        off: off?,
+                    })
                 }
             }
         });
@@ -544,7 +705,12 @@ impl RawTraffic {
             d.error(f.loc(), path, "missing required key `arrivals`");
         }
         let duration = f.node("duration").and_then(|n| {
-            let (k, v, p) = one_of(n, &f.child("duration"), d, &["exponential", "constant", "lognormal", "pareto"])?;
+            let (k, v, p) = one_of(
+                n,
+                &f.child("duration"),
+                d,
+                &["exponential", "constant", "lognormal", "pareto"],
+            )?;
             match k.as_str() {
                 "exponential" => Nanos::decode(v, &p, d).map(RawLifetime::Exponential),
                 "constant" => Nanos::decode(v, &p, d).map(RawLifetime::Constant),
@@ -552,13 +718,19 @@ impl RawTraffic {
                     let mut g = Fields::strict(v, &p, d)?;
                     let (mean, sigma) = (g.req("mean", d), g.req("sigma", d));
                     g.finish(d);
-                    Some(RawLifetime::Lognormal { mean: mean?, sigma: sigma? })
+                    Some(RawLifetime::Lognormal {
+                        mean: mean?,
+                        sigma: sigma?,
+                    })
                 }
                 _ => {
                     let mut g = Fields::strict(v, &p, d)?;
                     let (scale, shape) = (g.req("scale", d), g.req("shape", d));
                     g.finish(d);
-                    Some(RawLifetime::Pareto { scale: scale?, shape: shape? })
+                    Some(RawLifetime::Pareto {
+                        scale: scale?,
+                        shape: shape?,
+                    })
                 }
             }
         });
@@ -566,7 +738,13 @@ impl RawTraffic {
             d.error(f.loc(), path, "missing required key `duration`");
         }
         f.finish(d);
-        Some(RawTraffic { name: name?, from: from?, to: to?, arrivals: arrivals?, duration: duration? })
+        Some(RawTraffic {
+            name: name?,
+            from: from?,
+            to: to?,
+            arrivals: arrivals?,
+            duration: duration?,
+        })
     }
 }
 
@@ -584,10 +762,18 @@ impl RawEvent {
         let fail = f.opt_at("fail", d);
         let recover = f.opt_at("recover", d);
         if fail.is_some() == recover.is_some() {
-            d.error(f.loc(), path, "an event needs exactly one of `fail` or `recover`");
+            d.error(
+                f.loc(),
+                path,
+                "an event needs exactly one of `fail` or `recover`",
+            );
         }
         f.finish(d);
-        Some(RawEvent { at: at?, fail, recover })
+        Some(RawEvent {
+            at: at?,
+            fail,
+            recover,
+        })
     }
 }
 
@@ -600,7 +786,10 @@ pub struct RawConntrack {
 impl RawConntrack {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
-        let r = RawConntrack { time_wait: f.opt("time_wait", d), udp_timeout: f.opt("udp_timeout", d) };
+        let r = RawConntrack {
+            time_wait: f.opt("time_wait", d),
+            udp_timeout: f.opt("udp_timeout", d),
+        };
         f.finish(d);
         Some(r)
     }

@@ -14,11 +14,27 @@ pub enum Ref {
     Node(NodeId),
     Leaf(LeafId),
     Spine(SpineId),
-    Pod { pod: PodId, port: Option<u16> },
-    Deployment { dep: DeploymentId, port: Option<u16> },
-    Service { svc: ServiceId, port: u16 },
-    External { ext: ExternalId, port: Option<u16> },
-    Literal { ip: Ipv4Addr, port: Option<u16>, proto: Option<Proto> },
+    Pod {
+        pod: PodId,
+        port: Option<u16>,
+    },
+    Deployment {
+        dep: DeploymentId,
+        port: Option<u16>,
+    },
+    Service {
+        svc: ServiceId,
+        port: u16,
+    },
+    External {
+        ext: ExternalId,
+        port: Option<u16>,
+    },
+    Literal {
+        ip: Ipv4Addr,
+        port: Option<u16>,
+        proto: Option<Proto>,
+    },
 }
 
 impl Ref {
@@ -30,7 +46,9 @@ impl Ref {
 fn split_port(s: &str) -> Result<(&str, Option<u16>), String> {
     match s.rsplit_once(':') {
         Some((name, port)) => {
-            let p = port.parse::<u16>().map_err(|_| format!("`{port}` is not a port number"))?;
+            let p = port
+                .parse::<u16>()
+                .map_err(|_| format!("`{port}` is not a port number"))?;
             Ok((name, Some(p)))
         }
         None => Ok((s, None)),
@@ -41,7 +59,9 @@ fn ns_name(s: &str, kind: &str) -> Result<(String, String), String> {
     s.split_once('/')
         .filter(|(a, b)| !a.is_empty() && !b.is_empty())
         .map(|(a, b)| (a.to_string(), b.to_string()))
-        .ok_or_else(|| format!("{kind} references are written {kind}:NAMESPACE/NAME, not `{kind}:{s}`"))
+        .ok_or_else(|| {
+            format!("{kind} references are written {kind}:NAMESPACE/NAME, not `{kind}:{s}`")
+        })
 }
 
 /// Resolves `text`; the message of an error says what was expected or what does not exist.
@@ -54,7 +74,10 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
         .split_once(':')
         .ok_or_else(|| format!("`{t}` is not a reference; write kind:name (node:, leaf:, spine:, pod:, deployment:, service:, external:) or an IP"))?;
     match kind {
-        "node" => cluster.node_by_name(rest).map(Ref::Node).ok_or_else(|| format!("no node named `{rest}`")),
+        "node" => cluster
+            .node_by_name(rest)
+            .map(Ref::Node)
+            .ok_or_else(|| format!("no node named `{rest}`")),
         "leaf" => rest
             .parse()
             .ok()
@@ -70,48 +93,73 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
         "pod" => {
             let (body, port) = split_port(rest)?;
             let (ns, name) = ns_name(body, "pod")?;
-            let pod = cluster.pod_by_name(&ns, &name).ok_or_else(|| format!("no pod `{ns}/{name}`"))?;
+            let pod = cluster
+                .pod_by_name(&ns, &name)
+                .ok_or_else(|| format!("no pod `{ns}/{name}`"))?;
             Ok(Ref::Pod { pod, port })
         }
         "deployment" => {
             let (body, port) = split_port(rest)?;
             let (ns, name) = ns_name(body, "deployment")?;
-            let dep = cluster.deployment_by_name(&ns, &name).ok_or_else(|| format!("no deployment `{ns}/{name}`"))?;
+            let dep = cluster
+                .deployment_by_name(&ns, &name)
+                .ok_or_else(|| format!("no deployment `{ns}/{name}`"))?;
             Ok(Ref::Deployment { dep, port })
         }
         "service" => {
             let (body, port) = split_port(rest)?;
             let (ns, name) = ns_name(body, "service")?;
-            let svc = cluster.service_by_name(&ns, &name).ok_or_else(|| format!("no service `{ns}/{name}`"))?;
+            let svc = cluster
+                .service_by_name(&ns, &name)
+                .ok_or_else(|| format!("no service `{ns}/{name}`"))?;
             let s = cluster.service(svc);
             let port = match port {
                 Some(p) if s.ports.iter().any(|x| x.port == p) => p,
                 Some(p) => {
                     let known: Vec<String> = s.ports.iter().map(|x| x.port.to_string()).collect();
-                    return Err(format!("service {ns}/{name} has no port {p} (ports: {})", known.join(", ")));
+                    return Err(format!(
+                        "service {ns}/{name} has no port {p} (ports: {})",
+                        known.join(", ")
+                    ));
                 }
                 None if s.ports.len() == 1 => s.ports[0].port,
-                None => return Err(format!("service {ns}/{name} has several ports; write service:{ns}/{name}:PORT")),
+                None => {
+                    return Err(format!(
+                        "service {ns}/{name} has several ports; write service:{ns}/{name}:PORT"
+                    ));
+                }
             };
             Ok(Ref::Service { svc, port })
         }
         "external" => {
             let (name, port) = split_port(rest)?;
-            let ext = fabric.external_by_name(name).ok_or_else(|| format!("no external network `{name}`"))?;
+            let ext = fabric
+                .external_by_name(name)
+                .ok_or_else(|| format!("no external network `{name}`"))?;
             Ok(Ref::External { ext, port })
         }
-        other => Err(format!("unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, service or external")),
+        other => Err(format!(
+            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, service or external"
+        )),
     }
 }
 
 /// `1.1.1.1`, `1.1.1.1:443`, `1.1.1.1:443/tcp`.
 fn literal(t: &str) -> Result<Ref, String> {
     let (addr, proto) = match t.split_once('/') {
-        Some((a, p)) => (a, Some(Proto::parse(p).ok_or_else(|| format!("unknown protocol `{p}`; use tcp, udp or icmp"))?)),
+        Some((a, p)) => (
+            a,
+            Some(
+                Proto::parse(p)
+                    .ok_or_else(|| format!("unknown protocol `{p}`; use tcp, udp or icmp"))?,
+            ),
+        ),
         None => (t, None),
     };
     let (ip, port) = split_port(addr)?;
-    let ip: Ipv4Addr = ip.parse().map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
+    let ip: Ipv4Addr = ip
+        .parse()
+        .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
     Ok(Ref::Literal { ip, port, proto })
 }
 
@@ -129,13 +177,27 @@ impl fmt::Display for Display<'_> {
             Ref::Pod { pod, port: p } => write!(f, "{}{}", cl.pod_ref(*pod), port(p)),
             Ref::Deployment { dep, port: p } => {
                 let d = &cl.deployments[dep.index()];
-                write!(f, "deployment:{}/{}{}", cl.namespace_name(d.namespace), d.name, port(p))
+                write!(
+                    f,
+                    "deployment:{}/{}{}",
+                    cl.namespace_name(d.namespace),
+                    d.name,
+                    port(p)
+                )
             }
             Ref::Service { svc, port: p } => {
                 let s = cl.service(*svc);
-                write!(f, "service:{}/{}:{}", cl.namespace_name(s.namespace), s.name, p)
+                write!(
+                    f,
+                    "service:{}/{}:{}",
+                    cl.namespace_name(s.namespace),
+                    s.name,
+                    p
+                )
             }
-            Ref::External { ext, port: p } => write!(f, "external:{}{}", fab.externals[ext.index()].name, port(p)),
+            Ref::External { ext, port: p } => {
+                write!(f, "external:{}{}", fab.externals[ext.index()].name, port(p))
+            }
             Ref::Literal { ip, port: p, proto } => {
                 write!(f, "{ip}{}", port(p))?;
                 match proto {

@@ -22,20 +22,38 @@ pub(super) struct NetPart {
     locs: Vec<(&'static str, Loc, String, Vec<Subnet>)>,
 }
 
-pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<String>, d: &mut Diagnostics) -> Option<NetPart> {
-    let c = a.imported.clone().unwrap_or_default().overridden_by(&a.inline);
+pub(super) fn resolve_net(
+    rd: &RawDesign,
+    a: &RawAciDesign,
+    defaults: &mut Vec<String>,
+    d: &mut Diagnostics,
+) -> Option<NetPart> {
+    let c = a
+        .imported
+        .clone()
+        .unwrap_or_default()
+        .overridden_by(&a.inline);
     let dn = &rd.name.value;
     let missing = |d: &mut Diagnostics, key: &str| {
-        d.error(&rd.loc, &rd.path, format!(
-            "design {dn} needs net_config.{key} (in its acc-provision file or inline)"
-        ));
+        d.error(
+            &rd.loc,
+            &rd.path,
+            format!("design {dn} needs net_config.{key} (in its acc-provision file or inline)"),
+        );
     };
-    let mut dflt = |key: &str, value: String, source: &str| defaults.push(format!("{dn}: {key} = {value} ({source})"));
+    let mut dflt = |key: &str, value: String, source: &str| {
+        defaults.push(format!("{dn}: {key} = {value} ({source})"))
+    };
     let node = c.node_subnet.clone();
     let pod = c.pod_subnet.clone();
     let dynamic = c.extern_dynamic.clone();
     let node_svc = c.node_svc_subnet.clone();
-    for (v, k) in [(node.is_none() && !a.import_failed, "node_subnet"), (pod.is_none() && !a.import_failed, "pod_subnet"), (dynamic.is_none() && !a.import_failed, "extern_dynamic"), (node_svc.is_none() && !a.import_failed, "node_svc_subnet")] {
+    for (v, k) in [
+        (node.is_none() && !a.import_failed, "node_subnet"),
+        (pod.is_none() && !a.import_failed, "pod_subnet"),
+        (dynamic.is_none() && !a.import_failed, "extern_dynamic"),
+        (node_svc.is_none() && !a.import_failed, "node_svc_subnet"),
+    ] {
         if v {
             missing(d, k);
         }
@@ -44,16 +62,46 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
     let stat = c.extern_static.clone();
 
     let mut locs: Vec<(&'static str, Loc, String, Vec<Subnet>)> = vec![
-        ("node_subnet", node.loc.clone(), node.path.clone(), node.value.clone()),
-        ("pod_subnet", pod.loc.clone(), pod.path.clone(), pod.value.clone()),
-        ("extern_dynamic", dynamic.loc.clone(), dynamic.path.clone(), dynamic.value.clone()),
-        ("node_svc_subnet", node_svc.loc.clone(), node_svc.path.clone(), vec![node_svc.value]),
+        (
+            "node_subnet",
+            node.loc.clone(),
+            node.path.clone(),
+            node.value.clone(),
+        ),
+        (
+            "pod_subnet",
+            pod.loc.clone(),
+            pod.path.clone(),
+            pod.value.clone(),
+        ),
+        (
+            "extern_dynamic",
+            dynamic.loc.clone(),
+            dynamic.path.clone(),
+            dynamic.value.clone(),
+        ),
+        (
+            "node_svc_subnet",
+            node_svc.loc.clone(),
+            node_svc.path.clone(),
+            vec![node_svc.value],
+        ),
     ];
     if let Some(s) = &stat {
-        locs.push(("extern_static", s.loc.clone(), s.path.clone(), s.value.clone()));
+        locs.push((
+            "extern_static",
+            s.loc.clone(),
+            s.path.clone(),
+            s.value.clone(),
+        ));
     }
     if let Some(s) = &c.cluster_svc_subnet {
-        locs.push(("cluster_svc_subnet", s.loc.clone(), s.path.clone(), vec![s.value]));
+        locs.push((
+            "cluster_svc_subnet",
+            s.loc.clone(),
+            s.path.clone(),
+            vec![s.value],
+        ));
     }
     // Subnets that must not overlap, pairwise (and within one list).
     for i in 0..locs.len() {
@@ -65,7 +113,11 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
                     }
                     let (ki, kj) = (locs[i].0, locs[j].0);
                     let (loc, path) = (&locs[j].1, &locs[j].2);
-                    d.error(loc, path, format!("{kj} {b} overlaps {ki} {a}: they must be disjoint"));
+                    d.error(
+                        loc,
+                        path,
+                        format!("{kj} {b} overlaps {ki} {a}: they must be disjoint"),
+                    );
                 }
             }
         }
@@ -74,12 +126,20 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
     let chunk = match &c.pod_subnet_chunk_size {
         Some(At { value, loc, path }) => {
             if *value == 0 || *value > 65536 {
-                d.error(loc, path, format!("pod_subnet_chunk_size {value} must be between 1 and 65536"));
+                d.error(
+                    loc,
+                    path,
+                    format!("pod_subnet_chunk_size {value} must be between 1 and 65536"),
+                );
             }
             *value
         }
         None => {
-            dflt("net_config.pod_subnet_chunk_size", DEFAULT_POD_SUBNET_CHUNK_SIZE.to_string(), "acc-provision default");
+            dflt(
+                "net_config.pod_subnet_chunk_size",
+                DEFAULT_POD_SUBNET_CHUNK_SIZE.to_string(),
+                "acc-provision default",
+            );
             DEFAULT_POD_SUBNET_CHUNK_SIZE
         }
     };
@@ -88,7 +148,9 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
             let pr = PortRange {
                 start: value.start.unwrap_or(PortRange::DEFAULT.start),
                 end: value.end.unwrap_or(PortRange::DEFAULT.end),
-                ports_per_node: value.ports_per_node.unwrap_or(PortRange::DEFAULT.ports_per_node),
+                ports_per_node: value
+                    .ports_per_node
+                    .unwrap_or(PortRange::DEFAULT.ports_per_node),
             };
             if let Err(why) = pr.check() {
                 d.warning(loc, path, format!(
@@ -98,7 +160,11 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
             pr.effective()
         }
         None => {
-            dflt("kube_config.snat_operator.port_range", "5000–65000, 3000 ports per node".into(), "aci-containers default");
+            dflt(
+                "kube_config.snat_operator.port_range",
+                "5000–65000, 3000 ports per node".into(),
+                "aci-containers default",
+            );
             PortRange::DEFAULT
         }
     };
@@ -110,30 +176,50 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
             *value
         }
         None => {
-            dflt("kube_config.max_nodes_svc_graph", DEFAULT_MAX_NODES_SVC_GRAPH.to_string(), "acc-provision default");
+            dflt(
+                "kube_config.max_nodes_svc_graph",
+                DEFAULT_MAX_NODES_SVC_GRAPH.to_string(),
+                "acc-provision default",
+            );
             DEFAULT_MAX_NODES_SVC_GRAPH
         }
     };
     let monitor = match &c.service_monitor_interval {
         Some(v) => v.value,
         None => {
-            dflt("net_config.service_monitor_interval", format!("{DEFAULT_SERVICE_MONITOR_INTERVAL}s"), "acc-provision default");
+            dflt(
+                "net_config.service_monitor_interval",
+                format!("{DEFAULT_SERVICE_MONITOR_INTERVAL}s"),
+                "acc-provision default",
+            );
             DEFAULT_SERVICE_MONITOR_INTERVAL
         }
     };
     let system_id = match &c.system_id {
         Some(s) => s.value.clone(),
         None => {
-            dflt("aci_config.system_id", "kube".into(), "fabsim's placeholder; acc-provision requires one");
+            dflt(
+                "aci_config.system_id",
+                "kube".into(),
+                "fabsim's placeholder; acc-provision requires one",
+            );
             "kube".into()
         }
     };
     let external_networks = c.external_networks.clone().unwrap_or_else(|| {
-        dflt("aci_config.l3out.external_networks", "[default]".into(), "fabsim's placeholder");
+        dflt(
+            "aci_config.l3out.external_networks",
+            "[default]".into(),
+            "fabsim's placeholder",
+        );
         vec!["default".into()]
     });
     if external_networks.is_empty() {
-        d.error(&rd.loc, &rd.path, "aci_config.l3out.external_networks is empty: the L3Out needs an external EPG");
+        d.error(
+            &rd.loc,
+            &rd.path,
+            "aci_config.l3out.external_networks is empty: the L3Out needs an external EPG",
+        );
     }
     let config = AciConfig {
         system_id,
@@ -152,11 +238,17 @@ pub(super) fn resolve_net(rd: &RawDesign, a: &RawAciDesign, defaults: &mut Vec<S
         port_range,
         max_nodes_svc_graph: max_nodes,
         resilient_hashing: !c.disable_resilient_hashing.unwrap_or(false),
-        add_external_contract_to_default_epg: c.add_external_contract_to_default_epg.unwrap_or(false),
+        add_external_contract_to_default_epg: c
+            .add_external_contract_to_default_epg
+            .unwrap_or(false),
         snat_policies: Vec::new(),
         contracts: Vec::new(),
     };
-    Some(NetPart { node_subnets: node.value, config, locs })
+    Some(NetPart {
+        node_subnets: node.value,
+        config,
+        locs,
+    })
 }
 
 /// Expands `spec.snatIp` entries (single IPs or CIDRs) into single IPs; large CIDRs are refused.
@@ -165,7 +257,14 @@ fn expand(ips: &[At<Cidr>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
     for s in ips {
         let net = s.value.0;
         if net.prefix_len() < 20 {
-            d.error(&s.loc, &s.path, format!("snat_ip {net} expands to {} addresses; at most a /20", 1u64 << (32 - net.prefix_len())));
+            d.error(
+                &s.loc,
+                &s.path,
+                format!(
+                    "snat_ip {net} expands to {} addresses; at most a /20",
+                    1u64 << (32 - net.prefix_len())
+                ),
+            );
         } else {
             // Every address of the prefix is a SNAT IP (the controller expands CIDRs to single IPs).
             out.extend((u32::from(net.network())..=u32::from(net.broadcast())).map(Ipv4Addr::from));
@@ -186,7 +285,12 @@ pub(super) fn finish(
     let _ = fabric;
     let mut cfg = net.config;
     let cluster_nets: Vec<(&str, Vec<Ipv4Net>)> = {
-        let mut v: Vec<(&str, Vec<Ipv4Net>)> = net.locs.iter().filter(|l| l.0 != "extern_static").map(|l| (l.0, l.3.iter().map(|s| s.net).collect())).collect();
+        let mut v: Vec<(&str, Vec<Ipv4Net>)> = net
+            .locs
+            .iter()
+            .filter(|l| l.0 != "extern_static")
+            .map(|l| (l.0, l.3.iter().map(|s| s.net).collect()))
+            .collect();
         if let Some(s) = cluster.service_subnet {
             v.push(("cluster.service_subnet", vec![s.net]));
         }
@@ -194,9 +298,17 @@ pub(super) fn finish(
     };
 
     // Pod addresses: each node needs ceil(pods / chunk) chunks of the pod subnets.
-    let usable: u64 = cfg.pod_subnets.iter().map(|s| s.size().saturating_sub(3)).sum();
+    let usable: u64 = cfg
+        .pod_subnets
+        .iter()
+        .map(|s| s.size().saturating_sub(3))
+        .sum();
     let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
-    let needed: u64 = cluster.pods_by_node().iter().map(|pods| (pods.len() as u64).div_ceil(chunk).max(1) * chunk).sum();
+    let needed: u64 = cluster
+        .pods_by_node()
+        .iter()
+        .map(|pods| (pods.len() as u64).div_ceil(chunk).max(1) * chunk)
+        .sum();
     if needed > usable {
         let (_, loc, path, _) = &net.locs[1];
         d.error(loc, path, format!(
@@ -206,30 +318,55 @@ pub(super) fn finish(
     let svc_cap = cfg.node_svc_subnet.size().saturating_sub(3);
     if cluster.nodes.len() as u64 > svc_cap {
         let (_, loc, path, _) = &net.locs[3];
-        d.error(loc, path, format!("node_svc_subnet has {svc_cap} addresses for {} nodes", cluster.nodes.len()));
+        d.error(
+            loc,
+            path,
+            format!(
+                "node_svc_subnet has {svc_cap} addresses for {} nodes",
+                cluster.nodes.len()
+            ),
+        );
     }
 
     // LoadBalancer IPs: requested ones must come from extern_static; dynamic ones must fit.
-    let lbs: Vec<_> = cluster.services.iter().filter(|s| s.kind == ServiceType::LoadBalancer).collect();
-    let dyn_cap: u64 = cfg.extern_dynamic.iter().map(|s| s.size().saturating_sub(3)).sum();
+    let lbs: Vec<_> = cluster
+        .services
+        .iter()
+        .filter(|s| s.kind == ServiceType::LoadBalancer)
+        .collect();
+    let dyn_cap: u64 = cfg
+        .extern_dynamic
+        .iter()
+        .map(|s| s.size().saturating_sub(3))
+        .sum();
     let dyn_count = lbs.iter().filter(|s| s.requested_lb_ip.is_none()).count() as u64;
     if dyn_count > dyn_cap {
         let (_, loc, path, _) = &net.locs[2];
-        d.error(loc, path, format!("extern_dynamic has {dyn_cap} addresses for {dyn_count} LoadBalancer services"));
+        d.error(
+            loc,
+            path,
+            format!("extern_dynamic has {dyn_cap} addresses for {dyn_count} LoadBalancer services"),
+        );
     }
     for s in &lbs {
-        if let Some(ip) = s.requested_lb_ip {
-            if !cfg.extern_static.iter().any(|x| x.net.contains(&ip)) {
-                d.error(&rd.loc, &rd.path, format!(
+        if let Some(ip) = s.requested_lb_ip
+            && !cfg.extern_static.iter().any(|x| x.net.contains(&ip))
+        {
+            d.error(&rd.loc, &rd.path, format!(
                     "service {}/{}: load_balancer_ip {ip} is outside extern_static, so ACI-CNI cannot allocate it",
                     cluster.namespace_name(s.namespace), s.name
                 ));
-            }
         }
     }
 
     // SNAT policies.
-    super::resolve::check_unique(d, "SNAT policy", a.snat_policies.iter().map(|p| (p.name.value.clone(), &p.name.loc, p.name.path.as_str())));
+    super::resolve::check_unique(
+        d,
+        "SNAT policy",
+        a.snat_policies
+            .iter()
+            .map(|p| (p.name.value.clone(), &p.name.loc, p.name.path.as_str())),
+    );
     let mut taken: Vec<(Ipv4Addr, String)> = Vec::new();
     for p in &a.snat_policies {
         let snat_ips = p.snat_ip.as_ref().map(|ips| expand(ips, d));
@@ -245,8 +382,13 @@ pub(super) fn finish(
         }
         let mut failed = None;
         if let Some(ips) = &snat_ips {
-            if let Some((ip, other)) = ips.iter().find_map(|ip| taken.iter().find(|(t, _)| t == ip)) {
-                let msg = format!("snat_ip {ip} is already used by policy `{other}`: this policy's status is Failed");
+            if let Some((ip, other)) = ips
+                .iter()
+                .find_map(|ip| taken.iter().find(|(t, _)| t == ip))
+            {
+                let msg = format!(
+                    "snat_ip {ip} is already used by policy `{other}`: this policy's status is Failed"
+                );
                 d.warning(&p.loc, &p.path, msg.clone());
                 failed = Some(msg);
             } else {
@@ -257,7 +399,14 @@ pub(super) fn finish(
             Some(n) => match cluster.namespace_by_name(&n.value) {
                 Some(id) => Some(id),
                 None => {
-                    d.error(&n.loc, &n.path, format!("namespace `{}` is not declared under cluster.namespaces", n.value));
+                    d.error(
+                        &n.loc,
+                        &n.path,
+                        format!(
+                            "namespace `{}` is not declared under cluster.namespaces",
+                            n.value
+                        ),
+                    );
                     None
                 }
             },
@@ -276,7 +425,10 @@ pub(super) fn finish(
         });
     }
     // User contracts: EPG names must exist (defaults, external networks or annotation EPGs).
-    let mut known: Vec<String> = ["kube-default", "kube-system", "kube-nodes"].iter().map(|s| s.to_string()).collect();
+    let mut known: Vec<String> = ["kube-default", "kube-system", "kube-nodes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     known.extend(cfg.external_networks.iter().cloned());
     let annotated = cluster
         .namespaces
@@ -286,11 +438,21 @@ pub(super) fn finish(
         .filter_map(|a| a.get(EPG_ANNOTATION))
         .filter_map(|v| epg_from_annotation(v).ok());
     known.extend(annotated);
-    super::resolve::check_unique(d, "contract", a.contracts.iter().map(|c| (c.name.value.clone(), &c.name.loc, c.name.path.as_str())));
+    super::resolve::check_unique(
+        d,
+        "contract",
+        a.contracts
+            .iter()
+            .map(|c| (c.name.value.clone(), &c.name.loc, c.name.path.as_str())),
+    );
     for c in &a.contracts {
         for e in c.providers.iter().chain(&c.consumers) {
             if !known.contains(&e.value) {
-                d.error(&e.loc, &e.path, format!("no EPG `{}` (known: {})", e.value, known.join(", ")));
+                d.error(
+                    &e.loc,
+                    &e.path,
+                    format!("no EPG `{}` (known: {})", e.value, known.join(", ")),
+                );
             }
         }
         let mut filters = Vec::new();

@@ -103,7 +103,9 @@ impl<'de> Deserialize<'de> for RawValue {
                 Ok(RawValue::Int(v))
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawValue, E> {
-                i128::try_from(v).map(RawValue::Int).map_err(|_| E::custom("integer too large"))
+                i128::try_from(v)
+                    .map(RawValue::Int)
+                    .map_err(|_| E::custom("integer too large"))
             }
             fn visit_f64<E>(self, v: f64) -> Result<RawValue, E> {
                 Ok(RawValue::Float(v))
@@ -149,7 +151,10 @@ fn convert(file: &Arc<str>, raw: Spanned<RawValue>) -> Node {
         RawValue::Map(v) => Value::Map(
             v.into_iter()
                 .map(|(k, x)| {
-                    let key = Key { name: k.value, loc: loc_of(file, &k.referenced) };
+                    let key = Key {
+                        name: k.value,
+                        loc: loc_of(file, &k.referenced),
+                    };
                     (key, convert(file, x))
                 })
                 .collect(),
@@ -165,7 +170,10 @@ pub fn parse(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Nod
     match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(text, options) {
         Ok(raw) => Some(convert(file, raw)),
         Err(e) => {
-            let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
             let loc = Loc::new(file.clone(), line.max(1), col.max(1));
             let text = e.to_string();
             // serde-saphyr prefixes its message with "line N column M: "; we print the location ourselves.

@@ -13,25 +13,72 @@ use crate::policy::Verdict as PolicyVerdict;
 
 impl AciWalk<'_> {
     /// The contract check OVS does for a pod's packet; records the hop, or the drop.
-    fn ovs_contract<R: Recorder>(&self, node: NodeId, pkt: &Flow, extra: &str, rec: &mut R, cx: &Ctx) -> Result<(), Outcome> {
+    fn ovs_contract<R: Recorder>(
+        &self,
+        node: NodeId,
+        pkt: &Flow,
+        extra: &str,
+        rec: &mut R,
+        cx: &Ctx,
+    ) -> Result<(), Outcome> {
         let (se, _) = self.classify(pkt.src.ip).expect("a pod classifies");
         let (de, dw) = self.classify(pkt.dst.ip).expect("0/0 classifies");
-        let v = self.state.policy.check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
+        let v = self
+            .state
+            .policy
+            .check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Node(node), Action::Drop, pkt, || format!("OVS: destination {}; {}", self.why(dw), self.contract_text(&v, se, de, pkt)));
-            return Err(outcome(*pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency));
+            rec.hop(Device::Node(node), Action::Drop, pkt, || {
+                format!(
+                    "OVS: destination {}; {}",
+                    self.why(dw),
+                    self.contract_text(&v, se, de, pkt)
+                )
+            });
+            return Err(outcome(
+                *pkt,
+                Verdict::Dropped,
+                Reason::PolicyDenied,
+                cx.latency,
+            ));
         }
-        rec.hop(Device::Node(node), Action::Contract, pkt, || format!("OVS: destination {}; {}{extra}", self.why(dw), self.contract_text(&v, se, de, pkt)));
+        rec.hop(Device::Node(node), Action::Contract, pkt, || {
+            format!(
+                "OVS: destination {}; {}{extra}",
+                self.why(dw),
+                self.contract_text(&v, se, de, pkt)
+            )
+        });
         Ok(())
     }
 
     /// Pod → outside host.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn egress<R: Recorder>(&self, pod: PodId, sport: u16, dst: Endpoint, proto: Proto, nat: &mut NatTable, rec: &mut R, cx: &mut Ctx) -> Outcome {
+    pub(super) fn egress<R: Recorder>(
+        &self,
+        pod: PodId,
+        sport: u16,
+        dst: Endpoint,
+        proto: Proto,
+        nat: &mut NatTable,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) -> Outcome {
         let node = self.cluster.pod(pod).node;
-        let orig = Flow { proto, src: self.pod_ep(pod, sport), dst };
+        let orig = Flow {
+            proto,
+            src: self.pod_ep(pod, sport),
+            dst,
+        };
         let mut pkt = orig;
-        rec.hop(Device::Pod(pod), Action::Route, &pkt, || format!("{} sends to {} through OVS on {}", self.cluster.pod_ref(pod), dst, self.cluster.node_ref(node)));
+        rec.hop(Device::Pod(pod), Action::Route, &pkt, || {
+            format!(
+                "{} sends to {} through OVS on {}",
+                self.cluster.pod_ref(pod),
+                dst,
+                self.cluster.node_ref(node)
+            )
+        });
         let entry = snat_scope::select(&self.state.pod_stack[pod.index()], dst.ip);
         if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
             return o;
@@ -43,7 +90,12 @@ impl AciWalk<'_> {
                 rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                     format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
                 });
-                return outcome(orig, Verdict::Unsupported, Reason::IcmpThroughSnat, cx.latency);
+                return outcome(
+                    orig,
+                    Verdict::Unsupported,
+                    Reason::IcmpThroughSnat,
+                    cx.latency,
+                );
             }
             match self.state.snat.by_node.get(&(node, e.policy)) {
                 Some(alloc) => {
@@ -71,34 +123,71 @@ impl AciWalk<'_> {
         let leaf = self.node_leaf(node, &pkt);
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
         let Some(border) = self.border_for(&pkt) else {
-            rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || "no border leaf: no route to the outside".into());
+            rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || {
+                "no border leaf: no route to the outside".into()
+            });
             return outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
-        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("{} is reached through the L3Out {} on {}", dst.ip, self.state.cfg.l3out, self.fabric.leaf_name(border)));
+        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
+            format!(
+                "{} is reached through the L3Out {} on {}",
+                dst.ip,
+                self.state.cfg.l3out,
+                self.fabric.leaf_name(border)
+            )
+        });
         self.cross(leaf, border, &pkt, rec, cx);
-        rec.hop(Device::Leaf(border), Action::Route, &pkt, || "out the L3Out to the external router".into());
+        rec.hop(Device::Leaf(border), Action::Route, &pkt, || {
+            "out the L3Out to the external router".into()
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        rec.hop(self.external(dst.ip), Action::Deliver, &pkt, || format!("{} receives the request from {}", dst, pkt.src));
+        rec.hop(self.external(dst.ip), Action::Deliver, &pkt, || {
+            format!("{} receives the request from {}", dst, pkt.src)
+        });
 
         rec.start_return();
         let mut r = pkt.reversed();
-        let Some(border) = self.fabric.ingress_border_leaf(&r) else { unreachable!("a border leaf exists") };
-        rec.hop(self.external(dst.ip), Action::Route, &r, || format!("the server replies to {}; it enters through {}", r.dst, self.fabric.leaf_name(border)));
+        let Some(border) = self.fabric.ingress_border_leaf(&r) else {
+            unreachable!("a border leaf exists")
+        };
+        rec.hop(self.external(dst.ip), Action::Route, &r, || {
+            format!(
+                "the server replies to {}; it enters through {}",
+                r.dst,
+                self.fabric.leaf_name(border)
+            )
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, sw) = self.classify(r.src.ip).expect("0/0 classifies");
         let (de, dw) = self.classify(r.dst.ip).expect("classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &r, || format!("source {}; destination {}", self.why(sw), self.why(dw)));
-        let v = self.state.policy.check(se, de, proto, r.src.port, r.dst.port);
+        rec.hop(Device::Leaf(border), Action::Classify, &r, || {
+            format!("source {}; destination {}", self.why(sw), self.why(dw))
+        });
+        let v = self
+            .state
+            .policy
+            .check(se, de, proto, r.src.port, r.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &r, || self.contract_text(&v, se, de, &r));
+            rec.hop(Device::Leaf(border), Action::Drop, &r, || {
+                self.contract_text(&v, se, de, &r)
+            });
             return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
         let graph = match v {
-            PolicyVerdict::Permit { contract, .. } => self.state.policy.contract(contract).graph.filter(|g| g.toward == de),
+            PolicyVerdict::Permit { contract, .. } => self
+                .state
+                .policy
+                .contract(contract)
+                .graph
+                .filter(|g| g.toward == de),
             _ => None,
         };
         rec.hop(Device::Leaf(border), Action::Contract, &r, || {
-            let g = if graph.is_some() { "; its service graph redirects" } else { "" };
+            let g = if graph.is_some() {
+                "; its service graph redirects"
+            } else {
+                ""
+            };
             format!("{}{g}", self.contract_text(&v, se, de, &r))
         });
         let mut bounced = false;
@@ -106,7 +195,10 @@ impl AciWalk<'_> {
             (Some(b), Some(g)) => {
                 let redirect = self.state.redirect(g.redirect);
                 let h = pbr_sip_dip_proto(salt(&redirect.name), r.src.ip, r.dst.ip, proto);
-                let choice = redirect.group.choose(h).expect("SNAT redirect policy lists every node");
+                let choice = redirect
+                    .group
+                    .choose(h)
+                    .expect("SNAT redirect policy lists every node");
                 let landing = choice.member;
                 rec.hop(Device::Leaf(border), Action::PbrRedirect, &r, || {
                     format!(
@@ -116,9 +208,18 @@ impl AciWalk<'_> {
                 });
                 let leaf = self.node_leaf(landing, &r);
                 self.cross(border, leaf, &r, rec, cx);
-                rec.hop(Device::Leaf(leaf), Action::Route, &r, || format!("to {} on its vPC port-channel", self.cluster.node_ref(landing)));
+                rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
+                    format!(
+                        "to {} on its vPC port-channel",
+                        self.cluster.node_ref(landing)
+                    )
+                });
                 cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-                let (owner, chunk) = self.state.snat.owner_of(b.ip, b.port).expect("the port came from an allocated chunk");
+                let (owner, chunk) = self
+                    .state
+                    .snat
+                    .owner_of(b.ip, b.port)
+                    .expect("the port came from an allocated chunk");
                 if owner != landing {
                     bounced = true;
                     rec.hop(Device::Node(landing), Action::Bounce, &r, || {
@@ -130,10 +231,20 @@ impl AciWalk<'_> {
                     cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
                     let l1 = self.node_leaf(landing, &r);
                     let l2 = self.node_leaf(owner, &r);
-                    rec.hop(Device::Leaf(l1), Action::Route, &r, || format!("bridged on the destination MAC towards {}", self.cluster.node_ref(owner)));
+                    rec.hop(Device::Leaf(l1), Action::Route, &r, || {
+                        format!(
+                            "bridged on the destination MAC towards {}",
+                            self.cluster.node_ref(owner)
+                        )
+                    });
                     self.cross(l1, l2, &r, rec, cx);
                     if l1 != l2 {
-                        rec.hop(Device::Leaf(l2), Action::Route, &r, || format!("to {} on its vPC port-channel", self.cluster.node_ref(owner)));
+                        rec.hop(Device::Leaf(l2), Action::Route, &r, || {
+                            format!(
+                                "to {} on its vPC port-channel",
+                                self.cluster.node_ref(owner)
+                            )
+                        });
                     }
                     cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
                 }
@@ -145,12 +256,22 @@ impl AciWalk<'_> {
             _ => {
                 let leaf = self.node_leaf(node, &r);
                 self.cross(border, leaf, &r, rec, cx);
-                rec.hop(Device::Leaf(leaf), Action::Route, &r, || format!("endpoint {} learned behind {}", r.dst.ip, self.cluster.node_ref(node)));
+                rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
+                    format!(
+                        "endpoint {} learned behind {}",
+                        r.dst.ip,
+                        self.cluster.node_ref(node)
+                    )
+                });
                 cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-                rec.hop(Device::Node(node), Action::Route, &r, || "OVS delivers to the local pod".into());
+                rec.hop(Device::Node(node), Action::Route, &r, || {
+                    "OVS delivers to the local pod".into()
+                });
             }
         }
-        rec.hop(Device::Pod(pod), Action::Deliver, &r, || format!("the reply reaches {}", self.cluster.pod_ref(pod)));
+        rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(pod))
+        });
         let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.node = Some(node);
         o.pod = Some(pod);
@@ -161,14 +282,40 @@ impl AciWalk<'_> {
 
     /// Pod → pod (possibly after OVS service DNAT, given as `dnat` = (service endpoint as sent)).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn east_west<R: Recorder>(&self, a: PodId, sport: u16, b: PodId, port: u16, dnat: Option<Endpoint>, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
+    pub(super) fn east_west<R: Recorder>(
+        &self,
+        a: PodId,
+        sport: u16,
+        b: PodId,
+        port: u16,
+        dnat: Option<Endpoint>,
+        proto: Proto,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) -> Outcome {
         let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
-        let sent = Flow { proto, src: self.pod_ep(a, sport), dst: dnat.unwrap_or(self.pod_ep(b, port)) };
-        let pkt = Flow { proto, src: sent.src, dst: self.pod_ep(b, port) };
+        let sent = Flow {
+            proto,
+            src: self.pod_ep(a, sport),
+            dst: dnat.unwrap_or(self.pod_ep(b, port)),
+        };
+        let pkt = Flow {
+            proto,
+            src: sent.src,
+            dst: self.pod_ep(b, port),
+        };
         if dnat.is_none() {
-            rec.hop(Device::Pod(a), Action::Route, &pkt, || format!("{} sends to {} through OVS on {}", self.cluster.pod_ref(a), pkt.dst, self.cluster.node_ref(na)));
+            rec.hop(Device::Pod(a), Action::Route, &pkt, || {
+                format!(
+                    "{} sends to {} through OVS on {}",
+                    self.cluster.pod_ref(a),
+                    pkt.dst,
+                    self.cluster.node_ref(na)
+                )
+            });
         }
-        let no_snat = if snat_scope::select(&self.state.pod_stack[a.index()], pkt.dst.ip).is_some() {
+        let no_snat = if snat_scope::select(&self.state.pod_stack[a.index()], pkt.dst.ip).is_some()
+        {
             "; the destination is inside the cluster, so no SNAT (SNAT applies only through the L3Out)"
         } else {
             ""
@@ -177,17 +324,28 @@ impl AciWalk<'_> {
             return o;
         }
         self.pod_to_pod_path(na, nb, &pkt, rec, cx);
-        rec.hop(Device::Pod(b), Action::Deliver, &pkt, || format!("delivered to {}", self.cluster.pod_ref(b)));
+        rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
+            format!("delivered to {}", self.cluster.pod_ref(b))
+        });
         rec.start_return();
         let r = pkt.reversed();
-        rec.hop(Device::Pod(b), Action::Route, &r, || format!("{} replies", self.cluster.pod_ref(b)));
+        rec.hop(Device::Pod(b), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(b))
+        });
         self.pod_to_pod_path(nb, na, &r, rec, cx);
         let mut back = r;
         if let Some(svc_ep) = dnat {
             back.src = svc_ep;
-            rec.hop(Device::Node(na), Action::UnDnat, &back, || format!("OVS conntrack restores the service address: source {} → {svc_ep}", r.src));
+            rec.hop(Device::Node(na), Action::UnDnat, &back, || {
+                format!(
+                    "OVS conntrack restores the service address: source {} → {svc_ep}",
+                    r.src
+                )
+            });
         }
-        rec.hop(Device::Pod(a), Action::Deliver, &back, || format!("the reply reaches {}", self.cluster.pod_ref(a)));
+        rec.hop(Device::Pod(a), Action::Deliver, &back, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(a))
+        });
         let mut o = outcome(sent, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.pod = Some(b);
         o.node = Some(nb);
@@ -195,21 +353,43 @@ impl AciWalk<'_> {
     }
 
     /// Node to node for a pod's packet: locally switched, or node → leaf (→ spine) → leaf → node.
-    fn pod_to_pod_path<R: Recorder>(&self, from: NodeId, to: NodeId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
+    fn pod_to_pod_path<R: Recorder>(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) {
         if from == to {
-            rec.hop(Device::Node(from), Action::Route, pkt, || format!("both pods are on {}: OVS switches locally", self.cluster.node_ref(from)));
+            rec.hop(Device::Node(from), Action::Route, pkt, || {
+                format!(
+                    "both pods are on {}: OVS switches locally",
+                    self.cluster.node_ref(from)
+                )
+            });
             return;
         }
         let l1 = self.node_leaf(from, pkt);
         let l2 = self.node_leaf(to, pkt);
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-        rec.hop(Device::Leaf(l1), Action::Route, pkt, || format!("endpoint {} learned behind {}", pkt.dst.ip, self.cluster.node_ref(to)));
+        rec.hop(Device::Leaf(l1), Action::Route, pkt, || {
+            format!(
+                "endpoint {} learned behind {}",
+                pkt.dst.ip,
+                self.cluster.node_ref(to)
+            )
+        });
         self.cross(l1, l2, pkt, rec, cx);
         if l1 != l2 {
-            rec.hop(Device::Leaf(l2), Action::Route, pkt, || format!("to {} on its vPC port-channel", self.cluster.node_ref(to)));
+            rec.hop(Device::Leaf(l2), Action::Route, pkt, || {
+                format!("to {} on its vPC port-channel", self.cluster.node_ref(to))
+            });
         }
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-        rec.hop(Device::Node(to), Action::Route, pkt, || "OVS delivers to the local pod".into());
+        rec.hop(Device::Node(to), Action::Route, pkt, || {
+            "OVS delivers to the local pod".into()
+        });
     }
 
     /// Pod → service: OVS load-balances over the service's ready endpoints (symmetric hash), then
@@ -231,25 +411,60 @@ impl AciWalk<'_> {
         // external IP of it explicitly.
         let vip = vip.or(s.cluster_ip);
         let Some(vip) = vip else {
-            let f = Flow { proto, src: self.pod_ep(a, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
-            rec.hop(Device::Pod(a), Action::Drop, &f, || "the service has no ClusterIP: give cluster.service_subnet".into());
+            let f = Flow {
+                proto,
+                src: self.pod_ep(a, sport),
+                dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port),
+            };
+            rec.hop(Device::Pod(a), Action::Drop, &f, || {
+                "the service has no ClusterIP: give cluster.service_subnet".into()
+            });
             return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         let svc_ep = Endpoint::new(vip, port);
-        let pkt = Flow { proto, src: self.pod_ep(a, sport), dst: svc_ep };
-        rec.hop(Device::Pod(a), Action::Route, &pkt, || format!("{} sends to service {}/{} at {svc_ep}", self.cluster.pod_ref(a), self.cluster.namespace_name(s.namespace), s.name));
-        let ready = s.endpoints.iter().copied().filter(|p| self.cluster.pod(*p).ready);
+        let pkt = Flow {
+            proto,
+            src: self.pod_ep(a, sport),
+            dst: svc_ep,
+        };
+        rec.hop(Device::Pod(a), Action::Route, &pkt, || {
+            format!(
+                "{} sends to service {}/{} at {svc_ep}",
+                self.cluster.pod_ref(a),
+                self.cluster.namespace_name(s.namespace),
+                s.name
+            )
+        });
+        let ready = s
+            .endpoints
+            .iter()
+            .copied()
+            .filter(|p| self.cluster.pod(*p).ready);
         let n_ready = ready.clone().count();
         let Some(sp) = s.ports.iter().find(|p| p.port == port && p.proto == proto) else {
-            rec.hop(Device::Node(na), Action::Drop, &pkt, || format!("the service has no {proto} port {port}"));
+            rec.hop(Device::Node(na), Action::Drop, &pkt, || {
+                format!("the service has no {proto} port {port}")
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         if n_ready == 0 {
-            rec.hop(Device::Node(na), Action::Drop, &pkt, || "the service has no ready endpoint".into());
+            rec.hop(Device::Node(na), Action::Drop, &pkt, || {
+                "the service has no ready endpoint".into()
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
         }
-        let b = ready.clone().nth(pick(symmetric_l4(salt(&self.cluster.node(na).name), &pkt), n_ready)).expect("n_ready > 0");
-        let dnat = Flow { proto, src: pkt.src, dst: self.pod_ep(b, sp.target_port) };
+        let b = ready
+            .clone()
+            .nth(pick(
+                symmetric_l4(salt(&self.cluster.node(na).name), &pkt),
+                n_ready,
+            ))
+            .expect("n_ready > 0");
+        let dnat = Flow {
+            proto,
+            src: pkt.src,
+            dst: self.pod_ep(b, sp.target_port),
+        };
         rec.hop(Device::Node(na), Action::Dnat, &dnat, || {
             format!("OVS service load balancing over {n_ready} ready endpoints (symmetric hash) chose {}; conntrack DNAT {svc_ep} → {}", self.cluster.pod_ref(b), dnat.dst)
         });

@@ -45,12 +45,25 @@ struct Ctx {
 }
 
 fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
-    Outcome { verdict, reason, flow, node: None, pod: None, snat: None, bounced: false, latency }
+    Outcome {
+        verdict,
+        reason,
+        flow,
+        node: None,
+        pod: None,
+        snat: None,
+        bounced: false,
+        latency,
+    }
 }
 
 impl<'a> AciWalk<'a> {
     pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a AciState) -> Self {
-        AciWalk { fabric, cluster, state }
+        AciWalk {
+            fabric,
+            cluster,
+            state,
+        }
     }
 
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
@@ -78,28 +91,54 @@ impl<'a> AciWalk<'a> {
         if self.state.node_ips.binary_search(&ip).is_ok() {
             return Some((self.state.kube_nodes, Why::Node(ip)));
         }
-        self.state.policy.classify_external(ip).map(|(prefix, e)| (e, Why::External(ip, prefix, e)))
+        self.state
+            .policy
+            .classify_external(ip)
+            .map(|(prefix, e)| (e, Why::External(ip, prefix, e)))
     }
 
     fn why(&self, w: Why) -> String {
         match w {
             Why::Pod(ip, p) => {
                 let (epg, why) = &self.state.pod_epg[p.index()];
-                format!("{ip} is endpoint {} in EPG {} ({why})", self.cluster.pod_ref(p), self.epg_name(*epg))
+                format!(
+                    "{ip} is endpoint {} in EPG {} ({why})",
+                    self.cluster.pod_ref(p),
+                    self.epg_name(*epg)
+                )
             }
             Why::Node(ip) => format!("{ip} is a node in EPG kube-nodes"),
-            Why::External(ip, prefix, e) => format!("{ip} matches {prefix} (longest prefix) → external EPG {}", self.epg_name(e)),
+            Why::External(ip, prefix, e) => format!(
+                "{ip} matches {prefix} (longest prefix) → external EPG {}",
+                self.epg_name(e)
+            ),
         }
     }
 
     fn contract_text(&self, v: &PolicyVerdict, src: EpgId, dst: EpgId, flow: &Flow) -> String {
         match v {
-            PolicyVerdict::IntraEpg => format!("both ends in EPG {}: intra-EPG traffic is permitted", self.epg_name(src)),
-            PolicyVerdict::Permit { contract, filter, reply: false } => {
+            PolicyVerdict::IntraEpg => format!(
+                "both ends in EPG {}: intra-EPG traffic is permitted",
+                self.epg_name(src)
+            ),
+            PolicyVerdict::Permit {
+                contract,
+                filter,
+                reply: false,
+            } => {
                 let c = self.state.policy.contract(*contract);
-                format!("{} → {}: permitted by contract {} (filter {filter})", self.epg_name(src), self.epg_name(dst), c.name)
+                format!(
+                    "{} → {}: permitted by contract {} (filter {filter})",
+                    self.epg_name(src),
+                    self.epg_name(dst),
+                    c.name
+                )
             }
-            PolicyVerdict::Permit { contract, filter, reply: true } => {
+            PolicyVerdict::Permit {
+                contract,
+                filter,
+                reply: true,
+            } => {
                 let c = self.state.policy.contract(*contract);
                 format!(
                     "{} → {}: reply permitted by contract {} (provider → consumer, filter {filter} on the source port)",
@@ -121,7 +160,9 @@ impl<'a> AciWalk<'a> {
     /// Leaf to leaf through a spine (when they differ), recording the spine hop.
     fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
         if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
-            cx.latency = cx.latency.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
+            cx.latency = cx
+                .latency
+                .saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
             rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
                 format!(
                     "{} hashed the flow over {} spines → {}; forwarded to {}",
@@ -164,46 +205,104 @@ impl<'a> AciWalk<'a> {
         if let Target::Service { svc, port } = dst {
             return self.walk_service(&FlowRequest { src, ..*req }, svc, port, None, nat, rec);
         }
-        let mut cx = Ctx { latency: Nanos::ZERO };
+        let mut cx = Ctx {
+            latency: Nanos::ZERO,
+        };
         match (src, dst) {
-            (Source::Ip(c), Target::Pod { pod, port }) => self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut cx),
+            (Source::Ip(c), Target::Pod { pod, port }) => {
+                self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut cx)
+            }
             (Source::Ip(c), Target::Ip { ip, port }) => {
-                let f = Flow { proto: req.proto, src: Endpoint::new(c, req.sport), dst: Endpoint::new(ip, port) };
-                rec.hop(self.external(c), Action::Drop, &f, || format!("{ip} is not in the fabric: nothing to walk between two outside hosts"));
+                let f = Flow {
+                    proto: req.proto,
+                    src: Endpoint::new(c, req.sport),
+                    dst: Endpoint::new(ip, port),
+                };
+                rec.hop(self.external(c), Action::Drop, &f, || {
+                    format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
+                });
                 outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency)
             }
-            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(p, req.sport, Endpoint::new(ip, port), req.proto, nat, rec, &mut cx),
-            (Source::Pod(p), Target::Pod { pod, port }) => self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx),
+            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(
+                p,
+                req.sport,
+                Endpoint::new(ip, port),
+                req.proto,
+                nat,
+                rec,
+                &mut cx,
+            ),
+            (Source::Pod(p), Target::Pod { pod, port }) => {
+                self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx)
+            }
             (_, Target::Service { .. }) => unreachable!("services are walked by walk_service"),
         }
     }
 
     /// A flow to a service: from outside through its LoadBalancer IP, from a pod through OVS.
-    fn walk_service<R: Recorder>(&self, req: &FlowRequest, svc: ServiceId, port: u16, vip: Option<Ipv4Addr>, _nat: &mut NatTable, rec: &mut R) -> Outcome {
-        let mut cx = Ctx { latency: Nanos::ZERO };
+    fn walk_service<R: Recorder>(
+        &self,
+        req: &FlowRequest,
+        svc: ServiceId,
+        port: u16,
+        vip: Option<Ipv4Addr>,
+        _nat: &mut NatTable,
+        rec: &mut R,
+    ) -> Outcome {
+        let mut cx = Ctx {
+            latency: Nanos::ZERO,
+        };
         let src = match req.src {
-            Source::Ip(ip) => self.state.ip_to_pod.get(&ip).map(|p| Source::Pod(*p)).unwrap_or(Source::Ip(ip)),
+            Source::Ip(ip) => self
+                .state
+                .ip_to_pod
+                .get(&ip)
+                .map(|p| Source::Pod(*p))
+                .unwrap_or(Source::Ip(ip)),
             s => s,
         };
         match src {
             Source::Ip(c) => self.ingress_lb(c, req.sport, svc, port, req.proto, rec, &mut cx),
-            Source::Pod(p) => self.to_service(p, req.sport, (svc, vip), port, req.proto, rec, &mut cx),
+            Source::Pod(p) => {
+                self.to_service(p, req.sport, (svc, vip), port, req.proto, rec, &mut cx)
+            }
         }
     }
 
     /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).
     #[allow(clippy::too_many_arguments)]
-    fn ingress_lb<R: Recorder>(&self, client: Ipv4Addr, sport: u16, svc: ServiceId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
+    fn ingress_lb<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        sport: u16,
+        svc: ServiceId,
+        port: u16,
+        proto: Proto,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) -> Outcome {
         let s = self.cluster.service(svc);
         let svc_name = SvcName(self.cluster.namespace_name(s.namespace), &s.name);
         let Some(lb) = self.state.lb_ip[svc.index()] else {
-            let f = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port) };
-            rec.hop(self.external(client), Action::Drop, &f, || format!("service {svc_name} is not of type LoadBalancer: it has no external IP"));
+            let f = Flow {
+                proto,
+                src: Endpoint::new(client, sport),
+                dst: Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED, port),
+            };
+            rec.hop(self.external(client), Action::Drop, &f, || {
+                format!("service {svc_name} is not of type LoadBalancer: it has no external IP")
+            });
             return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
-        let mut pkt = Flow { proto, src: Endpoint::new(client, sport), dst: Endpoint::new(lb, port) };
+        let mut pkt = Flow {
+            proto,
+            src: Endpoint::new(client, sport),
+            dst: Endpoint::new(lb, port),
+        };
         let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || "the fabric has no border leaf".into());
+            rec.hop(self.external(client), Action::Drop, &pkt, || {
+                "the fabric has no border leaf".into()
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         let borders = self.fabric.border_leaves();
@@ -212,25 +311,47 @@ impl<'a> AciWalk<'a> {
             format!("client sends to LoadBalancer IP {lb} of {svc_name}; the external router ECMPs over the L3Out's border leaves ({}) → {}", names.join(", "), self.fabric.leaf_name(border))
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        let (src_epg, src_why) = self.classify(client).expect("0.0.0.0/0 classifies every outside address");
-        let (dst_epg, dst_why) = self.classify(lb).expect("0.0.0.0/0 classifies every outside address");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {}; destination {}", self.why(src_why), self.why(dst_why)));
+        let (src_epg, src_why) = self
+            .classify(client)
+            .expect("0.0.0.0/0 classifies every outside address");
+        let (dst_epg, dst_why) = self
+            .classify(lb)
+            .expect("0.0.0.0/0 classifies every outside address");
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || {
+            format!(
+                "source {}; destination {}",
+                self.why(src_why),
+                self.why(dst_why)
+            )
+        });
         let Some(rid) = self.state.svc_redirect[svc.index()] else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("{lb} has no /32 external EPG and no service graph: no node hosts a ready endpoint of {svc_name}; the L3Out has no route for it in the fabric")
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
         };
-        let v = self.state.policy.check(src_epg, dst_epg, proto, pkt.src.port, pkt.dst.port);
+        let v = self
+            .state
+            .policy
+            .check(src_epg, dst_epg, proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, src_epg, dst_epg, &pkt));
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
+                self.contract_text(&v, src_epg, dst_epg, &pkt)
+            });
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
-        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || format!("{}; its service graph redirects", self.contract_text(&v, src_epg, dst_epg, &pkt)));
+        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
+            format!(
+                "{}; its service graph redirects",
+                self.contract_text(&v, src_epg, dst_epg, &pkt)
+            )
+        });
         let redirect = self.state.redirect(rid);
         let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, pkt.dst.ip, proto);
         let Some(choice) = redirect.group.choose(h) else {
-            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || format!("redirect policy {} has no destination", redirect.name));
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
+                format!("redirect policy {} has no destination", redirect.name)
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
         };
         let node = choice.member;
@@ -249,16 +370,40 @@ impl<'a> AciWalk<'a> {
         });
         let leaf = self.node_leaf(node, &pkt);
         self.cross(border, leaf, &pkt, rec, cx);
-        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("to {} on its vPC port-channel (service VLAN)", self.cluster.node_ref(node)));
+        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
+            format!(
+                "to {} on its vPC port-channel (service VLAN)",
+                self.cluster.node_ref(node)
+            )
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-        let local = self.cluster.service(svc).endpoints.iter().copied().filter(|p| self.cluster.pod(*p).ready && self.cluster.pod(*p).node == node);
+        let local = self
+            .cluster
+            .service(svc)
+            .endpoints
+            .iter()
+            .copied()
+            .filter(|p| self.cluster.pod(*p).ready && self.cluster.pod(*p).node == node);
         let n_local = local.clone().count();
         if n_local == 0 {
-            rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("OVS has no ready local endpoint of {svc_name}"));
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                format!("OVS has no ready local endpoint of {svc_name}")
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, cx.latency);
         }
-        let target_port = s.ports.iter().find(|p| p.port == port).map(|p| p.target_port).unwrap_or(port);
-        let pod = local.clone().nth(pick(symmetric_l4(salt(&self.cluster.node(node).name), &pkt), n_local)).expect("n_local > 0");
+        let target_port = s
+            .ports
+            .iter()
+            .find(|p| p.port == port)
+            .map(|p| p.target_port)
+            .unwrap_or(port);
+        let pod = local
+            .clone()
+            .nth(pick(
+                symmetric_l4(salt(&self.cluster.node(node).name), &pkt),
+                n_local,
+            ))
+            .expect("n_local > 0");
         let orig = pkt;
         pkt.dst = self.pod_ep(pod, target_port);
         rec.hop(Device::Node(node), Action::Dnat, &pkt, || {
@@ -269,13 +414,22 @@ impl<'a> AciWalk<'a> {
             };
             format!("OVS: {} is not a local address; {second}; conntrack DNAT {} → {}", lb, orig.dst, pkt.dst)
         });
-        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || format!("delivered to {}", self.cluster.pod_ref(pod)));
+        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
+            format!("delivered to {}", self.cluster.pod_ref(pod))
+        });
 
         rec.start_return();
         let mut r = pkt.reversed();
-        rec.hop(Device::Pod(pod), Action::Route, &r, || format!("{} replies to the client", self.cluster.pod_ref(pod)));
+        rec.hop(Device::Pod(pod), Action::Route, &r, || {
+            format!("{} replies to the client", self.cluster.pod_ref(pod))
+        });
         r.src = orig.dst;
-        rec.hop(Device::Node(node), Action::UnDnat, &r, || format!("OVS conntrack restores the service IP: source {} → {}", pkt.dst, orig.dst));
+        rec.hop(Device::Node(node), Action::UnDnat, &r, || {
+            format!(
+                "OVS conntrack restores the service IP: source {} → {}",
+                pkt.dst, orig.dst
+            )
+        });
         let leaf = self.node_leaf(node, &r);
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
         rec.hop(Device::Leaf(leaf), Action::Classify, &r, || {
@@ -283,10 +437,21 @@ impl<'a> AciWalk<'a> {
         });
         let border = self.border_for(&r).unwrap_or(border);
         self.cross(leaf, border, &r, rec, cx);
-        let v = self.state.policy.check(dst_epg, src_epg, proto, r.src.port, r.dst.port);
-        rec.hop(Device::Leaf(border), Action::Contract, &r, || format!("{}; routed out the L3Out {}", self.contract_text(&v, dst_epg, src_epg, &r), self.state.cfg.l3out));
+        let v = self
+            .state
+            .policy
+            .check(dst_epg, src_epg, proto, r.src.port, r.dst.port);
+        rec.hop(Device::Leaf(border), Action::Contract, &r, || {
+            format!(
+                "{}; routed out the L3Out {}",
+                self.contract_text(&v, dst_epg, src_epg, &r),
+                self.state.cfg.l3out
+            )
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        rec.hop(self.external(client), Action::Deliver, &r, || "the client receives the reply from the LoadBalancer IP".into());
+        rec.hop(self.external(client), Action::Deliver, &r, || {
+            "the client receives the reply from the LoadBalancer IP".into()
+        });
         let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.node = Some(node);
         o.pod = Some(pod);
@@ -295,39 +460,87 @@ impl<'a> AciWalk<'a> {
 
     /// Outside host → a pod IP directly (the pod subnet is routed; contracts still apply).
     #[allow(clippy::too_many_arguments)]
-    fn ingress_direct<R: Recorder>(&self, client: Ipv4Addr, sport: u16, pod: PodId, port: u16, proto: Proto, rec: &mut R, cx: &mut Ctx) -> Outcome {
-        let pkt = Flow { proto, src: Endpoint::new(client, sport), dst: self.pod_ep(pod, port) };
+    fn ingress_direct<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        sport: u16,
+        pod: PodId,
+        port: u16,
+        proto: Proto,
+        rec: &mut R,
+        cx: &mut Ctx,
+    ) -> Outcome {
+        let pkt = Flow {
+            proto,
+            src: Endpoint::new(client, sport),
+            dst: self.pod_ep(pod, port),
+        };
         let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || "the fabric has no border leaf".into());
+            rec.hop(self.external(client), Action::Drop, &pkt, || {
+                "the fabric has no border leaf".into()
+            });
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
-        rec.hop(self.external(client), Action::Route, &pkt, || format!("sends to pod IP {} through the L3Out → {}", pkt.dst.ip, self.fabric.leaf_name(border)));
+        rec.hop(self.external(client), Action::Route, &pkt, || {
+            format!(
+                "sends to pod IP {} through the L3Out → {}",
+                pkt.dst.ip,
+                self.fabric.leaf_name(border)
+            )
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, sw) = self.classify(client).expect("0/0 classifies");
         let (de, dw) = self.classify(pkt.dst.ip).expect("pod classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || format!("source {}; destination {}", self.why(sw), self.why(dw)));
-        let v = self.state.policy.check(se, de, proto, pkt.src.port, pkt.dst.port);
+        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || {
+            format!("source {}; destination {}", self.why(sw), self.why(dw))
+        });
+        let v = self
+            .state
+            .policy
+            .check(se, de, proto, pkt.src.port, pkt.dst.port);
         if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || self.contract_text(&v, se, de, &pkt));
+            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
+                self.contract_text(&v, se, de, &pkt)
+            });
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         }
-        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || self.contract_text(&v, se, de, &pkt));
+        rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
+            self.contract_text(&v, se, de, &pkt)
+        });
         let node = self.cluster.pod(pod).node;
         let leaf = self.node_leaf(node, &pkt);
         self.cross(border, leaf, &pkt, rec, cx);
-        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || format!("endpoint {} learned behind {}", pkt.dst.ip, self.cluster.node_ref(node)));
+        rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
+            format!(
+                "endpoint {} learned behind {}",
+                pkt.dst.ip,
+                self.cluster.node_ref(node)
+            )
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
-        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || format!("OVS on {} delivers to {}", self.cluster.node_ref(node), self.cluster.pod_ref(pod)));
+        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
+            format!(
+                "OVS on {} delivers to {}",
+                self.cluster.node_ref(node),
+                self.cluster.pod_ref(pod)
+            )
+        });
         rec.start_return();
         let r = pkt.reversed();
         let leaf = self.node_leaf(node, &r);
-        rec.hop(Device::Node(node), Action::Route, &r, || "OVS sends the reply to the fabric".into());
+        rec.hop(Device::Node(node), Action::Route, &r, || {
+            "OVS sends the reply to the fabric".into()
+        });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
         let b = self.border_for(&r).unwrap_or(border);
-        rec.hop(Device::Leaf(leaf), Action::Route, &r, || format!("{} is reached through the L3Out", client));
+        rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
+            format!("{} is reached through the L3Out", client)
+        });
         self.cross(leaf, b, &r, rec, cx);
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        rec.hop(self.external(client), Action::Deliver, &r, || "reply delivered".into());
+        rec.hop(self.external(client), Action::Deliver, &r, || {
+            "reply delivered".into()
+        });
         let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, cx.latency);
         o.pod = Some(pod);
         o.node = Some(node);

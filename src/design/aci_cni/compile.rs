@@ -104,12 +104,22 @@ impl AciState {
             }
             next_chunk += chunks;
         }
-        let ip_to_pod = pod_ip.iter().enumerate().map(|(i, ip)| (*ip, PodId(i as u32))).collect();
-        let node_svc_ip = (0..cluster.nodes.len()).map(|k| nth(&[cfg.node_svc_subnet], k as u64)).collect();
+        let ip_to_pod = pod_ip
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| (*ip, PodId(i as u32)))
+            .collect();
+        let node_svc_ip = (0..cluster.nodes.len())
+            .map(|k| nth(&[cfg.node_svc_subnet], k as u64))
+            .collect();
 
         // LoadBalancer IPs: requested (extern_static), else lowest free of extern_dynamic from .2.
         let mut lb_ip = vec![None; cluster.services.len()];
-        let mut used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|s| s.requested_lb_ip).collect();
+        let mut used: Vec<Ipv4Addr> = cluster
+            .services
+            .iter()
+            .filter_map(|s| s.requested_lb_ip)
+            .collect();
         let mut cursor = 0u64;
         for (i, s) in cluster.services.iter().enumerate() {
             if s.kind != ServiceType::LoadBalancer {
@@ -127,34 +137,69 @@ impl AciState {
                 },
             });
         }
-        let lb_to_service = lb_ip.iter().enumerate().filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32)))).collect();
+        let lb_to_service = lb_ip
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
+            .collect();
 
         // EPGs and acc-provision's default contracts (FACTS §1 "Policy model").
         let mut policy = PolicyModel::default();
         let default = policy.add_epg("kube-default", EpgKind::App);
         let system = policy.add_epg("kube-system", EpgKind::App);
         let nodes = policy.add_epg("kube-nodes", EpgKind::App);
-        let l3out_epgs: Vec<EpgId> = cfg.external_networks.iter().map(|n| policy.add_epg(n, EpgKind::External)).collect();
+        let l3out_epgs: Vec<EpgId> = cfg
+            .external_networks
+            .iter()
+            .map(|n| policy.add_epg(n, EpgKind::External))
+            .collect();
         // The L3Out's external EPGs classify every outside address (0.0.0.0/0), the usual setup.
         if let Some(first) = l3out_epgs.first() {
             policy.add_external_subnet("0.0.0.0/0".parse().expect("valid"), *first);
         }
-        let c = |name: &str, filters: Vec<Filter>, providers: Vec<EpgId>, consumers: Vec<EpgId>| Contract {
-            name: name.into(),
-            filters,
-            providers,
-            consumers,
-            graph: None,
+        let c = |name: &str, filters: Vec<Filter>, providers: Vec<EpgId>, consumers: Vec<EpgId>| {
+            Contract {
+                name: name.into(),
+                filters,
+                providers,
+                consumers,
+                graph: None,
+            }
         };
-        policy.add_contract(c("kube-api", vec![Filter::tcp(6443), Filter::tcp(8443)], vec![nodes], vec![default]));
-        policy.add_contract(c("dns", vec![Filter::udp(53), Filter::tcp(53)], vec![system, nodes], vec![default]));
-        policy.add_contract(c("icmp", vec![Filter::proto(crate::net::Proto::Icmp)], vec![system, nodes], vec![default]));
-        policy.add_contract(c("health-check", vec![Filter::proto(crate::net::Proto::Tcp)], vec![default, system], vec![nodes]));
+        policy.add_contract(c(
+            "kube-api",
+            vec![Filter::tcp(6443), Filter::tcp(8443)],
+            vec![nodes],
+            vec![default],
+        ));
+        policy.add_contract(c(
+            "dns",
+            vec![Filter::udp(53), Filter::tcp(53)],
+            vec![system, nodes],
+            vec![default],
+        ));
+        policy.add_contract(c(
+            "icmp",
+            vec![Filter::proto(crate::net::Proto::Icmp)],
+            vec![system, nodes],
+            vec![default],
+        ));
+        policy.add_contract(c(
+            "health-check",
+            vec![Filter::proto(crate::net::Proto::Tcp)],
+            vec![default, system],
+            vec![nodes],
+        ));
         let mut l3out_consumers = vec![nodes];
         if cfg.add_external_contract_to_default_epg {
             l3out_consumers.push(default);
         }
-        let l3out_contract = policy.add_contract(c("kube-l3out-allow-all", vec![Filter::ANY], l3out_epgs.clone(), l3out_consumers));
+        let l3out_contract = policy.add_contract(c(
+            "kube-l3out-allow-all",
+            vec![Filter::ANY],
+            l3out_epgs.clone(),
+            l3out_consumers,
+        ));
 
         // Endpoint EPGs: default < kube-system namespace < namespace annotation < deployment annotation.
         let pod_epg = cluster
@@ -163,11 +208,20 @@ impl AciState {
             .map(|p| {
                 let dep = &cluster.deployments[p.deployment.index()];
                 let ns = &cluster.namespaces[p.namespace.index()];
-                let ann = |a: &crate::scenario::decode::Labels| a.get(EPG_ANNOTATION).and_then(|v| epg_from_annotation(v).ok());
+                let ann = |a: &crate::scenario::decode::Labels| {
+                    a.get(EPG_ANNOTATION)
+                        .and_then(|v| epg_from_annotation(v).ok())
+                };
                 if let Some(n) = ann(&dep.annotations) {
-                    (policy.add_epg(&n, EpgKind::App), EpgReason::DeploymentAnnotation)
+                    (
+                        policy.add_epg(&n, EpgKind::App),
+                        EpgReason::DeploymentAnnotation,
+                    )
                 } else if let Some(n) = ann(&ns.annotations) {
-                    (policy.add_epg(&n, EpgKind::App), EpgReason::NamespaceAnnotation)
+                    (
+                        policy.add_epg(&n, EpgKind::App),
+                        EpgReason::NamespaceAnnotation,
+                    )
                 } else if ns.name == "kube-system" {
                     (system, EpgReason::SystemNamespace)
                 } else {
@@ -177,7 +231,14 @@ impl AciState {
             .collect();
         for u in &cfg.contracts {
             let ids = |names: &[String], policy: &mut PolicyModel| -> Vec<EpgId> {
-                names.iter().filter_map(|n| policy.epg_by_name(n).or_else(|| Some(policy.add_epg(n, EpgKind::App)))).collect()
+                names
+                    .iter()
+                    .filter_map(|n| {
+                        policy
+                            .epg_by_name(n)
+                            .or_else(|| Some(policy.add_epg(n, EpgKind::App)))
+                    })
+                    .collect()
             };
             let providers = ids(&u.providers, &mut policy);
             let consumers = ids(&u.consumers, &mut policy);
@@ -187,8 +248,17 @@ impl AciState {
         let cap = cfg.max_nodes_svc_graph as usize;
         let mut redirects = Vec::new();
         let mut make_redirect = |name: String, kind: RedirectKind, members: Vec<NodeId>| {
-            let (kept, capped) = if members.len() > cap { (members[..cap].to_vec(), members[cap..].to_vec()) } else { (members, Vec::new()) };
-            redirects.push(Redirect { name, kind, group: HashGroup::new(kept, cfg.resilient_hashing), capped });
+            let (kept, capped) = if members.len() > cap {
+                (members[..cap].to_vec(), members[cap..].to_vec())
+            } else {
+                (members, Vec::new())
+            };
+            redirects.push(Redirect {
+                name,
+                kind,
+                group: HashGroup::new(kept, cfg.resilient_hashing),
+                capped,
+            });
             RedirectId(redirects.len() as u32 - 1)
         };
 
@@ -199,25 +269,41 @@ impl AciState {
         for (i, s) in cluster.services.iter().enumerate() {
             let Some(ip) = lb_ip[i] else { continue };
             let ns = cluster.namespace_name(s.namespace);
-            let ready_nodes = by_name(cluster, s.endpoints.iter().filter(|p| cluster.pod(**p).ready).map(|p| cluster.pod(*p).node));
+            let ready_nodes = by_name(
+                cluster,
+                s.endpoints
+                    .iter()
+                    .filter(|p| cluster.pod(**p).ready)
+                    .map(|p| cluster.pod(*p).node),
+            );
             if ready_nodes.is_empty() {
                 continue; // created once at least one node qualifies
             }
             let name = format!("{sys}_svc_{ns}_{}", s.name);
-            let rid = make_redirect(name.clone(), RedirectKind::Service(ServiceId(i as u32)), ready_nodes);
+            let rid = make_redirect(
+                name.clone(),
+                RedirectKind::Service(ServiceId(i as u32)),
+                ready_nodes,
+            );
             let epg = policy.add_epg(&name, EpgKind::External);
             policy.add_external_subnet(host(ip), epg);
             let filters = s
                 .ports
                 .iter()
-                .map(|p| Filter { proto: Some(p.proto), ports: Some((p.port, p.port)) })
+                .map(|p| Filter {
+                    proto: Some(p.proto),
+                    ports: Some((p.port, p.port)),
+                })
                 .collect();
             policy.add_contract(Contract {
                 name,
                 filters,
                 providers: vec![epg],
                 consumers: l3out_epgs.clone(),
-                graph: Some(Graph { redirect: rid, toward: epg }),
+                graph: Some(Graph {
+                    redirect: rid,
+                    toward: epg,
+                }),
             });
             svc_redirect[i] = Some(rid);
         }
@@ -232,18 +318,28 @@ impl AciState {
                     .services
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| p.labels.as_ref().is_some_and(|l| crate::cluster::selects(l, &s.labels)))
+                    .filter(|(_, s)| {
+                        p.labels
+                            .as_ref()
+                            .is_some_and(|l| crate::cluster::selects(l, &s.labels))
+                    })
                     .filter(|(_, s)| p.namespace.is_none_or(|n| n == s.namespace))
                     .filter_map(|(i, _)| lb_ip[i])
                     .collect(),
             })
             .collect();
-        let pod_stack: Vec<Vec<StackEntry>> =
-            (0..cluster.pods.len()).map(|p| snat_scope::stack(&cfg.snat_policies, cluster, PodId(p as u32))).collect();
+        let pod_stack: Vec<Vec<StackEntry>> = (0..cluster.pods.len())
+            .map(|p| snat_scope::stack(&cfg.snat_policies, cluster, PodId(p as u32)))
+            .collect();
 
         let mut snat_redirect = None;
-        let explicit_ips: Vec<Ipv4Addr> =
-            cfg.snat_policies.iter().filter(|p| p.failed.is_none()).filter_map(|p| p.snat_ips.clone()).flatten().collect();
+        let explicit_ips: Vec<Ipv4Addr> = cfg
+            .snat_policies
+            .iter()
+            .filter(|p| p.failed.is_none())
+            .filter_map(|p| p.snat_ips.clone())
+            .flatten()
+            .collect();
         if !explicit_ips.is_empty() {
             let name = format!("{sys}_snat_svcgraph");
             let all = by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32)));
@@ -255,10 +351,16 @@ impl AciState {
             // TCP and UDP only: the protocols with return flows through SNAT (FACTS §1).
             policy.add_contract(Contract {
                 name,
-                filters: vec![Filter::proto(crate::net::Proto::Tcp), Filter::proto(crate::net::Proto::Udp)],
+                filters: vec![
+                    Filter::proto(crate::net::Proto::Tcp),
+                    Filter::proto(crate::net::Proto::Udp),
+                ],
                 providers: l3out_epgs.clone(),
                 consumers: vec![epg],
-                graph: Some(Graph { redirect: rid, toward: epg }),
+                graph: Some(Graph {
+                    redirect: rid,
+                    toward: epg,
+                }),
             });
             snat_redirect = Some(rid);
         }
@@ -269,11 +371,20 @@ impl AciState {
                 continue;
             }
             for ip in &policy_ips[pi] {
-                let Some((_, epg)) = policy.classify_external(*ip) else { continue };
-                if let Some(c) = policy.contracts.iter_mut().find(|c| c.providers == vec![epg]) {
+                let Some((_, epg)) = policy.classify_external(*ip) else {
+                    continue;
+                };
+                if let Some(c) = policy
+                    .contracts
+                    .iter_mut()
+                    .find(|c| c.providers == vec![epg])
+                {
                     let pr = cfg.port_range;
                     for proto in [crate::net::Proto::Tcp, crate::net::Proto::Udp] {
-                        c.filters.push(Filter { proto: Some(proto), ports: Some((pr.start as u16, pr.end as u16)) });
+                        c.filters.push(Filter {
+                            proto: Some(proto),
+                            ports: Some((pr.start as u16, pr.end as u16)),
+                        });
                     }
                 }
             }
@@ -284,7 +395,10 @@ impl AciState {
         let mut requests = Vec::new();
         for n in by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32))) {
             for (pi, _) in cfg.snat_policies.iter().enumerate() {
-                if pods_by_node[n.index()].iter().any(|p| pod_stack[p.index()].iter().any(|e| e.policy == pi)) {
+                if pods_by_node[n.index()]
+                    .iter()
+                    .any(|p| pod_stack[p.index()].iter().any(|e| e.policy == pi))
+                {
                     requests.push((n, pi));
                 }
             }
@@ -324,9 +438,16 @@ impl AciState {
     /// Whether an address belongs to the cluster (no SNAT towards it): pod, node, node service,
     /// cluster service subnets.
     pub fn is_cluster_internal(&self, cluster: &Cluster, ip: Ipv4Addr) -> bool {
-        self.cfg.pod_subnets.iter().chain(&self.cfg.node_subnets).any(|s| s.net.contains(&ip))
+        self.cfg
+            .pod_subnets
+            .iter()
+            .chain(&self.cfg.node_subnets)
+            .any(|s| s.net.contains(&ip))
             || self.cfg.node_svc_subnet.net.contains(&ip)
-            || self.cfg.cluster_svc_subnet.is_some_and(|s| s.net.contains(&ip))
+            || self
+                .cfg
+                .cluster_svc_subnet
+                .is_some_and(|s| s.net.contains(&ip))
             || cluster.service_subnet.is_some_and(|s| s.net.contains(&ip))
     }
 }

@@ -55,18 +55,27 @@ pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Optio
     if policy.snat_ips.is_none() {
         let labels = labels?;
         let via_service = cluster.services.iter().any(|s| {
-            s.kind == ServiceType::LoadBalancer && s.namespace == p.namespace && selects(labels, &s.labels) && s.endpoints.contains(&pod)
+            s.kind == ServiceType::LoadBalancer
+                && s.namespace == p.namespace
+                && selects(labels, &s.labels)
+                && s.endpoints.contains(&pod)
         });
         return via_service.then_some(Scope::Service);
     }
     let Some(labels) = labels else {
-        return Some(if policy.namespace.is_some() { Scope::Namespace } else { Scope::Cluster });
+        return Some(if policy.namespace.is_some() {
+            Scope::Namespace
+        } else {
+            Scope::Cluster
+        });
     };
     let dep = &cluster.deployments[p.deployment.index()];
     let ns = &cluster.namespaces[p.namespace.index()];
     if selects(labels, &p.labels) {
         Some(Scope::Pod)
-    } else if cluster.services.iter().any(|s| s.namespace == p.namespace && selects(labels, &s.labels) && s.endpoints.contains(&pod)) {
+    } else if cluster.services.iter().any(|s| {
+        s.namespace == p.namespace && selects(labels, &s.labels) && s.endpoints.contains(&pod)
+    }) {
         Some(Scope::Service)
     } else if selects(labels, &dep.labels) {
         Some(Scope::Deployment)
@@ -79,18 +88,29 @@ pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Optio
 
 /// The destination stack of a pod, in precedence order.
 pub fn stack(policies: &[SnatPolicySpec], cluster: &Cluster, pod: PodId) -> Vec<StackEntry> {
-    let mut matched: Vec<(Scope, usize)> =
-        policies.iter().enumerate().filter_map(|(i, p)| scope_of(p, cluster, pod).map(|s| (s, i))).collect();
+    let mut matched: Vec<(Scope, usize)> = policies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| scope_of(p, cluster, pod).map(|s| (s, i)))
+        .collect();
     matched.sort();
     let mut out = Vec::new();
     for (scope, i) in matched {
         if policies[i].dest.is_empty() {
             let any = Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid");
-            out.push(StackEntry { dest: any, policy: i, scope });
+            out.push(StackEntry {
+                dest: any,
+                policy: i,
+                scope,
+            });
             break;
         }
         for d in &policies[i].dest {
-            out.push(StackEntry { dest: *d, policy: i, scope });
+            out.push(StackEntry {
+                dest: *d,
+                policy: i,
+                scope,
+            });
         }
     }
     out
