@@ -64,6 +64,8 @@ pub struct Pod {
     pub deployment: DeploymentId,
     pub node: NodeId,
     pub labels: Labels,
+    /// The pod's own annotations (from the deployment's pod template).
+    pub annotations: Labels,
     pub ready: bool,
 }
 

@@ -317,6 +317,8 @@ pub struct RawDeployment {
     pub replicas: At<u32>,
     pub labels: Labels,
     pub annotations: Labels,
+    /// Annotations of the pod template (the pods' own annotations).
+    pub pod_annotations: Labels,
     /// Explicit placement: replica i goes to `placement[i % len]`.
     pub placement: Vec<At<String>>,
     /// Replicas (by index) that are not ready.
@@ -331,6 +333,7 @@ impl RawDeployment {
         let replicas = f.req_at("replicas", d);
         let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
+        let pod_annotations = f.opt("pod_annotations", d).unwrap_or_default();
         let placement = f.opt("placement", d).unwrap_or_default();
         let not_ready = f.opt("not_ready", d).unwrap_or_default();
         let loc = f.loc().clone();
@@ -343,6 +346,7 @@ impl RawDeployment {
             replicas: replicas?,
             labels,
             annotations,
+            pod_annotations,
             placement,
             not_ready,
         })

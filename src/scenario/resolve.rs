@@ -447,6 +447,7 @@ fn resolve_cluster(
     );
     for rd in &raw.deployments {
         check_epg_annotation(&rd.annotations, &rd.name, d);
+        check_epg_annotation(&rd.pod_annotations, &rd.name, d);
         let Some(ns) = ns_id(&rd.namespace, d) else {
             continue;
         };
@@ -491,6 +492,7 @@ fn resolve_cluster(
                 deployment: dep,
                 node,
                 labels: rd.labels.clone(),
+                annotations: rd.pod_annotations.clone(),
                 ready: !rd.not_ready.iter().any(|x| x.value as usize == i),
             });
         }

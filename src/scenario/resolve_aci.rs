@@ -435,6 +435,7 @@ pub(super) fn finish(
         .iter()
         .map(|n| &n.annotations)
         .chain(cluster.deployments.iter().map(|x| &x.annotations))
+        .chain(cluster.pods.iter().map(|x| &x.annotations))
         .filter_map(|a| a.get(EPG_ANNOTATION))
         .filter_map(|v| epg_from_annotation(v).ok());
     known.extend(annotated);

@@ -39,6 +39,7 @@ pub enum EpgReason {
     SystemNamespace,
     NamespaceAnnotation,
     DeploymentAnnotation,
+    PodAnnotation,
 }
 
 impl std::fmt::Display for EpgReason {
@@ -48,6 +49,7 @@ impl std::fmt::Display for EpgReason {
             EpgReason::SystemNamespace => "namespace kube-system maps to the system EPG",
             EpgReason::NamespaceAnnotation => "the namespace's endpoint-group annotation",
             EpgReason::DeploymentAnnotation => "the deployment's endpoint-group annotation",
+            EpgReason::PodAnnotation => "the pod's endpoint-group annotation",
         })
     }
 }
@@ -212,7 +214,9 @@ impl AciState {
                     a.get(EPG_ANNOTATION)
                         .and_then(|v| epg_from_annotation(v).ok())
                 };
-                if let Some(n) = ann(&dep.annotations) {
+                if let Some(n) = ann(&p.annotations) {
+                    (policy.add_epg(&n, EpgKind::App), EpgReason::PodAnnotation)
+                } else if let Some(n) = ann(&dep.annotations) {
                     (
                         policy.add_epg(&n, EpgKind::App),
                         EpgReason::DeploymentAnnotation,
