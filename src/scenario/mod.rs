@@ -8,9 +8,11 @@ pub mod acc_provision;
 pub mod decode;
 pub mod diag;
 pub mod raw;
+mod raw_traffic;
 pub mod reference;
 mod resolve;
 mod resolve_aci;
+mod resolve_cluster;
 pub mod yaml;
 
 use crate::cluster::Cluster;

@@ -1,0 +1,233 @@
+//! Raw traffic generators, failure events and conntrack settings of a scenario file.
+
+use super::decode::{At, Decode, Fields};
+use super::diag::Diagnostics;
+use super::yaml::{Node, Value};
+use crate::time::Nanos;
+
+#[derive(Clone, Debug)]
+pub enum RawArrivals {
+    Poisson(f64),
+    Constant(f64),
+    OnOff { rate: f64, on: Nanos, off: Nanos },
+}
+
+#[derive(Clone, Debug)]
+pub enum RawLifetime {
+    Exponential(Nanos),
+    Constant(Nanos),
+    Lognormal { mean: Nanos, sigma: f64 },
+    Pareto { scale: Nanos, shape: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct RawTraffic {
+    pub name: At<String>,
+    pub from: At<String>,
+    pub to: At<String>,
+    pub arrivals: RawArrivals,
+    pub duration: RawLifetime,
+}
+
+/// A rate `400/s`, `20/m`, `3/h`, in events per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let (n, unit) = text
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a rate; write it like 400/s"))?;
+    let per = match unit.trim() {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        u => return Err(format!("unknown rate unit `/{u}`; use /s, /m or /h")),
+    };
+    let v: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate; write it like 400/s"))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("rate `{text}` must be positive"));
+    }
+    Ok(v / per)
+}
+
+struct Rate(f64);
+impl Decode for Rate {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let Value::Str(s) = &node.value else {
+            d.error(
+                &node.loc,
+                path,
+                format!("expected a rate like 400/s, found {}", node.kind()),
+            );
+            return None;
+        };
+        parse_rate(s)
+            .map(Rate)
+            .map_err(|m| d.error(&node.loc, path, m))
+            .ok()
+    }
+}
+
+/// Reads a one-key mapping `{ kind: value }` (a tagged choice) and returns the kind and its node.
+fn one_of<'n>(
+    node: &'n Node,
+    path: &str,
+    d: &mut Diagnostics,
+    kinds: &[&str],
+) -> Option<(String, &'n Node, String)> {
+    match &node.value {
+        Value::Map(m) if m.len() == 1 && kinds.contains(&m[0].0.name.as_str()) => {
+            let k = &m[0].0.name;
+            Some((k.clone(), &m[0].1, super::decode::join(path, k)))
+        }
+        _ => {
+            d.error(
+                &node.loc,
+                path,
+                format!(
+                    "expected one of {{ {} }} with its parameter",
+                    kinds.join(" | ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+impl RawTraffic {
+    pub(super) fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::strict(node, path, d)?;
+        let name = f.req_at("name", d);
+        let from = f.req_at("from", d);
+        let to = f.req_at("to", d);
+        let arrivals = f.node("arrivals").and_then(|n| {
+            let (k, v, p) = one_of(
+                n,
+                &f.child("arrivals"),
+                d,
+                &["poisson", "constant", "on_off"],
+            )?;
+            match k.as_str() {
+                "poisson" => Rate::decode(v, &p, d).map(|r| RawArrivals::Poisson(r.0)),
+                "constant" => Rate::decode(v, &p, d).map(|r| RawArrivals::Constant(r.0)),
+                _ => {
+                    let mut g = Fields::strict(v, &p, d)?;
+                    let rate: Option<Rate> = g.req("rate", d);
+                    let on = g.req("on", d);
+                    let off = g.req("off", d);
+                    g.finish(d);
+                    Some(RawArrivals::OnOff {
+                        rate: rate?.0,
+                        on: on?,
+                        off: off?,
+                    })
+                }
+            }
+        });
+        if !f.has("arrivals") {
+            d.error(f.loc(), path, "missing required key `arrivals`");
+        }
+        let duration = f.node("duration").and_then(|n| {
+            let (k, v, p) = one_of(
+                n,
+                &f.child("duration"),
+                d,
+                &["exponential", "constant", "lognormal", "pareto"],
+            )?;
+            match k.as_str() {
+                "exponential" => Nanos::decode(v, &p, d).map(RawLifetime::Exponential),
+                "constant" => Nanos::decode(v, &p, d).map(RawLifetime::Constant),
+                "lognormal" => {
+                    let mut g = Fields::strict(v, &p, d)?;
+                    let (mean, sigma) = (g.req("mean", d), g.req("sigma", d));
+                    g.finish(d);
+                    Some(RawLifetime::Lognormal {
+                        mean: mean?,
+                        sigma: sigma?,
+                    })
+                }
+                _ => {
+                    let mut g = Fields::strict(v, &p, d)?;
+                    let (scale, shape) = (g.req("scale", d), g.req("shape", d));
+                    g.finish(d);
+                    Some(RawLifetime::Pareto {
+                        scale: scale?,
+                        shape: shape?,
+                    })
+                }
+            }
+        });
+        if !f.has("duration") {
+            d.error(f.loc(), path, "missing required key `duration`");
+        }
+        f.finish(d);
+        Some(RawTraffic {
+            name: name?,
+            from: from?,
+            to: to?,
+            arrivals: arrivals?,
+            duration: duration?,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RawEvent {
+    pub at: At<Nanos>,
+    pub fail: Option<At<String>>,
+    pub recover: Option<At<String>>,
+}
+
+impl RawEvent {
+    pub(super) fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::strict(node, path, d)?;
+        let at = f.req_at("at", d);
+        let fail = f.opt_at("fail", d);
+        let recover = f.opt_at("recover", d);
+        if fail.is_some() == recover.is_some() {
+            d.error(
+                f.loc(),
+                path,
+                "an event needs exactly one of `fail` or `recover`",
+            );
+        }
+        f.finish(d);
+        Some(RawEvent {
+            at: at?,
+            fail,
+            recover,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawConntrack {
+    pub time_wait: Option<Nanos>,
+    pub udp_timeout: Option<Nanos>,
+}
+
+impl RawConntrack {
+    pub(super) fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::strict(node, path, d)?;
+        let r = RawConntrack {
+            time_wait: f.opt("time_wait", d),
+            udp_timeout: f.opt("udp_timeout", d),
+        };
+        f.finish(d);
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("400/s"), Ok(400.0));
+        assert_eq!(parse_rate("60/m"), Ok(1.0));
+        assert!(parse_rate("400").is_err());
+        assert!(parse_rate("-3/s").is_err());
+    }
+}

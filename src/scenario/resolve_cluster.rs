@@ -1,0 +1,331 @@
+//! Resolution of the cluster: node addresses, namespaces (with the built-in `default` and
+//! `kube-system`), deployments placed on nodes, services with their endpoints and ClusterIPs.
+
+use super::decode::At;
+use super::diag::{Diagnostics, Loc};
+use super::raw::*;
+use super::resolve::check_unique;
+use crate::cluster::placement::place;
+use crate::cluster::*;
+use crate::fabric::RackId;
+use crate::net::{Proto, Subnet, nth_host};
+
+pub(super) fn resolve_cluster(
+    raw: &RawCluster,
+    racks: &[RawRack],
+    aci_node_subnet: Option<Subnet>,
+    aci: &[(&RawDesign, Option<super::resolve_aci::NetPart>)],
+    d: &mut Diagnostics,
+) -> Option<Cluster> {
+    let node_subnet = match (&raw.node_subnet, aci_node_subnet) {
+        (Some(c), Some(a)) if c.value.net != a.net => {
+            d.error(
+                &c.loc,
+                &c.path,
+                format!(
+                    "cluster.node_subnet {} differs from the aci-cni design's node_subnet {}",
+                    c.value, a
+                ),
+            );
+            c.value
+        }
+        (Some(c), _) => c.value,
+        (None, Some(a)) => a,
+        (None, None) => {
+            // An aci-cni design that failed to give one has reported why already.
+            if !raw.node_subnet_written && aci.is_empty() {
+                d.error(
+                    &raw.loc,
+                    "cluster",
+                    "missing required key `node_subnet` (or an aci-cni design that gives it)",
+                );
+            }
+            return None;
+        }
+    };
+    // Nodes, in rack order, with IPs from the node subnet (.2 upward when the gateway is .1).
+    let mut nodes = Vec::new();
+    let mut node_names: Vec<(String, &Loc, &str)> = Vec::new();
+    for (ri, r) in racks.iter().enumerate() {
+        for n in &r.nodes {
+            node_names.push((n.value.clone(), &n.loc, n.path.as_str()));
+            let Some(ip) = nth_host(&[node_subnet], nodes.len() as u64) else {
+                d.error(
+                    &n.loc,
+                    &n.path,
+                    format!(
+                        "node_subnet {node_subnet} has no address left for node {}",
+                        n.value
+                    ),
+                );
+                return None;
+            };
+            nodes.push(Node {
+                name: n.value.clone(),
+                rack: RackId(ri as u32),
+                ip,
+                mac: mac_for(ip),
+            });
+        }
+    }
+    check_unique(d, "node", node_names);
+
+    // Namespaces: `default` and `kube-system` always exist, as in every cluster.
+    let mut namespaces: Vec<Namespace> = Vec::new();
+    check_unique(
+        d,
+        "namespace",
+        raw.namespaces
+            .iter()
+            .map(|n| (n.name.value.clone(), &n.name.loc, n.name.path.as_str())),
+    );
+    for n in &raw.namespaces {
+        check_epg_annotation(&n.annotations, &n.name, d);
+        if !namespaces.iter().any(|x| x.name == n.name.value) {
+            namespaces.push(Namespace {
+                name: n.name.value.clone(),
+                labels: n.labels.clone(),
+                annotations: n.annotations.clone(),
+            });
+        }
+    }
+    for builtin in ["default", "kube-system"] {
+        if !namespaces.iter().any(|x| x.name == builtin) {
+            namespaces.push(Namespace {
+                name: builtin.into(),
+                labels: Default::default(),
+                annotations: Default::default(),
+            });
+        }
+    }
+    let ns_id = |name: &At<String>, d: &mut Diagnostics| {
+        let id = namespaces
+            .iter()
+            .position(|x| x.name == name.value)
+            .map(|i| NamespaceId(i as u32));
+        if id.is_none() {
+            d.error(
+                &name.loc,
+                &name.path,
+                format!(
+                    "namespace `{}` is not declared under cluster.namespaces",
+                    name.value
+                ),
+            );
+        }
+        id
+    };
+
+    let max_pods = raw
+        .max_pods_per_node
+        .as_ref()
+        .map(|m| m.value)
+        .unwrap_or(DEFAULT_MAX_PODS_PER_NODE);
+    let mut deployments = Vec::new();
+    let mut pods = Vec::new();
+    let mut counts = vec![0u32; nodes.len()];
+    check_unique(
+        d,
+        "deployment",
+        raw.deployments.iter().map(|x| {
+            (
+                format!("{}/{}", x.namespace.value, x.name.value),
+                &x.name.loc,
+                x.name.path.as_str(),
+            )
+        }),
+    );
+    for rd in &raw.deployments {
+        check_epg_annotation(&rd.annotations, &rd.name, d);
+        check_epg_annotation(&rd.pod_annotations, &rd.name, d);
+        let Some(ns) = ns_id(&rd.namespace, d) else {
+            continue;
+        };
+        let mut explicit = Vec::new();
+        for p in &rd.placement {
+            match nodes.iter().position(|n| n.name == p.value) {
+                Some(i) => explicit.push(NodeId(i as u32)),
+                None => d.error(
+                    &p.loc,
+                    &p.path,
+                    format!("placement names node `{}`, which no rack has", p.value),
+                ),
+            }
+        }
+        if explicit.len() != rd.placement.len() {
+            continue;
+        }
+        for nr in &rd.not_ready {
+            if nr.value >= rd.replicas.value {
+                d.error(
+                    &nr.loc,
+                    &nr.path,
+                    format!(
+                        "replica {} does not exist (replicas: {})",
+                        nr.value, rd.replicas.value
+                    ),
+                );
+            }
+        }
+        let placed = match place(rd.replicas.value, &explicit, &mut counts, max_pods) {
+            Ok(p) => p,
+            Err(m) => {
+                d.error(&rd.replicas.loc, &rd.replicas.path, m);
+                continue;
+            }
+        };
+        let dep = DeploymentId(deployments.len() as u32);
+        for (i, node) in placed.into_iter().enumerate() {
+            pods.push(Pod {
+                name: format!("{}-{i}", rd.name.value),
+                namespace: ns,
+                deployment: dep,
+                node,
+                labels: rd.labels.clone(),
+                annotations: rd.pod_annotations.clone(),
+                ready: !rd.not_ready.iter().any(|x| x.value as usize == i),
+            });
+        }
+        deployments.push(Deployment {
+            name: rd.name.value.clone(),
+            namespace: ns,
+            replicas: rd.replicas.value,
+            labels: rd.labels.clone(),
+            annotations: rd.annotations.clone(),
+        });
+    }
+
+    let mut services = Vec::new();
+    check_unique(
+        d,
+        "service",
+        raw.services.iter().map(|x| {
+            (
+                format!("{}/{}", x.namespace.value, x.name.value),
+                &x.name.loc,
+                x.name.path.as_str(),
+            )
+        }),
+    );
+    for rs in &raw.services {
+        let Some(ns) = ns_id(&rs.namespace, d) else {
+            continue;
+        };
+        let kind = match rs.kind.value.as_str() {
+            "ClusterIP" => ServiceType::ClusterIp,
+            "NodePort" => ServiceType::NodePort,
+            "LoadBalancer" => ServiceType::LoadBalancer,
+            other => {
+                d.error(&rs.kind.loc, &rs.kind.path, format!("unknown service type `{other}`; expected ClusterIP, NodePort or LoadBalancer"));
+                continue;
+            }
+        };
+        let etp = match rs
+            .external_traffic_policy
+            .as_ref()
+            .map(|e| (e.value.as_str(), e))
+        {
+            None | Some(("Cluster", _)) => TrafficPolicy::Cluster,
+            Some(("Local", _)) => TrafficPolicy::Local,
+            Some((other, e)) => {
+                d.error(
+                    &e.loc,
+                    &e.path,
+                    format!("unknown externalTrafficPolicy `{other}`; expected Cluster or Local"),
+                );
+                TrafficPolicy::Cluster
+            }
+        };
+        let mut ports = Vec::new();
+        for p in &rs.ports {
+            let proto = match p.protocol.value.as_str() {
+                "TCP" => Proto::Tcp,
+                "UDP" => Proto::Udp,
+                other => {
+                    d.error(
+                        &p.protocol.loc,
+                        &p.protocol.path,
+                        format!("unknown service protocol `{other}`; expected TCP or UDP"),
+                    );
+                    continue;
+                }
+            };
+            if p.port.value == 0 {
+                d.error(&p.port.loc, &p.port.path, "port 0 is not a service port");
+            }
+            ports.push(ServicePort {
+                name: p.name.clone(),
+                port: p.port.value,
+                target_port: p.target_port.unwrap_or(p.port.value),
+                proto,
+            });
+        }
+        if let Some(l) = rs
+            .load_balancer_ip
+            .as_ref()
+            .filter(|_| kind != ServiceType::LoadBalancer)
+        {
+            d.error(
+                &l.loc,
+                &l.path,
+                "load_balancer_ip is only meaningful on a LoadBalancer service",
+            );
+        }
+        let endpoints = pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.namespace == ns && selects(&rs.selector, &p.labels))
+            .map(|(i, _)| PodId(i as u32))
+            .collect();
+        services.push(Service {
+            name: rs.name.value.clone(),
+            namespace: ns,
+            kind,
+            selector: rs.selector.clone(),
+            ports,
+            external_traffic_policy: etp,
+            requested_lb_ip: rs.load_balancer_ip.as_ref().map(|x| x.value),
+            cluster_ip: raw
+                .service_subnet
+                .as_ref()
+                .and_then(|s| nth_host(&[s.value], services.len() as u64)),
+            labels: rs.labels.clone(),
+            annotations: rs.annotations.clone(),
+            endpoints,
+        });
+    }
+    // Requested LoadBalancer IPs must be distinct.
+    check_unique(
+        d,
+        "load_balancer_ip",
+        raw.services
+            .iter()
+            .filter_map(|s| s.load_balancer_ip.as_ref())
+            .map(|l| (l.value.to_string(), &l.loc, l.path.as_str())),
+    );
+
+    Some(Cluster {
+        node_subnet,
+        pod_subnet: raw.pod_subnet.as_ref().map(|p| p.value),
+        service_subnet: raw.service_subnet.as_ref().map(|p| p.value),
+        nodes,
+        namespaces,
+        deployments,
+        pods,
+        services,
+    })
+}
+
+/// The EPG annotation, when present, must be readable.
+fn check_epg_annotation(
+    annotations: &crate::scenario::decode::Labels,
+    owner: &At<String>,
+    d: &mut Diagnostics,
+) {
+    use crate::design::aci_cni::config::{EPG_ANNOTATION, epg_from_annotation};
+    if let Some(v) = annotations.get(EPG_ANNOTATION)
+        && let Err(m) = epg_from_annotation(v)
+    {
+        d.error(&owner.loc, &owner.path.replace(".name", ".annotations"), m);
+    }
+}
