@@ -183,88 +183,56 @@ impl<'a> AciWalk<'a> {
 
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).
     pub fn walk<R: Recorder>(&self, req: &FlowRequest, nat: &mut NatTable, rec: &mut R) -> Outcome {
+        // Literal addresses that belong to this design's pods or LoadBalancer IPs are those things.
         let src = match req.src {
-            Source::Ip(ip) => match self.state.ip_to_pod.get(&ip) {
-                Some(p) => Source::Pod(*p),
-                None => Source::Ip(ip),
-            },
+            Source::Ip(ip) => self
+                .state
+                .ip_to_pod
+                .get(&ip)
+                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
             s => s,
         };
-        let dst = match req.dst {
-            Target::Ip { ip, port } => {
-                if let Some(p) = self.state.ip_to_pod.get(&ip) {
-                    Target::Pod { pod: *p, port }
-                } else if let Some(s) = self.state.lb_to_service.get(&ip) {
-                    return self.walk_service(req, *s, port, Some(ip), nat, rec);
-                } else {
-                    Target::Ip { ip, port }
-                }
-            }
-            t => t,
+        let (dst, vip) = match req.dst {
+            Target::Ip { ip, port } => match (
+                self.state.ip_to_pod.get(&ip),
+                self.state.lb_to_service.get(&ip),
+            ) {
+                (Some(p), _) => (Target::Pod { pod: *p, port }, None),
+                (None, Some(s)) => (Target::Service { svc: *s, port }, Some(ip)),
+                (None, None) => (Target::Ip { ip, port }, None),
+            },
+            t => (t, None),
         };
-        if let Target::Service { svc, port } = dst {
-            return self.walk_service(&FlowRequest { src, ..*req }, svc, port, None, nat, rec);
-        }
+        let (sport, proto) = (req.sport, req.proto);
         let mut cx = Ctx {
             latency: Nanos::ZERO,
         };
         match (src, dst) {
+            (Source::Ip(c), Target::Service { svc, port }) => {
+                self.ingress_lb(c, sport, svc, port, proto, rec, &mut cx)
+            }
+            (Source::Pod(p), Target::Service { svc, port }) => {
+                self.to_service(p, sport, (svc, vip), port, proto, rec, &mut cx)
+            }
             (Source::Ip(c), Target::Pod { pod, port }) => {
-                self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut cx)
+                self.ingress_direct(c, sport, pod, port, proto, rec, &mut cx)
+            }
+            (Source::Pod(p), Target::Pod { pod, port }) => {
+                self.east_west(p, sport, pod, port, None, proto, rec, &mut cx)
+            }
+            (Source::Pod(p), Target::Ip { ip, port }) => {
+                self.egress(p, sport, Endpoint::new(ip, port), proto, nat, rec, &mut cx)
             }
             (Source::Ip(c), Target::Ip { ip, port }) => {
                 let f = Flow {
-                    proto: req.proto,
-                    src: Endpoint::new(c, req.sport),
+                    proto,
+                    src: Endpoint::new(c, sport),
                     dst: Endpoint::new(ip, port),
                 };
                 rec.hop(self.external(c), Action::Drop, &f, || {
                     format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
                 });
                 outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency)
-            }
-            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(
-                p,
-                req.sport,
-                Endpoint::new(ip, port),
-                req.proto,
-                nat,
-                rec,
-                &mut cx,
-            ),
-            (Source::Pod(p), Target::Pod { pod, port }) => {
-                self.east_west(p, req.sport, pod, port, None, req.proto, rec, &mut cx)
-            }
-            (_, Target::Service { .. }) => unreachable!("services are walked by walk_service"),
-        }
-    }
-
-    /// A flow to a service: from outside through its LoadBalancer IP, from a pod through OVS.
-    fn walk_service<R: Recorder>(
-        &self,
-        req: &FlowRequest,
-        svc: ServiceId,
-        port: u16,
-        vip: Option<Ipv4Addr>,
-        _nat: &mut NatTable,
-        rec: &mut R,
-    ) -> Outcome {
-        let mut cx = Ctx {
-            latency: Nanos::ZERO,
-        };
-        let src = match req.src {
-            Source::Ip(ip) => self
-                .state
-                .ip_to_pod
-                .get(&ip)
-                .map(|p| Source::Pod(*p))
-                .unwrap_or(Source::Ip(ip)),
-            s => s,
-        };
-        match src {
-            Source::Ip(c) => self.ingress_lb(c, req.sport, svc, port, req.proto, rec, &mut cx),
-            Source::Pod(p) => {
-                self.to_service(p, req.sport, (svc, vip), port, req.proto, rec, &mut cx)
             }
         }
     }
