@@ -226,3 +226,15 @@ fn exhausted_snat_policy_leaves_pods_un_nated() {
     );
     assert!(!actions(&t.forward).contains(&"snat"));
 }
+
+#[test]
+fn no_ready_endpoint_means_no_service_graph_and_static_ips_by_annotation() {
+    let s = load("tests/data/lb-no-ready-endpoint.yaml");
+    let (t, o) = walk(&s, "external:clients", "service:a/web:80", None);
+    assert_eq!(o.reason, Reason::NoServiceGraph);
+    assert_eq!(t.flow.dst, "10.34.0.2:80");
+    assert!(t.reason.contains("no node hosts a ready endpoint"));
+    let (t, o) = walk(&s, "external:clients", "service:a/api:443", None);
+    assert_eq!(o.verdict, Verdict::Delivered);
+    assert_eq!(t.flow.dst, "10.35.0.9:443");
+}

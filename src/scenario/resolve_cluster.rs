@@ -284,7 +284,7 @@ pub(super) fn resolve_cluster(
             selector: rs.selector.clone(),
             ports,
             external_traffic_policy: etp,
-            requested_lb_ip: rs.load_balancer_ip.as_ref().map(|x| x.value),
+            requested_lb_ip: requested_lb_ip(rs, d),
             cluster_ip: raw
                 .service_subnet
                 .as_ref()
@@ -327,5 +327,28 @@ fn check_epg_annotation(
         && let Err(m) = epg_from_annotation(v)
     {
         d.error(&owner.loc, &owner.path.replace(".name", ".annotations"), m);
+    }
+}
+
+/// ACI-CNI's annotation for a static LoadBalancer IP (FACTS §1), besides `spec.loadBalancerIP`.
+const LB_IPAM_ANNOTATION: &str = "opflex.cisco.com/lb-ipam-ips";
+
+/// `load_balancer_ip`, else the address of the `opflex.cisco.com/lb-ipam-ips` annotation.
+fn requested_lb_ip(rs: &RawService, d: &mut Diagnostics) -> Option<std::net::Ipv4Addr> {
+    if let Some(ip) = &rs.load_balancer_ip {
+        return Some(ip.value);
+    }
+    let v = rs.annotations.get(LB_IPAM_ANNOTATION)?;
+    let first = v.split(',').next().unwrap_or_default().trim();
+    match first.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            d.error(
+                &rs.name.loc,
+                &rs.path,
+                format!("annotation {LB_IPAM_ANNOTATION} = `{v}` is not an IPv4 address"),
+            );
+            None
+        }
     }
 }
