@@ -199,7 +199,12 @@ fn namespace_isolation_drops_without_a_contract_and_passes_with_one() {
     // …and a pod annotation beats the deployment's: vault is in payments-epg again.
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/vault-0:9000", None);
     assert_eq!(o.reason, Reason::PolicyDenied);
-    assert!(t.reason.contains("the pod's endpoint-group annotation") || t.reason.contains("payments-epg"), "{}", t.reason);
+    assert!(
+        t.reason.contains("the pod's endpoint-group annotation")
+            || t.reason.contains("payments-epg"),
+        "{}",
+        t.reason
+    );
 }
 
 #[test]

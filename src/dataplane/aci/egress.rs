@@ -158,21 +158,10 @@ impl AciWalk<'_> {
             )
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        let (se, sw) = self.classify(r.src.ip).expect("0/0 classifies");
-        let (de, dw) = self.classify(r.dst.ip).expect("classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &r, || {
-            format!("source {}; destination {}", self.why(sw), self.why(dw))
-        });
-        let v = self
-            .state
-            .policy
-            .check(se, de, proto, r.src.port, r.dst.port);
-        if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &r, || {
-                self.contract_text(&v, se, de, &r)
-            });
+        let (se, de) = self.leaf_classify(border, &r, rec);
+        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &r, rec) else {
             return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
-        }
+        };
         let graph = match v {
             PolicyVerdict::Permit { contract, .. } => self
                 .state

@@ -157,6 +157,42 @@ impl<'a> AciWalk<'a> {
         }
     }
 
+    /// Classification on a leaf (both addresses), recorded as one hop.
+    fn leaf_classify<R: Recorder>(&self, leaf: LeafId, pkt: &Flow, rec: &mut R) -> (EpgId, EpgId) {
+        let (se, sw) = self
+            .classify(pkt.src.ip)
+            .expect("0.0.0.0/0 classifies every outside address");
+        let (de, dw) = self
+            .classify(pkt.dst.ip)
+            .expect("0.0.0.0/0 classifies every outside address");
+        rec.hop(Device::Leaf(leaf), Action::Classify, pkt, || {
+            format!("source {}; destination {}", self.why(sw), self.why(dw))
+        });
+        (se, de)
+    }
+
+    /// The contract lookup between two EPGs; a denial is recorded as a drop on `device` and
+    /// gives `None`. A permit is left to the caller to record (with what follows from it).
+    fn contract_or_drop<R: Recorder>(
+        &self,
+        device: Device,
+        (se, de): (EpgId, EpgId),
+        pkt: &Flow,
+        rec: &mut R,
+    ) -> Option<PolicyVerdict> {
+        let v = self
+            .state
+            .policy
+            .check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
+        if matches!(v, PolicyVerdict::Deny) {
+            rec.hop(device, Action::Drop, pkt, || {
+                self.contract_text(&v, se, de, pkt)
+            });
+            return None;
+        }
+        Some(v)
+    }
+
     /// Leaf to leaf through a spine (when they differ), recording the spine hop.
     fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
         if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
@@ -279,35 +315,17 @@ impl<'a> AciWalk<'a> {
             format!("client sends to LoadBalancer IP {lb} of {svc_name}; the external router ECMPs over the L3Out's border leaves ({}) → {}", names.join(", "), self.fabric.leaf_name(border))
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        let (src_epg, src_why) = self
-            .classify(client)
-            .expect("0.0.0.0/0 classifies every outside address");
-        let (dst_epg, dst_why) = self
-            .classify(lb)
-            .expect("0.0.0.0/0 classifies every outside address");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || {
-            format!(
-                "source {}; destination {}",
-                self.why(src_why),
-                self.why(dst_why)
-            )
-        });
+        let (src_epg, dst_epg) = self.leaf_classify(border, &pkt, rec);
         let Some(rid) = self.state.svc_redirect[svc.index()] else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("{lb} has no /32 external EPG and no service graph: no node hosts a ready endpoint of {svc_name}; the L3Out has no route for it in the fabric")
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
         };
-        let v = self
-            .state
-            .policy
-            .check(src_epg, dst_epg, proto, pkt.src.port, pkt.dst.port);
-        if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
-                self.contract_text(&v, src_epg, dst_epg, &pkt)
-            });
+        let Some(v) = self.contract_or_drop(Device::Leaf(border), (src_epg, dst_epg), &pkt, rec)
+        else {
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
-        }
+        };
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             format!(
                 "{}; its service graph redirects",
@@ -457,21 +475,10 @@ impl<'a> AciWalk<'a> {
             )
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
-        let (se, sw) = self.classify(client).expect("0/0 classifies");
-        let (de, dw) = self.classify(pkt.dst.ip).expect("pod classifies");
-        rec.hop(Device::Leaf(border), Action::Classify, &pkt, || {
-            format!("source {}; destination {}", self.why(sw), self.why(dw))
-        });
-        let v = self
-            .state
-            .policy
-            .check(se, de, proto, pkt.src.port, pkt.dst.port);
-        if matches!(v, PolicyVerdict::Deny) {
-            rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
-                self.contract_text(&v, se, de, &pkt)
-            });
+        let (se, de) = self.leaf_classify(border, &pkt, rec);
+        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &pkt, rec) else {
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
-        }
+        };
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             self.contract_text(&v, se, de, &pkt)
         });
