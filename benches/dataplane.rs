@@ -119,5 +119,56 @@ fn walks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lpm, pbr, walks);
+/// The Kubernetes scalability envelope (FACTS §3): 5,000 nodes, 150,000 pods, here in 100 racks of
+/// 50 nodes, 100 deployments of 1,500 replicas behind 100 LoadBalancer services, one SNAT policy
+/// with a /24 of SNAT IPs.
+fn envelope_yaml() -> String {
+    let mut y = String::from("name: envelope\nfabric:\n  spines: [1, 2, 3, 4]\n  racks:\n");
+    for r in 0..100 {
+        let border = if r == 0 { ", border: true" } else { "" };
+        y += &format!(
+            "    - {{ id: {}, leaves: [{}, {}]{border}, nodes: {{ count: 50, prefix: r{r}-n }} }}\n",
+            r + 1,
+            1001 + 2 * r,
+            1002 + 2 * r
+        );
+    }
+    y += "  external: [{ name: internet, prefix: 0.0.0.0/0 }]\ncluster:\n  namespaces: [{ name: big }]\n  deployments:\n";
+    for i in 0..100 {
+        y += &format!(
+            "    - {{ name: d{i}, namespace: big, replicas: 1500, labels: {{ app: d{i} }} }}\n"
+        );
+    }
+    y += "  services:\n";
+    for i in 0..100 {
+        y += &format!(
+            "    - {{ name: s{i}, namespace: big, type: LoadBalancer, selector: {{ app: d{i} }}, ports: [{{ port: 80 }}] }}\n"
+        );
+    }
+    y += "designs:\n  - name: aci-cni\n    cni: aci-cni\n";
+    y += "    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.64.0.1/11, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/19 }\n";
+    y += "    kube_config: { add_external_contract_to_default_epg: true }\n    snat_policies: [{ name: all, snat_ip: [10.20.0.0/24] }]\n";
+    y
+}
+
+fn envelope(c: &mut Criterion) {
+    let text = envelope_yaml();
+    let file: std::sync::Arc<str> = std::sync::Arc::from("envelope.yaml");
+    let load = || {
+        fabsim::scenario::load_str(&file, &text, Path::new("."), Default::default())
+            .scenario
+            .expect("envelope loads")
+    };
+    let mut g = c.benchmark_group("envelope_5000_nodes_150000_pods");
+    g.sample_size(10);
+    g.bench_function("load_and_validate", |b| b.iter(|| black_box(load())));
+    let s = load();
+    let cfg = s.designs[0].aci.as_ref().unwrap();
+    g.bench_function("aci_compile", |b| {
+        b.iter(|| black_box(AciState::compile(&s.cluster, cfg)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lpm, pbr, walks, envelope);
 criterion_main!(benches);

@@ -12,6 +12,13 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
+/// Writes a command's output to stdout. A closed pipe (`fabsim … | head`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Loads a scenario for a command that needs a valid one: prints warnings to stderr, and on
 /// errors prints them all and returns the exit code.
 pub fn load_valid(path: &Path) -> Result<Scenario, u8> {

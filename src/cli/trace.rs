@@ -84,14 +84,14 @@ pub fn run(a: &Args) -> u8 {
     };
     if a.json {
         match serde_json::to_string_pretty(&t) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => super::emit(&(j + "\n")),
             Err(e) => {
                 eprintln!("cannot render JSON: {e}");
                 return EXIT_FAILURE;
             }
         }
     } else {
-        print!("{}", to_text(&t, outcome.latency));
+        super::emit(&to_text(&t, outcome.latency));
     }
     EXIT_OK
 }

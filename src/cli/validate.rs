@@ -9,8 +9,9 @@ use std::path::Path;
 pub fn run(path: &Path, quiet: bool) -> u8 {
     let loaded = scenario::load(path);
     let d = &loaded.diagnostics;
+    let mut out = String::new();
     for x in d.sorted() {
-        println!("{x}");
+        let _ = writeln!(out, "{x}");
     }
     let errors = d.errors().count();
     let warnings = d.warnings().count();
@@ -22,7 +23,8 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
                     .iter()
                     .map(|x| format!("{} ({})", x.name, x.cni.name()))
                     .collect();
-                println!(
+                let _ = writeln!(
+                    out,
                     "{}: valid — {} spines, {} leaves in {} racks, {} nodes, {} pods, {} services; designs: {}; {} warning(s)",
                     path.display(),
                     s.fabric.spines.len(),
@@ -36,19 +38,21 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
                 );
                 for design in &s.designs {
                     if let Some(cfg) = &design.aci {
-                        print!("{}", summarize_aci(s, &design.name, cfg));
+                        out.push_str(&summarize_aci(s, &design.name, cfg));
                     }
                 }
                 if !s.defaults_applied.is_empty() {
-                    println!("defaults applied:");
+                    out.push_str("defaults applied:\n");
                     for x in &s.defaults_applied {
-                        println!("  {x}");
+                        let _ = writeln!(out, "  {x}");
                     }
                 }
             }
+            super::emit(&out);
             EXIT_OK
         }
         _ => {
+            super::emit(&out);
             eprintln!(
                 "{}: {errors} error(s), {warnings} warning(s)",
                 path.display()

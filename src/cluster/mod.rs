@@ -54,6 +54,8 @@ pub struct Deployment {
     pub replicas: u32,
     pub labels: Labels,
     pub annotations: Labels,
+    /// Its pods are `first_pod .. first_pod + replicas` (replicas are created together).
+    pub first_pod: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -175,12 +177,9 @@ impl Cluster {
     }
 
     /// The pods of a deployment, in replica order.
-    pub fn pods_of(&self, dep: DeploymentId) -> impl Iterator<Item = PodId> + '_ {
-        self.pods
-            .iter()
-            .enumerate()
-            .filter(move |(_, p)| p.deployment == dep)
-            .map(|(i, _)| PodId(i as u32))
+    pub fn pods_of(&self, dep: DeploymentId) -> impl Iterator<Item = PodId> + use<> {
+        let d = &self.deployments[dep.index()];
+        (d.first_pod..d.first_pod + d.replicas).map(PodId)
     }
 
     /// `namespace/name` of a pod, as references write it.

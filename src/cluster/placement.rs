@@ -5,6 +5,7 @@
 //! goes to `nodes[i % len]`. A node holds at most `max_pods` pods (Kubernetes default 110).
 
 use super::NodeId;
+use std::collections::BTreeSet;
 
 /// Places `replicas` pods given the current pod count per node; updates the counts.
 /// Returns the node of each replica, or a message saying why they cannot all be placed (the
@@ -28,34 +29,40 @@ fn place_on(
     max_pods: u32,
 ) -> Result<Vec<NodeId>, String> {
     let mut out = Vec::with_capacity(replicas as usize);
-    for i in 0..replicas as usize {
-        let node = if explicit.is_empty() {
-            let (best, count) = pods_per_node
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, c)| (**c, *i))
-                .ok_or_else(|| "the cluster has no nodes".to_string())?;
-            if *count >= max_pods {
+    if explicit.is_empty() {
+        // Least-loaded first, ties to the first node: an ordered set of (pods, node index).
+        let mut by_load: BTreeSet<(u32, usize)> = pods_per_node
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i))
+            .collect();
+        for i in 0..replicas as usize {
+            let Some((count, best)) = by_load.pop_first() else {
+                return Err("the cluster has no nodes".to_string());
+            };
+            if count >= max_pods {
                 let cap = max_pods as u64 * pods_per_node.len() as u64;
                 return Err(format!(
-                    "{replicas} replicas cannot be placed: only {} of them fit ({} nodes × {max_pods} pods per node = {cap}, counting pods already placed)",
-                    i,
+                    "{replicas} replicas cannot be placed: only {i} of them fit ({} nodes × {max_pods} pods per node = {cap}, counting pods already placed)",
                     pods_per_node.len()
                 ));
             }
-            NodeId(best as u32)
-        } else {
-            let n = explicit[i % explicit.len()];
-            if pods_per_node[n.index()] >= max_pods {
-                return Err(format!(
-                    "{replicas} replicas cannot be placed on the {} listed nodes: replica {i} would exceed {max_pods} pods on one node",
-                    explicit.len()
-                ));
-            }
-            n
-        };
-        pods_per_node[node.index()] += 1;
-        out.push(node);
+            pods_per_node[best] += 1;
+            by_load.insert((count + 1, best));
+            out.push(NodeId(best as u32));
+        }
+        return Ok(out);
+    }
+    for i in 0..replicas as usize {
+        let n = explicit[i % explicit.len()];
+        if pods_per_node[n.index()] >= max_pods {
+            return Err(format!(
+                "{replicas} replicas cannot be placed on the {} listed nodes: replica {i} would exceed {max_pods} pods on one node",
+                explicit.len()
+            ));
+        }
+        pods_per_node[n.index()] += 1;
+        out.push(n);
     }
     Ok(out)
 }

@@ -132,18 +132,24 @@ impl SnatGlobalInfo {
     ) -> SnatGlobalInfo {
         let chunks = range.chunks();
         let mut info = SnatGlobalInfo::default();
+        // Chunks in use per IP, so that full IPs are skipped at once.
+        let mut used: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
         for (node, policy) in requests {
             if info.by_node.contains_key(&(node, policy)) {
                 continue;
             }
-            let free = policy_ips[policy].iter().find_map(|ip| {
-                chunks
-                    .iter()
-                    .find(|c| !info.owner.contains_key(&(*ip, c.start)))
-                    .map(|c| (*ip, *c))
-            });
+            let free = policy_ips[policy]
+                .iter()
+                .filter(|ip| used.get(ip).copied().unwrap_or(0) < chunks.len())
+                .find_map(|ip| {
+                    chunks
+                        .iter()
+                        .find(|c| !info.owner.contains_key(&(*ip, c.start)))
+                        .map(|c| (*ip, *c))
+                });
             match free {
                 Some((ip, chunk)) => {
+                    *used.entry(ip).or_insert(0) += 1;
                     info.owner.insert((ip, chunk.start), node);
                     info.by_node
                         .insert((node, policy), Allocation { ip, chunk });

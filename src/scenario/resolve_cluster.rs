@@ -175,6 +175,7 @@ pub(super) fn resolve_cluster(
             }
         };
         let dep = DeploymentId(deployments.len() as u32);
+        let first_pod = pods.len() as u32;
         for (i, node) in placed.into_iter().enumerate() {
             pods.push(Pod {
                 name: format!("{}-{i}", rd.name.value),
@@ -192,6 +193,7 @@ pub(super) fn resolve_cluster(
             replicas: rd.replicas.value,
             labels: rd.labels.clone(),
             annotations: rd.annotations.clone(),
+            first_pod,
         });
     }
 
@@ -271,11 +273,11 @@ pub(super) fn resolve_cluster(
                 "load_balancer_ip is only meaningful on a LoadBalancer service",
             );
         }
-        let endpoints = pods
+        // A pod carries its deployment's labels, so the selector is matched per deployment.
+        let endpoints = deployments
             .iter()
-            .enumerate()
-            .filter(|(_, p)| p.namespace == ns && selects(&rs.selector, &p.labels))
-            .map(|(i, _)| PodId(i as u32))
+            .filter(|x| x.namespace == ns && selects(&rs.selector, &x.labels))
+            .flat_map(|x| (x.first_pod..x.first_pod + x.replicas).map(PodId))
             .collect();
         services.push(Service {
             name: rs.name.value.clone(),
