@@ -111,7 +111,6 @@ pub struct RawFabric {
 impl RawFabric {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
-        let spines_given = f.has("spines");
         let spines: Option<Vec<At<u32>>> = f.req("spines", d);
         if spines.as_ref().is_some_and(Vec::is_empty) {
             d.error(
@@ -120,7 +119,6 @@ impl RawFabric {
                 "a fabric needs at least one spine",
             );
         }
-        let _ = spines_given;
         let spines = spines.unwrap_or_default();
         let racks = list(&mut f, "racks", d, RawRack::decode);
         if !f.has("racks") {

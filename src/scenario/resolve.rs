@@ -79,7 +79,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             aci_partial.iter().find(|(r, _)| std::ptr::eq(*r, rd)),
         ) {
             (Some(a), Some((_, Some(net)))) => {
-                super::resolve_aci::finish(rd, a, net.clone(), &fabric, &cluster, &mut defaults, d)
+                super::resolve_aci::finish(rd, a, net.clone(), &cluster, d)
             }
             _ => None,
         };
@@ -121,8 +121,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
                 "a traffic source is an external network, a pod, a deployment or an IP",
             );
         }
-        if let Some(r) = to.filter(|r| r.is_device()) {
-            let _ = r;
+        if to.is_some_and(|r| r.is_device()) {
             d.error(
                 &t.to.loc,
                 &t.to.path,

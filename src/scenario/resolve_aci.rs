@@ -7,7 +7,6 @@ use super::diag::{Diagnostics, Loc};
 use super::raw::{RawAciDesign, RawDesign};
 use crate::cluster::{Cluster, ServiceType};
 use crate::design::aci_cni::config::*;
-use crate::fabric::Fabric;
 use crate::nat::snat::PortRange;
 use crate::net::{Subnet, overlaps};
 use ipnet::Ipv4Net;
@@ -277,12 +276,9 @@ pub(super) fn finish(
     rd: &RawDesign,
     a: &RawAciDesign,
     net: NetPart,
-    fabric: &Fabric,
     cluster: &Cluster,
-    _defaults: &mut [String],
     d: &mut Diagnostics,
 ) -> Option<AciConfig> {
-    let _ = fabric;
     let mut cfg = net.config;
     let cluster_nets: Vec<(&str, Vec<Ipv4Net>)> = {
         let mut v: Vec<(&str, Vec<Ipv4Net>)> = net
