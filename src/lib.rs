@@ -3,6 +3,7 @@
 //!
 //! See ARCHITECTURE.md for the code map and its invariants.
 
+pub mod bgp;
 pub mod cli;
 pub mod cluster;
 pub mod dataplane;

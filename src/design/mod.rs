@@ -3,6 +3,7 @@
 //! files and modelled by their own issue.
 
 pub mod aci_cni;
+pub mod bgp;
 
 /// The CNI of a design entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,4 +32,6 @@ pub struct DesignSpec {
     pub cni: Cni,
     /// Present for `cni: aci-cni`.
     pub aci: Option<aci_cni::AciConfig>,
+    /// Present for the BGP designs.
+    pub bgp: Option<bgp::BgpConfig>,
 }

@@ -9,9 +9,11 @@ pub mod decode;
 pub mod diag;
 pub mod raw;
 mod raw_traffic;
+pub mod raw_bgp;
 pub mod reference;
 mod resolve;
 mod resolve_aci;
+mod resolve_bgp;
 mod resolve_cluster;
 pub mod yaml;
 

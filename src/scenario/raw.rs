@@ -439,6 +439,7 @@ pub struct RawDesign {
     pub name: At<String>,
     pub cni: At<String>,
     pub aci: Option<RawAciDesign>,
+    pub bgp: Option<super::raw_bgp::RawBgpDesign>,
 }
 
 #[derive(Clone, Debug)]
@@ -502,6 +503,7 @@ impl RawDesign {
         let cni: Option<At<String>> = f.req_at("cni", d);
         let loc = f.loc().clone();
         let mut aci = None;
+        let mut bgp = None;
         match cni.as_ref().map(|c| c.value.as_str()) {
             Some("aci-cni") => {
                 let named = f.has("acc_provision");
@@ -522,18 +524,7 @@ impl RawDesign {
                 });
             }
             Some("calico" | "kube-router" | "cilium") => {
-                // Modelled by the BGP-designs issue; accept the sketch's keys for now.
-                for k in [
-                    "bgp",
-                    "ip_pool",
-                    "advertise",
-                    "args",
-                    "load_balancer",
-                    "acc_provision",
-                    "annotations",
-                ] {
-                    let _ = f.node(k);
-                }
+                bgp = Some(super::raw_bgp::read(&mut f, d, base_dir));
             }
             Some(other) => {
                 let c = cni.as_ref().expect("matched Some");
@@ -552,8 +543,7 @@ impl RawDesign {
             path: path.to_string(),
             name: name?,
             cni: cni?,
-            aci,
-        })
+            aci, bgp })
     }
 }
 

@@ -57,7 +57,8 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
     let raw_cluster = raw.cluster.as_ref()?;
     let first_aci_nodes = aci_partial
         .iter()
-        .find_map(|(_, p)| p.as_ref().and_then(|p| p.node_subnets.first().copied()));
+        .find_map(|(_, p)| p.as_ref().and_then(|p| p.node_subnets.first().copied()))
+        .or_else(|| designs_raw.iter().find_map(super::resolve_bgp::flavour_node_subnet));
     let cluster = super::resolve_cluster::resolve_cluster(
         raw_cluster,
         &raw.fabric.as_ref()?.racks,
@@ -83,16 +84,23 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             }
             _ => None,
         };
-        if cni != Cni::AciCni {
-            d.warning(&rd.loc, &rd.path, format!(
-                "the {} design is recognised but not modelled yet: its keys are not checked and `trace`/`routes` refuse it",
-                cni.name()
-            ));
-        }
+        let bgp_cni = match cni {
+            Cni::Calico => Some(crate::design::bgp::config::BgpCni::Calico),
+            Cni::KubeRouter => Some(crate::design::bgp::config::BgpCni::KubeRouter),
+            Cni::Cilium => Some(crate::design::bgp::config::BgpCni::Cilium),
+            Cni::AciCni => None,
+        };
+        let bgp = match (&rd.bgp, bgp_cni) {
+            (Some(r), Some(c)) if !r.import_failed => {
+                super::resolve_bgp::resolve(rd, r, c, &fabric, &cluster, &mut defaults, d)
+            }
+            _ => None,
+        };
         designs.push(DesignSpec {
             name: rd.name.value.clone(),
             cni,
             aci,
+            bgp,
         });
     }
     if aci_partial.iter().any(|(_, p)| p.is_some()) && fabric.border_leaves().is_empty() {

@@ -1,0 +1,271 @@
+//! Compiles the cluster under a BGP design: pod addressing (Calico blocks or per-node podCIDRs),
+//! LoadBalancer IPs, what each node advertises, the sessions to the anchor leaves, and every
+//! leaf's routing table with the reasons for each path kept or dropped.
+//!
+//! Floating L3Out (FACTS §2): nodes of an anchor rack peer with their rack's leaves; nodes of a
+//! non-anchor rack peer with the anchor leaves of the first anchor rack, through the fabric, so
+//! their paths cost more. Leaves learn the others' routes through the fabric (MP-BGP) with the
+//! anchor leaf as next hop — one ECMP path per anchor leaf — unless next-hop propagate is set.
+
+use super::config::*;
+use crate::bgp::{self, Candidate, NextHop, Rejection, Route};
+use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType, TrafficPolicy};
+use crate::fabric::{Fabric, LeafId};
+use crate::net::lpm::LpmTable;
+use crate::net::host;
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// A BGP session between a node and a leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub node: NodeId,
+    pub leaf: LeafId,
+    /// Why it is down, if it is.
+    pub down: Option<Rejection>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BgpState {
+    pub cfg: BgpConfig,
+    pub pod_ip: Vec<Ipv4Addr>,
+    pub ip_to_pod: BTreeMap<Ipv4Addr, PodId>,
+    /// The pod prefixes (blocks or podCIDR) of each node.
+    pub node_pod_prefixes: Vec<Vec<Ipv4Net>>,
+    pub lb_ip: Vec<Option<Ipv4Addr>>,
+    pub lb_to_service: BTreeMap<Ipv4Addr, ServiceId>,
+    /// What each node announces.
+    pub advertised: Vec<Vec<Ipv4Net>>,
+    pub sessions: Vec<Session>,
+    /// Routes of every leaf, sorted by prefix, and their LPM index.
+    pub leaf_routes: Vec<Vec<Route>>,
+    leaf_lpm: Vec<LpmTable<usize>>,
+}
+
+fn unit_addresses(size: u8) -> u64 {
+    1u64 << (32 - u32::from(size))
+}
+
+/// The peers (leaves) of a node under the floating L3Out.
+pub fn peer_leaves(fabric: &Fabric, cluster: &Cluster, node: NodeId) -> Vec<LeafId> {
+    let rack = &fabric.racks[cluster.node(node).rack.index()];
+    if rack.anchor {
+        return rack.leaves.clone();
+    }
+    fabric.racks.iter().find(|r| r.anchor).map(|r| r.leaves.clone()).unwrap_or_default()
+}
+
+impl BgpState {
+    pub fn compile(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig) -> BgpState {
+        let cfg = cfg.clone();
+        let pods_by_node = cluster.pods_by_node();
+        // Pod addressing.
+        let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
+        let mut node_pod_prefixes = vec![Vec::new(); cluster.nodes.len()];
+        let (pool, unit) = match &cfg.pods {
+            PodAddressing::Blocks { pool, block_size } => (*pool, *block_size),
+            PodAddressing::PerNodeCidr { pool, len } => (*pool, *len),
+        };
+        let unit_size = unit_addresses(unit);
+        let base = u64::from(u32::from(pool.net.network()));
+        let mut next_unit = 0u64;
+        for (n, pods) in pods_by_node.iter().enumerate() {
+            let units = match cfg.pods {
+                // Blocks on demand: none for a node without pods, another when a block is full.
+                PodAddressing::Blocks { .. } => (pods.len() as u64).div_ceil(unit_size),
+                PodAddressing::PerNodeCidr { .. } => 1,
+            };
+            for u in 0..units {
+                let start = base + (next_unit + u) * unit_size;
+                if let Ok(p) = Ipv4Net::new(Ipv4Addr::from(start as u32), unit) {
+                    node_pod_prefixes[n].push(p);
+                }
+            }
+            // Calico hands out every address of a block; a podCIDR's .1 is the node's bridge or
+            // router address, so pods start at .2 (approximation of kube-router's and Cilium's IPAM).
+            let (per_unit, first) = match cfg.pods {
+                PodAddressing::Blocks { .. } => (unit_size, 0),
+                PodAddressing::PerNodeCidr { .. } => (unit_size.saturating_sub(2).max(1), 2),
+            };
+            for (j, p) in pods.iter().enumerate() {
+                let unit_idx = (j as u64 / per_unit).min(units.saturating_sub(1));
+                let addr = base + (next_unit + unit_idx) * unit_size + first + j as u64 % per_unit;
+                pod_ip[p.index()] = Ipv4Addr::from(addr as u32);
+            }
+            next_unit += units;
+        }
+        let ip_to_pod = pod_ip.iter().enumerate().map(|(i, ip)| (*ip, PodId(i as u32))).collect();
+
+        // LoadBalancer IPs: requested, else the lowest free address of the pool (first host up).
+        let mut lb_ip = vec![None; cluster.services.len()];
+        let mut used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|s| s.requested_lb_ip).collect();
+        let mut pool_addrs = cfg.lb_pool.iter().flat_map(|p| p.hosts());
+        for (i, s) in cluster.services.iter().enumerate() {
+            if s.kind != ServiceType::LoadBalancer {
+                continue;
+            }
+            lb_ip[i] = s.requested_lb_ip.or_else(|| {
+                let ip = pool_addrs.by_ref().find(|a| !used.contains(a))?;
+                used.push(ip);
+                Some(ip)
+            });
+        }
+        let lb_to_service = lb_ip.iter().enumerate().filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32)))).collect();
+
+        // Advertisements per node.
+        let mut advertised: Vec<Vec<Ipv4Net>> = vec![Vec::new(); cluster.nodes.len()];
+        for (n, adv) in advertised.iter_mut().enumerate() {
+            if cfg.advertise_pod_cidr {
+                adv.extend(node_pod_prefixes[n].iter().copied());
+            }
+            adv.extend(cfg.advertise_cluster_ips.iter().copied());
+        }
+        for (i, s) in cluster.services.iter().enumerate() {
+            let Some(ip) = lb_ip[i] else { continue };
+            let Some(range) = cfg.advertise_lb.iter().find(|r| r.contains(&ip)) else { continue };
+            match s.external_traffic_policy {
+                TrafficPolicy::Local => {
+                    for (n, adv) in advertised.iter_mut().enumerate() {
+                        if !cluster.ready_local_endpoints(ServiceId(i as u32), NodeId(n as u32)).is_empty() {
+                            adv.push(host(ip));
+                        }
+                    }
+                }
+                TrafficPolicy::Cluster => {
+                    // Calico advertises the CIDR from every node; kube-router and Cilium the /32.
+                    let prefix = if cfg.cni == BgpCni::Calico { *range } else { host(ip) };
+                    for adv in advertised.iter_mut() {
+                        adv.push(prefix);
+                    }
+                }
+            }
+        }
+        for adv in advertised.iter_mut() {
+            adv.sort();
+            adv.dedup();
+        }
+
+        // Sessions.
+        let password_ok = cfg.node_password == cfg.fabric_password;
+        let mut sessions = Vec::new();
+        for n in 0..cluster.nodes.len() {
+            let node = NodeId(n as u32);
+            let count = advertised[n].len() as u32;
+            for leaf in peer_leaves(fabric, cluster, node) {
+                let down = if !password_ok {
+                    Some(Rejection::PasswordMismatch)
+                } else if count > cfg.max_prefix {
+                    Some(Rejection::MaxPrefixExceeded { limit: cfg.max_prefix, advertised: count })
+                } else {
+                    None
+                };
+                sessions.push(Session { node, leaf, down });
+            }
+        }
+
+        // eBGP on the anchor leaves.
+        let nleaves = fabric.leaves.len();
+        let mut ebgp: Vec<BTreeMap<Ipv4Net, Route>> = vec![BTreeMap::new(); nleaves];
+        let mut by_leaf: Vec<BTreeMap<Ipv4Net, Vec<Candidate>>> = vec![BTreeMap::new(); nleaves];
+        for s in &sessions {
+            let node = cluster.node(s.node);
+            let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
+            for p in &advertised[s.node.index()] {
+                let accepted = cfg.import.iter().any(|i| i.contains(p));
+                let rejected = s.down.or((!accepted).then_some(Rejection::ImportRouteControl));
+                by_leaf[s.leaf.index()].entry(*p).or_default().push(Candidate {
+                    node: s.node,
+                    next_hop: node.ip,
+                    as_path_len: 1,
+                    nh_cost: u32::from(!on_leaf),
+                    rejected,
+                });
+            }
+        }
+        for (l, prefixes) in by_leaf.into_iter().enumerate() {
+            for (prefix, cands) in prefixes {
+                let sel = bgp::select(&cands, cfg.max_paths);
+                let route = Route {
+                    prefix,
+                    next_hops: sel.installed.iter().map(|i| NextHop::Node(cands[*i].node)).collect(),
+                    excluded: sel.excluded.iter().map(|(i, why)| (NextHop::Node(cands[*i].node), why.to_string())).collect(),
+                };
+                ebgp[l].insert(prefix, route);
+            }
+        }
+
+        // Every leaf: its own eBGP routes, plus what the others learned, through the fabric.
+        let mut leaf_routes = Vec::with_capacity(nleaves);
+        for l in 0..nleaves {
+            let mut table: BTreeMap<Ipv4Net, Route> = BTreeMap::new();
+            let all_prefixes: std::collections::BTreeSet<Ipv4Net> = ebgp.iter().flat_map(|m| m.keys().copied()).collect();
+            for prefix in all_prefixes {
+                let own = ebgp[l].get(&prefix).filter(|r| !r.next_hops.is_empty());
+                let remote: Vec<(LeafId, &Route)> = (0..nleaves)
+                    .filter(|o| *o != l)
+                    .filter_map(|o| ebgp[o].get(&prefix).filter(|r| !r.next_hops.is_empty()).map(|r| (LeafId(o as u32), r)))
+                    .collect();
+                let mut route = ebgp[l].get(&prefix).cloned().unwrap_or(Route { prefix, next_hops: Vec::new(), excluded: Vec::new() });
+                let via: Vec<NextHop> = if cfg.next_hop_propagate {
+                    let mut v: Vec<NextHop> = remote.iter().flat_map(|(_, r)| r.next_hops.iter().copied()).collect();
+                    v.sort();
+                    v.dedup();
+                    v
+                } else {
+                    remote.iter().map(|(o, _)| NextHop::Leaf(*o)).collect()
+                };
+                if own.is_some() {
+                    for v in via {
+                        route.excluded.push((v, "learned through the fabric (iBGP, distance 200): this leaf's own eBGP path (distance 20) wins".into()));
+                    }
+                } else {
+                    route.next_hops = via;
+                }
+                if !route.next_hops.is_empty() || !route.excluded.is_empty() {
+                    table.insert(prefix, route);
+                }
+            }
+            // The nodes' subnet is the L3Out SVI on the leaves the nodes attach to.
+            let leaf = fabric.leaf(LeafId(l as u32));
+            let has_nodes = cluster.nodes.iter().any(|n| n.rack == leaf.rack);
+            if has_nodes {
+                table.insert(cluster.node_subnet.net, Route { prefix: cluster.node_subnet.net, next_hops: vec![NextHop::Connected], excluded: Vec::new() });
+            }
+            // Outside: the L3Out on border leaves, the border leaves' TEPs elsewhere.
+            let default: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
+            let next_hops = if leaf.border {
+                vec![NextHop::L3Out]
+            } else {
+                fabric.border_leaves().iter().map(|b| NextHop::Leaf(*b)).collect()
+            };
+            if !next_hops.is_empty() {
+                table.insert(default, Route { prefix: default, next_hops, excluded: Vec::new() });
+            }
+            leaf_routes.push(table.into_values().collect::<Vec<Route>>());
+        }
+        let leaf_lpm = leaf_routes
+            .iter()
+            .map(|routes: &Vec<Route>| {
+                let mut t = LpmTable::new();
+                for (i, r) in routes.iter().enumerate() {
+                    if !r.next_hops.is_empty() {
+                        t.insert(r.prefix, i);
+                    }
+                }
+                t
+            })
+            .collect();
+        BgpState { cfg, pod_ip, ip_to_pod, node_pod_prefixes, lb_ip, lb_to_service, advertised, sessions, leaf_routes, leaf_lpm }
+    }
+
+    /// The route a leaf uses for `ip` (longest prefix with a next hop).
+    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
+        self.leaf_lpm[leaf.index()].lookup(ip).map(|(_, i)| &self.leaf_routes[leaf.index()][*i])
+    }
+
+    /// The hold time a session runs with: the lower of the two sides' (RFC 4271 §4.2).
+    pub fn negotiated_hold_time(&self) -> crate::time::Nanos {
+        self.cfg.node_hold_time.min(self.cfg.fabric_hold_time)
+    }
+}

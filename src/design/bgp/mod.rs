@@ -1,0 +1,8 @@
+//! The BGP designs (FACTS.md §2): Calico, kube-router and Cilium peering with the fabric.
+
+pub mod compile;
+pub mod config;
+pub mod maglev;
+
+pub use compile::BgpState;
+pub use config::BgpConfig;

@@ -1,0 +1,272 @@
+//! Raw keys of the BGP designs as users write them: a `bgp` block (both sides of the sessions),
+//! Calico's `ip_pool` and `advertise`, kube-router's DaemonSet `args`, a `load_balancer` block,
+//! an acc-provision Calico-flavour file and Calico resources (BGPConfiguration, BGPPeer, IPPool).
+
+use super::decode::{At, Cidr, Fields, Labels};
+use super::diag::Diagnostics;
+use super::yaml::{Node, Value};
+use crate::time::Nanos;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Default)]
+pub struct RawBgpSection {
+    pub cluster_asn: Option<At<u32>>,
+    pub fabric_asn: Option<At<u32>>,
+    pub hold_time: Option<At<Nanos>>,
+    pub keepalive: Option<Nanos>,
+    pub graceful_restart: Option<bool>,
+    pub restart_time: Option<Nanos>,
+    pub max_paths: Option<At<u32>>,
+    pub max_prefix: Option<u32>,
+    pub password: Option<String>,
+    pub fabric_password: Option<String>,
+    pub next_hop_propagate: Option<bool>,
+    pub import: Option<Vec<Cidr>>,
+}
+
+/// The acc-provision Calico flavour's keys fabsim uses.
+#[derive(Clone, Debug, Default)]
+pub struct RawCalicoFlavour {
+    pub secret: Option<String>,
+    pub prefixes: Option<u32>,
+    pub remote_as: Option<u32>,
+    pub aci_as: Option<u32>,
+    pub node_subnet: Option<At<Cidr>>,
+    pub pod_subnet: Option<At<Cidr>>,
+    pub extern_dynamic: Option<At<Cidr>>,
+    pub cluster_svc_subnet: Option<At<Cidr>>,
+    pub block_size: Option<At<u8>>,
+    /// topology.rack[]: (rack id, leaf ids, node names).
+    pub racks: Vec<(At<u32>, Vec<u32>, Vec<At<String>>)>,
+}
+
+/// Calico resources fabsim uses.
+#[derive(Clone, Debug, Default)]
+pub struct RawCalicoResources {
+    pub as_number: Option<u32>,
+    pub service_cluster_ips: Vec<Cidr>,
+    pub service_external_ips: Vec<Cidr>,
+    pub service_loadbalancer_ips: Vec<Cidr>,
+    pub pool_cidr: Option<At<Cidr>>,
+    pub block_size: Option<At<u8>>,
+    pub nat_outgoing: Option<bool>,
+    /// BGPPeer: (peerIP, asNumber, nodeSelector, has a password).
+    pub peers: Vec<(String, Option<u32>, Option<String>, bool)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RawBgpDesign {
+    pub bgp: RawBgpSection,
+    pub pool_cidr: Option<At<Cidr>>,
+    pub block_size: Option<At<u8>>,
+    pub nat_outgoing: Option<bool>,
+    pub service_cluster_ips: Option<Vec<Cidr>>,
+    pub service_external_ips: Option<Vec<Cidr>>,
+    pub service_loadbalancer_ips: Option<Vec<Cidr>>,
+    pub advertise_pod_cidr: Option<bool>,
+    pub advertise_lb: Option<bool>,
+    pub args: Vec<At<String>>,
+    pub lb_algorithm: Option<At<String>>,
+    pub lb_pool: Option<Vec<Cidr>>,
+    pub masquerade: Option<bool>,
+    pub pod_cidr_len: Option<At<u8>>,
+    pub flavour: Option<RawCalicoFlavour>,
+    pub resources: Option<RawCalicoResources>,
+    pub import_failed: bool,
+}
+
+fn read_bgp_section(n: &Node, path: &str, d: &mut Diagnostics) -> Option<RawBgpSection> {
+    let mut f = Fields::strict(n, path, d)?;
+    let r = RawBgpSection {
+        cluster_asn: f.opt_at("cluster_asn", d),
+        fabric_asn: f.opt_at("fabric_asn", d),
+        hold_time: f.opt_at("hold_time", d),
+        keepalive: f.opt("keepalive", d),
+        graceful_restart: f.opt("graceful_restart", d),
+        restart_time: f.opt("restart_time", d),
+        max_paths: f.opt_at("max_paths", d),
+        max_prefix: f.opt("max_prefix", d),
+        password: f.opt("password", d),
+        fabric_password: f.opt("fabric_password", d),
+        next_hop_propagate: f.opt("next_hop_propagate", d),
+        import: f.opt("import", d),
+    };
+    f.finish(d);
+    Some(r)
+}
+
+/// Reads the BGP keys of a design entry (the caller has read `name` and `cni`).
+pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesign {
+    let mut r = RawBgpDesign::default();
+    if let Some(n) = f.node("bgp") {
+        r.bgp = read_bgp_section(n, &f.child("bgp"), d).unwrap_or_default();
+    }
+    if let Some(n) = f.node("ip_pool") {
+        if let Some(mut g) = Fields::strict(n, &f.child("ip_pool"), d) {
+            r.pool_cidr = g.opt_at("cidr", d);
+            r.block_size = g.opt_at("block_size", d);
+            r.nat_outgoing = g.opt("nat_outgoing", d);
+            g.finish(d);
+        }
+    }
+    if let Some(n) = f.node("advertise") {
+        if let Some(mut g) = Fields::strict(n, &f.child("advertise"), d) {
+            r.service_cluster_ips = g.opt("service_cluster_ips", d);
+            r.service_external_ips = g.opt("service_external_ips", d);
+            r.service_loadbalancer_ips = g.opt("service_loadbalancer_ips", d);
+            r.advertise_pod_cidr = g.opt("pod_cidr", d);
+            r.advertise_lb = g.opt("load_balancer_ips", d);
+            g.finish(d);
+        }
+    }
+    r.args = f.opt("args", d).unwrap_or_default();
+    if let Some(n) = f.node("load_balancer") {
+        if let Some(mut g) = Fields::strict(n, &f.child("load_balancer"), d) {
+            r.lb_algorithm = g.opt_at("algorithm", d);
+            r.lb_pool = g.opt("pool", d);
+            g.finish(d);
+        }
+    }
+    r.masquerade = f.opt("masquerade", d);
+    r.pod_cidr_len = f.opt_at("pod_cidr_len", d);
+    if let Some(n) = f.node("acc_provision") {
+        let p = f.child("acc_provision");
+        match read_file(n, &p, base_dir, d) {
+            Some((name, node)) => r.flavour = read_flavour(&name, &node, d),
+            None => r.import_failed = true,
+        }
+    }
+    if let Some(n) = f.node("resources") {
+        let p = f.child("resources");
+        match read_file(n, &p, base_dir, d) {
+            Some((name, _)) => r.resources = read_resources(&name, d),
+            None => r.import_failed = true,
+        }
+    }
+    r
+}
+
+/// `{ file: PATH }` → the file's name and its first document.
+fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Option<(String, Node)> {
+    let mut f = Fields::strict(n, path, d)?;
+    let file: Option<At<String>> = f.req_at("file", d);
+    f.finish(d);
+    let file = file?;
+    let full = base_dir.join(&file.value);
+    let text = std::fs::read_to_string(&full)
+        .map_err(|e| d.error(&file.loc, &file.path, format!("cannot read {}: {e}", full.display())))
+        .ok()?;
+    let name = full.display().to_string();
+    let docs = super::yaml::parse_multi(&Arc::from(name.as_str()), &text, d)?;
+    let first = docs.into_iter().next()?;
+    Some((name, first))
+}
+
+fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
+    match &n.value {
+        Value::Map(m) => m.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn get<T: super::decode::Decode>(n: &Node, keys: &[&str], d: &mut Diagnostics) -> Option<At<T>> {
+    let mut cur = n;
+    let mut path = String::new();
+    for k in keys {
+        cur = child(cur, k)?;
+        path = super::decode::join(&path, k);
+    }
+    if matches!(cur.value, Value::Null) {
+        return None;
+    }
+    T::decode(cur, &path, d).map(|value| At { value, loc: cur.loc.clone(), path })
+}
+
+/// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).
+pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCalicoFlavour> {
+    let peering = ["aci_config", "cluster_l3out", "bgp", "peering"];
+    let mut fl = RawCalicoFlavour {
+        secret: get::<String>(n, &["aci_config", "cluster_l3out", "bgp", "secret"], d).map(|a| a.value),
+        prefixes: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "prefixes"], d).map(|a| a.value),
+        remote_as: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "remote_as_number"], d).map(|a| a.value),
+        aci_as: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "aci_as_number"], d).map(|a| a.value),
+        node_subnet: get(n, &["net_config", "node_subnet"], d),
+        pod_subnet: get(n, &["net_config", "pod_subnet"], d),
+        extern_dynamic: get(n, &["net_config", "extern_dynamic"], d),
+        cluster_svc_subnet: get(n, &["net_config", "cluster_svc_subnet"], d),
+        block_size: get(n, &["calico_config", "net_config", "block_size"], d),
+        racks: Vec::new(),
+    };
+    if let Some(Value::Seq(racks)) = child(n, "topology").and_then(|t| child(t, "rack")).map(|r| &r.value) {
+        for (i, r) in racks.iter().enumerate() {
+            let p = format!("topology.rack[{i}]");
+            let Some(id) = get::<u32>(r, &["id"], d) else {
+                d.error(&r.loc, &p, "a rack needs an `id`");
+                continue;
+            };
+            let leaves = match child(r, "leaf").map(|l| &l.value) {
+                Some(Value::Seq(ls)) => ls.iter().filter_map(|l| get::<u32>(l, &["id"], d)).map(|a| a.value).collect(),
+                _ => Vec::new(),
+            };
+            let nodes = match child(r, "node").map(|l| &l.value) {
+                Some(Value::Seq(ns)) => ns.iter().filter_map(|x| get::<String>(x, &["name"], d)).collect(),
+                _ => Vec::new(),
+            };
+            fl.racks.push((id, leaves, nodes));
+        }
+    }
+    Some(fl)
+}
+
+/// Calico resources: every document of the file (BGPConfiguration, BGPPeer, IPPool).
+pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResources> {
+    let text = std::fs::read_to_string(name).ok()?;
+    let docs = super::yaml::parse_multi(&Arc::from(name), &text, d)?;
+    let mut r = RawCalicoResources::default();
+    for doc in &docs {
+        let kind = get::<String>(doc, &["kind"], d).map(|k| k.value).unwrap_or_default();
+        match kind.as_str() {
+            "BGPConfiguration" => {
+                r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
+                let cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
+                    match child(doc, "spec").and_then(|s| child(s, key)).map(|v| &v.value) {
+                        Some(Value::Seq(items)) => items.iter().filter_map(|i| get::<Cidr>(i, &["cidr"], d)).map(|a| a.value).collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                r.service_cluster_ips = cidrs("serviceClusterIPs", d);
+                r.service_external_ips = cidrs("serviceExternalIPs", d);
+                r.service_loadbalancer_ips = cidrs("serviceLoadBalancerIPs", d);
+            }
+            "BGPPeer" => {
+                let peer_ip = get::<String>(doc, &["spec", "peerIP"], d).map(|a| a.value).unwrap_or_default();
+                let asn = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
+                let sel = get::<String>(doc, &["spec", "nodeSelector"], d).map(|a| a.value);
+                let pw = child(doc, "spec").and_then(|s| child(s, "password")).is_some();
+                r.peers.push((peer_ip, asn, sel, pw));
+            }
+            "IPPool" => {
+                r.pool_cidr = get(doc, &["spec", "cidr"], d);
+                r.block_size = get(doc, &["spec", "blockSize"], d);
+                r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
+            }
+            _ => {}
+        }
+    }
+    Some(r)
+}
+
+/// kube-router's flags as its DaemonSet passes them: `--name=value` or `--name` (true).
+pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
+    let mut out = Labels::new();
+    for a in args {
+        let Some(body) = a.value.strip_prefix("--") else {
+            d.error(&a.loc, &a.path, format!("`{}` is not a flag; kube-router's are written --name=value", a.value));
+            continue;
+        };
+        let (k, v) = body.split_once('=').unwrap_or((body, "true"));
+        out.insert(k.to_string(), v.to_string());
+    }
+    out
+}
