@@ -26,6 +26,17 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Show a leaf's or a node's routing table under a design, with the paths dropped and why.
+    Routes {
+        scenario: PathBuf,
+        #[arg(long)]
+        design: String,
+        /// leaf:ID or node:NAME
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Walk one flow and its reply hop by hop through a design.
     Trace {
         scenario: PathBuf,
@@ -65,6 +76,12 @@ fn main() -> ExitCode {
     };
     let code = match &args.command {
         Command::Validate { scenario, quiet } => cli::validate::run(scenario, *quiet),
+        Command::Routes {
+            scenario,
+            design,
+            device,
+            json,
+        } => cli::routes::run(scenario, design, device, *json),
         Command::Trace {
             scenario,
             design,

@@ -93,7 +93,13 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
         if let Some(r) = c.rejected {
             sel.excluded.push((i, Excluded::Rejected(r)));
         } else if c.as_path_len > MAX_AS_LIMIT {
-            sel.excluded.push((i, Excluded::AsPathTooLong { len: c.as_path_len, limit: MAX_AS_LIMIT }));
+            sel.excluded.push((
+                i,
+                Excluded::AsPathTooLong {
+                    len: c.as_path_len,
+                    limit: MAX_AS_LIMIT,
+                },
+            ));
         } else {
             valid.push(i);
         }
@@ -105,7 +111,8 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
     for i in valid {
         let cost = candidates[i].nh_cost;
         if cost > best {
-            sel.excluded.push((i, Excluded::HigherNextHopCost { cost, best }));
+            sel.excluded
+                .push((i, Excluded::HigherNextHopCost { cost, best }));
         } else {
             equal.push(i);
         }
@@ -115,7 +122,8 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
         if k < max_paths {
             sel.installed.push(i);
         } else {
-            sel.excluded.push((i, Excluded::BeyondMaxPaths { limit: max_paths }));
+            sel.excluded
+                .push((i, Excluded::BeyondMaxPaths { limit: max_paths }));
         }
     }
     sel.excluded.sort_by_key(|(i, _)| *i);
@@ -148,7 +156,13 @@ mod tests {
     use super::*;
 
     fn c(n: u32, cost: u32) -> Candidate {
-        Candidate { node: NodeId(n), next_hop: Ipv4Addr::from(0x0A20_0000 + n), as_path_len: 1, nh_cost: cost, rejected: None }
+        Candidate {
+            node: NodeId(n),
+            next_hop: Ipv4Addr::from(0x0A20_0000 + n),
+            as_path_len: 1,
+            nh_cost: cost,
+            rejected: None,
+        }
     }
 
     #[test]
@@ -157,7 +171,10 @@ mod tests {
         let sel = select(&cands, DEFAULT_MAX_PATHS);
         assert_eq!(sel.installed.len(), 64);
         // The highest next-hop address is the one left out.
-        assert_eq!(sel.excluded, vec![(64, Excluded::BeyondMaxPaths { limit: 64 })]);
+        assert_eq!(
+            sel.excluded,
+            vec![(64, Excluded::BeyondMaxPaths { limit: 64 })]
+        );
     }
 
     #[test]
@@ -166,7 +183,10 @@ mod tests {
         let sel = select(&cands, 64);
         assert_eq!(sel.installed, vec![1, 2]);
         assert_eq!(sel.excluded.len(), 2);
-        assert!(matches!(sel.excluded[0].1, Excluded::HigherNextHopCost { cost: 1, best: 0 }));
+        assert!(matches!(
+            sel.excluded[0].1,
+            Excluded::HigherNextHopCost { cost: 1, best: 0 }
+        ));
     }
 
     #[test]
@@ -175,6 +195,9 @@ mod tests {
         x.rejected = Some(Rejection::PasswordMismatch);
         let sel = select(&[x, c(3, 1)], 64);
         assert_eq!(sel.installed, vec![1]);
-        assert_eq!(sel.excluded, vec![(0, Excluded::Rejected(Rejection::PasswordMismatch))]);
+        assert_eq!(
+            sel.excluded,
+            vec![(0, Excluded::Rejected(Rejection::PasswordMismatch))]
+        );
     }
 }

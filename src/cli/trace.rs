@@ -4,9 +4,11 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, load_valid};
 use crate::dataplane::Outcome;
 use crate::dataplane::Record;
 use crate::dataplane::aci::AciWalk;
+use crate::dataplane::bgp::{BgpWalk, NodeTables};
 use crate::dataplane::request;
 use crate::dataplane::trace::{JsonTrace, to_json, to_text};
 use crate::design::aci_cni::AciState;
+use crate::design::bgp::BgpState;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 use crate::scenario::{Scenario, reference};
@@ -41,22 +43,31 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
             names.join(", ")
         ));
     };
-    let Some(cfg) = &design.aci else {
-        return Err(format!(
-            "design `{}` is {}: only aci-cni is modelled so far (the BGP designs come with their own issue)",
-            design.name,
-            design.cni.name()
-        ));
-    };
     let from = reference::resolve(q.from, &s.fabric, &s.cluster)
         .map_err(|m| format!("--from {}: {m}", q.from))?;
     let to = reference::resolve(q.to, &s.fabric, &s.cluster)
         .map_err(|m| format!("--to {}: {m}", q.to))?;
     let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)?;
-    let state = AciState::compile(&s.cluster, cfg);
-    let walker = AciWalk::new(&s.fabric, &s.cluster, &state);
     let mut rec = Record::default();
-    let outcome = walker.walk(&req, &mut NatTable::default(), &mut rec);
+    let outcome = match (&design.aci, &design.bgp) {
+        (Some(cfg), _) => {
+            let state = AciState::compile(&s.cluster, cfg);
+            AciWalk::new(&s.fabric, &s.cluster, &state).walk(
+                &req,
+                &mut NatTable::default(),
+                &mut rec,
+            )
+        }
+        (_, Some(cfg)) => {
+            let state = BgpState::compile(&s.fabric, &s.cluster, cfg);
+            BgpWalk::new(&s.fabric, &s.cluster, &state, &design.name).walk(
+                &req,
+                &mut NodeTables::default(),
+                &mut rec,
+            )
+        }
+        _ => return Err(format!("design `{}` could not be resolved", design.name)),
+    };
     Ok((
         to_json(&design.name, &outcome, &rec, &s.fabric, &s.cluster),
         outcome,

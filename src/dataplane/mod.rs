@@ -5,6 +5,7 @@
 //! a walk in the event loop builds no strings and allocates nothing.
 
 pub mod aci;
+pub mod bgp;
 pub mod request;
 pub mod trace;
 
@@ -168,6 +169,7 @@ pub enum Reason {
     NoReadyEndpoint,
     IcmpThroughSnat,
     SnatPortExhausted,
+    MasqueradePortExhausted,
     NoRoute,
 }
 
@@ -182,6 +184,7 @@ impl Reason {
             Reason::NoReadyEndpoint => "no-ready-endpoint",
             Reason::IcmpThroughSnat => "unsupported-protocol",
             Reason::SnatPortExhausted => "snat-port-exhausted",
+            Reason::MasqueradePortExhausted => "masquerade-port-exhausted",
             Reason::NoRoute => "no-route",
         }
     }

@@ -44,6 +44,35 @@ impl NatTable {
         Some(port)
     }
 
+    /// Like [`NatTable::allocate`], but the search starts at `offset` into the range and wraps
+    /// (Linux's masquerade searches from a random offset; callers pass a flow-derived one).
+    pub fn allocate_from(
+        &mut self,
+        flow: &Flow,
+        nat_ip: Ipv4Addr,
+        lo: u16,
+        hi: u16,
+        offset: u32,
+    ) -> Option<u16> {
+        let key = NatKey {
+            proto: flow.proto,
+            nat_ip,
+            remote: flow.dst,
+        };
+        let used = self.used.entry(key).or_default();
+        let orig = flow.src.port;
+        let span = u32::from(hi - lo) + 1;
+        let port = if (lo..=hi).contains(&orig) && !used.contains(&orig) {
+            orig
+        } else {
+            (0..span)
+                .map(|i| lo + ((offset + i) % span) as u16)
+                .find(|p| !used.contains(p))?
+        };
+        used.insert(port);
+        Some(port)
+    }
+
     /// Frees a port (after TIME_WAIT, in the engine).
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
         let key = NatKey {

@@ -543,7 +543,9 @@ impl RawDesign {
             path: path.to_string(),
             name: name?,
             cni: cni?,
-            aci, bgp })
+            aci,
+            bgp,
+        })
     }
 }
 

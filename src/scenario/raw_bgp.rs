@@ -155,7 +155,13 @@ fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Opti
     let file = file?;
     let full = base_dir.join(&file.value);
     let text = std::fs::read_to_string(&full)
-        .map_err(|e| d.error(&file.loc, &file.path, format!("cannot read {}: {e}", full.display())))
+        .map_err(|e| {
+            d.error(
+                &file.loc,
+                &file.path,
+                format!("cannot read {}: {e}", full.display()),
+            )
+        })
         .ok()?;
     let name = full.display().to_string();
     let docs = super::yaml::parse_multi(&Arc::from(name.as_str()), &text, d)?;
@@ -180,17 +186,49 @@ fn get<T: super::decode::Decode>(n: &Node, keys: &[&str], d: &mut Diagnostics) -
     if matches!(cur.value, Value::Null) {
         return None;
     }
-    T::decode(cur, &path, d).map(|value| At { value, loc: cur.loc.clone(), path })
+    T::decode(cur, &path, d).map(|value| At {
+        value,
+        loc: cur.loc.clone(),
+        path,
+    })
 }
 
 /// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).
 pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCalicoFlavour> {
     let peering = ["aci_config", "cluster_l3out", "bgp", "peering"];
     let mut fl = RawCalicoFlavour {
-        secret: get::<String>(n, &["aci_config", "cluster_l3out", "bgp", "secret"], d).map(|a| a.value),
-        prefixes: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "prefixes"], d).map(|a| a.value),
-        remote_as: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "remote_as_number"], d).map(|a| a.value),
-        aci_as: get::<u32>(n, &[peering[0], peering[1], peering[2], peering[3], "aci_as_number"], d).map(|a| a.value),
+        secret: get::<String>(n, &["aci_config", "cluster_l3out", "bgp", "secret"], d)
+            .map(|a| a.value),
+        prefixes: get::<u32>(
+            n,
+            &[peering[0], peering[1], peering[2], peering[3], "prefixes"],
+            d,
+        )
+        .map(|a| a.value),
+        remote_as: get::<u32>(
+            n,
+            &[
+                peering[0],
+                peering[1],
+                peering[2],
+                peering[3],
+                "remote_as_number",
+            ],
+            d,
+        )
+        .map(|a| a.value),
+        aci_as: get::<u32>(
+            n,
+            &[
+                peering[0],
+                peering[1],
+                peering[2],
+                peering[3],
+                "aci_as_number",
+            ],
+            d,
+        )
+        .map(|a| a.value),
         node_subnet: get(n, &["net_config", "node_subnet"], d),
         pod_subnet: get(n, &["net_config", "pod_subnet"], d),
         extern_dynamic: get(n, &["net_config", "extern_dynamic"], d),
@@ -198,7 +236,10 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
         block_size: get(n, &["calico_config", "net_config", "block_size"], d),
         racks: Vec::new(),
     };
-    if let Some(Value::Seq(racks)) = child(n, "topology").and_then(|t| child(t, "rack")).map(|r| &r.value) {
+    if let Some(Value::Seq(racks)) = child(n, "topology")
+        .and_then(|t| child(t, "rack"))
+        .map(|r| &r.value)
+    {
         for (i, r) in racks.iter().enumerate() {
             let p = format!("topology.rack[{i}]");
             let Some(id) = get::<u32>(r, &["id"], d) else {
@@ -206,11 +247,18 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
                 continue;
             };
             let leaves = match child(r, "leaf").map(|l| &l.value) {
-                Some(Value::Seq(ls)) => ls.iter().filter_map(|l| get::<u32>(l, &["id"], d)).map(|a| a.value).collect(),
+                Some(Value::Seq(ls)) => ls
+                    .iter()
+                    .filter_map(|l| get::<u32>(l, &["id"], d))
+                    .map(|a| a.value)
+                    .collect(),
                 _ => Vec::new(),
             };
             let nodes = match child(r, "node").map(|l| &l.value) {
-                Some(Value::Seq(ns)) => ns.iter().filter_map(|x| get::<String>(x, &["name"], d)).collect(),
+                Some(Value::Seq(ns)) => ns
+                    .iter()
+                    .filter_map(|x| get::<String>(x, &["name"], d))
+                    .collect(),
                 _ => Vec::new(),
             };
             fl.racks.push((id, leaves, nodes));
@@ -225,13 +273,22 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResour
     let docs = super::yaml::parse_multi(&Arc::from(name), &text, d)?;
     let mut r = RawCalicoResources::default();
     for doc in &docs {
-        let kind = get::<String>(doc, &["kind"], d).map(|k| k.value).unwrap_or_default();
+        let kind = get::<String>(doc, &["kind"], d)
+            .map(|k| k.value)
+            .unwrap_or_default();
         match kind.as_str() {
             "BGPConfiguration" => {
                 r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
                 let cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
-                    match child(doc, "spec").and_then(|s| child(s, key)).map(|v| &v.value) {
-                        Some(Value::Seq(items)) => items.iter().filter_map(|i| get::<Cidr>(i, &["cidr"], d)).map(|a| a.value).collect(),
+                    match child(doc, "spec")
+                        .and_then(|s| child(s, key))
+                        .map(|v| &v.value)
+                    {
+                        Some(Value::Seq(items)) => items
+                            .iter()
+                            .filter_map(|i| get::<Cidr>(i, &["cidr"], d))
+                            .map(|a| a.value)
+                            .collect(),
                         _ => Vec::new(),
                     }
                 };
@@ -240,10 +297,14 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResour
                 r.service_loadbalancer_ips = cidrs("serviceLoadBalancerIPs", d);
             }
             "BGPPeer" => {
-                let peer_ip = get::<String>(doc, &["spec", "peerIP"], d).map(|a| a.value).unwrap_or_default();
+                let peer_ip = get::<String>(doc, &["spec", "peerIP"], d)
+                    .map(|a| a.value)
+                    .unwrap_or_default();
                 let asn = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
                 let sel = get::<String>(doc, &["spec", "nodeSelector"], d).map(|a| a.value);
-                let pw = child(doc, "spec").and_then(|s| child(s, "password")).is_some();
+                let pw = child(doc, "spec")
+                    .and_then(|s| child(s, "password"))
+                    .is_some();
                 r.peers.push((peer_ip, asn, sel, pw));
             }
             "IPPool" => {
@@ -262,7 +323,14 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
     let mut out = Labels::new();
     for a in args {
         let Some(body) = a.value.strip_prefix("--") else {
-            d.error(&a.loc, &a.path, format!("`{}` is not a flag; kube-router's are written --name=value", a.value));
+            d.error(
+                &a.loc,
+                &a.path,
+                format!(
+                    "`{}` is not a flag; kube-router's are written --name=value",
+                    a.value
+                ),
+            );
             continue;
         };
         let (k, v) = body.split_once('=').unwrap_or((body, "true"));

@@ -58,7 +58,11 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
     let first_aci_nodes = aci_partial
         .iter()
         .find_map(|(_, p)| p.as_ref().and_then(|p| p.node_subnets.first().copied()))
-        .or_else(|| designs_raw.iter().find_map(super::resolve_bgp::flavour_node_subnet));
+        .or_else(|| {
+            designs_raw
+                .iter()
+                .find_map(super::resolve_bgp::flavour_node_subnet)
+        });
     let cluster = super::resolve_cluster::resolve_cluster(
         raw_cluster,
         &raw.fabric.as_ref()?.racks,

@@ -16,7 +16,15 @@ use ipnet::Ipv4Net;
 
 /// The node subnet a Calico-flavour file gives, for a cluster that does not state one.
 pub(super) fn flavour_node_subnet(rd: &RawDesign) -> Option<Subnet> {
-    let c = rd.bgp.as_ref()?.flavour.as_ref()?.node_subnet.as_ref()?.value.0;
+    let c = rd
+        .bgp
+        .as_ref()?
+        .flavour
+        .as_ref()?
+        .node_subnet
+        .as_ref()?
+        .value
+        .0;
     Subnet::parse(&c.to_string()).ok()
 }
 
@@ -24,13 +32,23 @@ fn nets(v: &[Cidr]) -> Vec<Ipv4Net> {
     v.iter().map(|c| c.0).collect()
 }
 
-fn bool_flag(flags: &super::decode::Labels, name: &str, default: bool, rd: &RawDesign, d: &mut Diagnostics) -> bool {
+fn bool_flag(
+    flags: &super::decode::Labels,
+    name: &str,
+    default: bool,
+    rd: &RawDesign,
+    d: &mut Diagnostics,
+) -> bool {
     match flags.get(name).map(String::as_str) {
         None => default,
         Some("true") => true,
         Some("false") => false,
         Some(v) => {
-            d.error(&rd.loc, &format!("{}.args", rd.path), format!("--{name}={v}: expected true or false"));
+            d.error(
+                &rd.loc,
+                &format!("{}.args", rd.path),
+                format!("--{name}={v}: expected true or false"),
+            );
             default
         }
     }
@@ -46,81 +64,180 @@ pub(super) fn resolve(
     d: &mut Diagnostics,
 ) -> Option<BgpConfig> {
     let dn = rd.name.value.clone();
-    let mut dflt = |key: &str, value: String, source: &str| defaults.push(format!("{dn}: {key} = {value} ({source})"));
+    let mut dflt = |key: &str, value: String, source: &str| {
+        defaults.push(format!("{dn}: {key} = {value} ({source})"))
+    };
     let fl = r.flavour.clone().unwrap_or_default();
     let res = r.resources.clone().unwrap_or_default();
     let flags = parse_args(&r.args, d);
     if cni != BgpCni::KubeRouter && !r.args.is_empty() {
-        d.error(&rd.loc, &format!("{}.args", rd.path), "`args` are kube-router's DaemonSet flags");
+        d.error(
+            &rd.loc,
+            &format!("{}.args", rd.path),
+            "`args` are kube-router's DaemonSet flags",
+        );
     }
     let dur_flag = |name: &str, d: &mut Diagnostics| -> Option<Nanos> {
         let v = flags.get(name)?;
-        Nanos::parse(v).map_err(|m| d.error(&rd.loc, &format!("{}.args", rd.path), format!("--{name}: {m}"))).ok()
+        Nanos::parse(v)
+            .map_err(|m| {
+                d.error(
+                    &rd.loc,
+                    &format!("{}.args", rd.path),
+                    format!("--{name}: {m}"),
+                )
+            })
+            .ok()
     };
 
     // AS numbers.
     let kr_asn = flags.get("cluster-asn").and_then(|v| v.parse().ok());
-    let cluster_asn = r.bgp.cluster_asn.as_ref().map(|a| a.value).or(kr_asn).or(res.as_number).or(fl.remote_as).unwrap_or_else(|| {
-        dflt("bgp.cluster_asn", "64512".into(), "the CNIs' default AS");
-        64512
-    });
-    let fabric_asn = r.bgp.fabric_asn.as_ref().map(|a| a.value).or(fl.aci_as).or_else(|| res.peers.iter().find_map(|p| p.1)).unwrap_or_else(|| {
-        dflt("bgp.fabric_asn", "65000".into(), "fabsim's placeholder: give the fabric's AS");
-        65000
-    });
+    let cluster_asn = r
+        .bgp
+        .cluster_asn
+        .as_ref()
+        .map(|a| a.value)
+        .or(kr_asn)
+        .or(res.as_number)
+        .or(fl.remote_as)
+        .unwrap_or_else(|| {
+            dflt("bgp.cluster_asn", "64512".into(), "the CNIs' default AS");
+            64512
+        });
+    let fabric_asn = r
+        .bgp
+        .fabric_asn
+        .as_ref()
+        .map(|a| a.value)
+        .or(fl.aci_as)
+        .or_else(|| res.peers.iter().find_map(|p| p.1))
+        .unwrap_or_else(|| {
+            dflt(
+                "bgp.fabric_asn",
+                "65000".into(),
+                "fabsim's placeholder: give the fabric's AS",
+            );
+            65000
+        });
     if cluster_asn == fabric_asn {
         d.error(&rd.loc, &rd.path, format!("cluster and fabric share AS {cluster_asn}: the design is eBGP between the nodes and the fabric"));
     }
 
     // Node-side timers, per CNI.
     let (hold_default, ka_default, gr_default, gr_time_default, src) = match cni {
-        BgpCni::Calico => (240, 80, true, 120, "BIRD's defaults, Calico's graceful restart"),
+        BgpCni::Calico => (
+            240,
+            80,
+            true,
+            120,
+            "BIRD's defaults, Calico's graceful restart",
+        ),
         BgpCni::KubeRouter => (90, 30, false, 90, "kube-router's defaults"),
         BgpCni::Cilium => (90, 30, false, 120, "Cilium BGP control plane defaults"),
     };
-    let node_hold_time = r.bgp.hold_time.as_ref().map(|a| a.value).or_else(|| dur_flag("bgp-holdtime", d)).unwrap_or_else(|| {
-        dflt("bgp.hold_time (node side)", format!("{hold_default}s"), src);
-        Nanos::from_secs(hold_default)
-    });
+    let node_hold_time = r
+        .bgp
+        .hold_time
+        .as_ref()
+        .map(|a| a.value)
+        .or_else(|| dur_flag("bgp-holdtime", d))
+        .unwrap_or_else(|| {
+            dflt("bgp.hold_time (node side)", format!("{hold_default}s"), src);
+            Nanos::from_secs(hold_default)
+        });
     if node_hold_time < Nanos::from_secs(3) {
-        let loc = r.bgp.hold_time.as_ref().map(|a| (a.loc.clone(), a.path.clone())).unwrap_or((rd.loc.clone(), rd.path.clone()));
-        d.error(&loc.0, &loc.1, format!("hold time {node_hold_time} is below the 3 s minimum"));
+        let loc = r
+            .bgp
+            .hold_time
+            .as_ref()
+            .map(|a| (a.loc.clone(), a.path.clone()))
+            .unwrap_or((rd.loc.clone(), rd.path.clone()));
+        d.error(
+            &loc.0,
+            &loc.1,
+            format!("hold time {node_hold_time} is below the 3 s minimum"),
+        );
     }
-    let node_keepalive = r.bgp.keepalive.unwrap_or(Nanos(node_hold_time.0 / 3).min(Nanos::from_secs(ka_default)));
-    let graceful_restart = r.bgp.graceful_restart.unwrap_or_else(|| bool_flag(&flags, "bgp-graceful-restart", gr_default, rd, d));
-    let restart_time = r.bgp.restart_time.or_else(|| dur_flag("bgp-graceful-restart-time", d)).unwrap_or(Nanos::from_secs(gr_time_default));
+    let node_keepalive = r
+        .bgp
+        .keepalive
+        .unwrap_or(Nanos(node_hold_time.0 / 3).min(Nanos::from_secs(ka_default)));
+    let graceful_restart = r
+        .bgp
+        .graceful_restart
+        .unwrap_or_else(|| bool_flag(&flags, "bgp-graceful-restart", gr_default, rd, d));
+    let restart_time = r
+        .bgp
+        .restart_time
+        .or_else(|| dur_flag("bgp-graceful-restart-time", d))
+        .unwrap_or(Nanos::from_secs(gr_time_default));
 
     let max_paths = match &r.bgp.max_paths {
         Some(a) if a.value == 0 || a.value as usize > DEFAULT_MAX_PATHS => {
-            d.error(&a.loc, &a.path, format!("max_paths {} must be between 1 and 64 (ACI's maximum)", a.value));
+            d.error(
+                &a.loc,
+                &a.path,
+                format!(
+                    "max_paths {} must be between 1 and 64 (ACI's maximum)",
+                    a.value
+                ),
+            );
             DEFAULT_MAX_PATHS
         }
         Some(a) => a.value as usize,
         None => {
-            dflt("bgp.max_paths", "64".into(), "ACI's maximum, as the design sets it");
+            dflt(
+                "bgp.max_paths",
+                "64".into(),
+                "ACI's maximum, as the design sets it",
+            );
             DEFAULT_MAX_PATHS
         }
     };
     let max_prefix = r.bgp.max_prefix.or(fl.prefixes).unwrap_or_else(|| {
-        dflt("bgp.max_prefix", format!("{DEFAULT_MAX_PREFIX} (action reject)"), "acc-provision cluster_l3out.bgp.peering.prefixes");
+        dflt(
+            "bgp.max_prefix",
+            format!("{DEFAULT_MAX_PREFIX} (action reject)"),
+            "acc-provision cluster_l3out.bgp.peering.prefixes",
+        );
         DEFAULT_MAX_PREFIX
     });
     let node_password = r.bgp.password.clone().or(fl.secret.clone());
     let fabric_password = r.bgp.fabric_password.clone().or(node_password.clone());
 
     // Pod addressing.
-    let pool = r.pool_cidr.as_ref().or(res.pool_cidr.as_ref()).or(fl.pod_subnet.as_ref()).map(|a| a.value.0).or(cluster.pod_subnet.map(|s| s.net));
+    let pool = r
+        .pool_cidr
+        .as_ref()
+        .or(res.pool_cidr.as_ref())
+        .or(fl.pod_subnet.as_ref())
+        .map(|a| a.value.0)
+        .or(cluster.pod_subnet.map(|s| s.net));
     let Some(pool) = pool else {
         d.error(&rd.loc, &rd.path, format!("design {} needs a pod pool: ip_pool.cidr, cluster.pod_subnet or an acc-provision pod_subnet", rd.name.value));
         return None;
     };
-    let pool_subnet = Subnet { net: pool, gateway: pool.network() };
+    let pool_subnet = Subnet {
+        net: pool,
+        gateway: pool.network(),
+    };
     let pods = match cni {
         BgpCni::Calico => {
-            let bs = r.block_size.as_ref().or(res.block_size.as_ref()).or(fl.block_size.as_ref());
+            let bs = r
+                .block_size
+                .as_ref()
+                .or(res.block_size.as_ref())
+                .or(fl.block_size.as_ref());
             let block_size = match bs {
                 Some(a) if !(20..=32).contains(&a.value) => {
-                    d.error(&a.loc, &a.path, format!("block_size {} must be between 20 and 32 (Calico IPv4)", a.value));
+                    d.error(
+                        &a.loc,
+                        &a.path,
+                        format!(
+                            "block_size {} must be between 20 and 32 (Calico IPv4)",
+                            a.value
+                        ),
+                    );
                     26
                 }
                 Some(a) => a.value,
@@ -129,53 +246,103 @@ pub(super) fn resolve(
                     26
                 }
             };
-            PodAddressing::Blocks { pool: pool_subnet, block_size }
+            PodAddressing::Blocks {
+                pool: pool_subnet,
+                block_size,
+            }
         }
         _ => {
             let len = r.pod_cidr_len.as_ref().map(|a| a.value).unwrap_or_else(|| {
-                dflt("pod_cidr_len", "24".into(), "kube-controller-manager --node-cidr-mask-size default");
+                dflt(
+                    "pod_cidr_len",
+                    "24".into(),
+                    "kube-controller-manager --node-cidr-mask-size default",
+                );
                 24
             });
             if len < pool.prefix_len() || len > 30 {
-                d.error(&rd.loc, &rd.path, format!("a /{len} podCIDR per node does not fit the pod pool {pool}"));
+                d.error(
+                    &rd.loc,
+                    &rd.path,
+                    format!("a /{len} podCIDR per node does not fit the pod pool {pool}"),
+                );
             }
-            PodAddressing::PerNodeCidr { pool: pool_subnet, len }
+            PodAddressing::PerNodeCidr {
+                pool: pool_subnet,
+                len,
+            }
         }
     };
 
     // Advertisement and LoadBalancer pool.
     let (advertise_pod_cidr, advertise_lb, advertise_cluster_ips, lb_pool) = match cni {
         BgpCni::Calico => {
-            let lb = r.service_loadbalancer_ips.clone().map(|v| nets(&v)).unwrap_or_else(|| {
-                let mut v = nets(&res.service_loadbalancer_ips);
-                if v.is_empty() {
-                    v.extend(fl.extern_dynamic.as_ref().map(|a| a.value.0));
-                }
-                v
-            });
-            let mut ext = r.service_external_ips.clone().map(|v| nets(&v)).unwrap_or_else(|| nets(&res.service_external_ips));
+            let lb = r
+                .service_loadbalancer_ips
+                .clone()
+                .map(|v| nets(&v))
+                .unwrap_or_else(|| {
+                    let mut v = nets(&res.service_loadbalancer_ips);
+                    if v.is_empty() {
+                        v.extend(fl.extern_dynamic.as_ref().map(|a| a.value.0));
+                    }
+                    v
+                });
+            let mut ext = r
+                .service_external_ips
+                .clone()
+                .map(|v| nets(&v))
+                .unwrap_or_else(|| nets(&res.service_external_ips));
             ext.retain(|e| !lb.contains(e));
             let mut adv_lb = lb.clone();
             adv_lb.extend(ext);
-            let cips = r.service_cluster_ips.clone().map(|v| nets(&v)).unwrap_or_else(|| nets(&res.service_cluster_ips));
-            (true, adv_lb, cips, r.lb_pool.clone().map(|v| nets(&v)).unwrap_or(lb))
+            let cips = r
+                .service_cluster_ips
+                .clone()
+                .map(|v| nets(&v))
+                .unwrap_or_else(|| nets(&res.service_cluster_ips));
+            (
+                true,
+                adv_lb,
+                cips,
+                r.lb_pool.clone().map(|v| nets(&v)).unwrap_or(lb),
+            )
         }
         BgpCni::KubeRouter => {
             let pool = r.lb_pool.clone().map(|v| nets(&v)).unwrap_or_default();
             let adv_lb = bool_flag(&flags, "advertise-loadbalancer-ip", false, rd, d);
             let cluster_ip = bool_flag(&flags, "advertise-cluster-ip", false, rd, d);
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
-            let cips = if cluster_ip { cluster.service_subnet.map(|s| vec![s.net]).unwrap_or_default() } else { Vec::new() };
-            (bool_flag(&flags, "advertise-pod-cidr", true, rd, d), if adv_lb { vec![any] } else { Vec::new() }, cips, pool)
+            let cips = if cluster_ip {
+                cluster
+                    .service_subnet
+                    .map(|s| vec![s.net])
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            (
+                bool_flag(&flags, "advertise-pod-cidr", true, rd, d),
+                if adv_lb { vec![any] } else { Vec::new() },
+                cips,
+                pool,
+            )
         }
         BgpCni::Cilium => {
             let pool = r.lb_pool.clone().map(|v| nets(&v)).unwrap_or_default();
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
             let lb = r.advertise_lb.unwrap_or(true);
-            (r.advertise_pod_cidr.unwrap_or(true), if lb { vec![any] } else { Vec::new() }, Vec::new(), pool)
+            (
+                r.advertise_pod_cidr.unwrap_or(true),
+                if lb { vec![any] } else { Vec::new() },
+                Vec::new(),
+                pool,
+            )
         }
     };
-    let has_lb = cluster.services.iter().any(|s| s.kind == crate::cluster::ServiceType::LoadBalancer && s.requested_lb_ip.is_none());
+    let has_lb = cluster.services.iter().any(|s| {
+        s.kind == crate::cluster::ServiceType::LoadBalancer && s.requested_lb_ip.is_none()
+    });
     if has_lb && lb_pool.is_empty() {
         d.error(&rd.loc, &rd.path, format!(
             "design {} has LoadBalancer services without load_balancer_ip but no pool to allocate from (advertise.service_loadbalancer_ips, load_balancer.pool or the acc-provision extern_dynamic)",
@@ -196,19 +363,34 @@ pub(super) fn resolve(
     // Egress and node load balancing.
     let masquerade = match cni {
         BgpCni::Calico => r.nat_outgoing.or(res.nat_outgoing).unwrap_or_else(|| {
-            dflt("ip_pool.nat_outgoing", "true".into(), "calico-node CALICO_IPV4POOL_NAT_OUTGOING default");
+            dflt(
+                "ip_pool.nat_outgoing",
+                "true".into(),
+                "calico-node CALICO_IPV4POOL_NAT_OUTGOING default",
+            );
             true
         }),
         BgpCni::KubeRouter => bool_flag(&flags, "enable-pod-egress", true, rd, d),
         BgpCni::Cilium => r.masquerade.unwrap_or(true),
     };
-    let masquerade_ports = if cni == BgpCni::Cilium { (32768, 65535) } else { (1024, 65535) };
+    let masquerade_ports = if cni == BgpCni::Cilium {
+        (32768, 65535)
+    } else {
+        (1024, 65535)
+    };
     let node_lb = match (cni, r.lb_algorithm.as_ref().map(|a| (a.value.as_str(), a))) {
         (_, Some(("maglev" | "mh", _))) => NodeLb::Maglev,
         (BgpCni::KubeRouter, Some(("rr", _))) | (BgpCni::KubeRouter, None) => NodeLb::RoundRobin,
         (BgpCni::Calico | BgpCni::Cilium, Some(("random", _)) | None) => NodeLb::Random,
         (_, Some((other, a))) => {
-            d.error(&a.loc, &a.path, format!("load_balancer.algorithm `{other}` is not one of {}'s", cni.name()));
+            d.error(
+                &a.loc,
+                &a.path,
+                format!(
+                    "load_balancer.algorithm `{other}` is not one of {}'s",
+                    cni.name()
+                ),
+            );
             NodeLb::Random
         }
     };
@@ -216,17 +398,40 @@ pub(super) fn resolve(
     // The Calico flavour's topology must match the fabric.
     for (id, leaves, nodes) in &fl.racks {
         match fabric.racks.iter().find(|x| x.number == id.value) {
-            None => d.error(&id.loc, &id.path, format!("the acc-provision topology has rack {} but the fabric does not", id.value)),
+            None => d.error(
+                &id.loc,
+                &id.path,
+                format!(
+                    "the acc-provision topology has rack {} but the fabric does not",
+                    id.value
+                ),
+            ),
             Some(rack) => {
                 for l in leaves {
                     if !rack.leaves.iter().any(|x| fabric.leaf(*x).number == *l) {
-                        d.error(&id.loc, &id.path, format!("acc-provision puts leaf {l} in rack {}, the fabric does not", id.value));
+                        d.error(
+                            &id.loc,
+                            &id.path,
+                            format!(
+                                "acc-provision puts leaf {l} in rack {}, the fabric does not",
+                                id.value
+                            ),
+                        );
                     }
                 }
                 for n in nodes {
-                    let ok = cluster.node_by_name(&n.value).is_some_and(|x| fabric.racks[cluster.node(x).rack.index()].number == id.value);
+                    let ok = cluster.node_by_name(&n.value).is_some_and(|x| {
+                        fabric.racks[cluster.node(x).rack.index()].number == id.value
+                    });
                     if !ok {
-                        d.error(&n.loc, &n.path, format!("acc-provision puts node {} in rack {}, the fabric does not", n.value, id.value));
+                        d.error(
+                            &n.loc,
+                            &n.path,
+                            format!(
+                                "acc-provision puts node {} in rack {}, the fabric does not",
+                                n.value, id.value
+                            ),
+                        );
                     }
                 }
             }

@@ -202,7 +202,10 @@ pub fn parse_multi(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Opti
     match serde_saphyr::from_multiple_with_options::<Spanned<RawValue>>(text, options) {
         Ok(docs) => Some(docs.into_iter().map(|d| convert(file, d)).collect()),
         Err(e) => {
-            let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
             let loc = Loc::new(file.clone(), line.max(1), col.max(1));
             let text = e.to_string();
             let message = text.lines().next().unwrap_or_default().to_string();

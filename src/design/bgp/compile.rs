@@ -11,8 +11,8 @@ use super::config::*;
 use crate::bgp::{self, Candidate, NextHop, Rejection, Route};
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType, TrafficPolicy};
 use crate::fabric::{Fabric, LeafId};
-use crate::net::lpm::LpmTable;
 use crate::net::host;
+use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -53,7 +53,12 @@ pub fn peer_leaves(fabric: &Fabric, cluster: &Cluster, node: NodeId) -> Vec<Leaf
     if rack.anchor {
         return rack.leaves.clone();
     }
-    fabric.racks.iter().find(|r| r.anchor).map(|r| r.leaves.clone()).unwrap_or_default()
+    fabric
+        .racks
+        .iter()
+        .find(|r| r.anchor)
+        .map(|r| r.leaves.clone())
+        .unwrap_or_default()
 }
 
 impl BgpState {
@@ -82,7 +87,8 @@ impl BgpState {
                     node_pod_prefixes[n].push(p);
                 }
             }
-            // Calico hands out every address of a block; a podCIDR's .1 is the node's bridge or
+            // Calico hands out every address of a block, .0 included (calico#1710, #3825: the pool
+            // is routed, not a subnet); a podCIDR's .1 is the node's bridge or
             // router address, so pods start at .2 (approximation of kube-router's and Cilium's IPAM).
             let (per_unit, first) = match cfg.pods {
                 PodAddressing::Blocks { .. } => (unit_size, 0),
@@ -95,11 +101,19 @@ impl BgpState {
             }
             next_unit += units;
         }
-        let ip_to_pod = pod_ip.iter().enumerate().map(|(i, ip)| (*ip, PodId(i as u32))).collect();
+        let ip_to_pod = pod_ip
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| (*ip, PodId(i as u32)))
+            .collect();
 
         // LoadBalancer IPs: requested, else the lowest free address of the pool (first host up).
         let mut lb_ip = vec![None; cluster.services.len()];
-        let mut used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|s| s.requested_lb_ip).collect();
+        let mut used: Vec<Ipv4Addr> = cluster
+            .services
+            .iter()
+            .filter_map(|s| s.requested_lb_ip)
+            .collect();
         let mut pool_addrs = cfg.lb_pool.iter().flat_map(|p| p.hosts());
         for (i, s) in cluster.services.iter().enumerate() {
             if s.kind != ServiceType::LoadBalancer {
@@ -111,7 +125,11 @@ impl BgpState {
                 Some(ip)
             });
         }
-        let lb_to_service = lb_ip.iter().enumerate().filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32)))).collect();
+        let lb_to_service = lb_ip
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
+            .collect();
 
         // Advertisements per node.
         let mut advertised: Vec<Vec<Ipv4Net>> = vec![Vec::new(); cluster.nodes.len()];
@@ -123,18 +141,27 @@ impl BgpState {
         }
         for (i, s) in cluster.services.iter().enumerate() {
             let Some(ip) = lb_ip[i] else { continue };
-            let Some(range) = cfg.advertise_lb.iter().find(|r| r.contains(&ip)) else { continue };
+            let Some(range) = cfg.advertise_lb.iter().find(|r| r.contains(&ip)) else {
+                continue;
+            };
             match s.external_traffic_policy {
                 TrafficPolicy::Local => {
                     for (n, adv) in advertised.iter_mut().enumerate() {
-                        if !cluster.ready_local_endpoints(ServiceId(i as u32), NodeId(n as u32)).is_empty() {
+                        if !cluster
+                            .ready_local_endpoints(ServiceId(i as u32), NodeId(n as u32))
+                            .is_empty()
+                        {
                             adv.push(host(ip));
                         }
                     }
                 }
                 TrafficPolicy::Cluster => {
                     // Calico advertises the CIDR from every node; kube-router and Cilium the /32.
-                    let prefix = if cfg.cni == BgpCni::Calico { *range } else { host(ip) };
+                    let prefix = if cfg.cni == BgpCni::Calico {
+                        *range
+                    } else {
+                        host(ip)
+                    };
                     for adv in advertised.iter_mut() {
                         adv.push(prefix);
                     }
@@ -156,7 +183,10 @@ impl BgpState {
                 let down = if !password_ok {
                     Some(Rejection::PasswordMismatch)
                 } else if count > cfg.max_prefix {
-                    Some(Rejection::MaxPrefixExceeded { limit: cfg.max_prefix, advertised: count })
+                    Some(Rejection::MaxPrefixExceeded {
+                        limit: cfg.max_prefix,
+                        advertised: count,
+                    })
                 } else {
                     None
                 };
@@ -173,14 +203,19 @@ impl BgpState {
             let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
             for p in &advertised[s.node.index()] {
                 let accepted = cfg.import.iter().any(|i| i.contains(p));
-                let rejected = s.down.or((!accepted).then_some(Rejection::ImportRouteControl));
-                by_leaf[s.leaf.index()].entry(*p).or_default().push(Candidate {
-                    node: s.node,
-                    next_hop: node.ip,
-                    as_path_len: 1,
-                    nh_cost: u32::from(!on_leaf),
-                    rejected,
-                });
+                let rejected = s
+                    .down
+                    .or((!accepted).then_some(Rejection::ImportRouteControl));
+                by_leaf[s.leaf.index()]
+                    .entry(*p)
+                    .or_default()
+                    .push(Candidate {
+                        node: s.node,
+                        next_hop: node.ip,
+                        as_path_len: 1,
+                        nh_cost: u32::from(!on_leaf),
+                        rejected,
+                    });
             }
         }
         for (l, prefixes) in by_leaf.into_iter().enumerate() {
@@ -188,8 +223,16 @@ impl BgpState {
                 let sel = bgp::select(&cands, cfg.max_paths);
                 let route = Route {
                     prefix,
-                    next_hops: sel.installed.iter().map(|i| NextHop::Node(cands[*i].node)).collect(),
-                    excluded: sel.excluded.iter().map(|(i, why)| (NextHop::Node(cands[*i].node), why.to_string())).collect(),
+                    next_hops: sel
+                        .installed
+                        .iter()
+                        .map(|i| NextHop::Node(cands[*i].node))
+                        .collect(),
+                    excluded: sel
+                        .excluded
+                        .iter()
+                        .map(|(i, why)| (NextHop::Node(cands[*i].node), why.to_string()))
+                        .collect(),
                 };
                 ebgp[l].insert(prefix, route);
             }
@@ -199,16 +242,29 @@ impl BgpState {
         let mut leaf_routes = Vec::with_capacity(nleaves);
         for l in 0..nleaves {
             let mut table: BTreeMap<Ipv4Net, Route> = BTreeMap::new();
-            let all_prefixes: std::collections::BTreeSet<Ipv4Net> = ebgp.iter().flat_map(|m| m.keys().copied()).collect();
+            let all_prefixes: std::collections::BTreeSet<Ipv4Net> =
+                ebgp.iter().flat_map(|m| m.keys().copied()).collect();
             for prefix in all_prefixes {
                 let own = ebgp[l].get(&prefix).filter(|r| !r.next_hops.is_empty());
                 let remote: Vec<(LeafId, &Route)> = (0..nleaves)
                     .filter(|o| *o != l)
-                    .filter_map(|o| ebgp[o].get(&prefix).filter(|r| !r.next_hops.is_empty()).map(|r| (LeafId(o as u32), r)))
+                    .filter_map(|o| {
+                        ebgp[o]
+                            .get(&prefix)
+                            .filter(|r| !r.next_hops.is_empty())
+                            .map(|r| (LeafId(o as u32), r))
+                    })
                     .collect();
-                let mut route = ebgp[l].get(&prefix).cloned().unwrap_or(Route { prefix, next_hops: Vec::new(), excluded: Vec::new() });
+                let mut route = ebgp[l].get(&prefix).cloned().unwrap_or(Route {
+                    prefix,
+                    next_hops: Vec::new(),
+                    excluded: Vec::new(),
+                });
                 let via: Vec<NextHop> = if cfg.next_hop_propagate {
-                    let mut v: Vec<NextHop> = remote.iter().flat_map(|(_, r)| r.next_hops.iter().copied()).collect();
+                    let mut v: Vec<NextHop> = remote
+                        .iter()
+                        .flat_map(|(_, r)| r.next_hops.iter().copied())
+                        .collect();
                     v.sort();
                     v.dedup();
                     v
@@ -230,17 +286,35 @@ impl BgpState {
             let leaf = fabric.leaf(LeafId(l as u32));
             let has_nodes = cluster.nodes.iter().any(|n| n.rack == leaf.rack);
             if has_nodes {
-                table.insert(cluster.node_subnet.net, Route { prefix: cluster.node_subnet.net, next_hops: vec![NextHop::Connected], excluded: Vec::new() });
+                table.insert(
+                    cluster.node_subnet.net,
+                    Route {
+                        prefix: cluster.node_subnet.net,
+                        next_hops: vec![NextHop::Connected],
+                        excluded: Vec::new(),
+                    },
+                );
             }
             // Outside: the L3Out on border leaves, the border leaves' TEPs elsewhere.
             let default: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
             let next_hops = if leaf.border {
                 vec![NextHop::L3Out]
             } else {
-                fabric.border_leaves().iter().map(|b| NextHop::Leaf(*b)).collect()
+                fabric
+                    .border_leaves()
+                    .iter()
+                    .map(|b| NextHop::Leaf(*b))
+                    .collect()
             };
             if !next_hops.is_empty() {
-                table.insert(default, Route { prefix: default, next_hops, excluded: Vec::new() });
+                table.insert(
+                    default,
+                    Route {
+                        prefix: default,
+                        next_hops,
+                        excluded: Vec::new(),
+                    },
+                );
             }
             leaf_routes.push(table.into_values().collect::<Vec<Route>>());
         }
@@ -256,12 +330,25 @@ impl BgpState {
                 t
             })
             .collect();
-        BgpState { cfg, pod_ip, ip_to_pod, node_pod_prefixes, lb_ip, lb_to_service, advertised, sessions, leaf_routes, leaf_lpm }
+        BgpState {
+            cfg,
+            pod_ip,
+            ip_to_pod,
+            node_pod_prefixes,
+            lb_ip,
+            lb_to_service,
+            advertised,
+            sessions,
+            leaf_routes,
+            leaf_lpm,
+        }
     }
 
     /// The route a leaf uses for `ip` (longest prefix with a next hop).
     pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
-        self.leaf_lpm[leaf.index()].lookup(ip).map(|(_, i)| &self.leaf_routes[leaf.index()][*i])
+        self.leaf_lpm[leaf.index()]
+            .lookup(ip)
+            .map(|(_, i)| &self.leaf_routes[leaf.index()][*i])
     }
 
     /// The hold time a session runs with: the lower of the two sides' (RFC 4271 §4.2).

@@ -50,6 +50,7 @@ impl Maglev {
 
     /// The backend index for a flow hash.
     pub fn lookup(&self, hash: u64) -> Option<usize> {
-        (!self.table.is_empty()).then(|| self.table[(hash % self.table.len() as u64) as usize] as usize)
+        (!self.table.is_empty())
+            .then(|| self.table[(hash % self.table.len() as u64) as usize] as usize)
     }
 }

@@ -1,0 +1,355 @@
+//! The three walks of the BGP designs: outside client → LoadBalancer IP, pod → outside host,
+//! pod → pod.
+
+use super::{BgpWalk, NodeTables, outcome};
+use crate::cluster::{ServiceId, TrafficPolicy};
+use crate::dataplane::*;
+use crate::design::bgp::config::BgpCni;
+use crate::net::hash::{five_tuple, salt};
+use crate::net::{Endpoint, Flow, Proto};
+
+impl BgpWalk<'_> {
+    fn masquerade_name(&self) -> &'static str {
+        match self.state.cfg.cni {
+            BgpCni::Calico => "Calico natOutgoing (iptables MASQUERADE --random-fully)",
+            BgpCni::KubeRouter => "kube-router --enable-pod-egress",
+            BgpCni::Cilium => "Cilium BPF masquerade",
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ingress_lb<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        sport: u16,
+        svc: ServiceId,
+        port: u16,
+        proto: Proto,
+        tables: &mut NodeTables,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let s = self.cluster.service(svc);
+        let Some(lb) = self.state.lb_ip[svc.index()] else {
+            let f = Flow {
+                proto,
+                src: Endpoint::new(client, sport),
+                dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, port),
+            };
+            rec.hop(self.external(client), Action::Drop, &f, || {
+                "the service has no LoadBalancer IP".into()
+            });
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        let pkt = Flow {
+            proto,
+            src: Endpoint::new(client, sport),
+            dst: Endpoint::new(lb, port),
+        };
+        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
+            rec.hop(self.external(client), Action::Drop, &pkt, || {
+                "the fabric has no border leaf".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        rec.hop(self.external(client), Action::Route, &pkt, || {
+            format!("client sends to LoadBalancer IP {lb}; it enters the fabric through the L3Out on {}", self.fabric.leaf_name(border))
+        });
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
+        let Some(node) = self.to_node(border, &pkt, rec, lat) else {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        let backends: Vec<PodId> = match s.external_traffic_policy {
+            TrafficPolicy::Local => self.cluster.ready_local_endpoints(svc, node),
+            TrafficPolicy::Cluster => s
+                .endpoints
+                .iter()
+                .copied()
+                .filter(|p| self.cluster.pod(*p).ready)
+                .collect(),
+        };
+        if backends.is_empty() {
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                "the node's service proxy has no ready backend for the service".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
+        }
+        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, tables);
+        let target_port = s
+            .ports
+            .iter()
+            .find(|p| p.port == port)
+            .map(|p| p.target_port)
+            .unwrap_or(port);
+        let mut fwd = Flow {
+            proto,
+            src: pkt.src,
+            dst: self.pod_ep(pod, target_port),
+        };
+        let pod_node = self.cluster.pod(pod).node;
+        let policy = match s.external_traffic_policy {
+            TrafficPolicy::Local => "externalTrafficPolicy Local: local backends only",
+            TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
+        };
+        let mut snat = None;
+        if pod_node == node {
+            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
+                format!(
+                    "service proxy ({policy}): {how} chose {}; conntrack DNAT {} → {}",
+                    self.cluster.pod_ref(pod),
+                    pkt.dst,
+                    fwd.dst
+                )
+            });
+        } else {
+            let ip = self.cluster.node(node).ip;
+            let (lo, hi) = self.state.cfg.masquerade_ports;
+            let off = five_tuple(salt("masq"), &fwd) as u32;
+            let Some(p) = tables.nat.allocate_from(&fwd, ip, lo, hi, off) else {
+                rec.hop(Device::Node(node), Action::Drop, &fwd, || {
+                    format!("no free source port on {ip} towards {}", fwd.dst)
+                });
+                return outcome(pkt, Verdict::Dropped, Reason::MasqueradePortExhausted, *lat);
+            };
+            let dnat_dst = fwd.dst;
+            fwd.src = Endpoint::new(ip, p);
+            snat = Some(NatBinding {
+                node,
+                ip,
+                port: p,
+                remote: dnat_dst,
+            });
+            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
+                format!(
+                    "service proxy ({policy}): {how} chose {} on {}; conntrack DNAT {} → {dnat_dst} and SNAT to the node IP {ip}:{p} so the reply comes back here: the client IP is lost",
+                    self.cluster.pod_ref(pod),
+                    self.cluster.node_ref(pod_node),
+                    pkt.dst
+                )
+            });
+            let leaf = self.node_leaf(node, &fwd);
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+            if self.to_node(leaf, &fwd, rec, lat).is_none() {
+                return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+            }
+        }
+        rec.hop(Device::Pod(pod), Action::Deliver, &fwd, || {
+            format!("delivered to {}", self.cluster.pod_ref(pod))
+        });
+
+        rec.start_return();
+        let mut r = fwd.reversed();
+        rec.hop(Device::Pod(pod), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(pod))
+        });
+        if pod_node != node {
+            let leaf = self.node_leaf(pod_node, &r);
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+            if self.to_node(leaf, &r, rec, lat).is_none() {
+                return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+            }
+        }
+        let before = r;
+        r.src = pkt.dst;
+        r.dst = pkt.src;
+        rec.hop(Device::Node(node), Action::UnDnat, &r, || {
+            format!(
+                "conntrack on {} restores the source {} → {}",
+                self.cluster.node_ref(node),
+                before.src,
+                r.src
+            )
+        });
+        if !self.to_outside(node, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(self.external(client), Action::Deliver, &r, || {
+            "the client receives the reply from the LoadBalancer IP".into()
+        });
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
+        o.node = Some(node);
+        o.pod = Some(pod);
+        o.snat = snat;
+        o
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn egress<R: Recorder>(
+        &self,
+        pod: PodId,
+        sport: u16,
+        dst: Endpoint,
+        proto: Proto,
+        tables: &mut NodeTables,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let node = self.cluster.pod(pod).node;
+        let orig = Flow {
+            proto,
+            src: self.pod_ep(pod, sport),
+            dst,
+        };
+        let mut pkt = orig;
+        rec.hop(Device::Pod(pod), Action::Route, &pkt, || {
+            format!(
+                "{} sends to {dst} through {}",
+                self.cluster.pod_ref(pod),
+                self.cluster.node_ref(node)
+            )
+        });
+        let mut binding = None;
+        if self.state.cfg.masquerade {
+            let ip = self.cluster.node(node).ip;
+            let (lo, hi) = self.state.cfg.masquerade_ports;
+            let off = five_tuple(salt("masq"), &pkt) as u32;
+            let Some(p) = tables.nat.allocate_from(&pkt, ip, lo, hi, off) else {
+                rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("every port {lo}–{hi} of {ip} is in use towards {proto} {dst}: masquerade port exhausted"));
+                return outcome(
+                    orig,
+                    Verdict::Dropped,
+                    Reason::MasqueradePortExhausted,
+                    *lat,
+                );
+            };
+            pkt.src = Endpoint::new(ip, p);
+            binding = Some(NatBinding {
+                node,
+                ip,
+                port: p,
+                remote: dst,
+            });
+            rec.hop(Device::Node(node), Action::Snat, &pkt, || {
+                let kept = if p == sport {
+                    "the original port is unique towards this destination, so it is kept"
+                        .to_string()
+                } else {
+                    format!("searched in {lo}–{hi}")
+                };
+                format!(
+                    "{} to the node IP {ip}; source port {p} ({kept})",
+                    self.masquerade_name()
+                )
+            });
+        } else {
+            rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                "no masquerade: the pod IP is routed natively (its block is advertised by BGP)"
+                    .into()
+            });
+        }
+        if !self.to_outside(node, &pkt, rec, lat) {
+            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(self.external(dst.ip), Action::Deliver, &pkt, || {
+            format!("{dst} receives the request from {}", pkt.src)
+        });
+
+        rec.start_return();
+        let mut r = pkt.reversed();
+        let Some(border) = self.fabric.ingress_border_leaf(&r) else {
+            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        rec.hop(self.external(dst.ip), Action::Route, &r, || {
+            format!(
+                "the server replies to {}; it enters through {}",
+                r.dst,
+                self.fabric.leaf_name(border)
+            )
+        });
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
+        if self.to_node(border, &r, rec, lat).is_none() {
+            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        if let Some(b) = binding {
+            r.dst = orig.src;
+            rec.hop(Device::Node(node), Action::UnSnat, &r, || {
+                format!(
+                    "conntrack translates {}:{} back to {}",
+                    b.ip, b.port, orig.src
+                )
+            });
+        } else {
+            rec.hop(Device::Node(node), Action::Route, &r, || {
+                "delivers to the local pod".into()
+            });
+        }
+        rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(pod))
+        });
+        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, *lat);
+        o.node = Some(node);
+        o.pod = Some(pod);
+        o.snat = binding;
+        o
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pod_to_pod<R: Recorder>(
+        &self,
+        a: PodId,
+        sport: u16,
+        b: PodId,
+        port: u16,
+        proto: Proto,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
+        let pkt = Flow {
+            proto,
+            src: self.pod_ep(a, sport),
+            dst: self.pod_ep(b, port),
+        };
+        rec.hop(Device::Pod(a), Action::Route, &pkt, || {
+            format!(
+                "{} sends to {} through {}",
+                self.cluster.pod_ref(a),
+                pkt.dst,
+                self.cluster.node_ref(na)
+            )
+        });
+        if !self.node_to_node(na, nb, &pkt, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
+            format!(
+                "delivered to {} (pod IPs are routed natively, no NAT)",
+                self.cluster.pod_ref(b)
+            )
+        });
+        rec.start_return();
+        let r = pkt.reversed();
+        rec.hop(Device::Pod(b), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(b))
+        });
+        if !self.node_to_node(nb, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(Device::Pod(a), Action::Deliver, &r, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(a))
+        });
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
+        o.node = Some(nb);
+        o.pod = Some(b);
+        o
+    }
+
+    fn node_to_node<R: Recorder>(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> bool {
+        if from == to {
+            rec.hop(Device::Node(from), Action::Route, pkt, || {
+                "both pods are on this node: routed locally".into()
+            });
+            return true;
+        }
+        let leaf = self.node_leaf(from, pkt);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        self.to_node(leaf, pkt, rec, lat) == Some(to)
+    }
+}

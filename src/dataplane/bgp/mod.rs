@@ -1,0 +1,403 @@
+//! The packet walk of the BGP designs: ECMP at the border leaf over the installed next hops
+//! (hash-threshold, no resilient hashing on the L3Out), a detour through an anchor leaf where the
+//! routes say so, node-level service load balancing (iptables random, IPVS round-robin, Maglev),
+//! externalTrafficPolicy Local/Cluster with the SNAT to the node IP on a second hop, and pod
+//! egress masqueraded to the node IP or routed natively.
+
+use super::request::{FlowRequest, Source, Target};
+use super::*;
+use crate::bgp::NextHop;
+use crate::cluster::{Cluster, ServiceId};
+use crate::design::bgp::BgpState;
+use crate::design::bgp::config::{MAGLEV_TABLE_SIZE, NodeLb};
+use crate::design::bgp::maglev::Maglev;
+use crate::fabric::Fabric;
+use crate::nat::conntrack::NatTable;
+use crate::net::Flow;
+use crate::net::hash::{five_tuple, pick, salt};
+use std::collections::BTreeMap;
+
+/// Mutable per-run state of the nodes: NAT tables and IPVS round-robin positions.
+#[derive(Clone, Debug, Default)]
+pub struct NodeTables {
+    pub nat: NatTable,
+    pub rr: BTreeMap<(NodeId, ServiceId), u32>,
+}
+
+pub struct BgpWalk<'a> {
+    pub fabric: &'a Fabric,
+    pub cluster: &'a Cluster,
+    pub state: &'a BgpState,
+    pub design: &'a str,
+}
+
+fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
+    Outcome {
+        verdict,
+        reason,
+        flow,
+        node: None,
+        pod: None,
+        snat: None,
+        bounced: false,
+        latency,
+    }
+}
+
+impl<'a> BgpWalk<'a> {
+    pub fn new(
+        fabric: &'a Fabric,
+        cluster: &'a Cluster,
+        state: &'a BgpState,
+        design: &'a str,
+    ) -> Self {
+        BgpWalk {
+            fabric,
+            cluster,
+            state,
+            design,
+        }
+    }
+
+    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
+        Endpoint::new(self.state.pod_ip[pod.index()], port)
+    }
+
+    fn external(&self, ip: Ipv4Addr) -> Device {
+        Device::External(self.fabric.external_of(ip), ip)
+    }
+
+    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
+        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
+    }
+
+    fn hop_name(&self, h: &NextHop) -> String {
+        match h {
+            NextHop::Node(n) => self.cluster.node_ref(*n),
+            NextHop::Leaf(l) => self.fabric.leaf_name(*l),
+            NextHop::L3Out => "the L3Out".into(),
+            NextHop::Connected => "connected".into(),
+        }
+    }
+
+    fn cross<R: Recorder>(
+        &self,
+        from: LeafId,
+        to: LeafId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) {
+        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
+            *lat = lat.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
+            rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
+                format!(
+                    "{} hashed the flow over {} spines → {}; forwarded to {}",
+                    self.fabric.leaf_name(from),
+                    self.fabric.spines.len(),
+                    self.fabric.spine_name(s),
+                    self.fabric.leaf_name(to)
+                )
+            });
+        }
+    }
+
+    /// Follows the leaves' routing tables from `leaf` until the packet reaches a node.
+    /// `None` (a drop recorded) when a leaf has no route.
+    fn to_node<R: Recorder>(
+        &self,
+        mut leaf: LeafId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Option<NodeId> {
+        for _ in 0..4 {
+            let Some(route) = self.state.lookup(leaf, pkt.dst.ip) else {
+                rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
+                    format!(
+                        "no route to {} on {}",
+                        pkt.dst.ip,
+                        self.fabric.leaf_name(leaf)
+                    )
+                });
+                return None;
+            };
+            let hops = &route.next_hops;
+            let h = five_tuple(salt(&self.fabric.leaf_name(leaf)), pkt);
+            let chosen = hops[pick(h, hops.len())];
+            let explain = || {
+                let names: Vec<String> = hops.iter().map(|x| self.hop_name(x)).collect();
+                if hops.len() > 1 {
+                    format!(
+                        "{} matches {}: {} equal-cost next hops ({}); the 5-tuple hash (hash-threshold, no resilient hashing on the L3Out) chose {}",
+                        pkt.dst.ip,
+                        route.prefix,
+                        hops.len(),
+                        names.join(", "),
+                        self.hop_name(&chosen)
+                    )
+                } else {
+                    format!(
+                        "{} matches {} via {}",
+                        pkt.dst.ip,
+                        route.prefix,
+                        names.join(", ")
+                    )
+                }
+            };
+            let action = if hops.len() > 1 {
+                Action::Ecmp
+            } else {
+                Action::Route
+            };
+            match chosen {
+                NextHop::Node(n) => {
+                    rec.hop(Device::Leaf(leaf), action, pkt, explain);
+                    self.deliver_to_node(leaf, n, pkt, rec, lat);
+                    return Some(n);
+                }
+                NextHop::Leaf(other) => {
+                    rec.hop(Device::Leaf(leaf), action, pkt, explain);
+                    self.cross(leaf, other, pkt, rec, lat);
+                    leaf = other;
+                }
+                NextHop::Connected => {
+                    let Some(n) = self
+                        .cluster
+                        .nodes
+                        .iter()
+                        .position(|x| x.ip == pkt.dst.ip)
+                        .map(|i| NodeId(i as u32))
+                    else {
+                        rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
+                            format!("{} is in the node subnet but no node has it", pkt.dst.ip)
+                        });
+                        return None;
+                    };
+                    rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
+                        format!(
+                            "{} is a node on the L3Out's SVI subnet {}",
+                            pkt.dst.ip, route.prefix
+                        )
+                    });
+                    self.deliver_to_node(leaf, n, pkt, rec, lat);
+                    return Some(n);
+                }
+                NextHop::L3Out => {
+                    rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
+                        format!(
+                            "{} is routed out the L3Out: not a cluster address",
+                            pkt.dst.ip
+                        )
+                    });
+                    return None;
+                }
+            }
+        }
+        rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
+            "routing loop".into()
+        });
+        None
+    }
+
+    /// From a leaf to a node: on its own vPC port when the node is attached to this leaf,
+    /// otherwise across the fabric to a leaf of the node's rack (the detour through the anchor).
+    fn deliver_to_node<R: Recorder>(
+        &self,
+        leaf: LeafId,
+        node: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) {
+        let rack = &self.fabric.racks[self.cluster.node(node).rack.index()];
+        if !rack.leaves.contains(&leaf) {
+            let nl = self.node_leaf(node, pkt);
+            self.cross(leaf, nl, pkt, rec, lat);
+            rec.hop(Device::Leaf(nl), Action::Route, pkt, || {
+                format!(
+                    "to {} on its vPC port-channel: {} held the route but the node is not attached there (a detour)",
+                    self.cluster.node_ref(node),
+                    self.fabric.leaf_name(leaf)
+                )
+            });
+        }
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+    }
+
+    /// From a node out of the fabric: node → leaf → border leaf → L3Out → the host.
+    fn to_outside<R: Recorder>(
+        &self,
+        node: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> bool {
+        let leaf = self.node_leaf(node, pkt);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        let borders = self.fabric.border_leaves();
+        if borders.is_empty() {
+            rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
+                "no border leaf: no route to the outside".into()
+            });
+            return false;
+        }
+        let b = borders[pick(five_tuple(salt("to-l3out"), pkt), borders.len())];
+        rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
+            format!(
+                "{} matches 0.0.0.0/0 via the L3Out on {}",
+                pkt.dst.ip,
+                self.fabric.leaf_name(b)
+            )
+        });
+        self.cross(leaf, b, pkt, rec, lat);
+        if b != leaf {
+            rec.hop(Device::Leaf(b), Action::Route, pkt, || {
+                "out the L3Out to the external router".into()
+            });
+        }
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
+        true
+    }
+
+    /// The backend a node's service proxy picks among `backends`.
+    fn pick_backend(
+        &self,
+        node: NodeId,
+        svc: ServiceId,
+        backends: &[PodId],
+        pkt: &Flow,
+        tables: &mut NodeTables,
+    ) -> (PodId, String) {
+        let s = self.cluster.service(svc);
+        let scheduler = s
+            .annotations
+            .get("kube-router.io/service.scheduler")
+            .map(String::as_str);
+        let lb = match scheduler {
+            Some("mh") => NodeLb::Maglev,
+            Some("rr") => NodeLb::RoundRobin,
+            _ => self.state.cfg.node_lb,
+        };
+        match lb {
+            NodeLb::Random => {
+                let i = pick(
+                    five_tuple(salt(&self.cluster.node(node).name), pkt),
+                    backends.len(),
+                );
+                (
+                    backends[i],
+                    format!(
+                        "random choice over {} backends (drawn here from the flow hash)",
+                        backends.len()
+                    ),
+                )
+            }
+            NodeLb::RoundRobin => {
+                let c = tables.rr.entry((node, svc)).or_insert(0);
+                let i = *c as usize % backends.len();
+                *c = c.wrapping_add(1);
+                (
+                    backends[i],
+                    format!(
+                        "IPVS round-robin over {} backends: position {i}",
+                        backends.len()
+                    ),
+                )
+            }
+            NodeLb::Maglev => {
+                let names: Vec<String> =
+                    backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
+                let m = Maglev::new(&names, MAGLEV_TABLE_SIZE);
+                let i = m.lookup(five_tuple(salt("maglev"), pkt)).unwrap_or(0);
+                (
+                    backends[i],
+                    format!(
+                        "Maglev (table of {MAGLEV_TABLE_SIZE}) over {} backends",
+                        backends.len()
+                    ),
+                )
+            }
+        }
+    }
+
+    pub fn walk<R: Recorder>(
+        &self,
+        req: &FlowRequest,
+        tables: &mut NodeTables,
+        rec: &mut R,
+    ) -> Outcome {
+        let src = match req.src {
+            Source::Ip(ip) => self
+                .state
+                .ip_to_pod
+                .get(&ip)
+                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
+            s => s,
+        };
+        let dst = match req.dst {
+            Target::Ip { ip, port } => match (
+                self.state.ip_to_pod.get(&ip),
+                self.state.lb_to_service.get(&ip),
+            ) {
+                (Some(p), _) => Target::Pod { pod: *p, port },
+                (None, Some(s)) => Target::Service { svc: *s, port },
+                _ => Target::Ip { ip, port },
+            },
+            t => t,
+        };
+        let mut lat = Nanos::ZERO;
+        match (src, dst) {
+            (Source::Ip(c), Target::Service { svc, port }) => {
+                self.ingress_lb(c, req.sport, svc, port, req.proto, tables, rec, &mut lat)
+            }
+            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(
+                p,
+                req.sport,
+                Endpoint::new(ip, port),
+                req.proto,
+                tables,
+                rec,
+                &mut lat,
+            ),
+            (Source::Pod(a), Target::Pod { pod, port }) => {
+                self.pod_to_pod(a, req.sport, pod, port, req.proto, rec, &mut lat)
+            }
+            (Source::Ip(c), Target::Pod { pod, port }) => {
+                let pkt = Flow {
+                    proto: req.proto,
+                    src: Endpoint::new(c, req.sport),
+                    dst: self.pod_ep(pod, port),
+                };
+                rec.hop(self.external(c), Action::Drop, &pkt, || {
+                    "walks from outside to a pod IP are not modelled for the BGP designs yet".into()
+                });
+                outcome(pkt, Verdict::Dropped, Reason::NoRoute, lat)
+            }
+            (Source::Pod(p), Target::Service { .. }) => {
+                let pkt = Flow {
+                    proto: req.proto,
+                    src: self.pod_ep(p, req.sport),
+                    dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, 0),
+                };
+                rec.hop(Device::Pod(p), Action::Drop, &pkt, || {
+                    "pod-to-service walks are not modelled for the BGP designs yet".into()
+                });
+                outcome(pkt, Verdict::Dropped, Reason::NoRoute, lat)
+            }
+            (Source::Ip(c), Target::Ip { ip, port }) => {
+                let f = Flow {
+                    proto: req.proto,
+                    src: Endpoint::new(c, req.sport),
+                    dst: Endpoint::new(ip, port),
+                };
+                rec.hop(self.external(c), Action::Drop, &f, || {
+                    format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
+                });
+                outcome(f, Verdict::Dropped, Reason::NoRoute, lat)
+            }
+        }
+    }
+}
+
+mod flows;
