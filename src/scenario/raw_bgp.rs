@@ -37,8 +37,15 @@ pub struct RawCalicoFlavour {
     pub extern_dynamic: Option<At<Cidr>>,
     pub cluster_svc_subnet: Option<At<Cidr>>,
     pub block_size: Option<At<u8>>,
-    /// topology.rack[]: (rack id, leaf ids, node names).
-    pub racks: Vec<(At<u32>, Vec<u32>, Vec<At<String>>)>,
+    pub racks: Vec<RawFlavourRack>,
+}
+
+/// `topology.rack[]` of the Calico flavour.
+#[derive(Clone, Debug)]
+pub struct RawFlavourRack {
+    pub id: At<u32>,
+    pub leaves: Vec<u32>,
+    pub nodes: Vec<At<String>>,
 }
 
 /// Calico resources fabsim uses.
@@ -261,7 +268,7 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
                     .collect(),
                 _ => Vec::new(),
             };
-            fl.racks.push((id, leaves, nodes));
+            fl.racks.push(RawFlavourRack { id, leaves, nodes });
         }
     }
     Some(fl)

@@ -396,7 +396,7 @@ pub(super) fn resolve(
     };
 
     // The Calico flavour's topology must match the fabric.
-    for (id, leaves, nodes) in &fl.racks {
+    for super::raw_bgp::RawFlavourRack { id, leaves, nodes } in &fl.racks {
         match fabric.racks.iter().find(|x| x.number == id.value) {
             None => d.error(
                 &id.loc,

@@ -176,9 +176,9 @@ impl BgpState {
         // Sessions.
         let password_ok = cfg.node_password == cfg.fabric_password;
         let mut sessions = Vec::new();
-        for n in 0..cluster.nodes.len() {
+        for (n, adv) in advertised.iter().enumerate() {
             let node = NodeId(n as u32);
-            let count = advertised[n].len() as u32;
+            let count = adv.len() as u32;
             for leaf in peer_leaves(fabric, cluster, node) {
                 let down = if !password_ok {
                     Some(Rejection::PasswordMismatch)
