@@ -109,31 +109,31 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
     if let Some(n) = f.node("bgp") {
         r.bgp = read_bgp_section(n, &f.child("bgp"), d).unwrap_or_default();
     }
-    if let Some(n) = f.node("ip_pool") {
-        if let Some(mut g) = Fields::strict(n, &f.child("ip_pool"), d) {
-            r.pool_cidr = g.opt_at("cidr", d);
-            r.block_size = g.opt_at("block_size", d);
-            r.nat_outgoing = g.opt("nat_outgoing", d);
-            g.finish(d);
-        }
+    if let Some(n) = f.node("ip_pool")
+        && let Some(mut g) = Fields::strict(n, &f.child("ip_pool"), d)
+    {
+        r.pool_cidr = g.opt_at("cidr", d);
+        r.block_size = g.opt_at("block_size", d);
+        r.nat_outgoing = g.opt("nat_outgoing", d);
+        g.finish(d);
     }
-    if let Some(n) = f.node("advertise") {
-        if let Some(mut g) = Fields::strict(n, &f.child("advertise"), d) {
-            r.service_cluster_ips = g.opt("service_cluster_ips", d);
-            r.service_external_ips = g.opt("service_external_ips", d);
-            r.service_loadbalancer_ips = g.opt("service_loadbalancer_ips", d);
-            r.advertise_pod_cidr = g.opt("pod_cidr", d);
-            r.advertise_lb = g.opt("load_balancer_ips", d);
-            g.finish(d);
-        }
+    if let Some(n) = f.node("advertise")
+        && let Some(mut g) = Fields::strict(n, &f.child("advertise"), d)
+    {
+        r.service_cluster_ips = g.opt("service_cluster_ips", d);
+        r.service_external_ips = g.opt("service_external_ips", d);
+        r.service_loadbalancer_ips = g.opt("service_loadbalancer_ips", d);
+        r.advertise_pod_cidr = g.opt("pod_cidr", d);
+        r.advertise_lb = g.opt("load_balancer_ips", d);
+        g.finish(d);
     }
     r.args = f.opt("args", d).unwrap_or_default();
-    if let Some(n) = f.node("load_balancer") {
-        if let Some(mut g) = Fields::strict(n, &f.child("load_balancer"), d) {
-            r.lb_algorithm = g.opt_at("algorithm", d);
-            r.lb_pool = g.opt("pool", d);
-            g.finish(d);
-        }
+    if let Some(n) = f.node("load_balancer")
+        && let Some(mut g) = Fields::strict(n, &f.child("load_balancer"), d)
+    {
+        r.lb_algorithm = g.opt_at("algorithm", d);
+        r.lb_pool = g.opt("pool", d);
+        g.finish(d);
     }
     r.masquerade = f.opt("masquerade", d);
     r.pod_cidr_len = f.opt_at("pod_cidr_len", d);
