@@ -153,7 +153,7 @@ impl<'a> BgpWalk<'a> {
             match chosen {
                 NextHop::Node(n) => {
                     rec.hop(Device::Leaf(leaf), action, pkt, explain);
-                    self.deliver_to_node(leaf, n, pkt, rec, lat);
+                    self.deliver_to_node(leaf, n, true, pkt, rec, lat);
                     return Some(n);
                 }
                 NextHop::Leaf(other) => {
@@ -180,15 +180,12 @@ impl<'a> BgpWalk<'a> {
                             pkt.dst.ip, route.prefix
                         )
                     });
-                    self.deliver_to_node(leaf, n, pkt, rec, lat);
+                    self.deliver_to_node(leaf, n, false, pkt, rec, lat);
                     return Some(n);
                 }
                 NextHop::L3Out => {
                     rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
-                        format!(
-                            "{} is routed out the L3Out: not a cluster address",
-                            pkt.dst.ip
-                        )
+format!("no route for {} is installed in the fabric (no node's path to it is valid); 0.0.0.0/0 points back out the L3Out: blackholed", pkt.dst.ip)
                     });
                     return None;
                 }
@@ -206,6 +203,7 @@ impl<'a> BgpWalk<'a> {
         &self,
         leaf: LeafId,
         node: NodeId,
+        routed: bool,
         pkt: &Flow,
         rec: &mut R,
         lat: &mut Nanos,
@@ -215,11 +213,15 @@ impl<'a> BgpWalk<'a> {
             let nl = self.node_leaf(node, pkt);
             self.cross(leaf, nl, pkt, rec, lat);
             rec.hop(Device::Leaf(nl), Action::Route, pkt, || {
-                format!(
-                    "to {} on its vPC port-channel: {} held the route but the node is not attached there (a detour)",
-                    self.cluster.node_ref(node),
-                    self.fabric.leaf_name(leaf)
-                )
+                if routed {
+                    format!(
+                        "to {} on its vPC port-channel: {} held the BGP route but the node is not attached there (a detour)",
+                        self.cluster.node_ref(node),
+                        self.fabric.leaf_name(leaf)
+                    )
+                } else {
+                    format!("to {} on its vPC port-channel (the node is learned behind this leaf)", self.cluster.node_ref(node))
+                }
             });
         }
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);

@@ -1,0 +1,179 @@
+//! Routing tables of the BGP designs, worked out by hand from the scenarios.
+
+mod common;
+use common::*;
+use fabsim::cli::routes::{JsonRoutes, routes};
+use fabsim::cli::trace::{Query, trace};
+use fabsim::dataplane::{Reason, Verdict};
+
+fn table(s: &fabsim::scenario::Scenario, design: &str, device: &str) -> JsonRoutes {
+    routes(s, design, device).expect("routes")
+}
+
+fn route<'a>(t: &'a JsonRoutes, prefix: &str) -> &'a fabsim::cli::routes::JsonRoute {
+    t.routes
+        .iter()
+        .find(|r| r.prefix == prefix)
+        .unwrap_or_else(|| panic!("{prefix} missing in {}", fabsim::cli::routes::to_text(t)))
+}
+
+/// scenarios/brkdcn-2663.yaml under calico, by hand:
+/// - placement: web-0..5 on r1-1..r2-2; batch-0, batch-1 on r2-3, r2-4 (least loaded), batch-2..7
+///   on r1-1..r2-2: every node has 1 or 2 pods, so one /26 block each, in node order:
+///   r1-1 10.33.0.0/26, r1-2 .64, r1-3 .128, r1-4 .192, r2-1 10.33.1.0/26, … r2-4 10.33.1.192/26;
+/// - the LoadBalancer IP is the first host of serviceLoadBalancerIPs 10.34.0.0/24: 10.34.0.1;
+///   web is externalTrafficPolicy Local, so the /32 comes from the six nodes with a web pod;
+/// - rack 1 is the anchor: its nodes reach leaf 101 at cost 0; rack 2 (non-anchor) peers with
+///   rack 1's leaves through the fabric, cost 1, so for the shared /32 and the serviceClusterIPs
+///   CIDR only rack 1's nodes are installed;
+/// - leaf 103 (non-anchor) sees every prefix through the two anchor leaves (one path per leaf).
+#[test]
+fn calico_two_racks_by_hand() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let t = table(&s, "calico", "leaf:101");
+    let blocks = [
+        ("10.33.0.0/26", "node:k8s-r1-1"),
+        ("10.33.0.64/26", "node:k8s-r1-2"),
+        ("10.33.0.128/26", "node:k8s-r1-3"),
+        ("10.33.0.192/26", "node:k8s-r1-4"),
+        ("10.33.1.0/26", "node:k8s-r2-1"),
+        ("10.33.1.64/26", "node:k8s-r2-2"),
+        ("10.33.1.128/26", "node:k8s-r2-3"),
+        ("10.33.1.192/26", "node:k8s-r2-4"),
+    ];
+    for (p, n) in blocks {
+        assert_eq!(route(&t, p).next_hops, [n], "{p}");
+    }
+    let lb = route(&t, "10.34.0.1/32");
+    assert_eq!(
+        lb.next_hops,
+        [
+            "node:k8s-r1-1",
+            "node:k8s-r1-2",
+            "node:k8s-r1-3",
+            "node:k8s-r1-4"
+        ]
+    );
+    let excluded: Vec<&str> = lb
+        .excluded
+        .iter()
+        .filter(|e| e.next_hop.starts_with("node:"))
+        .map(|e| e.next_hop.as_str())
+        .collect();
+    assert_eq!(excluded, ["node:k8s-r2-1", "node:k8s-r2-2"]);
+    assert!(lb.excluded[0].reason.contains("higher next-hop cost"));
+    let svc = route(&t, "10.96.0.0/12");
+    assert_eq!(svc.next_hops.len(), 4);
+    assert_eq!(
+        svc.excluded
+            .iter()
+            .filter(|e| e.reason.contains("higher next-hop cost"))
+            .count(),
+        4
+    );
+    assert_eq!(route(&t, "0.0.0.0/0").next_hops, ["l3out"]);
+    // No route beyond the 8 blocks, the /32, the service CIDR, the node subnet and the default.
+    assert_eq!(t.routes.len(), 12);
+
+    let t = table(&s, "calico", "leaf:103");
+    for (p, _) in blocks {
+        assert_eq!(route(&t, p).next_hops, ["leaf:101", "leaf:102"], "{p}");
+    }
+    assert_eq!(
+        route(&t, "10.34.0.1/32").next_hops,
+        ["leaf:101", "leaf:102"]
+    );
+    assert_eq!(route(&t, "0.0.0.0/0").next_hops, ["leaf:101", "leaf:102"]);
+}
+
+#[test]
+fn kube_router_pod_cidrs_are_slash_24_per_node_in_node_order() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let t = table(&s, "kube-router", "leaf:102");
+    for (i, n) in [
+        "k8s-r1-1", "k8s-r1-2", "k8s-r1-3", "k8s-r1-4", "k8s-r2-1", "k8s-r2-2", "k8s-r2-3",
+        "k8s-r2-4",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            route(&t, &format!("10.33.{i}.0/24")).next_hops,
+            [format!("node:{n}")]
+        );
+    }
+    // --advertise-loadbalancer-ip with Local: the /32 from the nodes with a web pod.
+    assert_eq!(route(&t, "10.34.0.1/32").next_hops.len(), 4);
+}
+
+#[test]
+fn sixty_five_nodes_one_slash_32_installs_sixty_four() {
+    let s = load("tests/data/bgp-65-nodes.yaml");
+    let t = table(&s, "kube-router", "leaf:101");
+    let r = route(&t, "10.34.0.1/32");
+    assert_eq!(r.next_hops.len(), 64);
+    let over: Vec<_> = r
+        .excluded
+        .iter()
+        .filter(|e| e.reason.contains("maximum-paths 64"))
+        .collect();
+    assert_eq!(over.len(), 1);
+    // Ordered by next-hop address: n65 has the highest node IP (10.32.0.66) and is the one left out.
+    assert_eq!(over[0].next_hop, "node:n65");
+}
+
+#[test]
+fn sessions_with_different_passwords_never_come_up() {
+    let s = load("tests/data/bgp-cluster-policy.yaml");
+    let t = table(&s, "cilium", "leaf:101");
+    let lb = route(&t, "10.34.0.1/32");
+    assert!(lb.next_hops.is_empty());
+    assert!(
+        lb.excluded
+            .iter()
+            .all(|e| e.reason.contains("passwords differ"))
+    );
+    let (tr, o) = trace(
+        &s,
+        &Query {
+            design: "cilium",
+            from: "external:clients",
+            to: "service:a/web:80",
+            proto: None,
+            sport: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.reason, Reason::NoRoute);
+    assert!(tr.reason.contains("blackholed"), "{}", tr.reason);
+}
+
+#[test]
+fn cluster_policy_second_hop_snats_to_the_node_ip() {
+    let s = load("tests/data/bgp-cluster-policy.yaml");
+    let (t, o) = trace(
+        &s,
+        &Query {
+            design: "kube-router",
+            from: "external:clients",
+            to: "service:a/web:80",
+            proto: None,
+            sport: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(o.verdict, Verdict::Delivered);
+    let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
+    if dnat.detail.contains("client IP is lost") {
+        assert!(
+            dnat.src.starts_with("10.32.0."),
+            "SNAT to a node IP: {}",
+            dnat.src
+        );
+        assert_eq!(t.forward.last().unwrap().src, dnat.src);
+    } else {
+        assert!(dnat.src.starts_with("192.168.100."));
+    }
+    // IPVS round-robin: two connections in a row on one node go to the two backends in turn.
+    assert!(dnat.detail.contains("round-robin"));
+}
