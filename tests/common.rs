@@ -63,3 +63,23 @@ pub fn golden(path: &Path, actual: &str) {
         );
     }
 }
+
+pub fn walk_design(
+    s: &Scenario,
+    design: &str,
+    from: &str,
+    to: &str,
+    proto: Option<Proto>,
+) -> (JsonTrace, Outcome) {
+    trace(
+        s,
+        &Query {
+            design,
+            from,
+            to,
+            proto,
+            sport: None,
+        },
+    )
+    .expect("trace runs")
+}

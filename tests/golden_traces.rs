@@ -6,6 +6,90 @@ use common::*;
 use fabsim::dataplane::trace::to_text;
 use fabsim::net::Proto;
 
+const B: &str = "scenarios/brkdcn-2663.yaml";
+
+/// (name, scenario, design, from, to, proto) for the BGP designs.
+const BGP_CASES: &[(&str, &str, &str, &str, &str, Option<Proto>)] = &[
+    (
+        "calico-lb-ingress",
+        B,
+        "calico",
+        "external:clients",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "calico-egress-masquerade",
+        B,
+        "calico",
+        "pod:shop/batch-1",
+        "1.1.1.1:443",
+        None,
+    ),
+    (
+        "kube-router-egress-native",
+        B,
+        "kube-router",
+        "pod:shop/batch-1",
+        "1.1.1.1:443",
+        None,
+    ),
+    (
+        "kube-router-lb-ingress",
+        B,
+        "kube-router",
+        "external:clients",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "cilium-lb-ingress-maglev",
+        B,
+        "cilium",
+        "external:clients",
+        "service:shop/web:80",
+        None,
+    ),
+    (
+        "cilium-pod-to-pod",
+        B,
+        "cilium",
+        "pod:shop/batch-1",
+        "pod:shop/web-0:8080",
+        None,
+    ),
+    (
+        "kube-router-cluster-policy",
+        "tests/data/bgp-cluster-policy.yaml",
+        "kube-router",
+        "external:clients",
+        "service:a/web:80",
+        None,
+    ),
+    (
+        "cilium-password-mismatch",
+        "tests/data/bgp-cluster-policy.yaml",
+        "cilium",
+        "external:clients",
+        "service:a/web:80",
+        None,
+    ),
+];
+
+#[test]
+fn golden_traces_bgp() {
+    for (name, scenario, design, from, to, proto) in BGP_CASES {
+        let s = load(scenario);
+        let (t, o) = walk_design(&s, design, from, to, *proto);
+        let dir = root().join("tests/golden");
+        golden(&dir.join(format!("{name}.txt")), &to_text(&t, o.latency));
+        golden(
+            &dir.join(format!("{name}.json")),
+            &(serde_json::to_string_pretty(&t).unwrap() + "\n"),
+        );
+    }
+}
+
 const CASES: &[(&str, &str, &str, &str, Option<Proto>)] = &[
     (
         "lb-ingress",

@@ -45,14 +45,16 @@ impl NatTable {
     }
 
     /// Like [`NatTable::allocate`], but the search starts at `offset` into the range and wraps
-    /// (Linux's masquerade searches from a random offset; callers pass a flow-derived one).
+    /// (Linux masquerade searches from a random offset; callers pass a flow-derived one). With
+    /// `random_fully` (iptables `--random-fully`, NF_NAT_RANGE_PROTO_RANDOM_FULLY) the original
+    /// port is not tried first: the kernel skips that step for the RANDOM_ALL flags.
     pub fn allocate_from(
         &mut self,
         flow: &Flow,
         nat_ip: Ipv4Addr,
-        lo: u16,
-        hi: u16,
+        (lo, hi): (u16, u16),
         offset: u32,
+        random_fully: bool,
     ) -> Option<u16> {
         let key = NatKey {
             proto: flow.proto,
@@ -62,7 +64,7 @@ impl NatTable {
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         let span = u32::from(hi - lo) + 1;
-        let port = if (lo..=hi).contains(&orig) && !used.contains(&orig) {
+        let port = if !random_fully && (lo..=hi).contains(&orig) && !used.contains(&orig) {
             orig
         } else {
             (0..span)

@@ -461,6 +461,7 @@ pub(super) fn resolve(
         lb_pool,
         masquerade,
         masquerade_ports,
+        masquerade_random_fully: cni == BgpCni::Calico,
         node_lb,
     })
 }

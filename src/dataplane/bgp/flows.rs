@@ -105,7 +105,13 @@ impl BgpWalk<'_> {
             let ip = self.cluster.node(node).ip;
             let (lo, hi) = self.state.cfg.masquerade_ports;
             let off = five_tuple(salt("masq"), &fwd) as u32;
-            let Some(p) = tables.nat.allocate_from(&fwd, ip, lo, hi, off) else {
+            let Some(p) = tables.nat.allocate_from(
+                &fwd,
+                ip,
+                (lo, hi),
+                off,
+                self.state.cfg.masquerade_random_fully,
+            ) else {
                 rec.hop(Device::Node(node), Action::Drop, &fwd, || {
                     format!("no free source port on {ip} towards {}", fwd.dst)
                 });
@@ -203,7 +209,13 @@ impl BgpWalk<'_> {
             let ip = self.cluster.node(node).ip;
             let (lo, hi) = self.state.cfg.masquerade_ports;
             let off = five_tuple(salt("masq"), &pkt) as u32;
-            let Some(p) = tables.nat.allocate_from(&pkt, ip, lo, hi, off) else {
+            let Some(p) = tables.nat.allocate_from(
+                &pkt,
+                ip,
+                (lo, hi),
+                off,
+                self.state.cfg.masquerade_random_fully,
+            ) else {
                 rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("every port {lo}–{hi} of {ip} is in use towards {proto} {dst}: masquerade port exhausted"));
                 return outcome(
                     orig,
@@ -220,11 +232,12 @@ impl BgpWalk<'_> {
                 remote: dst,
             });
             rec.hop(Device::Node(node), Action::Snat, &pkt, || {
-                let kept = if p == sport {
-                    "the original port is unique towards this destination, so it is kept"
-                        .to_string()
+                let kept = if self.state.cfg.masquerade_random_fully {
+                    format!("--random-fully: drawn at random in {lo}–{hi}, unique towards this destination")
+                } else if p == sport {
+                    "the original port is unique towards this destination, so it is kept".to_string()
                 } else {
-                    format!("searched in {lo}–{hi}")
+                    format!("the original is taken towards this destination: searched in {lo}–{hi}")
                 };
                 format!(
                     "{} to the node IP {ip}; source port {p} ({kept})",

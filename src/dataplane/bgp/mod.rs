@@ -290,7 +290,7 @@ format!("no route for {} is installed in the fabric (no node's path to it is val
                 (
                     backends[i],
                     format!(
-                        "random choice over {} backends (drawn here from the flow hash)",
+                        "random choice over {} backend(s) (drawn here from the flow hash)",
                         backends.len()
                     ),
                 )
@@ -302,7 +302,7 @@ format!("no route for {} is installed in the fabric (no node's path to it is val
                 (
                     backends[i],
                     format!(
-                        "IPVS round-robin over {} backends: position {i}",
+                        "IPVS round-robin over {} backend(s): position {i}",
                         backends.len()
                     ),
                 )
@@ -315,7 +315,7 @@ format!("no route for {} is installed in the fabric (no node's path to it is val
                 (
                     backends[i],
                     format!(
-                        "Maglev (table of {MAGLEV_TABLE_SIZE}) over {} backends",
+                        "Maglev (table of {MAGLEV_TABLE_SIZE}) over {} backend(s)",
                         backends.len()
                     ),
                 )

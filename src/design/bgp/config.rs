@@ -68,6 +68,8 @@ pub struct BgpConfig {
     pub masquerade: bool,
     /// The source ports a masquerade may search (Linux 1024–65535, Cilium BPF 32768–65535).
     pub masquerade_ports: (u16, u16),
+    /// Calico's Felix masquerades with `--random-fully`: the port is always drawn at random.
+    pub masquerade_random_fully: bool,
     pub node_lb: NodeLb,
 }
 
