@@ -177,3 +177,30 @@ fn cluster_policy_second_hop_snats_to_the_node_ip() {
     // IPVS round-robin: two connections in a row on one node go to the two backends in turn.
     assert!(dnat.detail.contains("round-robin"));
 }
+
+/// scenarios/calico-flavour.yaml: AS numbers, secret, max-prefix and block size come from the
+/// acc-provision Calico flavour; blocks of /28 (16 addresses) in node order: c1 10.240.0.0/28,
+/// c2 .16/28, c3 (21 pods) .32/28 and .48/28, c4 .64/28.
+#[test]
+fn calico_built_from_the_acc_provision_flavour() {
+    let s = load("scenarios/calico-flavour.yaml");
+    let cfg = s.design("calico").unwrap().bgp.as_ref().unwrap();
+    assert_eq!(
+        (cfg.cluster_asn, cfg.fabric_asn, cfg.max_prefix),
+        (64512, 65010, 500)
+    );
+    assert_eq!(cfg.node_password.as_deref(), Some("lab-secret"));
+    assert_eq!(s.cluster.node_subnet.net.to_string(), "192.168.50.0/24");
+    let t = table(&s, "calico", "leaf:103");
+    assert_eq!(route(&t, "10.240.0.32/28").next_hops, ["node:c3"]);
+    assert_eq!(route(&t, "10.240.0.48/28").next_hops, ["node:c3"]);
+    assert_eq!(route(&t, "10.240.0.64/28").next_hops, ["node:c4"]);
+    assert_eq!(
+        route(&t, "10.240.0.0/28").next_hops,
+        ["leaf:101", "leaf:102"]
+    );
+    // externalTrafficPolicy Cluster: Calico advertises the serviceLoadBalancerIPs CIDR from every node.
+    assert_eq!(route(&t, "10.241.0.0/24").next_hops, ["node:c3", "node:c4"]);
+    let t = table(&s, "calico", "leaf:101");
+    assert_eq!(route(&t, "10.241.0.0/24").next_hops, ["node:c1", "node:c2"]);
+}

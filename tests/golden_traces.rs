@@ -9,7 +9,14 @@ use fabsim::net::Proto;
 const B: &str = "scenarios/brkdcn-2663.yaml";
 
 /// (name, scenario, design, from, to, proto) for the BGP designs.
-type Case = (&'static str, &'static str, &'static str, &'static str, &'static str, Option<Proto>);
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Proto>,
+);
 const BGP_CASES: &[Case] = &[
     (
         "calico-lb-ingress",

@@ -249,7 +249,7 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
     {
         for (i, r) in racks.iter().enumerate() {
             let p = format!("topology.rack[{i}]");
-            let Some(id) = get::<u32>(r, &["id"], d) else {
+            let Some(mut id) = get::<u32>(r, &["id"], d) else {
                 d.error(&r.loc, &p, "a rack needs an `id`");
                 continue;
             };
@@ -261,10 +261,17 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
                     .collect(),
                 _ => Vec::new(),
             };
+            id.path = format!("{p}.id");
             let nodes = match child(r, "node").map(|l| &l.value) {
                 Some(Value::Seq(ns)) => ns
                     .iter()
-                    .filter_map(|x| get::<String>(x, &["name"], d))
+                    .enumerate()
+                    .filter_map(|(j, x)| {
+                        get::<String>(x, &["name"], d).map(|mut a| {
+                            a.path = format!("{p}.node[{j}].name");
+                            a
+                        })
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
