@@ -204,3 +204,29 @@ fn calico_built_from_the_acc_provision_flavour() {
     let t = table(&s, "calico", "leaf:101");
     assert_eq!(route(&t, "10.241.0.0/24").next_hops, ["node:c1", "node:c2"]);
 }
+
+#[test]
+fn max_prefix_tears_the_session_down_and_next_hop_propagate_shows_nodes() {
+    let s = load("tests/data/bgp-max-prefix.yaml");
+    // p1's three /30 blocks: 10.33.0.0, .4, .8; p2's: 10.33.0.12/30.
+    let t = table(&s, "calico", "leaf:101");
+    for p in ["10.33.0.0/30", "10.33.0.4/30", "10.33.0.8/30"] {
+        let r = route(&t, p);
+        assert!(r.next_hops.is_empty(), "{p}");
+        assert!(
+            r.excluded[0]
+                .reason
+                .contains("advertised 3 prefixes, above max-prefix 2"),
+            "{}",
+            r.excluded[0].reason
+        );
+    }
+    assert_eq!(
+        route(&t, "10.33.0.12/30").next_hops,
+        ["leaf:103", "leaf:104"]
+    );
+    // Next-hop propagate: leaf 101 sees p2 itself, not the anchor leaves of rack 2.
+    let t = table(&s, "calico-propagate", "leaf:101");
+    assert_eq!(route(&t, "10.33.0.12/30").next_hops, ["node:p2"]);
+    assert_eq!(route(&t, "10.33.0.0/30").next_hops, ["node:p1"]);
+}

@@ -40,6 +40,9 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
                     if let Some(cfg) = &design.aci {
                         out.push_str(&summarize_aci(s, &design.name, cfg));
                     }
+                    if let Some(cfg) = &design.bgp {
+                        out.push_str(&summarize_bgp(s, &design.name, cfg));
+                    }
                 }
                 if !s.defaults_applied.is_empty() {
                     out.push_str("defaults applied:\n");
@@ -127,6 +130,54 @@ pub fn summarize_aci(s: &Scenario, name: &str, cfg: &AciConfig) -> String {
                 p.name,
                 names.len(),
                 names.join(", ")
+            );
+        }
+    }
+    out
+}
+
+/// What a BGP design sets up: sessions (and why any is down), prefixes per node, LoadBalancer IPs.
+pub fn summarize_bgp(s: &Scenario, name: &str, cfg: &crate::design::bgp::BgpConfig) -> String {
+    let st = crate::design::bgp::BgpState::compile(&s.fabric, &s.cluster, cfg);
+    let mut out = String::new();
+    let up = st.sessions.iter().filter(|x| x.down.is_none()).count();
+    let _ = writeln!(
+        out,
+        "design {name} ({}): AS {} ↔ fabric AS {}, {up}/{} BGP sessions up, hold time {} (node {} / fabric {}), graceful restart {}",
+        cfg.cni.name(),
+        cfg.cluster_asn,
+        cfg.fabric_asn,
+        st.sessions.len(),
+        st.negotiated_hold_time(),
+        cfg.node_hold_time,
+        cfg.fabric_hold_time,
+        if cfg.graceful_restart { "on" } else { "off" }
+    );
+    for (i, svc) in s.cluster.services.iter().enumerate() {
+        if let Some(ip) = st.lb_ip[i] {
+            let _ = writeln!(
+                out,
+                "  LoadBalancer {}/{}: {ip}",
+                s.cluster.namespace_name(svc.namespace),
+                svc.name
+            );
+        }
+    }
+    let most = st.advertised.iter().map(Vec::len).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "  prefixes advertised per node: at most {most} (max-prefix {})",
+        cfg.max_prefix
+    );
+    let mut reported = std::collections::BTreeSet::new();
+    for x in st.sessions.iter().filter(|x| x.down.is_some()) {
+        let why = crate::bgp::Excluded::Rejected(x.down.expect("filtered")).to_string();
+        if reported.insert((x.node, why.clone())) {
+            let _ = writeln!(
+                out,
+                "  warning: {} ↔ {}: {why}",
+                s.cluster.node_ref(x.node),
+                s.fabric.leaf_name(x.leaf)
             );
         }
     }

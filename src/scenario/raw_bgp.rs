@@ -22,6 +22,7 @@ pub struct RawBgpSection {
     pub password: Option<String>,
     pub fabric_password: Option<String>,
     pub next_hop_propagate: Option<bool>,
+    pub node_to_node_mesh: Option<bool>,
     pub import: Option<Vec<Cidr>>,
 }
 
@@ -52,6 +53,7 @@ pub struct RawFlavourRack {
 #[derive(Clone, Debug, Default)]
 pub struct RawCalicoResources {
     pub as_number: Option<u32>,
+    pub node_to_node_mesh: Option<bool>,
     pub service_cluster_ips: Vec<Cidr>,
     pub service_external_ips: Vec<Cidr>,
     pub service_loadbalancer_ips: Vec<Cidr>,
@@ -97,6 +99,7 @@ fn read_bgp_section(n: &Node, path: &str, d: &mut Diagnostics) -> Option<RawBgpS
         password: f.opt("password", d),
         fabric_password: f.opt("fabric_password", d),
         next_hop_propagate: f.opt("next_hop_propagate", d),
+        node_to_node_mesh: f.opt("node_to_node_mesh", d),
         import: f.opt("import", d),
     };
     f.finish(d);
@@ -293,6 +296,8 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResour
         match kind.as_str() {
             "BGPConfiguration" => {
                 r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
+                r.node_to_node_mesh =
+                    get::<bool>(doc, &["spec", "nodeToNodeMeshEnabled"], d).map(|a| a.value);
                 let cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
                     match child(doc, "spec")
                         .and_then(|s| child(s, key))

@@ -204,6 +204,9 @@ pub(super) fn resolve(
     });
     let node_password = r.bgp.password.clone().or(fl.secret.clone());
     let fabric_password = r.bgp.fabric_password.clone().or(node_password.clone());
+    if node_password != fabric_password {
+        d.warning(&rd.loc, &rd.path, "the nodes' and the fabric's BGP passwords differ: no session comes up, so nothing the nodes advertise reaches the fabric");
+    }
 
     // Pod addressing.
     let pool = r
@@ -360,6 +363,28 @@ pub(super) fn resolve(
         v
     });
 
+    // iBGP among the nodes: Calico's full mesh and kube-router's --enable-ibgp default to on (the
+    // ACI design turns them off); Cilium's BGP control plane peers only with what it is told.
+    let node_mesh = match cni {
+        BgpCni::Calico => r
+            .bgp
+            .node_to_node_mesh
+            .or(res.node_to_node_mesh)
+            .unwrap_or_else(|| {
+                dflt(
+                    "bgp.node_to_node_mesh",
+                    "true".into(),
+                    "Calico BGPConfiguration nodeToNodeMeshEnabled default",
+                );
+                true
+            }),
+        BgpCni::KubeRouter => r
+            .bgp
+            .node_to_node_mesh
+            .unwrap_or_else(|| bool_flag(&flags, "enable-ibgp", true, rd, d)),
+        BgpCni::Cilium => r.bgp.node_to_node_mesh.unwrap_or(false),
+    };
+
     // Egress and node load balancing.
     let masquerade = match cni {
         BgpCni::Calico => r.nat_outgoing.or(res.nat_outgoing).unwrap_or_else(|| {
@@ -451,6 +476,7 @@ pub(super) fn resolve(
         max_paths,
         max_prefix,
         next_hop_propagate: r.bgp.next_hop_propagate.unwrap_or(false),
+        node_mesh,
         import,
         node_password,
         fabric_password,

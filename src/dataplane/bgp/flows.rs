@@ -133,9 +133,7 @@ impl BgpWalk<'_> {
                     pkt.dst
                 )
             });
-            let leaf = self.node_leaf(node, &fwd);
-            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-            if self.to_node(leaf, &fwd, rec, lat).is_none() {
+            if !self.node_to_node(node, pod_node, &fwd, rec, lat) {
                 return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
             }
         }
@@ -148,12 +146,8 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(pod), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(pod))
         });
-        if pod_node != node {
-            let leaf = self.node_leaf(pod_node, &r);
-            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-            if self.to_node(leaf, &r, rec, lat).is_none() {
-                return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
-            }
+        if pod_node != node && !self.node_to_node(pod_node, node, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         }
         let before = r;
         r.src = pkt.dst;
@@ -347,7 +341,9 @@ impl BgpWalk<'_> {
         o
     }
 
-    fn node_to_node<R: Recorder>(
+    /// Node to node for a pod's packet: locally routed; straight to the owning node over the
+    /// shared node subnet when the nodes run an iBGP mesh; otherwise through the leaves' tables.
+    pub(super) fn node_to_node<R: Recorder>(
         &self,
         from: NodeId,
         to: NodeId,
@@ -357,12 +353,30 @@ impl BgpWalk<'_> {
     ) -> bool {
         if from == to {
             rec.hop(Device::Node(from), Action::Route, pkt, || {
-                "both pods are on this node: routed locally".into()
+                "both ends are on this node: routed locally".into()
             });
             return true;
         }
         let leaf = self.node_leaf(from, pkt);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        if self.state.cfg.node_mesh {
+            rec.hop(Device::Node(from), Action::Route, pkt, || {
+                format!(
+                    "{} via {} ({}): the iBGP mesh between the nodes gives the owning node as next hop",
+                    pkt.dst.ip,
+                    self.cluster.node(to).ip,
+                    self.cluster.node_ref(to)
+                )
+            });
+            rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
+                format!(
+                    "bridged on the node subnet towards {}",
+                    self.cluster.node_ref(to)
+                )
+            });
+            self.deliver_to_node(leaf, to, false, pkt, rec, lat);
+            return true;
+        }
         self.to_node(leaf, pkt, rec, lat) == Some(to)
     }
 }

@@ -185,7 +185,16 @@ impl<'a> BgpWalk<'a> {
                 }
                 NextHop::L3Out => {
                     rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
-format!("no route for {} is installed in the fabric (no node's path to it is valid); 0.0.0.0/0 points back out the L3Out: blackholed", pkt.dst.ip)
+{
+                            let why = match self.state.unusable(leaf, pkt.dst.ip) {
+                                Some(r) => {
+                                    let reasons: Vec<String> = r.excluded.iter().map(|(h, w)| format!("{}: {w}", self.hop_name(h))).collect();
+                                    format!("{} has no installed path ({})", r.prefix, reasons.join("; "))
+                                }
+                                None => "no node advertises it".to_string(),
+                            };
+                            format!("no route for {} in the fabric: {why}; 0.0.0.0/0 points back out the L3Out: blackholed", pkt.dst.ip)
+                        }
                     });
                     return None;
                 }
@@ -199,7 +208,7 @@ format!("no route for {} is installed in the fabric (no node's path to it is val
 
     /// From a leaf to a node: on its own vPC port when the node is attached to this leaf,
     /// otherwise across the fabric to a leaf of the node's rack (the detour through the anchor).
-    fn deliver_to_node<R: Recorder>(
+    pub(super) fn deliver_to_node<R: Recorder>(
         &self,
         leaf: LeafId,
         node: NodeId,

@@ -351,6 +351,15 @@ impl BgpState {
             .map(|(_, i)| &self.leaf_routes[leaf.index()][*i])
     }
 
+    /// The most specific route for `ip` on a leaf that has no usable next hop (every path
+    /// excluded), for explaining a blackhole. A scan: only used to explain.
+    pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
+        self.leaf_routes[leaf.index()]
+            .iter()
+            .filter(|r| r.next_hops.is_empty() && r.prefix.contains(&ip))
+            .max_by_key(|r| r.prefix.prefix_len())
+    }
+
     /// The hold time a session runs with: the lower of the two sides' (RFC 4271 §4.2).
     pub fn negotiated_hold_time(&self) -> crate::time::Nanos {
         self.cfg.node_hold_time.min(self.cfg.fabric_hold_time)

@@ -53,6 +53,9 @@ pub struct BgpConfig {
     pub max_prefix: u32,
     /// ACI 6.0(2) next-hop propagate: other leaves see the nodes as next hops, not the anchor leaves.
     pub next_hop_propagate: bool,
+    /// iBGP between the nodes themselves (Calico nodeToNodeMeshEnabled, kube-router
+    /// --enable-ibgp): each node routes pod prefixes straight to the owning node's IP.
+    pub node_mesh: bool,
     /// Import route control: prefixes accepted from the nodes.
     pub import: Vec<Ipv4Net>,
     pub node_password: Option<String>,
