@@ -230,3 +230,26 @@ fn max_prefix_tears_the_session_down_and_next_hop_propagate_shows_nodes() {
     assert_eq!(route(&t, "10.33.0.12/30").next_hops, ["node:p2"]);
     assert_eq!(route(&t, "10.33.0.0/30").next_hops, ["node:p1"]);
 }
+
+#[test]
+fn cilium_configured_by_its_crds() {
+    let s = load("tests/data/cilium-crds.yaml");
+    let c = s.design("cilium").unwrap().bgp.as_ref().unwrap();
+    assert_eq!((c.cluster_asn, c.fabric_asn), (65100, 65200));
+    assert_eq!(
+        (c.node_hold_time.to_string(), c.node_keepalive.to_string()),
+        ("9s".into(), "3s".into())
+    );
+    assert!(c.graceful_restart);
+    assert!(!c.advertise_pod_cidr);
+    let t = table(&s, "cilium", "leaf:101");
+    // Only the LoadBalancer /32 (first host of 10.50.0.0/24), from both nodes (each has a web pod).
+    let bgp: Vec<&str> = t
+        .routes
+        .iter()
+        .filter(|r| r.next_hops.iter().any(|h| h.starts_with("node:")))
+        .map(|r| r.prefix.as_str())
+        .collect();
+    assert_eq!(bgp, ["10.50.0.1/32"]);
+    assert_eq!(route(&t, "10.50.0.1/32").next_hops, ["node:n1", "node:n2"]);
+}

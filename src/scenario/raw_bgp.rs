@@ -49,9 +49,10 @@ pub struct RawFlavourRack {
     pub nodes: Vec<At<String>>,
 }
 
-/// Calico resources fabsim uses.
+/// Calico or Cilium resources fabsim uses (Calico BGPConfiguration, BGPPeer, IPPool; Cilium
+/// CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement, CiliumLoadBalancerIPPool).
 #[derive(Clone, Debug, Default)]
-pub struct RawCalicoResources {
+pub struct RawResources {
     pub as_number: Option<u32>,
     pub node_to_node_mesh: Option<bool>,
     pub service_cluster_ips: Vec<Cidr>,
@@ -60,6 +61,16 @@ pub struct RawCalicoResources {
     pub pool_cidr: Option<At<Cidr>>,
     pub block_size: Option<At<u8>>,
     pub nat_outgoing: Option<bool>,
+    /// Cilium: localASN and the peers' peerASN of the first BGP instance.
+    pub local_asn: Option<u32>,
+    pub peer_asn: Option<u32>,
+    pub hold_time: Option<Nanos>,
+    pub keepalive: Option<Nanos>,
+    pub graceful_restart: Option<bool>,
+    pub restart_time: Option<Nanos>,
+    /// CiliumBGPAdvertisement present: only what it lists is advertised.
+    pub advertisements: Option<(bool, bool)>,
+    pub lb_pool: Vec<Cidr>,
     /// BGPPeer: (peerIP, asNumber, nodeSelector, has a password).
     pub peers: Vec<(String, Option<u32>, Option<String>, bool)>,
 }
@@ -81,7 +92,7 @@ pub struct RawBgpDesign {
     pub masquerade: Option<bool>,
     pub pod_cidr_len: Option<At<u8>>,
     pub flavour: Option<RawCalicoFlavour>,
-    pub resources: Option<RawCalicoResources>,
+    pub resources: Option<RawResources>,
     pub import_failed: bool,
 }
 
@@ -177,6 +188,13 @@ fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Opti
     let docs = super::yaml::parse_multi(&Arc::from(name.as_str()), &text, d)?;
     let first = docs.into_iter().next()?;
     Some((name, first))
+}
+
+fn first(n: &Node) -> Option<&Node> {
+    match &n.value {
+        Value::Seq(v) => v.first(),
+        _ => None,
+    }
 }
 
 fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
@@ -285,10 +303,10 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
 }
 
 /// Calico resources: every document of the file (BGPConfiguration, BGPPeer, IPPool).
-pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResources> {
+pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
     let text = std::fs::read_to_string(name).ok()?;
     let docs = super::yaml::parse_multi(&Arc::from(name), &text, d)?;
-    let mut r = RawCalicoResources::default();
+    let mut r = RawResources::default();
     for doc in &docs {
         let kind = get::<String>(doc, &["kind"], d)
             .map(|k| k.value)
@@ -325,6 +343,67 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawCalicoResour
                     .and_then(|s| child(s, "password"))
                     .is_some();
                 r.peers.push((peer_ip, asn, sel, pw));
+            }
+            "CiliumBGPClusterConfig" => {
+                let inst = child(doc, "spec")
+                    .and_then(|s| child(s, "bgpInstances"))
+                    .and_then(first);
+                if let Some(i) = inst {
+                    r.local_asn = get::<u32>(i, &["localASN"], d).map(|a| a.value);
+                    r.peer_asn = child(i, "peers")
+                        .and_then(first)
+                        .and_then(|p| get::<u32>(p, &["peerASN"], d))
+                        .map(|a| a.value);
+                }
+            }
+            "CiliumBGPPeerConfig" => {
+                let secs = |keys: &[&str], d: &mut Diagnostics| {
+                    get::<u64>(doc, keys, d).map(|a| Nanos::from_secs(a.value))
+                };
+                r.hold_time = secs(&["spec", "timers", "holdTimeSeconds"], d);
+                r.keepalive = secs(&["spec", "timers", "keepAliveTimeSeconds"], d);
+                r.graceful_restart =
+                    get::<bool>(doc, &["spec", "gracefulRestart", "enabled"], d).map(|a| a.value);
+                r.restart_time = secs(&["spec", "gracefulRestart", "restartTimeSeconds"], d);
+            }
+            "CiliumBGPAdvertisement" => {
+                let (mut pod, mut lb) = r.advertisements.unwrap_or((false, false));
+                if let Some(Value::Seq(ads)) = child(doc, "spec")
+                    .and_then(|s| child(s, "advertisements"))
+                    .map(|a| &a.value)
+                {
+                    for a in ads {
+                        match get::<String>(a, &["advertisementType"], d)
+                            .map(|x| x.value)
+                            .as_deref()
+                        {
+                            Some("PodCIDR") => pod = true,
+                            Some("Service") => {
+                                if let Some(Value::Seq(addrs)) = child(a, "service")
+                                    .and_then(|s| child(s, "addresses"))
+                                    .map(|x| &x.value)
+                                {
+                                    lb |= addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                r.advertisements = Some((pod, lb));
+            }
+            "CiliumLoadBalancerIPPool" => {
+                if let Some(Value::Seq(blocks)) = child(doc, "spec")
+                    .and_then(|s| child(s, "blocks"))
+                    .map(|b| &b.value)
+                {
+                    r.lb_pool.extend(
+                        blocks
+                            .iter()
+                            .filter_map(|b| get::<Cidr>(b, &["cidr"], d))
+                            .map(|a| a.value),
+                    );
+                }
             }
             "IPPool" => {
                 r.pool_cidr = get(doc, &["spec", "cidr"], d);

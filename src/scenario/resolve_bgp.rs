@@ -99,6 +99,7 @@ pub(super) fn resolve(
         .map(|a| a.value)
         .or(kr_asn)
         .or(res.as_number)
+        .or(res.local_asn)
         .or(fl.remote_as)
         .unwrap_or_else(|| {
             dflt("bgp.cluster_asn", "64512".into(), "the CNIs' default AS");
@@ -110,6 +111,7 @@ pub(super) fn resolve(
         .as_ref()
         .map(|a| a.value)
         .or(fl.aci_as)
+        .or(res.peer_asn)
         .or_else(|| res.peers.iter().find_map(|p| p.1))
         .unwrap_or_else(|| {
             dflt(
@@ -141,6 +143,7 @@ pub(super) fn resolve(
         .as_ref()
         .map(|a| a.value)
         .or_else(|| dur_flag("bgp-holdtime", d))
+        .or(res.hold_time)
         .unwrap_or_else(|| {
             dflt("bgp.hold_time (node side)", format!("{hold_default}s"), src);
             Nanos::from_secs(hold_default)
@@ -161,15 +164,18 @@ pub(super) fn resolve(
     let node_keepalive = r
         .bgp
         .keepalive
+        .or(res.keepalive)
         .unwrap_or(Nanos(node_hold_time.0 / 3).min(Nanos::from_secs(ka_default)));
     let graceful_restart = r
         .bgp
         .graceful_restart
+        .or(res.graceful_restart)
         .unwrap_or_else(|| bool_flag(&flags, "bgp-graceful-restart", gr_default, rd, d));
     let restart_time = r
         .bgp
         .restart_time
         .or_else(|| dur_flag("bgp-graceful-restart-time", d))
+        .or(res.restart_time)
         .unwrap_or(Nanos::from_secs(gr_time_default));
 
     let max_paths = match &r.bgp.max_paths {
@@ -332,11 +338,17 @@ pub(super) fn resolve(
             )
         }
         BgpCni::Cilium => {
-            let pool = r.lb_pool.clone().map(|v| nets(&v)).unwrap_or_default();
+            let pool = r
+                .lb_pool
+                .clone()
+                .map(|v| nets(&v))
+                .unwrap_or_else(|| nets(&res.lb_pool));
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
-            let lb = r.advertise_lb.unwrap_or(true);
+            // A CiliumBGPAdvertisement advertises exactly what it lists.
+            let (res_pod, res_lb) = res.advertisements.unwrap_or((true, true));
+            let lb = r.advertise_lb.unwrap_or(res_lb);
             (
-                r.advertise_pod_cidr.unwrap_or(true),
+                r.advertise_pod_cidr.unwrap_or(res_pod),
                 if lb { vec![any] } else { Vec::new() },
                 Vec::new(),
                 pool,
