@@ -253,3 +253,19 @@ fn cilium_configured_by_its_crds() {
     assert_eq!(bgp, ["10.50.0.1/32"]);
     assert_eq!(route(&t, "10.50.0.1/32").next_hops, ["node:n1", "node:n2"]);
 }
+
+#[test]
+fn kube_router_peers_from_node_annotations() {
+    let s = load("tests/data/kube-router-annotations.yaml");
+    let r = |design: &str| route(&table(&s, design, "leaf:101"), "10.33.0.0/24").clone();
+    assert_eq!(r("matching").next_hops, ["node:n1"]);
+    let w = r("wrong-asn");
+    assert!(w.next_hops.is_empty());
+    assert_eq!(
+        w.excluded[0].reason,
+        "session down: the node expects peer AS 3, the fabric is AS 2"
+    );
+    let w = r("wrong-password");
+    assert!(w.next_hops.is_empty());
+    assert!(w.excluded[0].reason.contains("passwords differ"));
+}

@@ -35,6 +35,7 @@ pub struct Candidate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     PasswordMismatch,
+    PeerAsMismatch { expected: u32, fabric: u32 },
     MaxPrefixExceeded { limit: u32, advertised: u32 },
     ImportRouteControl,
     NoSession,
@@ -53,6 +54,9 @@ impl fmt::Display for Excluded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Excluded::Rejected(Rejection::PasswordMismatch) => f.write_str("session down: the BGP passwords differ"),
+            Excluded::Rejected(Rejection::PeerAsMismatch { expected, fabric }) => {
+                write!(f, "session down: the node expects peer AS {expected}, the fabric is AS {fabric}")
+            }
             Excluded::Rejected(Rejection::MaxPrefixExceeded { limit, advertised }) => write!(
                 f,
                 "session torn down: the node advertised {advertised} prefixes, above max-prefix {limit} (action reject)"

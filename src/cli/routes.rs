@@ -12,13 +12,13 @@ use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct JsonExcluded {
     pub next_hop: String,
     pub reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct JsonRoute {
     pub prefix: String,
     pub next_hops: Vec<String>,

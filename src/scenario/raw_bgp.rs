@@ -91,6 +91,8 @@ pub struct RawBgpDesign {
     pub lb_pool: Option<Vec<Cidr>>,
     pub masquerade: Option<bool>,
     pub pod_cidr_len: Option<At<u8>>,
+    /// Node annotations (kube-router.io/peer.ips, peer.asns, peer.passwords), on every node.
+    pub node_annotations: Option<At<Labels>>,
     pub flavour: Option<RawCalicoFlavour>,
     pub resources: Option<RawResources>,
     pub import_failed: bool,
@@ -151,6 +153,7 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
     }
     r.masquerade = f.opt("masquerade", d);
     r.pod_cidr_len = f.opt_at("pod_cidr_len", d);
+    r.node_annotations = f.opt_at("node_annotations", d);
     if let Some(n) = f.node("acc_provision") {
         let p = f.child("acc_provision");
         match read_file(n, &p, base_dir, d) {

@@ -208,7 +208,48 @@ pub(super) fn resolve(
         );
         DEFAULT_MAX_PREFIX
     });
-    let node_password = r.bgp.password.clone().or(fl.secret.clone());
+    // kube-router takes its peers from node annotations; passwords there are base64 (its docs).
+    let mut node_peer_asn = None;
+    let mut annotated_password = None;
+    if let Some(ann) = &r.node_annotations {
+        if cni != BgpCni::KubeRouter {
+            d.error(
+                &ann.loc,
+                &ann.path,
+                "node_annotations carry kube-router's peer settings (kube-router.io/peer.*)",
+            );
+        }
+        if let Some(v) = ann.value.get("kube-router.io/peer.asns") {
+            match v
+                .split(',')
+                .map(|x| x.trim().parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(list) => node_peer_asn = list.first().copied(),
+                Err(_) => d.error(
+                    &ann.loc,
+                    &ann.path,
+                    format!(
+                        "kube-router.io/peer.asns `{v}` is not a comma-separated list of AS numbers"
+                    ),
+                ),
+            }
+        }
+        if let Some(v) = ann.value.get("kube-router.io/peer.passwords") {
+            use base64::Engine;
+            let first = v.split(',').next().unwrap_or_default().trim();
+            match base64::engine::general_purpose::STANDARD.decode(first).ok().and_then(|b| String::from_utf8(b).ok()) {
+                Some(p) => annotated_password = Some(p),
+                None => d.error(&ann.loc, &ann.path, format!("kube-router.io/peer.passwords `{first}` is not base64 (kube-router expects base64-encoded passwords)")),
+            }
+        }
+    }
+    let node_password = r
+        .bgp
+        .password
+        .clone()
+        .or(annotated_password)
+        .or(fl.secret.clone());
     let fabric_password = r.bgp.fabric_password.clone().or(node_password.clone());
     if node_password != fabric_password {
         d.warning(&rd.loc, &rd.path, "the nodes' and the fabric's BGP passwords differ: no session comes up, so nothing the nodes advertise reaches the fabric");
@@ -491,6 +532,7 @@ pub(super) fn resolve(
         node_mesh,
         import,
         node_password,
+        node_peer_asn,
         fabric_password,
         pods,
         advertise_pod_cidr,

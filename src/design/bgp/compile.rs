@@ -180,16 +180,22 @@ impl BgpState {
             let node = NodeId(n as u32);
             let count = adv.len() as u32;
             for leaf in peer_leaves(fabric, cluster, node) {
-                let down = if !password_ok {
-                    Some(Rejection::PasswordMismatch)
-                } else if count > cfg.max_prefix {
-                    Some(Rejection::MaxPrefixExceeded {
-                        limit: cfg.max_prefix,
-                        advertised: count,
-                    })
-                } else {
-                    None
-                };
+                let down =
+                    if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
+                        Some(Rejection::PeerAsMismatch {
+                            expected,
+                            fabric: cfg.fabric_asn,
+                        })
+                    } else if !password_ok {
+                        Some(Rejection::PasswordMismatch)
+                    } else if count > cfg.max_prefix {
+                        Some(Rejection::MaxPrefixExceeded {
+                            limit: cfg.max_prefix,
+                            advertised: count,
+                        })
+                    } else {
+                        None
+                    };
                 sessions.push(Session { node, leaf, down });
             }
         }

@@ -59,6 +59,8 @@ pub struct BgpConfig {
     /// Import route control: prefixes accepted from the nodes.
     pub import: Vec<Ipv4Net>,
     pub node_password: Option<String>,
+    /// The peer AS the nodes are told (kube-router.io/peer.asns); `None`: the fabric's.
+    pub node_peer_asn: Option<u32>,
     pub fabric_password: Option<String>,
     pub pods: PodAddressing,
     pub advertise_pod_cidr: bool,
