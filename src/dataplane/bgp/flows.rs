@@ -379,4 +379,170 @@ impl BgpWalk<'_> {
         }
         self.to_node(leaf, pkt, rec, lat) == Some(to)
     }
+
+    /// Outside host → a pod IP: the pod prefixes are routed natively through the fabric.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn ingress_direct<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        sport: u16,
+        pod: PodId,
+        port: u16,
+        proto: Proto,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let pkt = Flow {
+            proto,
+            src: Endpoint::new(client, sport),
+            dst: self.pod_ep(pod, port),
+        };
+        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
+            rec.hop(self.external(client), Action::Drop, &pkt, || {
+                "the fabric has no border leaf".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        rec.hop(self.external(client), Action::Route, &pkt, || {
+            format!(
+                "sends to pod IP {} through the L3Out on {}",
+                pkt.dst.ip,
+                self.fabric.leaf_name(border)
+            )
+        });
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
+        let Some(node) = self.to_node(border, &pkt, rec, lat) else {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
+            format!(
+                "{} delivers to {}",
+                self.cluster.node_ref(node),
+                self.cluster.pod_ref(pod)
+            )
+        });
+        rec.start_return();
+        let r = pkt.reversed();
+        rec.hop(Device::Pod(pod), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(pod))
+        });
+        if !self.to_outside(node, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(self.external(client), Action::Deliver, &r, || {
+            "reply delivered".into()
+        });
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
+        o.node = Some(node);
+        o.pod = Some(pod);
+        o
+    }
+
+    /// Pod → service: the node's service proxy picks a backend and DNATs, then pod to pod; the
+    /// reply is un-DNATed on the client's node.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pod_to_service<R: Recorder>(
+        &self,
+        a: PodId,
+        sport: u16,
+        (svc, vip): (ServiceId, Option<Ipv4Addr>),
+        port: u16,
+        proto: Proto,
+        tables: &mut NodeTables,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let s = self.cluster.service(svc);
+        let na = self.cluster.pod(a).node;
+        let Some(vip) = vip.or(s.cluster_ip) else {
+            let f = Flow {
+                proto,
+                src: self.pod_ep(a, sport),
+                dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, port),
+            };
+            rec.hop(Device::Pod(a), Action::Drop, &f, || {
+                "the service has no ClusterIP: give cluster.service_subnet".into()
+            });
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        let pkt = Flow {
+            proto,
+            src: self.pod_ep(a, sport),
+            dst: Endpoint::new(vip, port),
+        };
+        rec.hop(Device::Pod(a), Action::Route, &pkt, || {
+            format!(
+                "{} sends to service {}/{} at {}",
+                self.cluster.pod_ref(a),
+                self.cluster.namespace_name(s.namespace),
+                s.name,
+                pkt.dst
+            )
+        });
+        let Some(sp) = s.ports.iter().find(|p| p.port == port && p.proto == proto) else {
+            rec.hop(Device::Node(na), Action::Drop, &pkt, || {
+                format!("the service has no {proto} port {port}")
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        let backends: Vec<PodId> = s
+            .endpoints
+            .iter()
+            .copied()
+            .filter(|p| self.cluster.pod(*p).ready)
+            .collect();
+        if backends.is_empty() {
+            rec.hop(Device::Node(na), Action::Drop, &pkt, || {
+                "the service has no ready endpoint".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
+        }
+        let (b, how) = self.pick_backend(na, svc, &backends, &pkt, tables);
+        let fwd = Flow {
+            proto,
+            src: pkt.src,
+            dst: self.pod_ep(b, sp.target_port),
+        };
+        rec.hop(Device::Node(na), Action::Dnat, &fwd, || {
+            format!(
+                "service proxy: {how} chose {}; conntrack DNAT {} → {}",
+                self.cluster.pod_ref(b),
+                pkt.dst,
+                fwd.dst
+            )
+        });
+        let nb = self.cluster.pod(b).node;
+        if !self.node_to_node(na, nb, &fwd, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        rec.hop(Device::Pod(b), Action::Deliver, &fwd, || {
+            format!("delivered to {}", self.cluster.pod_ref(b))
+        });
+        rec.start_return();
+        let r = fwd.reversed();
+        rec.hop(Device::Pod(b), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(b))
+        });
+        if !self.node_to_node(nb, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        }
+        let back = Flow {
+            proto,
+            src: pkt.dst,
+            dst: pkt.src,
+        };
+        rec.hop(Device::Node(na), Action::UnDnat, &back, || {
+            format!(
+                "conntrack restores the service address: source {} → {}",
+                r.src, pkt.dst
+            )
+        });
+        rec.hop(Device::Pod(a), Action::Deliver, &back, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(a))
+        });
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
+        o.node = Some(nb);
+        o.pod = Some(b);
+        o
+    }
 }

@@ -129,7 +129,7 @@ impl<'a> BgpWalk<'a> {
                 let names: Vec<String> = hops.iter().map(|x| self.hop_name(x)).collect();
                 if hops.len() > 1 {
                     format!(
-                        "{} matches {}: {} equal-cost next hops ({}); the 5-tuple hash (hash-threshold, no resilient hashing on the L3Out) chose {}",
+                        "{} matches {}: {} equal-cost next hops ({}); the 5-tuple hash chose {} (hash-threshold ECMP: no resilient hashing)",
                         pkt.dst.ip,
                         route.prefix,
                         hops.len(),
@@ -375,26 +375,23 @@ impl<'a> BgpWalk<'a> {
                 self.pod_to_pod(a, req.sport, pod, port, req.proto, rec, &mut lat)
             }
             (Source::Ip(c), Target::Pod { pod, port }) => {
-                let pkt = Flow {
-                    proto: req.proto,
-                    src: Endpoint::new(c, req.sport),
-                    dst: self.pod_ep(pod, port),
-                };
-                rec.hop(self.external(c), Action::Drop, &pkt, || {
-                    "walks from outside to a pod IP are not modelled for the BGP designs yet".into()
-                });
-                outcome(pkt, Verdict::Dropped, Reason::NoRoute, lat)
+                self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut lat)
             }
-            (Source::Pod(p), Target::Service { .. }) => {
-                let pkt = Flow {
-                    proto: req.proto,
-                    src: self.pod_ep(p, req.sport),
-                    dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, 0),
+            (Source::Pod(p), Target::Service { svc, port }) => {
+                let vip = match req.dst {
+                    Target::Ip { ip, .. } => Some(ip),
+                    _ => None,
                 };
-                rec.hop(Device::Pod(p), Action::Drop, &pkt, || {
-                    "pod-to-service walks are not modelled for the BGP designs yet".into()
-                });
-                outcome(pkt, Verdict::Dropped, Reason::NoRoute, lat)
+                self.pod_to_service(
+                    p,
+                    req.sport,
+                    (svc, vip),
+                    port,
+                    req.proto,
+                    tables,
+                    rec,
+                    &mut lat,
+                )
             }
             (Source::Ip(c), Target::Ip { ip, port }) => {
                 let f = Flow {
