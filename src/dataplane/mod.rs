@@ -221,3 +221,66 @@ pub struct Outcome {
     /// One-way fabric latency of the request and of the reply, summed.
     pub latency: Nanos,
 }
+
+/// An outcome with nothing yet known but the verdict.
+pub(crate) fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
+    Outcome {
+        verdict,
+        reason,
+        flow,
+        node: None,
+        pod: None,
+        snat: None,
+        bounced: false,
+        latency,
+    }
+}
+
+/// Steps of the fabric both designs' walks take the same way.
+#[derive(Clone, Copy)]
+pub(crate) struct FabricSteps<'a> {
+    pub fabric: &'a crate::fabric::Fabric,
+    pub cluster: &'a crate::cluster::Cluster,
+}
+
+impl FabricSteps<'_> {
+    /// An outside host as a hop's device.
+    pub fn external(&self, ip: Ipv4Addr) -> Device {
+        Device::External(self.fabric.external_of(ip), ip)
+    }
+
+    /// The leaf of the node's vPC pair that carries this flow.
+    pub fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
+        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
+    }
+
+    /// The border leaf a leaf sends outside-bound traffic to (ECMP over the border leaves).
+    pub fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
+        use crate::net::hash::{five_tuple, pick, salt};
+        let b = self.fabric.border_leaves();
+        (!b.is_empty()).then(|| b[pick(five_tuple(salt("to-l3out"), pkt), b.len())])
+    }
+
+    /// Leaf to leaf through a spine (when they differ), recording the spine hop.
+    pub fn cross<R: Recorder>(
+        &self,
+        from: LeafId,
+        to: LeafId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) {
+        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
+            *lat = lat.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
+            rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
+                format!(
+                    "{} hashed the flow over {} spines → {}; forwarded to {}",
+                    self.fabric.leaf_name(from),
+                    self.fabric.spines.len(),
+                    self.fabric.spine_name(s),
+                    self.fabric.leaf_name(to)
+                )
+            });
+        }
+    }
+}

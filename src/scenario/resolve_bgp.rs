@@ -330,27 +330,46 @@ pub(super) fn resolve(
     let (units, unit_len, per_unit) = match &pods {
         PodAddressing::Blocks { block_size, .. } => {
             let size = 1u64 << (32 - u32::from(*block_size));
-            (per_node.iter().map(|p| (p.len() as u64).div_ceil(size)).sum::<u64>(), *block_size, size)
+            (
+                per_node
+                    .iter()
+                    .map(|p| (p.len() as u64).div_ceil(size))
+                    .sum::<u64>(),
+                *block_size,
+                size,
+            )
         }
         PodAddressing::PerNodeCidr { len, .. } => {
             let size = 1u64 << (32 - u32::from(*len));
-            if let Some((n, p)) = per_node.iter().enumerate().find(|(_, p)| p.len() as u64 > size.saturating_sub(2)) {
-                d.error(&rd.loc, &rd.path, format!(
-                    "node {} runs {} pods but a /{len} podCIDR holds {}",
-                    cluster.nodes[n].name,
-                    p.len(),
-                    size.saturating_sub(2)
-                ));
+            if let Some((n, p)) = per_node
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.len() as u64 > size.saturating_sub(2))
+            {
+                d.error(
+                    &rd.loc,
+                    &rd.path,
+                    format!(
+                        "node {} runs {} pods but a /{len} podCIDR holds {}",
+                        cluster.nodes[n].name,
+                        p.len(),
+                        size.saturating_sub(2)
+                    ),
+                );
             }
             (per_node.len() as u64, *len, size)
         }
     };
     let capacity = 1u64 << (32 - u32::from(pool.prefix_len()));
     if u32::from(unit_len) >= u32::from(pool.prefix_len()) && units * per_unit > capacity {
-        d.error(&rd.loc, &rd.path, format!(
-            "the pod pool {pool} holds {} /{unit_len} blocks but the nodes need {units}",
-            capacity / per_unit
-        ));
+        d.error(
+            &rd.loc,
+            &rd.path,
+            format!(
+                "the pod pool {pool} holds {} /{unit_len} blocks but the nodes need {units}",
+                capacity / per_unit
+            ),
+        );
     }
 
     // Advertisement and LoadBalancer pool.

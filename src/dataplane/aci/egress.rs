@@ -2,7 +2,7 @@
 //! bounce to the owner node, un-SNAT — seed "Service Graphs for SNAT - Packet walk"), to another
 //! pod (no SNAT inside the cluster), and to a service (OVS service load balancing).
 
-use super::{AciWalk, Ctx, outcome};
+use super::{AciWalk, Ctx};
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;

@@ -10,7 +10,7 @@ use crate::cluster::{Cluster, ServiceId};
 use crate::design::aci_cni::AciState;
 use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
-use crate::net::hash::{five_tuple, pbr_sip_dip_proto, pick, salt, symmetric_l4};
+use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
 use crate::net::{Flow, Proto};
 use crate::policy::{EpgId, Verdict as PolicyVerdict};
 
@@ -44,20 +44,30 @@ struct Ctx {
     latency: Nanos,
 }
 
-fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
-    Outcome {
-        verdict,
-        reason,
-        flow,
-        node: None,
-        pod: None,
-        snat: None,
-        bounced: false,
-        latency,
-    }
-}
-
 impl<'a> AciWalk<'a> {
+    fn steps(&self) -> FabricSteps<'a> {
+        FabricSteps {
+            fabric: self.fabric,
+            cluster: self.cluster,
+        }
+    }
+
+    fn external(&self, ip: Ipv4Addr) -> Device {
+        self.steps().external(ip)
+    }
+
+    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
+        self.steps().node_leaf(node, flow)
+    }
+
+    fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
+        self.steps().border_for(pkt)
+    }
+
+    fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
+        self.steps().cross(from, to, pkt, rec, &mut cx.latency)
+    }
+
     pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a AciState) -> Self {
         AciWalk {
             fabric,
@@ -68,14 +78,6 @@ impl<'a> AciWalk<'a> {
 
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
         Endpoint::new(self.state.pod_ip[pod.index()], port)
-    }
-
-    fn external(&self, ip: Ipv4Addr) -> Device {
-        Device::External(self.fabric.external_of(ip), ip)
-    }
-
-    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
     }
 
     fn epg_name(&self, e: EpgId) -> &str {
@@ -191,30 +193,6 @@ impl<'a> AciWalk<'a> {
             return None;
         }
         Some(v)
-    }
-
-    /// Leaf to leaf through a spine (when they differ), recording the spine hop.
-    fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
-        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
-            cx.latency = cx
-                .latency
-                .saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
-            rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
-                format!(
-                    "{} hashed the flow over {} spines → {}; forwarded to {}",
-                    self.fabric.leaf_name(from),
-                    self.fabric.spines.len(),
-                    self.fabric.spine_name(s),
-                    self.fabric.leaf_name(to)
-                )
-            });
-        }
-    }
-
-    /// A leaf's route towards the L3Out: ECMP over the border leaves.
-    fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
-        let b = self.fabric.border_leaves();
-        (!b.is_empty()).then(|| b[pick(five_tuple(salt("to-l3out"), pkt), b.len())])
     }
 
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).

@@ -1,7 +1,7 @@
 //! The three walks of the BGP designs: outside client → LoadBalancer IP, pod → outside host,
 //! pod → pod.
 
-use super::{BgpWalk, NodeTables, outcome};
+use super::{BgpWalk, NodeTables};
 use crate::cluster::{ServiceId, TrafficPolicy};
 use crate::dataplane::*;
 use crate::design::bgp::config::BgpCni;

@@ -31,19 +31,6 @@ pub struct BgpWalk<'a> {
     pub design: &'a str,
 }
 
-fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nanos) -> Outcome {
-    Outcome {
-        verdict,
-        reason,
-        flow,
-        node: None,
-        pod: None,
-        snat: None,
-        bounced: false,
-        latency,
-    }
-}
-
 impl<'a> BgpWalk<'a> {
     pub fn new(
         fabric: &'a Fabric,
@@ -59,25 +46,19 @@ impl<'a> BgpWalk<'a> {
         }
     }
 
-    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.state.pod_ip[pod.index()], port)
+    fn steps(&self) -> FabricSteps<'a> {
+        FabricSteps {
+            fabric: self.fabric,
+            cluster: self.cluster,
+        }
     }
 
     fn external(&self, ip: Ipv4Addr) -> Device {
-        Device::External(self.fabric.external_of(ip), ip)
+        self.steps().external(ip)
     }
 
     fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
-    }
-
-    fn hop_name(&self, h: &NextHop) -> String {
-        match h {
-            NextHop::Node(n) => self.cluster.node_ref(*n),
-            NextHop::Leaf(l) => self.fabric.leaf_name(*l),
-            NextHop::L3Out => "the L3Out".into(),
-            NextHop::Connected => "connected".into(),
-        }
+        self.steps().node_leaf(node, flow)
     }
 
     fn cross<R: Recorder>(
@@ -88,17 +69,19 @@ impl<'a> BgpWalk<'a> {
         rec: &mut R,
         lat: &mut Nanos,
     ) {
-        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
-            *lat = lat.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
-            rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
-                format!(
-                    "{} hashed the flow over {} spines → {}; forwarded to {}",
-                    self.fabric.leaf_name(from),
-                    self.fabric.spines.len(),
-                    self.fabric.spine_name(s),
-                    self.fabric.leaf_name(to)
-                )
-            });
+        self.steps().cross(from, to, pkt, rec, lat)
+    }
+
+    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
+        Endpoint::new(self.state.pod_ip[pod.index()], port)
+    }
+
+    fn hop_name(&self, h: &NextHop) -> String {
+        match h {
+            NextHop::Node(n) => self.cluster.node_ref(*n),
+            NextHop::Leaf(l) => self.fabric.leaf_name(*l),
+            NextHop::L3Out => "the L3Out".into(),
+            NextHop::Connected => "connected".into(),
         }
     }
 
@@ -246,14 +229,12 @@ impl<'a> BgpWalk<'a> {
     ) -> bool {
         let leaf = self.node_leaf(node, pkt);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-        let borders = self.fabric.border_leaves();
-        if borders.is_empty() {
+        let Some(b) = self.steps().border_for(pkt) else {
             rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
                 "no border leaf: no route to the outside".into()
             });
             return false;
-        }
-        let b = borders[pick(five_tuple(salt("to-l3out"), pkt), borders.len())];
+        };
         rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
             format!(
                 "{} matches 0.0.0.0/0 via the L3Out on {}",
