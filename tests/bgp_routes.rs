@@ -269,3 +269,15 @@ fn kube_router_peers_from_node_annotations() {
     assert!(w.next_hops.is_empty());
     assert!(w.excluded[0].reason.contains("passwords differ"));
 }
+
+#[test]
+fn import_route_control_refuses_prefixes_outside_the_accepted_subnets() {
+    let s = load("tests/data/bgp-cluster-policy.yaml");
+    let t = table(&s, "kube-router-import", "leaf:101");
+    let lb = route(&t, "10.34.0.1/32");
+    assert!(lb.next_hops.is_empty());
+    assert!(lb.excluded.iter().all(|e| e.reason.starts_with("import route control")));
+    // The default import list accepts it (node, pod and service subnets, the LB pool).
+    let t = table(&s, "kube-router", "leaf:101");
+    assert!(!route(&t, "10.34.0.1/32").next_hops.is_empty());
+}
