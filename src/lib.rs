@@ -13,4 +13,5 @@ pub mod nat;
 pub mod net;
 pub mod policy;
 pub mod scenario;
+pub mod sim;
 pub mod time;

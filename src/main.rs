@@ -26,6 +26,22 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run the scenario's traffic through every design over time; write results.json and report.md.
+    Simulate {
+        scenario: PathBuf,
+        /// Only these designs (repeatable); all by default.
+        #[arg(long = "design")]
+        designs: Vec<String>,
+        /// The report folder (default reports/<scenario name>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write results.json here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Time-series sampling interval (e.g. 1s).
+        #[arg(long, value_parser = parse_duration)]
+        sample_interval: Option<fabsim::time::Nanos>,
+    },
     /// Show a leaf's or a node's routing table under a design, with the paths dropped and why.
     Routes {
         scenario: PathBuf,
@@ -58,6 +74,10 @@ enum Command {
     },
 }
 
+fn parse_duration(s: &str) -> Result<fabsim::time::Nanos, String> {
+    fabsim::time::Nanos::parse(s)
+}
+
 fn parse_proto(s: &str) -> Result<Proto, String> {
     Proto::parse(s).ok_or_else(|| format!("`{s}` is not tcp, udp or icmp"))
 }
@@ -76,6 +96,19 @@ fn main() -> ExitCode {
     };
     let code = match &args.command {
         Command::Validate { scenario, quiet } => cli::validate::run(scenario, *quiet),
+        Command::Simulate {
+            scenario,
+            designs,
+            out,
+            json,
+            sample_interval,
+        } => cli::simulate::run(&cli::simulate::Args {
+            scenario,
+            designs,
+            out: out.as_deref(),
+            json: json.as_deref(),
+            sample_interval: *sample_interval,
+        }),
         Command::Routes {
             scenario,
             design,

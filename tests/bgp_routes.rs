@@ -276,7 +276,11 @@ fn import_route_control_refuses_prefixes_outside_the_accepted_subnets() {
     let t = table(&s, "kube-router-import", "leaf:101");
     let lb = route(&t, "10.34.0.1/32");
     assert!(lb.next_hops.is_empty());
-    assert!(lb.excluded.iter().all(|e| e.reason.starts_with("import route control")));
+    assert!(
+        lb.excluded
+            .iter()
+            .all(|e| e.reason.starts_with("import route control"))
+    );
     // The default import list accepts it (node, pod and service subnets, the LB pool).
     let t = table(&s, "kube-router", "leaf:101");
     assert!(!route(&t, "10.34.0.1/32").next_hops.is_empty());

@@ -2,6 +2,7 @@
 //! exit code: 0 ok, 2 bad input, 1 other failure.
 
 pub mod routes;
+pub mod simulate;
 pub mod trace;
 pub mod validate;
 

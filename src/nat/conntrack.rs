@@ -6,8 +6,9 @@
 //! `random`). Approximation: the kernel gives up after a bounded number of attempts; we search
 //! the whole range, so a refusal here means the range is truly full for that destination.
 
+use super::ports::PortSet;
 use crate::net::{Endpoint, Flow, Proto};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// The part of a translated tuple that must be unique together with the source port.
@@ -21,7 +22,7 @@ pub struct NatKey {
 /// Ports in use per (protocol, NAT IP, remote endpoint).
 #[derive(Clone, Debug, Default)]
 pub struct NatTable {
-    used: BTreeMap<NatKey, BTreeSet<u16>>,
+    used: BTreeMap<NatKey, PortSet>,
 }
 
 impl NatTable {
@@ -35,10 +36,10 @@ impl NatTable {
         };
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
-        let port = if (lo..=hi).contains(&orig) && !used.contains(&orig) {
+        let port = if (lo..=hi).contains(&orig) && !used.contains(orig) {
             orig
         } else {
-            (lo..=hi).find(|p| !used.contains(p))?
+            used.first_free(lo, hi)?
         };
         used.insert(port);
         Some(port)
@@ -64,12 +65,10 @@ impl NatTable {
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         let span = u32::from(hi - lo) + 1;
-        let port = if !random_fully && (lo..=hi).contains(&orig) && !used.contains(&orig) {
+        let port = if !random_fully && (lo..=hi).contains(&orig) && !used.contains(orig) {
             orig
         } else {
-            (0..span)
-                .map(|i| lo + ((offset + i) % span) as u16)
-                .find(|p| !used.contains(p))?
+            used.first_free_from(lo, hi, lo + (offset % span) as u16)?
         };
         used.insert(port);
         Some(port)
@@ -83,7 +82,7 @@ impl NatTable {
             remote,
         };
         if let Some(set) = self.used.get_mut(&key) {
-            set.remove(&port);
+            set.remove(port);
             if set.is_empty() {
                 self.used.remove(&key);
             }
@@ -91,7 +90,7 @@ impl NatTable {
     }
 
     pub fn in_use(&self) -> usize {
-        self.used.values().map(BTreeSet::len).sum()
+        self.used.values().map(PortSet::len).sum()
     }
 }
 

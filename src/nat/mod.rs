@@ -2,4 +2,5 @@
 //! and a conntrack table that hands out NAT source ports with uniqueness on the whole 5-tuple.
 
 pub mod conntrack;
+pub mod ports;
 pub mod snat;

@@ -59,22 +59,21 @@ impl BgpWalk<'_> {
         let Some(node) = self.to_node(border, &pkt, rec, lat) else {
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
-        let backends: Vec<PodId> = match s.external_traffic_policy {
-            TrafficPolicy::Local => self.cluster.ready_local_endpoints(svc, node),
-            TrafficPolicy::Cluster => s
-                .endpoints
-                .iter()
-                .copied()
-                .filter(|p| self.cluster.pod(*p).ready)
-                .collect(),
-        };
+        let mut backends = std::mem::take(&mut tables.scratch);
+        backends.clear();
+        let local = s.external_traffic_policy == TrafficPolicy::Local;
+        backends.extend(s.endpoints.iter().copied().filter(|p| {
+            self.cluster.pod(*p).ready && (!local || self.cluster.pod(*p).node == node)
+        }));
         if backends.is_empty() {
+            tables.scratch = backends;
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 "the node's service proxy has no ready backend for the service".into()
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
         }
         let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, tables);
+        tables.scratch = backends;
         let target_port = s
             .ports
             .iter()
@@ -485,19 +484,23 @@ impl BgpWalk<'_> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
-        let backends: Vec<PodId> = s
-            .endpoints
-            .iter()
-            .copied()
-            .filter(|p| self.cluster.pod(*p).ready)
-            .collect();
+        let mut backends = std::mem::take(&mut tables.scratch);
+        backends.clear();
+        backends.extend(
+            s.endpoints
+                .iter()
+                .copied()
+                .filter(|p| self.cluster.pod(*p).ready),
+        );
         if backends.is_empty() {
+            tables.scratch = backends;
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 "the service has no ready endpoint".into()
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         }
         let (b, how) = self.pick_backend(na, svc, &backends, &pkt, tables);
+        tables.scratch = backends;
         let fwd = Flow {
             proto,
             src: pkt.src,

@@ -17,11 +17,43 @@ use crate::net::Flow;
 use crate::net::hash::{five_tuple, pick, salt};
 use std::collections::BTreeMap;
 
-/// Mutable per-run state of the nodes: NAT tables and IPVS round-robin positions.
+/// Mutable per-run state of the nodes: NAT tables, IPVS round-robin positions, Maglev tables,
+/// and a scratch list reused for backend sets (so a walk allocates nothing in steady state).
 #[derive(Clone, Debug, Default)]
 pub struct NodeTables {
     pub nat: NatTable,
     pub rr: BTreeMap<(NodeId, ServiceId), u32>,
+    maglev: BTreeMap<MaglevKey, (Vec<PodId>, Maglev)>,
+    pub(crate) scratch: Vec<PodId>,
+}
+
+/// A Maglev table's key: the service and its backend set (first backend, count).
+type MaglevKey = (ServiceId, Option<PodId>, usize);
+
+/// How a service proxy chose its backend.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Picked {
+    Random(usize),
+    RoundRobin(usize, usize),
+    Maglev(usize),
+}
+
+impl std::fmt::Display for Picked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Picked::Random(n) => write!(
+                f,
+                "random choice over {n} backend(s) (drawn here from the flow hash)"
+            ),
+            Picked::RoundRobin(i, n) => {
+                write!(f, "IPVS round-robin over {n} backend(s): position {i}")
+            }
+            Picked::Maglev(n) => write!(
+                f,
+                "Maglev (table of {MAGLEV_TABLE_SIZE}) over {n} backend(s)"
+            ),
+        }
+    }
 }
 
 pub struct BgpWalk<'a> {
@@ -252,7 +284,7 @@ impl<'a> BgpWalk<'a> {
         true
     }
 
-    /// The backend a node's service proxy picks among `backends`.
+    /// The backend a node's service proxy picks among `backends`, and how (rendered lazily).
     fn pick_backend(
         &self,
         node: NodeId,
@@ -260,55 +292,46 @@ impl<'a> BgpWalk<'a> {
         backends: &[PodId],
         pkt: &Flow,
         tables: &mut NodeTables,
-    ) -> (PodId, String) {
+    ) -> (PodId, Picked) {
         let s = self.cluster.service(svc);
-        let scheduler = s
+        let lb = match s
             .annotations
             .get("kube-router.io/service.scheduler")
-            .map(String::as_str);
-        let lb = match scheduler {
+            .map(String::as_str)
+        {
             Some("mh") => NodeLb::Maglev,
             Some("rr") => NodeLb::RoundRobin,
             _ => self.state.cfg.node_lb,
         };
+        let n = backends.len();
         match lb {
             NodeLb::Random => {
-                let i = pick(
-                    five_tuple(salt(&self.cluster.node(node).name), pkt),
-                    backends.len(),
-                );
-                (
-                    backends[i],
-                    format!(
-                        "random choice over {} backend(s) (drawn here from the flow hash)",
-                        backends.len()
-                    ),
-                )
+                let i = pick(five_tuple(salt(&self.cluster.node(node).name), pkt), n);
+                (backends[i], Picked::Random(n))
             }
             NodeLb::RoundRobin => {
                 let c = tables.rr.entry((node, svc)).or_insert(0);
-                let i = *c as usize % backends.len();
+                let i = *c as usize % n;
                 *c = c.wrapping_add(1);
-                (
-                    backends[i],
-                    format!(
-                        "IPVS round-robin over {} backend(s): position {i}",
-                        backends.len()
-                    ),
-                )
+                (backends[i], Picked::RoundRobin(i, n))
             }
             NodeLb::Maglev => {
-                let names: Vec<String> =
-                    backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
-                let m = Maglev::new(&names, MAGLEV_TABLE_SIZE);
-                let i = m.lookup(five_tuple(salt("maglev"), pkt)).unwrap_or(0);
-                (
-                    backends[i],
-                    format!(
-                        "Maglev (table of {MAGLEV_TABLE_SIZE}) over {} backend(s)",
-                        backends.len()
-                    ),
-                )
+                // One table per (service, backend set), built on first use and kept.
+                let entry = tables
+                    .maglev
+                    .entry((svc, backends.first().copied(), n))
+                    .or_insert_with(|| {
+                        let names: Vec<String> =
+                            backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
+                        (backends.to_vec(), Maglev::new(&names, MAGLEV_TABLE_SIZE))
+                    });
+                if entry.0 != backends {
+                    let names: Vec<String> =
+                        backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
+                    *entry = (backends.to_vec(), Maglev::new(&names, MAGLEV_TABLE_SIZE));
+                }
+                let i = entry.1.lookup(five_tuple(salt("maglev"), pkt)).unwrap_or(0);
+                (backends[i], Picked::Maglev(n))
             }
         }
     }

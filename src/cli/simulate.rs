@@ -1,0 +1,170 @@
+//! `fabsim simulate SCENARIO [--design NAME]... [--out DIR] [--json FILE]`: runs the designs,
+//! prints one summary row per design, writes `results.json` and `report.md` in the report folder.
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit, load_valid};
+use crate::sim::metrics::Results;
+use crate::time::Nanos;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+pub struct Args<'a> {
+    pub scenario: &'a Path,
+    pub designs: &'a [String],
+    pub out: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+    pub sample_interval: Option<Nanos>,
+}
+
+/// The summary table: one row per design.
+pub fn table(r: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario {} (seed {}), {} s simulated",
+        r.scenario, r.seed, r.duration_s
+    );
+    let _ = writeln!(
+        out,
+        "{:<14} {:<12} {:>10} {:>11} {:>9} {:>10} {:>9}  {:<24} {:>7} {:>9}",
+        "design",
+        "cni",
+        "attempted",
+        "established",
+        "refused",
+        "completed",
+        "active",
+        "refused by reason",
+        "hops50",
+        "lat99 us"
+    );
+    for d in &r.designs {
+        let c = &d.connections;
+        let refused: u64 = c.refused.values().sum();
+        let reasons: Vec<String> = c.refused.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "{:<14} {:<12} {:>10} {:>11} {:>9} {:>10} {:>9}  {:<24} {:>7} {:>9}",
+            d.name,
+            d.cni,
+            c.attempted,
+            c.established,
+            refused,
+            c.completed,
+            c.active_at_end,
+            if reasons.is_empty() {
+                "-".to_string()
+            } else {
+                reasons.join(", ")
+            },
+            d.paths.hop_count_p50,
+            d.paths.fabric_latency_us_p99
+        );
+    }
+    out
+}
+
+/// A Markdown report of the run.
+pub fn report_md(r: &Results) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# {} — simulation report\n", r.scenario);
+    let _ = writeln!(m, "Seed {}, {} s simulated.\n", r.seed, r.duration_s);
+    let _ = writeln!(
+        m,
+        "| design | cni | attempted | established | refused | completed | active at end | hop count p50/p99 | fabric latency p50/p99 (µs) | replies bounced |"
+    );
+    let _ = writeln!(m, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for d in &r.designs {
+        let c = &d.connections;
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {}/{} | {:.1}% |",
+            d.name,
+            d.cni,
+            c.attempted,
+            c.established,
+            c.refused.values().sum::<u64>(),
+            c.completed,
+            c.active_at_end,
+            d.paths.hop_count_p50,
+            d.paths.hop_count_p99,
+            d.paths.fabric_latency_us_p50,
+            d.paths.fabric_latency_us_p99,
+            100.0 * d.paths.replies_bounced_share
+        );
+    }
+    let _ = writeln!(m, "\n## Refused connections by reason\n");
+    for d in &r.designs {
+        let reasons: Vec<String> = d
+            .connections
+            .refused
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let _ = writeln!(
+            m,
+            "- {}: {}",
+            d.name,
+            if reasons.is_empty() {
+                "none".into()
+            } else {
+                reasons.join(", ")
+            }
+        );
+    }
+    m
+}
+
+pub fn run(a: &Args) -> u8 {
+    let s = match load_valid(a.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !s.events.is_empty() {
+        eprintln!(
+            "warning: failure events are not simulated yet: {} event(s) ignored",
+            s.events.len()
+        );
+    }
+    let r = match crate::sim::run_all(
+        &s,
+        a.designs,
+        a.sample_interval
+            .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL),
+    ) {
+        Ok(r) => r,
+        Err(m) => {
+            eprintln!("{m}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    emit(&table(&r));
+    let json = match serde_json::to_string_pretty(&r) {
+        Ok(j) => j + "\n",
+        Err(e) => {
+            eprintln!("cannot render results: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let dir: PathBuf = a
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("reports").join(&s.name));
+    let write = |path: &Path, text: &str| -> Result<(), String> {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let res = std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| write(&dir.join("results.json"), &json))
+        .and_then(|()| write(&dir.join("report.md"), &report_md(&r)))
+        .and_then(|()| a.json.map_or(Ok(()), |p| write(p, &json)));
+    match res {
+        Ok(()) => {
+            eprintln!("report written to {}", dir.display());
+            EXIT_OK
+        }
+        Err(m) => {
+            eprintln!("{m}");
+            EXIT_FAILURE
+        }
+    }
+}

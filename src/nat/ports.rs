@@ -1,0 +1,160 @@
+//! A set of 16-bit ports with a fast "first free port in a range": a sorted vector while small,
+//! a 65,536-bit bitmap once it holds many (word scans find the free port).
+
+const PROMOTE_AT: usize = 128;
+
+#[derive(Clone, Debug)]
+pub enum PortSet {
+    Small(Vec<u16>),
+    Bitmap(Box<[u64; 1024]>, u32),
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet::Small(Vec::new())
+    }
+}
+
+impl PortSet {
+    pub fn len(&self) -> usize {
+        match self {
+            PortSet::Small(v) => v.len(),
+            PortSet::Bitmap(_, n) => *n as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, p: u16) -> bool {
+        match self {
+            PortSet::Small(v) => v.binary_search(&p).is_ok(),
+            PortSet::Bitmap(b, _) => b[p as usize / 64] >> (p % 64) & 1 == 1,
+        }
+    }
+
+    pub fn insert(&mut self, p: u16) -> bool {
+        match self {
+            PortSet::Small(v) => {
+                let Err(i) = v.binary_search(&p) else {
+                    return false;
+                };
+                v.insert(i, p);
+                if v.len() >= PROMOTE_AT {
+                    let mut b = Box::new([0u64; 1024]);
+                    for x in v.iter() {
+                        b[*x as usize / 64] |= 1 << (x % 64);
+                    }
+                    *self = PortSet::Bitmap(b, PROMOTE_AT as u32);
+                }
+                true
+            }
+            PortSet::Bitmap(b, n) => {
+                let (w, bit) = (p as usize / 64, 1u64 << (p % 64));
+                if b[w] & bit != 0 {
+                    return false;
+                }
+                b[w] |= bit;
+                *n += 1;
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, p: u16) -> bool {
+        match self {
+            PortSet::Small(v) => match v.binary_search(&p) {
+                Ok(i) => {
+                    v.remove(i);
+                    true
+                }
+                Err(_) => false,
+            },
+            PortSet::Bitmap(b, n) => {
+                let (w, bit) = (p as usize / 64, 1u64 << (p % 64));
+                if b[w] & bit == 0 {
+                    return false;
+                }
+                b[w] &= !bit;
+                *n -= 1;
+                true
+            }
+        }
+    }
+
+    /// The lowest port of `lo..=hi` not in the set.
+    pub fn first_free(&self, lo: u16, hi: u16) -> Option<u16> {
+        if lo > hi {
+            return None;
+        }
+        match self {
+            PortSet::Small(v) => {
+                let mut p = lo as u32;
+                let start = v.partition_point(|x| *x < lo);
+                for u in &v[start..] {
+                    if u32::from(*u) == p {
+                        p += 1;
+                    } else {
+                        break;
+                    }
+                }
+                (p <= u32::from(hi)).then_some(p as u16)
+            }
+            PortSet::Bitmap(b, _) => {
+                let (lo, hi) = (lo as usize, hi as usize);
+                let mut w = lo / 64;
+                while w <= hi / 64 {
+                    let mut free = !b[w];
+                    if w == lo / 64 {
+                        free &= u64::MAX << (lo % 64);
+                    }
+                    if w == hi / 64 && hi % 64 != 63 {
+                        free &= (1u64 << (hi % 64 + 1)) - 1;
+                    }
+                    if free != 0 {
+                        return Some((w * 64 + free.trailing_zeros() as usize) as u16);
+                    }
+                    w += 1;
+                }
+                None
+            }
+        }
+    }
+
+    /// The first free port at or after `start`, wrapping to `lo` (a search from an offset).
+    pub fn first_free_from(&self, lo: u16, hi: u16, start: u16) -> Option<u16> {
+        self.first_free(start.max(lo), hi)
+            .or_else(|| self.first_free(lo, start.saturating_sub(1).max(lo)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        /// Both representations agree with a BTreeSet scanned linearly.
+        #[test]
+        fn first_free_matches_a_linear_scan(ops in prop::collection::vec((any::<bool>(), 0u16..400), 0..600), lo in 0u16..300, len in 0u16..200) {
+            let hi = lo.saturating_add(len);
+            let mut set = PortSet::default();
+            let mut oracle = BTreeSet::new();
+            for (ins, p) in ops {
+                if ins {
+                    prop_assert_eq!(set.insert(p), oracle.insert(p));
+                } else {
+                    prop_assert_eq!(set.remove(p), oracle.remove(&p));
+                }
+                prop_assert_eq!(set.len(), oracle.len());
+            }
+            let expect = (lo..=hi).find(|p| !oracle.contains(p));
+            prop_assert_eq!(set.first_free(lo, hi), expect);
+            let start = lo + len / 2;
+            let wrap = (start..=hi).chain(lo..start).find(|p| !oracle.contains(p));
+            prop_assert_eq!(set.first_free_from(lo, hi, start), wrap);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The discrete-event engine: traffic generators, the connection lifecycle over the designs'
+//! data planes, and the metrics of a run.
+//!
+//! Invariant: never reads the clock, the environment or files; every random draw comes from a
+//! named stream of the scenario seed.
+
+pub mod engine;
+pub mod metrics;
+pub mod queue;
+pub mod rng;
+pub mod traffic;
+
+use crate::scenario::Scenario;
+use metrics::Results;
+use rayon::prelude::*;
+
+/// Runs the chosen designs (all when `designs` is empty), in parallel, each single-threaded.
+pub fn run_all(
+    s: &Scenario,
+    designs: &[String],
+    sample_interval: crate::time::Nanos,
+) -> Result<Results, String> {
+    let chosen: Vec<&crate::design::DesignSpec> = if designs.is_empty() {
+        s.designs.iter().collect()
+    } else {
+        designs
+            .iter()
+            .map(|n| s.design(n).ok_or_else(|| format!("no design named `{n}`")))
+            .collect::<Result<_, _>>()?
+    };
+    let results: Vec<Result<metrics::DesignResult, String>> = chosen
+        .par_iter()
+        .map(|d| engine::run(s, d, sample_interval))
+        .collect();
+    Ok(Results {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        duration_s: s.duration.map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        designs: results.into_iter().collect::<Result<_, _>>()?,
+    })
+}
