@@ -1,0 +1,178 @@
+//! The engine against theory and its invariants: Erlang-B for SNAT port exhaustion,
+//! conservation of connections, determinism.
+
+mod common;
+use common::*;
+use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use fabsim::sim::{engine, run_all};
+use fabsim::time::Nanos;
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn load_text(y: &str) -> Scenario {
+    let loaded = scenario::load_str(
+        &Arc::from("t.yaml"),
+        y,
+        std::path::Path::new("."),
+        Diagnostics::default(),
+    );
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}\n{y}"))
+}
+
+/// Erlang-B by the recursion B(0) = 1, B(k) = A·B(k−1) / (k + A·B(k−1)) (FACTS §4).
+fn erlang_b(c: u32, a: f64) -> f64 {
+    (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
+}
+
+/// One node, one SNAT IP, one chunk of 40 ports (5000–5040 by 40: the chunk 5000–5039), one
+/// destination: a loss system with c = 40 servers.
+fn erlang_scenario(seed: u64, rate: f64, lifetime: &str, time_wait: &str) -> Scenario {
+    load_text(&format!(
+        "name: erlang
+seed: {seed}
+duration: 600s
+fabric:
+  spines: [201]
+  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }}]
+  external: [{{ name: internet, prefix: 0.0.0.0/0 }}]
+cluster:
+  namespaces: [{{ name: a }}]
+  deployments: [{{ name: job, namespace: a, replicas: 1, labels: {{ app: job }} }}]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+    net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
+    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
+    snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
+traffic:
+  - {{ name: t, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: {rate}/s }}, duration: {lifetime} }}
+conntrack: {{ time_wait: {time_wait} }}
+"
+    ))
+}
+
+fn check_erlang(lifetime: &str, time_wait: &str, h: f64) {
+    let rate = 20.0;
+    let expected = erlang_b(40, rate * h);
+    let fractions: Vec<f64> = (1..=10u64)
+        .map(|seed| {
+            let s = erlang_scenario(seed, rate, lifetime, time_wait);
+            let r = engine::run(&s, &s.designs[0], Nanos::from_secs(10)).unwrap();
+            let c = &r.connections;
+            c.refused.get("snat-port-exhausted").copied().unwrap_or(0) as f64 / c.attempted as f64
+        })
+        .collect();
+    let n = fractions.len() as f64;
+    let mean = fractions.iter().sum::<f64>() / n;
+    let sd = (fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let se = sd / n.sqrt();
+    eprintln!(
+        "Erlang-B(40, {:.1}) = {expected:.5}; simulated {mean:.5} ± {se:.5} (10 runs of 600 s)",
+        rate * h
+    );
+    assert!(
+        (mean - expected).abs() <= 3.0 * se,
+        "simulated {mean} vs Erlang-B {expected} (SE {se})"
+    );
+}
+
+#[test]
+fn snat_refusals_follow_erlang_b_without_time_wait() {
+    // A = λ·h = 20/s × 1.5 s = 30 erlangs on c = 40 ports: B ≈ 0.0187.
+    check_erlang("{ exponential: 1500ms }", "0s", 1.5);
+}
+
+#[test]
+fn snat_refusals_follow_erlang_b_with_time_wait_in_the_holding_time() {
+    // h = lifetime + TIME_WAIT = 1 s + 0.5 s: the same 30 erlangs.
+    check_erlang("{ exponential: 1s }", "500ms", 1.5);
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_results_and_another_seed_differs() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let a = serde_json::to_string(&run_all(&s, &[], Nanos::from_secs(10)).unwrap()).unwrap();
+    let b = serde_json::to_string(&run_all(&s, &[], Nanos::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(a, b);
+    let mut s2 = s.clone();
+    s2.seed = 2;
+    let c = serde_json::to_string(&run_all(&s2, &[], Nanos::from_secs(10)).unwrap()).unwrap();
+    assert_ne!(a, c);
+}
+
+fn conservation(c: &fabsim::sim::metrics::Connections) -> bool {
+    c.attempted == c.established + c.refused.values().sum::<u64>()
+        && c.established == c.completed + c.broken.values().sum::<u64>() + c.active_at_end
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// attempted = established + Σrefused; established = completed + Σbroken + active_at_end,
+    /// for every design and every generator.
+    #[test]
+    fn every_connection_is_counted_once(
+        nodes in 1usize..4,
+        replicas in 1usize..6,
+        rate_a in 1u32..80,
+        rate_b in 1u32..80,
+        life_ms in 100u64..5000,
+        tw_ms in 0u64..3000,
+        ppn in prop::sample::select(vec![8u32, 3000]),
+        seed in any::<u64>(),
+    ) {
+        let y = format!(
+            "name: cons
+seed: {seed}
+duration: 20s
+fabric:
+  spines: [201]
+  racks:
+    - {{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: {nodes}, prefix: a }} }}
+    - {{ id: 2, leaves: [103, 104], anchor: false, nodes: {{ count: {nodes}, prefix: b }} }}
+  external: [{{ name: clients, prefix: 192.168.0.0/24 }}, {{ name: internet, prefix: 0.0.0.0/0 }}]
+cluster:
+  pod_subnet: 10.33.0.0/16
+  service_subnet: 10.96.0.0/12
+  namespaces: [{{ name: s }}]
+  deployments:
+    - {{ name: web, namespace: s, replicas: {replicas}, labels: {{ app: web }} }}
+    - {{ name: job, namespace: s, replicas: {replicas}, labels: {{ app: job }} }}
+  services:
+    - {{ name: web, namespace: s, type: LoadBalancer, selector: {{ app: web }}, ports: [{{ port: 80 }}] }}
+designs:
+  - name: aci-cni
+    cni: aci-cni
+    net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
+    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}
+    snat_policies: [{{ name: p, snat_ip: [10.20.30.1], selector: {{ labels: {{ app: job }} }} }}]
+  - {{ name: calico, cni: calico, bgp: {{ fabric_asn: 2 }}, advertise: {{ service_loadbalancer_ips: [10.34.0.0/24] }} }}
+  - {{ name: kube-router, cni: kube-router, bgp: {{ fabric_asn: 2 }}, args: [--advertise-loadbalancer-ip], load_balancer: {{ pool: [10.34.0.0/24] }} }}
+  - {{ name: cilium, cni: cilium, bgp: {{ fabric_asn: 2 }}, load_balancer: {{ algorithm: maglev, pool: [10.34.0.0/24] }} }}
+traffic:
+  - {{ name: in, from: 'external:clients', to: 'service:s/web:80', arrivals: {{ poisson: {rate_a}/s }}, duration: {{ exponential: {life_ms}ms }} }}
+  - {{ name: out, from: 'deployment:s/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: {rate_b}/s }}, duration: {{ constant: {life_ms}ms }} }}
+  - {{ name: dns, from: 'deployment:s/job', to: '8.8.8.8:53/udp', arrivals: {{ constant: {rate_b}/s }}, duration: {{ lognormal: {{ mean: 200ms, sigma: 1.0 }} }} }}
+conntrack: {{ time_wait: {tw_ms}ms }}
+"
+        );
+        let s = load_text(&y);
+        let r = run_all(&s, &[], Nanos::from_secs(1)).unwrap();
+        prop_assert_eq!(r.designs.len(), 4);
+        for d in &r.designs {
+            prop_assert!(conservation(&d.connections), "{}: {:?}", d.name, d.connections);
+            prop_assert!(d.connections.attempted > 0);
+            for (g, x) in &d.traffic {
+                prop_assert!(conservation(&x.connections), "{} / {g}: {:?}", d.name, x.connections);
+            }
+            let sum: u64 = d.traffic.values().map(|x| x.connections.attempted).sum();
+            prop_assert_eq!(sum, d.connections.attempted);
+        }
+    }
+}
