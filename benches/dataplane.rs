@@ -176,7 +176,10 @@ fn engine(c: &mut Criterion) {
     // Push/pop at a steady depth of 10,000 pending events (the connection table of a busy run).
     let mut q = EventQueue::with_capacity(20_000);
     for i in 0..10_000u64 {
-        q.push(Nanos(mix64(i) % 1_000_000_000), Event::Close { conn: i as u32 });
+        q.push(
+            Nanos(mix64(i) % 1_000_000_000),
+            Event::Close { conn: i as u32 },
+        );
     }
     c.bench_function("event_queue_push_pop_depth_10000", |b| {
         let mut i = 0u64;
@@ -186,12 +189,17 @@ fn engine(c: &mut Criterion) {
             q.push(Nanos(t.0 + mix64(i) % 1_000_000_000), e);
         })
     });
-    let loaded = fabsim::scenario::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/brkdcn-2663.yaml")));
+    let loaded = fabsim::scenario::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/brkdcn-2663.yaml"
+    )));
     let s = loaded.scenario.expect("the shipped scenario loads");
     let mut g = c.benchmark_group("simulate_brkdcn_2663_300s");
     g.sample_size(10);
     for d in &s.designs {
-        g.bench_function(d.name.as_str(), |b| b.iter(|| black_box(fabsim::sim::engine::run(&s, d, Nanos::from_secs(1)).unwrap())));
+        g.bench_function(d.name.as_str(), |b| {
+            b.iter(|| black_box(fabsim::sim::engine::run(&s, d, Nanos::from_secs(1)).unwrap()))
+        });
     }
     g.finish();
 }

@@ -75,6 +75,9 @@ pub trait Recorder {
     );
     /// Marks the start of the return walk.
     fn start_return(&mut self);
+    /// Notes that the packet went through a leaf that held the route but not the node (the
+    /// detour through an anchor leaf).
+    fn detour(&mut self) {}
 }
 
 /// Counts hops only (the engine's recorder).
@@ -82,6 +85,7 @@ pub trait Recorder {
 pub struct Count {
     pub forward: u16,
     pub ret: u16,
+    pub detoured: bool,
     in_return: bool,
 }
 
@@ -95,6 +99,9 @@ impl Recorder for Count {
     }
     fn start_return(&mut self) {
         self.in_return = true;
+    }
+    fn detour(&mut self) {
+        self.detoured = true;
     }
 }
 

@@ -123,7 +123,8 @@ fn simulate(
     let mut free: Vec<u32> = Vec::new();
     let mut total = Connections::default();
     let mut per_gen: Vec<Connections> = vec![Connections::default(); gens.len()];
-    let mut paths = PathStats::default();
+    let mut paths = PathStats::with_nodes(s.cluster.nodes.len());
+    let mut nat_per_node = vec![0u64; s.cluster.nodes.len()];
     let mut series = TimeSeries {
         interval_s: interval.as_secs_f64(),
         ..TimeSeries::default()
@@ -149,7 +150,16 @@ fn simulate(
                     total.established += 1;
                     pg.established += 1;
                     window_established += 1;
-                    paths.record(count.forward + count.ret, o.latency.0, o.bounced);
+                    paths.record(
+                        count.forward + count.ret,
+                        o.latency.0,
+                        o.bounced,
+                        count.detoured,
+                        o.node.map(|n| n.index()),
+                    );
+                    if let Some(b) = &o.snat {
+                        nat_per_node[b.node.index()] += 1;
+                    }
                     let c = Conn {
                         generator,
                         proto: req.proto,
@@ -196,6 +206,7 @@ fn simulate(
                 let c = conns[conn as usize];
                 if let Some(b) = &c.binding {
                     plane.release(c.proto, b);
+                    nat_per_node[b.node.index()] -= 1;
                 }
                 free.push(conn);
             }
@@ -211,6 +222,9 @@ fn simulate(
                     .active_connections
                     .push(total.established - total.completed);
                 series.nat_ports_in_use.push(plane.nat_in_use() as u64);
+                series
+                    .nat_ports_in_use_max_node
+                    .push(nat_per_node.iter().copied().max().unwrap_or(0));
                 window_attempted = 0;
                 window_established = 0;
                 q.push(now.saturating_add(interval), Event::Sample);

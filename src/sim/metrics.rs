@@ -29,7 +29,10 @@ pub struct PathStats {
     /// Request + reply fabric latency, microseconds, the last bucket holding everything above.
     latency_us: Box<[u64; 4096]>,
     pub bounced: u64,
+    pub detoured: u64,
     pub established: u64,
+    /// Established connections served (LoadBalancer) or NATed (egress) per node.
+    pub load: Vec<u64>,
 }
 
 impl Default for PathStats {
@@ -38,7 +41,9 @@ impl Default for PathStats {
             hops: [0; 64],
             latency_us: Box::new([0; 4096]),
             bounced: 0,
+            detoured: 0,
             established: 0,
+            load: Vec::new(),
         }
     }
 }
@@ -60,11 +65,29 @@ fn percentile(h: &[u64], q: f64) -> usize {
 }
 
 impl PathStats {
-    pub fn record(&mut self, hops: u16, latency_ns: u64, bounced: bool) {
+    pub fn with_nodes(nodes: usize) -> Self {
+        PathStats {
+            load: vec![0; nodes],
+            ..PathStats::default()
+        }
+    }
+
+    pub fn record(
+        &mut self,
+        hops: u16,
+        latency_ns: u64,
+        bounced: bool,
+        detoured: bool,
+        node: Option<usize>,
+    ) {
         self.hops[(hops as usize).min(63)] += 1;
         self.latency_us[((latency_ns / 1000) as usize).min(4095)] += 1;
         self.bounced += u64::from(bounced);
+        self.detoured += u64::from(detoured);
         self.established += 1;
+        if let Some(n) = node.and_then(|n| self.load.get_mut(n)) {
+            *n += 1;
+        }
     }
 
     pub fn summary(&self) -> Paths {
@@ -81,6 +104,18 @@ impl PathStats {
             fabric_latency_us_p50: percentile(&self.latency_us[..], 0.5),
             fabric_latency_us_p99: percentile(&self.latency_us[..], 0.99),
             replies_bounced_share: share(self.bounced),
+            anchor_detour_share: share(self.detoured),
+            load_per_node: self.load.clone(),
+            load_max_over_mean: {
+                let loaded = self.load.iter().filter(|x| **x > 0).count();
+                let max = self.load.iter().copied().max().unwrap_or(0) as f64;
+                let total: u64 = self.load.iter().sum();
+                if loaded == 0 {
+                    0.0
+                } else {
+                    max / (total as f64 / loaded as f64)
+                }
+            },
         }
     }
 }
@@ -93,6 +128,12 @@ pub struct Paths {
     pub fabric_latency_us_p50: usize,
     pub fabric_latency_us_p99: usize,
     pub replies_bounced_share: f64,
+    /// Share of established connections whose packets crossed an anchor leaf that does not
+    /// attach the node (BGP designs, floating L3Out).
+    pub anchor_detour_share: f64,
+    /// Established connections per node (in node order), and max over mean among loaded nodes.
+    pub load_per_node: Vec<u64>,
+    pub load_max_over_mean: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -103,6 +144,8 @@ pub struct TimeSeries {
     pub new_connection_success_ratio: Vec<f64>,
     pub active_connections: Vec<u64>,
     pub nat_ports_in_use: Vec<u64>,
+    /// NAT ports in use on the busiest node.
+    pub nat_ports_in_use_max_node: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -234,6 +234,9 @@ impl<'a> BgpWalk<'a> {
     ) {
         let rack = &self.fabric.racks[self.cluster.node(node).rack.index()];
         if !rack.leaves.contains(&leaf) {
+            if routed {
+                rec.detour();
+            }
             let nl = self.node_leaf(node, pkt);
             self.cross(leaf, nl, pkt, rec, lat);
             rec.hop(Device::Leaf(nl), Action::Route, pkt, || {
