@@ -22,6 +22,8 @@ pub struct Node {
     pub rack: RackId,
     pub ip: Ipv4Addr,
     pub mac: [u8; 6],
+    /// False while the node is failed (the engine flips it; the walks drop what reaches it).
+    pub up: bool,
 }
 
 impl Node {

@@ -178,6 +178,8 @@ pub enum Reason {
     SnatPortExhausted,
     MasqueradePortExhausted,
     NoRoute,
+    /// Sent to a failed node or pod before the control plane noticed.
+    Blackholed,
 }
 
 impl Reason {
@@ -193,6 +195,7 @@ impl Reason {
             Reason::SnatPortExhausted => "snat-port-exhausted",
             Reason::MasqueradePortExhausted => "masquerade-port-exhausted",
             Reason::NoRoute => "no-route",
+            Reason::Blackholed => "blackholed",
         }
     }
 }
@@ -266,6 +269,24 @@ impl FabricSteps<'_> {
         use crate::net::hash::{five_tuple, pick, salt};
         let b = self.fabric.border_leaves();
         (!b.is_empty()).then(|| b[pick(five_tuple(salt("to-l3out"), pkt), b.len())])
+    }
+
+    /// `Ok(node)` when the node is up; a failed node drops what reaches it, blackholed until the
+    /// control plane notices (`until` says what will notice).
+    pub fn alive<R: Recorder>(
+        &self,
+        node: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        until: &'static str,
+    ) -> Result<NodeId, Reason> {
+        if self.cluster.node(node).up {
+            return Ok(node);
+        }
+        rec.hop(Device::Node(node), Action::Drop, pkt, || {
+            format!("{} is down: {until}", self.cluster.node_ref(node))
+        });
+        Err(Reason::Blackholed)
     }
 
     /// Leaf to leaf through a spine (when they differ), recording the spine hop.

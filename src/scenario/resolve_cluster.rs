@@ -65,6 +65,7 @@ pub(super) fn resolve_cluster(
                 rack: RackId(ri as u32),
                 ip,
                 mac: mac_for(ip),
+                up: true,
             });
         }
     }

@@ -5,6 +5,9 @@
 use super::{AciWalk, Ctx};
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::dataplane::*;
+
+/// What removes a failed node's pods from service.
+const UNTIL_ENDPOINTS: &str = "its pods count as ready until Kubernetes marks the node NotReady";
 use crate::design::aci_cni::snat_scope;
 use crate::nat::conntrack::NatTable;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
@@ -204,6 +207,9 @@ impl AciWalk<'_> {
                     )
                 });
                 cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+                if let Err(e) = self.steps().alive(landing, &r, rec, "the SNAT service graph keeps redirecting replies to it until IP SLA tracking removes it") {
+                    return outcome(orig, Verdict::Dropped, e, cx.latency);
+                }
                 let (owner, chunk) = self
                     .state
                     .snat
@@ -312,7 +318,9 @@ impl AciWalk<'_> {
         if let Err(o) = self.ovs_contract(na, &pkt, no_snat, rec, cx) {
             return o;
         }
-        self.pod_to_pod_path(na, nb, &pkt, rec, cx);
+        if let Err(e) = self.pod_to_pod_path(na, nb, &pkt, rec, cx) {
+            return outcome(sent, Verdict::Dropped, e, cx.latency);
+        }
         rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
             format!("delivered to {}", self.cluster.pod_ref(b))
         });
@@ -321,7 +329,9 @@ impl AciWalk<'_> {
         rec.hop(Device::Pod(b), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(b))
         });
-        self.pod_to_pod_path(nb, na, &r, rec, cx);
+        if let Err(e) = self.pod_to_pod_path(nb, na, &r, rec, cx) {
+            return outcome(sent, Verdict::Dropped, e, cx.latency);
+        }
         let mut back = r;
         if let Some(svc_ep) = dnat {
             back.src = svc_ep;
@@ -349,7 +359,7 @@ impl AciWalk<'_> {
         pkt: &Flow,
         rec: &mut R,
         cx: &mut Ctx,
-    ) {
+    ) -> Result<(), Reason> {
         if from == to {
             rec.hop(Device::Node(from), Action::Route, pkt, || {
                 format!(
@@ -357,7 +367,10 @@ impl AciWalk<'_> {
                     self.cluster.node_ref(from)
                 )
             });
-            return;
+            return self
+                .steps()
+                .alive(to, pkt, rec, UNTIL_ENDPOINTS)
+                .map(|_| ());
         }
         let l1 = self.node_leaf(from, pkt);
         let l2 = self.node_leaf(to, pkt);
@@ -376,9 +389,11 @@ impl AciWalk<'_> {
             });
         }
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        self.steps().alive(to, pkt, rec, UNTIL_ENDPOINTS)?;
         rec.hop(Device::Node(to), Action::Route, pkt, || {
             "OVS delivers to the local pod".into()
         });
+        Ok(())
     }
 
     /// Pod → service: OVS load-balances over the service's ready endpoints (symmetric hash), then

@@ -341,6 +341,14 @@ impl<'a> AciWalk<'a> {
             )
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        if let Err(r) = self.steps().alive(
+            node,
+            &pkt,
+            rec,
+            "PBR keeps redirecting to it until IP SLA tracking or the endpoint update removes it",
+        ) {
+            return outcome(pkt, Verdict::Dropped, r, cx.latency);
+        }
         let local = self
             .cluster
             .service(svc)
@@ -471,6 +479,12 @@ impl<'a> AciWalk<'a> {
             )
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        if let Err(e) = self
+            .steps()
+            .alive(node, &pkt, rec, "the fabric still holds its endpoints")
+        {
+            return outcome(pkt, Verdict::Dropped, e, cx.latency);
+        }
         rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
             format!(
                 "OVS on {} delivers to {}",

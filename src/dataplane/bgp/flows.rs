@@ -56,8 +56,9 @@ impl BgpWalk<'_> {
             format!("client sends to LoadBalancer IP {lb}; it enters the fabric through the L3Out on {}", self.fabric.leaf_name(border))
         });
         *lat = lat.saturating_add(self.fabric.latency.l3out);
-        let Some(node) = self.to_node(border, &pkt, rec, lat) else {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let node = match self.to_node(border, &pkt, rec, lat) {
+            Ok(n) => n,
+            Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
         };
         let mut backends = std::mem::take(&mut tables.scratch);
         backends.clear();
@@ -132,8 +133,8 @@ impl BgpWalk<'_> {
                     pkt.dst
                 )
             });
-            if !self.node_to_node(node, pod_node, &fwd, rec, lat) {
-                return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+            if let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat) {
+                return outcome(pkt, Verdict::Dropped, r, *lat);
             }
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &fwd, || {
@@ -145,8 +146,10 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(pod), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(pod))
         });
-        if pod_node != node && !self.node_to_node(pod_node, node, &r, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        if pod_node != node {
+            if let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat) {
+                return outcome(pkt, Verdict::Dropped, e, *lat);
+            }
         }
         let before = r;
         r.src = pkt.dst;
@@ -263,8 +266,8 @@ impl BgpWalk<'_> {
             )
         });
         *lat = lat.saturating_add(self.fabric.latency.l3out);
-        if self.to_node(border, &r, rec, lat).is_none() {
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+        if let Err(e) = self.to_node(border, &r, rec, lat) {
+            return outcome(orig, Verdict::Dropped, e, *lat);
         }
         if let Some(b) = binding {
             r.dst = orig.src;
@@ -314,8 +317,8 @@ impl BgpWalk<'_> {
                 self.cluster.node_ref(na)
             )
         });
-        if !self.node_to_node(na, nb, &pkt, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        if let Err(r) = self.node_to_node(na, nb, &pkt, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
             format!(
@@ -328,8 +331,8 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(b), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(b))
         });
-        if !self.node_to_node(nb, na, &r, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        if let Err(r) = self.node_to_node(nb, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         rec.hop(Device::Pod(a), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(a))
@@ -349,12 +352,12 @@ impl BgpWalk<'_> {
         pkt: &Flow,
         rec: &mut R,
         lat: &mut Nanos,
-    ) -> bool {
+    ) -> Result<(), Reason> {
         if from == to {
             rec.hop(Device::Node(from), Action::Route, pkt, || {
                 "both ends are on this node: routed locally".into()
             });
-            return true;
+            return self.alive(to, pkt, rec).map(|_| ());
         }
         let leaf = self.node_leaf(from, pkt);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
@@ -374,9 +377,12 @@ impl BgpWalk<'_> {
                 )
             });
             self.deliver_to_node(leaf, to, false, pkt, rec, lat);
-            return true;
+            return self.alive(to, pkt, rec).map(|_| ());
         }
-        self.to_node(leaf, pkt, rec, lat) == Some(to)
+        match self.to_node(leaf, pkt, rec, lat)? {
+            n if n == to => Ok(()),
+            _ => Err(Reason::NoRoute),
+        }
     }
 
     /// Outside host → a pod IP: the pod prefixes are routed natively through the fabric.
@@ -410,8 +416,9 @@ impl BgpWalk<'_> {
             )
         });
         *lat = lat.saturating_add(self.fabric.latency.l3out);
-        let Some(node) = self.to_node(border, &pkt, rec, lat) else {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let node = match self.to_node(border, &pkt, rec, lat) {
+            Ok(n) => n,
+            Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
         };
         rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
             format!(
@@ -515,8 +522,8 @@ impl BgpWalk<'_> {
             )
         });
         let nb = self.cluster.pod(b).node;
-        if !self.node_to_node(na, nb, &fwd, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        if let Err(r) = self.node_to_node(na, nb, &fwd, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         rec.hop(Device::Pod(b), Action::Deliver, &fwd, || {
             format!("delivered to {}", self.cluster.pod_ref(b))
@@ -526,8 +533,8 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(b), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(b))
         });
-        if !self.node_to_node(nb, na, &r, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        if let Err(r) = self.node_to_node(nb, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let back = Flow {
             proto,

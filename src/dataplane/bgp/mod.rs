@@ -125,7 +125,7 @@ impl<'a> BgpWalk<'a> {
         pkt: &Flow,
         rec: &mut R,
         lat: &mut Nanos,
-    ) -> Option<NodeId> {
+    ) -> Result<NodeId, Reason> {
         for _ in 0..4 {
             let Some(route) = self.state.lookup(leaf, pkt.dst.ip) else {
                 rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
@@ -135,7 +135,7 @@ impl<'a> BgpWalk<'a> {
                         self.fabric.leaf_name(leaf)
                     )
                 });
-                return None;
+                return Err(Reason::NoRoute);
             };
             let hops = &route.next_hops;
             let h = five_tuple(salt(&self.fabric.leaf_name(leaf)), pkt);
@@ -169,7 +169,7 @@ impl<'a> BgpWalk<'a> {
                 NextHop::Node(n) => {
                     rec.hop(Device::Leaf(leaf), action, pkt, explain);
                     self.deliver_to_node(leaf, n, true, pkt, rec, lat);
-                    return Some(n);
+                    return self.alive(n, pkt, rec);
                 }
                 NextHop::Leaf(other) => {
                     rec.hop(Device::Leaf(leaf), action, pkt, explain);
@@ -187,7 +187,7 @@ impl<'a> BgpWalk<'a> {
                         rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
                             format!("{} is in the node subnet but no node has it", pkt.dst.ip)
                         });
-                        return None;
+                        return Err(Reason::NoRoute);
                     };
                     rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
                         format!(
@@ -196,7 +196,7 @@ impl<'a> BgpWalk<'a> {
                         )
                     });
                     self.deliver_to_node(leaf, n, false, pkt, rec, lat);
-                    return Some(n);
+                    return self.alive(n, pkt, rec);
                 }
                 NextHop::L3Out => {
                     rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
@@ -211,18 +211,32 @@ impl<'a> BgpWalk<'a> {
                             format!("no route for {} in the fabric: {why}; 0.0.0.0/0 points back out the L3Out: blackholed", pkt.dst.ip)
                         }
                     });
-                    return None;
+                    return Err(Reason::NoRoute);
                 }
             }
         }
         rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
             "routing loop".into()
         });
-        None
+        Err(Reason::NoRoute)
     }
 
     /// From a leaf to a node: on its own vPC port when the node is attached to this leaf,
     /// otherwise across the fabric to a leaf of the node's rack (the detour through the anchor).
+    pub(super) fn alive<R: Recorder>(
+        &self,
+        node: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+    ) -> Result<NodeId, Reason> {
+        self.steps().alive(
+            node,
+            pkt,
+            rec,
+            "the fabric keeps sending it traffic until the BGP hold timer withdraws its routes",
+        )
+    }
+
     pub(super) fn deliver_to_node<R: Recorder>(
         &self,
         leaf: LeafId,
