@@ -146,10 +146,10 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(pod), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(pod))
         });
-        if pod_node != node {
-            if let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat) {
-                return outcome(pkt, Verdict::Dropped, e, *lat);
-            }
+        if pod_node != node
+            && let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat)
+        {
+            return outcome(pkt, Verdict::Dropped, e, *lat);
         }
         let before = r;
         r.src = pkt.dst;
