@@ -35,6 +35,7 @@ pub struct Candidate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     PasswordMismatch,
+    HoldTimerExpired,
     PeerAsMismatch { expected: u32, fabric: u32 },
     MaxPrefixExceeded { limit: u32, advertised: u32 },
     ImportRouteControl,
@@ -54,6 +55,9 @@ impl fmt::Display for Excluded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Excluded::Rejected(Rejection::PasswordMismatch) => f.write_str("session down: the BGP passwords differ"),
+            Excluded::Rejected(Rejection::HoldTimerExpired) => {
+                f.write_str("session down: the hold timer expired (the node stopped answering); its routes are withdrawn")
+            }
             Excluded::Rejected(Rejection::PeerAsMismatch { expected, fabric }) => {
                 write!(f, "session down: the node expects peer AS {expected}, the fabric is AS {fabric}")
             }

@@ -68,6 +68,9 @@ pub struct Scenario {
     pub traffic: Vec<Traffic>,
     pub events: Vec<Event>,
     pub conntrack: Conntrack,
+    /// kube-controller-manager `--node-monitor-grace-period`: a failed node's pods stop being
+    /// endpoints this long after it stops posting status (40 s; 50 s from Kubernetes 1.32).
+    pub node_monitor_grace_period: Nanos,
     /// Every default applied, in words ("aci-cni: pod_subnet_chunk_size = 32 (acc-provision default)").
     pub defaults_applied: Vec<String>,
 }

@@ -53,6 +53,8 @@ pub struct RawScenario {
     pub traffic: Vec<RawTraffic>,
     pub events: Vec<RawEvent>,
     pub conntrack: RawConntrack,
+    /// `kubernetes.node_monitor_grace_period`.
+    pub node_monitor_grace_period: Option<Nanos>,
 }
 
 impl RawScenario {
@@ -82,6 +84,13 @@ impl RawScenario {
             .node("conntrack")
             .and_then(|n| RawConntrack::decode(n, "conntrack", d))
             .unwrap_or_default();
+        let mut node_monitor_grace_period = None;
+        if let Some(k) = f.node("kubernetes") {
+            if let Some(mut g) = Fields::strict(k, "kubernetes", d) {
+                node_monitor_grace_period = g.opt("node_monitor_grace_period", d);
+                g.finish(d);
+            }
+        }
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawScenario {
@@ -95,6 +104,7 @@ impl RawScenario {
             traffic,
             events,
             conntrack,
+            node_monitor_grace_period,
         })
     }
 }

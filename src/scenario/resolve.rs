@@ -199,6 +199,12 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             Nanos::from_secs(30)
         }),
     };
+    let node_monitor_grace_period = raw.node_monitor_grace_period.unwrap_or_else(|| {
+        if !raw.events.is_empty() {
+            defaults.push("kubernetes.node_monitor_grace_period = 40s (kube-controller-manager default; 50s from Kubernetes 1.32)".into());
+        }
+        Nanos::from_secs(40)
+    });
     let name = raw.name?.value;
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         d.error(
@@ -217,6 +223,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         traffic,
         events,
         conntrack,
+        node_monitor_grace_period,
         defaults_applied: defaults,
     })
 }

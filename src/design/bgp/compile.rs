@@ -63,6 +63,12 @@ pub fn peer_leaves(fabric: &Fabric, cluster: &Cluster, node: NodeId) -> Vec<Leaf
 
 impl BgpState {
     pub fn compile(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig) -> BgpState {
+        Self::compile_with(fabric, cluster, cfg, &[])
+    }
+
+    /// Like [`BgpState::compile`], with the sessions of the `withdrawn` nodes expired (hold
+    /// timer): their routes are gone from the fabric.
+    pub fn compile_with(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig, withdrawn: &[bool]) -> BgpState {
         let cfg = cfg.clone();
         let pods_by_node = cluster.pods_by_node();
         // Pod addressing.
@@ -180,8 +186,9 @@ impl BgpState {
             let node = NodeId(n as u32);
             let count = adv.len() as u32;
             for leaf in peer_leaves(fabric, cluster, node) {
-                let down =
-                    if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
+                let down = if withdrawn.get(n).copied().unwrap_or(false) {
+                    Some(Rejection::HoldTimerExpired)
+                } else if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
                         Some(Rejection::PeerAsMismatch {
                             expected,
                             fabric: cfg.fabric_asn,
