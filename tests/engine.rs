@@ -115,7 +115,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// attempted = established + Σrefused; established = completed + Σbroken + active_at_end,
-    /// for every design and every generator.
+    /// for every design and every generator, through a node failure and its recovery.
     #[test]
     fn every_connection_is_counted_once(
         nodes in 1usize..4,
@@ -126,7 +126,10 @@ proptest! {
         tw_ms in 0u64..3000,
         ppn in prop::sample::select(vec![8u32, 3000]),
         seed in any::<u64>(),
+        fail_s in 1u64..15,
+        down_s in 1u64..10,
     ) {
+        let recover_s = fail_s + down_s;
         let y = format!(
             "name: cons
 seed: {seed}
@@ -160,6 +163,9 @@ traffic:
   - {{ name: out, from: 'deployment:s/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: {rate_b}/s }}, duration: {{ constant: {life_ms}ms }} }}
   - {{ name: dns, from: 'deployment:s/job', to: '8.8.8.8:53/udp', arrivals: {{ constant: {rate_b}/s }}, duration: {{ lognormal: {{ mean: 200ms, sigma: 1.0 }} }} }}
 conntrack: {{ time_wait: {tw_ms}ms }}
+events:
+  - {{ at: {fail_s}s, fail: 'node:a1' }}
+  - {{ at: {recover_s}s, recover: 'node:a1' }}
 "
         );
         let s = load_text(&y);

@@ -1,63 +1,216 @@
 //! The engine loop: arrivals walk the data plane (the `trace` walk with a counting recorder),
 //! established connections live their lifetime, close, hold their NAT tuple through TIME_WAIT
-//! (UDP: the conntrack UDP timeout) and free it.
+//! (UDP: the conntrack UDP timeout) and free it. Node failures and recoveries change the data
+//! plane at once (traffic reaching a dead node is blackholed) and the control plane after each
+//! design's own timers (see `failure.rs`).
 //!
 //! Invariant: single-threaded and deterministic for a (scenario, seed); the loop reuses the
-//! connection table's slots and the queue's storage, so steady state allocates only inside the
-//! NAT tables' ordered maps.
+//! connection table's slots and the queue's storage.
 
+use super::failure::{self, Control, Pending};
 use super::metrics::*;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
+use crate::cluster::{Cluster, NodeId, PodId};
 use crate::dataplane::aci::AciWalk;
 use crate::dataplane::bgp::{BgpWalk, NodeTables};
-use crate::dataplane::request::FlowRequest;
+use crate::dataplane::request::{FlowRequest, Source};
 use crate::dataplane::{Count, NatBinding, Outcome, Verdict};
 use crate::design::DesignSpec;
 use crate::design::aci_cni::AciState;
-use crate::design::bgp::BgpState;
+use crate::design::aci_cni::compile::RedirectKind;
+use crate::design::bgp::{BgpConfig, BgpState};
+use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
-use crate::scenario::Scenario;
+use crate::scenario::reference::Ref;
+use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;
 use std::collections::BTreeMap;
 
-/// A design's data plane with its mutable NAT state.
-enum Plane<'a> {
-    Aci(AciWalk<'a>, NatTable),
-    Bgp(BgpWalk<'a>, NodeTables),
+/// A design's data plane with its mutable state.
+pub(super) enum Plane<'a> {
+    Aci {
+        state: AciState,
+        nat: NatTable,
+    },
+    Bgp {
+        cfg: &'a BgpConfig,
+        state: BgpState,
+        tables: NodeTables,
+        withdrawn: Vec<bool>,
+    },
 }
 
 impl Plane<'_> {
-    fn walk(&mut self, req: &FlowRequest) -> (Outcome, Count) {
+    fn walk(
+        &mut self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        name: &str,
+        req: &FlowRequest,
+    ) -> (Outcome, Count) {
         let mut c = Count::default();
         let o = match self {
-            Plane::Aci(w, nat) => w.walk(req, nat, &mut c),
-            Plane::Bgp(w, t) => w.walk(req, t, &mut c),
+            Plane::Aci { state, nat } => {
+                AciWalk::new(fabric, cluster, state).walk(req, nat, &mut c)
+            }
+            Plane::Bgp { state, tables, .. } => {
+                BgpWalk::new(fabric, cluster, state, name).walk(req, tables, &mut c)
+            }
         };
         (o, c)
     }
 
+    /// The node an outside client's LoadBalancer connection is sent to now.
+    fn lb_node(
+        &self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        name: &str,
+        req: &FlowRequest,
+    ) -> Option<NodeId> {
+        match self {
+            Plane::Aci { state, .. } => AciWalk::new(fabric, cluster, state).probe_lb_node(req),
+            Plane::Bgp { state, .. } => {
+                BgpWalk::new(fabric, cluster, state, name).probe_lb_node(req)
+            }
+        }
+    }
+
+    /// ACI-CNI: the node the SNAT graph sends the reply of a SNATed connection to.
+    fn snat_landing(
+        &self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        b: &NatBinding,
+        proto: Proto,
+    ) -> Option<NodeId> {
+        match self {
+            Plane::Aci { state, .. } => {
+                AciWalk::new(fabric, cluster, state).probe_snat_landing(b, proto)
+            }
+            Plane::Bgp { .. } => None,
+        }
+    }
+
     fn release(&mut self, proto: Proto, b: &NatBinding) {
         match self {
-            Plane::Aci(_, nat) => nat.release(proto, b.ip, b.remote, b.port),
-            Plane::Bgp(_, t) => t.nat.release(proto, b.ip, b.remote, b.port),
+            Plane::Aci { nat, .. } => nat.release(proto, b.ip, b.remote, b.port),
+            Plane::Bgp { tables, .. } => tables.nat.release(proto, b.ip, b.remote, b.port),
         }
     }
 
     fn nat_in_use(&self) -> usize {
         match self {
-            Plane::Aci(_, nat) => nat.in_use(),
-            Plane::Bgp(_, t) => t.nat.in_use(),
+            Plane::Aci { nat, .. } => nat.in_use(),
+            Plane::Bgp { tables, .. } => tables.nat.in_use(),
         }
     }
+
+    /// Applies a control-plane change; true when forwarding may have changed.
+    fn control(&mut self, fabric: &Fabric, cluster: &Cluster, c: Control, node: NodeId) -> bool {
+        match (self, c) {
+            (
+                Plane::Bgp {
+                    cfg,
+                    state,
+                    withdrawn,
+                    ..
+                },
+                Control::Withdraw | Control::Restore,
+            ) => {
+                withdrawn[node.index()] = c == Control::Withdraw;
+                *state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            (
+                Plane::Bgp {
+                    cfg,
+                    state,
+                    withdrawn,
+                    ..
+                },
+                Control::EndpointsNotReady | Control::EndpointsReady,
+            ) => {
+                // Local services' /32s follow the ready endpoints.
+                *state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            (Plane::Aci { state, .. }, Control::SnatGraphRemove | Control::SnatGraphAdd) => {
+                let add = c == Control::SnatGraphAdd;
+                let mut changed = false;
+                for r in state
+                    .redirects
+                    .iter_mut()
+                    .filter(|r| r.kind == RedirectKind::Snat)
+                {
+                    changed |= if add {
+                        r.group.add(node)
+                    } else {
+                        r.group.remove(node)
+                    };
+                }
+                changed
+            }
+            (Plane::Aci { state, .. }, Control::LbGraphRemove) => {
+                let mut changed = false;
+                for r in state
+                    .redirects
+                    .iter_mut()
+                    .filter(|r| matches!(r.kind, RedirectKind::Service(_)))
+                {
+                    changed |= r.group.remove(node);
+                }
+                changed
+            }
+            (
+                Plane::Aci { state, .. },
+                Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd,
+            ) => {
+                // The controller keeps each service's graph on the nodes with a ready endpoint.
+                let mut changed = false;
+                for r in state.redirects.iter_mut() {
+                    let RedirectKind::Service(svc) = r.kind else {
+                        continue;
+                    };
+                    let has = cluster
+                        .service(svc)
+                        .endpoints
+                        .iter()
+                        .any(|p| cluster.pod(*p).ready && cluster.pod(*p).node == node);
+                    changed |= if has && cluster.node(node).up {
+                        r.group.add(node)
+                    } else {
+                        r.group.remove(node)
+                    };
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Closed,
+    Broken,
 }
 
 #[derive(Clone, Copy)]
 struct Conn {
     generator: u32,
-    proto: Proto,
+    req: FlowRequest,
     binding: Option<NatBinding>,
+    node: Option<NodeId>,
+    pod: Option<PodId>,
+    /// An outside client's connection to a LoadBalancer service.
+    lb: bool,
+    /// ACI-CNI SNAT: where the reply lands.
+    landing: Option<NodeId>,
+    state: State,
 }
 
 /// Default sampling interval of the time series.
@@ -72,23 +225,57 @@ pub fn run(
     let duration = s
         .duration
         .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
-    if let (Some(cfg), _) = (&design.aci, &design.bgp) {
-        let state = AciState::compile(&s.cluster, cfg);
-        let plane = Plane::Aci(
-            AciWalk::new(&s.fabric, &s.cluster, &state),
-            NatTable::default(),
-        );
-        return simulate(s, design, plane, duration, sample_interval);
+    let plane = if let Some(cfg) = &design.aci {
+        Plane::Aci {
+            state: AciState::compile(&s.cluster, cfg),
+            nat: NatTable::default(),
+        }
+    } else if let Some(cfg) = &design.bgp {
+        Plane::Bgp {
+            cfg,
+            state: BgpState::compile(&s.fabric, &s.cluster, cfg),
+            tables: NodeTables::default(),
+            withdrawn: vec![false; s.cluster.nodes.len()],
+        }
+    } else {
+        return Err(format!("design {} could not be resolved", design.name));
+    };
+    simulate(s, design, plane, duration, sample_interval)
+}
+
+struct Run {
+    cluster: Cluster,
+    conns: Vec<Conn>,
+    free: Vec<u32>,
+    total: Connections,
+    per_gen: Vec<Connections>,
+    nat_per_node: Vec<u64>,
+}
+
+impl Run {
+    fn break_conn(&mut self, plane: &mut Plane, i: usize, reason: &'static str) {
+        let c = &mut self.conns[i];
+        c.state = State::Broken;
+        *self.total.broken.entry(reason).or_insert(0) += 1;
+        *self.per_gen[c.generator as usize]
+            .broken
+            .entry(reason)
+            .or_insert(0) += 1;
+        // The NAT state went with the connection (approximation: freed at once).
+        if let Some(b) = c.binding {
+            plane.release(c.req.proto, &b);
+            self.nat_per_node[b.node.index()] -= 1;
+        }
+        self.free.push(i as u32);
     }
-    if let Some(cfg) = &design.bgp {
-        let state = BgpState::compile(&s.fabric, &s.cluster, cfg);
-        let plane = Plane::Bgp(
-            BgpWalk::new(&s.fabric, &s.cluster, &state, &design.name),
-            NodeTables::default(),
-        );
-        return simulate(s, design, plane, duration, sample_interval);
+
+    fn open(&self) -> impl Iterator<Item = usize> + '_ {
+        self.conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.state == State::Open)
+            .map(|(i, _)| i)
     }
-    Err(format!("design {} could not be resolved", design.name))
 }
 
 fn simulate(
@@ -118,13 +305,20 @@ fn simulate(
         interval
     };
     q.push(interval, Event::Sample);
-
-    let mut conns: Vec<Conn> = Vec::new();
-    let mut free: Vec<u32> = Vec::new();
-    let mut total = Connections::default();
-    let mut per_gen: Vec<Connections> = vec![Connections::default(); gens.len()];
+    for (i, e) in s.events.iter().enumerate() {
+        q.push(e.at, Event::Failure { event: i as u32 });
+    }
+    let mut run = Run {
+        cluster: s.cluster.clone(),
+        conns: Vec::new(),
+        free: Vec::new(),
+        total: Connections::default(),
+        per_gen: vec![Connections::default(); gens.len()],
+        nat_per_node: vec![0u64; s.cluster.nodes.len()],
+    };
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut failover: Vec<failure::Record> = Vec::new();
     let mut paths = PathStats::with_nodes(s.cluster.nodes.len());
-    let mut nat_per_node = vec![0u64; s.cluster.nodes.len()];
     let mut series = TimeSeries {
         interval_s: interval.as_secs_f64(),
         ..TimeSeries::default()
@@ -141,74 +335,201 @@ fn simulate(
             Event::Arrival { generator } => {
                 let g = &mut gens[generator as usize];
                 let req = g.request();
-                let (o, count) = plane.walk(&req);
-                let pg = &mut per_gen[generator as usize];
-                total.attempted += 1;
-                pg.attempted += 1;
-                window_attempted += 1;
-                if o.verdict == Verdict::Delivered {
-                    total.established += 1;
-                    pg.established += 1;
-                    window_established += 1;
-                    paths.record(
-                        count.forward + count.ret,
-                        o.latency.0,
-                        o.bounced,
-                        count.detoured,
-                        o.node.map(|n| n.index()),
-                    );
-                    if let Some(b) = &o.snat {
-                        nat_per_node[b.node.index()] += 1;
-                    }
-                    let c = Conn {
-                        generator,
-                        proto: req.proto,
-                        binding: o.snat,
-                    };
-                    let slot = match free.pop() {
-                        Some(i) => {
-                            conns[i as usize] = c;
-                            i
-                        }
-                        None => {
-                            conns.push(c);
-                            conns.len() as u32 - 1
-                        }
-                    };
-                    q.push(
-                        now.saturating_add(g.lifetime()),
-                        Event::Close { conn: slot },
-                    );
-                } else {
-                    total.refuse(o.reason.as_str());
-                    pg.refuse(o.reason.as_str());
-                }
                 let next = g.next_arrival(now);
                 q.push(next, Event::Arrival { generator });
+                // A pod on a failed node opens nothing.
+                if let Source::Pod(p) = req.src {
+                    if !run.cluster.node(run.cluster.pod(p).node).up {
+                        continue;
+                    }
+                }
+                let (o, count) = plane.walk(&s.fabric, &run.cluster, &design.name, &req);
+                run.total.attempted += 1;
+                run.per_gen[generator as usize].attempted += 1;
+                window_attempted += 1;
+                if o.verdict != Verdict::Delivered {
+                    run.total.refuse(o.reason.as_str());
+                    run.per_gen[generator as usize].refuse(o.reason.as_str());
+                    for f in failover.iter_mut().filter(|f| f.active) {
+                        f.refused_during += 1;
+                        if o.reason == crate::dataplane::Reason::Blackholed {
+                            f.blackholed += 1;
+                        }
+                    }
+                    continue;
+                }
+                run.total.established += 1;
+                run.per_gen[generator as usize].established += 1;
+                window_established += 1;
+                paths.record(
+                    count.forward + count.ret,
+                    o.latency.0,
+                    o.bounced,
+                    count.detoured,
+                    o.node.map(|n| n.index()),
+                );
+                if let Some(b) = &o.snat {
+                    run.nat_per_node[b.node.index()] += 1;
+                }
+                let lb = matches!(
+                    (req.src, req.dst),
+                    (
+                        Source::Ip(_),
+                        crate::dataplane::request::Target::Service { .. }
+                    )
+                );
+                let landing = o
+                    .snat
+                    .as_ref()
+                    .and_then(|b| plane.snat_landing(&s.fabric, &run.cluster, b, req.proto));
+                let c = Conn {
+                    generator,
+                    req,
+                    binding: o.snat,
+                    node: o.node,
+                    pod: o.pod,
+                    lb,
+                    landing,
+                    state: State::Open,
+                };
+                let slot = match run.free.pop() {
+                    Some(i) => {
+                        run.conns[i as usize] = c;
+                        i
+                    }
+                    None => {
+                        run.conns.push(c);
+                        run.conns.len() as u32 - 1
+                    }
+                };
+                q.push(
+                    now.saturating_add(g.lifetime()),
+                    Event::Close { conn: slot },
+                );
             }
             Event::Close { conn } => {
-                let c = conns[conn as usize];
-                total.completed += 1;
-                per_gen[c.generator as usize].completed += 1;
+                let c = &mut run.conns[conn as usize];
+                if c.state != State::Open {
+                    continue; // broken earlier; its slot may already serve another connection
+                }
+                c.state = State::Closed;
+                let c = *c;
+                run.total.completed += 1;
+                run.per_gen[c.generator as usize].completed += 1;
                 match c.binding {
                     Some(_) => {
-                        let hold = if c.proto == Proto::Tcp {
+                        let hold = if c.req.proto == Proto::Tcp {
                             s.conntrack.time_wait
                         } else {
                             s.conntrack.udp_timeout
                         };
                         q.push(now.saturating_add(hold), Event::Release { conn });
                     }
-                    None => free.push(conn),
+                    None => run.free.push(conn),
                 }
             }
             Event::Release { conn } => {
-                let c = conns[conn as usize];
-                if let Some(b) = &c.binding {
-                    plane.release(c.proto, b);
-                    nat_per_node[b.node.index()] -= 1;
+                let c = run.conns[conn as usize];
+                if c.state != State::Closed {
+                    continue;
                 }
-                free.push(conn);
+                if let Some(b) = &c.binding {
+                    plane.release(c.req.proto, b);
+                    run.nat_per_node[b.node.index()] -= 1;
+                }
+                run.free.push(conn);
+            }
+            Event::Failure { event } => {
+                let ev = &s.events[event as usize];
+                let Ref::Node(node) = ev.target else { continue };
+                let up = matches!(ev.kind, EventKind::Recover);
+                if run.cluster.nodes[node.index()].up == up {
+                    continue;
+                }
+                run.cluster.nodes[node.index()].up = up;
+                if up {
+                    for f in failover.iter_mut().filter(|f| f.active && f.node == node) {
+                        f.active = false;
+                        f.recovered_at = Some(now);
+                    }
+                } else {
+                    // Connections served by, NATed on, or with a pod on the node break now;
+                    // ACI-CNI SNAT connections whose replies land there lose them until tracking.
+                    let mut broken = 0;
+                    let victims: Vec<(usize, &'static str)> = run
+                        .open()
+                        .filter_map(|i| {
+                            let c = &run.conns[i];
+                            let pod_node = c.pod.map(|p| run.cluster.pod(p).node);
+                            let src_node = match c.req.src {
+                                Source::Pod(p) => Some(run.cluster.pod(p).node),
+                                _ => None,
+                            };
+                            if c.node == Some(node)
+                                || pod_node == Some(node)
+                                || src_node == Some(node)
+                            {
+                                Some((i, "node-failed"))
+                            } else if c.landing == Some(node) {
+                                Some((i, "reply-blackholed"))
+                            } else {
+                                None
+                            }
+                        })
+                        .collect();
+                    for (i, why) in victims {
+                        run.break_conn(&mut plane, i, why);
+                        broken += 1;
+                    }
+                    let recent = &series.new_connection_success_ratio
+                        [series.new_connection_success_ratio.len().saturating_sub(10)..];
+                    let pre = (!recent.is_empty())
+                        .then(|| recent.iter().sum::<f64>() / recent.len() as f64);
+                    failover.push(failure::Record::new(node, now, broken, pre));
+                }
+                for (delay, action) in failure::reactions(s, design, up) {
+                    pending.push(Pending { node, action });
+                    q.push(
+                        now.saturating_add(delay),
+                        Event::Control {
+                            pending: pending.len() as u32 - 1,
+                        },
+                    );
+                }
+            }
+            Event::Control { pending: idx } => {
+                let Pending { node, action } = pending[idx as usize];
+                // A reaction to a failure is moot once the node is back (and vice versa).
+                let node_up = run.cluster.node(node).up;
+                if action.after_failure() == node_up {
+                    continue;
+                }
+                if let Some(ready) = action.readiness() {
+                    for p in run.cluster.pods.iter_mut().filter(|p| p.node == node) {
+                        p.ready = ready;
+                    }
+                }
+                if let Some(f) = failover.iter_mut().rev().find(|f| f.node == node) {
+                    f.reactions.push((now, action));
+                }
+                if plane.control(&s.fabric, &run.cluster, action, node) {
+                    // Connections the change moves to another node lose their conntrack state.
+                    let moved: Vec<usize> = run
+                        .open()
+                        .filter(|i| {
+                            let c = &run.conns[*i];
+                            c.lb && plane.lb_node(&s.fabric, &run.cluster, &design.name, &c.req)
+                                != c.node
+                        })
+                        .collect();
+                    let n = moved.len() as u64;
+                    for i in moved {
+                        run.break_conn(&mut plane, i, "rehashed");
+                    }
+                    if let Some(f) = failover.iter_mut().rev().find(|f| f.node == node) {
+                        f.broken_rehash += n;
+                    }
+                }
             }
             Event::Sample => {
                 series.t_s.push(now.as_secs_f64());
@@ -218,22 +539,28 @@ fn simulate(
                     window_established as f64 / window_attempted as f64
                 };
                 series.new_connection_success_ratio.push(ratio);
+                let broken: u64 = run.total.broken.values().sum();
                 series
                     .active_connections
-                    .push(total.established - total.completed);
+                    .push(run.total.established - run.total.completed - broken);
                 series.nat_ports_in_use.push(plane.nat_in_use() as u64);
                 series
                     .nat_ports_in_use_max_node
-                    .push(nat_per_node.iter().copied().max().unwrap_or(0));
+                    .push(run.nat_per_node.iter().copied().max().unwrap_or(0));
+                for f in failover.iter_mut() {
+                    f.sample(now, ratio);
+                }
                 window_attempted = 0;
                 window_established = 0;
                 q.push(now.saturating_add(interval), Event::Sample);
             }
         }
     }
-    total.active_at_end = total.established - total.completed;
+    let mut total = run.total;
+    total.active_at_end = total.established - total.completed - total.broken.values().sum::<u64>();
+    let mut per_gen = run.per_gen;
     for g in per_gen.iter_mut() {
-        g.active_at_end = g.established - g.completed;
+        g.active_at_end = g.established - g.completed - g.broken.values().sum::<u64>();
     }
     let traffic: BTreeMap<String, GeneratorResult> = gens
         .iter()
@@ -244,7 +571,7 @@ fn simulate(
         name: design.name.clone(),
         cni: design.cni.name(),
         connections: total,
-        failover: Vec::new(),
+        failover: failover.iter().map(|f| f.to_json(&run.cluster)).collect(),
         paths: paths.summary(),
         timeseries: series,
         traffic,

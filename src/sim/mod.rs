@@ -5,6 +5,7 @@
 //! named stream of the scenario seed.
 
 pub mod engine;
+pub mod failure;
 pub mod metrics;
 pub mod queue;
 pub mod rng;

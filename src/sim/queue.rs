@@ -17,6 +17,10 @@ pub enum Event {
     Release { conn: u32 },
     /// Take a time-series sample.
     Sample,
+    /// Scenario event `event` (a failure or a recovery) happens.
+    Failure { event: u32 },
+    /// A control-plane reaction (index into the run's pending reactions) takes effect.
+    Control { pending: u32 },
 }
 
 #[derive(Debug, Default)]

@@ -198,16 +198,22 @@ impl<'a> AciWalk<'a> {
     /// The node PBR sends an outside client's connection to a LoadBalancer service, without
     /// walking it (for re-evaluating live connections after a change).
     pub fn probe_lb_node(&self, req: &FlowRequest) -> Option<NodeId> {
-        let (Source::Ip(client), Target::Service { svc, .. }) = (req.src, req.dst) else { return None };
+        let (Source::Ip(client), Target::Service { svc, .. }) = (req.src, req.dst) else {
+            return None;
+        };
         let lb = self.state.lb_ip[svc.index()]?;
         let r = self.state.redirect(self.state.svc_redirect[svc.index()]?);
-        r.group.choose(pbr_sip_dip_proto(salt(&r.name), client, lb, req.proto)).map(|c| c.member)
+        r.group
+            .choose(pbr_sip_dip_proto(salt(&r.name), client, lb, req.proto))
+            .map(|c| c.member)
     }
 
     /// The node the SNAT service graph redirects a reply to.
     pub fn probe_snat_landing(&self, b: &NatBinding, proto: Proto) -> Option<NodeId> {
         let r = self.state.redirect(self.state.snat_redirect?);
-        r.group.choose(pbr_sip_dip_proto(salt(&r.name), b.remote.ip, b.ip, proto)).map(|c| c.member)
+        r.group
+            .choose(pbr_sip_dip_proto(salt(&r.name), b.remote.ip, b.ip, proto))
+            .map(|c| c.member)
     }
 
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).

@@ -356,12 +356,19 @@ impl<'a> BgpWalk<'a> {
     /// The node the fabric sends an outside client's connection to a LoadBalancer service to,
     /// without walking it (for re-evaluating live connections after a route change).
     pub fn probe_lb_node(&self, req: &FlowRequest) -> Option<NodeId> {
-        let (Source::Ip(client), Target::Service { svc, port }) = (req.src, req.dst) else { return None };
+        let (Source::Ip(client), Target::Service { svc, port }) = (req.src, req.dst) else {
+            return None;
+        };
         let lb = self.state.lb_ip[svc.index()]?;
-        let pkt = Flow { proto: req.proto, src: Endpoint::new(client, req.sport), dst: Endpoint::new(lb, port) };
+        let pkt = Flow {
+            proto: req.proto,
+            src: Endpoint::new(client, req.sport),
+            dst: Endpoint::new(lb, port),
+        };
         let border = self.fabric.ingress_border_leaf(&pkt)?;
         let mut lat = Nanos::ZERO;
-        self.to_node(border, &pkt, &mut Count::default(), &mut lat).ok()
+        self.to_node(border, &pkt, &mut Count::default(), &mut lat)
+            .ok()
     }
 
     pub fn walk<R: Recorder>(

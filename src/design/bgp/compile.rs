@@ -68,7 +68,12 @@ impl BgpState {
 
     /// Like [`BgpState::compile`], with the sessions of the `withdrawn` nodes expired (hold
     /// timer): their routes are gone from the fabric.
-    pub fn compile_with(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig, withdrawn: &[bool]) -> BgpState {
+    pub fn compile_with(
+        fabric: &Fabric,
+        cluster: &Cluster,
+        cfg: &BgpConfig,
+        withdrawn: &[bool],
+    ) -> BgpState {
         let cfg = cfg.clone();
         let pods_by_node = cluster.pods_by_node();
         // Pod addressing.
@@ -189,20 +194,20 @@ impl BgpState {
                 let down = if withdrawn.get(n).copied().unwrap_or(false) {
                     Some(Rejection::HoldTimerExpired)
                 } else if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
-                        Some(Rejection::PeerAsMismatch {
-                            expected,
-                            fabric: cfg.fabric_asn,
-                        })
-                    } else if !password_ok {
-                        Some(Rejection::PasswordMismatch)
-                    } else if count > cfg.max_prefix {
-                        Some(Rejection::MaxPrefixExceeded {
-                            limit: cfg.max_prefix,
-                            advertised: count,
-                        })
-                    } else {
-                        None
-                    };
+                    Some(Rejection::PeerAsMismatch {
+                        expected,
+                        fabric: cfg.fabric_asn,
+                    })
+                } else if !password_ok {
+                    Some(Rejection::PasswordMismatch)
+                } else if count > cfg.max_prefix {
+                    Some(Rejection::MaxPrefixExceeded {
+                        limit: cfg.max_prefix,
+                        advertised: count,
+                    })
+                } else {
+                    None
+                };
                 sessions.push(Session { node, leaf, down });
             }
         }

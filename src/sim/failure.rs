@@ -1,0 +1,186 @@
+//! How each design reacts to a node failure or recovery, with its real timers (FACTS.md):
+//!
+//! | design | data plane at failure | control plane |
+//! |---|---|---|
+//! | Calico, kube-router, Cilium | traffic the fabric still sends to the node is blackholed | BGP hold timer (the lower of both sides', 3 s in the ACI design) → routes withdrawn, ECMP rehashes (hash-threshold) |
+//! | ACI-CNI | traffic PBR still redirects to the node is blackholed | SNAT graph: IP SLA tracking, 3 × service_monitor_interval (5 s → 15 s); LoadBalancer graphs: the same with pbr_tracking_non_snat, else the endpoint update after the node-monitor grace period |
+//! | all | | after the grace period (40 s) the node's pods stop being endpoints |
+//!
+//! Live connections (a table in the report's assumptions): those served by, NATed on, or with a
+//! pod on the failed node break at once ("node-failed"); ACI-CNI SNAT connections whose replies
+//! PBR lands on the failed node lose them ("reply-blackholed"). When a reaction moves a
+//! LoadBalancer connection to another node, it breaks ("rehashed": the new node has no conntrack
+//! entry; the BGP designs' ECMP has no resilient hashing, ACI-CNI's PBR keeps other flows in place
+//! when resilient). SNAT replies that move to another landing node survive (the bounce). Recovery:
+//! BGP sessions and the SNAT graph come back at once (one probe interval for IP SLA); pods are
+//! ready again after kubelet's next status (10 s).
+
+use crate::cluster::{Cluster, NodeId};
+use crate::design::DesignSpec;
+use crate::scenario::Scenario;
+use crate::time::Nanos;
+
+/// kubelet posts node status every 10 s (FACTS §3): a recovered node's pods are ready by then.
+const KUBELET_STATUS: Nanos = Nanos::from_secs(10);
+
+/// A control-plane change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Withdraw,
+    Restore,
+    SnatGraphRemove,
+    SnatGraphAdd,
+    LbGraphRemove,
+    LbGraphAdd,
+    EndpointsNotReady,
+    EndpointsReady,
+}
+
+impl Control {
+    /// A reaction to a failure (moot if the node is back by then), or to a recovery.
+    pub fn after_failure(self) -> bool {
+        matches!(
+            self,
+            Control::Withdraw
+                | Control::SnatGraphRemove
+                | Control::LbGraphRemove
+                | Control::EndpointsNotReady
+        )
+    }
+
+    pub fn readiness(self) -> Option<bool> {
+        match self {
+            Control::EndpointsNotReady => Some(false),
+            Control::EndpointsReady => Some(true),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Control::Withdraw => "bgp-hold-timer-expired-routes-withdrawn",
+            Control::Restore => "bgp-session-up-routes-restored",
+            Control::SnatGraphRemove => "ip-sla-removes-node-from-snat-graph",
+            Control::SnatGraphAdd => "ip-sla-adds-node-to-snat-graph",
+            Control::LbGraphRemove => "ip-sla-removes-node-from-loadbalancer-graphs",
+            Control::LbGraphAdd => "node-added-to-loadbalancer-graphs",
+            Control::EndpointsNotReady => "node-notready-endpoints-removed",
+            Control::EndpointsReady => "node-ready-endpoints-added",
+        }
+    }
+}
+
+/// A scheduled reaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    pub node: NodeId,
+    pub action: Control,
+}
+
+/// The reactions of a design to a node failing (`up` false) or recovering, with their delays.
+pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
+    let grace = s.node_monitor_grace_period;
+    let mut v = Vec::new();
+    if let Some(cfg) = &design.bgp {
+        if up {
+            v.push((Nanos::ZERO, Control::Restore));
+            v.push((KUBELET_STATUS, Control::EndpointsReady));
+        } else {
+            v.push((
+                cfg.node_hold_time.min(cfg.fabric_hold_time),
+                Control::Withdraw,
+            ));
+            v.push((grace, Control::EndpointsNotReady));
+        }
+    }
+    if let Some(cfg) = &design.aci {
+        let interval = Nanos::from_secs(u64::from(cfg.service_monitor_interval));
+        if up {
+            if cfg.service_monitor_interval > 0 {
+                v.push((interval, Control::SnatGraphAdd));
+            }
+            v.push((KUBELET_STATUS, Control::EndpointsReady));
+        } else {
+            // APIC's IP SLA multiplier 3 (FACTS §1, inferred).
+            let detect = Nanos(3 * interval.0);
+            if cfg.service_monitor_interval > 0 {
+                v.push((detect, Control::SnatGraphRemove));
+                if cfg.pbr_tracking_non_snat {
+                    v.push((detect, Control::LbGraphRemove));
+                }
+            }
+            v.push((grace, Control::EndpointsNotReady));
+        }
+    }
+    v
+}
+
+/// What one failure did.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub node: NodeId,
+    pub at: Nanos,
+    pub broken_at_failure: u64,
+    pub broken_rehash: u64,
+    pub blackholed: u64,
+    pub refused_during: u64,
+    pub reactions: Vec<(Nanos, Control)>,
+    pre_ratio: f64,
+    dipped: bool,
+    pub ratio_back_after: Option<Nanos>,
+    pub active: bool,
+    pub recovered_at: Option<Nanos>,
+}
+
+impl Record {
+    pub fn new(node: NodeId, at: Nanos, broken: u64, pre_ratio: Option<f64>) -> Record {
+        Record {
+            node,
+            at,
+            broken_at_failure: broken,
+            broken_rehash: 0,
+            blackholed: 0,
+            refused_during: 0,
+            reactions: Vec::new(),
+            pre_ratio: pre_ratio.unwrap_or(1.0),
+            dipped: false,
+            ratio_back_after: None,
+            active: true,
+            recovered_at: None,
+        }
+    }
+
+    /// Follows the new-connection success ratio after the failure: it dips, then comes back.
+    pub fn sample(&mut self, now: Nanos, ratio: f64) {
+        if now <= self.at || self.ratio_back_after.is_some() {
+            return;
+        }
+        // Back within a point of the mean ratio of the ten samples before the failure.
+        let back = ratio >= self.pre_ratio - 0.01;
+        if !back {
+            self.dipped = true;
+        } else if self.dipped {
+            self.ratio_back_after = Some(Nanos(now.0 - self.at.0));
+        }
+    }
+
+    pub fn to_json(&self, cluster: &Cluster) -> serde_json::Value {
+        let secs = |n: Nanos| n.as_secs_f64();
+        let detection = self
+            .reactions
+            .first()
+            .map(|(t, _)| secs(Nanos(t.0 - self.at.0)));
+        serde_json::json!({
+            "target": cluster.node_ref(self.node),
+            "at_s": secs(self.at),
+            "detection_s": detection,
+            "reactions": self.reactions.iter().map(|(t, a)| serde_json::json!({"at_s": secs(*t), "action": a.name()})).collect::<Vec<_>>(),
+            "broken_at_failure": self.broken_at_failure,
+            "broken_rehashed": self.broken_rehash,
+            "blackholed": self.blackholed,
+            "refused_while_failed": self.refused_during,
+            "success_ratio_back_after_s": if self.dipped { self.ratio_back_after.map(secs) } else { Some(0.0) },
+            "node_recovered_at_s": self.recovered_at.map(secs),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Failover worked by hand: a node fails and new connections the fabric still sends it are
+//! blackholed until the design's own timer removes it — 3 s of BGP hold time, 3 × 5 s of IP SLA
+//! tracking for ACI-CNI with pbr_tracking_non_snat, the 40 s node-monitor grace period without.
+
+mod common;
+use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use fabsim::sim::engine;
+use fabsim::time::Nanos;
+use std::sync::Arc;
+
+/// Four nodes on one anchor rack, one web pod each, 100 new client connections per second
+/// (constant), node n2 fails at 10 s for good.
+fn scenario(design: &str) -> Scenario {
+    let y = format!(
+        "name: failover
+seed: 5
+duration: 80s
+fabric:
+  spines: [201]
+  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 4, prefix: n }} }}]
+  external: [{{ name: clients, prefix: 172.16.0.0/16 }}]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{{ name: a }}]
+  deployments: [{{ name: web, namespace: a, replicas: 4, labels: {{ app: web }} }}]
+  services:
+    - {{ name: web, namespace: a, type: LoadBalancer, selector: {{ app: web }}, ports: [{{ port: 80 }}], external_traffic_policy: Local }}
+designs:
+{design}
+traffic:
+  - {{ name: in, from: 'external:clients', to: 'service:a/web:80', arrivals: {{ constant: 100/s }}, duration: {{ constant: 100ms }} }}
+events:
+  - {{ at: 10s, fail: 'node:n2' }}
+"
+    );
+    let loaded = scenario::load_str(
+        &Arc::from("f.yaml"),
+        &y,
+        std::path::Path::new("."),
+        Diagnostics::default(),
+    );
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}"))
+}
+
+const ACI: &str = "  - name: d
+    cni: aci-cni
+    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24, pbr_tracking_non_snat: TRACK }";
+
+/// Blackholed connections and the detection time of the one failure.
+fn blackholed(design: &str) -> (u64, f64, Vec<f64>) {
+    let s = scenario(design);
+    let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
+    let f = &r.failover[0];
+    let series = r.timeseries.new_connection_success_ratio.clone();
+    (
+        f["blackholed"].as_u64().unwrap(),
+        f["detection_s"].as_f64().unwrap(),
+        series,
+    )
+}
+
+/// 100/s for `window` seconds, a quarter of them hashed to the failed node: Binomial(100·w, 1/4).
+fn assert_about(n: u64, window: f64) {
+    let trials = 100.0 * window;
+    let (mean, sd) = (trials / 4.0, (trials * 0.25 * 0.75).sqrt());
+    assert!(
+        (n as f64 - mean).abs() <= 4.0 * sd,
+        "blackholed {n}, expected {mean} ± {}",
+        4.0 * sd
+    );
+}
+
+#[test]
+fn calico_blackholes_for_the_hold_time() {
+    let (n, detection, series) = blackholed(
+        "  - { name: d, cni: calico, bgp: { fabric_asn: 2, hold_time: 3s }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }",
+    );
+    assert_eq!(detection, 3.0);
+    assert_about(n, 3.0);
+    // From the sample after the withdrawal on, every new connection succeeds.
+    assert!(series[14..].iter().all(|r| *r == 1.0), "{series:?}");
+}
+
+#[test]
+fn aci_cni_with_tracking_blackholes_for_three_probe_intervals() {
+    let (n, detection, _) = blackholed(&ACI.replace("TRACK", "true"));
+    assert_eq!(detection, 15.0);
+    assert_about(n, 15.0);
+}
+
+#[test]
+fn aci_cni_without_tracking_waits_for_the_grace_period() {
+    let (n, _, series) = blackholed(&ACI.replace("TRACK", "false"));
+    assert_about(n, 40.0);
+    assert!(series[51..].iter().all(|r| *r == 1.0));
+}
