@@ -85,11 +85,11 @@ impl RawScenario {
             .and_then(|n| RawConntrack::decode(n, "conntrack", d))
             .unwrap_or_default();
         let mut node_monitor_grace_period = None;
-        if let Some(k) = f.node("kubernetes") {
-            if let Some(mut g) = Fields::strict(k, "kubernetes", d) {
-                node_monitor_grace_period = g.opt("node_monitor_grace_period", d);
-                g.finish(d);
-            }
+        if let Some(k) = f.node("kubernetes")
+            && let Some(mut g) = Fields::strict(k, "kubernetes", d)
+        {
+            node_monitor_grace_period = g.opt("node_monitor_grace_period", d);
+            g.finish(d);
         }
         let loc = f.loc().clone();
         f.finish(d);

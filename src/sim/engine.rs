@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 /// A design's data plane with its mutable state.
 pub(super) enum Plane<'a> {
     Aci {
-        state: AciState,
+        state: Box<AciState>,
         nat: NatTable,
     },
     Bgp {
@@ -227,7 +227,7 @@ pub fn run(
         .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
     let plane = if let Some(cfg) = &design.aci {
         Plane::Aci {
-            state: AciState::compile(&s.cluster, cfg),
+            state: Box::new(AciState::compile(&s.cluster, cfg)),
             nat: NatTable::default(),
         }
     } else if let Some(cfg) = &design.bgp {
@@ -338,10 +338,10 @@ fn simulate(
                 let next = g.next_arrival(now);
                 q.push(next, Event::Arrival { generator });
                 // A pod on a failed node opens nothing.
-                if let Source::Pod(p) = req.src {
-                    if !run.cluster.node(run.cluster.pod(p).node).up {
-                        continue;
-                    }
+                if let Source::Pod(p) = req.src
+                    && !run.cluster.node(run.cluster.pod(p).node).up
+                {
+                    continue;
                 }
                 let (o, count) = plane.walk(&s.fabric, &run.cluster, &design.name, &req);
                 run.total.attempted += 1;
