@@ -36,7 +36,7 @@ pub(super) enum Plane<'a> {
     },
     Bgp {
         cfg: &'a BgpConfig,
-        state: BgpState,
+        state: Box<BgpState>,
         tables: NodeTables,
         withdrawn: Vec<bool>,
     },
@@ -121,7 +121,7 @@ impl Plane<'_> {
                 Control::Withdraw | Control::Restore,
             ) => {
                 withdrawn[node.index()] = c == Control::Withdraw;
-                *state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
                 true
             }
             (
@@ -134,7 +134,7 @@ impl Plane<'_> {
                 Control::EndpointsNotReady | Control::EndpointsReady,
             ) => {
                 // Local services' /32s follow the ready endpoints.
-                *state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
                 true
             }
             (Plane::Aci { state, .. }, Control::SnatGraphRemove | Control::SnatGraphAdd) => {
@@ -233,7 +233,7 @@ pub fn run(
     } else if let Some(cfg) = &design.bgp {
         Plane::Bgp {
             cfg,
-            state: BgpState::compile(&s.fabric, &s.cluster, cfg),
+            state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
             tables: NodeTables::default(),
             withdrawn: vec![false; s.cluster.nodes.len()],
         }
