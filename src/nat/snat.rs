@@ -117,7 +117,7 @@ pub struct SnatGlobalInfo {
     /// (node, policy index) → allocation.
     pub by_node: BTreeMap<(NodeId, usize), Allocation>,
     /// (IP, chunk start) → owner node.
-    pub owner: BTreeMap<(Ipv4Addr, u16), NodeId>,
+    pub owner: BTreeMap<(Ipv4Addr, u16), (NodeId, Chunk)>,
     /// Policies that ran out of chunks (status `IpPortsExhausted`), with the nodes left without.
     pub exhausted: BTreeMap<usize, Vec<NodeId>>,
 }
@@ -150,7 +150,7 @@ impl SnatGlobalInfo {
             match free {
                 Some((ip, chunk)) => {
                     *used.entry(ip).or_insert(0) += 1;
-                    info.owner.insert((ip, chunk.start), node);
+                    info.owner.insert((ip, chunk.start), (node, chunk));
                     info.by_node
                         .insert((node, policy), Allocation { ip, chunk });
                 }
@@ -162,17 +162,8 @@ impl SnatGlobalInfo {
 
     /// The node owning `port` of `ip`, with the chunk, if any node holds it.
     pub fn owner_of(&self, ip: Ipv4Addr, port: u16) -> Option<(NodeId, Chunk)> {
-        let (&(_, start), &node) = self
-            .owner
-            .range(..=(ip, port))
-            .next_back()
-            .filter(|((i, _), _)| *i == ip)?;
-        let alloc = self
-            .by_node
-            .iter()
-            .find(|((n, _), a)| *n == node && a.ip == ip && a.chunk.start == start)?
-            .1;
-        alloc.chunk.contains(port).then_some((node, alloc.chunk))
+        let (&(owner_ip, _), &(node, chunk)) = self.owner.range(..=(ip, port)).next_back()?;
+        (owner_ip == ip && chunk.contains(port)).then_some((node, chunk))
     }
 }
 

@@ -147,6 +147,8 @@ pub struct PolicyModel {
     pub epgs: Vec<Epg>,
     pub contracts: Vec<Contract>,
     external_lpm: LpmTable<EpgId>,
+    /// (consumer, provider) → the contracts between them, in contract order.
+    pairs: std::collections::BTreeMap<(EpgId, EpgId), Vec<ContractId>>,
 }
 
 impl PolicyModel {
@@ -181,8 +183,14 @@ impl PolicyModel {
     }
 
     pub fn add_contract(&mut self, c: Contract) -> ContractId {
+        let id = ContractId(self.contracts.len() as u32);
+        for consumer in &c.consumers {
+            for provider in &c.providers {
+                self.pairs.entry((*consumer, *provider)).or_default().push(id);
+            }
+        }
         self.contracts.push(c);
-        ContractId(self.contracts.len() as u32 - 1)
+        id
     }
 
     /// Adds a subnet to an external EPG's classification.
@@ -206,27 +214,30 @@ impl PolicyModel {
         if src == dst {
             return Verdict::IntraEpg;
         }
-        for (i, c) in self.contracts.iter().enumerate() {
-            let id = ContractId(i as u32);
-            if c.consumers.contains(&src)
-                && c.providers.contains(&dst)
-                && let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport))
-            {
-                return Verdict::Permit {
-                    contract: id,
-                    filter: *f,
-                    reply: false,
-                };
-            }
-            if c.providers.contains(&src)
-                && c.consumers.contains(&dst)
-                && let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport))
-            {
-                return Verdict::Permit {
-                    contract: id,
-                    filter: *f,
-                    reply: true,
-                };
+        // Contracts where src consumes and dst provides (forward), or the other way (reply),
+        // merged in contract order.
+        const NONE: &[ContractId] = &[];
+        let fwd = self.pairs.get(&(src, dst)).map_or(NONE, Vec::as_slice);
+        let rev = self.pairs.get(&(dst, src)).map_or(NONE, Vec::as_slice);
+        let (mut i, mut j) = (0, 0);
+        while i < fwd.len() || j < rev.len() {
+            let take_fwd = j >= rev.len() || (i < fwd.len() && fwd[i] <= rev[j]);
+            let id = if take_fwd { fwd[i] } else { rev[j] };
+            let c = &self.contracts[id.index()];
+            if take_fwd {
+                i += 1;
+                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport)) {
+                    return Verdict::Permit { contract: id, filter: *f, reply: false };
+                }
+                // The same contract may also permit the reply direction.
+                if j < rev.len() && rev[j] == id {
+                    continue;
+                }
+            } else {
+                j += 1;
+                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
+                    return Verdict::Permit { contract: id, filter: *f, reply: true };
+                }
             }
         }
         Verdict::Deny

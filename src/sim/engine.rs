@@ -423,7 +423,9 @@ fn simulate(
                         } else {
                             s.conntrack.udp_timeout
                         };
-                        q.push(now.saturating_add(hold), Event::Release { conn });
+                        // A constant delay per protocol: the release lanes stay in time order.
+                        let lane = usize::from(c.req.proto != Proto::Tcp);
+                        q.push_fifo(lane, now.saturating_add(hold), Event::Release { conn });
                     }
                     None => run.free.push(conn),
                 }

@@ -4,7 +4,7 @@
 
 use crate::time::Nanos;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// What happens at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,18 +23,20 @@ pub enum Event {
     Control { pending: u32 },
 }
 
+/// The queue: a binary heap, plus FIFO lanes for events that are always scheduled a constant
+/// delay ahead (NAT releases after TIME_WAIT or the UDP timeout) — those arrive in time order, so
+/// a deque holds them without the heap's logarithmic cost. Order is (time, insertion sequence)
+/// across all of them.
 #[derive(Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Reverse<(Nanos, u64, Event)>>,
+    lanes: [VecDeque<(Nanos, u64, Event)>; 2],
     seq: u64,
 }
 
 impl EventQueue {
     pub fn with_capacity(n: usize) -> Self {
-        EventQueue {
-            heap: BinaryHeap::with_capacity(n),
-            seq: 0,
-        }
+        EventQueue { heap: BinaryHeap::with_capacity(n), lanes: Default::default(), seq: 0 }
     }
 
     pub fn push(&mut self, at: Nanos, e: Event) {
@@ -42,16 +44,36 @@ impl EventQueue {
         self.seq += 1;
     }
 
+    /// Pushes onto FIFO lane `lane` (0 or 1); each lane's times must not decrease (a constant
+    /// delay from a non-decreasing clock), otherwise the event goes to the heap.
+    pub fn push_fifo(&mut self, lane: usize, at: Nanos, e: Event) {
+        let l = &mut self.lanes[lane.min(1)];
+        if l.back().is_some_and(|(t, _, _)| *t > at) {
+            self.push(at, e);
+            return;
+        }
+        l.push_back((at, self.seq, e));
+        self.seq += 1;
+    }
+
     pub fn pop(&mut self) -> Option<(Nanos, Event)> {
-        self.heap.pop().map(|Reverse((t, _, e))| (t, e))
+        let heap = self.heap.peek().map(|Reverse((t, s, _))| (*t, *s));
+        let l0 = self.lanes[0].front().map(|(t, s, _)| (*t, *s));
+        let l1 = self.lanes[1].front().map(|(t, s, _)| (*t, *s));
+        let best = [heap, l0, l1].into_iter().enumerate().filter_map(|(i, k)| k.map(|k| (k, i))).min()?;
+        let (t, _, e) = match best.1 {
+            0 => self.heap.pop().map(|Reverse(x)| x)?,
+            i => self.lanes[i - 1].pop_front()?,
+        };
+        Some((t, e))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lanes[0].len() + self.lanes[1].len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 

@@ -378,7 +378,7 @@ impl<'a> BgpWalk<'a> {
         rec: &mut R,
     ) -> Outcome {
         let src = match req.src {
-            Source::Ip(ip) => self
+            Source::Ip(ip) if self.state.is_pod_ip(ip) => self
                 .state
                 .ip_to_pod
                 .get(&ip)

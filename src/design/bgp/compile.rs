@@ -362,6 +362,13 @@ impl BgpState {
         }
     }
 
+    /// Whether `ip` lies in the pod pool (a cheap test before the pod lookup).
+    pub fn is_pod_ip(&self, ip: Ipv4Addr) -> bool {
+        match &self.cfg.pods {
+            PodAddressing::Blocks { pool, .. } | PodAddressing::PerNodeCidr { pool, .. } => pool.net.contains(&ip),
+        }
+    }
+
     /// The route a leaf uses for `ip` (longest prefix with a next hop).
     pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
         self.leaf_lpm[leaf.index()]
