@@ -46,9 +46,21 @@ pub enum Rejection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Excluded {
     Rejected(Rejection),
-    AsPathTooLong { len: u8, limit: u8 },
-    HigherNextHopCost { cost: u32, best: u32 },
-    BeyondMaxPaths { limit: usize },
+    AsPathTooLong {
+        len: u8,
+        limit: u8,
+    },
+    HigherNextHopCost {
+        cost: u32,
+        best: u32,
+    },
+    BeyondMaxPaths {
+        limit: usize,
+    },
+    /// Another leaf's path, learned through the fabric, loses to this leaf's own eBGP path.
+    FabricLearned,
+    /// Not a BGP decision: the explanation is given by the caller (e.g. ACI-CNI tables).
+    Note(&'static str),
 }
 
 impl fmt::Display for Excluded {
@@ -74,6 +86,10 @@ impl fmt::Display for Excluded {
                 f,
                 "higher next-hop cost {cost} than the best {best}: the node sits behind another leaf (non-anchor), reached through the fabric"
             ),
+            Excluded::FabricLearned => {
+                f.write_str("learned through the fabric (iBGP, distance 200): this leaf's own eBGP path (distance 20) wins")
+            }
+            Excluded::Note(s) => f.write_str(s),
             Excluded::BeyondMaxPaths { limit } => write!(
                 f,
                 "beyond maximum-paths {limit}: equal-cost paths are ordered by next-hop address and only the first {limit} are installed"
@@ -143,7 +159,7 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
 pub struct Route {
     pub prefix: Ipv4Net,
     pub next_hops: Vec<NextHop>,
-    pub excluded: Vec<(NextHop, String)>,
+    pub excluded: Vec<(NextHop, Excluded)>,
 }
 
 /// Where a route points.

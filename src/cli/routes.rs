@@ -56,7 +56,7 @@ fn json_routes(routes: &[Route], fabric: &Fabric, cluster: &Cluster) -> Vec<Json
                 .iter()
                 .map(|(h, why)| JsonExcluded {
                     next_hop: hop_name(h, fabric, cluster),
-                    reason: why.clone(),
+                    reason: why.to_string(),
                 })
                 .collect(),
         })
@@ -73,7 +73,40 @@ pub fn routes(s: &Scenario, design: &str, device: &str) -> Result<JsonRoutes, St
         .map_err(|m| format!("--device {device}: {m}"))?;
     let table: Vec<Route> = match (r, &d.aci, &d.bgp) {
         (Ref::Leaf(l), _, Some(cfg)) => {
-            BgpState::compile(&s.fabric, &s.cluster, cfg).leaf_routes[l.index()].clone()
+            let st = BgpState::compile(&s.fabric, &s.cluster, cfg);
+            let mut table = st.leaf_routes[l.index()].clone();
+            // The paths other anchor leaves learned for the same prefix lose to this leaf's own.
+            for r in table
+                .iter_mut()
+                .filter(|r| r.next_hops.iter().any(|h| matches!(h, NextHop::Node(_))))
+            {
+                for (o, other) in st
+                    .leaf_routes
+                    .iter()
+                    .enumerate()
+                    .filter(|(o, _)| *o != l.index())
+                {
+                    let Ok(i) = other.binary_search_by_key(&r.prefix, |x| x.prefix) else {
+                        continue;
+                    };
+                    if other[i]
+                        .next_hops
+                        .iter()
+                        .any(|h| matches!(h, NextHop::Node(_)))
+                    {
+                        let via: Vec<NextHop> = if cfg.next_hop_propagate {
+                            other[i].next_hops.clone()
+                        } else {
+                            vec![NextHop::Leaf(crate::fabric::LeafId(o as u32))]
+                        };
+                        r.excluded.extend(
+                            via.into_iter()
+                                .map(|h| (h, crate::bgp::Excluded::FabricLearned)),
+                        );
+                    }
+                }
+            }
+            table
         }
         (Ref::Node(n), _, Some(cfg)) => {
             let st = BgpState::compile(&s.fabric, &s.cluster, cfg);

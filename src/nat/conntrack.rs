@@ -8,7 +8,8 @@
 
 use super::ports::PortSet;
 use crate::net::{Endpoint, Flow, Proto};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 /// The part of a translated tuple that must be unique together with the source port.
@@ -19,10 +20,34 @@ pub struct NatKey {
     pub remote: Endpoint,
 }
 
-/// Ports in use per (protocol, NAT IP, remote endpoint).
+/// FNV-1a: a fixed, fast hasher, so the table behaves the same in every run. The table is never
+/// iterated into output (only summed), so its hash order cannot leak into results.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Ports in use per (protocol, NAT IP, remote endpoint). Entries stay once created (empty sets
+/// keep their storage), so steady-state traffic does not allocate.
 #[derive(Clone, Debug, Default)]
 pub struct NatTable {
-    used: BTreeMap<NatKey, PortSet>,
+    used: HashMap<NatKey, PortSet, BuildHasherDefault<Fnv>>,
 }
 
 impl NatTable {
@@ -76,16 +101,12 @@ impl NatTable {
 
     /// Frees a port (after TIME_WAIT, in the engine).
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
-        let key = NatKey {
+        if let Some(set) = self.used.get_mut(&NatKey {
             proto,
             nat_ip,
             remote,
-        };
-        if let Some(set) = self.used.get_mut(&key) {
+        }) {
             set.remove(port);
-            if set.is_empty() {
-                self.used.remove(&key);
-            }
         }
     }
 

@@ -186,7 +186,10 @@ impl PolicyModel {
         let id = ContractId(self.contracts.len() as u32);
         for consumer in &c.consumers {
             for provider in &c.providers {
-                self.pairs.entry((*consumer, *provider)).or_default().push(id);
+                self.pairs
+                    .entry((*consumer, *provider))
+                    .or_default()
+                    .push(id);
             }
         }
         self.contracts.push(c);
@@ -227,7 +230,11 @@ impl PolicyModel {
             if take_fwd {
                 i += 1;
                 if let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport)) {
-                    return Verdict::Permit { contract: id, filter: *f, reply: false };
+                    return Verdict::Permit {
+                        contract: id,
+                        filter: *f,
+                        reply: false,
+                    };
                 }
                 // The same contract may also permit the reply direction.
                 if j < rev.len() && rev[j] == id {
@@ -236,7 +243,11 @@ impl PolicyModel {
             } else {
                 j += 1;
                 if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
-                    return Verdict::Permit { contract: id, filter: *f, reply: true };
+                    return Verdict::Permit {
+                        contract: id,
+                        filter: *f,
+                        reply: true,
+                    };
                 }
             }
         }

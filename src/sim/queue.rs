@@ -36,7 +36,11 @@ pub struct EventQueue {
 
 impl EventQueue {
     pub fn with_capacity(n: usize) -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(n), lanes: Default::default(), seq: 0 }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(n),
+            lanes: Default::default(),
+            seq: 0,
+        }
     }
 
     pub fn push(&mut self, at: Nanos, e: Event) {
@@ -60,7 +64,11 @@ impl EventQueue {
         let heap = self.heap.peek().map(|Reverse((t, s, _))| (*t, *s));
         let l0 = self.lanes[0].front().map(|(t, s, _)| (*t, *s));
         let l1 = self.lanes[1].front().map(|(t, s, _)| (*t, *s));
-        let best = [heap, l0, l1].into_iter().enumerate().filter_map(|(i, k)| k.map(|k| (k, i))).min()?;
+        let best = [heap, l0, l1]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.map(|k| (k, i)))
+            .min()?;
         let (t, _, e) = match best.1 {
             0 => self.heap.pop().map(|Reverse(x)| x)?,
             i => self.lanes[i - 1].pop_front()?,

@@ -249,7 +249,7 @@ impl BgpState {
                     excluded: sel
                         .excluded
                         .iter()
-                        .map(|(i, why)| (NextHop::Node(cands[*i].node), why.to_string()))
+                        .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
                         .collect(),
                 };
                 ebgp[l].insert(prefix, route);
@@ -258,20 +258,27 @@ impl BgpState {
 
         // Every leaf: its own eBGP routes, plus what the others learned, through the fabric.
         let mut leaf_routes = Vec::with_capacity(nleaves);
+        let racks_with_nodes: std::collections::BTreeSet<crate::fabric::RackId> =
+            cluster.nodes.iter().map(|n| n.rack).collect();
+        // Per prefix, the leaves that installed it (in leaf order): one pass over every table.
+        let mut installed_on: BTreeMap<Ipv4Net, Vec<(LeafId, &Route)>> = BTreeMap::new();
+        for (o, m) in ebgp.iter().enumerate() {
+            for (p, r) in m {
+                let e = installed_on.entry(*p).or_default();
+                if !r.next_hops.is_empty() {
+                    e.push((LeafId(o as u32), r));
+                }
+            }
+        }
         for l in 0..nleaves {
             let mut table: BTreeMap<Ipv4Net, Route> = BTreeMap::new();
-            let all_prefixes: std::collections::BTreeSet<Ipv4Net> =
-                ebgp.iter().flat_map(|m| m.keys().copied()).collect();
-            for prefix in all_prefixes {
+            for (prefix, holders) in &installed_on {
+                let prefix = *prefix;
                 let own = ebgp[l].get(&prefix).filter(|r| !r.next_hops.is_empty());
-                let remote: Vec<(LeafId, &Route)> = (0..nleaves)
-                    .filter(|o| *o != l)
-                    .filter_map(|o| {
-                        ebgp[o]
-                            .get(&prefix)
-                            .filter(|r| !r.next_hops.is_empty())
-                            .map(|r| (LeafId(o as u32), r))
-                    })
+                let remote: Vec<(LeafId, &Route)> = holders
+                    .iter()
+                    .filter(|(o, _)| o.index() != l)
+                    .copied()
                     .collect();
                 let mut route = ebgp[l].get(&prefix).cloned().unwrap_or(Route {
                     prefix,
@@ -289,11 +296,9 @@ impl BgpState {
                 } else {
                     remote.iter().map(|(o, _)| NextHop::Leaf(*o)).collect()
                 };
-                if own.is_some() {
-                    for v in via {
-                        route.excluded.push((v, "learned through the fabric (iBGP, distance 200): this leaf's own eBGP path (distance 20) wins".into()));
-                    }
-                } else {
+                // A leaf's own eBGP path wins over the fabric-learned ones; those are not stored
+                // (they would be most of the memory at scale): `routes` lists them on demand.
+                if own.is_none() {
                     route.next_hops = via;
                 }
                 if !route.next_hops.is_empty() || !route.excluded.is_empty() {
@@ -302,7 +307,7 @@ impl BgpState {
             }
             // The nodes' subnet is the L3Out SVI on the leaves the nodes attach to.
             let leaf = fabric.leaf(LeafId(l as u32));
-            let has_nodes = cluster.nodes.iter().any(|n| n.rack == leaf.rack);
+            let has_nodes = racks_with_nodes.contains(&leaf.rack);
             if has_nodes {
                 table.insert(
                     cluster.node_subnet.net,
@@ -365,7 +370,9 @@ impl BgpState {
     /// Whether `ip` lies in the pod pool (a cheap test before the pod lookup).
     pub fn is_pod_ip(&self, ip: Ipv4Addr) -> bool {
         match &self.cfg.pods {
-            PodAddressing::Blocks { pool, .. } | PodAddressing::PerNodeCidr { pool, .. } => pool.net.contains(&ip),
+            PodAddressing::Blocks { pool, .. } | PodAddressing::PerNodeCidr { pool, .. } => {
+                pool.net.contains(&ip)
+            }
         }
     }
 
