@@ -270,17 +270,17 @@ impl BgpState {
                 }
             }
         }
-        for l in 0..nleaves {
+        for (l, own_routes) in ebgp.iter().enumerate() {
             let mut table: BTreeMap<Ipv4Net, Route> = BTreeMap::new();
             for (prefix, holders) in &installed_on {
                 let prefix = *prefix;
-                let own = ebgp[l].get(&prefix).filter(|r| !r.next_hops.is_empty());
+                let own = own_routes.get(&prefix).filter(|r| !r.next_hops.is_empty());
                 let remote: Vec<(LeafId, &Route)> = holders
                     .iter()
                     .filter(|(o, _)| o.index() != l)
                     .copied()
                     .collect();
-                let mut route = ebgp[l].get(&prefix).cloned().unwrap_or(Route {
+                let mut route = own_routes.get(&prefix).cloned().unwrap_or(Route {
                     prefix,
                     next_hops: Vec::new(),
                     excluded: Vec::new(),
