@@ -94,6 +94,57 @@ fn snat_refusals_follow_erlang_b_with_time_wait_in_the_holding_time() {
     check_erlang("{ exponential: 1s }", "500ms", 1.5);
 }
 
+/// Two destinations at 10/s each, 1.5 s lifetimes: the kernel's per-tuple uniqueness gives each
+/// destination its own 40 ports (A = 15 each: B ≈ 2·10⁻⁷); the talk's strict rule shares them
+/// (A = 30 on 40 ports: B ≈ 0.0144).
+#[test]
+fn strict_snat_accounting_is_the_talks_sizing_rule() {
+    let frac = |accounting: &str, seed: u64| {
+        let y = format!(
+            "name: strict
+seed: {seed}
+duration: 600s
+fabric:
+  spines: [201]
+  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }}]
+  external: [{{ name: internet, prefix: 0.0.0.0/0 }}]
+cluster:
+  namespaces: [{{ name: a }}]
+  deployments: [{{ name: job, namespace: a, replicas: 1, labels: {{ app: job }} }}]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+    snat_accounting: {accounting}
+    net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
+    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
+    snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
+traffic:
+  - {{ name: one, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: 10/s }}, duration: {{ exponential: 1500ms }} }}
+  - {{ name: two, from: 'deployment:a/job', to: '2.2.2.2:443/tcp', arrivals: {{ poisson: 10/s }}, duration: {{ exponential: 1500ms }} }}
+conntrack: {{ time_wait: 0s }}
+"
+        );
+        let s = load_text(&y);
+        let r = engine::run(&s, &s.designs[0], Nanos::from_secs(10)).unwrap();
+        r.connections
+            .refused
+            .get("snat-port-exhausted")
+            .copied()
+            .unwrap_or(0) as f64
+            / r.connections.attempted as f64
+    };
+    let strict: Vec<f64> = (1..=10).map(|seed| frac("strict", seed)).collect();
+    let n = strict.len() as f64;
+    let mean = strict.iter().sum::<f64>() / n;
+    let se = (strict.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt();
+    let expected = erlang_b(40, 30.0);
+    assert!(
+        (mean - expected).abs() <= 3.0 * se,
+        "strict {mean} vs Erlang-B {expected} (SE {se})"
+    );
+    assert!(frac("per-tuple", 1) < 1e-3);
+}
+
 #[test]
 fn the_same_seed_gives_byte_identical_results_and_another_seed_differs() {
     let s = load("scenarios/brkdcn-2663.yaml");

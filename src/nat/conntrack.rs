@@ -48,17 +48,37 @@ impl Hasher for Fnv {
 #[derive(Clone, Debug, Default)]
 pub struct NatTable {
     used: HashMap<NatKey, PortSet, BuildHasherDefault<Fnv>>,
+    /// The seed talk's sizing rule: one port per connection whatever the destination (ports are
+    /// unique per NAT IP only). Off: the kernel's uniqueness on the whole 5-tuple.
+    strict: bool,
 }
 
 impl NatTable {
+    /// A table with the talk's strict accounting (see the field).
+    pub fn strict() -> Self {
+        NatTable {
+            strict: true,
+            ..NatTable::default()
+        }
+    }
+
+    fn key(&self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint) -> NatKey {
+        let remote = if self.strict {
+            Endpoint::new(Ipv4Addr::UNSPECIFIED, 0)
+        } else {
+            remote
+        };
+        NatKey {
+            proto,
+            nat_ip,
+            remote,
+        }
+    }
+
     /// Chooses and reserves a source port in `lo..=hi` for `flow` translated to `nat_ip`.
     /// `None` when every port of the range is in use towards that destination.
     pub fn allocate(&mut self, flow: &Flow, nat_ip: Ipv4Addr, lo: u16, hi: u16) -> Option<u16> {
-        let key = NatKey {
-            proto: flow.proto,
-            nat_ip,
-            remote: flow.dst,
-        };
+        let key = self.key(flow.proto, nat_ip, flow.dst);
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         let port = if (lo..=hi).contains(&orig) && !used.contains(orig) {
@@ -82,11 +102,7 @@ impl NatTable {
         offset: u32,
         random_fully: bool,
     ) -> Option<u16> {
-        let key = NatKey {
-            proto: flow.proto,
-            nat_ip,
-            remote: flow.dst,
-        };
+        let key = self.key(flow.proto, nat_ip, flow.dst);
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         let span = u32::from(hi - lo) + 1;
@@ -101,11 +117,8 @@ impl NatTable {
 
     /// Frees a port (after TIME_WAIT, in the engine).
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
-        if let Some(set) = self.used.get_mut(&NatKey {
-            proto,
-            nat_ip,
-            remote,
-        }) {
+        let key = self.key(proto, nat_ip, remote);
+        if let Some(set) = self.used.get_mut(&key) {
             set.remove(port);
         }
     }

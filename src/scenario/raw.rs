@@ -462,6 +462,7 @@ pub struct RawAciDesign {
     pub inline: AccConfig,
     pub snat_policies: Vec<RawSnatPolicy>,
     pub contracts: Vec<RawContract>,
+    pub snat_accounting: Option<At<String>>,
 }
 
 /// An extra contract between EPGs (what a network team adds on the APIC).
@@ -525,12 +526,14 @@ impl RawDesign {
                 let inline = AccConfig::read_inline(&mut f, d);
                 let snat_policies = list(&mut f, "snat_policies", d, RawSnatPolicy::decode);
                 let contracts = list(&mut f, "contracts", d, RawContract::decode);
+                let snat_accounting = f.opt_at("snat_accounting", d);
                 aci = Some(RawAciDesign {
                     imported,
                     import_failed,
                     inline,
                     snat_policies,
                     contracts,
+                    snat_accounting,
                 });
             }
             Some("calico" | "kube-router" | "cilium") => {

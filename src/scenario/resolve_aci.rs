@@ -242,6 +242,7 @@ pub(super) fn resolve_net(
             .unwrap_or(false),
         snat_policies: Vec::new(),
         contracts: Vec::new(),
+        strict_snat_accounting: false,
     };
     Some(NetPart {
         node_subnets: node.value,
@@ -420,6 +421,15 @@ pub(super) fn finish(
             failed,
         });
     }
+    cfg.strict_snat_accounting = match a.snat_accounting.as_ref().map(|x| (x.value.as_str(), x)) {
+        None | Some(("per-tuple", _)) => false,
+        Some(("strict", _)) => true,
+        Some((other, x)) => {
+            d.error(&x.loc, &x.path, format!("snat_accounting `{other}`: expected per-tuple (the kernel's) or strict (the talk's sizing rule)"));
+            false
+        }
+    };
+
     // User contracts: EPG names must exist (defaults, external networks or annotation EPGs).
     let mut known: Vec<String> = ["kube-default", "kube-system", "kube-nodes"]
         .iter()

@@ -228,7 +228,11 @@ pub fn run(
     let plane = if let Some(cfg) = &design.aci {
         Plane::Aci {
             state: Box::new(AciState::compile(&s.cluster, cfg)),
-            nat: NatTable::default(),
+            nat: if cfg.strict_snat_accounting {
+                NatTable::strict()
+            } else {
+                NatTable::default()
+            },
         }
     } else if let Some(cfg) = &design.bgp {
         Plane::Bgp {

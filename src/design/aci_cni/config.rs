@@ -41,6 +41,8 @@ pub struct AciConfig {
     /// `kube_config.add_external_contract_to_default_epg`: kube-default consumes the L3Out contract.
     pub add_external_contract_to_default_epg: bool,
     pub snat_policies: Vec<SnatPolicySpec>,
+    /// `snat_accounting: strict`: the talk's sizing rule (one port per connection, any destination).
+    pub strict_snat_accounting: bool,
     /// Contracts added by the user, beyond acc-provision's defaults.
     pub contracts: Vec<ContractSpec>,
 }
