@@ -92,6 +92,27 @@ pub fn report_md(r: &Results) -> String {
             100.0 * d.paths.replies_bounced_share
         );
     }
+    let _ = writeln!(m, "\n## Failures\n");
+    for d in &r.designs {
+        for f in &d.failover {
+            let _ = writeln!(
+                m,
+                "- {}: {} failed at {} s; first reaction after {} s; {} broken at once, {} rehashed, {} new connections blackholed",
+                d.name,
+                f["target"].as_str().unwrap_or("?"),
+                f["at_s"],
+                f["detection_s"],
+                f["broken_at_failure"],
+                f["broken_rehashed"],
+                f["blackholed"]
+            );
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\n## Assumptions\n\n{}",
+        crate::sim::failure::ASSUMPTIONS
+    );
     let _ = writeln!(m, "\n## Refused connections by reason\n");
     for d in &r.designs {
         let reasons: Vec<String> = d

@@ -16,6 +16,13 @@
 //! ready again after kubelet's next status (10 s).
 
 use crate::cluster::{Cluster, NodeId};
+
+/// The rule per design for live connections, as the report states it.
+pub const ASSUMPTIONS: &str = "| design | at the failure | when the control plane reacts |
+|---|---|---|
+| all | connections served by, NATed on, or with a pod on the node break (node-failed); new ones sent there are refused (blackholed) | after the node-monitor grace period its pods stop being endpoints |
+| ACI-CNI | SNAT replies that PBR lands on the node are lost (reply-blackholed) | IP SLA (3 × interval) removes it from the SNAT graph (and the LoadBalancer graphs with pbr_tracking_non_snat); resilient hashing moves only its flows; moved LoadBalancer connections break (rehashed), moved SNAT replies survive (bounce) |
+| Calico, kube-router, Cilium | | the BGP hold timer withdraws its routes; ECMP rehashes (no resilient hashing on the L3Out): moved LoadBalancer connections break (rehashed), Maglev does not save them in SNAT mode |";
 use crate::design::DesignSpec;
 use crate::scenario::Scenario;
 use crate::time::Nanos;
