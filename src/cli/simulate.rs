@@ -64,7 +64,7 @@ pub fn table(r: &Results) -> String {
 }
 
 /// A Markdown report of the run.
-pub fn report_md(r: &Results) -> String {
+pub fn report_md(r: &Results, defaults: &[String]) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# {} — simulation report\n", r.scenario);
     let _ = writeln!(m, "Seed {}, {} s simulated.\n", r.seed, r.duration_s);
@@ -113,6 +113,10 @@ pub fn report_md(r: &Results) -> String {
         "\n## Assumptions\n\n{}",
         crate::sim::failure::ASSUMPTIONS
     );
+    let _ = writeln!(m, "\n## Defaults applied\n");
+    for x in defaults {
+        let _ = writeln!(m, "- {x}");
+    }
     let _ = writeln!(m, "\n## Refused connections by reason\n");
     for d in &r.designs {
         let reasons: Vec<String> = d
@@ -180,7 +184,7 @@ pub fn run(a: &Args) -> u8 {
     let res = std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
         .and_then(|()| write(&dir.join("results.json"), &json))
-        .and_then(|()| write(&dir.join("report.md"), &report_md(&r)))
+        .and_then(|()| write(&dir.join("report.md"), &report_md(&r, &s.defaults_applied)))
         .and_then(|()| a.json.map_or(Ok(()), |p| write(p, &json)));
     match res {
         Ok(()) => {
