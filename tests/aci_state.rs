@@ -2,27 +2,11 @@
 //! the max_nodes_svc_graph cap; resilient hashing on by default and off by setting.
 
 mod common;
+use common::*;
 use fabsim::design::aci_cni::AciState;
 use fabsim::design::aci_cni::snat_scope::{Scope, scope_of, select, stack};
-use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use fabsim::scenario::Scenario;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-
-fn load_text(y: &str) -> Scenario {
-    let loaded = scenario::load_str(
-        &Arc::from("t.yaml"),
-        y,
-        std::path::Path::new("."),
-        Diagnostics::default(),
-    );
-    let msgs: Vec<String> = loaded
-        .diagnostics
-        .items
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}"))
-}
 
 const HEAD: &str = "name: t
 fabric:

@@ -83,3 +83,20 @@ pub fn walk_design(
     )
     .expect("trace runs")
 }
+
+/// Loads a scenario written in the test itself (relative files resolve from the repository).
+pub fn load_text(y: &str) -> Scenario {
+    let loaded = scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        y,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let msgs: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}\n{y}"))
+}

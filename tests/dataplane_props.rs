@@ -3,17 +3,17 @@
 //! tuple; every SNAT port lies in the chunk of the node that used it; a full chunk refuses.
 
 mod common;
+use common::*;
 use fabsim::dataplane::aci::AciWalk;
 use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::dataplane::{Count, Reason, Record, Verdict};
 use fabsim::design::aci_cni::AciState;
 use fabsim::nat::conntrack::NatTable;
 use fabsim::net::Proto;
-use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use fabsim::scenario::Scenario;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 fn scenario(
     racks: usize,
@@ -48,19 +48,7 @@ fn scenario(
         "    snat_policies: [{{ name: p, snat_ip: [{}], selector: {{ labels: {{ app: job }} }} }}]\n",
         ips.join(", ")
     );
-    let loaded = scenario::load_str(
-        &Arc::from("prop.yaml"),
-        &y,
-        std::path::Path::new("."),
-        Diagnostics::default(),
-    );
-    let msgs: Vec<String> = loaded
-        .diagnostics
-        .items
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    loaded.scenario.unwrap_or_else(|| panic!("{msgs:?}\n{y}"))
+    load_text(&y)
 }
 
 proptest! {

@@ -3,27 +3,10 @@
 
 mod common;
 use common::*;
-use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use fabsim::scenario::Scenario;
 use fabsim::sim::{engine, run_all};
 use fabsim::time::Nanos;
 use proptest::prelude::*;
-use std::sync::Arc;
-
-fn load_text(y: &str) -> Scenario {
-    let loaded = scenario::load_str(
-        &Arc::from("t.yaml"),
-        y,
-        std::path::Path::new("."),
-        Diagnostics::default(),
-    );
-    let msgs: Vec<String> = loaded
-        .diagnostics
-        .items
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}\n{y}"))
-}
 
 /// Erlang-B by the recursion B(0) = 1, B(k) = A·B(k−1) / (k + A·B(k−1)) (FACTS §4).
 fn erlang_b(c: u32, a: f64) -> f64 {

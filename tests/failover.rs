@@ -3,10 +3,10 @@
 //! tracking for ACI-CNI with pbr_tracking_non_snat, the 40 s node-monitor grace period without.
 
 mod common;
-use fabsim::scenario::{self, Scenario, diag::Diagnostics};
+use common::*;
+use fabsim::scenario::Scenario;
 use fabsim::sim::engine;
 use fabsim::time::Nanos;
-use std::sync::Arc;
 
 /// Four nodes on one anchor rack, one web pod each, 100 new client connections per second
 /// (constant), node n2 fails at 10 s for good.
@@ -34,19 +34,7 @@ events:
   - {{ at: 10s, fail: 'node:n2' }}
 "
     );
-    let loaded = scenario::load_str(
-        &Arc::from("f.yaml"),
-        &y,
-        std::path::Path::new("."),
-        Diagnostics::default(),
-    );
-    let msgs: Vec<String> = loaded
-        .diagnostics
-        .items
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}"))
+    load_text(&y)
 }
 
 const ACI: &str = "  - name: d
