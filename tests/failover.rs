@@ -89,3 +89,64 @@ fn aci_cni_without_tracking_waits_for_the_grace_period() {
     assert_about(n, 40.0);
     assert!(series[51..].iter().all(|r| *r == 1.0));
 }
+
+/// A spine and then one leaf of a vPC pair fail: the fabric reconverges and ACI-CNI connections
+/// survive (stateless switches, vPC). When the pair's second leaf fails, the rack is cut off and
+/// its nodes fail with everything they served.
+#[test]
+fn spine_and_leaf_failures_under_aci_cni() {
+    let y = "name: fabric-failures
+seed: 9
+duration: 60s
+fabric:
+  spines: [201, 202]
+  racks:
+    - { id: 1, leaves: [101, 102], border: true, nodes: [a1, a2] }
+    - { id: 2, leaves: [103, 104], border: true, nodes: [b1, b2] }
+  external: [{ name: clients, prefix: 172.16.0.0/16 }]
+cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 4, labels: { app: web } }]
+  services:
+    - { name: web, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80 }] }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }
+traffic:
+  - { name: in, from: 'external:clients', to: 'service:a/web:80', arrivals: { constant: 100/s }, duration: { constant: 5s } }
+events:
+  - { at: 10s, fail: 'spine:201' }
+  - { at: 15s, recover: 'spine:201' }
+  - { at: 20s, fail: 'leaf:101' }
+  - { at: 30s, fail: 'leaf:102' }
+";
+    let s = load_text(y);
+    let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
+    let f = &r.failover;
+    assert_eq!(f[0]["target"], "spine:201");
+    assert_eq!(f[0]["broken_at_failure"], 0);
+    assert_eq!(f[0]["node_recovered_at_s"], 15.0);
+    assert_eq!(f[1]["target"], "leaf:101");
+    assert_eq!(f[1]["broken_at_failure"], 0);
+    // leaf:102 cuts rack 1 off: its two nodes fail, with the connections they served.
+    assert_eq!(f[2]["target"], "leaf:102");
+    let nodes: Vec<&str> = f[3..]
+        .iter()
+        .map(|x| x["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["node:a1", "node:a2"]);
+    let broken: u64 = f[3..]
+        .iter()
+        .map(|x| x["broken_at_failure"].as_u64().unwrap())
+        .sum();
+    assert!(broken > 0);
+    // Until 30 s nothing failed a connection.
+    assert!(
+        r.timeseries.new_connection_success_ratio[..29]
+            .iter()
+            .all(|x| *x == 1.0),
+        "{:?}",
+        r.timeseries.new_connection_success_ratio
+    );
+}

@@ -144,14 +144,10 @@ pub fn run(a: &Args) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let unmodelled = s
-        .events
-        .iter()
-        .filter(|e| !matches!(e.target, crate::scenario::reference::Ref::Node(_)))
-        .count();
+    let unmodelled = s.events.iter().filter(|e| !e.target.is_device()).count();
     if unmodelled > 0 {
         eprintln!(
-            "warning: leaf and spine failures are not simulated yet: {unmodelled} event(s) ignored"
+            "warning: {unmodelled} event(s) target something other than a node, leaf or spine and are ignored"
         );
     }
     let r = match crate::sim::run_all(

@@ -29,6 +29,8 @@ id_type!(SpineId, LeafId, RackId, ExternalId);
 pub struct Spine {
     /// The ACI node id (201).
     pub number: u32,
+    /// False while failed (see [`Fabric::set_spine_up`]).
+    pub up: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +41,8 @@ pub struct Leaf {
     pub border: bool,
     /// An anchor leaf of the floating cluster L3Out (BGP designs).
     pub anchor: bool,
+    /// False while failed (see [`Fabric::set_leaf_up`]).
+    pub up: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -131,6 +135,33 @@ impl Fabric {
         }
     }
 
+    fn live_borders(leaves: &[Leaf]) -> Vec<LeafId> {
+        (0..leaves.len() as u32)
+            .map(LeafId)
+            .filter(|l| leaves[l.index()].border && leaves[l.index()].up)
+            .collect()
+    }
+
+    /// Fails or restores a leaf: the vPC, the spines' ECMP and the external routers stop or
+    /// resume using it (fabric convergence is taken as immediate).
+    pub fn set_leaf_up(&mut self, id: LeafId, up: bool) {
+        self.leaves[id.index()].up = up;
+        self.borders = Self::live_borders(&self.leaves);
+    }
+
+    pub fn set_spine_up(&mut self, id: SpineId, up: bool) {
+        self.spines[id.index()].up = up;
+    }
+
+    /// The live leaves of a rack.
+    pub fn live_leaves(&self, rack: RackId) -> impl Iterator<Item = LeafId> + '_ {
+        self.racks[rack.index()]
+            .leaves
+            .iter()
+            .copied()
+            .filter(|l| self.leaf(*l).up)
+    }
+
     pub fn leaf(&self, id: LeafId) -> &Leaf {
         &self.leaves[id.index()]
     }
@@ -176,7 +207,12 @@ impl Fabric {
     /// The leaf of a vPC pair that carries a flow from a server: the port-channel member hash.
     pub fn vpc_member(&self, rack: RackId, flow: &Flow) -> LeafId {
         let leaves = &self.racks[rack.index()].leaves;
-        leaves[pick(five_tuple(salt("vpc"), flow), leaves.len())]
+        let live = self.live_leaves(rack).count();
+        if live == 0 {
+            return leaves[0]; // the rack is cut off; its nodes are failed by the engine
+        }
+        let k = pick(five_tuple(salt("vpc"), flow), live);
+        self.live_leaves(rack).nth(k).expect("k < live")
     }
 
     /// The border leaf where a flow from outside enters: the external router's ECMP over the
@@ -190,13 +226,19 @@ impl Fabric {
     /// The hops from leaf `from` to leaf `to`: nothing when equal, one spine (hashed per flow on
     /// the ingress leaf) otherwise. Leaves of one vPC pair still cross a spine for routed traffic.
     pub fn leaf_to_leaf(&self, from: LeafId, to: LeafId, flow: &Flow) -> Option<SpineId> {
-        if from == to || self.spines.is_empty() {
+        let live = self.spines.iter().filter(|s| s.up).count();
+        if from == to || live == 0 {
             return None;
         }
-        let s = pick(
-            five_tuple(salt(&self.leaf_name(from)), flow),
-            self.spines.len(),
-        );
-        Some(SpineId(s as u32))
+        let k = pick(five_tuple(salt(&self.leaf_name(from)), flow), live);
+        let i = self
+            .spines
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.up)
+            .nth(k)
+            .map(|(i, _)| i)
+            .expect("k < live");
+        Some(SpineId(i as u32))
     }
 }

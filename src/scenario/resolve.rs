@@ -243,7 +243,10 @@ fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnosti
     let spines: Vec<Spine> = raw
         .spines
         .iter()
-        .map(|s| Spine { number: s.value })
+        .map(|s| Spine {
+            number: s.value,
+            up: true,
+        })
         .collect();
     let mut switch_ids: Vec<(String, &Loc, &str)> = raw
         .spines
@@ -280,6 +283,7 @@ fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnosti
                 rack: RackId(ri as u32),
                 border: r.border,
                 anchor: r.anchor,
+                up: true,
             });
         }
         racks.push(Rack {

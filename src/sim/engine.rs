@@ -43,6 +43,22 @@ pub(super) enum Plane<'a> {
 }
 
 impl Plane<'_> {
+    /// A leaf came or went: the BGP designs' sessions and routes follow at once.
+    fn fabric_changed(&mut self, fabric: &Fabric, cluster: &Cluster) -> bool {
+        match self {
+            Plane::Bgp {
+                cfg,
+                state,
+                withdrawn,
+                ..
+            } => {
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            Plane::Aci { .. } => false,
+        }
+    }
+
     fn walk(
         &mut self,
         fabric: &Fabric,
@@ -213,6 +229,37 @@ struct Conn {
     state: State,
 }
 
+/// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
+fn break_moved(run: &mut Run, plane: &mut Plane, fabric: &Fabric, name: &str) -> u64 {
+    let moved: Vec<usize> = run
+        .open()
+        .filter(|i| {
+            let c = &run.conns[*i];
+            c.lb && plane.lb_node(fabric, &run.cluster, name, &c.req) != c.node
+        })
+        .collect();
+    let n = moved.len() as u64;
+    for i in moved {
+        run.break_conn(plane, i, "rehashed");
+    }
+    n
+}
+
+/// A leaf or spine failure or recovery: the fabric reconverges at once (an assumption).
+fn fabric_event(failover: &mut Vec<failure::Record>, target: &str, up: bool, now: Nanos) {
+    if up {
+        for f in failover
+            .iter_mut()
+            .filter(|f| f.active && f.node.is_none() && f.target == target)
+        {
+            f.active = false;
+            f.recovered_at = Some(now);
+        }
+    } else {
+        failover.push(failure::Record::new(None, target.to_string(), now, 0, None));
+    }
+}
+
 /// Default sampling interval of the time series.
 pub const DEFAULT_SAMPLE_INTERVAL: Nanos = Nanos::from_secs(1);
 
@@ -312,6 +359,7 @@ fn simulate(
     for (i, e) in s.events.iter().enumerate() {
         q.push(e.at, Event::Failure { event: i as u32 });
     }
+    let mut fabric = s.fabric.clone();
     let mut run = Run {
         cluster: s.cluster.clone(),
         conns: Vec::new(),
@@ -347,7 +395,7 @@ fn simulate(
                 {
                     continue;
                 }
-                let (o, count) = plane.walk(&s.fabric, &run.cluster, &design.name, &req);
+                let (o, count) = plane.walk(&fabric, &run.cluster, &design.name, &req);
                 run.total.attempted += 1;
                 run.per_gen[generator as usize].attempted += 1;
                 window_attempted += 1;
@@ -385,7 +433,7 @@ fn simulate(
                 let landing = o
                     .snat
                     .as_ref()
-                    .and_then(|b| plane.snat_landing(&s.fabric, &run.cluster, b, req.proto));
+                    .and_then(|b| plane.snat_landing(&fabric, &run.cluster, b, req.proto));
                 let c = Conn {
                     generator,
                     req,
@@ -447,60 +495,99 @@ fn simulate(
             }
             Event::Failure { event } => {
                 let ev = &s.events[event as usize];
-                let Ref::Node(node) = ev.target else { continue };
                 let up = matches!(ev.kind, EventKind::Recover);
-                if run.cluster.nodes[node.index()].up == up {
-                    continue;
-                }
-                run.cluster.nodes[node.index()].up = up;
-                if up {
-                    for f in failover.iter_mut().filter(|f| f.active && f.node == node) {
-                        f.active = false;
-                        f.recovered_at = Some(now);
+                // The nodes this event fails or restores: the node itself, or a rack's nodes when
+                // its last leaf fails (or its first comes back).
+                let mut nodes: Vec<NodeId> = Vec::new();
+                match ev.target {
+                    Ref::Node(n) => nodes.push(n),
+                    Ref::Spine(sp) => {
+                        fabric.set_spine_up(sp, up);
+                        fabric_event(&mut failover, &fabric.spine_name(sp), up, now);
                     }
-                } else {
-                    // Connections served by, NATed on, or with a pod on the node break now;
-                    // ACI-CNI SNAT connections whose replies land there lose them until tracking.
-                    let mut broken = 0;
-                    let victims: Vec<(usize, &'static str)> = run
-                        .open()
-                        .filter_map(|i| {
-                            let c = &run.conns[i];
-                            let pod_node = c.pod.map(|p| run.cluster.pod(p).node);
-                            let src_node = match c.req.src {
-                                Source::Pod(p) => Some(run.cluster.pod(p).node),
-                                _ => None,
-                            };
-                            if c.node == Some(node)
-                                || pod_node == Some(node)
-                                || src_node == Some(node)
-                            {
-                                Some((i, "node-failed"))
-                            } else if c.landing == Some(node) {
-                                Some((i, "reply-blackholed"))
-                            } else {
-                                None
+                    Ref::Leaf(l) => {
+                        fabric.set_leaf_up(l, up);
+                        fabric_event(&mut failover, &fabric.leaf_name(l), up, now);
+                        if plane.fabric_changed(&fabric, &run.cluster) {
+                            let n = break_moved(&mut run, &mut plane, &fabric, &design.name);
+                            if let Some(f) = failover.last_mut() {
+                                f.broken_rehash += n;
                             }
-                        })
-                        .collect();
-                    for (i, why) in victims {
-                        run.break_conn(&mut plane, i, why);
-                        broken += 1;
+                        }
+                        let rack = fabric.leaf(l).rack;
+                        let reachable = fabric.live_leaves(rack).next().is_some();
+                        if reachable == up {
+                            nodes.extend(
+                                (0..run.cluster.nodes.len() as u32)
+                                    .map(NodeId)
+                                    .filter(|n| run.cluster.node(*n).rack == rack),
+                            );
+                        }
                     }
-                    let recent = &series.new_connection_success_ratio
-                        [series.new_connection_success_ratio.len().saturating_sub(10)..];
-                    let pre = (!recent.is_empty())
-                        .then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-                    failover.push(failure::Record::new(node, now, broken, pre));
+                    _ => {}
                 }
-                for (delay, action) in failure::reactions(s, design, up) {
-                    pending.push(Pending { node, action });
-                    q.push(
-                        now.saturating_add(delay),
-                        Event::Control {
-                            pending: pending.len() as u32 - 1,
-                        },
-                    );
+                for node in nodes {
+                    if run.cluster.nodes[node.index()].up == up {
+                        continue;
+                    }
+                    run.cluster.nodes[node.index()].up = up;
+                    if up {
+                        for f in failover
+                            .iter_mut()
+                            .filter(|f| f.active && f.node == Some(node))
+                        {
+                            f.active = false;
+                            f.recovered_at = Some(now);
+                        }
+                    } else {
+                        // Connections served by, NATed on, or with a pod on the node break now;
+                        // ACI-CNI SNAT connections whose replies land there lose them until tracking.
+                        let victims: Vec<(usize, &'static str)> = run
+                            .open()
+                            .filter_map(|i| {
+                                let c = &run.conns[i];
+                                let pod_node = c.pod.map(|p| run.cluster.pod(p).node);
+                                let src_node = match c.req.src {
+                                    Source::Pod(p) => Some(run.cluster.pod(p).node),
+                                    _ => None,
+                                };
+                                if c.node == Some(node)
+                                    || pod_node == Some(node)
+                                    || src_node == Some(node)
+                                {
+                                    Some((i, "node-failed"))
+                                } else if c.landing == Some(node) {
+                                    Some((i, "reply-blackholed"))
+                                } else {
+                                    None
+                                }
+                            })
+                            .collect();
+                        let broken = victims.len() as u64;
+                        for (i, why) in victims {
+                            run.break_conn(&mut plane, i, why);
+                        }
+                        let recent = &series.new_connection_success_ratio
+                            [series.new_connection_success_ratio.len().saturating_sub(10)..];
+                        let pre = (!recent.is_empty())
+                            .then(|| recent.iter().sum::<f64>() / recent.len() as f64);
+                        failover.push(failure::Record::new(
+                            Some(node),
+                            run.cluster.node_ref(node),
+                            now,
+                            broken,
+                            pre,
+                        ));
+                    }
+                    for (delay, action) in failure::reactions(s, design, up) {
+                        pending.push(Pending { node, action });
+                        q.push(
+                            now.saturating_add(delay),
+                            Event::Control {
+                                pending: pending.len() as u32 - 1,
+                            },
+                        );
+                    }
                 }
             }
             Event::Control { pending: idx } => {
@@ -515,24 +602,13 @@ fn simulate(
                         p.ready = ready;
                     }
                 }
-                if let Some(f) = failover.iter_mut().rev().find(|f| f.node == node) {
+                if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
                     f.reactions.push((now, action));
                 }
-                if plane.control(&s.fabric, &run.cluster, action, node) {
+                if plane.control(&fabric, &run.cluster, action, node) {
                     // Connections the change moves to another node lose their conntrack state.
-                    let moved: Vec<usize> = run
-                        .open()
-                        .filter(|i| {
-                            let c = &run.conns[*i];
-                            c.lb && plane.lb_node(&s.fabric, &run.cluster, &design.name, &c.req)
-                                != c.node
-                        })
-                        .collect();
-                    let n = moved.len() as u64;
-                    for i in moved {
-                        run.break_conn(&mut plane, i, "rehashed");
-                    }
-                    if let Some(f) = failover.iter_mut().rev().find(|f| f.node == node) {
+                    let n = break_moved(&mut run, &mut plane, &fabric, &design.name);
+                    if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
                         f.broken_rehash += n;
                     }
                 }
@@ -577,7 +653,7 @@ fn simulate(
         name: design.name.clone(),
         cni: design.cni.name(),
         connections: total,
-        failover: failover.iter().map(|f| f.to_json(&run.cluster)).collect(),
+        failover: failover.iter().map(|f| f.to_json()).collect(),
         paths: paths.summary(),
         timeseries: series,
         traffic,

@@ -15,7 +15,7 @@
 //! BGP sessions and the SNAT graph come back at once (one probe interval for IP SLA); pods are
 //! ready again after kubelet's next status (10 s).
 
-use crate::cluster::{Cluster, NodeId};
+use crate::cluster::NodeId;
 
 /// The rule per design for live connections, as the report states it.
 pub const ASSUMPTIONS: &str = "| design | at the failure | when the control plane reacts |
@@ -125,7 +125,9 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
 /// What one failure did.
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub node: NodeId,
+    /// The failed node (`None` for a leaf or a spine).
+    pub node: Option<NodeId>,
+    pub target: String,
     pub at: Nanos,
     pub broken_at_failure: u64,
     pub broken_rehash: u64,
@@ -140,9 +142,16 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(node: NodeId, at: Nanos, broken: u64, pre_ratio: Option<f64>) -> Record {
+    pub fn new(
+        node: Option<NodeId>,
+        target: String,
+        at: Nanos,
+        broken: u64,
+        pre_ratio: Option<f64>,
+    ) -> Record {
         Record {
             node,
+            target,
             at,
             broken_at_failure: broken,
             broken_rehash: 0,
@@ -171,14 +180,14 @@ impl Record {
         }
     }
 
-    pub fn to_json(&self, cluster: &Cluster) -> serde_json::Value {
+    pub fn to_json(&self) -> serde_json::Value {
         let secs = |n: Nanos| n.as_secs_f64();
         let detection = self
             .reactions
             .first()
             .map(|(t, _)| secs(Nanos(t.0 - self.at.0)));
         serde_json::json!({
-            "target": cluster.node_ref(self.node),
+            "target": self.target,
             "at_s": secs(self.at),
             "detection_s": detection,
             "reactions": self.reactions.iter().map(|(t, a)| serde_json::json!({"at_s": secs(*t), "action": a.name()})).collect::<Vec<_>>(),

@@ -50,14 +50,22 @@ fn unit_addresses(size: u8) -> u64 {
 /// The peers (leaves) of a node under the floating L3Out.
 pub fn peer_leaves(fabric: &Fabric, cluster: &Cluster, node: NodeId) -> Vec<LeafId> {
     let rack = &fabric.racks[cluster.node(node).rack.index()];
+    // Only live leaves hold sessions (a failed leaf's sessions and routes are gone).
+    let live = |r: &crate::fabric::Rack| -> Vec<LeafId> {
+        r.leaves
+            .iter()
+            .copied()
+            .filter(|l| fabric.leaf(*l).up)
+            .collect()
+    };
     if rack.anchor {
-        return rack.leaves.clone();
+        return live(rack);
     }
     fabric
         .racks
         .iter()
         .find(|r| r.anchor)
-        .map(|r| r.leaves.clone())
+        .map(live)
         .unwrap_or_default()
 }
 
