@@ -150,12 +150,37 @@ pub fn run(a: &Args) -> u8 {
             "warning: {unmodelled} event(s) target something other than a node, leaf or spine and are ignored"
         );
     }
-    let r = match crate::sim::run_all(
-        &s,
-        a.designs,
-        a.sample_interval
-            .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL),
-    ) {
+    // A progress bar per design on stderr, when stderr is a terminal (indicatif hides it otherwise).
+    let names: Vec<String> = if a.designs.is_empty() {
+        s.designs.iter().map(|d| d.name.clone()).collect()
+    } else {
+        a.designs.to_vec()
+    };
+    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template("{prefix:>14} {bar:40} {percent:>3}%")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let per_design: Vec<indicatif::ProgressBar> = names
+        .iter()
+        .map(|n| {
+            bars.add(
+                indicatif::ProgressBar::new(1000)
+                    .with_style(style.clone())
+                    .with_prefix(n.clone()),
+            )
+        })
+        .collect();
+    let interval = a
+        .sample_interval
+        .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL);
+    let result = crate::sim::run_all_with_progress(&s, a.designs, interval, &|i, f| {
+        if let Some(b) = per_design.get(i) {
+            b.set_position((f * 1000.0) as u64);
+        }
+    });
+    for b in &per_design {
+        b.finish_and_clear();
+    }
+    let r = match result {
         Ok(r) => r,
         Err(m) => {
             eprintln!("{m}");

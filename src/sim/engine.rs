@@ -269,6 +269,17 @@ pub fn run(
     design: &DesignSpec,
     sample_interval: Nanos,
 ) -> Result<DesignResult, String> {
+    run_with_progress(s, design, sample_interval, &|_| {})
+}
+
+/// Like [`run`], calling `progress` with the simulated fraction done every million events (the
+/// core prints nothing: the caller decides what to show).
+pub fn run_with_progress(
+    s: &Scenario,
+    design: &DesignSpec,
+    sample_interval: Nanos,
+    progress: &dyn Fn(f64),
+) -> Result<DesignResult, String> {
     let duration = s
         .duration
         .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
@@ -291,7 +302,7 @@ pub fn run(
     } else {
         return Err(format!("design {} could not be resolved", design.name));
     };
-    simulate(s, design, plane, duration, sample_interval)
+    simulate(s, design, plane, duration, sample_interval, progress)
 }
 
 struct Run {
@@ -335,6 +346,7 @@ fn simulate(
     mut plane: Plane,
     duration: Nanos,
     interval: Nanos,
+    progress: &dyn Fn(f64),
 ) -> Result<DesignResult, String> {
     let mut gens: Vec<Generator> = s
         .traffic
@@ -383,6 +395,9 @@ fn simulate(
             break;
         }
         events += 1;
+        if events.is_multiple_of(1 << 20) {
+            progress(now.as_secs_f64() / duration.as_secs_f64().max(1e-9));
+        }
         match e {
             Event::Arrival { generator } => {
                 let g = &mut gens[generator as usize];

@@ -21,6 +21,16 @@ pub fn run_all(
     designs: &[String],
     sample_interval: crate::time::Nanos,
 ) -> Result<Results, String> {
+    run_all_with_progress(s, designs, sample_interval, &|_, _| {})
+}
+
+/// Like [`run_all`], reporting each design's progress (design index, fraction done).
+pub fn run_all_with_progress(
+    s: &Scenario,
+    designs: &[String],
+    sample_interval: crate::time::Nanos,
+    progress: &(dyn Fn(usize, f64) + Sync),
+) -> Result<Results, String> {
     let chosen: Vec<&crate::design::DesignSpec> = if designs.is_empty() {
         s.designs.iter().collect()
     } else {
@@ -31,7 +41,8 @@ pub fn run_all(
     };
     let results: Vec<Result<metrics::DesignResult, String>> = chosen
         .par_iter()
-        .map(|d| engine::run(s, d, sample_interval))
+        .enumerate()
+        .map(|(i, d)| engine::run_with_progress(s, d, sample_interval, &|f| progress(i, f)))
         .collect();
     Ok(Results {
         scenario: s.name.clone(),
