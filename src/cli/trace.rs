@@ -60,7 +60,7 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
         }
         (_, Some(cfg)) => {
             let state = BgpState::compile(&s.fabric, &s.cluster, cfg);
-            BgpWalk::new(&s.fabric, &s.cluster, &state, &design.name).walk(
+            BgpWalk::new(&s.fabric, &s.cluster, &state).walk(
                 &req,
                 &mut NodeTables::default(),
                 &mut rec,

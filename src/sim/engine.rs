@@ -7,19 +7,18 @@
 //! Invariant: single-threaded and deterministic for a (scenario, seed); the loop reuses the
 //! connection table's slots and the queue's storage.
 
-use super::failure::{self, Control, Pending};
+use super::failure::{self, Pending};
 use super::metrics::*;
+use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
 use crate::cluster::{Cluster, NodeId, PodId};
-use crate::dataplane::aci::AciWalk;
-use crate::dataplane::bgp::{BgpWalk, NodeTables};
+use crate::dataplane::bgp::NodeTables;
 use crate::dataplane::request::{FlowRequest, Source};
-use crate::dataplane::{Count, NatBinding, Outcome, Verdict};
+use crate::dataplane::{NatBinding, Verdict};
 use crate::design::DesignSpec;
 use crate::design::aci_cni::AciState;
-use crate::design::aci_cni::compile::RedirectKind;
-use crate::design::bgp::{BgpConfig, BgpState};
+use crate::design::bgp::BgpState;
 use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
@@ -27,186 +26,6 @@ use crate::scenario::reference::Ref;
 use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;
 use std::collections::BTreeMap;
-
-/// A design's data plane with its mutable state.
-pub(super) enum Plane<'a> {
-    Aci {
-        state: Box<AciState>,
-        nat: NatTable,
-    },
-    Bgp {
-        cfg: &'a BgpConfig,
-        state: Box<BgpState>,
-        tables: NodeTables,
-        withdrawn: Vec<bool>,
-    },
-}
-
-impl Plane<'_> {
-    /// A leaf came or went: the BGP designs' sessions and routes follow at once.
-    fn fabric_changed(&mut self, fabric: &Fabric, cluster: &Cluster) -> bool {
-        match self {
-            Plane::Bgp {
-                cfg,
-                state,
-                withdrawn,
-                ..
-            } => {
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
-                true
-            }
-            Plane::Aci { .. } => false,
-        }
-    }
-
-    fn walk(
-        &mut self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        name: &str,
-        req: &FlowRequest,
-    ) -> (Outcome, Count) {
-        let mut c = Count::default();
-        let o = match self {
-            Plane::Aci { state, nat } => {
-                AciWalk::new(fabric, cluster, state).walk(req, nat, &mut c)
-            }
-            Plane::Bgp { state, tables, .. } => {
-                BgpWalk::new(fabric, cluster, state, name).walk(req, tables, &mut c)
-            }
-        };
-        (o, c)
-    }
-
-    /// The node an outside client's LoadBalancer connection is sent to now.
-    fn lb_node(
-        &self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        name: &str,
-        req: &FlowRequest,
-    ) -> Option<NodeId> {
-        match self {
-            Plane::Aci { state, .. } => AciWalk::new(fabric, cluster, state).probe_lb_node(req),
-            Plane::Bgp { state, .. } => {
-                BgpWalk::new(fabric, cluster, state, name).probe_lb_node(req)
-            }
-        }
-    }
-
-    /// ACI-CNI: the node the SNAT graph sends the reply of a SNATed connection to.
-    fn snat_landing(
-        &self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        b: &NatBinding,
-        proto: Proto,
-    ) -> Option<NodeId> {
-        match self {
-            Plane::Aci { state, .. } => {
-                AciWalk::new(fabric, cluster, state).probe_snat_landing(b, proto)
-            }
-            Plane::Bgp { .. } => None,
-        }
-    }
-
-    fn release(&mut self, proto: Proto, b: &NatBinding) {
-        match self {
-            Plane::Aci { nat, .. } => nat.release(proto, b.ip, b.remote, b.port),
-            Plane::Bgp { tables, .. } => tables.nat.release(proto, b.ip, b.remote, b.port),
-        }
-    }
-
-    fn nat_in_use(&self) -> usize {
-        match self {
-            Plane::Aci { nat, .. } => nat.in_use(),
-            Plane::Bgp { tables, .. } => tables.nat.in_use(),
-        }
-    }
-
-    /// Applies a control-plane change; true when forwarding may have changed.
-    fn control(&mut self, fabric: &Fabric, cluster: &Cluster, c: Control, node: NodeId) -> bool {
-        match (self, c) {
-            (
-                Plane::Bgp {
-                    cfg,
-                    state,
-                    withdrawn,
-                    ..
-                },
-                Control::Withdraw | Control::Restore,
-            ) => {
-                withdrawn[node.index()] = c == Control::Withdraw;
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
-                true
-            }
-            (
-                Plane::Bgp {
-                    cfg,
-                    state,
-                    withdrawn,
-                    ..
-                },
-                Control::EndpointsNotReady | Control::EndpointsReady,
-            ) => {
-                // Local services' /32s follow the ready endpoints.
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
-                true
-            }
-            (Plane::Aci { state, .. }, Control::SnatGraphRemove | Control::SnatGraphAdd) => {
-                let add = c == Control::SnatGraphAdd;
-                let mut changed = false;
-                for r in state
-                    .redirects
-                    .iter_mut()
-                    .filter(|r| r.kind == RedirectKind::Snat)
-                {
-                    changed |= if add {
-                        r.group.add(node)
-                    } else {
-                        r.group.remove(node)
-                    };
-                }
-                changed
-            }
-            (Plane::Aci { state, .. }, Control::LbGraphRemove) => {
-                let mut changed = false;
-                for r in state
-                    .redirects
-                    .iter_mut()
-                    .filter(|r| matches!(r.kind, RedirectKind::Service(_)))
-                {
-                    changed |= r.group.remove(node);
-                }
-                changed
-            }
-            (
-                Plane::Aci { state, .. },
-                Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd,
-            ) => {
-                // The controller keeps each service's graph on the nodes with a ready endpoint.
-                let mut changed = false;
-                for r in state.redirects.iter_mut() {
-                    let RedirectKind::Service(svc) = r.kind else {
-                        continue;
-                    };
-                    let has = cluster
-                        .service(svc)
-                        .endpoints
-                        .iter()
-                        .any(|p| cluster.pod(*p).ready && cluster.pod(*p).node == node);
-                    changed |= if has && cluster.node(node).up {
-                        r.group.add(node)
-                    } else {
-                        r.group.remove(node)
-                    };
-                }
-                changed
-            }
-            _ => false,
-        }
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -230,12 +49,12 @@ struct Conn {
 }
 
 /// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
-fn break_moved(run: &mut Run, plane: &mut Plane, fabric: &Fabric, name: &str) -> u64 {
+fn break_moved(run: &mut Run, plane: &mut Plane, fabric: &Fabric) -> u64 {
     let moved: Vec<usize> = run
         .open()
         .filter(|i| {
             let c = &run.conns[*i];
-            c.lb && plane.lb_node(fabric, &run.cluster, name, &c.req) != c.node
+            c.lb && plane.lb_node(fabric, &run.cluster, &c.req) != c.node
         })
         .collect();
     let n = moved.len() as u64;
@@ -410,7 +229,7 @@ fn simulate(
                 {
                     continue;
                 }
-                let (o, count) = plane.walk(&fabric, &run.cluster, &design.name, &req);
+                let (o, count) = plane.walk(&fabric, &run.cluster, &req);
                 run.total.attempted += 1;
                 run.per_gen[generator as usize].attempted += 1;
                 window_attempted += 1;
@@ -524,7 +343,7 @@ fn simulate(
                         fabric.set_leaf_up(l, up);
                         fabric_event(&mut failover, &fabric.leaf_name(l), up, now);
                         if plane.fabric_changed(&fabric, &run.cluster) {
-                            let n = break_moved(&mut run, &mut plane, &fabric, &design.name);
+                            let n = break_moved(&mut run, &mut plane, &fabric);
                             if let Some(f) = failover.last_mut() {
                                 f.broken_rehash += n;
                             }
@@ -622,7 +441,7 @@ fn simulate(
                 }
                 if plane.control(&fabric, &run.cluster, action, node) {
                     // Connections the change moves to another node lose their conntrack state.
-                    let n = break_moved(&mut run, &mut plane, &fabric, &design.name);
+                    let n = break_moved(&mut run, &mut plane, &fabric);
                     if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
                         f.broken_rehash += n;
                     }

@@ -60,21 +60,14 @@ pub struct BgpWalk<'a> {
     pub fabric: &'a Fabric,
     pub cluster: &'a Cluster,
     pub state: &'a BgpState,
-    pub design: &'a str,
 }
 
 impl<'a> BgpWalk<'a> {
-    pub fn new(
-        fabric: &'a Fabric,
-        cluster: &'a Cluster,
-        state: &'a BgpState,
-        design: &'a str,
-    ) -> Self {
+    pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a BgpState) -> Self {
         BgpWalk {
             fabric,
             cluster,
             state,
-            design,
         }
     }
 

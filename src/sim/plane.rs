@@ -1,0 +1,192 @@
+//! A design's data plane inside the engine: its compiled state, mutable NAT state, and how
+//! control-plane changes (failures, recoveries) alter it.
+
+use super::failure::Control;
+use crate::cluster::{Cluster, NodeId};
+use crate::dataplane::aci::AciWalk;
+use crate::dataplane::bgp::{BgpWalk, NodeTables};
+use crate::dataplane::request::FlowRequest;
+use crate::dataplane::{Count, NatBinding, Outcome};
+use crate::design::aci_cni::AciState;
+use crate::design::aci_cni::compile::RedirectKind;
+use crate::design::bgp::{BgpConfig, BgpState};
+use crate::fabric::Fabric;
+use crate::nat::conntrack::NatTable;
+use crate::net::Proto;
+
+/// A design's data plane with its mutable state.
+pub enum Plane<'a> {
+    Aci {
+        state: Box<AciState>,
+        nat: NatTable,
+    },
+    Bgp {
+        cfg: &'a BgpConfig,
+        state: Box<BgpState>,
+        tables: NodeTables,
+        withdrawn: Vec<bool>,
+    },
+}
+
+impl Plane<'_> {
+    /// A leaf came or went: the BGP designs' sessions and routes follow at once.
+    pub fn fabric_changed(&mut self, fabric: &Fabric, cluster: &Cluster) -> bool {
+        match self {
+            Plane::Bgp {
+                cfg,
+                state,
+                withdrawn,
+                ..
+            } => {
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            Plane::Aci { .. } => false,
+        }
+    }
+
+    pub fn walk(
+        &mut self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        req: &FlowRequest,
+    ) -> (Outcome, Count) {
+        let mut c = Count::default();
+        let o = match self {
+            Plane::Aci { state, nat } => {
+                AciWalk::new(fabric, cluster, state).walk(req, nat, &mut c)
+            }
+            Plane::Bgp { state, tables, .. } => {
+                BgpWalk::new(fabric, cluster, state).walk(req, tables, &mut c)
+            }
+        };
+        (o, c)
+    }
+
+    /// The node an outside client's LoadBalancer connection is sent to now.
+    pub fn lb_node(&self, fabric: &Fabric, cluster: &Cluster, req: &FlowRequest) -> Option<NodeId> {
+        match self {
+            Plane::Aci { state, .. } => AciWalk::new(fabric, cluster, state).probe_lb_node(req),
+            Plane::Bgp { state, .. } => BgpWalk::new(fabric, cluster, state).probe_lb_node(req),
+        }
+    }
+
+    /// ACI-CNI: the node the SNAT graph sends the reply of a SNATed connection to.
+    pub fn snat_landing(
+        &self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        b: &NatBinding,
+        proto: Proto,
+    ) -> Option<NodeId> {
+        match self {
+            Plane::Aci { state, .. } => {
+                AciWalk::new(fabric, cluster, state).probe_snat_landing(b, proto)
+            }
+            Plane::Bgp { .. } => None,
+        }
+    }
+
+    pub fn release(&mut self, proto: Proto, b: &NatBinding) {
+        match self {
+            Plane::Aci { nat, .. } => nat.release(proto, b.ip, b.remote, b.port),
+            Plane::Bgp { tables, .. } => tables.nat.release(proto, b.ip, b.remote, b.port),
+        }
+    }
+
+    pub fn nat_in_use(&self) -> usize {
+        match self {
+            Plane::Aci { nat, .. } => nat.in_use(),
+            Plane::Bgp { tables, .. } => tables.nat.in_use(),
+        }
+    }
+
+    /// Applies a control-plane change; true when forwarding may have changed.
+    pub fn control(
+        &mut self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        c: Control,
+        node: NodeId,
+    ) -> bool {
+        match (self, c) {
+            (
+                Plane::Bgp {
+                    cfg,
+                    state,
+                    withdrawn,
+                    ..
+                },
+                Control::Withdraw | Control::Restore,
+            ) => {
+                withdrawn[node.index()] = c == Control::Withdraw;
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            (
+                Plane::Bgp {
+                    cfg,
+                    state,
+                    withdrawn,
+                    ..
+                },
+                Control::EndpointsNotReady | Control::EndpointsReady,
+            ) => {
+                // Local services' /32s follow the ready endpoints.
+                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                true
+            }
+            (Plane::Aci { state, .. }, Control::SnatGraphRemove | Control::SnatGraphAdd) => {
+                let add = c == Control::SnatGraphAdd;
+                let mut changed = false;
+                for r in state
+                    .redirects
+                    .iter_mut()
+                    .filter(|r| r.kind == RedirectKind::Snat)
+                {
+                    changed |= if add {
+                        r.group.add(node)
+                    } else {
+                        r.group.remove(node)
+                    };
+                }
+                changed
+            }
+            (Plane::Aci { state, .. }, Control::LbGraphRemove) => {
+                let mut changed = false;
+                for r in state
+                    .redirects
+                    .iter_mut()
+                    .filter(|r| matches!(r.kind, RedirectKind::Service(_)))
+                {
+                    changed |= r.group.remove(node);
+                }
+                changed
+            }
+            (
+                Plane::Aci { state, .. },
+                Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd,
+            ) => {
+                // The controller keeps each service's graph on the nodes with a ready endpoint.
+                let mut changed = false;
+                for r in state.redirects.iter_mut() {
+                    let RedirectKind::Service(svc) = r.kind else {
+                        continue;
+                    };
+                    let has = cluster
+                        .service(svc)
+                        .endpoints
+                        .iter()
+                        .any(|p| cluster.pod(*p).ready && cluster.pod(*p).node == node);
+                    changed |= if has && cluster.node(node).up {
+                        r.group.add(node)
+                    } else {
+                        r.group.remove(node)
+                    };
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+}
