@@ -247,3 +247,11 @@ fn no_ready_endpoint_means_no_service_graph_and_static_ips_by_annotation() {
     assert_eq!(o.verdict, Verdict::Delivered);
     assert_eq!(t.flow.dst, "10.35.0.9:443");
 }
+
+#[test]
+fn a_namespace_source_is_its_first_pod_in_trace() {
+    let s = load(S);
+    let (t, _) = walk(&s, "namespace:shop", "1.1.1.1:443", None);
+    // web-0 is the first pod of shop (10.33.0.2, see the header).
+    assert_eq!(t.flow.src, "10.33.0.2:32768");
+}

@@ -50,12 +50,19 @@ pub fn build(
                 .next()
                 .ok_or("the deployment has no pods (replicas: 0)")?,
         ),
+        Ref::Namespace(ns) => Source::Pod(
+            (0..cluster.pods.len() as u32)
+                .map(PodId)
+                .find(|p| cluster.pod(*p).namespace == ns)
+                .ok_or("the namespace has no pods")?,
+        ),
         Ref::External { ext, .. } => Source::Ip(fabric.externals[ext.index()].first_host()),
         Ref::Literal { ip, .. } => Source::Ip(ip),
-        _ => return Err(
-            "--from must be a pod, a deployment (its first replica), an external network or an IP"
-                .into(),
-        ),
+        _ => {
+            return Err(
+                "--from must be a pod, a deployment (its first replica), a namespace (its first pod), an external network or an IP".into(),
+            );
+        }
     };
     let literal_proto = match *to {
         Ref::Literal { proto, .. } => proto,

@@ -2,7 +2,7 @@
 //! `pod:shop/web-3`, `deployment:shop/batch`, `service:shop/web:80`, `external:clients`) or a
 //! literal `1.1.1.1[:443[/tcp]]`, and their resolution against the fabric and the cluster.
 
-use crate::cluster::{Cluster, DeploymentId, NodeId, PodId, ServiceId};
+use crate::cluster::{Cluster, DeploymentId, NamespaceId, NodeId, PodId, ServiceId};
 use crate::fabric::{ExternalId, Fabric, LeafId, SpineId};
 use crate::net::Proto;
 use std::fmt;
@@ -22,6 +22,8 @@ pub enum Ref {
         dep: DeploymentId,
         port: Option<u16>,
     },
+    /// Every pod of a namespace (a traffic source; `trace` takes its first pod).
+    Namespace(NamespaceId),
     Service {
         svc: ServiceId,
         port: u16,
@@ -72,7 +74,7 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
     }
     let (kind, rest) = t
         .split_once(':')
-        .ok_or_else(|| format!("`{t}` is not a reference; write kind:name (node:, leaf:, spine:, pod:, deployment:, service:, external:) or an IP"))?;
+        .ok_or_else(|| format!("`{t}` is not a reference; write kind:name (node:, leaf:, spine:, pod:, deployment:, namespace:, service:, external:) or an IP"))?;
     match kind {
         "node" => cluster
             .node_by_name(rest)
@@ -131,6 +133,10 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             };
             Ok(Ref::Service { svc, port })
         }
+        "namespace" => cluster
+            .namespace_by_name(rest)
+            .map(Ref::Namespace)
+            .ok_or_else(|| format!("no namespace `{rest}`")),
         "external" => {
             let (name, port) = split_port(rest)?;
             let ext = fabric
@@ -139,7 +145,7 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             Ok(Ref::External { ext, port })
         }
         other => Err(format!(
-            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, service or external"
+            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, namespace, service or external"
         )),
     }
 }
@@ -185,6 +191,7 @@ impl fmt::Display for Display<'_> {
                     port(p)
                 )
             }
+            Ref::Namespace(ns) => write!(f, "namespace:{}", cl.namespace_name(*ns)),
             Ref::Service { svc, port: p } => {
                 let s = cl.service(*svc);
                 write!(

@@ -130,10 +130,10 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             d.error(
                 &t.from.loc,
                 &t.from.path,
-                "a traffic source is an external network, a pod, a deployment or an IP",
+                "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
             );
         }
-        if to.is_some_and(|r| r.is_device()) {
+        if to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_))) {
             d.error(
                 &t.to.loc,
                 &t.to.path,

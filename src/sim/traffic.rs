@@ -60,6 +60,12 @@ impl Generator {
             .map_err(|m| format!("traffic {}: {m}", t.name))?;
         let sources = match t.from {
             Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
+            Ref::Namespace(ns) => Sources::Pods(
+                (0..cluster.pods.len() as u32)
+                    .map(PodId)
+                    .filter(|p| cluster.pod(*p).namespace == ns)
+                    .collect(),
+            ),
             Ref::External { ext, .. } => Sources::Clients(fabric.externals[ext.index()].prefix),
             _ => Sources::Fixed,
         };
