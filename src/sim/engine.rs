@@ -131,6 +131,8 @@ struct Run {
     total: Connections,
     per_gen: Vec<Connections>,
     nat_per_node: Vec<u64>,
+    /// Open connections per serving node.
+    active_per_node: Vec<u64>,
 }
 
 impl Run {
@@ -142,6 +144,9 @@ impl Run {
             .broken
             .entry(reason)
             .or_insert(0) += 1;
+        if let Some(n) = c.node {
+            self.active_per_node[n.index()] -= 1;
+        }
         // The NAT state went with the connection (approximation: freed at once).
         if let Some(b) = c.binding {
             plane.release(c.req.proto, &b);
@@ -198,6 +203,7 @@ fn simulate(
         total: Connections::default(),
         per_gen: vec![Connections::default(); gens.len()],
         nat_per_node: vec![0u64; s.cluster.nodes.len()],
+        active_per_node: vec![0u64; s.cluster.nodes.len()],
     };
     let mut pending: Vec<Pending> = Vec::new();
     let mut failover: Vec<failure::Record> = Vec::new();
@@ -257,6 +263,9 @@ fn simulate(
                 if let Some(b) = &o.snat {
                     run.nat_per_node[b.node.index()] += 1;
                 }
+                if let Some(n) = o.node {
+                    run.active_per_node[n.index()] += 1;
+                }
                 let lb = matches!(
                     (req.src, req.dst),
                     (
@@ -300,6 +309,9 @@ fn simulate(
                 }
                 c.state = State::Closed;
                 let c = *c;
+                if let Some(n) = c.node {
+                    run.active_per_node[n.index()] -= 1;
+                }
                 run.total.completed += 1;
                 run.per_gen[c.generator as usize].completed += 1;
                 match c.binding {
@@ -463,6 +475,16 @@ fn simulate(
                 series
                     .nat_ports_in_use_max_node
                     .push(run.nat_per_node.iter().copied().max().unwrap_or(0));
+                let busy = run.active_per_node.iter().filter(|x| **x > 0).count();
+                let total: u64 = run.active_per_node.iter().sum();
+                series
+                    .load_max_node
+                    .push(run.active_per_node.iter().copied().max().unwrap_or(0));
+                series.load_mean_node.push(if busy == 0 {
+                    0.0
+                } else {
+                    total as f64 / busy as f64
+                });
                 for f in failover.iter_mut() {
                     f.sample(now, ratio);
                 }

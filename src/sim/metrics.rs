@@ -146,6 +146,9 @@ pub struct TimeSeries {
     pub nat_ports_in_use: Vec<u64>,
     /// NAT ports in use on the busiest node.
     pub nat_ports_in_use_max_node: Vec<u64>,
+    /// Open connections on the busiest serving node, and the mean over the nodes serving any.
+    pub load_max_node: Vec<u64>,
+    pub load_mean_node: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
