@@ -150,3 +150,57 @@ events:
         r.timeseries.new_connection_success_ratio
     );
 }
+
+/// One BGP session (node n2 to leaf 101) fails under Calico: nothing is blackholed (the node is
+/// up), and after the 3 s hold time leaf 101 has no route from n2 while leaf 102 still has one.
+#[test]
+fn a_single_bgp_session_failure_withdraws_only_its_routes() {
+    let mut s = scenario(
+        "  - { name: d, cni: calico, bgp: { fabric_asn: 2, hold_time: 3s, node_to_node_mesh: false }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }",
+    );
+    let target = fabsim::scenario::reference::resolve("bgp:n2/101", &s.fabric, &s.cluster).unwrap();
+    s.events[0].target = target;
+    let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
+    let f = &r.failover[0];
+    assert_eq!(f["target"], "bgp:n2/101");
+    assert_eq!(f["blackholed"], 0);
+    assert_eq!(f["detection_s"], 3.0);
+    assert_eq!(r.connections.refused.values().sum::<u64>(), 0);
+    // The state after the hold time: leaf 101 learned n2's block over the failed session only.
+    use fabsim::bgp::NextHop;
+    use fabsim::design::bgp::{BgpState, compile::Expired};
+    let n2 = s.cluster.node_by_name("n2").unwrap();
+    let (l101, l102) = (
+        s.fabric.leaf_by_number(101).unwrap(),
+        s.fabric.leaf_by_number(102).unwrap(),
+    );
+    let mut expired = Expired {
+        nodes: vec![false; 4],
+        ..Expired::default()
+    };
+    expired.sessions.insert((n2, l101));
+    let st = BgpState::compile_with(
+        &s.fabric,
+        &s.cluster,
+        s.designs[0].bgp.as_ref().unwrap(),
+        &expired,
+    );
+    let block = st.node_pod_prefixes[n2.index()][0];
+    let on = |leaf: fabsim::fabric::LeafId| {
+        st.leaf_routes[leaf.index()]
+            .iter()
+            .find(|r| r.prefix == block)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(on(l102).next_hops, [NextHop::Node(n2)]);
+    // Leaf 101 now reaches it through leaf 102 (learned through the fabric).
+    assert_eq!(on(l101).next_hops, [NextHop::Leaf(l102)]);
+    assert!(
+        on(l101)
+            .excluded
+            .iter()
+            .any(|(h, why)| *h == NextHop::Node(n2)
+                && why.to_string().contains("hold timer expired"))
+    );
+}

@@ -24,6 +24,11 @@ pub enum Ref {
     },
     /// Every pod of a namespace (a traffic source; `trace` takes its first pod).
     Namespace(NamespaceId),
+    /// The BGP session between a node and a leaf (`bgp:NODE/LEAF`), a failure target.
+    Session {
+        node: NodeId,
+        leaf: LeafId,
+    },
     Service {
         svc: ServiceId,
         port: u16,
@@ -133,6 +138,20 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             };
             Ok(Ref::Service { svc, port })
         }
+        "bgp" => {
+            let (n, l) = rest.split_once('/').ok_or_else(|| {
+                format!("BGP sessions are written bgp:NODE/LEAF, not `bgp:{rest}`")
+            })?;
+            let node = cluster
+                .node_by_name(n)
+                .ok_or_else(|| format!("no node named `{n}`"))?;
+            let leaf = l
+                .parse()
+                .ok()
+                .and_then(|x| fabric.leaf_by_number(x))
+                .ok_or_else(|| format!("no leaf `{l}` in the fabric"))?;
+            Ok(Ref::Session { node, leaf })
+        }
         "namespace" => cluster
             .namespace_by_name(rest)
             .map(Ref::Namespace)
@@ -192,6 +211,9 @@ impl fmt::Display for Display<'_> {
                 )
             }
             Ref::Namespace(ns) => write!(f, "namespace:{}", cl.namespace_name(*ns)),
+            Ref::Session { node, leaf } => {
+                write!(f, "bgp:{}/{}", cl.node(*node).name, fab.leaf(*leaf).number)
+            }
             Ref::Service { svc, port: p } => {
                 let s = cl.service(*svc);
                 write!(

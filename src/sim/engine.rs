@@ -69,7 +69,7 @@ fn fabric_event(failover: &mut Vec<failure::Record>, target: &str, up: bool, now
     if up {
         for f in failover
             .iter_mut()
-            .filter(|f| f.active && f.node.is_none() && f.target == target)
+            .filter(|f| f.active && f.target == target)
         {
             f.active = false;
             f.recovered_at = Some(now);
@@ -116,7 +116,10 @@ pub fn run_with_progress(
             cfg,
             state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
             tables: NodeTables::default(),
-            withdrawn: vec![false; s.cluster.nodes.len()],
+            expired: crate::design::bgp::compile::Expired {
+                nodes: vec![false; s.cluster.nodes.len()],
+                ..Default::default()
+            },
         }
     } else {
         return Err(format!("design {} could not be resolved", design.name));
@@ -347,6 +350,30 @@ fn simulate(
                 let mut nodes: Vec<NodeId> = Vec::new();
                 match ev.target {
                     Ref::Node(n) => nodes.push(n),
+                    Ref::Session { node, leaf } => {
+                        // The node stays up: its routes over this session go when the hold timer
+                        // expires; nothing is blackholed meanwhile.
+                        let target =
+                            crate::scenario::reference::Display(&ev.target, &fabric, &run.cluster)
+                                .to_string();
+                        fabric_event(&mut failover, &target, up, now);
+                        if let Some(f) = failover.last_mut().filter(|_| !up) {
+                            f.node = Some(node);
+                        }
+                        for (delay, action) in failure::session_reactions(design, up) {
+                            pending.push(Pending {
+                                node,
+                                leaf: Some(leaf),
+                                action,
+                            });
+                            q.push(
+                                now.saturating_add(delay),
+                                Event::Control {
+                                    pending: pending.len() as u32 - 1,
+                                },
+                            );
+                        }
+                    }
                     Ref::Spine(sp) => {
                         fabric.set_spine_up(sp, up);
                         fabric_event(&mut failover, &fabric.spine_name(sp), up, now);
@@ -426,7 +453,11 @@ fn simulate(
                         ));
                     }
                     for (delay, action) in failure::reactions(s, design, up) {
-                        pending.push(Pending { node, action });
+                        pending.push(Pending {
+                            node,
+                            leaf: None,
+                            action,
+                        });
                         q.push(
                             now.saturating_add(delay),
                             Event::Control {
@@ -437,10 +468,11 @@ fn simulate(
                 }
             }
             Event::Control { pending: idx } => {
-                let Pending { node, action } = pending[idx as usize];
+                let Pending { node, leaf, action } = pending[idx as usize];
                 // A reaction to a failure is moot once the node is back (and vice versa).
                 let node_up = run.cluster.node(node).up;
-                if action.after_failure() == node_up {
+                // (Single-session actions do not depend on the node's state.)
+                if leaf.is_none() && action.after_failure() == node_up {
                     continue;
                 }
                 if let Some(ready) = action.readiness() {
@@ -451,7 +483,7 @@ fn simulate(
                 if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
                     f.reactions.push((now, action));
                 }
-                if plane.control(&fabric, &run.cluster, action, node) {
+                if plane.control(&fabric, &run.cluster, action, node, leaf) {
                     // Connections the change moves to another node lose their conntrack state.
                     let n = break_moved(&mut run, &mut plane, &fabric);
                     if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {

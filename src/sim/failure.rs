@@ -41,6 +41,9 @@ pub enum Control {
     LbGraphAdd,
     EndpointsNotReady,
     EndpointsReady,
+    /// One BGP session (node, leaf) expired or came back.
+    SessionDown,
+    SessionUp,
 }
 
 impl Control {
@@ -73,6 +76,8 @@ impl Control {
             Control::LbGraphAdd => "node-added-to-loadbalancer-graphs",
             Control::EndpointsNotReady => "node-notready-endpoints-removed",
             Control::EndpointsReady => "node-ready-endpoints-added",
+            Control::SessionDown => "bgp-hold-timer-expired-session-routes-withdrawn",
+            Control::SessionUp => "bgp-session-up-routes-restored",
         }
     }
 }
@@ -81,6 +86,8 @@ impl Control {
 #[derive(Clone, Copy, Debug)]
 pub struct Pending {
     pub node: NodeId,
+    /// The leaf of a single BGP session's event.
+    pub leaf: Option<crate::fabric::LeafId>,
     pub action: Control,
 }
 
@@ -120,6 +127,19 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
         }
     }
     v
+}
+
+/// The reaction of a design to one BGP session (node, leaf) failing or coming back: the hold
+/// timer, then its routes go; nothing for ACI-CNI (no BGP to the nodes).
+pub fn session_reactions(design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
+    match (&design.bgp, up) {
+        (Some(_), true) => vec![(Nanos::ZERO, Control::SessionUp)],
+        (Some(cfg), false) => vec![(
+            cfg.node_hold_time.min(cfg.fabric_hold_time),
+            Control::SessionDown,
+        )],
+        (None, _) => Vec::new(),
+    }
 }
 
 /// What one failure did.

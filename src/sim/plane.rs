@@ -9,8 +9,10 @@ use crate::dataplane::request::FlowRequest;
 use crate::dataplane::{Count, NatBinding, Outcome};
 use crate::design::aci_cni::AciState;
 use crate::design::aci_cni::compile::RedirectKind;
+use crate::design::bgp::compile::Expired;
 use crate::design::bgp::{BgpConfig, BgpState};
 use crate::fabric::Fabric;
+use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 
@@ -24,7 +26,7 @@ pub enum Plane<'a> {
         cfg: &'a BgpConfig,
         state: Box<BgpState>,
         tables: NodeTables,
-        withdrawn: Vec<bool>,
+        expired: Expired,
     },
 }
 
@@ -35,10 +37,10 @@ impl Plane<'_> {
             Plane::Bgp {
                 cfg,
                 state,
-                withdrawn,
+                expired,
                 ..
             } => {
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                **state = BgpState::compile_with(fabric, cluster, cfg, expired);
                 true
             }
             Plane::Aci { .. } => false,
@@ -108,32 +110,51 @@ impl Plane<'_> {
         cluster: &Cluster,
         c: Control,
         node: NodeId,
+        leaf: Option<LeafId>,
     ) -> bool {
         match (self, c) {
             (
                 Plane::Bgp {
                     cfg,
                     state,
-                    withdrawn,
+                    expired,
                     ..
                 },
-                Control::Withdraw | Control::Restore,
+                Control::SessionDown | Control::SessionUp,
             ) => {
-                withdrawn[node.index()] = c == Control::Withdraw;
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                let Some(leaf) = leaf else { return false };
+                if c == Control::SessionDown {
+                    expired.sessions.insert((node, leaf));
+                } else {
+                    expired.sessions.remove(&(node, leaf));
+                }
+                **state = BgpState::compile_with(fabric, cluster, cfg, expired);
                 true
             }
             (
                 Plane::Bgp {
                     cfg,
                     state,
-                    withdrawn,
+                    expired,
+                    ..
+                },
+                Control::Withdraw | Control::Restore,
+            ) => {
+                expired.nodes[node.index()] = c == Control::Withdraw;
+                **state = BgpState::compile_with(fabric, cluster, cfg, expired);
+                true
+            }
+            (
+                Plane::Bgp {
+                    cfg,
+                    state,
+                    expired,
                     ..
                 },
                 Control::EndpointsNotReady | Control::EndpointsReady,
             ) => {
                 // Local services' /32s follow the ready endpoints.
-                **state = BgpState::compile_with(fabric, cluster, cfg, withdrawn);
+                **state = BgpState::compile_with(fabric, cluster, cfg, expired);
                 true
             }
             (Plane::Aci { state, .. }, Control::SnatGraphRemove | Control::SnatGraphAdd) => {

@@ -17,6 +17,20 @@ use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+/// Sessions whose hold timer expired: all of a node's (it failed), or single (node, leaf) ones.
+#[derive(Clone, Debug, Default)]
+pub struct Expired {
+    pub nodes: Vec<bool>,
+    pub sessions: std::collections::BTreeSet<(NodeId, LeafId)>,
+}
+
+impl Expired {
+    pub fn is(&self, node: NodeId, leaf: LeafId) -> bool {
+        self.nodes.get(node.index()).copied().unwrap_or(false)
+            || self.sessions.contains(&(node, leaf))
+    }
+}
+
 /// A BGP session between a node and a leaf.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -71,16 +85,16 @@ pub fn peer_leaves(fabric: &Fabric, cluster: &Cluster, node: NodeId) -> Vec<Leaf
 
 impl BgpState {
     pub fn compile(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig) -> BgpState {
-        Self::compile_with(fabric, cluster, cfg, &[])
+        Self::compile_with(fabric, cluster, cfg, &Expired::default())
     }
 
-    /// Like [`BgpState::compile`], with the sessions of the `withdrawn` nodes expired (hold
-    /// timer): their routes are gone from the fabric.
+    /// Like [`BgpState::compile`], with the `expired` sessions down (hold timer): the routes
+    /// learned over them are gone from the fabric.
     pub fn compile_with(
         fabric: &Fabric,
         cluster: &Cluster,
         cfg: &BgpConfig,
-        withdrawn: &[bool],
+        expired: &Expired,
     ) -> BgpState {
         let cfg = cfg.clone();
         let pods_by_node = cluster.pods_by_node();
@@ -199,7 +213,7 @@ impl BgpState {
             let node = NodeId(n as u32);
             let count = adv.len() as u32;
             for leaf in peer_leaves(fabric, cluster, node) {
-                let down = if withdrawn.get(n).copied().unwrap_or(false) {
+                let down = if expired.is(node, leaf) {
                     Some(Rejection::HoldTimerExpired)
                 } else if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
                     Some(Rejection::PeerAsMismatch {
