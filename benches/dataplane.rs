@@ -178,7 +178,10 @@ fn engine(c: &mut Criterion) {
     for i in 0..10_000u64 {
         q.push(
             Nanos(mix64(i) % 1_000_000_000),
-            Event::Close { conn: i as u32 },
+            Event::Close {
+                conn: i as u32,
+                generation: 0,
+            },
         );
     }
     c.bench_function("event_queue_push_pop_depth_10000", |b| {

@@ -46,6 +46,8 @@ struct Conn {
     /// ACI-CNI SNAT: where the reply lands.
     landing: Option<NodeId>,
     state: State,
+    /// Bumped each time the slot takes a new connection.
+    generation: u32,
 }
 
 /// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
@@ -289,10 +291,12 @@ fn simulate(
                     lb,
                     landing,
                     state: State::Open,
+                    generation: 0,
                 };
                 let slot = match run.free.pop() {
                     Some(i) => {
-                        run.conns[i as usize] = c;
+                        let generation = run.conns[i as usize].generation.wrapping_add(1);
+                        run.conns[i as usize] = Conn { generation, ..c };
                         i
                     }
                     None => {
@@ -302,12 +306,15 @@ fn simulate(
                 };
                 q.push(
                     now.saturating_add(g.lifetime()),
-                    Event::Close { conn: slot },
+                    Event::Close {
+                        conn: slot,
+                        generation: run.conns[slot as usize].generation,
+                    },
                 );
             }
-            Event::Close { conn } => {
+            Event::Close { conn, generation } => {
                 let c = &mut run.conns[conn as usize];
-                if c.state != State::Open {
+                if c.state != State::Open || c.generation != generation {
                     continue; // broken earlier; its slot may already serve another connection
                 }
                 c.state = State::Closed;

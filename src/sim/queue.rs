@@ -11,8 +11,9 @@ use std::collections::{BinaryHeap, VecDeque};
 pub enum Event {
     /// The next connection of traffic generator `generator` arrives.
     Arrival { generator: u32 },
-    /// Connection `conn` (a slot of the connection table) closes.
-    Close { conn: u32 },
+    /// Connection `conn` (a slot of the connection table) closes, if the slot still holds the
+    /// connection of `generation` (a broken connection's slot may serve another one since).
+    Close { conn: u32, generation: u32 },
     /// The NAT tuple of connection `conn` leaves TIME_WAIT (or the UDP timeout) and is freed.
     Release { conn: u32 },
     /// Take a time-series sample.
@@ -92,18 +93,36 @@ mod tests {
     #[test]
     fn ties_break_first_in_first_out() {
         let mut q = EventQueue::default();
-        q.push(Nanos(5), Event::Close { conn: 1 });
+        q.push(
+            Nanos(5),
+            Event::Close {
+                conn: 1,
+                generation: 0,
+            },
+        );
         q.push(Nanos(3), Event::Sample);
         q.push(Nanos(5), Event::Arrival { generator: 0 });
-        q.push(Nanos(5), Event::Close { conn: 0 });
+        q.push(
+            Nanos(5),
+            Event::Close {
+                conn: 0,
+                generation: 0,
+            },
+        );
         let order: Vec<Event> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(
             order,
             [
                 Event::Sample,
-                Event::Close { conn: 1 },
+                Event::Close {
+                    conn: 1,
+                    generation: 0
+                },
                 Event::Arrival { generator: 0 },
-                Event::Close { conn: 0 }
+                Event::Close {
+                    conn: 0,
+                    generation: 0
+                }
             ]
         );
     }

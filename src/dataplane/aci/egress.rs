@@ -151,7 +151,10 @@ impl AciWalk<'_> {
         rec.start_return();
         let mut r = pkt.reversed();
         let Some(border) = self.fabric.ingress_border_leaf(&r) else {
-            unreachable!("a border leaf exists")
+            rec.hop(self.external(dst.ip), Action::Drop, &r, || {
+                "no live border leaf: the reply cannot enter the fabric".into()
+            });
+            return outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency);
         };
         rec.hop(self.external(dst.ip), Action::Route, &r, || {
             format!(
@@ -187,10 +190,13 @@ impl AciWalk<'_> {
             (Some(b), Some(g)) => {
                 let redirect = self.state.redirect(g.redirect);
                 let h = pbr_sip_dip_proto(salt(&redirect.name), r.src.ip, r.dst.ip, proto);
-                let choice = redirect
-                    .group
-                    .choose(h)
-                    .expect("SNAT redirect policy lists every node");
+                let Some(choice) = redirect.group.choose(h) else {
+                    // Every node was taken out of the graph by tracking (all failed at some point).
+                    rec.hop(Device::Leaf(border), Action::Drop, &r, || {
+                        format!("redirect policy {} has no destination left", redirect.name)
+                    });
+                    return outcome(orig, Verdict::Dropped, Reason::Blackholed, cx.latency);
+                };
                 let landing = choice.member;
                 rec.hop(Device::Leaf(border), Action::PbrRedirect, &r, || {
                     format!(
