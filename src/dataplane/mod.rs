@@ -246,6 +246,15 @@ pub(crate) fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nan
     }
 }
 
+/// A delivered connection: served (or NATed) by `node`, ending at `pod`.
+pub(crate) fn delivered(flow: Flow, latency: Nanos, node: NodeId, pod: PodId) -> Outcome {
+    Outcome {
+        node: Some(node),
+        pod: Some(pod),
+        ..outcome(flow, Verdict::Delivered, Reason::Delivered, latency)
+    }
+}
+
 /// Steps of the fabric both designs' walks take the same way.
 #[derive(Clone, Copy)]
 pub(crate) struct FabricSteps<'a> {

@@ -273,12 +273,11 @@ impl AciWalk<'_> {
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(pod))
         });
-        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
-        o.node = Some(node);
-        o.pod = Some(pod);
-        o.snat = binding;
-        o.bounced = bounced;
-        o
+        Outcome {
+            snat: binding,
+            bounced: bounced,
+            ..delivered(orig, cx.latency, node, pod)
+        }
     }
 
     /// Pod → pod (possibly after OVS service DNAT, given as `dnat` = (service endpoint as sent)).

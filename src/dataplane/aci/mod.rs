@@ -445,10 +445,7 @@ impl<'a> AciWalk<'a> {
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "the client receives the reply from the LoadBalancer IP".into()
         });
-        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, cx.latency);
-        o.node = Some(node);
-        o.pod = Some(pod);
-        o
+        delivered(orig, cx.latency, node, pod)
     }
 
     /// Outside host → a pod IP directly (the pod subnet is routed; contracts still apply).

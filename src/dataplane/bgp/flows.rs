@@ -168,11 +168,10 @@ impl BgpWalk<'_> {
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "the client receives the reply from the LoadBalancer IP".into()
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
-        o.node = Some(node);
-        o.pod = Some(pod);
-        o.snat = snat;
-        o
+        Outcome {
+            snat: snat,
+            ..delivered(pkt, *lat, node, pod)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -285,11 +284,10 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(pod))
         });
-        let mut o = outcome(orig, Verdict::Delivered, Reason::Delivered, *lat);
-        o.node = Some(node);
-        o.pod = Some(pod);
-        o.snat = binding;
-        o
+        Outcome {
+            snat: binding,
+            ..delivered(orig, *lat, node, pod)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -337,10 +335,7 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(a), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(a))
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
-        o.node = Some(nb);
-        o.pod = Some(b);
-        o
+        delivered(pkt, *lat, nb, b)
     }
 
     /// Node to node for a pod's packet: locally routed; straight to the owning node over the
@@ -438,10 +433,7 @@ impl BgpWalk<'_> {
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "reply delivered".into()
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
-        o.node = Some(node);
-        o.pod = Some(pod);
-        o
+        delivered(pkt, *lat, node, pod)
     }
 
     /// Pod → service: the node's service proxy picks a backend and DNATs, then pod to pod; the
@@ -550,9 +542,6 @@ impl BgpWalk<'_> {
         rec.hop(Device::Pod(a), Action::Deliver, &back, || {
             format!("the reply reaches {}", self.cluster.pod_ref(a))
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
-        o.node = Some(nb);
-        o.pod = Some(b);
-        o
+        delivered(pkt, *lat, nb, b)
     }
 }
