@@ -275,7 +275,7 @@ impl AciWalk<'_> {
         });
         Outcome {
             snat: binding,
-            bounced: bounced,
+            bounced,
             ..delivered(orig, cx.latency, node, pod)
         }
     }

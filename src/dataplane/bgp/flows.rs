@@ -169,7 +169,7 @@ impl BgpWalk<'_> {
             "the client receives the reply from the LoadBalancer IP".into()
         });
         Outcome {
-            snat: snat,
+            snat,
             ..delivered(pkt, *lat, node, pod)
         }
     }
