@@ -99,6 +99,8 @@ pub struct Fabric {
     pub latency: Latency,
     external_lpm: LpmTable<ExternalId>,
     borders: Vec<LeafId>,
+    /// Each leaf's hash salt (from its name), computed once so hashing allocates nothing.
+    leaf_salts: Vec<u64>,
 }
 
 /// One hop of a path through the fabric, with the latency of the link that reached it.
@@ -124,6 +126,10 @@ impl Fabric {
             .map(LeafId)
             .filter(|l| leaves[l.index()].border)
             .collect();
+        let leaf_salts = leaves
+            .iter()
+            .map(|l| salt(&format!("leaf:{}", l.number)))
+            .collect();
         Fabric {
             spines,
             leaves,
@@ -132,6 +138,7 @@ impl Fabric {
             latency,
             external_lpm,
             borders,
+            leaf_salts,
         }
     }
 
@@ -160,6 +167,11 @@ impl Fabric {
             .iter()
             .copied()
             .filter(|l| self.leaf(*l).up)
+    }
+
+    /// The hash salt of a leaf's own ECMP decisions (its name's), computed once.
+    pub fn leaf_salt(&self, id: LeafId) -> u64 {
+        self.leaf_salts[id.index()]
     }
 
     pub fn leaf(&self, id: LeafId) -> &Leaf {
@@ -230,7 +242,7 @@ impl Fabric {
         if from == to || live == 0 {
             return None;
         }
-        let k = pick(five_tuple(salt(&self.leaf_name(from)), flow), live);
+        let k = pick(five_tuple(self.leaf_salt(from), flow), live);
         let i = self
             .spines
             .iter()

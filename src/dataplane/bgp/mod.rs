@@ -131,7 +131,7 @@ impl<'a> BgpWalk<'a> {
                 return Err(Reason::NoRoute);
             };
             let hops = &route.next_hops;
-            let h = five_tuple(salt(&self.fabric.leaf_name(leaf)), pkt);
+            let h = five_tuple(self.fabric.leaf_salt(leaf), pkt);
             let chosen = hops[pick(h, hops.len())];
             let explain = || {
                 let names: Vec<String> = hops.iter().map(|x| self.hop_name(x)).collect();

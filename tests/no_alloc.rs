@@ -1,0 +1,58 @@
+//! The walk the engine runs per connection allocates nothing once the tables are warm: the
+//! counting recorder builds no explanation strings, backend sets reuse a scratch vector.
+
+mod common;
+use common::*;
+use fabsim::dataplane::Count;
+use fabsim::dataplane::aci::AciWalk;
+use fabsim::dataplane::bgp::{BgpWalk, NodeTables};
+use fabsim::dataplane::request::{FlowRequest, Source, Target};
+use fabsim::design::aci_cni::AciState;
+use fabsim::design::bgp::BgpState;
+use fabsim::nat::conntrack::NatTable;
+use fabsim::net::Proto;
+use std::net::Ipv4Addr;
+
+#[test]
+fn walks_allocate_nothing_in_steady_state() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let svc = s.cluster.service_by_name("shop", "web").unwrap();
+    let lb = |i: u32| FlowRequest {
+        src: Source::Ip(Ipv4Addr::new(192, 168, 100, (i % 200) as u8 + 1)),
+        sport: 40000 + (i % 1000) as u16,
+        dst: Target::Service { svc, port: 80 },
+        proto: Proto::Tcp,
+    };
+    let aci = AciState::compile(
+        &s.cluster,
+        s.design("aci-cni").unwrap().aci.as_ref().unwrap(),
+    );
+    let w = AciWalk::new(&s.fabric, &s.cluster, &aci);
+    let mut nat = NatTable::default();
+    let info = allocation_counter::measure(|| {
+        for i in 0..1000 {
+            std::hint::black_box(w.walk(&lb(i), &mut nat, &mut Count::default()));
+        }
+    });
+    assert_eq!(info.count_total, 0, "ACI-CNI LoadBalancer walks allocated");
+
+    for design in ["calico", "kube-router", "cilium"] {
+        let st = BgpState::compile(
+            &s.fabric,
+            &s.cluster,
+            s.design(design).unwrap().bgp.as_ref().unwrap(),
+        );
+        let w = BgpWalk::new(&s.fabric, &s.cluster, &st);
+        let mut tables = NodeTables::default();
+        // Warm up: Maglev tables, round-robin counters and the scratch vector are built once.
+        for i in 0..1000 {
+            w.walk(&lb(i), &mut tables, &mut Count::default());
+        }
+        let info = allocation_counter::measure(|| {
+            for i in 0..1000 {
+                std::hint::black_box(w.walk(&lb(i), &mut tables, &mut Count::default()));
+            }
+        });
+        assert_eq!(info.count_total, 0, "{design} LoadBalancer walks allocated");
+    }
+}
