@@ -17,6 +17,20 @@ impl BgpWalk<'_> {
         }
     }
 
+    /// A source port for `flow` NATed to the node's IP, as the design's masquerade picks it (the
+    /// search offset stands for the kernel's random draw); `None` when the range is full.
+    fn node_snat_port(&self, node: NodeId, flow: &Flow, tables: &mut NodeTables) -> Option<u16> {
+        let cfg = &self.state.cfg;
+        let off = five_tuple(salt("masq"), flow) as u32;
+        tables.nat.allocate_from(
+            flow,
+            self.cluster.node(node).ip,
+            cfg.masquerade_ports,
+            off,
+            cfg.masquerade_random_fully,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn ingress_lb<R: Recorder>(
         &self,
@@ -103,15 +117,7 @@ impl BgpWalk<'_> {
             });
         } else {
             let ip = self.cluster.node(node).ip;
-            let (lo, hi) = self.state.cfg.masquerade_ports;
-            let off = five_tuple(salt("masq"), &fwd) as u32;
-            let Some(p) = tables.nat.allocate_from(
-                &fwd,
-                ip,
-                (lo, hi),
-                off,
-                self.state.cfg.masquerade_random_fully,
-            ) else {
+            let Some(p) = self.node_snat_port(node, &fwd, tables) else {
                 rec.hop(Device::Node(node), Action::Drop, &fwd, || {
                     format!("no free source port on {ip} towards {}", fwd.dst)
                 });
@@ -203,14 +209,7 @@ impl BgpWalk<'_> {
         if self.state.cfg.masquerade {
             let ip = self.cluster.node(node).ip;
             let (lo, hi) = self.state.cfg.masquerade_ports;
-            let off = five_tuple(salt("masq"), &pkt) as u32;
-            let Some(p) = tables.nat.allocate_from(
-                &pkt,
-                ip,
-                (lo, hi),
-                off,
-                self.state.cfg.masquerade_random_fully,
-            ) else {
+            let Some(p) = self.node_snat_port(node, &pkt, tables) else {
                 rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("every port {lo}–{hi} of {ip} is in use towards {proto} {dst}: masquerade port exhausted"));
                 return outcome(
                     orig,
