@@ -13,78 +13,11 @@ fn erlang_b(c: u32, a: f64) -> f64 {
     (1..=c).fold(1.0, |b, k| a * b / (k as f64 + a * b))
 }
 
-/// One node, one SNAT IP, one chunk of 40 ports (5000–5040 by 40: the chunk 5000–5039), one
-/// destination: a loss system with c = 40 servers.
-fn erlang_scenario(seed: u64, rate: f64, lifetime: &str, time_wait: &str) -> Scenario {
+/// One node, one SNAT IP, one chunk of 40 ports (5000–5040 by 40: the chunk 5000–5039), the
+/// given `traffic` lines: a loss system with c = 40 servers per SNAT key.
+fn erlang_scenario(seed: u64, accounting: &str, traffic: &str, time_wait: &str) -> Scenario {
     load_text(&format!(
         "name: erlang
-seed: {seed}
-duration: 600s
-fabric:
-  spines: [201]
-  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }}]
-  external: [{{ name: internet, prefix: 0.0.0.0/0 }}]
-cluster:
-  namespaces: [{{ name: a }}]
-  deployments: [{{ name: job, namespace: a, replicas: 1, labels: {{ app: job }} }}]
-designs:
-  - name: aci-cni
-    cni: aci-cni
-    net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
-    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
-    snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
-traffic:
-  - {{ name: t, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: {rate}/s }}, duration: {lifetime} }}
-conntrack: {{ time_wait: {time_wait} }}
-"
-    ))
-}
-
-fn check_erlang(lifetime: &str, time_wait: &str, h: f64) {
-    let rate = 20.0;
-    let expected = erlang_b(40, rate * h);
-    let fractions: Vec<f64> = (1..=10u64)
-        .map(|seed| {
-            let s = erlang_scenario(seed, rate, lifetime, time_wait);
-            let r = engine::run(&s, &s.designs[0], Nanos::from_secs(10)).unwrap();
-            let c = &r.connections;
-            c.refused.get("snat-port-exhausted").copied().unwrap_or(0) as f64 / c.attempted as f64
-        })
-        .collect();
-    let n = fractions.len() as f64;
-    let mean = fractions.iter().sum::<f64>() / n;
-    let sd = (fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let se = sd / n.sqrt();
-    eprintln!(
-        "Erlang-B(40, {:.1}) = {expected:.5}; simulated {mean:.5} ± {se:.5} (10 runs of 600 s)",
-        rate * h
-    );
-    assert!(
-        (mean - expected).abs() <= 3.0 * se,
-        "simulated {mean} vs Erlang-B {expected} (SE {se})"
-    );
-}
-
-#[test]
-fn snat_refusals_follow_erlang_b_without_time_wait() {
-    // A = λ·h = 20/s × 1.5 s = 30 erlangs on c = 40 ports: B ≈ 0.0187.
-    check_erlang("{ exponential: 1500ms }", "0s", 1.5);
-}
-
-#[test]
-fn snat_refusals_follow_erlang_b_with_time_wait_in_the_holding_time() {
-    // h = lifetime + TIME_WAIT = 1 s + 0.5 s: the same 30 erlangs.
-    check_erlang("{ exponential: 1s }", "500ms", 1.5);
-}
-
-/// Two destinations at 10/s each, 1.5 s lifetimes: the kernel's per-tuple uniqueness gives each
-/// destination its own 40 ports (A = 15 each: B ≈ 2·10⁻⁷); the talk's strict rule shares them
-/// (A = 30 on 40 ports: B ≈ 0.0144).
-#[test]
-fn strict_snat_accounting_is_the_talks_sizing_rule() {
-    let frac = |accounting: &str, seed: u64| {
-        let y = format!(
-            "name: strict
 seed: {seed}
 duration: 600s
 fabric:
@@ -102,30 +35,69 @@ designs:
     kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
     snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
 traffic:
-  - {{ name: one, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: {{ poisson: 10/s }}, duration: {{ exponential: 1500ms }} }}
-  - {{ name: two, from: 'deployment:a/job', to: '2.2.2.2:443/tcp', arrivals: {{ poisson: 10/s }}, duration: {{ exponential: 1500ms }} }}
-conntrack: {{ time_wait: 0s }}
+{traffic}
+conntrack: {{ time_wait: {time_wait} }}
 "
-        );
-        let s = load_text(&y);
-        let r = engine::run(&s, &s.designs[0], Nanos::from_secs(10)).unwrap();
-        r.connections
-            .refused
-            .get("snat-port-exhausted")
-            .copied()
-            .unwrap_or(0) as f64
-            / r.connections.attempted as f64
+    ))
+}
+
+/// The SNAT-refused fraction over ten seeds: mean and standard error.
+fn refused_fraction(accounting: &str, traffic: &str, time_wait: &str, seeds: u64) -> (f64, f64) {
+    let fractions: Vec<f64> = (1..=seeds)
+        .map(|seed| {
+            let s = erlang_scenario(seed, accounting, traffic, time_wait);
+            let c = engine::run(&s, &s.designs[0], Nanos::from_secs(10))
+                .unwrap()
+                .connections;
+            c.refused.get("snat-port-exhausted").copied().unwrap_or(0) as f64 / c.attempted as f64
+        })
+        .collect();
+    let n = fractions.len() as f64;
+    let mean = fractions.iter().sum::<f64>() / n;
+    let sd = if n > 1.0 {
+        (fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
     };
-    let strict: Vec<f64> = (1..=10).map(|seed| frac("strict", seed)).collect();
-    let n = strict.len() as f64;
-    let mean = strict.iter().sum::<f64>() / n;
-    let se = (strict.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / n.sqrt();
-    let expected = erlang_b(40, 30.0);
+    (mean, sd / n.sqrt())
+}
+
+fn assert_erlang(accounting: &str, traffic: &str, time_wait: &str, erlangs: f64) {
+    let expected = erlang_b(40, erlangs);
+    let (mean, se) = refused_fraction(accounting, traffic, time_wait, 10);
+    eprintln!(
+        "Erlang-B(40, {erlangs:.1}) = {expected:.5}; simulated {mean:.5} ± {se:.5} (10 runs of 600 s)"
+    );
     assert!(
         (mean - expected).abs() <= 3.0 * se,
-        "strict {mean} vs Erlang-B {expected} (SE {se})"
+        "simulated {mean} vs Erlang-B {expected} (SE {se})"
     );
-    assert!(frac("per-tuple", 1) < 1e-3);
+}
+
+const ONE_DEST_1500MS: &str = "  - { name: t, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: { poisson: 20/s }, duration: { exponential: 1500ms } }";
+
+#[test]
+fn snat_refusals_follow_erlang_b_without_time_wait() {
+    // A = λ·h = 20/s × 1.5 s = 30 erlangs on c = 40 ports: B(40, 30) ≈ 0.0144.
+    assert_erlang("per-tuple", ONE_DEST_1500MS, "0s", 30.0);
+}
+
+#[test]
+fn snat_refusals_follow_erlang_b_with_time_wait_in_the_holding_time() {
+    // h = lifetime + TIME_WAIT = 1 s + 0.5 s: the same 30 erlangs.
+    let t = ONE_DEST_1500MS.replace("1500ms", "1s");
+    assert_erlang("per-tuple", &t, "500ms", 30.0);
+}
+
+/// Two destinations at 10/s each, 1.5 s lifetimes: the kernel's per-tuple uniqueness gives each
+/// destination its own 40 ports (A = 15 each: B ≈ 2·10⁻⁷); the talk's strict rule shares them
+/// (A = 30 on 40 ports: B ≈ 0.0144).
+#[test]
+fn strict_snat_accounting_is_the_talks_sizing_rule() {
+    let two = "  - { name: one, from: 'deployment:a/job', to: '1.1.1.1:443/tcp', arrivals: { poisson: 10/s }, duration: { exponential: 1500ms } }
+  - { name: two, from: 'deployment:a/job', to: '2.2.2.2:443/tcp', arrivals: { poisson: 10/s }, duration: { exponential: 1500ms } }";
+    assert_erlang("strict", two, "0s", 30.0);
+    assert!(refused_fraction("per-tuple", two, "0s", 1).0 < 1e-3);
 }
 
 #[test]
