@@ -75,19 +75,7 @@ fn the_real_acc_provision_files_load() {
         let scenario = format!(
             "name: fx\nfabric:\n  spines: [201]\n  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 3, prefix: n }} }}]\ncluster: {{}}\ndesigns:\n  - {{ name: aci-cni, cni: aci-cni, acc_provision: {{ file: {name} }} }}\n"
         );
-        let loaded = fabsim::scenario::load_str(
-            &std::sync::Arc::from("fx.yaml"),
-            &scenario,
-            &dir,
-            Diagnostics::default(),
-        );
-        let msgs: Vec<String> = loaded
-            .diagnostics
-            .items
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        assert!(loaded.scenario.is_some(), "{name}: {msgs:?}");
+        load_text_in(&dir, &scenario);
         match name.as_str() {
             "base_case_snat.inp.yaml" => {
                 let r = c.port_range.as_ref().unwrap().value.clone();
@@ -134,19 +122,7 @@ fn the_real_calico_flavour_loads_with_its_resources() {
     }
     // The fixture's topology: rack 1 = leaves 101, 102 with k8s-node1, 2; rack 2 = leaf 103 with 3, 4.
     let scenario = "name: fx\nfabric:\n  spines: [201]\n  racks:\n    - { id: 1, leaves: [101, 102], border: true, nodes: [k8s-node1, k8s-node2] }\n    - { id: 2, leaves: [103], nodes: [k8s-node3, k8s-node4] }\ncluster: {}\ndesigns:\n  - { name: calico, cni: calico, acc_provision: { file: flavor_calico-3.26.3.inp.yaml }, resources: { file: flavor_calico-3.26.3.calico-resources.yaml } }\n  - { name: calico-export, cni: calico, acc_provision: { file: flavor_with_cluster_svc_export_calico-3.26.3.inp.yaml } }\n";
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("fx.yaml"),
-        scenario,
-        &dir,
-        Diagnostics::default(),
-    );
-    let msgs: Vec<String> = loaded
-        .diagnostics
-        .items
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
-    let s = loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}"));
+    let s = load_text_in(&dir, scenario);
     let c = s.designs[0].bgp.as_ref().unwrap();
     assert_eq!((c.cluster_asn, c.fabric_asn, c.max_prefix), (64512, 2, 500));
     assert_eq!(c.node_password.as_deref(), Some("test"));

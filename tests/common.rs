@@ -86,10 +86,15 @@ pub fn walk_design(
 
 /// Loads a scenario written in the test itself (relative files resolve from the repository).
 pub fn load_text(y: &str) -> Scenario {
+    load_text_in(&root(), y)
+}
+
+/// Loads a scenario written in the test, its relative files resolved from `dir`.
+pub fn load_text_in(dir: &Path, y: &str) -> Scenario {
     let loaded = scenario::load_str(
         &std::sync::Arc::from("t.yaml"),
         y,
-        &root(),
+        dir,
         fabsim::scenario::diag::Diagnostics::default(),
     );
     let msgs: Vec<String> = loaded
