@@ -24,6 +24,9 @@ pub struct Node {
     pub mac: [u8; 6],
     /// False while the node is failed (the engine flips it; the walks drop what reaches it).
     pub up: bool,
+    /// The node's uplinks that are down: bit `i` for the `i`-th leaf of its rack (a rack has one
+    /// leaf or a vPC pair). The bond carries everything over the others.
+    pub uplinks_down: u8,
 }
 
 impl Node {

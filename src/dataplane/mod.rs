@@ -270,7 +270,8 @@ impl FabricSteps<'_> {
 
     /// The leaf of the node's vPC pair that carries this flow.
     pub fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        self.fabric.vpc_member(self.cluster.node(node).rack, flow)
+        let n = self.cluster.node(node);
+        self.fabric.node_uplink(n.rack, n.uplinks_down, flow)
     }
 
     /// The border leaf a leaf sends outside-bound traffic to (ECMP over the border leaves).

@@ -216,15 +216,28 @@ impl Fabric {
         &self.borders
     }
 
-    /// The leaf of a vPC pair that carries a flow from a server: the port-channel member hash.
-    pub fn vpc_member(&self, rack: RackId, flow: &Flow) -> LeafId {
-        let leaves = &self.racks[rack.index()].leaves;
-        let live = self.live_leaves(rack).count();
+    /// The live leaves of a rack a node still has a link to (`down`: bit `i` set when the link
+    /// to the rack's `i`-th leaf is down).
+    pub fn node_leaves(&self, rack: RackId, down: u8) -> impl Iterator<Item = LeafId> + '_ {
+        self.racks[rack.index()]
+            .leaves
+            .iter()
+            .enumerate()
+            .filter(move |(i, l)| self.leaf(**l).up && (*i >= 8 || down & (1 << i) == 0))
+            .map(|(_, l)| *l)
+    }
+
+    /// The leaf that carries a flow between a node and the fabric: the port-channel member hash
+    /// over the node's live links (LACP moves everything to the others when one goes down, and
+    /// the fabric learns the node behind the remaining leaf).
+    pub fn node_uplink(&self, rack: RackId, down: u8, flow: &Flow) -> LeafId {
+        let live = self.node_leaves(rack, down).count();
         if live == 0 {
-            return leaves[0]; // the rack is cut off; its nodes are failed by the engine
+            // Cut off: the engine fails the node, and the walks drop what reaches it.
+            return self.racks[rack.index()].leaves[0];
         }
         let k = pick(five_tuple(salt("vpc"), flow), live);
-        self.live_leaves(rack).nth(k).expect("k < live")
+        self.node_leaves(rack, down).nth(k).expect("k < live")
     }
 
     /// The border leaf where a flow from outside enters: the external router's ECMP over the

@@ -29,6 +29,16 @@ pub enum Ref {
         node: NodeId,
         leaf: LeafId,
     },
+    /// The link between a node and a leaf of its rack (`uplink:NODE/LEAF`), a failure target.
+    Uplink {
+        node: NodeId,
+        leaf: LeafId,
+    },
+    /// The BGP speaker process of a node (`speaker:NODE`: BIRD in calico-node, kube-router,
+    /// cilium-agent), a restart target: the node keeps forwarding while it is down.
+    Speaker(NodeId),
+    /// The aci-containers-controller (`controller:aci-containers-controller`), a failure target.
+    Controller,
     Service {
         svc: ServiceId,
         port: u16,
@@ -47,6 +57,15 @@ pub enum Ref {
 impl Ref {
     pub fn is_device(&self) -> bool {
         matches!(self, Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_))
+    }
+
+    /// Something an event of the scenario can fail and recover.
+    pub fn is_failure_target(&self) -> bool {
+        self.is_device()
+            || matches!(
+                self,
+                Ref::Session { .. } | Ref::Uplink { .. } | Ref::Speaker(_) | Ref::Controller
+            )
     }
 }
 
@@ -138,9 +157,9 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             };
             Ok(Ref::Service { svc, port })
         }
-        "bgp" => {
+        "bgp" | "uplink" => {
             let (n, l) = rest.split_once('/').ok_or_else(|| {
-                format!("BGP sessions are written bgp:NODE/LEAF, not `bgp:{rest}`")
+                format!("write {kind}:NODE/LEAF (e.g. {kind}:k8s-r1-1/101), not `{kind}:{rest}`")
             })?;
             let node = cluster
                 .node_by_name(n)
@@ -150,8 +169,33 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
                 .ok()
                 .and_then(|x| fabric.leaf_by_number(x))
                 .ok_or_else(|| format!("no leaf `{l}` in the fabric"))?;
-            Ok(Ref::Session { node, leaf })
+            if kind == "bgp" {
+                return Ok(Ref::Session { node, leaf });
+            }
+            let rack = &fabric.racks[cluster.node(node).rack.index()];
+            if !rack.leaves.contains(&leaf) {
+                let ours: Vec<String> = rack
+                    .leaves
+                    .iter()
+                    .map(|l| fabric.leaf(*l).number.to_string())
+                    .collect();
+                return Err(format!(
+                    "node `{n}` has no uplink to leaf {l}: its rack's leaves are {}",
+                    ours.join(", ")
+                ));
+            }
+            Ok(Ref::Uplink { node, leaf })
         }
+        "speaker" => cluster
+            .node_by_name(rest)
+            .map(Ref::Speaker)
+            .ok_or_else(|| format!("no node named `{rest}`")),
+        "controller" => match rest {
+            "aci-containers-controller" | "aci" => Ok(Ref::Controller),
+            _ => Err(format!(
+                "unknown controller `{rest}`; the one a scenario can fail is controller:aci-containers-controller"
+            )),
+        },
         "namespace" => cluster
             .namespace_by_name(rest)
             .map(Ref::Namespace)
@@ -164,7 +208,7 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             Ok(Ref::External { ext, port })
         }
         other => Err(format!(
-            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, namespace, service or external"
+            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, namespace, service, external, bgp, uplink, speaker or controller"
         )),
     }
 }
@@ -214,6 +258,16 @@ impl fmt::Display for Display<'_> {
             Ref::Session { node, leaf } => {
                 write!(f, "bgp:{}/{}", cl.node(*node).name, fab.leaf(*leaf).number)
             }
+            Ref::Uplink { node, leaf } => {
+                write!(
+                    f,
+                    "uplink:{}/{}",
+                    cl.node(*node).name,
+                    fab.leaf(*leaf).number
+                )
+            }
+            Ref::Speaker(n) => write!(f, "speaker:{}", cl.node(*n).name),
+            Ref::Controller => write!(f, "controller:aci-containers-controller"),
             Ref::Service { svc, port: p } => {
                 let s = cl.service(*svc);
                 write!(

@@ -159,7 +159,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             _ => continue,
         };
         if let Some(r) = resolve_ref(target, &fabric, &cluster, d) {
-            if r.is_device() || matches!(r, Ref::Session { .. }) {
+            if r.is_failure_target() {
                 events.push(Event {
                     at: e.at.value,
                     kind,
@@ -169,7 +169,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
                 d.error(
                     &target.loc,
                     &target.path,
-                    "a failure targets a device or a BGP session: node:NAME, leaf:ID, spine:ID or bgp:NODE/LEAF",
+                    "a failure targets node:NAME, leaf:ID, spine:ID, bgp:NODE/LEAF (a BGP session), uplink:NODE/LEAF (a node's link), speaker:NODE (its BGP speaker) or controller:aci-containers-controller",
                 );
             }
         }

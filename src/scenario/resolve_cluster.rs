@@ -66,6 +66,7 @@ pub(super) fn resolve_cluster(
                 ip,
                 mac: mac_for(ip),
                 up: true,
+                uplinks_down: 0,
             });
         }
     }

@@ -7,8 +7,8 @@
 //! Invariant: single-threaded and deterministic for a (scenario, seed); the loop reuses the
 //! connection table's slots and the queue's storage.
 
-use super::failure::{self, Pending};
 use super::metrics::*;
+use super::outage::Outages;
 use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
@@ -22,8 +22,7 @@ use crate::design::bgp::BgpState;
 use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
-use crate::scenario::reference::Ref;
-use crate::scenario::{EventKind, Scenario};
+use crate::scenario::Scenario;
 use crate::time::Nanos;
 use std::collections::BTreeMap;
 
@@ -48,37 +47,6 @@ struct Conn {
     state: State,
     /// Bumped each time the slot takes a new connection.
     generation: u32,
-}
-
-/// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
-fn break_moved(run: &mut Run, plane: &mut Plane, fabric: &Fabric) -> u64 {
-    let moved: Vec<usize> = run
-        .open()
-        .filter(|i| {
-            let c = &run.conns[*i];
-            c.lb && plane.lb_node(fabric, &run.cluster, &c.req) != c.node
-        })
-        .collect();
-    let n = moved.len() as u64;
-    for i in moved {
-        run.break_conn(plane, i, "rehashed");
-    }
-    n
-}
-
-/// A leaf or spine failure or recovery: the fabric reconverges at once (an assumption).
-fn fabric_event(failover: &mut Vec<failure::Record>, target: &str, up: bool, now: Nanos) {
-    if up {
-        for f in failover
-            .iter_mut()
-            .filter(|f| f.active && f.target == target)
-        {
-            f.active = false;
-            f.recovered_at = Some(now);
-        }
-    } else {
-        failover.push(failure::Record::new(None, target.to_string(), now, 0, None));
-    }
 }
 
 /// Default sampling interval of the time series.
@@ -129,8 +97,11 @@ pub fn run_with_progress(
     simulate(s, design, plane, duration, sample_interval, progress)
 }
 
-struct Run {
-    cluster: Cluster,
+/// The mutable world of one run: the fabric and cluster as failures leave them, and the
+/// connection table.
+pub(super) struct Run {
+    pub fabric: Fabric,
+    pub cluster: Cluster,
     conns: Vec<Conn>,
     free: Vec<u32>,
     total: Connections,
@@ -167,6 +138,50 @@ impl Run {
             .filter(|(_, c)| c.state == State::Open)
             .map(|(i, _)| i)
     }
+
+    /// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
+    pub fn break_moved(&mut self, plane: &mut Plane) -> u64 {
+        let moved: Vec<usize> = self
+            .open()
+            .filter(|i| {
+                let c = &self.conns[*i];
+                c.lb && plane.lb_node(&self.fabric, &self.cluster, &c.req) != c.node
+            })
+            .collect();
+        let n = moved.len() as u64;
+        for i in moved {
+            self.break_conn(plane, i, "rehashed");
+        }
+        n
+    }
+
+    /// A node failed: connections served by, NATed on, or with a pod on it break now; ACI-CNI
+    /// SNAT connections whose replies land there lose them until tracking notices.
+    pub fn break_on_node(&mut self, plane: &mut Plane, node: NodeId) -> u64 {
+        let victims: Vec<(usize, &'static str)> = self
+            .open()
+            .filter_map(|i| {
+                let c = &self.conns[i];
+                let pod_node = c.pod.map(|p| self.cluster.pod(p).node);
+                let src_node = match c.req.src {
+                    Source::Pod(p) => Some(self.cluster.pod(p).node),
+                    _ => None,
+                };
+                if c.node == Some(node) || pod_node == Some(node) || src_node == Some(node) {
+                    Some((i, "node-failed"))
+                } else if c.landing == Some(node) {
+                    Some((i, "reply-blackholed"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let broken = victims.len() as u64;
+        for (i, why) in victims {
+            self.break_conn(plane, i, why);
+        }
+        broken
+    }
 }
 
 fn simulate(
@@ -200,8 +215,8 @@ fn simulate(
     for (i, e) in s.events.iter().enumerate() {
         q.push(e.at, Event::Failure { event: i as u32 });
     }
-    let mut fabric = s.fabric.clone();
     let mut run = Run {
+        fabric: s.fabric.clone(),
         cluster: s.cluster.clone(),
         conns: Vec::new(),
         free: Vec::new(),
@@ -210,8 +225,7 @@ fn simulate(
         nat_per_node: vec![0u64; s.cluster.nodes.len()],
         active_per_node: vec![0u64; s.cluster.nodes.len()],
     };
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut failover: Vec<failure::Record> = Vec::new();
+    let mut outages = Outages::new(s, design);
     let mut paths = PathStats::with_nodes(s.cluster.nodes.len());
     let mut series = TimeSeries {
         interval_s: interval.as_secs_f64(),
@@ -240,14 +254,14 @@ fn simulate(
                 {
                     continue;
                 }
-                let (o, count) = plane.walk(&fabric, &run.cluster, &req);
+                let (o, count) = plane.walk(&run.fabric, &run.cluster, &req);
                 run.total.attempted += 1;
                 run.per_gen[generator as usize].attempted += 1;
                 window_attempted += 1;
                 if o.verdict != Verdict::Delivered {
                     run.total.refuse(o.reason.as_str());
                     run.per_gen[generator as usize].refuse(o.reason.as_str());
-                    for f in failover.iter_mut().filter(|f| f.active) {
+                    for f in outages.active() {
                         f.refused_during += 1;
                         if o.reason == crate::dataplane::Reason::Blackholed {
                             f.blackholed += 1;
@@ -281,7 +295,7 @@ fn simulate(
                 let landing = o
                     .snat
                     .as_ref()
-                    .and_then(|b| plane.snat_landing(&fabric, &run.cluster, b, req.proto));
+                    .and_then(|b| plane.snat_landing(&run.fabric, &run.cluster, b, req.proto));
                 let c = Conn {
                     generator,
                     req,
@@ -350,153 +364,14 @@ fn simulate(
                 run.free.push(conn);
             }
             Event::Failure { event } => {
-                let ev = &s.events[event as usize];
-                let up = matches!(ev.kind, EventKind::Recover);
-                // The nodes this event fails or restores: the node itself, or a rack's nodes when
-                // its last leaf fails (or its first comes back).
-                let mut nodes: Vec<NodeId> = Vec::new();
-                match ev.target {
-                    Ref::Node(n) => nodes.push(n),
-                    Ref::Session { node, leaf } => {
-                        // The node stays up: its routes over this session go when the hold timer
-                        // expires; nothing is blackholed meanwhile.
-                        let target =
-                            crate::scenario::reference::Display(&ev.target, &fabric, &run.cluster)
-                                .to_string();
-                        fabric_event(&mut failover, &target, up, now);
-                        if let Some(f) = failover.last_mut().filter(|_| !up) {
-                            f.node = Some(node);
-                        }
-                        for (delay, action) in failure::session_reactions(design, up) {
-                            pending.push(Pending {
-                                node,
-                                leaf: Some(leaf),
-                                action,
-                            });
-                            q.push(
-                                now.saturating_add(delay),
-                                Event::Control {
-                                    pending: pending.len() as u32 - 1,
-                                },
-                            );
-                        }
-                    }
-                    Ref::Spine(sp) => {
-                        fabric.set_spine_up(sp, up);
-                        fabric_event(&mut failover, &fabric.spine_name(sp), up, now);
-                    }
-                    Ref::Leaf(l) => {
-                        fabric.set_leaf_up(l, up);
-                        fabric_event(&mut failover, &fabric.leaf_name(l), up, now);
-                        if plane.fabric_changed(&fabric, &run.cluster) {
-                            let n = break_moved(&mut run, &mut plane, &fabric);
-                            if let Some(f) = failover.last_mut() {
-                                f.broken_rehash += n;
-                            }
-                        }
-                        let rack = fabric.leaf(l).rack;
-                        let reachable = fabric.live_leaves(rack).next().is_some();
-                        if reachable == up {
-                            nodes.extend(
-                                (0..run.cluster.nodes.len() as u32)
-                                    .map(NodeId)
-                                    .filter(|n| run.cluster.node(*n).rack == rack),
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-                for node in nodes {
-                    if run.cluster.nodes[node.index()].up == up {
-                        continue;
-                    }
-                    run.cluster.nodes[node.index()].up = up;
-                    if up {
-                        for f in failover
-                            .iter_mut()
-                            .filter(|f| f.active && f.node == Some(node))
-                        {
-                            f.active = false;
-                            f.recovered_at = Some(now);
-                        }
-                    } else {
-                        // Connections served by, NATed on, or with a pod on the node break now;
-                        // ACI-CNI SNAT connections whose replies land there lose them until tracking.
-                        let victims: Vec<(usize, &'static str)> = run
-                            .open()
-                            .filter_map(|i| {
-                                let c = &run.conns[i];
-                                let pod_node = c.pod.map(|p| run.cluster.pod(p).node);
-                                let src_node = match c.req.src {
-                                    Source::Pod(p) => Some(run.cluster.pod(p).node),
-                                    _ => None,
-                                };
-                                if c.node == Some(node)
-                                    || pod_node == Some(node)
-                                    || src_node == Some(node)
-                                {
-                                    Some((i, "node-failed"))
-                                } else if c.landing == Some(node) {
-                                    Some((i, "reply-blackholed"))
-                                } else {
-                                    None
-                                }
-                            })
-                            .collect();
-                        let broken = victims.len() as u64;
-                        for (i, why) in victims {
-                            run.break_conn(&mut plane, i, why);
-                        }
-                        let recent = &series.new_connection_success_ratio
-                            [series.new_connection_success_ratio.len().saturating_sub(10)..];
-                        let pre = (!recent.is_empty())
-                            .then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-                        failover.push(failure::Record::new(
-                            Some(node),
-                            run.cluster.node_ref(node),
-                            now,
-                            broken,
-                            pre,
-                        ));
-                    }
-                    for (delay, action) in failure::reactions(s, design, up) {
-                        pending.push(Pending {
-                            node,
-                            leaf: None,
-                            action,
-                        });
-                        q.push(
-                            now.saturating_add(delay),
-                            Event::Control {
-                                pending: pending.len() as u32 - 1,
-                            },
-                        );
-                    }
-                }
+                let recent = &series.new_connection_success_ratio
+                    [series.new_connection_success_ratio.len().saturating_sub(10)..];
+                let pre =
+                    (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
+                outages.on_event(&mut run, &mut plane, &mut q, now, event as usize, pre);
             }
-            Event::Control { pending: idx } => {
-                let Pending { node, leaf, action } = pending[idx as usize];
-                // A reaction to a failure is moot once the node is back (and vice versa).
-                let node_up = run.cluster.node(node).up;
-                // (Single-session actions do not depend on the node's state.)
-                if leaf.is_none() && action.after_failure() == node_up {
-                    continue;
-                }
-                if let Some(ready) = action.readiness() {
-                    for p in run.cluster.pods.iter_mut().filter(|p| p.node == node) {
-                        p.ready = ready;
-                    }
-                }
-                if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
-                    f.reactions.push((now, action));
-                }
-                if plane.control(&fabric, &run.cluster, action, node, leaf) {
-                    // Connections the change moves to another node lose their conntrack state.
-                    let n = break_moved(&mut run, &mut plane, &fabric);
-                    if let Some(f) = failover.iter_mut().rev().find(|f| f.node == Some(node)) {
-                        f.broken_rehash += n;
-                    }
-                }
+            Event::Control { pending } => {
+                outages.on_control(&mut run, &mut plane, now, pending as usize);
             }
             Event::Sample => {
                 series.t_s.push(now.as_secs_f64());
@@ -524,7 +399,7 @@ fn simulate(
                 } else {
                     total as f64 / busy as f64
                 });
-                for f in failover.iter_mut() {
+                for f in outages.records.iter_mut() {
                     f.sample(now, ratio);
                 }
                 window_attempted = 0;
@@ -548,7 +423,7 @@ fn simulate(
         name: design.name.clone(),
         cni: design.cni.name(),
         connections: total,
-        failover: failover.iter().map(|f| f.to_json()).collect(),
+        failover: outages.records.iter().map(|f| f.to_json()).collect(),
         paths: paths.summary(),
         timeseries: series,
         traffic,

@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod failure;
 pub mod metrics;
+mod outage;
 pub mod plane;
 pub mod queue;
 pub mod rng;

@@ -138,9 +138,13 @@ impl Plane<'_> {
                     expired,
                     ..
                 },
-                Control::Withdraw | Control::Restore,
+                Control::Withdraw
+                | Control::Restore
+                | Control::SpeakerStopped
+                | Control::GracefulRestartExpired
+                | Control::SpeakerUp,
             ) => {
-                expired.nodes[node.index()] = c == Control::Withdraw;
+                expired.nodes[node.index()] = c.node_routes_withdrawn() == Some(true);
                 **state = BgpState::compile_with(fabric, cluster, cfg, expired);
                 true
             }

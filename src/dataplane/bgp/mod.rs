@@ -214,8 +214,7 @@ impl<'a> BgpWalk<'a> {
         Err(Reason::NoRoute)
     }
 
-    /// From a leaf to a node: on its own vPC port when the node is attached to this leaf,
-    /// otherwise across the fabric to a leaf of the node's rack (the detour through the anchor).
+    /// `Ok(node)` when the node is up, else the drop recorded (blackholed until the hold timer).
     pub(super) fn alive<R: Recorder>(
         &self,
         node: NodeId,
@@ -230,6 +229,9 @@ impl<'a> BgpWalk<'a> {
         )
     }
 
+    /// From a leaf to a node: on its own vPC port when the node has a live link to this leaf,
+    /// otherwise across the fabric to a leaf the node is linked to (the detour through the
+    /// anchor, or the other leaf of the pair when this leaf's link to the node is down).
     pub(super) fn deliver_to_node<R: Recorder>(
         &self,
         leaf: LeafId,
@@ -239,15 +241,27 @@ impl<'a> BgpWalk<'a> {
         rec: &mut R,
         lat: &mut Nanos,
     ) {
-        let rack = &self.fabric.racks[self.cluster.node(node).rack.index()];
-        if !rack.leaves.contains(&leaf) {
-            if routed {
+        let n = self.cluster.node(node);
+        let in_rack = self.fabric.racks[n.rack.index()].leaves.contains(&leaf);
+        let linked = self
+            .fabric
+            .node_leaves(n.rack, n.uplinks_down)
+            .any(|l| l == leaf);
+        if !linked {
+            if routed && !in_rack {
                 rec.detour();
             }
             let nl = self.node_leaf(node, pkt);
             self.cross(leaf, nl, pkt, rec, lat);
             rec.hop(Device::Leaf(nl), Action::Route, pkt, || {
-                if routed {
+                if in_rack {
+                    format!(
+                        "to {} on its remaining uplink: its link to {} is down, so {} bridged it across the fabric (the L3Out's external bridge domain)",
+                        self.cluster.node_ref(node),
+                        self.fabric.leaf_name(leaf),
+                        self.fabric.leaf_name(leaf)
+                    )
+                } else if routed {
                     format!(
                         "to {} on its vPC port-channel: {} held the BGP route but the node is not attached there (a detour)",
                         self.cluster.node_ref(node),

@@ -1,0 +1,351 @@
+//! Failures and recoveries inside a run: what each scenario event does to the fabric, the nodes
+//! and the live connections at once, and the control-plane reactions it schedules (their delays
+//! come from `failure.rs`).
+//!
+//! | target | at once | later |
+//! |---|---|---|
+//! | `node:` | the node and its conntrack state are gone | each design's detection timers |
+//! | `leaf:`, `spine:` | vPC and ECMP move to the others (immediate reconvergence); a rack with no live leaf cuts its nodes off | as a node failure for the nodes cut off |
+//! | `uplink:NODE/LEAF` | LACP moves the node's traffic to its other link; nothing breaks; with no link left the node is cut off | as a node failure when cut off |
+//! | `bgp:NODE/LEAF` | nothing: the node still forwards | the hold timer withdraws that session's routes |
+//! | `speaker:NODE` | the node still forwards; without graceful restart its sessions close and its routes go at once | with graceful restart the fabric keeps them (stale) for the restart time |
+//! | `controller:aci-containers-controller` | nothing: the programmed fabric keeps forwarding | ACI-CNI's redirect-policy updates wait for its return (IP SLA, run by the fabric, still acts) |
+
+use super::engine::Run;
+use super::failure::{self, Control, Pending, Record};
+use super::plane::Plane;
+use super::queue::{Event, EventQueue};
+use crate::cluster::NodeId;
+use crate::design::DesignSpec;
+use crate::scenario::reference::{Display, Ref};
+use crate::scenario::{EventKind, Scenario};
+use crate::time::Nanos;
+use std::collections::BTreeSet;
+
+/// The failure state of a run and the record of what each failure did.
+pub(super) struct Outages<'a> {
+    s: &'a Scenario,
+    design: &'a DesignSpec,
+    pub records: Vec<Record>,
+    pending: Vec<Pending>,
+    speaker_up: Vec<bool>,
+    controller_up: bool,
+    /// Nodes whose LoadBalancer-graph membership is due while the controller is down.
+    deferred: BTreeSet<NodeId>,
+}
+
+impl<'a> Outages<'a> {
+    pub fn new(s: &'a Scenario, design: &'a DesignSpec) -> Self {
+        Outages {
+            s,
+            design,
+            records: Vec::new(),
+            pending: Vec::new(),
+            speaker_up: vec![true; s.cluster.nodes.len()],
+            controller_up: true,
+            deferred: BTreeSet::new(),
+        }
+    }
+
+    /// Failures in progress: refusals count against them.
+    pub fn active(&mut self) -> impl Iterator<Item = &mut Record> {
+        self.records.iter_mut().filter(|f| f.active)
+    }
+
+    fn schedule(&mut self, q: &mut EventQueue, now: Nanos, delay: Nanos, p: Pending) {
+        self.pending.push(p);
+        q.push(
+            now.saturating_add(delay),
+            Event::Control {
+                pending: self.pending.len() as u32 - 1,
+            },
+        );
+    }
+
+    /// Opens the record of a failure of `target`, or closes the open ones on its recovery.
+    fn open_or_close(
+        &mut self,
+        target: String,
+        node: Option<NodeId>,
+        up: bool,
+        now: Nanos,
+        pre: Option<f64>,
+    ) {
+        if up {
+            for f in self
+                .records
+                .iter_mut()
+                .filter(|f| f.active && f.target == target)
+            {
+                f.active = false;
+                f.recovered_at = Some(now);
+            }
+        } else {
+            self.records.push(Record::new(node, target, now, 0, pre));
+        }
+    }
+
+    /// Scenario event `index` happens at `now`; `pre` is the recent new-connection success ratio.
+    pub fn on_event(
+        &mut self,
+        run: &mut Run,
+        plane: &mut Plane,
+        q: &mut EventQueue,
+        now: Nanos,
+        index: usize,
+        pre: Option<f64>,
+    ) {
+        let ev = &self.s.events[index];
+        let up = matches!(ev.kind, EventKind::Recover);
+        let target = Display(&ev.target, &run.fabric, &run.cluster).to_string();
+        match ev.target {
+            Ref::Node(n) => self.set_node(run, plane, q, now, n, up, pre),
+            Ref::Session { node, leaf } => {
+                // The node stays up: its routes over this session go when the hold timer
+                // expires; nothing is blackholed meanwhile.
+                self.open_or_close(target, Some(node), up, now, pre);
+                for (delay, action) in failure::session_reactions(self.design, up) {
+                    let p = Pending {
+                        node,
+                        leaf: Some(leaf),
+                        action,
+                    };
+                    self.schedule(q, now, delay, p);
+                }
+            }
+            Ref::Spine(sp) => {
+                run.fabric.set_spine_up(sp, up);
+                self.open_or_close(target, None, up, now, pre);
+            }
+            Ref::Leaf(l) => {
+                run.fabric.set_leaf_up(l, up);
+                self.open_or_close(target, None, up, now, pre);
+                if plane.fabric_changed(&run.fabric, &run.cluster) {
+                    let n = run.break_moved(plane);
+                    if let Some(f) = self.records.last_mut() {
+                        f.broken_rehash += n;
+                    }
+                }
+                // A rack whose last leaf failed (or first came back) takes its nodes with it.
+                let rack = run.fabric.leaf(l).rack;
+                let cut: Vec<NodeId> = (0..run.cluster.nodes.len() as u32)
+                    .map(NodeId)
+                    .filter(|n| run.cluster.node(*n).rack == rack)
+                    .collect();
+                for n in cut {
+                    let node = run.cluster.node(n);
+                    let linked = run
+                        .fabric
+                        .node_leaves(rack, node.uplinks_down)
+                        .next()
+                        .is_some();
+                    if linked == up {
+                        self.set_node(run, plane, q, now, n, up, pre);
+                    }
+                }
+            }
+            Ref::Uplink { node, leaf } => {
+                let rack = run.cluster.node(node).rack;
+                let position = run.fabric.racks[rack.index()]
+                    .leaves
+                    .iter()
+                    .position(|l| *l == leaf)
+                    .unwrap_or(0);
+                let bit = 1u8.checked_shl(position as u32).unwrap_or(0);
+                let n = &mut run.cluster.nodes[node.index()];
+                if up {
+                    n.uplinks_down &= !bit;
+                } else {
+                    n.uplinks_down |= bit;
+                }
+                let linked = run
+                    .fabric
+                    .node_leaves(rack, n.uplinks_down)
+                    .next()
+                    .is_some();
+                self.open_or_close(target, Some(node), up, now, pre);
+                if linked == n.up {
+                    // The bond moves the flows to the other link (LACP sees the link go within
+                    // a second: taken as immediate); no state lives in the leaves, so nothing
+                    // breaks. BGP sessions to that leaf stay up across the L3Out's external
+                    // bridge domain, so no route changes either.
+                    if !up && let Some(f) = self.records.last_mut() {
+                        f.reactions.push((now, Control::BondFailover));
+                    }
+                } else {
+                    self.set_node(run, plane, q, now, node, linked, pre);
+                }
+            }
+            Ref::Speaker(node) => self.speaker(run, plane, q, now, node, up, target, pre),
+            Ref::Controller => {
+                self.open_or_close(target.clone(), None, up, now, pre);
+                if self.design.aci.is_none() {
+                    return; // the BGP designs do not depend on it
+                }
+                self.controller_up = up;
+                if !up {
+                    if let Some(f) = self.records.last_mut() {
+                        f.reactions.push((now, Control::ControllerDown));
+                    }
+                    return;
+                }
+                // Back: it resyncs every service graph with the endpoints as they are now.
+                if let Some(f) = self.records.iter_mut().rev().find(|f| f.target == target) {
+                    f.reactions.push((now, Control::ControllerResync));
+                }
+                let mut changed = false;
+                for node in std::mem::take(&mut self.deferred) {
+                    changed |= plane.control(
+                        &run.fabric,
+                        &run.cluster,
+                        Control::EndpointsReady,
+                        node,
+                        None,
+                    );
+                }
+                if changed {
+                    let n = run.break_moved(plane);
+                    if let Some(f) = self.records.iter_mut().rev().find(|f| f.target == target) {
+                        f.broken_rehash += n;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A node's BGP speaker stops (or starts again); the node keeps forwarding.
+    #[allow(clippy::too_many_arguments)]
+    fn speaker(
+        &mut self,
+        run: &mut Run,
+        plane: &mut Plane,
+        q: &mut EventQueue,
+        now: Nanos,
+        node: NodeId,
+        up: bool,
+        target: String,
+        pre: Option<f64>,
+    ) {
+        self.open_or_close(target, Some(node), up, now, pre);
+        let Some(cfg) = &self.design.bgp else {
+            return; // ACI-CNI runs no BGP speaker on the nodes
+        };
+        self.speaker_up[node.index()] = up;
+        if up {
+            // It reconnects and advertises again (the session setup taken as immediate).
+            self.apply(run, plane, now, node, None, Control::SpeakerUp);
+        } else if cfg.graceful_restart {
+            // The fabric is a graceful-restart helper: it keeps the routes, marked stale, for
+            // the restart time the speaker advertised (RFC 4724).
+            if let Some(f) = self.records.last_mut() {
+                f.reactions.push((now, Control::GracefulRestartHeld));
+            }
+            let p = Pending {
+                node,
+                leaf: None,
+                action: Control::GracefulRestartExpired,
+            };
+            self.schedule(q, now, cfg.restart_time, p);
+        } else {
+            // The process is gone, its TCP sessions close: the leaves withdraw at once.
+            self.apply(run, plane, now, node, None, Control::SpeakerStopped);
+        }
+    }
+
+    /// A node fails (`up` false) or comes back: at once, and its design's reactions later.
+    #[allow(clippy::too_many_arguments)]
+    fn set_node(
+        &mut self,
+        run: &mut Run,
+        plane: &mut Plane,
+        q: &mut EventQueue,
+        now: Nanos,
+        node: NodeId,
+        up: bool,
+        pre: Option<f64>,
+    ) {
+        if run.cluster.nodes[node.index()].up == up {
+            return;
+        }
+        run.cluster.nodes[node.index()].up = up;
+        if up {
+            for f in self
+                .records
+                .iter_mut()
+                .filter(|f| f.active && f.node == Some(node))
+            {
+                f.active = false;
+                f.recovered_at = Some(now);
+            }
+        } else {
+            let broken = run.break_on_node(plane, node);
+            self.records.push(Record::new(
+                Some(node),
+                run.cluster.node_ref(node),
+                now,
+                broken,
+                pre,
+            ));
+        }
+        for (delay, action) in failure::reactions(self.s, self.design, up) {
+            let p = Pending {
+                node,
+                leaf: None,
+                action,
+            };
+            self.schedule(q, now, delay, p);
+        }
+    }
+
+    /// A scheduled reaction `index` takes effect at `now`, unless it has become moot.
+    pub fn on_control(&mut self, run: &mut Run, plane: &mut Plane, now: Nanos, index: usize) {
+        let Pending { node, leaf, action } = self.pending[index];
+        let moot = match action {
+            // Single-session actions do not depend on the node's state.
+            Control::SessionDown | Control::SessionUp => false,
+            Control::GracefulRestartExpired => self.speaker_up[node.index()],
+            // A reaction to a failure is moot once the node is back (and vice versa).
+            a => a.after_failure() == run.cluster.node(node).up,
+        };
+        if !moot {
+            self.apply(run, plane, now, node, leaf, action);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        run: &mut Run,
+        plane: &mut Plane,
+        now: Nanos,
+        node: NodeId,
+        leaf: Option<crate::fabric::LeafId>,
+        action: Control,
+    ) {
+        if let Some(ready) = action.readiness() {
+            // Kubernetes marks the endpoints; the nodes' own agents follow at once.
+            for p in run.cluster.pods.iter_mut().filter(|p| p.node == node) {
+                p.ready = ready;
+            }
+        }
+        let record = self.records.iter_mut().rev().find(|f| f.node == Some(node));
+        if !self.controller_up && self.design.aci.is_some() && action.needs_aci_controller() {
+            // The redirect policy waits for the controller to come back.
+            self.deferred.insert(node);
+            if let Some(f) = record {
+                f.reactions.push((now, Control::GraphUpdateDeferred));
+            }
+            return;
+        }
+        if let Some(f) = record {
+            f.reactions.push((now, action));
+        }
+        if plane.control(&run.fabric, &run.cluster, action, node, leaf) {
+            // Connections the change moves to another node lose their conntrack state.
+            let n = run.break_moved(plane);
+            if let Some(f) = self.records.iter_mut().rev().find(|f| f.node == Some(node)) {
+                f.broken_rehash += n;
+            }
+        }
+    }
+}
