@@ -105,3 +105,33 @@ pub fn load_text_in(dir: &Path, y: &str) -> Scenario {
         .collect();
     loaded.scenario.unwrap_or_else(|| panic!("{msgs:#?}\n{y}"))
 }
+
+/// One anchor rack (leaves 101, 102, border) with four nodes n1..n4 and one web pod each behind a
+/// LoadBalancer service with externalTrafficPolicy Local; 100 new client connections per second
+/// (constant) of `lifetime` each; `events` is the scenario's `events:` list.
+pub fn four_node_rack(design: &str, lifetime: &str, events: &str, duration: &str) -> Scenario {
+    let y = format!(
+        "name: four-nodes
+seed: 5
+duration: {duration}
+fabric:
+  spines: [201]
+  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 4, prefix: n }} }}]
+  external: [{{ name: clients, prefix: 172.16.0.0/16 }}]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{{ name: a }}]
+  deployments: [{{ name: web, namespace: a, replicas: 4, labels: {{ app: web }} }}]
+  services:
+    - {{ name: web, namespace: a, type: LoadBalancer, selector: {{ app: web }}, ports: [{{ port: 80 }}], external_traffic_policy: Local }}
+designs:
+{design}
+traffic:
+  - {{ name: in, from: 'external:clients', to: 'service:a/web:80', arrivals: {{ constant: 100/s }}, duration: {{ constant: {lifetime} }} }}
+events:
+{events}
+"
+    );
+    load_text(&y)
+}

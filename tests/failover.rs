@@ -8,33 +8,10 @@ use fabsim::scenario::Scenario;
 use fabsim::sim::engine;
 use fabsim::time::Nanos;
 
-/// Four nodes on one anchor rack, one web pod each, 100 new client connections per second
-/// (constant), node n2 fails at 10 s for good.
+/// Four nodes on one anchor rack, 100 new client connections per second of 100 ms, node n2
+/// fails at 10 s for good.
 fn scenario(design: &str) -> Scenario {
-    let y = format!(
-        "name: failover
-seed: 5
-duration: 80s
-fabric:
-  spines: [201]
-  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: 4, prefix: n }} }}]
-  external: [{{ name: clients, prefix: 172.16.0.0/16 }}]
-cluster:
-  node_subnet: 10.32.0.1/16
-  pod_subnet: 10.33.0.0/16
-  namespaces: [{{ name: a }}]
-  deployments: [{{ name: web, namespace: a, replicas: 4, labels: {{ app: web }} }}]
-  services:
-    - {{ name: web, namespace: a, type: LoadBalancer, selector: {{ app: web }}, ports: [{{ port: 80 }}], external_traffic_policy: Local }}
-designs:
-{design}
-traffic:
-  - {{ name: in, from: 'external:clients', to: 'service:a/web:80', arrivals: {{ constant: 100/s }}, duration: {{ constant: 100ms }} }}
-events:
-  - {{ at: 10s, fail: 'node:n2' }}
-"
-    );
-    load_text(&y)
+    four_node_rack(design, "100ms", "  - { at: 10s, fail: 'node:n2' }", "80s")
 }
 
 const ACI: &str = "  - name: d
