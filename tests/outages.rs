@@ -226,3 +226,15 @@ fn a_down_controller_delays_the_redirect_update() {
     assert_eq!(r.failover[1]["detection_s"], 3.0);
     assert!(actions(&r.failover[0]).is_empty());
 }
+
+/// The IP SLA timers are settings: interval 2 s × detect multiplier 4 → the node leaves after 8 s.
+#[test]
+fn ip_sla_detection_follows_interval_and_multiplier() {
+    let design = ACI.replace("TRACK", "true").replace(
+        "pbr_tracking_non_snat: true }",
+        "pbr_tracking_non_snat: true, service_monitor_interval: 2 }\n    ip_sla_detect_multiplier: 4",
+    );
+    let r = run(&design, "100ms", "  - { at: 10s, fail: 'node:n2' }", "40s");
+    assert_eq!(r.failover[0]["detection_s"], 8.0);
+    assert_quarter_of(r.failover[0]["blackholed"].as_u64().unwrap(), 8.0);
+}

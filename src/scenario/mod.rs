@@ -71,6 +71,9 @@ pub struct Scenario {
     /// kube-controller-manager `--node-monitor-grace-period`: a failed node's pods stop being
     /// endpoints this long after it stops posting status (40 s; 50 s from Kubernetes 1.32).
     pub node_monitor_grace_period: Nanos,
+    /// kubelet `--node-status-update-frequency`: a recovered node's pods are ready again by its
+    /// next status post (10 s).
+    pub node_status_update_frequency: Nanos,
     /// Every default applied, in words ("aci-cni: pod_subnet_chunk_size = 32 (acc-provision default)").
     pub defaults_applied: Vec<String>,
 }

@@ -55,6 +55,8 @@ pub struct RawScenario {
     pub conntrack: RawConntrack,
     /// `kubernetes.node_monitor_grace_period`.
     pub node_monitor_grace_period: Option<Nanos>,
+    /// `kubernetes.node_status_update_frequency` (kubelet's, 10 s).
+    pub node_status_update_frequency: Option<Nanos>,
 }
 
 impl RawScenario {
@@ -85,10 +87,12 @@ impl RawScenario {
             .and_then(|n| RawConntrack::decode(n, "conntrack", d))
             .unwrap_or_default();
         let mut node_monitor_grace_period = None;
+        let mut node_status_update_frequency = None;
         if let Some(k) = f.node("kubernetes")
             && let Some(mut g) = Fields::strict(k, "kubernetes", d)
         {
             node_monitor_grace_period = g.opt("node_monitor_grace_period", d);
+            node_status_update_frequency = g.opt("node_status_update_frequency", d);
             g.finish(d);
         }
         let loc = f.loc().clone();
@@ -105,6 +109,7 @@ impl RawScenario {
             events,
             conntrack,
             node_monitor_grace_period,
+            node_status_update_frequency,
         })
     }
 }
@@ -463,6 +468,8 @@ pub struct RawAciDesign {
     pub snat_policies: Vec<RawSnatPolicy>,
     pub contracts: Vec<RawContract>,
     pub snat_accounting: Option<At<String>>,
+    /// APIC's IP SLA monitoring policy "detect multiplier" (3).
+    pub ip_sla_detect_multiplier: Option<At<u32>>,
 }
 
 /// An extra contract between EPGs (what a network team adds on the APIC).
@@ -527,6 +534,7 @@ impl RawDesign {
                 let snat_policies = list(&mut f, "snat_policies", d, RawSnatPolicy::decode);
                 let contracts = list(&mut f, "contracts", d, RawContract::decode);
                 let snat_accounting = f.opt_at("snat_accounting", d);
+                let ip_sla_detect_multiplier = f.opt_at("ip_sla_detect_multiplier", d);
                 aci = Some(RawAciDesign {
                     imported,
                     import_failed,
@@ -534,6 +542,7 @@ impl RawDesign {
                     snat_policies,
                     contracts,
                     snat_accounting,
+                    ip_sla_detect_multiplier,
                 });
             }
             Some("calico" | "kube-router" | "cilium") => {

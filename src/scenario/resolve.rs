@@ -205,6 +205,12 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         }
         Nanos::from_secs(40)
     });
+    let node_status_update_frequency = raw.node_status_update_frequency.unwrap_or_else(|| {
+        if raw.events.iter().any(|e| e.recover.is_some()) {
+            defaults.push("kubernetes.node_status_update_frequency = 10s (kubelet default)".into());
+        }
+        Nanos::from_secs(10)
+    });
     let name = raw.name?.value;
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         d.error(
@@ -224,6 +230,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         events,
         conntrack,
         node_monitor_grace_period,
+        node_status_update_frequency,
         defaults_applied: defaults,
     })
 }

@@ -243,6 +243,25 @@ pub(super) fn resolve_net(
         snat_policies: Vec::new(),
         contracts: Vec::new(),
         strict_snat_accounting: false,
+        ip_sla_detect_multiplier: match &a.ip_sla_detect_multiplier {
+            Some(m) if m.value == 0 => {
+                d.error(
+                    &m.loc,
+                    &m.path,
+                    "ip_sla_detect_multiplier must be at least 1 (APIC accepts 1–100)",
+                );
+                3
+            }
+            Some(m) => m.value,
+            None => {
+                dflt(
+                    "ip_sla_detect_multiplier",
+                    "3".into(),
+                    "APIC IP SLA monitoring policy default",
+                );
+                3
+            }
+        },
     };
     Some(NetPart {
         node_subnets: node.value,

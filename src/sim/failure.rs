@@ -30,9 +30,6 @@ use crate::design::DesignSpec;
 use crate::scenario::Scenario;
 use crate::time::Nanos;
 
-/// kubelet posts node status every 10 s (FACTS §3): a recovered node's pods are ready by then.
-const KUBELET_STATUS: Nanos = Nanos::from_secs(10);
-
 /// A control-plane change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -147,7 +144,7 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
     if let Some(cfg) = &design.bgp {
         if up {
             v.push((Nanos::ZERO, Control::Restore));
-            v.push((KUBELET_STATUS, Control::EndpointsReady));
+            v.push((s.node_status_update_frequency, Control::EndpointsReady));
         } else {
             v.push((
                 cfg.node_hold_time.min(cfg.fabric_hold_time),
@@ -162,10 +159,10 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
             if cfg.service_monitor_interval > 0 {
                 v.push((interval, Control::SnatGraphAdd));
             }
-            v.push((KUBELET_STATUS, Control::EndpointsReady));
+            v.push((s.node_status_update_frequency, Control::EndpointsReady));
         } else {
-            // APIC's IP SLA multiplier 3 (FACTS §1, inferred).
-            let detect = Nanos(3 * interval.0);
+            // APIC's IP SLA detect multiplier, 3 by default (FACTS §1, inferred).
+            let detect = Nanos(u64::from(cfg.ip_sla_detect_multiplier) * interval.0);
             if cfg.service_monitor_interval > 0 {
                 v.push((detect, Control::SnatGraphRemove));
                 if cfg.pbr_tracking_non_snat {

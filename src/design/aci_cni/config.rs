@@ -43,6 +43,8 @@ pub struct AciConfig {
     pub snat_policies: Vec<SnatPolicySpec>,
     /// `snat_accounting: strict`: the talk's sizing rule (one port per connection, any destination).
     pub strict_snat_accounting: bool,
+    /// Probes missed before IP SLA declares a PBR destination down (APIC's detect multiplier, 3).
+    pub ip_sla_detect_multiplier: u32,
     /// Contracts added by the user, beyond acc-provision's defaults.
     pub contracts: Vec<ContractSpec>,
 }
