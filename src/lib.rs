@@ -12,6 +12,8 @@ pub mod fabric;
 pub mod nat;
 pub mod net;
 pub mod policy;
+pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod sizing;
 pub mod time;

@@ -42,6 +42,11 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         sample_interval: Option<fabsim::time::Nanos>,
     },
+    /// Sizing tools: `fabsim size snat` sizes SNAT port ranges and SNAT IPs.
+    Size {
+        #[command(subcommand)]
+        what: SizeWhat,
+    },
     /// Show a leaf's or a node's routing table under a design, with the paths dropped and why.
     Routes {
         scenario: PathBuf,
@@ -72,6 +77,71 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum SizeWhat {
+    /// Ports per node and SNAT IPs for a refusal target (Erlang-B), explained; or evaluate a setting.
+    Snat(SnatFlags),
+}
+
+#[derive(clap::Args)]
+struct SnatFlags {
+    /// Take nodes, the busiest node's egress rate, destinations, lifetime, TIME_WAIT, the port range
+    /// and the SNAT IPs from a scenario (flags given as well override it).
+    #[arg(long)]
+    from_scenario: Option<PathBuf>,
+    /// The aci-cni design of --from-scenario to read the port range and SNAT IPs from.
+    #[arg(long)]
+    design: Option<String>,
+    #[arg(long)]
+    nodes: Option<u64>,
+    /// New outbound connections per second per node.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// New outbound connections per second per pod (with --pods-per-node).
+    #[arg(long)]
+    rate_per_pod: Option<f64>,
+    #[arg(long)]
+    pods_per_node: Option<f64>,
+    /// Mean connection lifetime (e.g. 5s).
+    #[arg(long, value_parser = parse_duration)]
+    lifetime: Option<fabsim::time::Nanos>,
+    /// How long a closed connection holds its port (Linux: 120s).
+    #[arg(long, value_parser = parse_duration)]
+    time_wait: Option<fabsim::time::Nanos>,
+    /// Distinct destination IP:ports the traffic spreads over evenly (default 1: the worst case).
+    #[arg(long)]
+    destinations: Option<u64>,
+    /// One hot destination takes this fraction; the rest spreads over the other destinations.
+    #[arg(long)]
+    hot_destination_share: Option<f64>,
+    /// Acceptable refused fraction.
+    #[arg(long, default_value_t = 1e-4)]
+    target: f64,
+    /// The snat_operator port range START-END (default 5000-65000).
+    #[arg(long, value_parser = cli::size::parse_range)]
+    port_range: Option<(u32, u32)>,
+    /// Evaluate this ports_per_node instead of recommending one.
+    #[arg(long)]
+    ports_per_node: Option<u32>,
+    /// Evaluate this many SNAT IPs: which nodes get no chunk.
+    #[arg(long)]
+    snat_ips: Option<u32>,
+    /// Extra nodes during upgrades, which need a chunk too.
+    #[arg(long, default_value_t = 0)]
+    surge: u64,
+    /// Size by the talk's rule: one port per connection whatever the destination.
+    #[arg(long)]
+    strict: bool,
+    #[arg(long)]
+    json: bool,
+    /// Run the engine on a one-node scenario built from the inputs and compare.
+    #[arg(long)]
+    verify: bool,
+    /// Where to write refusal-curve.svg and size.json (default reports/size-snat/).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<fabsim::time::Nanos, String> {
@@ -108,6 +178,29 @@ fn main() -> ExitCode {
             out: out.as_deref(),
             json: json.as_deref(),
             sample_interval: *sample_interval,
+        }),
+        Command::Size {
+            what: SizeWhat::Snat(f),
+        } => cli::size::run(&cli::size::Args {
+            from_scenario: f.from_scenario.clone(),
+            design: f.design.clone(),
+            nodes: f.nodes,
+            rate: f.rate,
+            rate_per_pod: f.rate_per_pod,
+            pods_per_node: f.pods_per_node,
+            lifetime_s: f.lifetime.map(|d| d.as_secs_f64()),
+            time_wait_s: f.time_wait.map(|d| d.as_secs_f64()),
+            destinations: f.destinations,
+            hot_destination_share: f.hot_destination_share,
+            target: f.target,
+            port_range: f.port_range,
+            ports_per_node: f.ports_per_node,
+            snat_ips: f.snat_ips,
+            surge: f.surge,
+            strict: f.strict,
+            json: f.json,
+            verify: f.verify,
+            out: f.out.clone(),
         }),
         Command::Routes {
             scenario,

@@ -3,6 +3,8 @@
 
 pub mod routes;
 pub mod simulate;
+pub mod size;
+pub mod size_verify;
 pub mod trace;
 pub mod validate;
 

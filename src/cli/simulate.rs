@@ -144,12 +144,6 @@ pub fn run(a: &Args) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let unmodelled = s.events.iter().filter(|e| !e.target.is_device()).count();
-    if unmodelled > 0 {
-        eprintln!(
-            "warning: {unmodelled} event(s) target something other than a node, leaf or spine and are ignored"
-        );
-    }
     // A progress bar per design on stderr, when stderr is a terminal (indicatif hides it otherwise).
     let names: Vec<String> = if a.designs.is_empty() {
         s.designs.iter().map(|d| d.name.clone()).collect()

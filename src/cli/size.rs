@@ -1,0 +1,395 @@
+//! `fabsim size snat`: the port-range sizing tool. Inputs from flags or from a scenario's
+//! cluster and egress traffic; a table with how each number was reached (or `--json`); the
+//! refusal curve as SVG; `--verify` runs the engine on a one-node scenario built from the inputs.
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit, load_valid};
+use crate::nat::snat::PortRange;
+use crate::report::plot::{LineChart, Mark, Series, line_chart};
+use crate::scenario::Scenario;
+use crate::scenario::raw::{RawArrivals, RawLifetime};
+use crate::scenario::reference::Ref;
+use crate::sizing::snat::{SnatInput, SnatSizing, curve, fmt_p, size};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+/// The flags as given (`None`: not given).
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    pub from_scenario: Option<PathBuf>,
+    pub design: Option<String>,
+    pub nodes: Option<u64>,
+    pub rate: Option<f64>,
+    pub rate_per_pod: Option<f64>,
+    pub pods_per_node: Option<f64>,
+    pub lifetime_s: Option<f64>,
+    pub time_wait_s: Option<f64>,
+    pub destinations: Option<u64>,
+    pub hot_destination_share: Option<f64>,
+    pub target: f64,
+    pub port_range: Option<(u32, u32)>,
+    pub ports_per_node: Option<u32>,
+    pub snat_ips: Option<u32>,
+    pub surge: u64,
+    pub strict: bool,
+    pub json: bool,
+    pub verify: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// `5000-65000` → (5000, 65000).
+pub fn parse_range(s: &str) -> Result<(u32, u32), String> {
+    let (a, b) = s
+        .split_once(['-', '–'])
+        .ok_or_else(|| format!("`{s}` is not a port range; write START-END, e.g. 5000-65000"))?;
+    let p = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| *v <= 65535)
+            .ok_or_else(|| format!("`{x}` is not a port number"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+/// The mean of a lifetime distribution, in seconds.
+fn mean_s(l: &RawLifetime) -> Result<f64, String> {
+    Ok(match l {
+        RawLifetime::Exponential(m) | RawLifetime::Constant(m) => m.as_secs_f64(),
+        RawLifetime::Lognormal { mean, .. } => mean.as_secs_f64(),
+        RawLifetime::Pareto { scale, shape } if *shape > 1.0 => {
+            scale.as_secs_f64() * shape / (shape - 1.0)
+        }
+        RawLifetime::Pareto { .. } => {
+            return Err("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime".into());
+        }
+    })
+}
+
+fn rate_of(a: &RawArrivals) -> f64 {
+    match a {
+        RawArrivals::Poisson(r) | RawArrivals::Constant(r) => *r,
+        RawArrivals::OnOff { rate, on, off } => {
+            rate * on.as_secs_f64() / (on.as_secs_f64() + off.as_secs_f64()).max(1e-12)
+        }
+    }
+}
+
+/// What a scenario says: the busiest node's egress rate, its destinations and the mean lifetime.
+struct FromScenario {
+    nodes: Vec<String>,
+    rate: f64,
+    lifetime_s: f64,
+    streams: Vec<(f64, u64)>,
+    time_wait_s: f64,
+    range: Option<PortRange>,
+    snat_ips: Option<u32>,
+}
+
+fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, String> {
+    let cl = &s.cluster;
+    // Per node: (rate, rate × lifetime) per destination.
+    let mut per_node: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
+    for t in &s.traffic {
+        let pods: Vec<usize> = match t.from {
+            Ref::Pod { pod, .. } => vec![pod.index()],
+            Ref::Deployment { dep, .. } => {
+                let d = &cl.deployments[dep.index()];
+                (d.first_pod..d.first_pod + d.replicas)
+                    .map(|p| p as usize)
+                    .collect()
+            }
+            Ref::Namespace(ns) => (0..cl.pods.len())
+                .filter(|p| cl.pods[*p].namespace == ns)
+                .collect(),
+            _ => continue,
+        };
+        let dest = match t.to {
+            Ref::Literal { ip, port, .. } => format!("{ip}:{}", port.unwrap_or(0)),
+            Ref::External { ext, port } => {
+                format!(
+                    "{}:{}",
+                    s.fabric.externals[ext.index()].name,
+                    port.unwrap_or(0)
+                )
+            }
+            _ => continue, // inside the cluster: no SNAT
+        };
+        if pods.is_empty() {
+            continue;
+        }
+        let (r, m) = (rate_of(&t.arrivals), mean_s(&t.lifetime)?);
+        for p in &pods {
+            let e = per_node[cl.pods[*p].node.index()]
+                .entry(dest.clone())
+                .or_insert((0.0, 0.0));
+            let share = r / pods.len() as f64;
+            e.0 += share;
+            e.1 += share * m;
+        }
+    }
+    let total = |m: &BTreeMap<String, (f64, f64)>| m.values().map(|v| v.0).sum::<f64>();
+    let busiest = per_node
+        .iter()
+        .max_by(|a, b| total(a).total_cmp(&total(b)))
+        .filter(|m| total(m) > 0.0)
+        .ok_or("the scenario has no traffic from pods to outside the cluster to size SNAT for")?;
+    let rate = total(busiest);
+    let lifetime_s = busiest.values().map(|v| v.1).sum::<f64>() / rate;
+    let streams = busiest.values().map(|v| (v.0 / rate, 1)).collect();
+    let aci = match design {
+        Some(n) => Some(
+            s.design(n)
+                .ok_or_else(|| format!("no design named `{n}`"))?
+                .aci
+                .as_ref()
+                .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,
+        ),
+        None => s.designs.iter().find_map(|d| d.aci.as_ref()),
+    };
+    Ok(FromScenario {
+        nodes: cl.nodes.iter().map(|n| n.name.clone()).collect(),
+        rate,
+        lifetime_s,
+        streams,
+        time_wait_s: s.conntrack.time_wait.as_secs_f64(),
+        range: aci.map(|c| c.port_range),
+        snat_ips: aci.and_then(|c| {
+            c.snat_policies
+                .iter()
+                .find_map(|p| p.snat_ips.as_ref().map(|v| v.len() as u32))
+        }),
+    })
+}
+
+/// Turns flags (and a scenario) into the sizing input; the error names the missing flag.
+pub fn input(a: &Args) -> Result<SnatInput, String> {
+    let scen = match &a.from_scenario {
+        Some(p) => {
+            let s =
+                load_valid(p).map_err(|_| format!("{} is not a valid scenario", p.display()))?;
+            Some(from_scenario(&s, a.design.as_deref())?)
+        }
+        None => None,
+    };
+    let nodes: Vec<String> = match (a.nodes, &scen) {
+        (Some(n), _) => (1..=n).map(|i| format!("node-{i}")).collect(),
+        (None, Some(s)) => s.nodes.clone(),
+        (None, None) => return Err("give --nodes N (or --from-scenario FILE)".into()),
+    };
+    let rate = match (a.rate, a.rate_per_pod, a.pods_per_node, &scen) {
+        (Some(r), None, _, _) => r,
+        (None, Some(r), Some(p), _) => r * p,
+        (None, Some(_), None, _) => return Err("--rate-per-pod needs --pods-per-node".into()),
+        (Some(_), Some(_), _, _) => return Err("give --rate or --rate-per-pod, not both".into()),
+        (None, None, _, Some(s)) => s.rate,
+        (None, None, _, None) => {
+            return Err("give --rate R (new outbound connections per second per node) or --rate-per-pod R --pods-per-node P".into());
+        }
+    };
+    let lifetime_s = match (a.lifetime_s, &scen) {
+        (Some(l), _) => l,
+        (None, Some(s)) => s.lifetime_s,
+        (None, None) => {
+            return Err("give --lifetime D (the mean connection lifetime, e.g. 5s)".into());
+        }
+    };
+    if a.hot_destination_share
+        .is_some_and(|f| !(0.0..=1.0).contains(&f))
+    {
+        return Err("--hot-destination-share is a fraction between 0 and 1".into());
+    }
+    let streams = match (a.destinations, a.hot_destination_share, &scen) {
+        (None, None, Some(s)) => s.streams.clone(),
+        (k, hot, _) => SnatInput::streams_for(k.unwrap_or(1), hot),
+    };
+    let (start, end) = a
+        .port_range
+        .or(scen
+            .as_ref()
+            .and_then(|s| s.range.map(|r| (r.start, r.end))))
+        .unwrap_or((PortRange::DEFAULT.start, PortRange::DEFAULT.end));
+    Ok(SnatInput {
+        nodes,
+        rate_per_node: rate,
+        lifetime_s,
+        time_wait_s: a
+            .time_wait_s
+            .or(scen.as_ref().map(|s| s.time_wait_s))
+            .unwrap_or(120.0),
+        streams,
+        target: a.target,
+        range: PortRange {
+            start,
+            end,
+            ports_per_node: PortRange::DEFAULT.ports_per_node,
+        },
+        ports_per_node: a.ports_per_node,
+        snat_ips: a.snat_ips.or(scen.and_then(|s| s.snat_ips)),
+        surge: a.surge,
+        strict: a.strict,
+    })
+}
+
+/// The table a person reads: quantity, value, how it was reached.
+pub fn table(r: &SnatSizing) -> String {
+    let mut out = String::new();
+    let opt = |x: Option<u64>| x.map_or("not reachable".to_string(), |v| v.to_string());
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "offered_erlangs",
+            format!(
+                "{:.1} per node, {:.1} per destination, {:.1} in total",
+                r.offered_erlangs.per_node,
+                r.offered_erlangs.per_destination,
+                r.offered_erlangs.total
+            ),
+        ),
+        (
+            "required_ports_per_node",
+            format!(
+                "{} per destination reuse, {} strict",
+                opt(r.required_ports_per_node.per_tuple),
+                opt(r.required_ports_per_node.strict)
+            ),
+        ),
+        (
+            "recommended_ports_per_node",
+            r.recommended_ports_per_node
+                .map_or("(evaluating the given setting)".into(), |v| v.to_string()),
+        ),
+        ("chunks_per_ip", r.chunks_per_ip.to_string()),
+        ("snat_ips_needed", r.snat_ips_needed.to_string()),
+        (
+            "refusal_probability",
+            format!(
+                "{} per destination reuse, {} strict, at {} ports per node",
+                fmt_p(r.refusal_probability.per_tuple),
+                fmt_p(r.refusal_probability.strict),
+                r.ports_per_node
+            ),
+        ),
+        (
+            "nodes_without_chunk",
+            if r.nodes_without_chunk.is_empty() {
+                "none".into()
+            } else {
+                format!(
+                    "{}: {}",
+                    r.nodes_without_chunk.len(),
+                    r.nodes_without_chunk.join(", ")
+                )
+            },
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "{k:<27} {v}");
+    }
+    for m in &r.masquerade {
+        let _ = writeln!(
+            out,
+            "{:<27} {}: {} ports per destination, refusal {}",
+            "masquerade",
+            m.range,
+            m.ports_per_destination,
+            fmt_p(m.refusal_probability)
+        );
+    }
+    let _ = writeln!(out, "\nhow:");
+    for (k, v) in &r.explanation {
+        let _ = writeln!(out, "  {k}: {v}");
+    }
+    out
+}
+
+/// The refusal curve with the target and the setting marked.
+pub fn curve_svg(i: &SnatInput, r: &SnatSizing) -> Result<String, String> {
+    let upto =
+        (r.ports_per_node.max(1) * 2).min(crate::sizing::snat::largest_chunk(&i.range).max(2));
+    let pts = curve(i, upto, 200);
+    let series = [
+        Series {
+            name: "per destination (kernel conntrack)".into(),
+            points: pts.iter().map(|(c, p, _)| (f64::from(*c), *p)).collect(),
+        },
+        Series {
+            name: "strict (the talk's rule)".into(),
+            points: pts.iter().map(|(c, _, s)| (f64::from(*c), *s)).collect(),
+        },
+    ];
+    let label = if r.recommended_ports_per_node.is_some() {
+        "recommended"
+    } else {
+        "evaluated"
+    };
+    let marks = [
+        Mark::Y(i.target, format!("target {:.0e}", i.target)),
+        Mark::X(
+            f64::from(r.ports_per_node),
+            format!("{label} {}", r.ports_per_node),
+        ),
+    ];
+    line_chart(&LineChart {
+        title: "SNAT: refused fraction against ports per node",
+        x_label: "ports per node",
+        y_label: "refused fraction (log)",
+        series: &series,
+        marks: &marks,
+        log_y: true,
+    })
+}
+
+pub fn run(a: &Args) -> u8 {
+    let i = match input(a) {
+        Ok(i) => i,
+        Err(m) => {
+            eprintln!("fabsim size snat: {m}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let r = match size(&i) {
+        Ok(r) => r,
+        Err(m) => {
+            eprintln!("fabsim size snat: {m}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let json = serde_json::to_string_pretty(&r).unwrap_or_default() + "\n";
+    if a.json {
+        emit(&json);
+    } else {
+        emit(&table(&r));
+    }
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join("size-snat"));
+    let svg = match curve_svg(&i, &r) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("{m}");
+            return EXIT_FAILURE;
+        }
+    };
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("refusal-curve.svg"), svg))
+        .and_then(|()| std::fs::write(dir.join("size.json"), &json));
+    if let Err(e) = written {
+        eprintln!("cannot write to {}: {e}", dir.display());
+        return EXIT_FAILURE;
+    }
+    eprintln!(
+        "refusal curve written to {}",
+        dir.join("refusal-curve.svg").display()
+    );
+    if a.verify {
+        match super::size_verify::verify(&i, &r) {
+            Ok(text) => emit(&text),
+            Err(m) => {
+                eprintln!("--verify: {m}");
+                return EXIT_FAILURE;
+            }
+        }
+    }
+    EXIT_OK
+}

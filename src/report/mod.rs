@@ -1,0 +1,4 @@
+//! Reports people put in front of a design review: SVG plots, a self-contained HTML page with
+//! the plots inline, and Markdown.
+
+pub mod plot;

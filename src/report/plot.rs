@@ -1,0 +1,275 @@
+//! SVG plots (plotters' SVG backend: no system libraries, no fonts needed). Every plot has a
+//! title, axis labels with units and a legend. Series lines are drawn 2 px wide and reference
+//! lines (targets, limits, events) 1 px dashed-looking light lines, so a reader — or a test —
+//! tells them apart.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+const SIZE: (u32, u32) = (760, 400);
+
+/// The colours of successive series (Okabe–Ito, readable by colour-blind readers).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+pub fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// One line of a line chart.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A reference line: vertical at an x (an event) or horizontal at a y (a target, a limit).
+pub enum Mark {
+    X(f64, String),
+    Y(f64, String),
+}
+
+pub struct LineChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub series: &'a [Series],
+    pub marks: &'a [Mark],
+    /// A logarithmic y axis (values ≤ 0 are drawn at the bottom).
+    pub log_y: bool,
+}
+
+fn bounds(series: &[Series], marks: &[Mark]) -> (f64, f64, f64, f64) {
+    let xs = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .chain(marks.iter().filter_map(|m| match m {
+            Mark::X(x, _) => Some(*x),
+            Mark::Y(..) => None,
+        }));
+    let ys = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(marks.iter().filter_map(|m| match m {
+            Mark::Y(y, _) => Some(*y),
+            Mark::X(..) => None,
+        }));
+    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let fix = |lo: f64, hi: f64| {
+        if lo > hi {
+            (0.0, 1.0)
+        } else if lo == hi {
+            (lo - 1.0, hi + 1.0)
+        } else {
+            (lo, hi)
+        }
+    };
+    let (x0, x1) = fix(x0, x1);
+    let (y0, y1) = fix(y0, y1);
+    (x0, x1, y0, y1)
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("cannot draw the plot: {e:?}")
+}
+
+/// Draws a line chart to an SVG document.
+pub fn line_chart(c: &LineChart) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (x0, x1, y0, y1) = bounds(c.series, c.marks);
+        if c.log_y {
+            let positive = c
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1))
+                .filter(|y| *y > 0.0)
+                .fold(f64::MAX, f64::min);
+            let lo = if positive == f64::MAX {
+                1e-9
+            } else {
+                positive.max(1e-15) / 2.0
+            };
+            let hi = y1.max(lo * 10.0);
+            let mut chart = frame(&root, c.title)
+                .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(c.x_label)
+                .y_desc(c.y_label)
+                .y_label_formatter(&|v| format!("{v:.0e}"))
+                .max_light_lines(0)
+                .draw()
+                .map_err(err)?;
+            draw(&mut chart, c, lo)?;
+        } else {
+            let pad = (y1 - y0) * 0.05;
+            let mut chart = frame(&root, c.title)
+                .build_cartesian_2d(x0..x1, (y0.min(0.0))..(y1 + pad))
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(c.x_label)
+                .y_desc(c.y_label)
+                .max_light_lines(0)
+                .draw()
+                .map_err(err)?;
+            draw(&mut chart, c, y0.min(0.0))?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64);
+    b
+}
+
+fn draw<'a, 'b: 'a, Y>(
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
+    c: &LineChart,
+    floor: f64,
+) -> Result<(), String>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    let (x0, x1, y0, y1) = bounds(c.series, c.marks);
+    let _ = y0;
+    let grey = RGBColor(120, 120, 120);
+    for m in c.marks {
+        let (pts, label) = match m {
+            Mark::X(x, l) => (vec![(*x, floor), (*x, y1)], l),
+            Mark::Y(y, l) => (vec![(x0, *y), (x1, *y)], l),
+        };
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                pts.clone(),
+                grey.stroke_width(1),
+            )))
+            .map_err(err)?;
+        let at = pts[1];
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                at,
+                ("sans-serif", 12).into_font().color(&grey),
+            )))
+            .map_err(err)?;
+    }
+    for (i, s) in c.series.iter().enumerate() {
+        let col = colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                s.points
+                    .iter()
+                    .map(|(x, y)| (*x, if *y > floor { *y } else { floor })),
+                col.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], col.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Grouped bars: one group per category, one bar per series in each.
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub categories: &'a [String],
+    /// (series name, one value per category)
+    pub series: &'a [(String, Vec<f64>)],
+}
+
+pub fn bar_chart(c: &BarChart) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let n = c.categories.len().max(1);
+        let top = c
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().copied())
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let mut chart = frame(&root, c.title)
+            .build_cartesian_2d(0f64..n as f64, 0f64..top * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(c.x_label)
+            .y_desc(c.y_label)
+            .max_light_lines(0)
+            .disable_x_mesh()
+            .x_labels(0)
+            .x_label_formatter(&|_| String::new())
+            .draw()
+            .map_err(err)?;
+        // Category labels centred under each group.
+        let k = c.series.len().max(1) as f64;
+        let width = 0.8 / k;
+        for (si, (name, values)) in c.series.iter().enumerate() {
+            let col = colour(si);
+            chart
+                .draw_series(values.iter().enumerate().map(|(ci, v)| {
+                    let x = ci as f64 + 0.1 + si as f64 * width;
+                    Rectangle::new([(x, 0.0), (x + width, *v)], col.filled())
+                }))
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], col.filled()));
+        }
+        chart
+            .draw_series(c.categories.iter().enumerate().map(|(i, l)| {
+                Text::new(
+                    l.clone(),
+                    (i as f64 + 0.5, 0.0),
+                    TextStyle::from(("sans-serif", 11).into_font())
+                        .pos(Pos::new(HPos::Center, VPos::Top)),
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

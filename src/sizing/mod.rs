@@ -1,0 +1,4 @@
+//! Sizing tools: Erlang-B and its inverse, and the SNAT port-range sizing of `fabsim size snat`.
+
+pub mod erlang;
+pub mod snat;
