@@ -1,5 +1,6 @@
 //! `fabsim simulate SCENARIO [--design NAME]... [--out DIR] [--json FILE]`: runs the designs,
-//! prints one summary row per design, writes `results.json` and `report.md` in the report folder.
+//! prints one summary row per design, writes `results.json`, `report.md`, `report.html` and the
+//! SVG plots in the report folder.
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit, load_valid};
 use crate::sim::metrics::Results;
@@ -63,82 +64,6 @@ pub fn table(r: &Results) -> String {
     out
 }
 
-/// A Markdown report of the run.
-pub fn report_md(r: &Results, defaults: &[String]) -> String {
-    let mut m = String::new();
-    let _ = writeln!(m, "# {} — simulation report\n", r.scenario);
-    let _ = writeln!(m, "Seed {}, {} s simulated.\n", r.seed, r.duration_s);
-    let _ = writeln!(
-        m,
-        "| design | cni | attempted | established | refused | completed | active at end | hop count p50/p99 | fabric latency p50/p99 (µs) | replies bounced |"
-    );
-    let _ = writeln!(m, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for d in &r.designs {
-        let c = &d.connections;
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {}/{} | {:.1}% |",
-            d.name,
-            d.cni,
-            c.attempted,
-            c.established,
-            c.refused.values().sum::<u64>(),
-            c.completed,
-            c.active_at_end,
-            d.paths.hop_count_p50,
-            d.paths.hop_count_p99,
-            d.paths.fabric_latency_us_p50,
-            d.paths.fabric_latency_us_p99,
-            100.0 * d.paths.replies_bounced_share
-        );
-    }
-    let _ = writeln!(m, "\n## Failures\n");
-    for d in &r.designs {
-        for f in &d.failover {
-            let _ = writeln!(
-                m,
-                "- {}: {} failed at {} s; first reaction after {} s; {} broken at once, {} rehashed, {} new connections blackholed",
-                d.name,
-                f["target"].as_str().unwrap_or("?"),
-                f["at_s"],
-                f["detection_s"],
-                f["broken_at_failure"],
-                f["broken_rehashed"],
-                f["blackholed"]
-            );
-        }
-    }
-    let _ = writeln!(
-        m,
-        "\n## Assumptions\n\n{}",
-        crate::sim::failure::ASSUMPTIONS
-    );
-    let _ = writeln!(m, "\n## Defaults applied\n");
-    for x in defaults {
-        let _ = writeln!(m, "- {x}");
-    }
-    let _ = writeln!(m, "\n## Refused connections by reason\n");
-    for d in &r.designs {
-        let reasons: Vec<String> = d
-            .connections
-            .refused
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        let _ = writeln!(
-            m,
-            "- {}: {}",
-            d.name,
-            if reasons.is_empty() {
-                "none".into()
-            } else {
-                reasons.join(", ")
-            }
-        );
-    }
-    m
-}
-
 pub fn run(a: &Args) -> u8 {
     let s = match load_valid(a.scenario) {
         Ok(s) => s,
@@ -193,14 +118,13 @@ pub fn run(a: &Args) -> u8 {
         .out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("reports").join(&s.name));
-    let write = |path: &Path, text: &str| -> Result<(), String> {
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    let res = std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
-        .and_then(|()| write(&dir.join("results.json"), &json))
-        .and_then(|()| write(&dir.join("report.md"), &report_md(&r, &s.defaults_applied)))
-        .and_then(|()| a.json.map_or(Ok(()), |p| write(p, &json)));
+    let res = crate::report::simulation::document(&s, &r)
+        .and_then(|doc| crate::report::simulation::write(&dir, &doc, &json))
+        .and_then(|()| {
+            a.json.map_or(Ok(()), |p| {
+                std::fs::write(p, &json).map_err(|e| format!("cannot write {}: {e}", p.display()))
+            })
+        });
     match res {
         Ok(()) => {
             eprintln!("report written to {}", dir.display());

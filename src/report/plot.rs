@@ -78,6 +78,15 @@ fn bounds(series: &[Series], marks: &[Mark]) -> (f64, f64, f64, f64) {
     (x0, x1, y0, y1)
 }
 
+/// A tick label: whole numbers on wide axes, two decimals on narrow ones.
+fn tick(v: f64, span: f64) -> String {
+    if span >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("cannot draw the plot: {e:?}")
 }
@@ -123,6 +132,8 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 .configure_mesh()
                 .x_desc(c.x_label)
                 .y_desc(c.y_label)
+                .x_label_formatter(&|v| tick(*v, x1 - x0))
+                .y_label_formatter(&|v| tick(*v, y1 - y0))
                 .max_light_lines(0)
                 .draw()
                 .map_err(err)?;
@@ -236,6 +247,7 @@ pub fn bar_chart(c: &BarChart) -> Result<String, String> {
             .disable_x_mesh()
             .x_labels(0)
             .x_label_formatter(&|_| String::new())
+            .y_label_formatter(&|v| tick(*v, top))
             .draw()
             .map_err(err)?;
         // Category labels centred under each group.

@@ -425,6 +425,20 @@ fn simulate(
         connections: total,
         failover: outages.records.iter().map(|f| f.to_json()).collect(),
         paths: paths.summary(),
+        nat: {
+            let (available, ips) = plane.nat_capacity();
+            NatSummary {
+                ports_per_node_available: available,
+                peak_ports_in_use_node: series
+                    .nat_ports_in_use_max_node
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
+                peak_ports_in_use_total: series.nat_ports_in_use.iter().copied().max().unwrap_or(0),
+                snat_ips_in_use: ips,
+            }
+        },
         timeseries: series,
         traffic,
         events_processed: events,

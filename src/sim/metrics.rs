@@ -105,6 +105,10 @@ impl PathStats {
             fabric_latency_us_p99: percentile(&self.latency_us[..], 0.99),
             replies_bounced_share: share(self.bounced),
             anchor_detour_share: share(self.detoured),
+            hop_count_histogram: {
+                let last = self.hops.iter().rposition(|x| *x > 0).map_or(0, |i| i + 1);
+                self.hops[..last].to_vec()
+            },
             load_per_node: self.load.clone(),
             load_max_over_mean: {
                 let loaded = self.load.iter().filter(|x| **x > 0).count();
@@ -125,6 +129,8 @@ pub struct Paths {
     /// Hops of the request and the reply together, as `trace` counts them.
     pub hop_count_p50: usize,
     pub hop_count_p99: usize,
+    /// Established connections by hop count (index = hops).
+    pub hop_count_histogram: Vec<u64>,
     pub fabric_latency_us_p50: usize,
     pub fabric_latency_us_p99: usize,
     pub replies_bounced_share: f64,
@@ -156,14 +162,28 @@ pub struct GeneratorResult {
     pub connections: Connections,
 }
 
+/// NAT ports against what a node has.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NatSummary {
+    /// ACI-CNI: the SNAT chunk a node holds (ports_per_node); BGP designs with masquerade: the
+    /// ports of the masquerade range (per destination); `None` without NAT.
+    pub ports_per_node_available: Option<u64>,
+    /// The most NAT ports one node held at a sample, and all nodes together.
+    pub peak_ports_in_use_node: u64,
+    pub peak_ports_in_use_total: u64,
+    /// ACI-CNI: SNAT IPs holding at least one node's chunk.
+    pub snat_ips_in_use: Option<usize>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct DesignResult {
     pub name: String,
     pub cni: &'static str,
     pub connections: Connections,
-    /// Failure events and their effects (not simulated yet: see the README).
+    /// Failure events and their effects.
     pub failover: Vec<serde_json::Value>,
     pub paths: Paths,
+    pub nat: NatSummary,
     pub timeseries: TimeSeries,
     pub traffic: BTreeMap<String, GeneratorResult>,
     pub events_processed: u64,

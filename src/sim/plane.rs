@@ -96,6 +96,31 @@ impl Plane<'_> {
         }
     }
 
+    /// The NAT ports a node has (see `metrics::NatSummary`) and the SNAT IPs holding chunks.
+    pub fn nat_capacity(&self) -> (Option<u64>, Option<usize>) {
+        match self {
+            Plane::Aci { state, .. } => {
+                let ips: std::collections::BTreeSet<_> =
+                    state.snat.by_node.values().map(|a| a.ip).collect();
+                let ppn = state
+                    .snat
+                    .by_node
+                    .values()
+                    .next()
+                    .map(|a| u64::from(a.chunk.len()));
+                (
+                    ppn.or(Some(u64::from(state.cfg.port_range.ports_per_node))),
+                    Some(ips.len()),
+                )
+            }
+            Plane::Bgp { cfg, .. } => (
+                cfg.masquerade
+                    .then(|| u64::from(cfg.masquerade_ports.1 - cfg.masquerade_ports.0) + 1),
+                None,
+            ),
+        }
+    }
+
     pub fn nat_in_use(&self) -> usize {
         match self {
             Plane::Aci { nat, .. } => nat.in_use(),

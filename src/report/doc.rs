@@ -1,0 +1,259 @@
+//! One document, two renderings: Markdown (`report.md`) and a self-contained HTML page
+//! (`report.html`, plots inline as SVG, no external assets). The HTML is well-formed XML, so
+//! any HTML or XML parser reads it.
+
+use std::fmt::Write;
+
+/// A table cell; `highlight` marks a value that differs from the base (compare).
+#[derive(Clone, Debug, Default)]
+pub struct Cell {
+    pub text: String,
+    pub highlight: bool,
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell {
+            text,
+            highlight: false,
+        }
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::from(text.to_string())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Block {
+    Heading(u8, String),
+    Para(String),
+    List(Vec<String>),
+    Table {
+        headers: Vec<String>,
+        rows: Vec<Vec<Cell>>,
+    },
+    /// An SVG plot: inline in HTML, linked (by file name) in Markdown.
+    Plot {
+        file: String,
+        title: String,
+        svg: String,
+    },
+    /// Preformatted text.
+    Pre(String),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Doc {
+    pub title: String,
+    pub blocks: Vec<Block>,
+}
+
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#eef}td.diff{background:#ffe08a;font-weight:bold}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto}figure{margin:1.5em 0}figcaption{font-size:0.9em;color:#555}";
+
+impl Doc {
+    pub fn new(title: impl Into<String>) -> Doc {
+        Doc {
+            title: title.into(),
+            blocks: Vec::new(),
+        }
+    }
+
+    pub fn h(&mut self, level: u8, text: impl Into<String>) {
+        self.blocks.push(Block::Heading(level, text.into()));
+    }
+
+    pub fn p(&mut self, text: impl Into<String>) {
+        self.blocks.push(Block::Para(text.into()));
+    }
+
+    pub fn list(&mut self, items: Vec<String>) {
+        self.blocks.push(Block::List(items));
+    }
+
+    pub fn table(&mut self, headers: Vec<String>, rows: Vec<Vec<Cell>>) {
+        self.blocks.push(Block::Table { headers, rows });
+    }
+
+    pub fn plot(&mut self, file: &str, title: &str, svg: String) {
+        self.blocks.push(Block::Plot {
+            file: file.into(),
+            title: title.into(),
+            svg,
+        });
+    }
+
+    pub fn pre(&mut self, text: impl Into<String>) {
+        self.blocks.push(Block::Pre(text.into()));
+    }
+
+    /// The plots to write next to the report, as (file name, SVG).
+    pub fn plots(&self) -> Vec<(&str, &str)> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Plot { file, svg, .. } => Some((file.as_str(), svg.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut m = format!("# {}\n", self.title);
+        for b in &self.blocks {
+            m.push('\n');
+            match b {
+                Block::Heading(l, t) => {
+                    let _ = writeln!(m, "{} {t}", "#".repeat(usize::from(*l)));
+                }
+                Block::Para(t) => {
+                    let _ = writeln!(m, "{t}");
+                }
+                Block::List(items) => {
+                    for i in items {
+                        let _ = writeln!(m, "- {i}");
+                    }
+                }
+                Block::Table { headers, rows } => {
+                    let _ = writeln!(m, "| {} |", headers.join(" | "));
+                    let _ = writeln!(
+                        m,
+                        "|{}",
+                        headers
+                            .iter()
+                            .enumerate()
+                            .map(|(i, _)| if i == 0 { "---|" } else { "---:|" })
+                            .collect::<String>()
+                    );
+                    for r in rows {
+                        let cells: Vec<String> = r
+                            .iter()
+                            .map(|c| {
+                                let t = c.text.replace('|', "\\|");
+                                if c.highlight { format!("**{t}**") } else { t }
+                            })
+                            .collect();
+                        let _ = writeln!(m, "| {} |", cells.join(" | "));
+                    }
+                }
+                Block::Plot { file, title, .. } => {
+                    let _ = writeln!(m, "![{title}]({file})");
+                }
+                Block::Pre(t) => {
+                    let _ = writeln!(m, "```\n{}\n```", t.trim_end());
+                }
+            }
+        }
+        m
+    }
+
+    pub fn html(&self) -> String {
+        let mut h = String::new();
+        let _ = write!(
+            h,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+            escape(&self.title),
+            escape(&self.title)
+        );
+        for b in &self.blocks {
+            match b {
+                Block::Heading(l, t) => {
+                    let l = (*l).clamp(1, 6);
+                    let _ = writeln!(h, "<h{l}>{}</h{l}>", escape(t));
+                }
+                Block::Para(t) => {
+                    let _ = writeln!(h, "<p>{}</p>", inline_code(&escape(t)));
+                }
+                Block::List(items) => {
+                    h.push_str("<ul>\n");
+                    for i in items {
+                        let _ = writeln!(h, "<li>{}</li>", inline_code(&escape(i)));
+                    }
+                    h.push_str("</ul>\n");
+                }
+                Block::Table { headers, rows } => {
+                    h.push_str("<table>\n<thead><tr>");
+                    for x in headers {
+                        let _ = write!(h, "<th>{}</th>", escape(x));
+                    }
+                    h.push_str("</tr></thead>\n<tbody>\n");
+                    for r in rows {
+                        h.push_str("<tr>");
+                        for c in r {
+                            let class = if c.highlight { " class=\"diff\"" } else { "" };
+                            let _ = write!(h, "<td{class}>{}</td>", escape(&c.text));
+                        }
+                        h.push_str("</tr>\n");
+                    }
+                    h.push_str("</tbody>\n</table>\n");
+                }
+                Block::Plot { title, svg, .. } => {
+                    let _ = writeln!(
+                        h,
+                        "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>",
+                        svg.trim(),
+                        escape(title)
+                    );
+                }
+                Block::Pre(t) => {
+                    let _ = writeln!(h, "<pre>{}</pre>", escape(t.trim_end()));
+                }
+            }
+        }
+        h.push_str("</body>\n</html>\n");
+        h
+    }
+}
+
+/// `code` spans of the Markdown source as <code> in HTML (the text is already escaped).
+fn inline_code(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Parses the Markdown tables the engine's ASSUMPTIONS constant holds (`| a | b |` lines) into
+/// headers and rows, so both renderings show them as tables.
+pub fn parse_md_table(text: &str) -> (Vec<String>, Vec<Vec<Cell>>) {
+    let mut lines = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('|'))
+        .map(|l| {
+            l.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        });
+    let headers = lines.next().unwrap_or_default();
+    let rows = lines
+        .filter(|r| !r.iter().all(|c| c.chars().all(|x| x == '-' || x == ':')))
+        .map(|r| r.into_iter().map(Cell::from).collect())
+        .collect();
+    (headers, rows)
+}

@@ -1,0 +1,115 @@
+//! The committed report of scenarios/brkdcn-2663.yaml is what the code produces now (refresh
+//! with FABSIM_BLESS=1 after reviewing the change), the HTML is well-formed with its plots
+//! inline, and every plot is an SVG with a title, axis labels and one series per design.
+
+mod common;
+use common::*;
+use fabsim::report::simulation;
+use fabsim::sim;
+
+const PLOTS: [&str; 4] = [
+    "success-ratio.svg",
+    "nat-ports.svg",
+    "load-per-node.svg",
+    "hop-count.svg",
+];
+
+fn texts(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_committed_brkdcn_report_is_current() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let r = sim::run_all(&s, &[], sim::engine::DEFAULT_SAMPLE_INTERVAL).unwrap();
+    let json = serde_json::to_string_pretty(&r).unwrap() + "\n";
+    let doc = simulation::document(&s, &r).unwrap();
+    let dir = root().join("reports/brkdcn-2663");
+    let tmp = std::env::temp_dir().join(format!("fabsim-report-{}", std::process::id()));
+    simulation::write(&tmp, &doc, &json).unwrap();
+    let bless = std::env::var_os("FABSIM_BLESS").is_some();
+    let mut files: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "hop-count.svg",
+            "load-per-node.svg",
+            "nat-ports.svg",
+            "report.html",
+            "report.md",
+            "results.json",
+            "success-ratio.svg"
+        ]
+    );
+    for f in &files {
+        let now = std::fs::read_to_string(tmp.join(f)).unwrap();
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(f), &now).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        assert!(
+            committed == now,
+            "reports/brkdcn-2663/{f} differs from what the code produces now; review and rerun with FABSIM_BLESS=1"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn html_and_plots_are_well_formed_with_one_series_per_design() {
+    let s = load("scenarios/failure-catalogue.yaml");
+    let r = sim::run_all(&s, &[], sim::engine::DEFAULT_SAMPLE_INTERVAL).unwrap();
+    let doc = simulation::document(&s, &r).unwrap();
+    let designs: Vec<&str> = r.designs.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(designs.len(), 4);
+
+    let html = doc.html();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true, // <!DOCTYPE html>
+        ..Default::default()
+    };
+    let page = roxmltree::Document::parse_with_options(&html, options)
+        .expect("report.html is well-formed");
+    assert_eq!(page.root_element().tag_name().name(), "html");
+    // Self-contained: the four plots inline, nothing fetched.
+    let inline = page.descendants().filter(|n| n.has_tag_name("svg")).count();
+    assert_eq!(inline, 4);
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    // Every default the scenario applied is listed.
+    for d in &s.defaults_applied {
+        assert!(html.contains(&fabsim::report::doc::escape(d)), "{d}");
+    }
+
+    for (file, svg) in doc.plots() {
+        assert!(PLOTS.contains(&file), "{file}");
+        let plot = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(plot.root_element().tag_name().name(), "svg");
+        let t = texts(&plot);
+        // The legend names each design once; title and axis labels are there.
+        for d in &designs {
+            assert_eq!(t.iter().filter(|x| x == d).count(), 1, "{file}: legend {d}");
+        }
+        assert!(t.len() > designs.len() + 3, "{file}: {t:?}");
+        if ["success-ratio.svg", "nat-ports.svg"].contains(&file) {
+            // One 2-px line per design (axes and reference lines are 1 px).
+            let lines = plot
+                .descendants()
+                .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+                .count();
+            assert_eq!(lines, designs.len(), "{file}");
+        }
+    }
+    // The success-ratio plot marks the catalogue's eleven events.
+    let (_, svg) = doc.plots()[0];
+    let marks = svg.matches(">\nfail ").count() + svg.matches(">\nrecover ").count();
+    assert_eq!(marks, s.events.len());
+}
