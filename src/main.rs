@@ -42,6 +42,25 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         sample_interval: Option<fabsim::time::Nanos>,
     },
+    /// What-if: the scenario and its variants (--set, --fail, or its own `variants:`) side by side.
+    Compare {
+        scenario: PathBuf,
+        /// Only these designs (repeatable); all by default.
+        #[arg(long = "design")]
+        designs: Vec<String>,
+        /// A variant changing one value: a dotted YAML path (list elements by name) = a YAML value,
+        /// e.g. designs.aci-cni.kube_config.snat_operator.port_range.ports_per_node=6000.
+        #[arg(long = "set")]
+        sets: Vec<String>,
+        /// A variant adding a failure: REF@TIME, e.g. node:k8s-r1-2@100s.
+        #[arg(long = "fail")]
+        fails: Vec<String>,
+        /// The report folder (default reports/<scenario name>-compare/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_parser = parse_duration)]
+        sample_interval: Option<fabsim::time::Nanos>,
+    },
     /// Sizing tools: `fabsim size snat` sizes SNAT port ranges and SNAT IPs.
     Size {
         #[command(subcommand)]
@@ -177,6 +196,21 @@ fn main() -> ExitCode {
             designs,
             out: out.as_deref(),
             json: json.as_deref(),
+            sample_interval: *sample_interval,
+        }),
+        Command::Compare {
+            scenario,
+            designs,
+            sets,
+            fails,
+            out,
+            sample_interval,
+        } => cli::compare::run(&cli::compare::Args {
+            scenario,
+            designs,
+            sets,
+            fails,
+            out: out.as_deref(),
             sample_interval: *sample_interval,
         }),
         Command::Size {

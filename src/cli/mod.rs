@@ -1,6 +1,7 @@
 //! Subcommands, one file each. They load the scenario, call the library, print, and return an
 //! exit code: 0 ok, 2 bad input, 1 other failure.
 
+pub mod compare;
 pub mod routes;
 pub mod simulate;
 pub mod size;

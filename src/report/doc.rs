@@ -257,3 +257,43 @@ pub fn parse_md_table(text: &str) -> (Vec<String>, Vec<Vec<Cell>>) {
         .collect();
     (headers, rows)
 }
+
+/// A table for the terminal: columns aligned, highlighted cells marked with `*`.
+pub fn text_table(headers: &[String], rows: &[Vec<Cell>]) -> String {
+    let cell = |c: &Cell| {
+        if c.highlight {
+            format!("{}*", c.text)
+        } else {
+            c.text.clone()
+        }
+    };
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell(c).chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for r in rows {
+        out.push_str(&line(r.iter().map(cell).collect()));
+    }
+    out
+}

@@ -149,8 +149,21 @@ impl AccConfig {
 
     /// `self` with every key that `over` sets replaced by `over`'s value.
     pub fn overridden_by(self, over: &AccConfig) -> AccConfig {
+        // The port range merges part by part: an inline ports_per_node keeps the file's start/end.
+        let port_range = match (&over.port_range, &self.port_range) {
+            (Some(o), Some(b)) => Some(At {
+                value: RawPortRange {
+                    start: o.value.start.or(b.value.start),
+                    end: o.value.end.or(b.value.end),
+                    ports_per_node: o.value.ports_per_node.or(b.value.ports_per_node),
+                },
+                loc: o.loc.clone(),
+                path: o.path.clone(),
+            }),
+            (o, b) => o.clone().or(b.clone()),
+        };
         macro_rules! pick {
-            ($($f:ident),*) => { AccConfig { $($f: over.$f.clone().or(self.$f),)* } };
+            ($($f:ident),*) => { AccConfig { port_range, $($f: over.$f.clone().or(self.$f),)* } };
         }
         pick!(
             system_id,
@@ -167,7 +180,6 @@ impl AccConfig {
             cluster_svc_subnet,
             service_monitor_interval,
             pbr_tracking_non_snat,
-            port_range,
             max_nodes_svc_graph,
             disable_resilient_hashing,
             add_external_contract_to_default_epg

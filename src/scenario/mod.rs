@@ -15,6 +15,7 @@ mod resolve;
 mod resolve_aci;
 mod resolve_bgp;
 mod resolve_cluster;
+pub mod variant;
 pub mod yaml;
 
 use crate::cluster::Cluster;
@@ -115,7 +116,10 @@ pub fn load(path: &Path) -> Loaded {
 /// Loads a scenario from text; `base_dir` resolves relative file references (acc-provision).
 pub fn load_str(file: &Arc<str>, text: &str, base_dir: &Path, mut d: Diagnostics) -> Loaded {
     let scenario = yaml::parse(file, text, &mut d)
-        .and_then(|node| raw::RawScenario::decode(&node, &mut d, base_dir))
+        .and_then(|node| {
+            variant::listed(&node, &mut d);
+            raw::RawScenario::decode(&node, &mut d, base_dir)
+        })
         .and_then(|raw| resolve::resolve(raw, &mut d));
     let scenario = if d.has_errors() { None } else { scenario };
     Loaded {

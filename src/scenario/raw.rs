@@ -95,6 +95,8 @@ impl RawScenario {
             node_status_update_frequency = g.opt("node_status_update_frequency", d);
             g.finish(d);
         }
+        // What-if variants are read by `variant::listed` (compare); here they are only known.
+        let _ = f.node("variants");
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawScenario {

@@ -1,0 +1,194 @@
+//! `fabsim compare SCENARIO [--design NAME]... [--set PATH=VALUE]... [--fail REF@TIME]... [--out DIR]`:
+//! the base scenario and one variant per `--set`/`--fail` (and each of the scenario's own
+//! `variants:`), every design of each, run in parallel; the measured tables on stdout (values that
+//! differ from the base marked `*`) and report.md, report.html, results.json and plots in the
+//! report folder.
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit};
+use crate::report::comparison::{self, VariantRun};
+use crate::report::doc::text_table;
+use crate::scenario::diag::Diagnostics;
+use crate::scenario::variant::{self, Variant};
+use crate::sim::engine;
+use crate::time::Nanos;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+pub struct Args<'a> {
+    pub scenario: &'a Path,
+    pub designs: &'a [String],
+    pub sets: &'a [String],
+    pub fails: &'a [String],
+    pub out: Option<&'a Path>,
+    pub sample_interval: Option<Nanos>,
+}
+
+/// The variants to run, the base first; `Err` holds the diagnostics to print.
+pub fn variants(a: &Args) -> Result<(crate::scenario::yaml::Node, Vec<Variant>), Diagnostics> {
+    let mut d = Diagnostics::default();
+    let root = variant::parse_file(a.scenario, &mut d);
+    let mut out = vec![Variant {
+        name: "base".into(),
+        changes: Vec::new(),
+    }];
+    for s in a.sets {
+        if let Some(c) = variant::parse_set(s, &mut d) {
+            // Named by the last path segment: `ports_per_node=6000`.
+            let short = s.rsplit_once('=').map_or(s.as_str(), |(p, _)| p);
+            let last = short.rsplit('.').next().unwrap_or(short);
+            let value = s.split_once('=').map_or("", |(_, v)| v);
+            out.push(Variant {
+                name: format!("{last}={value}"),
+                changes: vec![c],
+            });
+        }
+    }
+    for f in a.fails {
+        if let Some(c) = variant::parse_fail(f, &mut d) {
+            out.push(Variant {
+                name: format!("fail {f}"),
+                changes: vec![c],
+            });
+        }
+    }
+    match root {
+        Some(root) if !d.has_errors() => {
+            out.extend(variant::listed(&root, &mut d));
+            if d.has_errors() {
+                Err(d)
+            } else {
+                Ok((root, out))
+            }
+        }
+        _ => Err(d),
+    }
+}
+
+fn describe(v: &Variant) -> Vec<String> {
+    v.changes
+        .iter()
+        .map(|c| match c {
+            variant::Change::Set { path, value } => {
+                format!(
+                    "`{path}` = {}",
+                    value.scalar_text().unwrap_or_else(|| value.kind().into())
+                )
+            }
+            variant::Change::Fail { target, at, .. } => format!("{target} fails at {at}"),
+        })
+        .collect()
+}
+
+/// Loads every variant and runs every chosen design of each, in parallel.
+pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)> {
+    let (root, vars) = variants(a).map_err(|d| (EXIT_BAD_INPUT, render(&d)))?;
+    let base_dir = a.scenario.parent().unwrap_or(Path::new("."));
+    let mut scenarios = Vec::new();
+    for v in &vars {
+        let loaded = variant::load_variant(&root, v, base_dir);
+        match loaded.scenario {
+            Some(s) => scenarios.push(s),
+            None => {
+                return Err((
+                    EXIT_BAD_INPUT,
+                    format!("variant `{}`:\n{}", v.name, render(&loaded.diagnostics)),
+                ));
+            }
+        }
+    }
+    let base = &scenarios[0];
+    let chosen: Vec<String> = if a.designs.is_empty() {
+        base.designs.iter().map(|d| d.name.clone()).collect()
+    } else {
+        a.designs.to_vec()
+    };
+    for n in &chosen {
+        if base.design(n).is_none() {
+            return Err((EXIT_BAD_INPUT, format!("no design named `{n}`")));
+        }
+    }
+    let interval = a.sample_interval.unwrap_or(engine::DEFAULT_SAMPLE_INTERVAL);
+    let jobs: Vec<(usize, &String)> = (0..scenarios.len())
+        .flat_map(|v| chosen.iter().map(move |d| (v, d)))
+        .collect();
+    let results: Vec<Result<_, String>> = jobs
+        .par_iter()
+        .map(|(v, d)| {
+            let s = &scenarios[*v];
+            let spec = s
+                .design(d)
+                .ok_or_else(|| format!("variant `{}` has no design `{d}`", vars[*v].name))?;
+            engine::run(s, spec, interval)
+        })
+        .collect();
+    let mut results = results.into_iter();
+    let mut runs = Vec::new();
+    for (v, s) in vars.iter().zip(&scenarios) {
+        let designs = (0..chosen.len())
+            .map(|_| results.next().expect("one result per job"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| (EXIT_BAD_INPUT, m))?;
+        runs.push(VariantRun {
+            name: v.name.clone(),
+            changes: describe(v),
+            results: crate::sim::metrics::Results {
+                scenario: s.name.clone(),
+                seed: s.seed,
+                duration_s: s.duration.map_or(0.0, |d| d.as_secs_f64()),
+                designs,
+            },
+        });
+    }
+    Ok((base.name.clone(), runs))
+}
+
+fn render(d: &Diagnostics) -> String {
+    d.sorted()
+        .iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn run(a: &Args) -> u8 {
+    let (name, runs) = match run_variants(a) {
+        Ok(x) => x,
+        Err((code, m)) => {
+            eprintln!("{m}");
+            return code;
+        }
+    };
+    let mut out = format!(
+        "{name}: {} variant(s) × {} design(s); * differs from the base\n",
+        runs.len(),
+        runs[0].results.designs.len()
+    );
+    for (group, headers, rows) in comparison::tables(&runs) {
+        out.push_str(&format!("\n{group}\n"));
+        out.push_str(&text_table(&headers, &rows));
+    }
+    emit(&out);
+    let json = serde_json::json!({
+        "scenario": name,
+        "variants": runs.iter().map(|r| serde_json::json!({
+            "name": r.name, "changes": r.changes, "results": r.results,
+        })).collect::<Vec<_>>(),
+    });
+    let json = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+    let dir: PathBuf = a
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{name}-compare")));
+    let res = comparison::document(&name, &runs)
+        .and_then(|doc| crate::report::simulation::write(&dir, &doc, &json));
+    match res {
+        Ok(()) => {
+            eprintln!("report written to {}", dir.display());
+            EXIT_OK
+        }
+        Err(m) => {
+            eprintln!("{m}");
+            EXIT_FAILURE
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The report of `fabsim compare`: designs × variants side by side, metrics grouped as paths,
+//! port exhaustion and failover, every value that differs from the base variant of the same
+//! design highlighted; the talk's qualitative comparison next to the measured rows.
+
+use super::doc::{Cell, Doc};
+use super::plot::{LineChart, Series, line_chart};
+use crate::sim::metrics::{DesignResult, Results};
+use std::collections::BTreeSet;
+
+/// One variant's run: its name and the results of every design.
+pub struct VariantRun {
+    pub name: String,
+    /// What the variant changes, in words.
+    pub changes: Vec<String>,
+    pub results: Results,
+}
+
+/// The talk's CNI comparison (BRKDCN-2663, "CNI Comparison"), rows as the slide has them.
+pub const QUALITATIVE: &[(&str, [&str; 4])] = &[
+    (
+        "Support",
+        ["TAC", "OpenSource/Pay", "OpenSource", "OpenSource/Pay"],
+    ),
+    ("Network Infra", ["ACI Only", "Any", "Any", "Any"]),
+    (
+        "Network Config",
+        ["Automated", "Automated", "Automated", "Automated"],
+    ),
+    ("Linux OS Support", ["Ubuntu/CoreOS", "Any", "Any", "Any"]),
+    (
+        "Service LoadBalancing",
+        ["ACI PBR", "BGP ECMP", "BGP ECMP", "BGP ECMP"],
+    ),
+    (
+        "POD SNAT",
+        [
+            "NAT Pools",
+            "NAT To Node IP",
+            "NAT To Node IP",
+            "NAT To Node IP",
+        ],
+    ),
+    (
+        "Security Model",
+        [
+            "ACI Policy Model + K8s Network Policies",
+            "Calico Network Policies",
+            "K8s Network Policies",
+            "Extended K8s Network Policies",
+        ],
+    ),
+    (
+        "End To End Visibility",
+        [
+            "Yes",
+            "Via Opensource Tools",
+            "Via Opensource Tools",
+            "Hubble",
+        ],
+    ),
+    (
+        "Data Plane",
+        [
+            "OVS",
+            "Linux or eBPF",
+            "Linux + IPVS for LoadBalancing",
+            "eBPF",
+        ],
+    ),
+];
+
+const CNIS: [&str; 4] = ["aci-cni", "calico", "kube-router", "cilium"];
+
+type Metric = (&'static str, Box<dyn Fn(&DesignResult) -> String>);
+
+fn f1(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn sum_field(d: &DesignResult, key: &str) -> u64 {
+    d.failover.iter().filter_map(|f| f[key].as_u64()).sum()
+}
+
+fn max_field(d: &DesignResult, key: &str) -> String {
+    d.failover
+        .iter()
+        .filter_map(|f| f[key].as_f64())
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+        .map_or("–".into(), f1)
+}
+
+fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> {
+    let mut exhaustion: Vec<Metric> = vec![(
+        "refused (all reasons)",
+        Box::new(|d| d.connections.refused.values().sum::<u64>().to_string()),
+    )];
+    for r in reasons.iter().copied() {
+        exhaustion.push((
+            r,
+            Box::new(move |d| {
+                d.connections
+                    .refused
+                    .get(r)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string()
+            }),
+        ));
+    }
+    exhaustion.extend::<Vec<Metric>>(vec![
+        (
+            "peak NAT ports, busiest node",
+            Box::new(|d| d.nat.peak_ports_in_use_node.to_string()),
+        ),
+        (
+            "NAT ports available per node",
+            Box::new(|d| {
+                d.nat
+                    .ports_per_node_available
+                    .map_or("no NAT".into(), |v| v.to_string())
+            }),
+        ),
+        (
+            "peak NAT ports, all nodes",
+            Box::new(|d| d.nat.peak_ports_in_use_total.to_string()),
+        ),
+        (
+            "SNAT IPs in use",
+            Box::new(|d| d.nat.snat_ips_in_use.map_or("–".into(), |v| v.to_string())),
+        ),
+    ]);
+    vec![
+        (
+            "Connections",
+            vec![
+                (
+                    "attempted",
+                    Box::new(|d: &DesignResult| d.connections.attempted.to_string()) as _,
+                ),
+                (
+                    "established",
+                    Box::new(|d: &DesignResult| d.connections.established.to_string()),
+                ),
+                (
+                    "broken",
+                    Box::new(|d: &DesignResult| {
+                        d.connections.broken.values().sum::<u64>().to_string()
+                    }),
+                ),
+                (
+                    "completed",
+                    Box::new(|d: &DesignResult| d.connections.completed.to_string()),
+                ),
+            ],
+        ),
+        (
+            "Paths",
+            vec![
+                (
+                    "hop count p50",
+                    Box::new(|d: &DesignResult| d.paths.hop_count_p50.to_string()) as _,
+                ),
+                (
+                    "hop count p99",
+                    Box::new(|d: &DesignResult| d.paths.hop_count_p99.to_string()),
+                ),
+                (
+                    "fabric latency p50 (µs)",
+                    Box::new(|d: &DesignResult| d.paths.fabric_latency_us_p50.to_string()),
+                ),
+                (
+                    "fabric latency p99 (µs)",
+                    Box::new(|d: &DesignResult| d.paths.fabric_latency_us_p99.to_string()),
+                ),
+                (
+                    "replies bounced",
+                    Box::new(|d: &DesignResult| pct(d.paths.replies_bounced_share)),
+                ),
+                (
+                    "anchor detours",
+                    Box::new(|d: &DesignResult| pct(d.paths.anchor_detour_share)),
+                ),
+                (
+                    "load spread max/mean",
+                    Box::new(|d: &DesignResult| format!("{:.2}", d.paths.load_max_over_mean)),
+                ),
+            ],
+        ),
+        ("Port exhaustion", exhaustion),
+        (
+            "Failover",
+            vec![
+                (
+                    "failure records",
+                    Box::new(|d: &DesignResult| d.failover.len().to_string()) as _,
+                ),
+                (
+                    "slowest detection (s)",
+                    Box::new(|d: &DesignResult| max_field(d, "detection_s")),
+                ),
+                (
+                    "blackholed",
+                    Box::new(|d: &DesignResult| {
+                        d.connections
+                            .refused
+                            .get("blackholed")
+                            .copied()
+                            .unwrap_or(0)
+                            .to_string()
+                    }),
+                ),
+                (
+                    "broken at the failures",
+                    Box::new(|d: &DesignResult| sum_field(d, "broken_at_failure").to_string()),
+                ),
+                (
+                    "broken by rehash",
+                    Box::new(|d: &DesignResult| sum_field(d, "broken_rehashed").to_string()),
+                ),
+                (
+                    "success ratio back after (s, slowest)",
+                    Box::new(|d: &DesignResult| max_field(d, "success_ratio_back_after_s")),
+                ),
+            ],
+        ),
+    ]
+}
+
+/// Column order: design by design, each with its variants (base first).
+fn columns(runs: &[VariantRun]) -> Vec<(usize, usize)> {
+    let designs = runs.first().map_or(0, |r| r.results.designs.len());
+    (0..designs)
+        .flat_map(|d| (0..runs.len()).map(move |v| (v, d)))
+        .collect()
+}
+
+/// A group's table: its name, the headers and the rows.
+pub type GroupTable = (&'static str, Vec<String>, Vec<Vec<Cell>>);
+
+/// The measured tables: one per group, with cells differing from the base highlighted.
+pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
+    let cols = columns(runs);
+    let reasons: BTreeSet<&'static str> = runs
+        .iter()
+        .flat_map(|r| r.results.designs.iter())
+        .flat_map(|d| d.connections.refused.keys().copied())
+        .collect();
+    let mut headers = vec!["metric".to_string()];
+    headers.extend(
+        cols.iter()
+            .map(|(v, d)| format!("{} / {}", runs[*v].results.designs[*d].name, runs[*v].name)),
+    );
+    groups(&reasons)
+        .into_iter()
+        .map(|(group, metrics)| {
+            let rows = metrics
+                .iter()
+                .map(|(label, f)| {
+                    let mut row = vec![Cell::from(*label)];
+                    for (v, d) in &cols {
+                        let text = f(&runs[*v].results.designs[*d]);
+                        let base = f(&runs[0].results.designs[*d]);
+                        row.push(Cell {
+                            highlight: *v != 0 && text != base,
+                            text,
+                        });
+                    }
+                    row
+                })
+                .collect();
+            (group, headers.clone(), rows)
+        })
+        .collect()
+}
+
+fn success_plot(runs: &[VariantRun]) -> Result<String, String> {
+    let series: Vec<Series> = columns(runs)
+        .iter()
+        .map(|(v, d)| {
+            let r = &runs[*v].results.designs[*d];
+            Series {
+                name: format!("{} / {}", r.name, runs[*v].name),
+                points: r
+                    .timeseries
+                    .t_s
+                    .iter()
+                    .copied()
+                    .zip(r.timeseries.new_connection_success_ratio.iter().copied())
+                    .collect(),
+            }
+        })
+        .collect();
+    line_chart(&LineChart {
+        title: "New-connection success ratio, design / variant",
+        x_label: "time (s)",
+        y_label: "established / attempted",
+        series: &series,
+        marks: &[],
+        log_y: false,
+    })
+}
+
+fn nat_plot(runs: &[VariantRun]) -> Result<String, String> {
+    let series: Vec<Series> = columns(runs)
+        .iter()
+        .map(|(v, d)| {
+            let r = &runs[*v].results.designs[*d];
+            Series {
+                name: format!("{} / {}", r.name, runs[*v].name),
+                points: r
+                    .timeseries
+                    .t_s
+                    .iter()
+                    .zip(&r.timeseries.nat_ports_in_use_max_node)
+                    .map(|(t, n)| (*t, *n as f64))
+                    .collect(),
+            }
+        })
+        .collect();
+    line_chart(&LineChart {
+        title: "NAT ports in use on the busiest node, design / variant",
+        x_label: "time (s)",
+        y_label: "ports",
+        series: &series,
+        marks: &[],
+        log_y: false,
+    })
+}
+
+pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
+    let mut doc = Doc::new(format!("{scenario} — what-if comparison"));
+    doc.p("Columns are design / variant; a value that differs from the base variant of the same design is highlighted.");
+    doc.h(2, "Variants");
+    doc.list(
+        runs.iter()
+            .map(|r| {
+                if r.changes.is_empty() {
+                    format!("{}: the scenario as written", r.name)
+                } else {
+                    format!("{}: {}", r.name, r.changes.join("; "))
+                }
+            })
+            .collect(),
+    );
+    for (group, headers, rows) in tables(runs) {
+        doc.h(2, group);
+        doc.table(headers, rows);
+    }
+    doc.h(2, "Plots");
+    doc.plot(
+        "success-ratio.svg",
+        "New-connection success ratio over time per design and variant",
+        success_plot(runs)?,
+    );
+    doc.plot(
+        "nat-ports.svg",
+        "NAT ports in use on the busiest node per design and variant",
+        nat_plot(runs)?,
+    );
+    doc.h(2, "The talk's comparison (BRKDCN-2663)");
+    let mut headers = vec![String::new()];
+    headers.extend(CNIS.iter().map(|c| c.to_string()));
+    doc.table(
+        headers,
+        QUALITATIVE
+            .iter()
+            .map(|(row, vals)| {
+                let mut r = vec![Cell::from(*row)];
+                r.extend(vals.iter().map(|v| Cell::from(*v)));
+                r
+            })
+            .collect(),
+    );
+    doc.h(2, "Approximations");
+    doc.list(
+        super::simulation::APPROXIMATIONS
+            .iter()
+            .map(|x| x.to_string())
+            .collect(),
+    );
+    Ok(doc)
+}

@@ -1,0 +1,164 @@
+//! `fabsim compare`: variants from --set and --fail, bad paths rejected with the path named, a
+//! variant with twice the ports refuses no more, and a well-formed report.
+
+mod common;
+use common::*;
+use fabsim::cli::compare::{Args, run_variants};
+use fabsim::report::comparison;
+use std::process::Command;
+
+fn fabsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fabsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const PPN: &str = "designs.aci-cni.kube_config.snat_operator.port_range.ports_per_node";
+
+#[test]
+fn a_bad_set_path_is_exit_2_naming_the_path() {
+    let s = root().join("scenarios/brkdcn-2663.yaml");
+    let s = s.to_str().unwrap();
+    // A misspelt key: the strict decoder names it, with the --set it came from.
+    let (code, _, err) = fabsim(&["compare", s, "--set", &format!("{PPN}x=6000")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ports_per_nodex"), "{err}");
+    assert!(err.contains("--set designs.aci-cni"), "{err}");
+    // A design that does not exist.
+    let (code, _, err) = fabsim(&["compare", s, "--set", "designs.nope.cni=calico"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no element named `nope`") && err.contains("aci-cni, calico"),
+        "{err}"
+    );
+    // A value of the wrong type.
+    let (code, _, err) = fabsim(&["compare", s, "--set", &format!("{PPN}=lots")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ports_per_node"), "{err}");
+    // Not PATH=VALUE, and a failure with no time.
+    let (code, _, err) = fabsim(&["compare", s, "--set", "seed"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("PATH=VALUE"), "{err}");
+    let (code, _, err) = fabsim(&["compare", s, "--fail", "node:k8s-r1-1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("REF@TIME"), "{err}");
+    let (code, _, err) = fabsim(&["compare", s, "--fail", "node:ghost@10s"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no node named `ghost`"), "{err}");
+}
+
+#[test]
+fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
+    let scenario = root().join("scenarios/brkdcn-2663.yaml");
+    let sets = [format!("{PPN}=6000")];
+    let fails = ["node:k8s-r1-1@50s".to_string()];
+    let designs = ["aci-cni".to_string(), "cilium".to_string()];
+    let a = Args {
+        scenario: &scenario,
+        designs: &designs,
+        sets: &sets,
+        fails: &fails,
+        out: None,
+        sample_interval: None,
+    };
+    let (name, runs) = run_variants(&a).unwrap();
+    assert_eq!(name, "brkdcn-2663");
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["base", "ports_per_node=6000", "fail node:k8s-r1-1@50s"]
+    );
+    let refused = |v: usize| -> u64 {
+        runs[v].results.designs[0]
+            .connections
+            .refused
+            .get("snat-port-exhausted")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert!(refused(0) > 0, "the base exhausts its 3000 ports");
+    assert!(refused(1) <= refused(0));
+    assert_eq!(
+        runs[1].results.designs[0].nat.ports_per_node_available,
+        Some(6000)
+    );
+    // The change does not touch the other design.
+    assert_eq!(
+        runs[1].results.designs[1].connections,
+        runs[0].results.designs[1].connections
+    );
+    // The added failure is there.
+    assert_eq!(runs[2].results.designs[0].failover.len(), 2);
+
+    // Differences from the base are highlighted, the base never is.
+    let tables = comparison::tables(&runs);
+    let exhaustion = &tables.iter().find(|t| t.0 == "Port exhaustion").unwrap().2;
+    let row = exhaustion
+        .iter()
+        .find(|r| r[0].text == "snat-port-exhausted")
+        .unwrap();
+    assert!(!row[1].highlight && row[2].highlight);
+
+    let doc = comparison::document(&name, &runs).unwrap();
+    let html = doc.html();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let page = roxmltree::Document::parse_with_options(&html, options).expect("well-formed");
+    assert!(
+        page.descendants()
+            .any(|n| n.has_tag_name("td") && n.attribute("class") == Some("diff"))
+    );
+    assert!(
+        html.contains("NAT To Node IP"),
+        "the talk's comparison table"
+    );
+    let plots = doc.plots();
+    assert_eq!(plots.len(), 2);
+    for (file, svg) in plots {
+        let p = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let lines = p
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+            .count();
+        assert_eq!(lines, 2 * 3, "{file}: one line per design × variant");
+    }
+}
+
+#[test]
+fn variants_listed_in_the_scenario() {
+    let y = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml")).unwrap()
+        + "variants:\n  - { name: wider, set: { \"designs.aci-cni.kube_config.snat_operator.port_range.ports_per_node\": 6000 } }\n  - { name: r2-dies, fail: [\"node:k8s-r2-1@60s\"] }\n";
+    let dir = std::env::temp_dir().join(format!("fabsim-variants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root().join("scenarios/brkdcn-2663.acc-provision.yaml"),
+        dir.join("brkdcn-2663.acc-provision.yaml"),
+    )
+    .unwrap();
+    let path = dir.join("v.yaml");
+    std::fs::write(&path, y).unwrap();
+    // validate accepts the variants key.
+    let (code, _, err) = fabsim(&["validate", "-q", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let designs = ["aci-cni".to_string()];
+    let a = Args {
+        scenario: &path,
+        designs: &designs,
+        sets: &[],
+        fails: &[],
+        out: None,
+        sample_interval: None,
+    };
+    let (_, runs) = run_variants(&a).unwrap();
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["base", "wider", "r2-dies"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
