@@ -254,9 +254,9 @@ pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
         })
         .collect();
     let title = if s.cluster.nodes.len() > n {
-        format!("Connections served or NATed per node (first {n} nodes)")
+        format!("Service connections per serving node (first {n} nodes)")
     } else {
-        "Connections served or NATed per node".to_string()
+        "Service connections per serving node".to_string()
     };
     bar_chart(&BarChart {
         title: &title,
@@ -377,7 +377,7 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
     );
     doc.plot(
         "load-per-node.svg",
-        "Established connections served (LoadBalancer) or NATed (egress) per node",
+        "Established service connections per serving node (PBR or ECMP spread, then the node's proxy)",
         load_plot(s, r)?,
     );
     doc.plot(

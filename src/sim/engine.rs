@@ -277,7 +277,12 @@ fn simulate(
                     o.latency.0,
                     o.bounced,
                     count.detoured,
-                    o.node.map(|n| n.index()),
+                    // Load spread is about service traffic: the node a service connection reached.
+                    o.node
+                        .filter(|_| {
+                            matches!(req.dst, crate::dataplane::request::Target::Service { .. })
+                        })
+                        .map(|n| n.index()),
                 );
                 if let Some(b) = &o.snat {
                     run.nat_per_node[b.node.index()] += 1;

@@ -31,7 +31,7 @@ pub struct PathStats {
     pub bounced: u64,
     pub detoured: u64,
     pub established: u64,
-    /// Established connections served (LoadBalancer) or NATed (egress) per node.
+    /// Established connections to a service, per node that received them (the load spread).
     pub load: Vec<u64>,
 }
 
@@ -137,7 +137,8 @@ pub struct Paths {
     /// Share of established connections whose packets crossed an anchor leaf that does not
     /// attach the node (BGP designs, floating L3Out).
     pub anchor_detour_share: f64,
-    /// Established connections per node (in node order), and max over mean among loaded nodes.
+    /// Established service connections per receiving node (in node order), and max over mean
+    /// among loaded nodes.
     pub load_per_node: Vec<u64>,
     pub load_max_over_mean: f64,
 }
