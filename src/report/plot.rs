@@ -182,7 +182,11 @@ where
                 grey.stroke_width(1),
             )))
             .map_err(err)?;
-        let at = pts[1];
+        // Vertical marks are labelled at their top, horizontal ones at the left end.
+        let at = match m {
+            Mark::X(..) => pts[1],
+            Mark::Y(..) => pts[0],
+        };
         chart
             .draw_series(std::iter::once(Text::new(
                 label.clone(),
