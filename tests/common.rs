@@ -135,3 +135,16 @@ events:
     );
     load_text(&y)
 }
+
+/// Runs the fabsim binary; (exit code, stdout, stderr).
+pub fn fabsim(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fabsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}

@@ -5,19 +5,6 @@ mod common;
 use common::*;
 use fabsim::cli::compare::{Args, run_variants};
 use fabsim::report::comparison;
-use std::process::Command;
-
-fn fabsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fabsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 const PPN: &str = "designs.aci-cni.kube_config.snat_operator.port_range.ports_per_node";
 

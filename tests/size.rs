@@ -2,10 +2,10 @@
 //! (the Poisson-sum formula in log space rather than the recursion the tool uses).
 
 mod common;
+use common::fabsim;
 use fabsim::cli::size::{Args, input};
 use fabsim::nat::snat::PortRange;
 use fabsim::sizing::snat::{SnatInput, size};
-use std::process::Command;
 
 /// B(c, A) = (A^c / c!) / Σ_{k≤c} A^k / k!, summed in log space.
 fn erlang_b_direct(c: u64, a: f64) -> f64 {
@@ -145,18 +145,6 @@ fn from_a_scenario() {
     assert!(r.nodes_without_chunk.is_empty());
     // The talk's default 3000 ports refuse a fifth of these connections or more.
     assert!(r.ports_per_node == 5000 && erlang_b_direct(3000, 4687.5) > 0.2);
-}
-
-fn fabsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fabsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[test]

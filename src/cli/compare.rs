@@ -4,7 +4,7 @@
 //! differ from the base marked `*`) and report.md, report.html, results.json and plots in the
 //! report folder.
 
-use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit};
+use super::{EXIT_BAD_INPUT, emit};
 use crate::report::comparison::{self, VariantRun};
 use crate::report::doc::text_table;
 use crate::scenario::diag::Diagnostics;
@@ -181,14 +181,5 @@ pub fn run(a: &Args) -> u8 {
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{name}-compare")));
     let res = comparison::document(&name, &runs)
         .and_then(|doc| crate::report::simulation::write(&dir, &doc, &json));
-    match res {
-        Ok(()) => {
-            eprintln!("report written to {}", dir.display());
-            EXIT_OK
-        }
-        Err(m) => {
-            eprintln!("{m}");
-            EXIT_FAILURE
-        }
-    }
+    super::report_written(&dir, res)
 }

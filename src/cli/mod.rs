@@ -33,3 +33,17 @@ pub fn load_valid(path: &Path) -> Result<Scenario, u8> {
     }
     loaded.scenario.ok_or(EXIT_BAD_INPUT)
 }
+
+/// Says where the report went, or why it could not be written; the exit code.
+pub fn report_written(dir: &Path, res: Result<(), String>) -> u8 {
+    match res {
+        Ok(()) => {
+            eprintln!("report written to {}", dir.display());
+            EXIT_OK
+        }
+        Err(m) => {
+            eprintln!("{m}");
+            EXIT_FAILURE
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! prints one summary row per design, writes `results.json`, `report.md`, `report.html` and the
 //! SVG plots in the report folder.
 
-use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit, load_valid};
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE, emit, load_valid};
 use crate::sim::metrics::Results;
 use crate::time::Nanos;
 use std::fmt::Write;
@@ -125,14 +125,5 @@ pub fn run(a: &Args) -> u8 {
                 std::fs::write(p, &json).map_err(|e| format!("cannot write {}: {e}", p.display()))
             })
         });
-    match res {
-        Ok(()) => {
-            eprintln!("report written to {}", dir.display());
-            EXIT_OK
-        }
-        Err(m) => {
-            eprintln!("{m}");
-            EXIT_FAILURE
-        }
-    }
+    super::report_written(&dir, res)
 }

@@ -3,8 +3,9 @@
 //! design highlighted; the talk's qualitative comparison next to the measured rows.
 
 use super::doc::{Cell, Doc};
-use super::plot::{LineChart, Series, line_chart};
-use crate::sim::metrics::{DesignResult, Results};
+use super::plot::{LineChart, line_chart};
+use super::simulation::{nat_max_node, success_ratio, time_lines};
+use crate::sim::metrics::{DesignResult, Results, TimeSeries};
 use std::collections::BTreeSet;
 
 /// One variant's run: its name and the results of every design.
@@ -277,55 +278,25 @@ pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
         .collect()
 }
 
-fn success_plot(runs: &[VariantRun]) -> Result<String, String> {
-    let series: Vec<Series> = columns(runs)
-        .iter()
-        .map(|(v, d)| {
-            let r = &runs[*v].results.designs[*d];
-            Series {
-                name: format!("{} / {}", r.name, runs[*v].name),
-                points: r
-                    .timeseries
-                    .t_s
-                    .iter()
-                    .copied()
-                    .zip(r.timeseries.new_connection_success_ratio.iter().copied())
-                    .collect(),
-            }
-        })
-        .collect();
-    line_chart(&LineChart {
-        title: "New-connection success ratio, design / variant",
-        x_label: "time (s)",
-        y_label: "established / attempted",
-        series: &series,
-        marks: &[],
-        log_y: false,
+/// Every design / variant column with its result.
+fn labelled(runs: &[VariantRun]) -> impl Iterator<Item = (String, &DesignResult)> {
+    columns(runs).into_iter().map(|(v, d)| {
+        let r = &runs[v].results.designs[d];
+        (format!("{} / {}", r.name, runs[v].name), r)
     })
 }
 
-fn nat_plot(runs: &[VariantRun]) -> Result<String, String> {
-    let series: Vec<Series> = columns(runs)
-        .iter()
-        .map(|(v, d)| {
-            let r = &runs[*v].results.designs[*d];
-            Series {
-                name: format!("{} / {}", r.name, runs[*v].name),
-                points: r
-                    .timeseries
-                    .t_s
-                    .iter()
-                    .zip(&r.timeseries.nat_ports_in_use_max_node)
-                    .map(|(t, n)| (*t, *n as f64))
-                    .collect(),
-            }
-        })
-        .collect();
+fn plot(
+    runs: &[VariantRun],
+    title: &str,
+    y_label: &str,
+    pick: fn(&TimeSeries) -> Vec<f64>,
+) -> Result<String, String> {
     line_chart(&LineChart {
-        title: "NAT ports in use on the busiest node, design / variant",
+        title,
         x_label: "time (s)",
-        y_label: "ports",
-        series: &series,
+        y_label,
+        series: &time_lines(labelled(runs), pick),
         marks: &[],
         log_y: false,
     })
@@ -354,12 +325,22 @@ pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
     doc.plot(
         "success-ratio.svg",
         "New-connection success ratio over time per design and variant",
-        success_plot(runs)?,
+        plot(
+            runs,
+            "New-connection success ratio, design / variant",
+            "established / attempted",
+            success_ratio,
+        )?,
     );
     doc.plot(
         "nat-ports.svg",
         "NAT ports in use on the busiest node per design and variant",
-        nat_plot(runs)?,
+        plot(
+            runs,
+            "NAT ports in use on the busiest node, design / variant",
+            "ports",
+            nat_max_node,
+        )?,
     );
     doc.h(2, "The talk's comparison (BRKDCN-2663)");
     let mut headers = vec![String::new()];

@@ -4,7 +4,7 @@
 use super::doc::{Cell, Doc, parse_md_table};
 use super::plot::{BarChart, LineChart, Mark, Series, bar_chart, line_chart};
 use crate::scenario::{EventKind, Scenario};
-use crate::sim::metrics::{DesignResult, Results};
+use crate::sim::metrics::{DesignResult, Results, TimeSeries};
 use std::collections::BTreeSet;
 
 /// Approximations the engine makes, beyond the per-design rule table.
@@ -169,46 +169,52 @@ fn event_marks(s: &Scenario) -> Vec<Mark> {
         .collect()
 }
 
-pub fn success_plot(s: &Scenario, r: &Results) -> Result<String, String> {
-    let series: Vec<Series> = r
-        .designs
-        .iter()
-        .map(|d| Series {
-            name: d.name.clone(),
+/// One line per design result: a time series picked from each, against the sample times.
+pub fn time_lines<'a>(
+    items: impl Iterator<Item = (String, &'a DesignResult)>,
+    pick: impl Fn(&TimeSeries) -> Vec<f64>,
+) -> Vec<Series> {
+    items
+        .map(|(name, d)| Series {
+            name,
             points: d
                 .timeseries
                 .t_s
                 .iter()
                 .copied()
-                .zip(d.timeseries.new_connection_success_ratio.iter().copied())
+                .zip(pick(&d.timeseries))
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+pub fn success_ratio(t: &TimeSeries) -> Vec<f64> {
+    t.new_connection_success_ratio.clone()
+}
+
+pub fn nat_max_node(t: &TimeSeries) -> Vec<f64> {
+    t.nat_ports_in_use_max_node
+        .iter()
+        .map(|n| *n as f64)
+        .collect()
+}
+
+fn by_design(r: &Results) -> impl Iterator<Item = (String, &DesignResult)> {
+    r.designs.iter().map(|d| (d.name.clone(), d))
+}
+
+pub fn success_plot(s: &Scenario, r: &Results) -> Result<String, String> {
     line_chart(&LineChart {
         title: "New-connection success ratio (events marked)",
         x_label: "time (s)",
         y_label: "established / attempted",
-        series: &series,
+        series: &time_lines(by_design(r), success_ratio),
         marks: &event_marks(s),
         log_y: false,
     })
 }
 
 pub fn nat_plot(r: &Results) -> Result<String, String> {
-    let series: Vec<Series> = r
-        .designs
-        .iter()
-        .map(|d| Series {
-            name: d.name.clone(),
-            points: d
-                .timeseries
-                .t_s
-                .iter()
-                .zip(&d.timeseries.nat_ports_in_use_max_node)
-                .map(|(t, n)| (*t, *n as f64))
-                .collect(),
-        })
-        .collect();
     // The SNAT chunk is the limit of an ACI-CNI node; masquerade's 64k per destination is not drawn.
     let marks: Vec<Mark> = r
         .designs
@@ -224,7 +230,7 @@ pub fn nat_plot(r: &Results) -> Result<String, String> {
         title: "NAT ports in use on the busiest node",
         x_label: "time (s)",
         y_label: "ports",
-        series: &series,
+        series: &time_lines(by_design(r), nat_max_node),
         marks: &marks,
         log_y: false,
     })

@@ -22,6 +22,15 @@ use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;
 use std::collections::BTreeSet;
 
+/// What a failure acts on, at one instant (`pre`: the recent new-connection success ratio).
+struct Ctx<'c, 'p> {
+    run: &'c mut Run,
+    plane: &'c mut Plane<'p>,
+    q: &'c mut EventQueue,
+    now: Nanos,
+    pre: Option<f64>,
+}
+
 /// The failure state of a run and the record of what each failure did.
 pub(super) struct Outages<'a> {
     s: &'a Scenario,
@@ -99,7 +108,17 @@ impl<'a> Outages<'a> {
         let up = matches!(ev.kind, EventKind::Recover);
         let target = Display(&ev.target, &run.fabric, &run.cluster).to_string();
         match ev.target {
-            Ref::Node(n) => self.set_node(run, plane, q, now, n, up, pre),
+            Ref::Node(n) => self.set_node(
+                &mut Ctx {
+                    run,
+                    plane,
+                    q,
+                    now,
+                    pre,
+                },
+                n,
+                up,
+            ),
             Ref::Session { node, leaf } => {
                 // The node stays up: its routes over this session go when the hold timer
                 // expires; nothing is blackholed meanwhile.
@@ -140,7 +159,17 @@ impl<'a> Outages<'a> {
                         .next()
                         .is_some();
                     if linked == up {
-                        self.set_node(run, plane, q, now, n, up, pre);
+                        self.set_node(
+                            &mut Ctx {
+                                run,
+                                plane,
+                                q,
+                                now,
+                                pre,
+                            },
+                            n,
+                            up,
+                        );
                     }
                 }
             }
@@ -173,10 +202,31 @@ impl<'a> Outages<'a> {
                         f.reactions.push((now, Control::BondFailover));
                     }
                 } else {
-                    self.set_node(run, plane, q, now, node, linked, pre);
+                    self.set_node(
+                        &mut Ctx {
+                            run,
+                            plane,
+                            q,
+                            now,
+                            pre,
+                        },
+                        node,
+                        linked,
+                    );
                 }
             }
-            Ref::Speaker(node) => self.speaker(run, plane, q, now, node, up, target, pre),
+            Ref::Speaker(node) => self.speaker(
+                &mut Ctx {
+                    run,
+                    plane,
+                    q,
+                    now,
+                    pre,
+                },
+                node,
+                up,
+                target,
+            ),
             Ref::Controller => {
                 self.open_or_close(target.clone(), None, up, now, pre);
                 if self.design.aci.is_none() {
@@ -215,18 +265,15 @@ impl<'a> Outages<'a> {
     }
 
     /// A node's BGP speaker stops (or starts again); the node keeps forwarding.
-    #[allow(clippy::too_many_arguments)]
-    fn speaker(
-        &mut self,
-        run: &mut Run,
-        plane: &mut Plane,
-        q: &mut EventQueue,
-        now: Nanos,
-        node: NodeId,
-        up: bool,
-        target: String,
-        pre: Option<f64>,
-    ) {
+    fn speaker(&mut self, cx: &mut Ctx, node: NodeId, up: bool, target: String) {
+        let Ctx {
+            run,
+            plane,
+            q,
+            now,
+            pre,
+        } = cx;
+        let (now, pre) = (*now, *pre);
         self.open_or_close(target, Some(node), up, now, pre);
         let Some(cfg) = &self.design.bgp else {
             return; // ACI-CNI runs no BGP speaker on the nodes
@@ -254,17 +301,15 @@ impl<'a> Outages<'a> {
     }
 
     /// A node fails (`up` false) or comes back: at once, and its design's reactions later.
-    #[allow(clippy::too_many_arguments)]
-    fn set_node(
-        &mut self,
-        run: &mut Run,
-        plane: &mut Plane,
-        q: &mut EventQueue,
-        now: Nanos,
-        node: NodeId,
-        up: bool,
-        pre: Option<f64>,
-    ) {
+    fn set_node(&mut self, cx: &mut Ctx, node: NodeId, up: bool) {
+        let Ctx {
+            run,
+            plane,
+            q,
+            now,
+            pre,
+        } = cx;
+        let (now, pre) = (*now, *pre);
         if run.cluster.nodes[node.index()].up == up {
             return;
         }
