@@ -304,8 +304,20 @@ pub fn table(r: &SnatSizing) -> String {
 
 /// The refusal curve with the target and the setting marked.
 pub fn curve_svg(i: &SnatInput, r: &SnatSizing) -> Result<String, String> {
-    let upto =
-        (r.ports_per_node.max(1) * 2).min(crate::sizing::snat::largest_chunk(&i.range).max(2));
+    // Wide enough to show where both rules fall below the target.
+    let needed = [
+        r.required_ports_per_node.per_tuple,
+        r.required_ports_per_node.strict,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(0) as f64;
+    let upto = (f64::from(r.ports_per_node.max(1) * 2))
+        .max(needed * 1.2)
+        .min(f64::from(
+            crate::sizing::snat::largest_chunk(&i.range).max(2),
+        )) as u32;
     let pts = curve(i, upto, 200);
     let series = [
         Series {

@@ -105,10 +105,11 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 .flat_map(|s| s.points.iter().map(|p| p.1))
                 .filter(|y| *y > 0.0)
                 .fold(f64::MAX, f64::min);
+            // Twelve decades at most below the top: the tail beyond says nothing to a reader.
             let lo = if positive == f64::MAX {
                 1e-9
             } else {
-                positive.max(1e-15) / 2.0
+                (positive / 2.0).max(y1 * 1e-12).max(1e-300)
             };
             let hi = y1.max(lo * 10.0);
             let mut chart = frame(&root, c.title)
@@ -118,6 +119,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 .configure_mesh()
                 .x_desc(c.x_label)
                 .y_desc(c.y_label)
+                .x_label_formatter(&|v| tick(*v, x1 - x0))
                 .y_label_formatter(&|v| format!("{v:.0e}"))
                 .max_light_lines(0)
                 .draw()
@@ -260,10 +262,16 @@ pub fn bar_chart(c: &BarChart) -> Result<String, String> {
         for (si, (name, values)) in c.series.iter().enumerate() {
             let col = colour(si);
             chart
-                .draw_series(values.iter().enumerate().map(|(ci, v)| {
-                    let x = ci as f64 + 0.1 + si as f64 * width;
-                    Rectangle::new([(x, 0.0), (x + width, *v)], col.filled())
-                }))
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v > 0.0)
+                        .map(|(ci, v)| {
+                            let x = ci as f64 + 0.1 + si as f64 * width;
+                            Rectangle::new([(x, 0.0), (x + width, *v)], col.filled())
+                        }),
+                )
                 .map_err(err)?
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], col.filled()));

@@ -373,7 +373,7 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
     doc.h(2, "Plots");
     doc.plot(
         "success-ratio.svg",
-        "New-connection success ratio over time, one line per design; the scenario's events marked",
+        "New-connection success ratio over time, one line per design (designs with the same values overlap); the scenario's events marked",
         success_plot(s, r)?,
     );
     doc.plot(
