@@ -173,6 +173,7 @@ where
     let (x0, x1, y0, y1) = bounds(c.series, c.marks);
     let _ = y0;
     let grey = RGBColor(120, 120, 120);
+    let mut nth_x = 0usize;
     for m in c.marks {
         let (pts, label) = match m {
             Mark::X(x, l) => (vec![(*x, floor), (*x, y1)], l),
@@ -184,9 +185,19 @@ where
                 grey.stroke_width(1),
             )))
             .map_err(err)?;
-        // Vertical marks are labelled at their top, horizontal ones at the left end.
+        // Horizontal marks are labelled at their left end; vertical ones near their top, on one
+        // of five staggered rows so that close events keep readable labels.
         let at = match m {
-            Mark::X(..) => pts[1],
+            Mark::X(x, _) => {
+                let row = (nth_x % 5) as f64;
+                nth_x += 1;
+                let y = if c.log_y {
+                    y1 / 10f64.powf(0.6 * row)
+                } else {
+                    y1 - (y1 - floor) * 0.05 * row
+                };
+                (*x, y)
+            }
             Mark::Y(..) => pts[0],
         };
         chart
