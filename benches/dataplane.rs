@@ -207,5 +207,33 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lpm, pbr, walks, envelope, engine);
+/// `size snat`: the Erlang-B inverse at the scale of the talk's numbers, one destination and ten.
+fn sizing(c: &mut Criterion) {
+    use fabsim::sizing::erlang::{ports_for_streams, servers_for};
+    c.bench_function("erlang_b_inverse_2440_erlangs", |b| {
+        b.iter(|| black_box(servers_for(black_box(2440.0), 1e-4, 60_000)))
+    });
+    let ten = [(0.1, 10)];
+    c.bench_function("erlang_b_inverse_2440_erlangs_10_destinations", |b| {
+        b.iter(|| black_box(ports_for_streams(black_box(2440.0), &ten, 1e-4, 60_000)))
+    });
+}
+
+/// The reports: rendering the brkdcn-2663 report (tables, four SVG plots, HTML and Markdown).
+fn reports(c: &mut Criterion) {
+    let loaded = fabsim::scenario::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/brkdcn-2663.yaml"
+    )));
+    let s = loaded.scenario.expect("the shipped scenario loads");
+    let r = fabsim::sim::run_all(&s, &[], fabsim::time::Nanos::from_secs(1)).unwrap();
+    c.bench_function("report_brkdcn_2663_render", |b| {
+        b.iter(|| {
+            let doc = fabsim::report::simulation::document(&s, &r).unwrap();
+            black_box((doc.html(), doc.markdown()))
+        })
+    });
+}
+
+criterion_group!(benches, lpm, pbr, walks, envelope, engine, sizing, reports);
 criterion_main!(benches);
