@@ -113,3 +113,41 @@ fn html_and_plots_are_well_formed_with_one_series_per_design() {
     let marks = svg.matches(">\nfail ").count() + svg.matches(">\nrecover ").count();
     assert_eq!(marks, s.events.len());
 }
+
+#[test]
+fn simulate_writes_the_report_folder() {
+    let dir = std::env::temp_dir().join(format!("fabsim-simulate-{}", std::process::id()));
+    let scenario = root().join("scenarios/brkdcn-2663.yaml");
+    let json = dir.join("copy.json");
+    let (code, out, err) = fabsim(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "--design",
+        "calico",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("calico ")), "{out}");
+    for f in ["report.md", "report.html", "results.json"]
+        .iter()
+        .chain(PLOTS.iter())
+    {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read(dir.join("results.json")).unwrap(),
+        std::fs::read(&json).unwrap()
+    );
+    let (code, _, err) = fabsim(&[
+        "simulate",
+        scenario.to_str().unwrap(),
+        "--design",
+        "flannel",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no design named `flannel`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
