@@ -149,3 +149,66 @@ fn variants_listed_in_the_scenario() {
     assert_eq!(names, ["base", "wider", "r2-dies"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+mod fuzz {
+    use super::common::root;
+    use fabsim::scenario::diag::Diagnostics;
+    use fabsim::scenario::variant::{self, Variant};
+    use proptest::prelude::*;
+
+    const SEGMENTS: &[&str] = &[
+        "designs",
+        "aci-cni",
+        "calico",
+        "0",
+        "7",
+        "kube_config",
+        "snat_operator",
+        "port_range",
+        "ports_per_node",
+        "traffic",
+        "arrivals",
+        "cluster",
+        "deployments",
+        "replicas",
+        "fabric",
+        "racks",
+        "nodes",
+        "events",
+        "x",
+        "",
+    ];
+    const VALUES: &[&str] = &[
+        "1",
+        "-1",
+        "0",
+        "[]",
+        "{}",
+        "abc",
+        "3s",
+        "null",
+        "1e99",
+        "[1, {a: 2}]",
+        "65536",
+        "true",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever path and value a user sets, loading the variant reports problems or succeeds;
+        /// it never panics.
+        #[test]
+        fn any_set_loads_or_reports(path in prop::collection::vec(0..SEGMENTS.len(), 1..6), value in 0..VALUES.len()) {
+            let file = root().join("scenarios/brkdcn-2663.yaml");
+            let mut d = Diagnostics::default();
+            let tree = variant::parse_file(&file, &mut d).unwrap();
+            let p: Vec<&str> = path.iter().map(|i| SEGMENTS[*i]).collect();
+            let arg = format!("{}={}", p.join("."), VALUES[value]);
+            if let Some(change) = variant::parse_set(&arg, &mut d) {
+                let v = Variant { name: "fuzz".into(), changes: vec![change] };
+                let loaded = variant::load_variant(&tree, &v, file.parent().unwrap());
+                prop_assert!(loaded.scenario.is_some() || loaded.diagnostics.has_errors());
+            }
+        }
+    }
+}

@@ -20,6 +20,13 @@ pub fn scenario_yaml(i: &SnatInput, ppn: u32, seed: u64) -> Result<String, Strin
         ));
     }
     let hold = i.lifetime_s + i.time_wait_s;
+    // At least 50 holding times per run means at least 50·A connections: keep runs to seconds.
+    let offered = i.rate_per_node * hold;
+    if offered > 80_000.0 {
+        return Err(format!(
+            "--verify simulates at least 50 holding times, 50 × {offered:.0} erlangs of connections per run; it handles up to 80,000 erlangs per node"
+        ));
+    }
     // Long enough that the empty start weighs little (≥ 50 holding times) and ~200k arrivals.
     let duration = (50.0 * hold)
         .max(200_000.0 / i.rate_per_node.max(1e-9))

@@ -45,7 +45,7 @@ impl SnatInput {
         match hot_share {
             Some(f) if k > 1 => vec![(f, 1), ((1.0 - f) / (k - 1) as f64, k - 1)],
             Some(_) => vec![(1.0, 1)],
-            None => vec![(1.0 / k.max(1) as f64, k.max(1))],
+            None => vec![(1.0 / k.max(1) as f64, k)],
         }
     }
 }
@@ -135,6 +135,19 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
     }
     if !(i.rate_per_node >= 0.0 && i.lifetime_s >= 0.0 && i.time_wait_s >= 0.0) {
         return Err("rates and durations cannot be negative".into());
+    }
+    let probe = PortRange {
+        ports_per_node: 1,
+        ..i.range
+    };
+    if let Err(e) = probe.check() {
+        return Err(format!(
+            "the controller rejects the port range {}–{} ({e}) and would use 5000–65000",
+            i.range.start, i.range.end
+        ));
+    }
+    if i.streams.iter().map(|s| s.1).sum::<u64>() == 0 {
+        return Err("there must be at least one destination".into());
     }
     let mut why = Vec::new();
     let mut explain = |k: &str, v: String| why.push((k.to_string(), v));
