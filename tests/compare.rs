@@ -147,6 +147,16 @@ fn variants_listed_in_the_scenario() {
     let (_, runs) = run_variants(&a).unwrap();
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["base", "wider", "r2-dies"]);
+    // validate loads each variant too: a bad one is an error naming it.
+    let bad = std::fs::read_to_string(&path).unwrap()
+        + "  - { name: typo, set: { \"designs.aci-cni.kube_config.snat_operator.port_range.ports_per_nod\": 1 } }\n";
+    std::fs::write(&path, bad).unwrap();
+    let (code, out, _) = fabsim(&["validate", "-q", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("variant `typo`") && out.contains("did you mean `ports_per_node`"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -13,8 +13,14 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
     for x in d.sorted() {
         let _ = writeln!(out, "{x}");
     }
-    let errors = d.errors().count();
+    let mut errors = d.errors().count();
     let warnings = d.warnings().count();
+    if errors == 0 {
+        // The scenario's own what-if variants must load too.
+        let (variant_errors, text) = check_variants(path);
+        errors += variant_errors;
+        out.push_str(&text);
+    }
     match &loaded.scenario {
         Some(s) if errors == 0 => {
             if !quiet {
@@ -63,6 +69,26 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
             EXIT_BAD_INPUT
         }
     }
+}
+
+/// Loads each of the scenario's `variants:`; (errors, their messages).
+fn check_variants(path: &Path) -> (usize, String) {
+    use crate::scenario::{diag::Diagnostics, variant};
+    let mut d = Diagnostics::default();
+    let Some(root) = variant::parse_file(path, &mut d) else {
+        return (0, String::new());
+    };
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let mut out = String::new();
+    let mut errors = 0;
+    for v in variant::listed(&root, &mut d) {
+        let loaded = variant::load_variant(&root, &v, base_dir);
+        for x in loaded.diagnostics.errors() {
+            errors += 1;
+            let _ = writeln!(out, "variant `{}`: {x}", v.name);
+        }
+    }
+    (errors, out)
 }
 
 /// What the ACI-CNI controller would create: LoadBalancer IPs, redirect policies, SNAT chunks,
