@@ -238,3 +238,43 @@ fn ip_sla_detection_follows_interval_and_multiplier() {
     assert_eq!(r.failover[0]["detection_s"], 8.0);
     assert_quarter_of(r.failover[0]["blackholed"].as_u64().unwrap(), 8.0);
 }
+
+/// A node's own failure and its reachability are separate: a dead node stays dead when one of
+/// its links or its rack's leaves come and go, and a node cut off comes back only when a link does.
+#[test]
+fn a_failed_node_is_not_revived_by_links_or_leaves() {
+    let events = "  - { at: 10s, fail: 'node:n2' }
+  - { at: 15s, fail: 'uplink:n2/101' }
+  - { at: 20s, recover: 'uplink:n2/101' }
+  - { at: 25s, fail: 'leaf:101' }
+  - { at: 26s, fail: 'leaf:102' }
+  - { at: 30s, recover: 'leaf:102' }";
+    let r = run(CALICO, "5s", events, "40s");
+    let node: Vec<&serde_json::Value> = r
+        .failover
+        .iter()
+        .filter(|f| f["target"] == "node:n2")
+        .collect();
+    assert_eq!(node.len(), 1, "{:#?}", r.failover);
+    assert!(node[0]["node_recovered_at_s"].is_null());
+    // The rack cut-off at 26 s fails n1, n3, n4, and leaf 102 brings them back at 30 s.
+    for n in ["node:n1", "node:n3", "node:n4"] {
+        let f = r.failover.iter().find(|f| f["target"] == n).unwrap();
+        assert_eq!(f["at_s"], 26.0);
+        assert_eq!(f["node_recovered_at_s"], 30.0);
+    }
+    // Recovering n2 while its rack is cut off leaves it down until a leaf returns.
+    let events = "  - { at: 10s, fail: 'leaf:101' }
+  - { at: 11s, fail: 'leaf:102' }
+  - { at: 12s, fail: 'node:n2' }
+  - { at: 13s, recover: 'node:n2' }
+  - { at: 20s, recover: 'leaf:101' }";
+    let r = run(CALICO, "5s", events, "40s");
+    let f = r
+        .failover
+        .iter()
+        .find(|f| f["target"] == "node:n2")
+        .unwrap();
+    assert_eq!(f["at_s"], 11.0);
+    assert_eq!(f["node_recovered_at_s"], 20.0);
+}

@@ -38,6 +38,8 @@ pub(super) struct Outages<'a> {
     pub records: Vec<Record>,
     pending: Vec<Pending>,
     speaker_up: Vec<bool>,
+    /// Nodes failed by a `node:` event (a node is up when not failed and reachable).
+    node_failed: Vec<bool>,
     controller_up: bool,
     /// Nodes whose LoadBalancer-graph membership is due while the controller is down.
     deferred: BTreeSet<NodeId>,
@@ -51,6 +53,7 @@ impl<'a> Outages<'a> {
             records: Vec::new(),
             pending: Vec::new(),
             speaker_up: vec![true; s.cluster.nodes.len()],
+            node_failed: vec![false; s.cluster.nodes.len()],
             controller_up: true,
             deferred: BTreeSet::new(),
         }
@@ -108,17 +111,21 @@ impl<'a> Outages<'a> {
         let up = matches!(ev.kind, EventKind::Recover);
         let target = Display(&ev.target, &run.fabric, &run.cluster).to_string();
         match ev.target {
-            Ref::Node(n) => self.set_node(
-                &mut Ctx {
-                    run,
-                    plane,
-                    q,
-                    now,
-                    pre,
-                },
-                n,
-                up,
-            ),
+            Ref::Node(n) => {
+                self.node_failed[n.index()] = !up;
+                let want = self.should_be_up(run, n);
+                self.set_node(
+                    &mut Ctx {
+                        run,
+                        plane,
+                        q,
+                        now,
+                        pre,
+                    },
+                    n,
+                    want,
+                );
+            }
             Ref::Session { node, leaf } => {
                 // The node stays up: its routes over this session go when the hold timer
                 // expires; nothing is blackholed meanwhile.
@@ -152,25 +159,18 @@ impl<'a> Outages<'a> {
                     .filter(|n| run.cluster.node(*n).rack == rack)
                     .collect();
                 for n in cut {
-                    let node = run.cluster.node(n);
-                    let linked = run
-                        .fabric
-                        .node_leaves(rack, node.uplinks_down)
-                        .next()
-                        .is_some();
-                    if linked == up {
-                        self.set_node(
-                            &mut Ctx {
-                                run,
-                                plane,
-                                q,
-                                now,
-                                pre,
-                            },
-                            n,
-                            up,
-                        );
-                    }
+                    let want = self.should_be_up(run, n);
+                    self.set_node(
+                        &mut Ctx {
+                            run,
+                            plane,
+                            q,
+                            now,
+                            pre,
+                        },
+                        n,
+                        want,
+                    );
                 }
             }
             Ref::Uplink { node, leaf } => {
@@ -187,13 +187,10 @@ impl<'a> Outages<'a> {
                 } else {
                     n.uplinks_down |= bit;
                 }
-                let linked = run
-                    .fabric
-                    .node_leaves(rack, n.uplinks_down)
-                    .next()
-                    .is_some();
+                let is_up = n.up;
+                let want = self.should_be_up(run, node);
                 self.open_or_close(target, Some(node), up, now, pre);
-                if linked == n.up {
+                if want == is_up {
                     // The bond moves the flows to the other link (LACP sees the link go within
                     // a second: taken as immediate); no state lives in the leaves, so nothing
                     // breaks. BGP sessions to that leaf stay up across the L3Out's external
@@ -211,7 +208,7 @@ impl<'a> Outages<'a> {
                             pre,
                         },
                         node,
-                        linked,
+                        want,
                     );
                 }
             }
@@ -262,6 +259,17 @@ impl<'a> Outages<'a> {
             }
             _ => {}
         }
+    }
+
+    /// Up unless failed itself or cut off from every leaf of its rack.
+    fn should_be_up(&self, run: &Run, node: NodeId) -> bool {
+        let n = run.cluster.node(node);
+        !self.node_failed[node.index()]
+            && run
+                .fabric
+                .node_leaves(n.rack, n.uplinks_down)
+                .next()
+                .is_some()
     }
 
     /// A node's BGP speaker stops (or starts again); the node keeps forwarding.
@@ -315,10 +323,11 @@ impl<'a> Outages<'a> {
         }
         run.cluster.nodes[node.index()].up = up;
         if up {
+            let name = run.cluster.node_ref(node);
             for f in self
                 .records
                 .iter_mut()
-                .filter(|f| f.active && f.node == Some(node))
+                .filter(|f| f.active && f.target == name)
             {
                 f.active = false;
                 f.recovered_at = Some(now);
