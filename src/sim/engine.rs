@@ -90,6 +90,7 @@ pub fn run_with_progress(
                 nodes: vec![false; s.cluster.nodes.len()],
                 ..Default::default()
             },
+            withdrawn: vec![[false; 2]; s.cluster.nodes.len()],
         }
     } else {
         return Err(format!("design {} could not be resolved", design.name));

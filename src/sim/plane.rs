@@ -27,6 +27,9 @@ pub enum Plane<'a> {
         state: Box<BgpState>,
         tables: NodeTables,
         expired: Expired,
+        /// Why a node's routes are withdrawn: [hold timer expired, speaker stopped]; the node's
+        /// routes are back only when neither holds.
+        withdrawn: Vec<[bool; 2]>,
     },
 }
 
@@ -161,6 +164,7 @@ impl Plane<'_> {
                     cfg,
                     state,
                     expired,
+                    withdrawn,
                     ..
                 },
                 Control::Withdraw
@@ -169,7 +173,10 @@ impl Plane<'_> {
                 | Control::GracefulRestartExpired
                 | Control::SpeakerUp,
             ) => {
-                expired.nodes[node.index()] = c.node_routes_withdrawn() == Some(true);
+                let cause = usize::from(!matches!(c, Control::Withdraw | Control::Restore));
+                let w = &mut withdrawn[node.index()];
+                w[cause] = c.node_routes_withdrawn() == Some(true);
+                expired.nodes[node.index()] = w[0] || w[1];
                 **state = BgpState::compile_with(fabric, cluster, cfg, expired);
                 true
             }
