@@ -8,7 +8,7 @@
 //! connection table's slots and the queue's storage.
 
 use super::metrics::*;
-use super::outage::Outages;
+use super::outage::{Ctx, Outages};
 use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
@@ -374,7 +374,14 @@ fn simulate(
                     [series.new_connection_success_ratio.len().saturating_sub(10)..];
                 let pre =
                     (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-                outages.on_event(&mut run, &mut plane, &mut q, now, event as usize, pre);
+                let mut cx = Ctx {
+                    run: &mut run,
+                    plane: &mut plane,
+                    q: &mut q,
+                    now,
+                    pre,
+                };
+                outages.on_event(&mut cx, event as usize);
             }
             Event::Control { pending } => {
                 outages.on_control(&mut run, &mut plane, now, pending as usize);

@@ -23,12 +23,12 @@ use crate::time::Nanos;
 use std::collections::BTreeSet;
 
 /// What a failure acts on, at one instant (`pre`: the recent new-connection success ratio).
-struct Ctx<'c, 'p> {
-    run: &'c mut Run,
-    plane: &'c mut Plane<'p>,
-    q: &'c mut EventQueue,
-    now: Nanos,
-    pre: Option<f64>,
+pub(super) struct Ctx<'c, 'p> {
+    pub run: &'c mut Run,
+    pub plane: &'c mut Plane<'p>,
+    pub q: &'c mut EventQueue,
+    pub now: Nanos,
+    pub pre: Option<f64>,
 }
 
 /// The failure state of a run and the record of what each failure did.
@@ -97,34 +97,17 @@ impl<'a> Outages<'a> {
         }
     }
 
-    /// Scenario event `index` happens at `now`; `pre` is the recent new-connection success ratio.
-    pub fn on_event(
-        &mut self,
-        run: &mut Run,
-        plane: &mut Plane,
-        q: &mut EventQueue,
-        now: Nanos,
-        index: usize,
-        pre: Option<f64>,
-    ) {
+    /// Scenario event `index` happens at `cx.now`.
+    pub fn on_event(&mut self, cx: &mut Ctx, index: usize) {
+        let (now, pre) = (cx.now, cx.pre);
         let ev = &self.s.events[index];
         let up = matches!(ev.kind, EventKind::Recover);
-        let target = Display(&ev.target, &run.fabric, &run.cluster).to_string();
+        let target = Display(&ev.target, &cx.run.fabric, &cx.run.cluster).to_string();
         match ev.target {
             Ref::Node(n) => {
                 self.node_failed[n.index()] = !up;
-                let want = self.should_be_up(run, n);
-                self.set_node(
-                    &mut Ctx {
-                        run,
-                        plane,
-                        q,
-                        now,
-                        pre,
-                    },
-                    n,
-                    want,
-                );
+                let want = self.should_be_up(cx.run, n);
+                self.set_node(cx, n, want);
             }
             Ref::Session { node, leaf } => {
                 // The node stays up: its routes over this session go when the hold timer
@@ -136,59 +119,49 @@ impl<'a> Outages<'a> {
                         leaf: Some(leaf),
                         action,
                     };
-                    self.schedule(q, now, delay, p);
+                    self.schedule(cx.q, now, delay, p);
                 }
             }
             Ref::Spine(sp) => {
-                run.fabric.set_spine_up(sp, up);
+                cx.run.fabric.set_spine_up(sp, up);
                 self.open_or_close(target, None, up, now, pre);
             }
             Ref::Leaf(l) => {
-                run.fabric.set_leaf_up(l, up);
+                cx.run.fabric.set_leaf_up(l, up);
                 self.open_or_close(target, None, up, now, pre);
-                if plane.fabric_changed(&run.fabric, &run.cluster) {
-                    let n = run.break_moved(plane);
+                if cx.plane.fabric_changed(&cx.run.fabric, &cx.run.cluster) {
+                    let n = cx.run.break_moved(cx.plane);
                     if let Some(f) = self.records.last_mut() {
                         f.broken_rehash += n;
                     }
                 }
                 // A rack whose last leaf failed (or first came back) takes its nodes with it.
-                let rack = run.fabric.leaf(l).rack;
-                let cut: Vec<NodeId> = (0..run.cluster.nodes.len() as u32)
+                let rack = cx.run.fabric.leaf(l).rack;
+                let cut: Vec<NodeId> = (0..cx.run.cluster.nodes.len() as u32)
                     .map(NodeId)
-                    .filter(|n| run.cluster.node(*n).rack == rack)
+                    .filter(|n| cx.run.cluster.node(*n).rack == rack)
                     .collect();
                 for n in cut {
-                    let want = self.should_be_up(run, n);
-                    self.set_node(
-                        &mut Ctx {
-                            run,
-                            plane,
-                            q,
-                            now,
-                            pre,
-                        },
-                        n,
-                        want,
-                    );
+                    let want = self.should_be_up(cx.run, n);
+                    self.set_node(cx, n, want);
                 }
             }
             Ref::Uplink { node, leaf } => {
-                let rack = run.cluster.node(node).rack;
-                let position = run.fabric.racks[rack.index()]
+                let rack = cx.run.cluster.node(node).rack;
+                let position = cx.run.fabric.racks[rack.index()]
                     .leaves
                     .iter()
                     .position(|l| *l == leaf)
                     .unwrap_or(0);
                 let bit = 1u8.checked_shl(position as u32).unwrap_or(0);
-                let n = &mut run.cluster.nodes[node.index()];
+                let n = &mut cx.run.cluster.nodes[node.index()];
                 if up {
                     n.uplinks_down &= !bit;
                 } else {
                     n.uplinks_down |= bit;
                 }
                 let is_up = n.up;
-                let want = self.should_be_up(run, node);
+                let want = self.should_be_up(cx.run, node);
                 self.open_or_close(target, Some(node), up, now, pre);
                 if want == is_up {
                     // The bond moves the flows to the other link (LACP sees the link go within
@@ -199,31 +172,10 @@ impl<'a> Outages<'a> {
                         f.reactions.push((now, Control::BondFailover));
                     }
                 } else {
-                    self.set_node(
-                        &mut Ctx {
-                            run,
-                            plane,
-                            q,
-                            now,
-                            pre,
-                        },
-                        node,
-                        want,
-                    );
+                    self.set_node(cx, node, want);
                 }
             }
-            Ref::Speaker(node) => self.speaker(
-                &mut Ctx {
-                    run,
-                    plane,
-                    q,
-                    now,
-                    pre,
-                },
-                node,
-                up,
-                target,
-            ),
+            Ref::Speaker(node) => self.speaker(cx, node, up, target),
             Ref::Controller => {
                 self.open_or_close(target.clone(), None, up, now, pre);
                 if self.design.aci.is_none() {
@@ -242,16 +194,16 @@ impl<'a> Outages<'a> {
                 }
                 let mut changed = false;
                 for node in std::mem::take(&mut self.deferred) {
-                    changed |= plane.control(
-                        &run.fabric,
-                        &run.cluster,
+                    changed |= cx.plane.control(
+                        &cx.run.fabric,
+                        &cx.run.cluster,
                         Control::EndpointsReady,
                         node,
                         None,
                     );
                 }
                 if changed {
-                    let n = run.break_moved(plane);
+                    let n = cx.run.break_moved(cx.plane);
                     if let Some(f) = self.records.iter_mut().rev().find(|f| f.target == target) {
                         f.broken_rehash += n;
                     }
