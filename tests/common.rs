@@ -148,3 +148,15 @@ pub fn fabsim(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// Failover tests send 100 connections/s with a quarter hashed to the failed node: `n` must be
+/// within four standard deviations of Binomial(100·window, 1/4).
+pub fn assert_quarter_of(n: u64, window_s: f64) {
+    let trials = 100.0 * window_s;
+    let (mean, sd) = (trials / 4.0, (trials * 0.25 * 0.75).sqrt());
+    assert!(
+        (n as f64 - mean).abs() <= 4.0 * sd,
+        "{n}, expected {mean} ± {}",
+        4.0 * sd
+    );
+}

@@ -31,24 +31,13 @@ fn blackholed(design: &str) -> (u64, f64, Vec<f64>) {
     )
 }
 
-/// 100/s for `window` seconds, a quarter of them hashed to the failed node: Binomial(100·w, 1/4).
-fn assert_about(n: u64, window: f64) {
-    let trials = 100.0 * window;
-    let (mean, sd) = (trials / 4.0, (trials * 0.25 * 0.75).sqrt());
-    assert!(
-        (n as f64 - mean).abs() <= 4.0 * sd,
-        "blackholed {n}, expected {mean} ± {}",
-        4.0 * sd
-    );
-}
-
 #[test]
 fn calico_blackholes_for_the_hold_time() {
     let (n, detection, series) = blackholed(
         "  - { name: d, cni: calico, bgp: { fabric_asn: 2, hold_time: 3s }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }",
     );
     assert_eq!(detection, 3.0);
-    assert_about(n, 3.0);
+    assert_quarter_of(n, 3.0);
     // From the sample after the withdrawal on, every new connection succeeds.
     assert!(series[14..].iter().all(|r| *r == 1.0), "{series:?}");
 }
@@ -57,13 +46,13 @@ fn calico_blackholes_for_the_hold_time() {
 fn aci_cni_with_tracking_blackholes_for_three_probe_intervals() {
     let (n, detection, _) = blackholed(&ACI.replace("TRACK", "true"));
     assert_eq!(detection, 15.0);
-    assert_about(n, 15.0);
+    assert_quarter_of(n, 15.0);
 }
 
 #[test]
 fn aci_cni_without_tracking_waits_for_the_grace_period() {
     let (n, _, series) = blackholed(&ACI.replace("TRACK", "false"));
-    assert_about(n, 40.0);
+    assert_quarter_of(n, 40.0);
     assert!(series[51..].iter().all(|r| *r == 1.0));
 }
 

@@ -40,17 +40,6 @@ fn broken(r: &DesignResult) -> u64 {
     r.connections.broken.values().sum()
 }
 
-/// `n` within four standard deviations of Binomial(100·window, 1/4).
-fn assert_quarter_of(n: u64, window: f64) {
-    let trials = 100.0 * window;
-    let (mean, sd) = (trials / 4.0, (trials * 0.25 * 0.75).sqrt());
-    assert!(
-        (n as f64 - mean).abs() <= 4.0 * sd,
-        "{n}, expected {mean} ± {}",
-        4.0 * sd
-    );
-}
-
 #[test]
 fn one_uplink_down_moves_the_bond_and_breaks_nothing() {
     let events =

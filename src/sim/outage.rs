@@ -84,16 +84,21 @@ impl<'a> Outages<'a> {
         pre: Option<f64>,
     ) {
         if up {
-            for f in self
-                .records
-                .iter_mut()
-                .filter(|f| f.active && f.target == target)
-            {
-                f.active = false;
-                f.recovered_at = Some(now);
-            }
+            self.close(&target, now);
         } else {
             self.records.push(Record::new(node, target, now, 0, pre));
+        }
+    }
+
+    /// The open records of `target` end: it is back at `now`.
+    fn close(&mut self, target: &str, now: Nanos) {
+        for f in self
+            .records
+            .iter_mut()
+            .filter(|f| f.active && f.target == target)
+        {
+            f.active = false;
+            f.recovered_at = Some(now);
         }
     }
 
@@ -275,15 +280,7 @@ impl<'a> Outages<'a> {
         }
         run.cluster.nodes[node.index()].up = up;
         if up {
-            let name = run.cluster.node_ref(node);
-            for f in self
-                .records
-                .iter_mut()
-                .filter(|f| f.active && f.target == name)
-            {
-                f.active = false;
-                f.recovered_at = Some(now);
-            }
+            self.close(&run.cluster.node_ref(node), now);
         } else {
             let broken = run.break_on_node(plane, node);
             self.records.push(Record::new(
