@@ -5,7 +5,7 @@
 //! (real files carry credentials, registries, logging); written inline in fabsim's format, the
 //! same sections are strict. Key names are acc-provision's own.
 
-use super::decode::{At, Fields, OneOrMany};
+use super::decode::{At, DualStackSubnets, Fields};
 use super::diag::Diagnostics;
 use super::yaml::Node;
 use crate::net::Subnet;
@@ -43,7 +43,7 @@ pub struct AccConfig {
     pub add_external_contract_to_default_epg: Option<bool>,
 }
 
-fn many(a: Option<At<OneOrMany<Subnet>>>) -> Option<At<Vec<Subnet>>> {
+fn many(a: Option<At<DualStackSubnets>>) -> Option<At<Vec<Subnet>>> {
     a.map(|x| x.map(|v| v.0))
 }
 

@@ -384,6 +384,45 @@ impl<T: Decode> Decode for At<T> {
     }
 }
 
+/// acc-provision's subnet keys: one subnet or a list, where a dual-stack cluster lists an IPv6
+/// subnet beside the IPv4 one (acc-provision `dualstack` inputs). fabsim models IPv4 only: an
+/// IPv6 entry is reported as a warning and left out; a key with no IPv4 subnet is an error.
+#[derive(Clone, Debug)]
+pub struct DualStackSubnets(pub Vec<Subnet>);
+
+impl Decode for DualStackSubnets {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let items: Vec<(&Node, String)> = match &node.value {
+            Value::Seq(xs) => xs
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (x, format!("{path}[{i}]")))
+                .collect(),
+            _ => vec![(node, path.to_string())],
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (n, p) in items {
+            match &n.value {
+                Value::Str(s) if s.contains(':') => d.warning(
+                    &n.loc,
+                    &p,
+                    format!("`{}` is an IPv6 subnet (dual stack): fabsim models IPv4 only, so this entry is not simulated", s.trim()),
+                ),
+                _ => match Subnet::decode(n, &p, d) {
+                    Some(s) => out.push(s),
+                    None => ok = false,
+                },
+            }
+        }
+        if ok && out.is_empty() {
+            d.error(&node.loc, path, "no IPv4 subnet: fabsim models IPv4 only");
+            return None;
+        }
+        ok.then_some(DualStackSubnets(out))
+    }
+}
+
 /// Either one value or a list of them (acc-provision accepts both for subnets).
 #[derive(Clone, Debug)]
 pub struct OneOrMany<T>(pub Vec<T>);
