@@ -25,6 +25,10 @@ enum Command {
         /// Print only problems.
         #[arg(long, short)]
         quiet: bool,
+        /// Print what the ACI-CNI controller would create as JSON (LoadBalancer IPs, redirect
+        /// policies and members, SNAT policies with status, IPs and chunks per node).
+        #[arg(long)]
+        json: bool,
     },
     /// Run the scenario's traffic through every design over time; write results.json and report.md.
     Simulate {
@@ -184,7 +188,11 @@ fn main() -> ExitCode {
         }
     };
     let code = match &args.command {
-        Command::Validate { scenario, quiet } => cli::validate::run(scenario, *quiet),
+        Command::Validate {
+            scenario,
+            quiet,
+            json,
+        } => cli::validate::run(scenario, *quiet, *json),
         Command::Simulate {
             scenario,
             designs,

@@ -39,7 +39,7 @@ fn scenario(
     y += "designs:\n  - name: aci-cni\n    cni: aci-cni\n";
     y += "    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }\n";
     y += &format!(
-        "    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}\n"
+        "    kube_config: {{ allow_pods_external_access: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}\n"
     );
     let ips: Vec<String> = (0..snat_ips)
         .map(|i| format!("10.20.30.{}", i + 1))

@@ -32,7 +32,7 @@ designs:
     cni: aci-cni
     snat_accounting: {accounting}
     net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
-    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
+    kube_config: {{ allow_pods_external_access: true, snat_operator: {{ port_range: {{ start: 5000, end: 5040, ports_per_node: 40 }} }} }}
     snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
 traffic:
 {traffic}
@@ -159,7 +159,7 @@ designs:
   - name: aci-cni
     cni: aci-cni
     net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
-    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}
+    kube_config: {{ allow_pods_external_access: true, snat_operator: {{ port_range: {{ start: 5000, end: 65000, ports_per_node: {ppn} }} }} }}
     snat_policies: [{{ name: p, snat_ip: [10.20.30.1], selector: {{ labels: {{ app: job }} }} }}]
   - {{ name: calico, cni: calico, bgp: {{ fabric_asn: 2 }}, advertise: {{ service_loadbalancer_ips: [10.34.0.0/24] }} }}
   - {{ name: kube-router, cni: kube-router, bgp: {{ fabric_asn: 2 }}, args: [--advertise-loadbalancer-ip], load_balancer: {{ pool: [10.34.0.0/24] }} }}

@@ -62,7 +62,7 @@ designs:
     cni: aci-cni
     snat_accounting: {}
     net_config: {{ node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }}
-    kube_config: {{ add_external_contract_to_default_epg: true, snat_operator: {{ port_range: {{ start: 5000, end: {}, ports_per_node: {ppn} }} }} }}
+    kube_config: {{ allow_pods_external_access: true, snat_operator: {{ port_range: {{ start: 5000, end: {}, ports_per_node: {ppn} }} }} }}
     snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
 traffic:
 {traffic}conntrack: {{ time_wait: {}s }}

@@ -1,12 +1,13 @@
 //! `fabsim validate SCENARIO`: every problem at once, `FILE:LINE:COL: yaml.path: message`.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
+use crate::design::aci_cni::allocation::Allocation;
 use crate::design::aci_cni::{AciConfig, AciState};
 use crate::scenario::{self, Scenario};
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn run(path: &Path, quiet: bool) -> u8 {
+pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
     let loaded = scenario::load(path);
     let d = &loaded.diagnostics;
     let mut out = String::new();
@@ -22,6 +23,25 @@ pub fn run(path: &Path, quiet: bool) -> u8 {
         out.push_str(&text);
     }
     match &loaded.scenario {
+        Some(s) if errors == 0 && json => {
+            // Problems (warnings) still go to stderr; stdout is the data.
+            eprint!("{out}");
+            let designs: Vec<Allocation> = s
+                .designs
+                .iter()
+                .filter_map(|d| d.aci.as_ref().map(|cfg| aci_allocation(s, &d.name, cfg)))
+                .collect();
+            let doc = serde_json::json!({
+                "scenario": s.name,
+                "warnings": d.warnings().map(|w| w.to_string()).collect::<Vec<_>>(),
+                "aci_cni": designs,
+            });
+            super::emit(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).expect("serializable")
+            ));
+            EXIT_OK
+        }
         Some(s) if errors == 0 => {
             if !quiet {
                 let designs: Vec<String> = s
@@ -94,72 +114,12 @@ fn check_variants(path: &Path) -> (usize, String) {
 /// What the ACI-CNI controller would create: LoadBalancer IPs, redirect policies, SNAT chunks,
 /// and the policies left `IpPortsExhausted` or `Failed` (as warnings).
 pub fn summarize_aci(s: &Scenario, name: &str, cfg: &AciConfig) -> String {
+    aci_allocation(s, name, cfg).text(cfg.port_range.ports_per_node, cfg.port_range.chunks().len())
+}
+
+fn aci_allocation(s: &Scenario, name: &str, cfg: &AciConfig) -> Allocation {
     let st = AciState::compile(&s.cluster, cfg);
-    let mut out = String::new();
-    let _ = writeln!(out, "design {name} (aci-cni):");
-    for (i, svc) in s.cluster.services.iter().enumerate() {
-        if let Some(ip) = st.lb_ip[i] {
-            let _ = writeln!(
-                out,
-                "  LoadBalancer {}/{}: {ip}",
-                s.cluster.namespace_name(svc.namespace),
-                svc.name
-            );
-        }
-    }
-    for r in &st.redirects {
-        let capped = if r.capped.is_empty() {
-            String::new()
-        } else {
-            format!(", {} left out by max_nodes_svc_graph", r.capped.len())
-        };
-        let hashing = if r.group.is_resilient() {
-            "resilient"
-        } else {
-            "not resilient"
-        };
-        let _ = writeln!(
-            out,
-            "  redirect policy {}: {} node(s){capped}, {hashing}",
-            r.name,
-            r.group.members().len()
-        );
-    }
-    let chunks = cfg.port_range.chunks().len();
-    for (pi, p) in cfg.snat_policies.iter().enumerate() {
-        if let Some(why) = &p.failed {
-            let _ = writeln!(
-                out,
-                "  warning: SNAT policy {}: status Failed: {why}",
-                p.name
-            );
-            continue;
-        }
-        let nodes = st.snat.by_node.keys().filter(|(_, q)| *q == pi).count();
-        let ips: Vec<String> = st.policy_ips[pi].iter().map(|i| i.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "  SNAT policy {}: IPs [{}], {} chunk(s) of {} ports per IP, {nodes} node(s) allocated",
-            p.name,
-            ips.join(", "),
-            chunks,
-            cfg.port_range.ports_per_node
-        );
-        if let Some(left) = st.snat.exhausted.get(&pi) {
-            let names: Vec<&str> = left
-                .iter()
-                .map(|n| s.cluster.node(*n).name.as_str())
-                .collect();
-            let _ = writeln!(
-                out,
-                "  warning: SNAT policy {}: status IpPortsExhausted: {} node(s) got no chunk and their pods leave un-NATed: {}",
-                p.name,
-                names.len(),
-                names.join(", ")
-            );
-        }
-    }
-    out
+    Allocation::of(name, &s.cluster, &st)
 }
 
 /// What a BGP design sets up: sessions (and why any is down), prefixes per node, LoadBalancer IPs.

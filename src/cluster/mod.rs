@@ -27,6 +27,8 @@ pub struct Node {
     /// The node's uplinks that are down: bit `i` for the `i`-th leaf of its rack (a rack has one
     /// leaf or a vPC pair). The bond carries everything over the others.
     pub uplinks_down: u8,
+    /// `cluster.node_labels` (node roles: `node-role.kubernetes.io/<role>`).
+    pub labels: Labels,
 }
 
 impl Node {

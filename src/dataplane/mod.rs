@@ -178,6 +178,9 @@ pub enum Reason {
     SnatPortExhausted,
     MasqueradePortExhausted,
     NoRoute,
+    /// The request left, but the outside has no route back to its source (an un-NATed pod
+    /// address whose subnet is not advertised).
+    NoReturnRoute,
     /// Sent to a failed node or pod before the control plane noticed.
     Blackholed,
 }
@@ -195,6 +198,7 @@ impl Reason {
             Reason::SnatPortExhausted => "snat-port-exhausted",
             Reason::MasqueradePortExhausted => "masquerade-port-exhausted",
             Reason::NoRoute => "no-route",
+            Reason::NoReturnRoute => "no-return-route",
             Reason::Blackholed => "blackholed",
         }
     }

@@ -26,8 +26,10 @@ impl PortRange {
     };
 
     /// The controller accepts a range only if start ≥ 5000, end ≤ 65000, start ≤ end and
-    /// ports_per_node ≤ end − start + 1; otherwise it uses [`PortRange::DEFAULT`].
-    /// Returns the reason of the rejection.
+    /// ports_per_node ≤ end − start + 1; otherwise it uses [`PortRange::DEFAULT`]
+    /// (aci-containers `pkg/util/snat.go` `GetPortRangeFromConfigMap`). Returns the reason of the
+    /// rejection. Nothing there rejects ports_per_node 0, with which `ExpandPortRanges` never
+    /// ends: callers report it as an error of its own (see [`PortRange::chunks`]).
     pub fn check(&self) -> Result<(), String> {
         let mut why = Vec::new();
         if self.start < 5000 {
@@ -44,9 +46,6 @@ impl PortRange {
                 self.ports_per_node,
                 self.end - self.start + 1
             ));
-        }
-        if self.ports_per_node == 0 {
-            why.push("ports_per_node is 0".to_string());
         }
         if why.is_empty() {
             Ok(())
@@ -65,6 +64,8 @@ impl PortRange {
     }
 
     /// `ExpandPortRanges`: chunks [s, s+ppn−1] stepping by ppn, kept while the chunk's end ≤ end − 1.
+    /// With ports_per_node 0 the controller loops forever; here it gives no chunk (the scenario
+    /// loader reports it as an error first).
     pub fn chunks(&self) -> Vec<Chunk> {
         let mut out = Vec::new();
         let mut s = self.start;
@@ -111,50 +112,61 @@ pub struct Allocation {
     pub chunk: Chunk,
 }
 
-/// The controller's SNAT global info: which node holds which chunk of which IP.
+/// The controller's SNAT global info: which node holds which chunk of which IP. Keys are
+/// allocation units: a policy with `snatIp`, or one service IP of a SERVICE-scope policy.
 #[derive(Clone, Debug, Default)]
 pub struct SnatGlobalInfo {
-    /// (node, policy index) → allocation.
+    /// (node, unit) → allocation.
     pub by_node: BTreeMap<(NodeId, usize), Allocation>,
     /// (IP, chunk start) → owner node.
     pub owner: BTreeMap<(Ipv4Addr, u16), (NodeId, Chunk)>,
-    /// Policies that ran out of chunks (status `IpPortsExhausted`), with the nodes left without.
+    /// Units that ran out of chunks (their policy's status `IpPortsExhausted`), with the nodes
+    /// left without.
     pub exhausted: BTreeMap<usize, Vec<NodeId>>,
 }
 
 impl SnatGlobalInfo {
-    /// Allocates in request order. Each request (node, policy) gets ONE (IP, chunk): the policy's
-    /// IPs are walked in order and the lowest free chunk of the first IP with one is taken.
+    /// Allocates in request order, as `allocateIpSnatPortRange` (aci-containers
+    /// `pkg/controller/snatglobalinfo.go`) does for each (node, unit): walk the unit's IPs in
+    /// order; an IP with every chunk taken is skipped; on an IP where the node already holds a
+    /// chunk (another unit sharing the IP) that chunk is returned; else the lowest free chunk.
+    /// One chunk per (IP, node): the controller's cache is `snatGlobalInfoCache[ip][node]`.
     pub fn allocate(
         range: &PortRange,
-        policy_ips: &[Vec<Ipv4Addr>],
+        unit_ips: &[Vec<Ipv4Addr>],
         requests: impl IntoIterator<Item = (NodeId, usize)>,
     ) -> SnatGlobalInfo {
         let chunks = range.chunks();
         let mut info = SnatGlobalInfo::default();
-        // Chunks in use per IP, so that full IPs are skipped at once.
+        // Chunks in use per IP, and the chunk each node holds on each IP.
         let mut used: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
-        for (node, policy) in requests {
-            if info.by_node.contains_key(&(node, policy)) {
+        let mut held: BTreeMap<(Ipv4Addr, NodeId), Chunk> = BTreeMap::new();
+        for (node, unit) in requests {
+            if info.by_node.contains_key(&(node, unit)) {
                 continue;
             }
-            let free = policy_ips[policy]
-                .iter()
-                .filter(|ip| used.get(ip).copied().unwrap_or(0) < chunks.len())
-                .find_map(|ip| {
-                    chunks
-                        .iter()
-                        .find(|c| !info.owner.contains_key(&(*ip, c.start)))
-                        .map(|c| (*ip, *c))
-                });
-            match free {
-                Some((ip, chunk)) => {
-                    *used.entry(ip).or_insert(0) += 1;
-                    info.owner.insert((ip, chunk.start), (node, chunk));
-                    info.by_node
-                        .insert((node, policy), Allocation { ip, chunk });
+            let got = unit_ips[unit].iter().find_map(|ip| {
+                if used.get(ip).copied().unwrap_or(0) >= chunks.len() {
+                    return None;
                 }
-                None => info.exhausted.entry(policy).or_default().push(node),
+                if let Some(c) = held.get(&(*ip, node)) {
+                    return Some((*ip, *c, false));
+                }
+                chunks
+                    .iter()
+                    .find(|c| !info.owner.contains_key(&(*ip, c.start)))
+                    .map(|c| (*ip, *c, true))
+            });
+            match got {
+                Some((ip, chunk, new)) => {
+                    if new {
+                        *used.entry(ip).or_insert(0) += 1;
+                        held.insert((ip, node), chunk);
+                        info.owner.insert((ip, chunk.start), (node, chunk));
+                    }
+                    info.by_node.insert((node, unit), Allocation { ip, chunk });
+                }
+                None => info.exhausted.entry(unit).or_default().push(node),
             }
         }
         info

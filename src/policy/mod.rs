@@ -128,6 +128,10 @@ pub struct Contract {
     pub providers: Vec<EpgId>,
     pub consumers: Vec<EpgId>,
     pub graph: Option<Graph>,
+    /// The provider → consumer direction admits only packets of established TCP connections
+    /// (a subject's out-term filter with `tcpRules: est`, acc-provision's health-check): the
+    /// provider cannot open a TCP connection through it.
+    pub reverse_tcp_established: bool,
 }
 
 /// The outcome of a policy check between two EPGs.
@@ -212,8 +216,16 @@ impl PolicyModel {
     }
 
     /// Checks traffic from `src` to `dst` with the given protocol and ports. Contracts are
-    /// searched in order; the first that permits wins.
-    pub fn check(&self, src: EpgId, dst: EpgId, proto: Proto, sport: u16, dport: u16) -> Verdict {
+    /// searched in order; the first that permits wins. `opening`: the packet opens a connection
+    /// (a TCP SYN), which an established-only reverse filter does not admit.
+    pub fn check(
+        &self,
+        src: EpgId,
+        dst: EpgId,
+        proto: Proto,
+        (sport, dport): (u16, u16),
+        opening: bool,
+    ) -> Verdict {
         if src == dst {
             return Verdict::IntraEpg;
         }
@@ -242,6 +254,9 @@ impl PolicyModel {
                 }
             } else {
                 j += 1;
+                if opening && proto == Proto::Tcp && c.reverse_tcp_established {
+                    continue;
+                }
                 if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
                     return Verdict::Permit {
                         contract: id,
@@ -270,27 +285,57 @@ mod tests {
             providers: vec![sys],
             consumers: vec![web],
             graph: None,
+            reverse_tcp_established: false,
         });
         assert!(matches!(
-            m.check(web, sys, Proto::Udp, 40000, 53),
+            m.check(web, sys, Proto::Udp, (40000, 53), true),
             Verdict::Permit { reply: false, .. }
         ));
         assert!(matches!(
-            m.check(sys, web, Proto::Udp, 53, 40000),
+            m.check(sys, web, Proto::Udp, (53, 40000), false),
             Verdict::Permit { reply: true, .. }
         ));
         assert!(matches!(
-            m.check(web, sys, Proto::Tcp, 40000, 80),
+            m.check(web, sys, Proto::Tcp, (40000, 80), true),
             Verdict::Deny
         ));
         // The provider cannot open connections to the consumer.
         assert!(matches!(
-            m.check(sys, web, Proto::Udp, 40000, 53),
+            m.check(sys, web, Proto::Udp, (40000, 53), true),
             Verdict::Deny
         ));
         assert!(matches!(
-            m.check(web, web, Proto::Tcp, 1, 2),
+            m.check(web, web, Proto::Tcp, (1, 2), true),
             Verdict::IntraEpg
+        ));
+    }
+
+    #[test]
+    fn an_established_only_reverse_filter_admits_replies_not_openings() {
+        // acc-provision's health-check: nodes (consumer) → pods (provider) on any TCP port; the
+        // out term has tcpRules `est`, so a pod cannot open a TCP connection to a node with it.
+        let mut m = PolicyModel::default();
+        let pods = m.add_epg("aci-containers-default", EpgKind::App);
+        let nodes = m.add_epg("aci-containers-nodes", EpgKind::App);
+        m.add_contract(Contract {
+            name: "health-check".into(),
+            filters: vec![Filter::proto(Proto::Tcp)],
+            providers: vec![pods],
+            consumers: vec![nodes],
+            graph: None,
+            reverse_tcp_established: true,
+        });
+        assert!(matches!(
+            m.check(nodes, pods, Proto::Tcp, (40000, 8080), true),
+            Verdict::Permit { reply: false, .. }
+        ));
+        assert!(matches!(
+            m.check(pods, nodes, Proto::Tcp, (8080, 40000), false),
+            Verdict::Permit { reply: true, .. }
+        ));
+        assert!(matches!(
+            m.check(pods, nodes, Proto::Tcp, (8080, 10250), true),
+            Verdict::Deny
         ));
     }
 

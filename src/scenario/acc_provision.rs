@@ -24,6 +24,7 @@ pub struct RawPortRange {
 #[derive(Clone, Debug, Default)]
 pub struct AccConfig {
     pub system_id: Option<At<String>>,
+    pub use_legacy_kube_naming_convention: Option<bool>,
     pub vrf_name: Option<String>,
     pub vrf_tenant: Option<String>,
     pub l3out_name: Option<String>,
@@ -41,6 +42,29 @@ pub struct AccConfig {
     pub max_nodes_svc_graph: Option<At<u32>>,
     pub disable_resilient_hashing: Option<bool>,
     pub add_external_contract_to_default_epg: Option<bool>,
+    pub allow_pods_external_access: Option<bool>,
+    pub add_external_subnets_to_rdconfig: Option<bool>,
+    /// `kube_config.node_snat_redirect_exclude`: groups of node-role labels.
+    pub node_snat_redirect_exclude: Option<At<Vec<RawRedirectExclude>>>,
+}
+
+/// One entry of `kube_config.node_snat_redirect_exclude` (`{group, labels}`; the controller's
+/// `NodeSnatRedirectExclude`).
+#[derive(Clone, Debug, Default)]
+pub struct RawRedirectExclude {
+    pub group: String,
+    pub labels: Vec<String>,
+}
+
+impl super::decode::Decode for RawRedirectExclude {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        // Strict: the entry's shape is small and a typo would silently exclude nothing.
+        let mut f = Fields::strict(node, path, d)?;
+        let group = f.opt("group", d).unwrap_or_default();
+        let labels = f.opt("labels", d).unwrap_or_default();
+        f.finish(d);
+        Some(RawRedirectExclude { group, labels })
+    }
 }
 
 fn many(a: Option<At<DualStackSubnets>>) -> Option<At<Vec<Subnet>>> {
@@ -70,6 +94,7 @@ impl AccConfig {
             && let Some(mut a) = open(n, &p, d, strict)
         {
             c.system_id = a.opt_at("system_id", d);
+            c.use_legacy_kube_naming_convention = a.opt("use_legacy_kube_naming_convention", d);
             if let Some(v) = a.node("vrf")
                 && let Some(mut g) = open(v, &a.child("vrf"), d, strict)
             {
@@ -129,6 +154,9 @@ impl AccConfig {
             c.disable_resilient_hashing = g.opt("disable_resilient_hashing", d);
             c.add_external_contract_to_default_epg =
                 g.opt("add_external_contract_to_default_epg", d);
+            c.allow_pods_external_access = g.opt("allow_pods_external_access", d);
+            c.add_external_subnets_to_rdconfig = g.opt("add_external_subnets_to_rdconfig", d);
+            c.node_snat_redirect_exclude = g.opt_at("node_snat_redirect_exclude", d);
             g.finish(d);
         }
         c
@@ -167,6 +195,7 @@ impl AccConfig {
         }
         pick!(
             system_id,
+            use_legacy_kube_naming_convention,
             vrf_name,
             vrf_tenant,
             l3out_name,
@@ -182,7 +211,10 @@ impl AccConfig {
             pbr_tracking_non_snat,
             max_nodes_svc_graph,
             disable_resilient_hashing,
-            add_external_contract_to_default_epg
+            add_external_contract_to_default_epg,
+            allow_pods_external_access,
+            add_external_subnets_to_rdconfig,
+            node_snat_redirect_exclude
         )
     }
 }

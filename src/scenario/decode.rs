@@ -436,6 +436,23 @@ impl<T: Decode> Decode for OneOrMany<T> {
     }
 }
 
+/// A mapping of names to label sets (`cluster.node_labels`).
+impl Decode for BTreeMap<String, Labels> {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let Value::Map(entries) = &node.value else {
+            expected(node, path, d, "a mapping of names to labels");
+            return None;
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in entries {
+            if let Some(l) = Labels::decode(v, &join(path, &k.name), d) {
+                out.insert(k.name.clone(), l);
+            }
+        }
+        Some(out)
+    }
+}
+
 /// String-to-string maps (labels, annotations), in key order.
 pub type Labels = BTreeMap<String, String>;
 

@@ -270,6 +270,9 @@ pub struct RawCluster {
     pub pod_subnet: Option<At<Subnet>>,
     pub service_subnet: Option<At<Subnet>>,
     pub max_pods_per_node: Option<At<u32>>,
+    /// `node_labels: { NODE: { key: value } }`: labels of nodes (node roles for ACI-CNI's
+    /// node_snat_redirect_exclude).
+    pub node_labels: Option<At<std::collections::BTreeMap<String, Labels>>>,
     pub namespaces: Vec<RawNamespace>,
     pub deployments: Vec<RawDeployment>,
     pub services: Vec<RawService>,
@@ -283,6 +286,7 @@ impl RawCluster {
         let pod_subnet = f.opt_at("pod_subnet", d);
         let service_subnet = f.opt_at("service_subnet", d);
         let max_pods_per_node = f.opt_at("max_pods_per_node", d);
+        let node_labels = f.opt_at("node_labels", d);
         let namespaces = list(&mut f, "namespaces", d, RawNamespace::decode);
         let deployments = list(&mut f, "deployments", d, RawDeployment::decode);
         let services = list(&mut f, "services", d, RawService::decode);
@@ -295,6 +299,7 @@ impl RawCluster {
             pod_subnet,
             service_subnet,
             max_pods_per_node,
+            node_labels,
             namespaces,
             deployments,
             services,

@@ -155,6 +155,13 @@ pub(super) fn resolve_net(
                 d.warning(loc, path, format!(
                     "the controller rejects this port range ({why}) and falls back to 5000–65000 with 3000 ports per node; the model uses that fallback"
                 ));
+            } else if pr.ports_per_node == 0 {
+                // aci-containers `pkg/util/snat.go`: nothing rejects 0, and `ExpandPortRanges`
+                // then steps by 0 forever (`for temp < item.End-1 { … temp += step }`).
+                d.error(loc, path, format!(
+                    "ports_per_node 0 passes the controller's checks (start ≥ 5000, end ≤ 65000, start ≤ end, ports_per_node ≤ end − start + 1) and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): no chunk is ever allocated; give a positive number ({} is the default)",
+                    PortRange::DEFAULT.ports_per_node
+                ));
             }
             pr.effective()
         }
@@ -240,6 +247,20 @@ pub(super) fn resolve_net(
         add_external_contract_to_default_epg: c
             .add_external_contract_to_default_epg
             .unwrap_or(false),
+        allow_pods_external_access: c.allow_pods_external_access.unwrap_or(false),
+        add_external_subnets_to_rdconfig: c.add_external_subnets_to_rdconfig.unwrap_or(false),
+        node_snat_redirect_exclude: c
+            .node_snat_redirect_exclude
+            .as_ref()
+            .map(|x| {
+                x.value
+                    .iter()
+                    .filter(|g| !g.labels.is_empty())
+                    .map(|g| g.labels.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        legacy_naming: c.use_legacy_kube_naming_convention.unwrap_or(false),
         snat_policies: Vec::new(),
         contracts: Vec::new(),
         strict_snat_accounting: false,
@@ -270,7 +291,10 @@ pub(super) fn resolve_net(
     })
 }
 
-/// Expands `spec.snatIp` entries (single IPs or CIDRs) into single IPs; large CIDRs are refused.
+/// Expands `spec.snatIp` entries as the controller does (aci-containers `pkg/util/iputil.go`
+/// `GetIPsFromCIDR`, `ExpandCIDRs`): a bare IP or a /32 is itself; a CIDR gives its hosts only
+/// (network and broadcast dropped, so a /31 gives none); the result is sorted numerically,
+/// duplicates kept. Prefixes wider than /20 are refused (fabsim's bound on memory).
 fn expand(ips: &[At<Cidr>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
     let mut out = Vec::new();
     for s in ips {
@@ -284,11 +308,19 @@ fn expand(ips: &[At<Cidr>], d: &mut Diagnostics) -> Vec<Ipv4Addr> {
                     1u64 << (32 - net.prefix_len())
                 ),
             );
+        } else if net.prefix_len() == 32 {
+            out.push(net.addr());
         } else {
-            // Every address of the prefix is a SNAT IP (the controller expands CIDRs to single IPs).
-            out.extend((u32::from(net.network())..=u32::from(net.broadcast())).map(Ipv4Addr::from));
+            let (first, last) = (u32::from(net.network()), u32::from(net.broadcast()));
+            if last - first < 2 {
+                d.warning(&s.loc, &s.path, format!(
+                    "snat_ip {net} gives no address: the controller drops a CIDR's network and broadcast addresses (GetIPsFromCIDR)"
+                ));
+            }
+            out.extend((first + 1..last).map(Ipv4Addr::from));
         }
     }
+    out.sort();
     out
 }
 
@@ -350,11 +382,7 @@ pub(super) fn finish(
         .iter()
         .filter(|s| s.kind == ServiceType::LoadBalancer)
         .collect();
-    let dyn_cap: u64 = cfg
-        .extern_dynamic
-        .iter()
-        .map(|s| s.size().saturating_sub(3))
-        .sum();
+    let dyn_cap = pool_len(&cfg.extern_dynamic);
     let dyn_count = lbs.iter().filter(|s| s.requested_lb_ip.is_none()).count() as u64;
     if dyn_count > dyn_cap {
         let (_, loc, path, _) = &net.locs[2];
@@ -364,14 +392,30 @@ pub(super) fn finish(
             format!("extern_dynamic has {dyn_cap} addresses for {dyn_count} LoadBalancer services"),
         );
     }
+    // aci-containers `services.go` `allocateServiceIps`: a requested IP (annotation
+    // opflex.cisco.com/lb-ipam-ips or spec.loadBalancerIP) comes only from extern_static's pool
+    // (`cidr_split`: hosts n[2]..n[-2]); otherwise the service gets no IP and the condition
+    // `LbIpamAllocation` False, reason RequestedIpsNotAllocatable.
+    let mut requested: Vec<Ipv4Addr> = Vec::new();
     for s in &lbs {
-        if let Some(ip) = s.requested_lb_ip
-            && !cfg.extern_static.iter().any(|x| x.net.contains(&ip))
-        {
-            d.error(&rd.loc, &rd.path, format!(
-                    "service {}/{}: load_balancer_ip {ip} is outside extern_static, so ACI-CNI cannot allocate it",
+        if let Some(ip) = s.requested_lb_ip {
+            let why = if !in_pool(&cfg.extern_static, ip) {
+                Some(format!(
+                    "{ip} is not in extern_static's pool ({})",
+                    pool_text(&cfg.extern_static)
+                ))
+            } else if requested.contains(&ip) {
+                Some(format!("{ip} is already requested by another service"))
+            } else {
+                requested.push(ip);
+                None
+            };
+            if let Some(why) = why {
+                d.warning(&rd.loc, &rd.path, format!(
+                    "service {}/{}: RequestedIpsNotAllocatable — {why}: the controller assigns no LoadBalancer IP (\"The requested ips for loadbalancer service are not available or not in extern static range\")",
                     cluster.namespace_name(s.namespace), s.name
                 ));
+            }
         }
     }
 
@@ -383,7 +427,11 @@ pub(super) fn finish(
             .iter()
             .map(|p| (p.name.value.clone(), &p.name.loc, p.name.path.as_str())),
     );
-    let mut taken: Vec<(Ipv4Addr, String)> = Vec::new();
+    // The controller's `validateCr` (aci-containers `pkg/controller/snats.go`) compares a new
+    // policy with every policy it already holds (here: the ones written before it): the same
+    // namespace with no labels on either side ("Namespace is conflicting": a second CLUSTER
+    // policy too), or a snatIp of one containing a snatIp of the other, makes it `Failed`.
+    let mut earlier: Vec<&super::raw::RawSnatPolicy> = Vec::new();
     for p in &a.snat_policies {
         let snat_ips = p.snat_ip.as_ref().map(|ips| expand(ips, d));
         for ip_at in p.snat_ip.iter().flatten() {
@@ -396,21 +444,48 @@ pub(super) fn finish(
                 }
             }
         }
-        let mut failed = None;
-        if let Some(ips) = &snat_ips {
-            if let Some((ip, other)) = ips
-                .iter()
-                .find_map(|ip| taken.iter().find(|(t, _)| t == ip))
-            {
-                let msg = format!(
-                    "snat_ip {ip} is already used by policy `{other}`: this policy's status is Failed"
-                );
-                d.warning(&p.loc, &p.path, msg.clone());
-                failed = Some(msg);
-            } else {
-                taken.extend(ips.iter().map(|ip| (*ip, p.name.value.clone())));
+        let unlabelled =
+            |x: &super::raw::RawSnatPolicy| x.labels.as_ref().is_none_or(|l| l.is_empty());
+        let ns_of = |x: &super::raw::RawSnatPolicy| {
+            x.namespace
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_default()
+        };
+        let conflict = earlier.iter().find_map(|e| {
+            if unlabelled(p) && unlabelled(e) && ns_of(p) == ns_of(e) {
+                let ns = ns_of(p);
+                let what = if ns.is_empty() {
+                    "both select the whole cluster (no namespace, no labels)".to_string()
+                } else {
+                    format!("both select namespace {ns} without labels")
+                };
+                return Some(format!(
+                    "policy `{}` was there first and {what} (\"Namespace is conflicting\")",
+                    e.name.value
+                ));
             }
-        }
+            let mine = p.snat_ip.iter().flatten();
+            for a in mine {
+                for b in e.snat_ip.iter().flatten() {
+                    let (x, y) = (a.value.0, b.value.0);
+                    if x.contains(&y.network()) || y.contains(&x.network()) {
+                        return Some(format!(
+                            "snat_ip {x} overlaps {y} of policy `{}`",
+                            e.name.value
+                        ));
+                    }
+                }
+            }
+            None
+        });
+        let failed = conflict.map(|why| {
+            let msg =
+                format!("{why}: the controller's validateCr sets this policy's status to Failed");
+            d.warning(&p.loc, &p.path, msg.clone());
+            msg
+        });
+        earlier.push(p);
         let namespace = match &p.namespace {
             Some(n) => match cluster.namespace_by_name(&n.value) {
                 Some(id) => Some(id),
@@ -428,8 +503,12 @@ pub(super) fn finish(
             },
             None => None,
         };
-        if snat_ips.is_none() && p.labels.as_ref().is_none_or(|l| l.is_empty()) {
-            d.error(&p.loc, &p.path, "a policy without snat_ip takes the LoadBalancer IPs of the services its labels select: give selector.labels");
+        if snat_ips.is_none()
+            && p.labels.as_ref().is_none_or(|l| l.is_empty())
+            && p.namespace.is_none()
+        {
+            // The SnatPolicy CRD requires one of snatIp, selector.namespace, selector.labels.
+            d.error(&p.loc, &p.path, "a policy without snat_ip takes the LoadBalancer IPs of the services it selects: give selector.labels or selector.namespace (the SnatPolicy CRD requires one of snatIp, namespace, labels)");
         }
         cfg.snat_policies.push(SnatPolicySpec {
             name: p.name.value.clone(),
@@ -496,4 +575,26 @@ pub(super) fn finish(
         });
     }
     Some(cfg)
+}
+
+/// The pools' address ranges as text (n[2] – n[-2] of each subnet).
+fn pool_text(subnets: &[Subnet]) -> String {
+    if subnets.is_empty() {
+        return "none configured".into();
+    }
+    subnets
+        .iter()
+        .map(|s| {
+            let first = pool_host(std::slice::from_ref(s), 0);
+            let last = pool_host(
+                std::slice::from_ref(s),
+                pool_len(std::slice::from_ref(s)).saturating_sub(1),
+            );
+            match (first, last) {
+                (Some(a), Some(b)) => format!("{a}–{b}"),
+                _ => format!("{s}: no usable address"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -67,10 +67,23 @@ pub(super) fn resolve_cluster(
                 mac: mac_for(ip),
                 up: true,
                 uplinks_down: 0,
+                labels: Default::default(),
             });
         }
     }
     check_unique(d, "node", node_names);
+    if let Some(nl) = &raw.node_labels {
+        for (name, labels) in &nl.value {
+            match nodes.iter_mut().find(|n| &n.name == name) {
+                Some(n) => n.labels = labels.clone(),
+                None => d.error(
+                    &nl.loc,
+                    &format!("{}.{name}", nl.path),
+                    format!("no node `{name}` in the fabric's racks"),
+                ),
+            }
+        }
+    }
 
     // Namespaces: `default` and `kube-system` always exist, as in every cluster.
     let mut namespaces: Vec<Namespace> = Vec::new();

@@ -231,6 +231,9 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
             ));
         }
     };
+    if ppn == 0 {
+        return Err("ports_per_node 0 passes the controller's checks and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): give a positive number".into());
+    }
     let range = PortRange {
         ports_per_node: ppn,
         ..i.range

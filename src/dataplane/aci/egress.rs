@@ -16,7 +16,7 @@ use crate::policy::Verdict as PolicyVerdict;
 
 impl AciWalk<'_> {
     /// The contract check OVS does for a pod's packet; records the hop, or the drop.
-    fn ovs_contract<R: Recorder>(
+    pub(super) fn ovs_contract<R: Recorder>(
         &self,
         node: NodeId,
         pkt: &Flow,
@@ -29,7 +29,7 @@ impl AciWalk<'_> {
         let v = self
             .state
             .policy
-            .check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
+            .check(se, de, pkt.proto, (pkt.src.port, pkt.dst.port), true);
         if matches!(v, PolicyVerdict::Deny) {
             rec.hop(Device::Node(node), Action::Drop, pkt, || {
                 format!(
@@ -82,45 +82,67 @@ impl AciWalk<'_> {
                 self.cluster.node_ref(node)
             )
         });
-        let entry = snat_scope::select(&self.state.pod_stack[pod.index()], dst.ip);
-        if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
-            return o;
-        }
+        let stack = &self.state.pod_stack[pod.index()];
+        let entry = snat_scope::select(&stack.entries, dst.ip);
+        let alloc = entry.and_then(|e| self.state.allocation(node, e.unit).map(|a| (e, a)));
         let mut binding = None;
-        if let Some(e) = entry {
+        if let (Some(e), false) = (entry, proto.has_ports()) {
             let policy = &self.state.cfg.snat_policies[e.policy];
-            if !proto.has_ports() {
-                rec.hop(Device::Node(node), Action::Drop, &pkt, || {
-                    format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
+            });
+            return outcome(
+                orig,
+                Verdict::Unsupported,
+                Reason::IcmpThroughSnat,
+                cx.latency,
+            );
+        }
+        match alloc {
+            Some((e, alloc)) => {
+                // opflex `flowsEndpointSNAT`: the SNAT route flow sends the packet to the SNAT
+                // table, which NATs and outputs it on the uplink (the SNAT service graph's
+                // interface): the pod's EPG contracts are not consulted; the fabric's
+                // `<system_id>_snat_svcgraph` contract admits it.
+                let policy = &self.state.cfg.snat_policies[e.policy];
+                let Some(port) = nat.allocate(&pkt, alloc.ip, alloc.chunk.start, alloc.chunk.end)
+                else {
+                    rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                        format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst)
+                    });
+                    return outcome(
+                        orig,
+                        Verdict::Dropped,
+                        Reason::SnatPortExhausted,
+                        cx.latency,
+                    );
+                };
+                pkt.src = Endpoint::new(alloc.ip, port);
+                binding = Some(NatBinding {
+                    node,
+                    ip: alloc.ip,
+                    port,
+                    remote: dst,
                 });
-                return outcome(
-                    orig,
-                    Verdict::Unsupported,
-                    Reason::IcmpThroughSnat,
-                    cx.latency,
-                );
+                rec.hop(Device::Node(node), Action::Snat, &pkt, || {
+                    let kept = if port == sport { "the original port is inside the chunk and unused, so it is kept".to_string() } else { format!("the first port of the chunk unused towards {dst}") };
+                    let others = stack.entries.len();
+                    format!(
+                        "{} is outside every internal subnet of the VRF: OVS SNAT flow of policy {} ({} scope, destination {}, priority {}, the first of the pod's {others} SNAT flow(s) holding it); {} holds chunk {} of {}; conntrack chose port {port} ({kept}); the SNAT table outputs it on the uplink, so the pod's EPG contracts are not consulted",
+                        dst.ip, policy.name, e.scope, e.dest, e.priority, self.cluster.node_ref(node), alloc.chunk, alloc.ip
+                    )
+                });
             }
-            match self.state.snat.by_node.get(&(node, e.policy)) {
-                Some(alloc) => {
-                    let Some(port) = nat.allocate(&pkt, alloc.ip, alloc.chunk.start, alloc.chunk.end) else {
-                        rec.hop(Device::Node(node), Action::Drop, &pkt, || {
-                            format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst)
-                        });
-                        return outcome(orig, Verdict::Dropped, Reason::SnatPortExhausted, cx.latency);
-                    };
-                    pkt.src = Endpoint::new(alloc.ip, port);
-                    binding = Some(NatBinding { node, ip: alloc.ip, port, remote: dst });
-                    rec.hop(Device::Node(node), Action::Snat, &pkt, || {
-                        let kept = if port == sport { "the original port is inside the chunk and unused, so it is kept".to_string() } else { format!("the first port of the chunk unused towards {dst}") };
-                        format!(
-                            "destination is outside the cluster: SNAT policy {} ({} scope, destination {}); {} holds chunk {} of {}; conntrack chose port {port} ({kept})",
-                            policy.name, e.scope, e.dest, self.cluster.node_ref(node), alloc.chunk, alloc.ip
-                        )
+            None => {
+                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
+                    return o;
+                }
+                if let Some(e) = entry {
+                    let policy = &self.state.cfg.snat_policies[e.policy];
+                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                        format!("SNAT policy {} applies but {} got no chunk (policy status IpPortsExhausted): the packet leaves un-NATed (inferred from the controller code)", policy.name, self.cluster.node_ref(node))
                     });
                 }
-                None => rec.hop(Device::Node(node), Action::Route, &pkt, || {
-                    format!("SNAT policy {} applies but {} got no chunk (policy status IpPortsExhausted): the packet leaves un-NATed", policy.name, self.cluster.node_ref(node))
-                }),
             }
         }
         let leaf = self.node_leaf(node, &pkt);
@@ -150,6 +172,17 @@ impl AciWalk<'_> {
 
         rec.start_return();
         let mut r = pkt.reversed();
+        if binding.is_none() && !self.state.cfg.allow_pods_external_access {
+            // acc-provision `kube_tn`: without allow_pods_external_access the pod BD's subnet
+            // has no `scope: public` and no L3Out association, so it is not advertised.
+            rec.hop(self.external(dst.ip), Action::Drop, &r, || {
+                format!(
+                    "the reply to pod address {} is lost: the pod subnet is not advertised out of the L3Out (kube_config.allow_pods_external_access is off, so its BD subnet is not public), so the outside has no route back",
+                    r.dst.ip
+                )
+            });
+            return outcome(orig, Verdict::Dropped, Reason::NoReturnRoute, cx.latency);
+        }
         let Some(border) = self.fabric.ingress_border_leaf(&r) else {
             rec.hop(self.external(dst.ip), Action::Drop, &r, || {
                 "no live border leaf: the reply cannot enter the fabric".into()
@@ -165,7 +198,7 @@ impl AciWalk<'_> {
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, de) = self.leaf_classify(border, &r, rec);
-        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &r, rec) else {
+        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &r, false, rec) else {
             return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         };
         let graph = match v {
@@ -314,9 +347,10 @@ impl AciWalk<'_> {
                 )
             });
         }
-        let no_snat = if snat_scope::select(&self.state.pod_stack[a.index()], pkt.dst.ip).is_some()
+        let no_snat = if snat_scope::select(&self.state.pod_stack[a.index()].entries, pkt.dst.ip)
+            .is_some()
         {
-            "; the destination is inside the cluster, so no SNAT (SNAT applies only through the L3Out)"
+            "; the destination is in an internal subnet of the VRF, whose OVS route (priority 300 + prefix length) sits above every SNAT flow: no SNAT"
         } else {
             ""
         };
@@ -357,7 +391,7 @@ impl AciWalk<'_> {
     }
 
     /// Node to node for a pod's packet: locally switched, or node → leaf (→ spine) → leaf → node.
-    fn pod_to_pod_path<R: Recorder>(
+    pub(super) fn pod_to_pod_path<R: Recorder>(
         &self,
         from: NodeId,
         to: NodeId,
@@ -414,6 +448,9 @@ impl AciWalk<'_> {
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        if let Some(lb) = vip {
+            return self.pod_to_lb(a, sport, svc, lb, port, proto, rec, cx);
+        }
         let s = self.cluster.service(svc);
         let na = self.cluster.pod(a).node;
         // Pods reach a service by its ClusterIP (what DNS returns), unless they addressed an

@@ -3,6 +3,7 @@
 //! local pods, SNAT from the node's port chunk, PBR of the reply and the bounce to the owner node.
 
 mod egress;
+mod internal;
 
 use super::request::{FlowRequest, Source, Target};
 use super::*;
@@ -109,7 +110,10 @@ impl<'a> AciWalk<'a> {
                     self.epg_name(*epg)
                 )
             }
-            Why::Node(ip) => format!("{ip} is a node in EPG kube-nodes"),
+            Why::Node(ip) => format!(
+                "{ip} is a node in EPG {}",
+                self.epg_name(self.state.kube_nodes)
+            ),
             Why::External(ip, prefix, e) => format!(
                 "{ip} matches {prefix} (longest prefix) → external EPG {}",
                 self.epg_name(e)
@@ -180,12 +184,13 @@ impl<'a> AciWalk<'a> {
         device: Device,
         (se, de): (EpgId, EpgId),
         pkt: &Flow,
+        opening: bool,
         rec: &mut R,
     ) -> Option<PolicyVerdict> {
         let v = self
             .state
             .policy
-            .check(se, de, pkt.proto, pkt.src.port, pkt.dst.port);
+            .check(se, de, pkt.proto, (pkt.src.port, pkt.dst.port), opening);
         if matches!(v, PolicyVerdict::Deny) {
             rec.hop(device, Action::Drop, pkt, || {
                 self.contract_text(&v, se, de, pkt)
@@ -231,10 +236,13 @@ impl<'a> AciWalk<'a> {
             Target::Ip { ip, port } => match (
                 self.state.ip_to_pod.get(&ip),
                 self.state.lb_to_service.get(&ip),
+                self.state.cluster_ip_to_service.get(&ip),
             ) {
-                (Some(p), _) => (Target::Pod { pod: *p, port }, None),
-                (None, Some(s)) => (Target::Service { svc: *s, port }, Some(ip)),
-                (None, None) => (Target::Ip { ip, port }, None),
+                (Some(p), _, _) => (Target::Pod { pod: *p, port }, None),
+                (None, Some(s), _) => (Target::Service { svc: *s, port }, Some(ip)),
+                // A literal ClusterIP: OVS's service flows DNAT it before any routing.
+                (None, None, Some(s)) => (Target::Service { svc: *s, port }, None),
+                (None, None, None) => (Target::Ip { ip, port }, None),
             },
             t => (t, None),
         };
@@ -254,6 +262,9 @@ impl<'a> AciWalk<'a> {
             }
             (Source::Pod(p), Target::Pod { pod, port }) => {
                 self.east_west(p, sport, pod, port, None, proto, rec, &mut cx)
+            }
+            (Source::Pod(p), Target::Ip { ip, port }) if self.is_internal(ip) => {
+                self.to_internal(p, sport, Endpoint::new(ip, port), proto, rec, &mut cx)
             }
             (Source::Pod(p), Target::Ip { ip, port }) => {
                 self.egress(p, sport, Endpoint::new(ip, port), proto, nat, rec, &mut cx)
@@ -321,7 +332,8 @@ impl<'a> AciWalk<'a> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
         };
-        let Some(v) = self.contract_or_drop(Device::Leaf(border), (src_epg, dst_epg), &pkt, rec)
+        let Some(v) =
+            self.contract_or_drop(Device::Leaf(border), (src_epg, dst_epg), &pkt, true, rec)
         else {
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         };
@@ -433,7 +445,7 @@ impl<'a> AciWalk<'a> {
         let v = self
             .state
             .policy
-            .check(dst_epg, src_epg, proto, r.src.port, r.dst.port);
+            .check(dst_epg, src_epg, proto, (r.src.port, r.dst.port), false);
         rec.hop(Device::Leaf(border), Action::Contract, &r, || {
             format!(
                 "{}; routed out the L3Out {}",
@@ -480,7 +492,7 @@ impl<'a> AciWalk<'a> {
         });
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, de) = self.leaf_classify(border, &pkt, rec);
-        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &pkt, rec) else {
+        let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &pkt, true, rec) else {
             return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
         };
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {

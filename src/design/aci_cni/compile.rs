@@ -1,17 +1,20 @@
 //! Compiles the cluster under an ACI-CNI configuration into data-plane state: IPAM (pod chunks,
 //! node service IPs, LoadBalancer IPs), EPGs and contracts, external EPGs, PBR redirect policies,
-//! SNAT policy stacks and the controller's chunk allocation.
+//! SNAT units, stacks and the controller's chunk allocation.
 //!
-//! Invariant: a pure function of (fabric, cluster, config); no I/O, deterministic order
-//! (nodes sorted by name where the controller sorts by name, otherwise declaration order).
+//! Invariant: a pure function of (cluster, config); no I/O, deterministic order (nodes sorted by
+//! name where the controller sorts by name, otherwise declaration order).
 
 use super::config::*;
-use super::snat_scope::{self, StackEntry};
+use super::epgs;
+pub use super::epgs::EpgReason;
+use super::snat_scope::{self, SnatUnit, Stack};
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType};
 use crate::nat::snat::SnatGlobalInfo;
 use crate::net::buckets::HashGroup;
 use crate::net::{Subnet, host};
 use crate::policy::*;
+use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -28,30 +31,11 @@ pub struct Redirect {
     pub name: String,
     pub kind: RedirectKind,
     pub group: HashGroup<NodeId>,
-    /// Nodes beyond `max_nodes_svc_graph`, left out.
+    /// SNAT graph only: nodes past `max_nodes_svc_graph` in name order, left out.
     pub capped: Vec<NodeId>,
-}
-
-/// Why an endpoint is in its EPG.
-#[derive(Clone, Debug)]
-pub enum EpgReason {
-    Default,
-    SystemNamespace,
-    NamespaceAnnotation,
-    DeploymentAnnotation,
-    PodAnnotation,
-}
-
-impl std::fmt::Display for EpgReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            EpgReason::Default => "the cluster's default EPG",
-            EpgReason::SystemNamespace => "namespace kube-system maps to the system EPG",
-            EpgReason::NamespaceAnnotation => "the namespace's endpoint-group annotation",
-            EpgReason::DeploymentAnnotation => "the deployment's endpoint-group annotation",
-            EpgReason::PodAnnotation => "the pod's endpoint-group annotation",
-        })
-    }
+    /// SNAT graph only: nodes within the cap left out by `node_snat_redirect_exclude` (their
+    /// slots are not given to others).
+    pub excluded: Vec<NodeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,11 +43,15 @@ pub struct AciState {
     pub cfg: AciConfig,
     pub pod_ip: Vec<Ipv4Addr>,
     pub ip_to_pod: BTreeMap<Ipv4Addr, PodId>,
+    /// Pod address chunks each node holds.
+    pub pod_chunks: Vec<u32>,
     pub node_svc_ip: Vec<Ipv4Addr>,
     pub lb_ip: Vec<Option<Ipv4Addr>>,
     pub lb_to_service: BTreeMap<Ipv4Addr, ServiceId>,
+    pub cluster_ip_to_service: BTreeMap<Ipv4Addr, ServiceId>,
     pub policy: PolicyModel,
     pub pod_epg: Vec<(EpgId, EpgReason)>,
+    pub default_epg: EpgId,
     pub kube_nodes: EpgId,
     /// Node IPs, sorted (kube-nodes endpoints).
     pub node_ips: Vec<Ipv4Addr>,
@@ -71,11 +59,20 @@ pub struct AciState {
     pub l3out_contract: ContractId,
     pub redirects: Vec<Redirect>,
     pub svc_redirect: Vec<Option<RedirectId>>,
+    /// Each LoadBalancer service's contract (provided by its /32 external EPG).
+    pub svc_contract: Vec<Option<ContractId>>,
     pub snat_redirect: Option<RedirectId>,
-    /// Effective SNAT IPs per policy (SERVICE scope: the selected services' LoadBalancer IPs).
-    pub policy_ips: Vec<Vec<Ipv4Addr>>,
+    /// What the controller allocates chunks for (policies with snatIp; SERVICE policies per
+    /// service IP).
+    pub units: Vec<SnatUnit>,
     pub snat: SnatGlobalInfo,
-    pub pod_stack: Vec<Vec<StackEntry>>,
+    pub pod_stack: Vec<Stack>,
+    /// The routing domain's internal subnets: OVS routes them inside the fabric at priority
+    /// 300 + prefix length, above every SNAT flow (opflex `IntFlowManager.cpp`
+    /// `handleRoutingDomainUpdate`). The BD subnets of the VRF (node, pod, node service) from
+    /// the controller's rdconfig (`rdconfig.go` `syncRdConfig`, DiscoveredSubnets), plus
+    /// extern_dynamic/extern_static with `add_external_subnets_to_rdconfig` (UserSubnets).
+    pub internal: Vec<Ipv4Net>,
 }
 
 /// Node ids sorted by node name, as the controller lists PBR destinations.
@@ -86,25 +83,54 @@ fn by_name(cluster: &Cluster, nodes: impl IntoIterator<Item = NodeId>) -> Vec<No
     v
 }
 
-fn nth(subnets: &[Subnet], n: u64) -> Ipv4Addr {
-    crate::net::nth_host(subnets, n).unwrap_or(Ipv4Addr::UNSPECIFIED)
+fn all_nodes(cluster: &Cluster) -> Vec<NodeId> {
+    by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32)))
+}
+
+/// Chunks of `chunk` pod addresses a node holds for `pods` pods: the controller adds one when
+/// the node's pods exceed size − chunk/2 (aci-containers `pkg/controller/nodes.go`
+/// `allocateIpChunk`: `len(nodePods) > size - PodIpPoolChunkSize/2`, integer division), so 20
+/// pods with chunks of 32 hold 2 chunks.
+pub fn pod_chunks(pods: u64, chunk: u64) -> u64 {
+    let chunk = chunk.max(1);
+    let mut k = 1;
+    while pods > k * chunk - chunk / 2 {
+        k += 1;
+    }
+    k
+}
+
+/// Whether a node carries every `node-role.kubernetes.io/<label>` of one exclusion entry
+/// (aci-containers `services.go` `nodeLabelsInExcludeList`: key presence only).
+fn excluded(cfg: &AciConfig, labels: &crate::scenario::decode::Labels) -> bool {
+    cfg.node_snat_redirect_exclude.iter().any(|group| {
+        !group.is_empty()
+            && group
+                .iter()
+                .all(|l| labels.contains_key(&format!("node-role.kubernetes.io/{l}")))
+    })
 }
 
 impl AciState {
     pub fn compile(cluster: &Cluster, cfg: &AciConfig) -> AciState {
         let cfg = cfg.clone();
-        // IPAM: node k gets ceil(pods/chunk) chunks of pod_subnet_chunk_size addresses, in node
-        // order (approximation of the controller's allocator: contiguous chunks, first fit).
+        // IPAM: each node's chunks are consecutive, in node order (approximation: the
+        // controller hands out the lowest free chunk as pods arrive, so a node's second chunk
+        // may sit after other nodes' first; the addresses differ, the counts do not).
         let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
         let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
         let mut next_chunk = 0u64;
         let pods_by_node = cluster.pods_by_node();
+        let mut chunks_held = Vec::with_capacity(cluster.nodes.len());
         for on_node in &pods_by_node {
-            let chunks = (on_node.len() as u64).div_ceil(chunk).max(1);
+            let chunks = pod_chunks(on_node.len() as u64, chunk);
             for (j, p) in on_node.iter().enumerate() {
-                pod_ip[p.index()] = nth(&cfg.pod_subnets, next_chunk * chunk + j as u64);
+                pod_ip[p.index()] =
+                    crate::net::nth_host(&cfg.pod_subnets, next_chunk * chunk + j as u64)
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
             }
             next_chunk += chunks;
+            chunks_held.push(chunks as u32);
         }
         let ip_to_pod = pod_ip
             .iter()
@@ -112,164 +138,61 @@ impl AciState {
             .map(|(i, ip)| (*ip, PodId(i as u32)))
             .collect();
         let node_svc_ip = (0..cluster.nodes.len())
-            .map(|k| nth(&[cfg.node_svc_subnet], k as u64))
+            .map(|k| {
+                crate::net::nth_host(&[cfg.node_svc_subnet], k as u64)
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED)
+            })
             .collect();
-
-        // LoadBalancer IPs: requested (extern_static), else lowest free of extern_dynamic from .2.
-        let mut lb_ip = vec![None; cluster.services.len()];
-        let mut used: Vec<Ipv4Addr> = cluster
-            .services
-            .iter()
-            .filter_map(|s| s.requested_lb_ip)
-            .collect();
-        let mut cursor = 0u64;
-        for (i, s) in cluster.services.iter().enumerate() {
-            if s.kind != ServiceType::LoadBalancer {
-                continue;
-            }
-            lb_ip[i] = Some(match s.requested_lb_ip {
-                Some(ip) => ip,
-                None => loop {
-                    let ip = nth(&cfg.extern_dynamic, cursor);
-                    cursor += 1;
-                    if !used.contains(&ip) {
-                        used.push(ip);
-                        break ip;
-                    }
-                },
-            });
-        }
+        let lb_ip = allocate_lb_ips(cluster, &cfg);
         let lb_to_service = lb_ip
             .iter()
             .enumerate()
             .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
             .collect();
-
-        // EPGs and acc-provision's default contracts (FACTS §1 "Policy model").
-        let mut policy = PolicyModel::default();
-        let default = policy.add_epg("kube-default", EpgKind::App);
-        let system = policy.add_epg("kube-system", EpgKind::App);
-        let nodes = policy.add_epg("kube-nodes", EpgKind::App);
-        let l3out_epgs: Vec<EpgId> = cfg
-            .external_networks
+        let cluster_ip_to_service = cluster
+            .services
             .iter()
-            .map(|n| policy.add_epg(n, EpgKind::External))
+            .enumerate()
+            .filter_map(|(i, s)| s.cluster_ip.map(|ip| (ip, ServiceId(i as u32))))
             .collect();
-        // The L3Out's external EPGs classify every outside address (0.0.0.0/0), the usual setup.
-        if let Some(first) = l3out_epgs.first() {
-            policy.add_external_subnet("0.0.0.0/0".parse().expect("valid"), *first);
-        }
-        let c = |name: &str, filters: Vec<Filter>, providers: Vec<EpgId>, consumers: Vec<EpgId>| {
-            Contract {
-                name: name.into(),
-                filters,
-                providers,
-                consumers,
-                graph: None,
-            }
-        };
-        policy.add_contract(c(
-            "kube-api",
-            vec![Filter::tcp(6443), Filter::tcp(8443)],
-            vec![nodes],
-            vec![default],
-        ));
-        policy.add_contract(c(
-            "dns",
-            vec![Filter::udp(53), Filter::tcp(53)],
-            vec![system, nodes],
-            vec![default],
-        ));
-        policy.add_contract(c(
-            "icmp",
-            vec![Filter::proto(crate::net::Proto::Icmp)],
-            vec![system, nodes],
-            vec![default],
-        ));
-        policy.add_contract(c(
-            "health-check",
-            vec![Filter::proto(crate::net::Proto::Tcp)],
-            vec![default, system],
-            vec![nodes],
-        ));
-        let mut l3out_consumers = vec![nodes];
-        if cfg.add_external_contract_to_default_epg {
-            l3out_consumers.push(default);
-        }
-        let l3out_contract = policy.add_contract(c(
-            "kube-l3out-allow-all",
-            vec![Filter::ANY],
-            l3out_epgs.clone(),
-            l3out_consumers,
-        ));
 
-        // Endpoint EPGs: default < kube-system namespace < namespace annotation < deployment annotation.
-        let pod_epg = cluster
-            .pods
-            .iter()
-            .map(|p| {
-                let dep = &cluster.deployments[p.deployment.index()];
-                let ns = &cluster.namespaces[p.namespace.index()];
-                let ann = |a: &crate::scenario::decode::Labels| {
-                    a.get(EPG_ANNOTATION)
-                        .and_then(|v| epg_from_annotation(v).ok())
-                };
-                if let Some(n) = ann(&p.annotations) {
-                    (policy.add_epg(&n, EpgKind::App), EpgReason::PodAnnotation)
-                } else if let Some(n) = ann(&dep.annotations) {
-                    (
-                        policy.add_epg(&n, EpgKind::App),
-                        EpgReason::DeploymentAnnotation,
-                    )
-                } else if let Some(n) = ann(&ns.annotations) {
-                    (
-                        policy.add_epg(&n, EpgKind::App),
-                        EpgReason::NamespaceAnnotation,
-                    )
-                } else if ns.name == "kube-system" {
-                    (system, EpgReason::SystemNamespace)
-                } else {
-                    (default, EpgReason::Default)
-                }
-            })
-            .collect();
+        let mut dp = epgs::default_policy(&cfg);
+        let pod_epg = epgs::place_pods(cluster, &mut dp);
         for u in &cfg.contracts {
-            let ids = |names: &[String], policy: &mut PolicyModel| -> Vec<EpgId> {
+            let mut ids = |names: &[String]| -> Vec<EpgId> {
                 names
                     .iter()
-                    .filter_map(|n| {
-                        policy
+                    .map(|n| {
+                        dp.policy
                             .epg_by_name(n)
-                            .or_else(|| Some(policy.add_epg(n, EpgKind::App)))
+                            .unwrap_or_else(|| dp.policy.add_epg(n, EpgKind::App))
                     })
                     .collect()
             };
-            let providers = ids(&u.providers, &mut policy);
-            let consumers = ids(&u.consumers, &mut policy);
-            policy.add_contract(c(&u.name, u.filters.clone(), providers, consumers));
-        }
-
-        let cap = cfg.max_nodes_svc_graph as usize;
-        let mut redirects = Vec::new();
-        let mut make_redirect = |name: String, kind: RedirectKind, members: Vec<NodeId>| {
-            let (kept, capped) = if members.len() > cap {
-                (members[..cap].to_vec(), members[cap..].to_vec())
-            } else {
-                (members, Vec::new())
-            };
-            redirects.push(Redirect {
-                name,
-                kind,
-                group: HashGroup::new(kept, cfg.resilient_hashing),
-                capped,
+            let providers = ids(&u.providers);
+            let consumers = ids(&u.consumers);
+            dp.policy.add_contract(Contract {
+                name: u.name.clone(),
+                filters: u.filters.clone(),
+                providers,
+                consumers,
+                graph: None,
+                reverse_tcp_established: false,
             });
-            RedirectId(redirects.len() as u32 - 1)
-        };
+        }
+        let mut policy = dp.policy;
+        let l3out_epgs = dp.l3out_epgs;
 
-        // Per LoadBalancer service: external EPG with the LB IP/32, contract with the service's
-        // ports consumed by the L3Out's EPGs, service graph redirecting to nodes with a ready endpoint.
+        let mut redirects = Vec::new();
         let sys = cfg.system_id.clone();
+
+        // Per LoadBalancer service (aci-containers `services.go` `updateServiceDeviceInstance`):
+        // a redirect policy over EVERY node with a ready endpoint, sorted by name — no
+        // max_nodes_svc_graph cap, no exclusion list; an external EPG with the LB IP/32 whose
+        // contract (the service's ports) the L3Out's external EPGs consume, and with
+        // add_external_contract_to_default_epg the default EPG too (`apicDefaultEgCons`).
         let mut svc_redirect = vec![None; cluster.services.len()];
+        let mut svc_contract = vec![None; cluster.services.len()];
         for (i, s) in cluster.services.iter().enumerate() {
             let Some(ip) = lb_ip[i] else { continue };
             let ns = cluster.namespace_name(s.namespace);
@@ -284,11 +207,14 @@ impl AciState {
                 continue; // created once at least one node qualifies
             }
             let name = format!("{sys}_svc_{ns}_{}", s.name);
-            let rid = make_redirect(
-                name.clone(),
-                RedirectKind::Service(ServiceId(i as u32)),
-                ready_nodes,
-            );
+            redirects.push(Redirect {
+                name: name.clone(),
+                kind: RedirectKind::Service(ServiceId(i as u32)),
+                group: HashGroup::new(ready_nodes, cfg.resilient_hashing),
+                capped: Vec::new(),
+                excluded: Vec::new(),
+            });
+            let rid = RedirectId(redirects.len() as u32 - 1);
             let epg = policy.add_epg(&name, EpgKind::External);
             policy.add_external_subnet(host(ip), epg);
             let filters = s
@@ -299,55 +225,83 @@ impl AciState {
                     ports: Some((p.port, p.port)),
                 })
                 .collect();
-            policy.add_contract(Contract {
+            let mut consumers = l3out_epgs.clone();
+            if cfg.add_external_contract_to_default_epg {
+                consumers.push(dp.default);
+            }
+            svc_contract[i] = Some(policy.add_contract(Contract {
                 name,
                 filters,
                 providers: vec![epg],
-                consumers: l3out_epgs.clone(),
+                consumers,
                 graph: Some(Graph {
                     redirect: rid,
                     toward: epg,
                 }),
-            });
+                reverse_tcp_established: false,
+            }));
             svc_redirect[i] = Some(rid);
         }
 
-        // SNAT: effective IPs per policy; SERVICE-scope policies reuse LoadBalancer IPs.
-        let policy_ips: Vec<Vec<Ipv4Addr>> = cfg
-            .snat_policies
-            .iter()
-            .map(|p| match &p.snat_ips {
-                Some(ips) => ips.clone(),
-                None => cluster
-                    .services
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| {
-                        p.labels
-                            .as_ref()
-                            .is_some_and(|l| crate::cluster::selects(l, &s.labels))
-                    })
-                    .filter(|(_, s)| p.namespace.is_none_or(|n| n == s.namespace))
-                    .filter_map(|(i, _)| lb_ip[i])
-                    .collect(),
-            })
-            .collect();
-        let pod_stack: Vec<Vec<StackEntry>> = (0..cluster.pods.len())
-            .map(|p| snat_scope::stack(&cfg.snat_policies, cluster, PodId(p as u32)))
+        // SNAT allocation units: each policy with snatIp; each selected service of a
+        // SERVICE-scope policy (its LoadBalancer IP).
+        let mut units: Vec<SnatUnit> = Vec::new();
+        for (pi, p) in cfg.snat_policies.iter().enumerate() {
+            if p.failed.is_some() {
+                continue;
+            }
+            match &p.snat_ips {
+                Some(ips) => units.push(SnatUnit {
+                    policy: pi,
+                    service: None,
+                    ips: ips.clone(),
+                }),
+                None => {
+                    for svc in snat_scope::selected_services(p, cluster) {
+                        if let Some(ip) = lb_ip[svc.index()] {
+                            units.push(SnatUnit {
+                                policy: pi,
+                                service: Some(svc),
+                                ips: vec![ip],
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let unit_of = |policy: usize, service: Option<ServiceId>| {
+            units
+                .iter()
+                .position(|u| u.policy == policy && u.service == service)
+        };
+        let pod_stack: Vec<Stack> = (0..cluster.pods.len())
+            .map(|p| snat_scope::stack(&cfg.snat_policies, cluster, PodId(p as u32), unit_of))
             .collect();
 
+        // The SNAT service graph (`updateServiceDeviceInstanceSnat`): nodes sorted by name, the
+        // list cut at max_nodes_svc_graph BEFORE excluded nodes are skipped.
         let mut snat_redirect = None;
-        let explicit_ips: Vec<Ipv4Addr> = cfg
-            .snat_policies
+        let explicit_ips: Vec<Ipv4Addr> = units
             .iter()
-            .filter(|p| p.failed.is_none())
-            .filter_map(|p| p.snat_ips.clone())
-            .flatten()
+            .filter(|u| u.service.is_none())
+            .flat_map(|u| u.ips.iter().copied())
             .collect();
         if !explicit_ips.is_empty() {
             let name = format!("{sys}_snat_svcgraph");
-            let all = by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32)));
-            let rid = make_redirect(name.clone(), RedirectKind::Snat, all);
+            let all = all_nodes(cluster);
+            let cap = (cfg.max_nodes_svc_graph as usize).min(all.len());
+            let (within, capped) = all.split_at(cap);
+            let (excl, kept): (Vec<NodeId>, Vec<NodeId>) = within
+                .iter()
+                .partition(|n| excluded(&cfg, &cluster.node(**n).labels));
+            redirects.push(Redirect {
+                name: name.clone(),
+                kind: RedirectKind::Snat,
+                group: HashGroup::new(kept, cfg.resilient_hashing),
+                capped: capped.to_vec(),
+                excluded: excl,
+            });
+            let rid = RedirectId(redirects.len() as u32 - 1);
             let epg = policy.add_epg(&name, EpgKind::External);
             for ip in &explicit_ips {
                 policy.add_external_subnet(host(*ip), epg);
@@ -365,73 +319,89 @@ impl AciState {
                     redirect: rid,
                     toward: epg,
                 }),
+                reverse_tcp_established: false,
             });
             snat_redirect = Some(rid);
         }
         // SERVICE-scope SNAT returns through the service's own contract: approximation, the
         // SNAT port range is added to that contract's filter.
-        for (pi, p) in cfg.snat_policies.iter().enumerate() {
-            if p.snat_ips.is_some() || p.failed.is_some() {
+        for u in units.iter().filter(|u| u.service.is_some()) {
+            let Some(c) = u.service.and_then(|s| svc_contract[s.index()]) else {
                 continue;
+            };
+            let pr = cfg.port_range;
+            for proto in [crate::net::Proto::Tcp, crate::net::Proto::Udp] {
+                policy.contracts[c.index()].filters.push(Filter {
+                    proto: Some(proto),
+                    ports: Some((pr.start as u16, pr.end as u16)),
+                });
             }
-            for ip in &policy_ips[pi] {
-                let Some((_, epg)) = policy.classify_external(*ip) else {
-                    continue;
-                };
-                if let Some(c) = policy
-                    .contracts
-                    .iter_mut()
-                    .find(|c| c.providers == vec![epg])
-                {
-                    let pr = cfg.port_range;
-                    for proto in [crate::net::Proto::Tcp, crate::net::Proto::Udp] {
-                        c.filters.push(Filter {
-                            proto: Some(proto),
-                            ports: Some((pr.start as u16, pr.end as u16)),
-                        });
+        }
+
+        // Demand (hostagent `syncSnatNodeInfo`): a node asks for every policy matching one of its
+        // pods, whatever wins per pod; the controller then allocates each of the policy's units.
+        // Approximation: requests reach the controller in node-name order, and per node in
+        // policy order (the controller takes them in event order from a work queue).
+        let mut requests = Vec::new();
+        for n in all_nodes(cluster) {
+            for (pi, p) in cfg.snat_policies.iter().enumerate() {
+                let wanted = pods_by_node[n.index()]
+                    .iter()
+                    .any(|pod| snat_scope::scope_of(p, cluster, *pod).is_some());
+                if wanted {
+                    for (ui, _) in units.iter().enumerate().filter(|(_, u)| u.policy == pi) {
+                        requests.push((n, ui));
                     }
                 }
             }
         }
+        let unit_ips: Vec<Vec<Ipv4Addr>> = units.iter().map(|u| u.ips.clone()).collect();
+        let snat = SnatGlobalInfo::allocate(&cfg.port_range, &unit_ips, requests);
 
-        // The controller's allocation: nodes by name; a node asks for a policy that selects at
-        // least one pod on it.
-        let mut requests = Vec::new();
-        for n in by_name(cluster, (0..cluster.nodes.len()).map(|n| NodeId(n as u32))) {
-            for (pi, _) in cfg.snat_policies.iter().enumerate() {
-                if pods_by_node[n.index()]
+        let mut internal: Vec<Ipv4Net> = cfg
+            .node_subnets
+            .iter()
+            .chain(&cfg.pod_subnets)
+            .chain(std::iter::once(&cfg.node_svc_subnet))
+            .map(|s: &Subnet| s.net)
+            .collect();
+        if cfg.add_external_subnets_to_rdconfig {
+            internal.extend(
+                cfg.extern_dynamic
                     .iter()
-                    .any(|p| pod_stack[p.index()].iter().any(|e| e.policy == pi))
-                {
-                    requests.push((n, pi));
-                }
-            }
+                    .chain(&cfg.extern_static)
+                    .map(|s| s.net),
+            );
         }
-        let snat = SnatGlobalInfo::allocate(&cfg.port_range, &policy_ips, requests);
 
         AciState {
-            cfg,
             pod_ip,
             ip_to_pod,
+            pod_chunks: chunks_held,
             node_svc_ip,
             lb_ip,
             lb_to_service,
+            cluster_ip_to_service,
             policy,
             pod_epg,
-            kube_nodes: nodes,
+            default_epg: dp.default,
+            kube_nodes: dp.nodes,
             node_ips: {
                 let mut v: Vec<Ipv4Addr> = cluster.nodes.iter().map(|n| n.ip).collect();
                 v.sort();
                 v
             },
             l3out_epgs,
-            l3out_contract,
+            l3out_contract: dp.l3out_contract,
             redirects,
             svc_redirect,
+            svc_contract,
             snat_redirect,
-            policy_ips,
+            units,
             snat,
             pod_stack,
+            internal,
+            cfg,
         }
     }
 
@@ -439,19 +409,48 @@ impl AciState {
         &self.redirects[id.index()]
     }
 
-    /// Whether an address belongs to the cluster (no SNAT towards it): pod, node, node service,
-    /// cluster service subnets.
-    pub fn is_cluster_internal(&self, cluster: &Cluster, ip: Ipv4Addr) -> bool {
-        self.cfg
-            .pod_subnets
-            .iter()
-            .chain(&self.cfg.node_subnets)
-            .any(|s| s.net.contains(&ip))
-            || self.cfg.node_svc_subnet.net.contains(&ip)
-            || self
-                .cfg
-                .cluster_svc_subnet
-                .is_some_and(|s| s.net.contains(&ip))
-            || cluster.service_subnet.is_some_and(|s| s.net.contains(&ip))
+    /// The internal subnet holding `ip`, if any (no SNAT towards it, never through the L3Out).
+    pub fn internal_subnet(&self, ip: Ipv4Addr) -> Option<Ipv4Net> {
+        self.internal.iter().copied().find(|n| n.contains(&ip))
     }
+
+    /// The allocation of `node` for the stack entry's unit.
+    pub fn allocation(&self, node: NodeId, unit: usize) -> Option<crate::nat::snat::Allocation> {
+        self.snat.by_node.get(&(node, unit)).copied()
+    }
+}
+
+/// LoadBalancer IPs (aci-containers `services.go` `allocateServiceIps`): a requested IP comes
+/// from extern_static's pool only (else none: RequestedIpsNotAllocatable, reported by the
+/// loader); the others take the lowest free address of extern_dynamic's pool, hosts
+/// n[2]..n[−2] (acc-provision `cidr_split`).
+fn allocate_lb_ips(cluster: &Cluster, cfg: &AciConfig) -> Vec<Option<Ipv4Addr>> {
+    let mut lb_ip = vec![None; cluster.services.len()];
+    let mut used: Vec<Ipv4Addr> = Vec::new();
+    for (i, s) in cluster.services.iter().enumerate() {
+        if s.kind != ServiceType::LoadBalancer {
+            continue;
+        }
+        if let Some(ip) = s.requested_lb_ip {
+            if in_pool(&cfg.extern_static, ip) && !used.contains(&ip) {
+                used.push(ip);
+                lb_ip[i] = Some(ip);
+            }
+        }
+    }
+    let mut cursor = 0u64;
+    for (i, s) in cluster.services.iter().enumerate() {
+        if s.kind != ServiceType::LoadBalancer || s.requested_lb_ip.is_some() {
+            continue;
+        }
+        while let Some(ip) = pool_host(&cfg.extern_dynamic, cursor) {
+            cursor += 1;
+            if !used.contains(&ip) {
+                used.push(ip);
+                lb_ip[i] = Some(ip);
+                break;
+            }
+        }
+    }
+    lb_ip
 }

@@ -38,8 +38,25 @@ pub struct AciConfig {
     pub max_nodes_svc_graph: u32,
     /// On by default; `kube_config.disable_resilient_hashing: true` turns it off.
     pub resilient_hashing: bool,
-    /// `kube_config.add_external_contract_to_default_epg`: kube-default consumes the L3Out contract.
+    /// `kube_config.add_external_contract_to_default_epg`: the default EPG consumes the contract
+    /// of every LoadBalancer service, so pods reach LB IPs through the fabric and PBR
+    /// (aci-containers `services.go`, `apicDefaultEgCons`). It does not open the L3Out.
     pub add_external_contract_to_default_epg: bool,
+    /// `kube_config.allow_pods_external_access`: the default EPG consumes
+    /// `<system_id>-l3out-allow-all` and the pod subnet is advertised (scope public), so un-NATed
+    /// pod traffic can leave and its replies come back (acc-provision `apic_provision.py` `kube_tn`).
+    pub allow_pods_external_access: bool,
+    /// `kube_config.add_external_subnets_to_rdconfig`: extern_dynamic and extern_static join the
+    /// routing domain's internal subnets, so OVS never SNATs towards a LoadBalancer IP
+    /// (aci-containers `rdconfig.go` `syncRdConfig`, UserSubnets).
+    pub add_external_subnets_to_rdconfig: bool,
+    /// `kube_config.node_snat_redirect_exclude`: each entry's labels; a node carrying every
+    /// `node-role.kubernetes.io/<label>` of one entry is left out of the SNAT redirect policy
+    /// (aci-containers `services.go` `nodeLabelsInExcludeList`; the group name is not used).
+    pub node_snat_redirect_exclude: Vec<Vec<String>>,
+    /// `aci_config.use_legacy_kube_naming_convention`: kube-default / kube-system / kube-nodes
+    /// instead of aci-containers-default / -system / -nodes.
+    pub legacy_naming: bool,
     pub snat_policies: Vec<SnatPolicySpec>,
     /// `snat_accounting: strict`: the talk's sizing rule (one port per connection, any destination).
     pub strict_snat_accounting: bool,
@@ -83,4 +100,57 @@ pub struct SnatPolicySpec {
     pub labels: Option<Labels>,
     /// `Failed` status: its snatIp overlaps an earlier policy's.
     pub failed: Option<String>,
+}
+
+/// The usable addresses of an acc-provision IP pool: the hosts n[2] … n[−2] of each subnet,
+/// whatever address the subnet was written with (acc-provision `acc_provision.py` `cidr_split`:
+/// `first, last = n[2], n[-2]`): 10.34.0.1/24 gives 10.34.0.2 – 10.34.0.254.
+fn pool_span(s: &Subnet) -> (u32, u32) {
+    let net = u32::from(s.net.network());
+    let size = s.size();
+    if size < 4 {
+        return (1, 0); // empty
+    }
+    (net + 2, net + (size - 2) as u32)
+}
+
+/// The `n`-th usable address of a pool (`cidr_split` hosts, subnet after subnet).
+pub fn pool_host(subnets: &[Subnet], mut n: u64) -> Option<Ipv4Addr> {
+    for s in subnets {
+        let (first, last) = pool_span(s);
+        let len = u64::from(last.saturating_sub(first)) + u64::from(first <= last);
+        if n < len {
+            return Some(Ipv4Addr::from(first + n as u32));
+        }
+        n -= len;
+    }
+    None
+}
+
+/// Whether `ip` is a usable address of the pool.
+pub fn in_pool(subnets: &[Subnet], ip: Ipv4Addr) -> bool {
+    let ip = u32::from(ip);
+    subnets.iter().any(|s| {
+        let (first, last) = pool_span(s);
+        (first..=last).contains(&ip)
+    })
+}
+
+/// How many usable addresses a pool has.
+pub fn pool_len(subnets: &[Subnet]) -> u64 {
+    subnets.iter().map(|s| s.size().saturating_sub(3)).sum()
+}
+
+/// The EPG names of the modelled acc-provision release (6.1.2.1, `acc_provision.py`: the
+/// `aci-containers-` prefix unless `use_legacy_kube_naming_convention`).
+pub fn default_epg_names(legacy: bool) -> [&'static str; 3] {
+    if legacy {
+        ["kube-default", "kube-system", "kube-nodes"]
+    } else {
+        [
+            "aci-containers-default",
+            "aci-containers-system",
+            "aci-containers-nodes",
+        ]
+    }
 }

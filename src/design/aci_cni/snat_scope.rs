@@ -1,17 +1,33 @@
-//! Which SNAT policy applies to a pod and a destination: scopes, precedence and destIp stacking.
+//! Which SNAT policies select a pod, what each node asks the controller for, and which policy's
+//! OVS flow a pod's connection hits.
 //!
-//! Source: FACTS.md §1 (hostagent `getMatchingSnatPolicy`). A policy without `snat_ip` is SERVICE
-//! scope; without selector CLUSTER; with only a namespace NAMESPACE; with labels it is matched
-//! against the pod (POD), its deployment (DEPLOYMENT), its namespace (NAMESPACE) and the services
-//! that select it (SERVICE). Precedence POD > SERVICE > DEPLOYMENT > NAMESPACE > CLUSTER.
-//! Policies with `dest_ip` stack; the first without one counts as 0.0.0.0/0 and ends the stack.
-//! Among the stacked entries the longest destination prefix wins (our reading of the stack).
+//! Sources (aci-containers 6.1.2.1 = 1f9b69b, opflex d83a8c5):
+//! - Scope from the policy's shape (hostagent `pkg/hostagent/snats.go` `handleSnatUpdate`): no
+//!   `snatIp` → SERVICE (the selected LoadBalancer services' IPs are the SNAT IPs); no selector →
+//!   CLUSTER; a namespace only → NAMESPACE; labels → matched against the pod (POD), the services
+//!   that select it (SERVICE), its deployment (DEPLOYMENT) and its namespace (NAMESPACE).
+//! - Demand (`handleSnatUpdate`, `syncSnatNodeInfo`): a node asks for EVERY policy that matches
+//!   one of its pods, whatever policy finally wins for each pod — a CLUSTER policy matches them all.
+//!   A SERVICE policy is allocated once per (node, service IP) for every service it selects
+//!   (controller `snatglobalinfo.go` `handleSnatNodeInfo`, `getServiceIpMap`).
+//! - A pod's stack (`updateEpFiles`): levels POD, SERVICE, DEPLOYMENT, NAMESPACE, CLUSTER; within a
+//!   level the more specific destination first (`compare`); the stack ends after the first policy
+//!   without `destIp`. Each (policy, destination) becomes an OVS route flow with priority
+//!   300 − position, at most 32 per endpoint; beyond, opflex logs "Limit 32 reached … hence
+//!   skipping" and writes no flow (opflex `IntFlowManager.cpp` `flowsEndpointSNAT`). The highest
+//!   priority whose destination holds the address wins: a later, more specific prefix does not.
 
 use super::config::SnatPolicySpec;
-use crate::cluster::{Cluster, PodId, ServiceType, selects};
+use crate::cluster::{Cluster, PodId, ServiceId, ServiceType, selects};
 use ipnet::Ipv4Net;
 use std::fmt;
 use std::net::Ipv4Addr;
+
+/// opflex's limit of SNAT destination flows per endpoint (`flowsEndpointSNAT`: `count >= 32`).
+pub const MAX_SNAT_FLOWS_PER_ENDPOINT: usize = 32;
+
+/// OVS priority of the first SNAT route flow; each later one is one lower.
+pub const SNAT_FLOW_PRIORITY: u32 = 300;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
@@ -34,12 +50,48 @@ impl fmt::Display for Scope {
     }
 }
 
-/// One entry of a pod's stack: traffic to `dest` uses policy `policy` at `scope`.
+/// What the controller allocates a chunk for: a policy with `snatIp`, or one service IP of a
+/// SERVICE-scope policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnatUnit {
+    pub policy: usize,
+    /// The service whose LoadBalancer IP this unit uses (SERVICE scope).
+    pub service: Option<ServiceId>,
+    /// The IPs walked in order (sorted numerically; one LB IP for a service unit).
+    pub ips: Vec<Ipv4Addr>,
+}
+
+/// One entry of a pod's stack: traffic to `dest` uses `unit` (of `policy`) at `scope`, with OVS
+/// priority `priority`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StackEntry {
     pub dest: Ipv4Net,
     pub policy: usize,
+    pub unit: usize,
     pub scope: Scope,
+    pub priority: u32,
+}
+
+/// A pod's SNAT flows, in priority order, and the (policy, destination) pairs opflex skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stack {
+    pub entries: Vec<StackEntry>,
+    pub skipped: Vec<(usize, Ipv4Net)>,
+}
+
+/// The LoadBalancer services a SERVICE-scope policy selects: of its namespace if it names one,
+/// and whose labels match its labels if it has any.
+pub fn selected_services(policy: &SnatPolicySpec, cluster: &Cluster) -> Vec<ServiceId> {
+    let labels = policy.labels.as_ref().filter(|l| !l.is_empty());
+    (0..cluster.services.len() as u32)
+        .map(ServiceId)
+        .filter(|s| {
+            let svc = cluster.service(*s);
+            svc.kind == ServiceType::LoadBalancer
+                && policy.namespace.is_none_or(|n| n == svc.namespace)
+                && labels.is_none_or(|l| selects(l, &svc.labels))
+        })
+        .collect()
 }
 
 /// The scope at which `policy` selects `pod`, if it does.
@@ -53,13 +105,9 @@ pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Optio
     }
     let labels = policy.labels.as_ref().filter(|l| !l.is_empty());
     if policy.snat_ips.is_none() {
-        let labels = labels?;
-        let via_service = cluster.services.iter().any(|s| {
-            s.kind == ServiceType::LoadBalancer
-                && s.namespace == p.namespace
-                && selects(labels, &s.labels)
-                && s.endpoints.contains(&pod)
-        });
+        let via_service = selected_services(policy, cluster)
+            .iter()
+            .any(|s| cluster.service(*s).endpoints.contains(&pod));
         return via_service.then_some(Scope::Service);
     }
     let Some(labels) = labels else {
@@ -86,44 +134,83 @@ pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Optio
     }
 }
 
-/// The destination stack of a pod, in precedence order.
-pub fn stack(policies: &[SnatPolicySpec], cluster: &Cluster, pod: PodId) -> Vec<StackEntry> {
-    let mut matched: Vec<(Scope, usize)> = policies
+/// The longest destination prefix of a policy (0 for none: 0.0.0.0/0), for `compare`'s "more
+/// specific destination first". Approximation: the hostagent compares the policies' destination
+/// lists pairwise; we order by their most specific prefix, ties in the order written.
+fn specificity(policy: &SnatPolicySpec) -> u8 {
+    policy
+        .dest
+        .iter()
+        .map(|d| d.prefix_len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The destinations of a policy as the hostagent writes them: most specific first
+/// (`setDestIp`), 0.0.0.0/0 for none.
+fn destinations(policy: &SnatPolicySpec) -> Vec<Ipv4Net> {
+    if policy.dest.is_empty() {
+        return vec![Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid")];
+    }
+    let mut d = policy.dest.clone();
+    d.sort_by_key(|n| std::cmp::Reverse(n.prefix_len()));
+    d
+}
+
+/// A pod's stack. `unit_of(policy, service)` names the allocation unit of a policy (with the
+/// service, for SERVICE-scope policies).
+pub fn stack(
+    policies: &[SnatPolicySpec],
+    cluster: &Cluster,
+    pod: PodId,
+    unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
+) -> Stack {
+    let mut matched: Vec<(Scope, std::cmp::Reverse<u8>, usize)> = policies
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| scope_of(p, cluster, pod).map(|s| (s, i)))
+        .filter_map(|(i, p)| {
+            scope_of(p, cluster, pod).map(|s| (s, std::cmp::Reverse(specificity(p)), i))
+        })
         .collect();
     matched.sort();
-    let mut out = Vec::new();
-    for (scope, i) in matched {
-        if policies[i].dest.is_empty() {
-            let any = Ipv4Net::new(Ipv4Addr::UNSPECIFIED, 0).expect("/0 is valid");
-            out.push(StackEntry {
-                dest: any,
-                policy: i,
-                scope,
-            });
-            break;
+    let mut out = Stack::default();
+    for (scope, _, i) in matched {
+        let p = &policies[i];
+        // A SERVICE-scope policy gives the pod the unit of each selected service it belongs to
+        // (`podBelongsToService`); any other policy has one unit.
+        let units: Vec<usize> = if p.snat_ips.is_none() {
+            selected_services(p, cluster)
+                .into_iter()
+                .filter(|s| cluster.service(*s).endpoints.contains(&pod))
+                .filter_map(|s| unit_of(i, Some(s)))
+                .collect()
+        } else {
+            unit_of(i, None).into_iter().collect()
+        };
+        for unit in units {
+            for dest in destinations(p) {
+                let position = out.entries.len() + out.skipped.len();
+                if position >= MAX_SNAT_FLOWS_PER_ENDPOINT {
+                    out.skipped.push((i, dest));
+                    continue;
+                }
+                out.entries.push(StackEntry {
+                    dest,
+                    policy: i,
+                    unit,
+                    scope,
+                    priority: SNAT_FLOW_PRIORITY - position as u32,
+                });
+            }
         }
-        for d in &policies[i].dest {
-            out.push(StackEntry {
-                dest: *d,
-                policy: i,
-                scope,
-            });
+        if p.dest.is_empty() {
+            break;
         }
     }
     out
 }
 
-/// The entry that applies to `dst`: the longest destination prefix holding it; among equals,
-/// the first in precedence order.
+/// The flow a packet to `dst` hits: the highest priority (first) entry whose destination holds it.
 pub fn select(stack: &[StackEntry], dst: Ipv4Addr) -> Option<StackEntry> {
-    let mut best: Option<StackEntry> = None;
-    for e in stack.iter().filter(|e| e.dest.contains(&dst)) {
-        if best.is_none_or(|b| e.dest.prefix_len() > b.dest.prefix_len()) {
-            best = Some(*e);
-        }
-    }
-    best
+    stack.iter().find(|e| e.dest.contains(&dst)).copied()
 }
