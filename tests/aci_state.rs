@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use fabsim::design::aci_cni::AciState;
-use fabsim::design::aci_cni::snat_scope::{Scope, scope_of, select, stack};
+use fabsim::design::aci_cni::snat_scope::{Scope, scope_of, select};
 use fabsim::scenario::Scenario;
 use std::net::Ipv4Addr;
 
@@ -49,6 +49,8 @@ designs:
     };
     let pol = |n: &str| cfg.snat_policies.iter().position(|x| x.name == n).unwrap();
     let (d1, d2, d3, d4) = (p("ns1/d1-0"), p("ns2/d2-0"), p("ns1/d3-0"), p("ns1/d4-0"));
+    let state = AciState::compile(&s.cluster, cfg);
+    let stack = |pod: fabsim::cluster::PodId| state.pod_stack[pod.index()].entries.clone();
     // Each policy's scope for d1: labels matching the pod → POD; namespace only → NAMESPACE; …
     assert_eq!(
         scope_of(&cfg.snat_policies[pol("pod")], &s.cluster, d1),
@@ -75,7 +77,7 @@ designs:
         Some(Scope::Service)
     );
     // d1's stack: dst (POD, 8.8.8.0/24) then pod (POD, no destIp → 0/0, ends the stack).
-    let st = stack(&cfg.snat_policies, &s.cluster, d1);
+    let st = stack(d1);
     assert_eq!(
         st.iter()
             .map(|e| &cfg.snat_policies[e.policy].name[..])
@@ -92,33 +94,23 @@ designs:
     );
     // d2 (other namespace, no labels matched): only the cluster policy.
     assert_eq!(
-        select(
-            &stack(&cfg.snat_policies, &s.cluster, d2),
-            Ipv4Addr::new(1, 1, 1, 1)
-        )
-        .unwrap()
-        .policy,
+        select(&stack(d2), Ipv4Addr::new(1, 1, 1, 1))
+            .unwrap()
+            .policy,
         pol("cluster")
     );
     // d3: NAMESPACE beats CLUSTER; between two NAMESPACE policies the first written wins.
     assert_eq!(
-        select(
-            &stack(&cfg.snat_policies, &s.cluster, d3),
-            Ipv4Addr::new(1, 1, 1, 1)
-        )
-        .unwrap()
-        .policy,
+        select(&stack(d3), Ipv4Addr::new(1, 1, 1, 1))
+            .unwrap()
+            .policy,
         pol("ns")
     );
     // d4: SERVICE beats NAMESPACE, and its SNAT IP is the service's LoadBalancer IP (10.34.0.2).
-    let e = select(
-        &stack(&cfg.snat_policies, &s.cluster, d4),
-        Ipv4Addr::new(1, 1, 1, 1),
-    )
-    .unwrap();
+    let e = select(&stack(d4), Ipv4Addr::new(1, 1, 1, 1)).unwrap();
     assert_eq!((e.policy, e.scope), (pol("svc"), Scope::Service));
-    let st = AciState::compile(&s.cluster, cfg);
-    assert_eq!(st.policy_ips[pol("svc")], [Ipv4Addr::new(10, 34, 0, 2)]);
+    let unit = state.units.iter().find(|u| u.policy == pol("svc")).unwrap();
+    assert_eq!(unit.ips, [Ipv4Addr::new(10, 34, 0, 2)]);
 }
 
 fn lb_cluster(nodes: usize, kube_config: &str) -> Scenario {
@@ -139,18 +131,21 @@ designs:
 }
 
 #[test]
-fn redirect_policies_are_capped_at_max_nodes_svc_graph() {
-    // 40 nodes, one web replica each: both graphs would list 40 nodes; the default cap is 32.
+fn only_the_snat_graph_is_capped_at_max_nodes_svc_graph() {
+    // aci-containers services.go: updateServiceDeviceInstance lists every node with a ready
+    // endpoint (no cap); updateServiceDeviceInstanceSnat breaks at itr == MaxSvcGraphNodes.
+    // 40 nodes, one web replica each, the default cap 32.
     let s = lb_cluster(40, "{}");
     let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
-    for r in &st.redirects {
-        assert_eq!(
-            (r.group.members().len(), r.capped.len()),
-            (32, 8),
-            "{}",
-            r.name
-        );
-    }
+    let sizes: Vec<(&str, usize, usize)> = st
+        .redirects
+        .iter()
+        .map(|r| (r.name.as_str(), r.group.members().len(), r.capped.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [("kube_svc_a_web", 40, 0), ("kube_snat_svcgraph", 32, 8)]
+    );
     let s = lb_cluster(40, "{ max_nodes_svc_graph: 64 }");
     let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
     assert!(

@@ -155,6 +155,24 @@ const CASES: &[(&str, &str, &str, &str, Option<Proto>)] = &[
         "1.1.1.1:443",
         None,
     ),
+    // opflex: the VRF's internal subnets route above every SNAT flow; a pod reaching a node's
+    // API server port is neither SNATed nor sent to the L3Out (acc-provision's api contract).
+    (
+        "pod-to-node-api",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/batch-1",
+        "10.32.0.2:6443",
+        None,
+    ),
+    // The default EPG consumes a LoadBalancer service's contract only with
+    // add_external_contract_to_default_epg (off in the talk's file).
+    (
+        "pod-to-lb-ip-denied",
+        "scenarios/brkdcn-2663.yaml",
+        "pod:shop/web-0",
+        "10.34.0.2:80",
+        None,
+    ),
     (
         "isolation-denied",
         "scenarios/aci-namespace-isolation.yaml",
