@@ -431,11 +431,12 @@ fn allocate_lb_ips(cluster: &Cluster, cfg: &AciConfig) -> Vec<Option<Ipv4Addr>> 
         if s.kind != ServiceType::LoadBalancer {
             continue;
         }
-        if let Some(ip) = s.requested_lb_ip {
-            if in_pool(&cfg.extern_static, ip) && !used.contains(&ip) {
-                used.push(ip);
-                lb_ip[i] = Some(ip);
-            }
+        if let Some(ip) = s.requested_lb_ip
+            && in_pool(&cfg.extern_static, ip)
+            && !used.contains(&ip)
+        {
+            used.push(ip);
+            lb_ip[i] = Some(ip);
         }
     }
     let mut cursor = 0u64;

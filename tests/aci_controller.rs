@@ -1,0 +1,458 @@
+//! ACI-CNI as the controller, the host agent and opflex do it (issue 9). Every expectation is
+//! worked by hand from the source named in the test (aci-containers 1f9b69b = 6.1.2.1, opflex
+//! d83a8c5, acc-provision 6.1.2.1), not read off fabsim's output.
+
+mod common;
+use common::*;
+use fabsim::design::aci_cni::AciState;
+use fabsim::design::aci_cni::compile::pod_chunks;
+use fabsim::design::aci_cni::snat_scope::select;
+use fabsim::scenario::Scenario;
+use std::net::Ipv4Addr;
+
+fn fabric(nodes: usize) -> String {
+    format!(
+        "name: t
+fabric:
+  spines: [201]
+  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: {{ count: {nodes}, prefix: n }} }}]
+  external: [{{ name: internet, prefix: 0.0.0.0/0 }}]
+"
+    )
+}
+
+const NET: &str = "    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, extern_static: 10.35.0.1/24, node_svc_subnet: 10.36.0.1/24 }\n";
+
+fn state(s: &Scenario) -> AciState {
+    AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap())
+}
+
+fn trace_of(s: &Scenario, from: &str, to: &str) -> fabsim::dataplane::trace::JsonTrace {
+    walk(s, from, to, None).0
+}
+
+/// Item 1 — opflex `handleRoutingDomainUpdate`: internal subnets at priority 300 + prefix length
+/// beat every SNAT flow (≤ 300). A pod under a CLUSTER policy reaching a node's API server, a
+/// literal ClusterIP or an unused pod address is never SNATed and never reaches the L3Out.
+#[test]
+fn nothing_inside_the_fabric_is_snated() {
+    let y = fabric(2)
+        + "cluster:
+  service_subnet: 10.96.0.0/12
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 2, labels: { app: web } }]
+  services: [{ name: web, namespace: a, type: ClusterIP, selector: { app: web }, ports: [{ port: 80, target_port: 8080 }] }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    snat_policies: [{ name: everyone, snat_ip: [10.20.30.1] }]
+";
+    let s = load_text(&y);
+    let no_snat_no_l3out = |t: &fabsim::dataplane::trace::JsonTrace| {
+        assert!(
+            t.forward
+                .iter()
+                .chain(&t.ret)
+                .all(|h| h.action != "snat" && !h.device.starts_with("external:")),
+            "{}",
+            t.reason
+        );
+    };
+    // Node n1 is 10.32.0.2 (node IPs from .2). The pod EPG consumes the api contract (tcp/6443).
+    let t = trace_of(&s, "pod:a/web-1", "10.32.0.2:6443");
+    assert_eq!(t.verdict, "delivered");
+    no_snat_no_l3out(&t);
+    assert!(
+        t.forward[1].detail.contains("priority 316"),
+        "/16 → 300 + 16"
+    );
+    // kubelet's port has no contract from the default EPG: dropped by policy, still not SNATed.
+    let t = trace_of(&s, "pod:a/web-1", "10.32.0.2:10250");
+    assert_eq!(t.verdict, "dropped");
+    no_snat_no_l3out(&t);
+    // The ClusterIP (the service subnet's .2, literal): OVS DNATs it to a pod.
+    let t = trace_of(&s, "pod:a/web-1", "10.96.0.2:80");
+    assert_eq!(t.verdict, "delivered");
+    no_snat_no_l3out(&t);
+    assert!(t.forward.iter().any(|h| h.action == "dnat"));
+    // An unused address of the pod subnet: dropped inside the fabric.
+    let t = trace_of(&s, "pod:a/web-1", "10.33.200.1:80");
+    assert_eq!(t.verdict, "dropped");
+    no_snat_no_l3out(&t);
+    // The outside is SNATed.
+    let t = trace_of(&s, "pod:a/web-1", "1.1.1.1:443");
+    assert!(t.forward.iter().any(|h| h.action == "snat"));
+}
+
+/// Item 2 — hostagent `syncSnatNodeInfo`: a node asks for every policy matching one of its pods,
+/// whatever wins. 22 nodes; a namespace policy with two IPs covers every pod and wins for each;
+/// the cluster policy with one IP (20 chunks at 5000–65000/3000) still gets asked for by all 22:
+/// 20 get a chunk, 2 do not, and the cluster policy is IpPortsExhausted.
+#[test]
+fn every_matching_policy_consumes_a_chunk() {
+    let y = fabric(22)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: w, namespace: a, replicas: 22, labels: { app: w } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    snat_policies:
+      - { name: ns, snat_ip: [10.20.30.1, 10.20.30.2], selector: { namespace: a } }
+      - { name: cluster, snat_ip: [10.20.31.1] }
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    let unit_of = |name: &str| {
+        let pi = st
+            .cfg
+            .snat_policies
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap();
+        st.units.iter().position(|u| u.policy == pi).unwrap()
+    };
+    let (ns, cluster) = (unit_of("ns"), unit_of("cluster"));
+    let holders = |u| st.snat.by_node.keys().filter(|(_, x)| *x == u).count();
+    assert_eq!(holders(ns), 22);
+    assert_eq!(holders(cluster), 20);
+    assert_eq!(st.snat.exhausted[&cluster].len(), 2);
+    // Each pod's stack: the NAMESPACE policy (no destIp) ends it, so traffic uses ns's IPs.
+    let e = select(&st.pod_stack[0].entries, Ipv4Addr::new(1, 1, 1, 1)).unwrap();
+    assert_eq!(e.unit, ns);
+    // validate --json shows the same allocation.
+    let json = fabsim::design::aci_cni::allocation::Allocation::of("aci-cni", &s.cluster, &st);
+    let c = json
+        .snat_policies
+        .iter()
+        .find(|p| p.name == "cluster")
+        .unwrap();
+    assert_eq!(
+        (c.status, c.chunks.len(), c.nodes_without_chunk.len()),
+        ("IpPortsExhausted", 20, 2)
+    );
+}
+
+/// Item 3 — SERVICE scope (no snatIp), controller `handleSnatNodeInfo`/`getServiceIpMap`: one
+/// chunk per (node, service IP) for every selected service; a pod leaves with its own service's
+/// IP. A namespace-only selector is valid.
+#[test]
+fn service_scope_allocates_per_service_ip() {
+    let y = fabric(2)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments:
+    - { name: x, namespace: a, replicas: 2, labels: { app: x } }
+    - { name: y, namespace: a, replicas: 2, labels: { app: y } }
+  services:
+    - { name: x, namespace: a, type: LoadBalancer, selector: { app: x }, ports: [{ port: 80 }] }
+    - { name: y, namespace: a, type: LoadBalancer, selector: { app: y }, ports: [{ port: 80 }] }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    snat_policies: [{ name: svc, selector: { namespace: a } }]
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    // Dynamic LB IPs from extern_dynamic's n[2]: x → 10.34.0.2, y → 10.34.0.3.
+    let ips: Vec<Vec<Ipv4Addr>> = st.units.iter().map(|u| u.ips.clone()).collect();
+    assert_eq!(
+        ips,
+        [
+            vec![Ipv4Addr::new(10, 34, 0, 2)],
+            vec![Ipv4Addr::new(10, 34, 0, 3)]
+        ]
+    );
+    // 2 nodes × 2 service IPs = 4 chunks, each the first chunk of its IP on the first node.
+    assert_eq!(st.snat.by_node.len(), 4);
+    for (pod, ip) in [("a/x-0", [10, 34, 0, 2]), ("a/y-0", [10, 34, 0, 3])] {
+        let t = trace_of(&s, &format!("pod:{pod}"), "1.1.1.1:443");
+        let snat = t.forward.iter().find(|h| h.action == "snat").unwrap();
+        assert!(
+            snat.src.starts_with(&Ipv4Addr::from(ip).to_string()),
+            "{pod}: {}",
+            snat.src
+        );
+    }
+}
+
+/// Item 4 — `GetIPsFromCIDR`/`ExpandCIDRs`: hosts only, sorted numerically, a /31 gives none.
+#[test]
+fn snat_ips_expand_to_hosts_sorted() {
+    let y = fabric(1)
+        + "cluster: {}
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET
+        + "    snat_policies: [{ name: p, snat_ip: [10.20.30.8/30, 10.20.30.1, 10.20.40.0/31] }]
+";
+    let s = load_text(&y);
+    let p = &s.designs[0].aci.as_ref().unwrap().snat_policies[0];
+    // /30 → .9 and .10 (network .8 and broadcast .11 dropped); /31 → nothing; sorted.
+    assert_eq!(
+        p.snat_ips.clone().unwrap(),
+        [[10, 20, 30, 1], [10, 20, 30, 9], [10, 20, 30, 10]].map(Ipv4Addr::from)
+    );
+}
+
+/// Item 5 — opflex `flowsEndpointSNAT`: priority 300 − position in the pod's stack; the
+/// higher-precedence policy wins even when a later one has the longer prefix; at most 32 flows.
+#[test]
+fn stack_order_not_longest_prefix_decides() {
+    let dests: Vec<String> = (0..40).map(|i| format!("9.{i}.0.0/16")).collect();
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 1, labels: { app: d } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + &format!("    snat_policies:
+      - {{ name: pod, snat_ip: [10.20.30.1], dest_ip: [8.0.0.0/8], selector: {{ labels: {{ app: d }} }} }}
+      - {{ name: ns, snat_ip: [10.20.30.2], dest_ip: [8.8.8.0/24], selector: {{ namespace: a }} }}
+      - {{ name: many, snat_ip: [10.20.30.3], dest_ip: [{}] }}
+", dests.join(", "));
+    let s = load_text(&y);
+    let st = state(&s);
+    let stack = &st.pod_stack[0];
+    // POD first (priority 300), NAMESPACE next (299), then the CLUSTER policy's 40 destinations:
+    // 30 fit (positions 2..31), 10 are skipped.
+    assert_eq!(
+        (stack.entries[0].priority, stack.entries[1].priority),
+        (300, 299)
+    );
+    assert_eq!((stack.entries.len(), stack.skipped.len()), (32, 10));
+    let e = select(&stack.entries, Ipv4Addr::new(8, 8, 8, 8)).unwrap();
+    assert_eq!(st.cfg.snat_policies[e.policy].name, "pod");
+    // 9.35.0.1 falls in a skipped destination: no SNAT flow.
+    assert!(select(&stack.entries, Ipv4Addr::new(9, 35, 0, 1)).is_none());
+}
+
+/// Item 7 — `updateServiceDeviceInstanceSnat`: nodes by name, the loop breaks at
+/// max_nodes_svc_graph BEFORE excluded nodes are skipped (`nodeLabelsInExcludeList`: every
+/// `node-role.kubernetes.io/<label>` of one entry present). Cap 3 over n1..n5 with n2 a router:
+/// members n1, n3; n2 excluded; n4, n5 past the cap.
+#[test]
+fn snat_graph_cap_counts_excluded_nodes() {
+    let y = fabric(5)
+        + "cluster:
+  node_labels: { n2: { node-role.kubernetes.io/router: '', node-role.kubernetes.io/infra: '' }, n4: { node-role.kubernetes.io/router: '' } }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    kube_config: { max_nodes_svc_graph: 3, node_snat_redirect_exclude: [{ group: router, labels: [router, infra] }] }
+    snat_policies: [{ name: p, snat_ip: [10.20.30.1] }]
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    let r = st
+        .redirects
+        .iter()
+        .find(|r| r.name.ends_with("_snat_svcgraph"))
+        .unwrap();
+    let names = |v: &[fabsim::cluster::NodeId]| -> Vec<String> {
+        v.iter().map(|n| s.cluster.node(*n).name.clone()).collect()
+    };
+    assert_eq!(names(r.group.members()), ["n1", "n3"]);
+    assert_eq!(names(&r.excluded), ["n2"]);
+    assert_eq!(names(&r.capped), ["n4", "n5"]);
+}
+
+/// Item 8 — contracts that open the way out (acc-provision `kube_tn`, controller
+/// `apicDefaultEgCons`). Without allow_pods_external_access the default EPG does not consume
+/// l3out-allow-all; a system-namespace pod does, but its un-NATed reply has no route back (the
+/// pod subnet is not advertised). With it, the walk is whole.
+#[test]
+fn external_access_needs_allow_pods_external_access() {
+    let base = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments:
+    - { name: d, namespace: a, replicas: 1, labels: { app: d } }
+    - { name: s, namespace: kube-system, replicas: 1, labels: { app: s } }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET;
+    let s = load_text(&base);
+    assert_eq!(trace_of(&s, "pod:a/d-0", "1.1.1.1:443").verdict, "dropped");
+    let t = trace_of(&s, "pod:kube-system/s-0", "1.1.1.1:443");
+    assert_eq!(t.verdict, "dropped");
+    assert!(t.reason.contains("no route back"), "{}", t.reason);
+    let s = load_text(&(base + "    kube_config: { allow_pods_external_access: true }\n"));
+    assert_eq!(
+        trace_of(&s, "pod:a/d-0", "1.1.1.1:443").verdict,
+        "delivered"
+    );
+}
+
+/// Item 8 — a pod → LoadBalancer IP goes up to the fabric: with
+/// add_external_contract_to_default_epg the default EPG consumes the service's contract, PBR
+/// sends it to a node with a ready endpoint, whose OVS DNATs it.
+#[test]
+fn pod_to_lb_ip_through_pbr_with_the_default_epg_contract() {
+    let y = fabric(2)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments:
+    - { name: web, namespace: a, replicas: 1, labels: { app: web } }
+    - { name: c, namespace: a, replicas: 1, labels: { app: c } }
+  services: [{ name: web, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80, target_port: 8080 }] }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    kube_config: { add_external_contract_to_default_epg: true }
+";
+    let s = load_text(&y);
+    let t = trace_of(&s, "pod:a/c-0", "10.34.0.2:80");
+    assert_eq!(t.verdict, "delivered");
+    let acts = actions(&t.forward);
+    assert!(
+        acts.contains(&"pbr-redirect") && acts.contains(&"dnat"),
+        "{acts:?}"
+    );
+}
+
+/// Item 9 — acc-provision 6.1.2.1 names and health-check `est`: nodes reach pods on any TCP
+/// port; a pod cannot open a TCP connection to a node through health-check.
+#[test]
+fn default_epgs_and_health_check_are_acc_provisions() {
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 1, labels: { app: d } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET;
+    let s = load_text(&y);
+    let st = state(&s);
+    let names: Vec<&str> = st
+        .policy
+        .epgs
+        .iter()
+        .take(3)
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "aci-containers-default",
+            "aci-containers-system",
+            "aci-containers-nodes"
+        ]
+    );
+    let c: Vec<&str> = st
+        .policy
+        .contracts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        c,
+        [
+            "aci-containers-kube-api",
+            "aci-containers-kube-dns",
+            "aci-containers-kube-icmp",
+            "aci-containers-kube-health-check",
+            "kube-l3out-allow-all"
+        ]
+    );
+    use fabsim::net::Proto;
+    use fabsim::policy::Verdict;
+    let (pods, nodes) = (st.default_epg, st.kube_nodes);
+    assert!(matches!(
+        st.policy
+            .check(nodes, pods, Proto::Tcp, (40000, 8080), true),
+        Verdict::Permit { .. }
+    ));
+    assert!(matches!(
+        st.policy
+            .check(pods, nodes, Proto::Tcp, (8080, 10250), true),
+        Verdict::Deny
+    ));
+    let legacy = load_text(&y.replace(
+        "    net_config:",
+        "    aci_config: { use_legacy_kube_naming_convention: true }\n    net_config:",
+    ));
+    assert_eq!(state(&legacy).policy.epgs[0].name, "kube-default");
+}
+
+/// Item 10 — `allocateIpChunk`: a new chunk when pods > size − chunk/2.
+#[test]
+fn pod_chunks_follow_the_controller_threshold() {
+    // chunk 32: 1 chunk up to 16 pods (16 > 32 − 16 is false), 2 from 17, 3 from 49.
+    assert_eq!(
+        [0, 16, 17, 20, 48, 49].map(|n| pod_chunks(n, 32)),
+        [1, 1, 2, 2, 2, 3]
+    );
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 20, labels: { app: d } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET;
+    assert_eq!(state(&load_text(&y)).pod_chunks, [2]);
+}
+
+/// Item 11 — acc-provision `cidr_split`: pools are n[2]..n[-2]; a requested IP outside the
+/// static pool (extern_static 10.35.0.1/24 → .2–.254) gets no IP (RequestedIpsNotAllocatable).
+#[test]
+fn lb_pools_and_requested_ips() {
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 1, labels: { app: d } }]
+  services:
+    - { name: dyn, namespace: a, type: LoadBalancer, selector: { app: d }, ports: [{ port: 80 }] }
+    - { name: one, namespace: a, type: LoadBalancer, selector: { app: d }, ports: [{ port: 80 }], load_balancer_ip: 10.35.0.1 }
+    - { name: top, namespace: a, type: LoadBalancer, selector: { app: d }, ports: [{ port: 80 }], load_balancer_ip: 10.35.0.254 }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET;
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        &y,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let warned: Vec<String> = loaded
+        .diagnostics
+        .warnings()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("a/one") && w.contains("RequestedIpsNotAllocatable")),
+        "{warned:?}"
+    );
+    let s = loaded.scenario.unwrap();
+    assert_eq!(
+        state(&s).lb_ip,
+        [
+            Some(Ipv4Addr::new(10, 34, 0, 2)),
+            None,
+            Some(Ipv4Addr::new(10, 35, 0, 254))
+        ]
+    );
+}
+
+/// Item 15 — `validate --json`: the controller's allocation as data. The talk's exhaustion
+/// scenario (25 nodes, one SNAT IP, 20 chunks at the defaults): 20 chunks, 5 nodes without.
+#[test]
+fn validate_json_reports_the_allocation() {
+    let (code, out, _) = fabsim(&["validate", "scenarios/aci-snat-exhaustion.yaml", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is JSON");
+    let p = &v["aci_cni"][0]["snat_policies"][0];
+    assert_eq!(p["status"], "IpPortsExhausted");
+    assert_eq!(p["chunks"].as_array().unwrap().len(), 20);
+    assert_eq!(p["nodes_without_chunk"].as_array().unwrap().len(), 5);
+    assert_eq!(p["chunks"][0]["start"], 5000);
+    assert_eq!(p["chunks"][0]["end"], 7999);
+}
