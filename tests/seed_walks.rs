@@ -72,11 +72,14 @@ fn snat_pod_to_external_host_and_back_to_the_very_pod() {
     assert_eq!(o.verdict, Verdict::Delivered);
     assert_eq!(t.flow.src, "10.33.0.194:32768");
     let fwd = actions(&t.forward);
-    // Egress walk 1–4: contract checked in OVS before SNAT, then the SNAT from the node's chunk.
-    assert_eq!(&fwd[..3], ["route", "contract", "snat"]);
-    assert_eq!(t.forward[2].src, "10.20.30.1:23000");
+    // Egress walk 1–4, then the SNAT from the node's chunk. The slide shows OVS checking a
+    // contract first; opflex's SNAT flow (IntFlowManager.cpp flowsEndpointPortRangeSNAT) NATs
+    // and outputs to the uplink from the SNAT table, before the policy table: the fabric's
+    // snat_svcgraph contract governs it, so the walk has no OVS contract hop.
+    assert_eq!(&fwd[..2], ["route", "snat"]);
+    assert_eq!(t.forward[1].src, "10.20.30.1:23000");
     assert!(
-        t.forward[2]
+        t.forward[1]
             .detail
             .contains("chunk 23000–25999 of 10.20.30.1")
     );
@@ -138,7 +141,7 @@ fn the_same_pod_to_a_pod_of_the_cluster_is_not_snated() {
     assert!(
         t.forward[1]
             .detail
-            .contains("inside the cluster, so no SNAT")
+            .contains("internal subnet of the VRF, whose OVS route (priority 300 + prefix length) sits above every SNAT flow: no SNAT")
     );
     assert!(t.forward.iter().all(|h| h.src == "10.33.0.194:32768"));
     assert_eq!(t.ret.last().unwrap().device, "pod:shop/batch-0");
@@ -178,13 +181,13 @@ fn loadbalancer_pbr_destinations_use_node_service_ips() {
 #[test]
 fn namespace_isolation_drops_without_a_contract_and_passes_with_one() {
     let s = load("scenarios/aci-namespace-isolation.yaml");
-    // front (kube-default) → ledger (payments-epg) on 8080: no contract → dropped, with the reason.
+    // front (aci-containers-default) → ledger (payments-epg) on 8080: no contract → dropped, with the reason.
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/ledger-0:8080", None);
     assert_eq!(o.verdict, Verdict::Dropped);
     assert_eq!(o.reason, Reason::PolicyDenied);
     assert!(
         t.reason
-            .contains("no contract between EPG kube-default and EPG payments-epg"),
+            .contains("no contract between EPG aci-containers-default and EPG payments-epg"),
         "{}",
         t.reason
     );
@@ -192,7 +195,7 @@ fn namespace_isolation_drops_without_a_contract_and_passes_with_one() {
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/ledger-0:8443", None);
     assert_eq!(o.verdict, Verdict::Delivered);
     assert!(t.forward[1].detail.contains("contract shop-to-payments"));
-    // The deployment annotation beats the namespace's: audit is back in kube-default.
+    // The deployment annotation beats the namespace's: audit is back in aci-containers-default.
     let (t, o) = walk(&s, "pod:shop/front-0", "pod:payments/audit-0:9000", None);
     assert_eq!(o.verdict, Verdict::Delivered);
     assert!(t.forward[1].detail.contains("intra-EPG"));
@@ -212,7 +215,7 @@ fn without_the_external_contract_pods_cannot_leave() {
     let s = load("scenarios/aci-namespace-isolation.yaml");
     let (t, o) = walk(&s, "pod:shop/front-0", "8.8.8.8:53", Some(Proto::Udp));
     assert_eq!(o.reason, Reason::PolicyDenied);
-    assert!(t.reason.contains("kube-default") && t.reason.contains("default"));
+    assert!(t.reason.contains("aci-containers-default") && t.reason.contains("default"));
 }
 
 #[test]
