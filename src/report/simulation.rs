@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 pub const APPROXIMATIONS: &[&str] = &[
     "Fabric reconvergence (IS-IS, LACP, vPC) after a leaf, spine or uplink failure is immediate.",
     "IP SLA declares a PBR destination down after detect multiplier × service_monitor_interval (APIC's multiplier 3 inferred).",
-    "PBR resilient hashing uses 256 buckets; the APIC bucket count is not documented.",
-    "The controller serves SNAT chunk requests and redirect-policy caps in node-name order.",
+    "ACI-CNI is modelled on acc-provision 6.1.2.1 and aci-containers 6.1.2.1 (EPGs aci-containers-default/-system/-nodes and their contracts, kubernetes flavours) and opflex's SNAT and routing-domain flows.",
+    "PBR resilient hashing uses 256 buckets; the APIC bucket count is not documented. A removed destination's flows all go to one remaining destination (Cisco's PBR white paper), taken to be the next by name.",
+    "The controller serves SNAT chunk requests in node-name order (it takes them in event order); the SNAT graph is cut at max_nodes_svc_graph in name order.",
     "A node left without a SNAT chunk sends its pods' traffic un-NATed (inferred from the controller code).",
     "A broken connection frees its NAT port at once (no TIME_WAIT).",
     "Hold-timer expiry withdraws a failed node's routes regardless of graceful restart (RFC 4724 helps a restarting speaker, not a dead one).",
