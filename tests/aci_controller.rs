@@ -225,8 +225,17 @@ designs:
     assert_eq!((stack.entries.len(), stack.skipped.len()), (32, 10));
     let e = select(&stack.entries, Ipv4Addr::new(8, 8, 8, 8)).unwrap();
     assert_eq!(st.cfg.snat_policies[e.policy].name, "pod");
-    // 9.35.0.1 falls in a skipped destination: no SNAT flow.
+    // 9.35.0.1 falls in a skipped destination: no SNAT flow, and the trace says why.
     assert!(select(&stack.entries, Ipv4Addr::new(9, 35, 0, 1)).is_none());
+    let t = trace_of(&s, "pod:a/d-0", "9.35.0.1:443");
+    assert!(t.forward.iter().all(|h| h.action != "snat"));
+    assert!(
+        t.forward
+            .iter()
+            .any(|h| h.detail.contains("Limit 32 reached")),
+        "{}",
+        t.reason
+    );
 }
 
 /// Item 7 — `updateServiceDeviceInstanceSnat`: nodes by name, the loop breaks at

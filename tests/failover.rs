@@ -170,3 +170,28 @@ fn a_single_bgp_session_failure_withdraws_only_its_routes() {
                 && why.to_string().contains("hold timer expired"))
     );
 }
+
+/// Resilient PBR sends the failed node's flows to ONE remaining node (Cisco's PBR white paper):
+/// the load plot's hotspot. Four nodes, 100 connections/s hashed a quarter each; n2 fails at
+/// 10 s, IP SLA removes it at 25 s (3 × 5 s). By hand over 80 s: n1 and n4 serve
+/// 0.25 × 100 × 80 = 2000 each; n3, the heir, 0.25 × 100 × 25 + 0.5 × 100 × 55 = 3375
+/// (ratio 1.69). Without resilient hashing the three survivors share alike: 625 + 100 × 55 / 3
+/// ≈ 2458 each.
+#[test]
+fn resilient_pbr_moves_a_failed_nodes_flows_to_one_node() {
+    let load = |extra: &str| {
+        let d = ACI.replace("TRACK", "true") + extra;
+        let s = scenario(&d);
+        let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
+        r.paths.load_per_node.clone()
+    };
+    let l = load("");
+    let (n1, n3, n4) = (l[0] as f64, l[2] as f64, l[3] as f64);
+    assert!((n3 / n1 - 3375.0 / 2000.0).abs() < 0.15, "{l:?}");
+    assert!((n1 / n4 - 1.0).abs() < 0.1, "{l:?}");
+    let l = load("\n    kube_config: { disable_resilient_hashing: true }");
+    let (n1, n3, n4) = (l[0] as f64, l[2] as f64, l[3] as f64);
+    for x in [n1, n3, n4] {
+        assert!((x / 2458.0 - 1.0).abs() < 0.12, "{l:?}");
+    }
+}

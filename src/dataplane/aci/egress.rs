@@ -134,14 +134,21 @@ impl AciWalk<'_> {
                 });
             }
             None => {
-                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
-                    return o;
-                }
                 if let Some(e) = entry {
                     let policy = &self.state.cfg.snat_policies[e.policy];
                     rec.hop(Device::Node(node), Action::Route, &pkt, || {
                         format!("SNAT policy {} applies but {} got no chunk (policy status IpPortsExhausted): the packet leaves un-NATed (inferred from the controller code)", policy.name, self.cluster.node_ref(node))
                     });
+                } else if let Some((pi, d)) =
+                    stack.skipped.iter().find(|(_, d)| d.contains(&dst.ip))
+                {
+                    let policy = &self.state.cfg.snat_policies[*pi];
+                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                        format!("SNAT policy {} names destination {d}, but opflex wrote no flow for it: the pod already has {} SNAT flows (\"Limit 32 reached … hence skipping\", IntFlowManager.cpp flowsEndpointSNAT); the packet leaves un-NATed", policy.name, stack.entries.len())
+                    });
+                }
+                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
+                    return o;
                 }
             }
         }
