@@ -217,6 +217,8 @@ pub struct NatBinding {
     pub ip: Ipv4Addr,
     pub port: u16,
     pub remote: Endpoint,
+    /// The source before translation (a 6.5+ kernel compares it when it evicts).
+    pub orig: Endpoint,
 }
 
 /// The result of a walk.

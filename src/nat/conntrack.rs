@@ -1,12 +1,14 @@
 //! A NAT table: source-port choice with uniqueness on the whole 5-tuple, as Linux's nf_nat does.
 //!
-//! Rule (nf_nat_core.c `get_unique_tuple`): keep the original source port if it lies in the
-//! allowed range and the translated tuple is unused; otherwise take the first unused port of the
-//! range counting up from its start (no random offset: OVS's `nat(src=ip:lo-hi)` without
-//! `random`). Approximation: the kernel gives up after a bounded number of attempts; we search
-//! the whole range, so a refusal here means the range is truly full for that destination.
+//! The search itself follows the node's kernel (`nat::kernel`): keep the original port if it lies
+//! in the allowed range and the translated tuple is unused (not with `--random-fully`); otherwise
+//! the kernel's bounded search from random offsets, or, as a setting, the whole range.
+//! A 6.5+ kernel may evict a TIME_WAIT entry: the table then remembers which ports are closing
+//! and reports the evicted connection to the engine ([`NatTable::take_evicted`]).
 
+use super::kernel::{Found, PortSearch, Probe, unique_port};
 use super::ports::PortSet;
+use crate::net::hash::mix64;
 use crate::net::{Endpoint, Flow, Proto};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -45,21 +47,49 @@ impl Hasher for Fnv {
 
 /// Ports in use per (protocol, NAT IP, remote endpoint). Entries stay once created (empty sets
 /// keep their storage), so steady-state traffic does not allocate.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NatTable {
     used: HashMap<NatKey, PortSet, BuildHasherDefault<Fnv>>,
     /// The seed talk's sizing rule: one port per connection whatever the destination (ports are
     /// unique per NAT IP only). Off: the kernel's uniqueness on the whole 5-tuple.
     strict: bool,
+    search: PortSearch,
+    /// TCP ports in TIME_WAIT that a 6.5+ kernel may take over: the connection's slot and its
+    /// original source (only kept for [`PortSearch::BoundedEvict`]).
+    closing: HashMap<(NatKey, u16), (u32, Endpoint), BuildHasherDefault<Fnv>>,
+    /// Draws so far: each random value is a hash of the flow and this counter.
+    draws: u64,
+    evicted: Option<u32>,
+    /// TIME_WAIT entries taken over by new connections.
+    pub evictions: u64,
+}
+
+impl Default for NatTable {
+    fn default() -> Self {
+        NatTable::new(PortSearch::WholeRange, false)
+    }
 }
 
 impl NatTable {
+    pub fn new(search: PortSearch, strict: bool) -> Self {
+        NatTable {
+            used: HashMap::default(),
+            strict,
+            search,
+            closing: HashMap::default(),
+            draws: 0,
+            evicted: None,
+            evictions: 0,
+        }
+    }
+
     /// A table with the talk's strict accounting (see the field).
     pub fn strict() -> Self {
-        NatTable {
-            strict: true,
-            ..NatTable::default()
-        }
+        NatTable::new(PortSearch::WholeRange, true)
+    }
+
+    pub fn search(&self) -> PortSearch {
+        self.search
     }
 
     fn key(&self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint) -> NatKey {
@@ -76,25 +106,10 @@ impl NatTable {
     }
 
     /// Chooses and reserves a source port in `lo..=hi` for `flow` translated to `nat_ip`.
-    /// `None` when every port of the range is in use towards that destination.
-    pub fn allocate(&mut self, flow: &Flow, nat_ip: Ipv4Addr, lo: u16, hi: u16) -> Option<u16> {
-        let key = self.key(flow.proto, nat_ip, flow.dst);
-        let used = self.used.entry(key).or_default();
-        let orig = flow.src.port;
-        let port = if (lo..=hi).contains(&orig) && !used.contains(orig) {
-            orig
-        } else {
-            used.first_free(lo, hi)?
-        };
-        used.insert(port);
-        Some(port)
-    }
-
-    /// Like [`NatTable::allocate`], but the search starts at `offset` into the range and wraps
-    /// (Linux masquerade searches from a random offset; callers pass a flow-derived one). With
-    /// `random_fully` (iptables `--random-fully`, NF_NAT_RANGE_PROTO_RANDOM_FULLY) the original
-    /// port is not tried first: the kernel skips that step for the RANDOM_ALL flags.
-    pub fn allocate_from(
+    /// `random_fully` (iptables `--random-fully`) skips keeping the original port. `offset`
+    /// places the start of a whole-range search (0: first free from `lo`). `None` when the
+    /// search finds no port (the kernel drops the SYN).
+    pub fn allocate(
         &mut self,
         flow: &Flow,
         nat_ip: Ipv4Addr,
@@ -102,17 +117,78 @@ impl NatTable {
         offset: u32,
         random_fully: bool,
     ) -> Option<u16> {
+        self.evicted = None;
         let key = self.key(flow.proto, nat_ip, flow.dst);
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
-        let span = u32::from(hi - lo) + 1;
-        let port = if !random_fully && (lo..=hi).contains(&orig) && !used.contains(orig) {
-            orig
-        } else {
-            used.first_free_from(lo, hi, lo + (offset % span) as u16)?
+        if !random_fully && (lo..=hi).contains(&orig) && !used.contains(orig) {
+            used.insert(orig);
+            return Some(orig);
+        }
+        let port = match self.search {
+            PortSearch::WholeRange => {
+                let span = u32::from(hi - lo) + 1;
+                used.first_free_from(lo, hi, lo + (offset % span) as u16)?
+            }
+            search => {
+                let seed = flow_seed(flow, nat_ip);
+                let draws = &mut self.draws;
+                let draw = || {
+                    *draws += 1;
+                    mix64(seed ^ draws.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                };
+                let closing = &self.closing;
+                let evict = (search == PortSearch::BoundedEvict && flow.proto == Proto::Tcp)
+                    .then_some(flow.src);
+                let found = unique_port(
+                    (lo, hi),
+                    draw,
+                    |p| {
+                        if !used.contains(p) {
+                            Probe::Free
+                        } else if let Some((slot, src)) = closing.get(&(key, p)) {
+                            Probe::Closing(*slot, *src)
+                        } else {
+                            Probe::Taken
+                        }
+                    },
+                    evict,
+                );
+                match found {
+                    Found::Port(p) => p,
+                    Found::Evicted(p, slot) => {
+                        self.closing.remove(&(key, p));
+                        self.evicted = Some(slot);
+                        self.evictions += 1;
+                        return Some(p); // the port stays in use, now by this connection
+                    }
+                    Found::Refused => return None,
+                }
+            }
         };
         used.insert(port);
         Some(port)
+    }
+
+    /// A TCP connection holding `port` closed: its entry sits in TIME_WAIT (evictable by a 6.5+
+    /// kernel) until [`NatTable::release`]. `slot` names the connection for the engine.
+    pub fn closing(
+        &mut self,
+        nat_ip: Ipv4Addr,
+        remote: Endpoint,
+        port: u16,
+        slot: u32,
+        src: Endpoint,
+    ) {
+        if self.search == PortSearch::BoundedEvict {
+            let key = self.key(Proto::Tcp, nat_ip, remote);
+            self.closing.insert((key, port), (slot, src));
+        }
+    }
+
+    /// The connection whose TIME_WAIT entry the last [`NatTable::allocate`] evicted.
+    pub fn take_evicted(&mut self) -> Option<u32> {
+        self.evicted.take()
     }
 
     /// Frees a port (after TIME_WAIT, in the engine).
@@ -121,11 +197,21 @@ impl NatTable {
         if let Some(set) = self.used.get_mut(&key) {
             set.remove(port);
         }
+        if !self.closing.is_empty() {
+            self.closing.remove(&(key, port));
+        }
     }
 
     pub fn in_use(&self) -> usize {
         self.used.values().map(PortSet::len).sum()
     }
+}
+
+/// A per-flow seed for the random draws (the kernel's are independent per connection).
+fn flow_seed(flow: &Flow, nat_ip: Ipv4Addr) -> u64 {
+    let a = u64::from(u32::from(flow.src.ip)) << 16 | u64::from(flow.src.port);
+    let b = u64::from(u32::from(flow.dst.ip)) << 16 | u64::from(flow.dst.port);
+    mix64(a ^ mix64(b ^ u64::from(u32::from(nat_ip)) << 1))
 }
 
 #[cfg(test)]
@@ -146,26 +232,50 @@ mod tests {
         let mut t = NatTable::default();
         // Original port 40000 is outside the chunk: the first free port of the chunk is taken.
         assert_eq!(
-            t.allocate(&flow(40000, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            t.allocate(
+                &flow(40000, [1, 1, 1, 1], 443),
+                snat,
+                (5000, 5002),
+                0,
+                false
+            ),
             Some(5000)
         );
         assert_eq!(
-            t.allocate(&flow(40001, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            t.allocate(
+                &flow(40001, [1, 1, 1, 1], 443),
+                snat,
+                (5000, 5002),
+                0,
+                false
+            ),
             Some(5001)
         );
         // Another destination: port 5000 is free again for that 5-tuple.
         assert_eq!(
-            t.allocate(&flow(40000, [8, 8, 8, 8], 443), snat, 5000, 5002),
+            t.allocate(
+                &flow(40000, [8, 8, 8, 8], 443),
+                snat,
+                (5000, 5002),
+                0,
+                false
+            ),
             Some(5000)
         );
         // An original port inside the range is kept.
         assert_eq!(
-            t.allocate(&flow(5002, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            t.allocate(&flow(5002, [1, 1, 1, 1], 443), snat, (5000, 5002), 0, false),
             Some(5002)
         );
         // The range is full towards 1.1.1.1:443.
         assert_eq!(
-            t.allocate(&flow(40002, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            t.allocate(
+                &flow(40002, [1, 1, 1, 1], 443),
+                snat,
+                (5000, 5002),
+                0,
+                false
+            ),
             None
         );
         t.release(
@@ -175,7 +285,13 @@ mod tests {
             5001,
         );
         assert_eq!(
-            t.allocate(&flow(40003, [1, 1, 1, 1], 443), snat, 5000, 5002),
+            t.allocate(
+                &flow(40003, [1, 1, 1, 1], 443),
+                snat,
+                (5000, 5002),
+                0,
+                false
+            ),
             Some(5001)
         );
         assert_eq!(t.in_use(), 4);

@@ -2,5 +2,6 @@
 //! and a conntrack table that hands out NAT source ports with uniqueness on the whole 5-tuple.
 
 pub mod conntrack;
+pub mod kernel;
 pub mod ports;
 pub mod snat;

@@ -28,11 +28,28 @@ use reference::Ref;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Linux conntrack timeouts the engine uses (FACTS §3: time_wait 120 s, UDP 30 s).
+/// Linux conntrack timeouts the engine uses (FACTS §3: time_wait 120 s, UDP 30 s), and how the
+/// nodes' kernel searches a NAT source port.
 #[derive(Clone, Copy, Debug)]
 pub struct Conntrack {
     pub time_wait: Nanos,
     pub udp_timeout: Nanos,
+    /// The nodes' kernel (major, minor).
+    pub node_kernel: (u32, u32),
+    pub nat_search: crate::nat::kernel::PortSearch,
+}
+
+/// The node kernel assumed when the scenario names none: 5.15, Ubuntu 22.04 LTS's, and like
+/// RHEL 9's 5.14, before Linux 6.5's TIME_WAIT eviction — the kernels the clusters ACI-CNI and the
+/// BGP CNIs support mostly run today.
+pub const DEFAULT_NODE_KERNEL: (u32, u32) = (5, 15);
+
+/// `major.minor` from a kernel version as `uname -r` prints it (`5.15.0-91-generic`, `6.8`).
+pub fn parse_kernel(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 #[derive(Clone, Debug)]

@@ -205,6 +205,10 @@ impl RawEvent {
 pub struct RawConntrack {
     pub time_wait: Option<Nanos>,
     pub udp_timeout: Option<Nanos>,
+    /// The nodes' Linux version (`uname -r`), which decides the NAT port search.
+    pub node_kernel: Option<At<String>>,
+    /// `kernel` (the node kernel's search) or `whole-range` (an ideal allocator).
+    pub nat_port_search: Option<At<String>>,
 }
 
 impl RawConntrack {
@@ -213,6 +217,8 @@ impl RawConntrack {
         let r = RawConntrack {
             time_wait: f.opt("time_wait", d),
             udp_timeout: f.opt("udp_timeout", d),
+            node_kernel: f.opt_at("node_kernel", d),
+            nat_port_search: f.opt_at("nat_port_search", d),
         };
         f.finish(d);
         Some(r)

@@ -5,7 +5,7 @@ use super::decode::At;
 use super::diag::{Diagnostics, Loc};
 use super::raw::*;
 use super::reference::{self, Ref};
-use super::{Conntrack, Event, EventKind, Scenario, Traffic};
+use super::{Conntrack, DEFAULT_NODE_KERNEL, Event, EventKind, Scenario, Traffic};
 use crate::cluster::*;
 use crate::design::{Cni, DesignSpec};
 use crate::fabric::*;
@@ -198,6 +198,35 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             defaults.push("conntrack.udp_timeout = 30s (Linux nf_conntrack_udp_timeout)".into());
             Nanos::from_secs(30)
         }),
+        node_kernel: DEFAULT_NODE_KERNEL,
+        nat_search: crate::nat::kernel::PortSearch::for_kernel(
+            DEFAULT_NODE_KERNEL.0,
+            DEFAULT_NODE_KERNEL.1,
+        ),
+    };
+    let mut conntrack = conntrack;
+    match &raw.conntrack.node_kernel {
+        Some(k) => match super::parse_kernel(&k.value) {
+            Some(v) => conntrack.node_kernel = v,
+            None => d.error(&k.loc, &k.path, format!("node_kernel `{}` is not a Linux version like 5.15 or 6.8.0-45-generic", k.value)),
+        },
+        None => defaults.push("conntrack.node_kernel = 5.15 (Ubuntu 22.04 LTS; RHEL 9 runs 5.14): NAT port search bounded to 248 tries, no TIME_WAIT eviction (that needs Linux ≥ 6.5)".into()),
+    }
+    conntrack.nat_search = match raw
+        .conntrack
+        .nat_port_search
+        .as_ref()
+        .map(|x| (x.value.as_str(), x))
+    {
+        None | Some(("kernel", _)) => crate::nat::kernel::PortSearch::for_kernel(
+            conntrack.node_kernel.0,
+            conntrack.node_kernel.1,
+        ),
+        Some(("whole-range", _)) => crate::nat::kernel::PortSearch::WholeRange,
+        Some((other, x)) => {
+            d.error(&x.loc, &x.path, format!("nat_port_search `{other}`: expected kernel (the node kernel's own search) or whole-range (an ideal allocator, Erlang-B's assumption)"));
+            crate::nat::kernel::PortSearch::WholeRange
+        }
     };
     let node_monitor_grace_period = raw.node_monitor_grace_period.unwrap_or_else(|| {
         if !raw.events.is_empty() {

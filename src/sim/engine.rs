@@ -31,6 +31,8 @@ enum State {
     Open,
     Closed,
     Broken,
+    /// Its TIME_WAIT entry was taken over by a new connection (Linux ≥ 6.5).
+    Evicted,
 }
 
 #[derive(Clone, Copy)]
@@ -75,17 +77,22 @@ pub fn run_with_progress(
     let plane = if let Some(cfg) = &design.aci {
         Plane::Aci {
             state: Box::new(AciState::compile(&s.cluster, cfg)),
-            nat: if cfg.strict_snat_accounting {
-                NatTable::strict()
-            } else {
-                NatTable::default()
-            },
+            nat: NatTable::new(s.conntrack.nat_search, cfg.strict_snat_accounting),
         }
     } else if let Some(cfg) = &design.bgp {
         Plane::Bgp {
             cfg,
             state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
-            tables: NodeTables::default(),
+            // Calico and kube-router masquerade with iptables, so the node kernel's nf_nat search;
+            // Cilium's BPF masquerade has its own allocator (modelled as an ideal one).
+            tables: NodeTables::with_nat(NatTable::new(
+                if cfg.cni == crate::design::bgp::config::BgpCni::Cilium {
+                    crate::nat::kernel::PortSearch::WholeRange
+                } else {
+                    s.conntrack.nat_search
+                },
+                false,
+            )),
             expired: crate::design::bgp::compile::Expired {
                 nodes: vec![false; s.cluster.nodes.len()],
                 ..Default::default()
@@ -256,6 +263,18 @@ fn simulate(
                     continue;
                 }
                 let (o, count) = plane.walk(&run.fabric, &run.cluster, &req);
+                // A 6.5+ kernel gave this connection the port of a TIME_WAIT entry: that entry
+                // is gone, its connection's slot free at once.
+                if let Some(old) = plane.take_evicted() {
+                    let c = &mut run.conns[old as usize];
+                    if c.state == State::Closed {
+                        c.state = State::Evicted;
+                        if let Some(b) = c.binding {
+                            run.nat_per_node[b.node.index()] -= 1;
+                        }
+                        run.free.push(old);
+                    }
+                }
                 run.total.attempted += 1;
                 run.per_gen[generator as usize].attempted += 1;
                 window_attempted += 1;
@@ -353,15 +372,22 @@ fn simulate(
                         };
                         // A constant delay per protocol: the release lanes stay in time order.
                         let lane = usize::from(c.req.proto != Proto::Tcp);
-                        q.push_fifo(lane, now.saturating_add(hold), Event::Release { conn });
+                        if let (Some(b), Proto::Tcp) = (c.binding, c.req.proto) {
+                            plane.closing(&b, conn);
+                        }
+                        q.push_fifo(
+                            lane,
+                            now.saturating_add(hold),
+                            Event::Release { conn, generation },
+                        );
                     }
                     None => run.free.push(conn),
                 }
             }
-            Event::Release { conn } => {
+            Event::Release { conn, generation } => {
                 let c = run.conns[conn as usize];
-                if c.state != State::Closed {
-                    continue;
+                if c.state != State::Closed || c.generation != generation {
+                    continue; // evicted from TIME_WAIT earlier; the slot may serve another
                 }
                 if let Some(b) = &c.binding {
                     plane.release(c.req.proto, b);
@@ -450,6 +476,14 @@ fn simulate(
                     .unwrap_or(0),
                 peak_ports_in_use_total: series.nat_ports_in_use.iter().copied().max().unwrap_or(0),
                 snat_ips_in_use: ips,
+                port_search: match s.conntrack.nat_search {
+                    crate::nat::kernel::PortSearch::Bounded => "bounded (Linux < 6.5)",
+                    crate::nat::kernel::PortSearch::BoundedEvict => {
+                        "bounded with TIME_WAIT eviction (Linux ≥ 6.5)"
+                    }
+                    crate::nat::kernel::PortSearch::WholeRange => "whole range",
+                },
+                time_wait_evicted: plane.nat_evictions(),
             }
         },
         timeseries: series,

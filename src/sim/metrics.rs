@@ -174,6 +174,10 @@ pub struct NatSummary {
     pub peak_ports_in_use_total: u64,
     /// ACI-CNI: SNAT IPs holding at least one node's chunk.
     pub snat_ips_in_use: Option<usize>,
+    /// How the nodes' kernel searched NAT ports (`conntrack.node_kernel`, `nat_port_search`).
+    pub port_search: &'static str,
+    /// TIME_WAIT entries a new connection took over (Linux ≥ 6.5).
+    pub time_wait_evicted: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -92,6 +92,31 @@ impl Plane<'_> {
         }
     }
 
+    fn nat(&mut self) -> &mut NatTable {
+        match self {
+            Plane::Aci { nat, .. } => nat,
+            Plane::Bgp { tables, .. } => &mut tables.nat,
+        }
+    }
+
+    /// A TCP connection with a NAT binding closed: its entry enters TIME_WAIT.
+    pub fn closing(&mut self, b: &NatBinding, slot: u32) {
+        self.nat().closing(b.ip, b.remote, b.port, slot, b.orig);
+    }
+
+    /// The connection whose TIME_WAIT entry the last walk evicted (Linux ≥ 6.5).
+    pub fn take_evicted(&mut self) -> Option<u32> {
+        self.nat().take_evicted()
+    }
+
+    /// TIME_WAIT entries taken over so far.
+    pub fn nat_evictions(&self) -> u64 {
+        match self {
+            Plane::Aci { nat, .. } => nat.evictions,
+            Plane::Bgp { tables, .. } => tables.nat.evictions,
+        }
+    }
+
     pub fn release(&mut self, proto: Proto, b: &NatBinding) {
         match self {
             Plane::Aci { nat, .. } => nat.release(proto, b.ip, b.remote, b.port),

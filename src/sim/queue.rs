@@ -15,7 +15,7 @@ pub enum Event {
     /// connection of `generation` (a broken connection's slot may serve another one since).
     Close { conn: u32, generation: u32 },
     /// The NAT tuple of connection `conn` leaves TIME_WAIT (or the UDP timeout) and is freed.
-    Release { conn: u32 },
+    Release { conn: u32, generation: u32 },
     /// Take a time-series sample.
     Sample,
     /// Scenario event `event` (a failure or a recovery) happens.

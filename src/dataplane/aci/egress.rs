@@ -10,6 +10,7 @@ use crate::dataplane::*;
 const UNTIL_ENDPOINTS: &str = "its pods count as ready until Kubernetes marks the node NotReady";
 use crate::design::aci_cni::snat_scope;
 use crate::nat::conntrack::NatTable;
+use crate::nat::kernel::PortSearch;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
 use crate::net::{Endpoint, Flow, Proto};
 use crate::policy::Verdict as PolicyVerdict;
@@ -105,10 +106,13 @@ impl AciWalk<'_> {
                 // interface): the pod's EPG contracts are not consulted; the fabric's
                 // `<system_id>_snat_svcgraph` contract admits it.
                 let policy = &self.state.cfg.snat_policies[e.policy];
-                let Some(port) = nat.allocate(&pkt, alloc.ip, alloc.chunk.start, alloc.chunk.end)
-                else {
-                    rec.hop(Device::Node(node), Action::Drop, &pkt, || {
-                        format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst)
+                let evictions_before = nat.evictions;
+                let chunk = (alloc.chunk.start, alloc.chunk.end);
+                let Some(port) = nat.allocate(&pkt, alloc.ip, chunk, 0, false) else {
+                    let search = nat.search();
+                    rec.hop(Device::Node(node), Action::Drop, &pkt, || match search {
+                        PortSearch::WholeRange => format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst),
+                        s => format!("no free port of chunk {} of {} towards {} {} within the kernel's bounded search ({}): the SYN is dropped, SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst, s.describe()),
                     });
                     return outcome(
                         orig,
@@ -117,15 +121,26 @@ impl AciWalk<'_> {
                         cx.latency,
                     );
                 };
+                let (search, evicted) = (nat.search(), nat.evictions > evictions_before);
                 pkt.src = Endpoint::new(alloc.ip, port);
                 binding = Some(NatBinding {
                     node,
                     ip: alloc.ip,
                     port,
                     remote: dst,
+                    orig: orig.src,
                 });
                 rec.hop(Device::Node(node), Action::Snat, &pkt, || {
-                    let kept = if port == sport { "the original port is inside the chunk and unused, so it is kept".to_string() } else { format!("the first port of the chunk unused towards {dst}") };
+                    let kept = if port == sport {
+                        "the original port is inside the chunk and unused, so it is kept".to_string()
+                    } else if evicted {
+                        "it took over a colliding entry in TIME_WAIT (Linux ≥ 6.5, nf_nat_used_tuple_harder)".to_string()
+                    } else {
+                        match search {
+                            PortSearch::WholeRange => format!("the first port of the chunk unused towards {dst}"),
+                            _ => format!("the kernel's search from a random offset found it unused towards {dst} (nf_nat_l4proto_unique_tuple)"),
+                        }
+                    };
                     let others = stack.entries.len();
                     format!(
                         "{} is outside every internal subnet of the VRF: OVS SNAT flow of policy {} ({} scope, destination {}, priority {}, the first of the pod's {others} SNAT flow(s) holding it); {} holds chunk {} of {}; conntrack chose port {port} ({kept}); the SNAT table outputs it on the uplink, so the pod's EPG contracts are not consulted",

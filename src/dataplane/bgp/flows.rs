@@ -22,7 +22,7 @@ impl BgpWalk<'_> {
     fn node_snat_port(&self, node: NodeId, flow: &Flow, tables: &mut NodeTables) -> Option<u16> {
         let cfg = &self.state.cfg;
         let off = five_tuple(salt("masq"), flow) as u32;
-        tables.nat.allocate_from(
+        tables.nat.allocate(
             flow,
             self.cluster.node(node).ip,
             cfg.masquerade_ports,
@@ -124,12 +124,14 @@ impl BgpWalk<'_> {
                 return outcome(pkt, Verdict::Dropped, Reason::MasqueradePortExhausted, *lat);
             };
             let dnat_dst = fwd.dst;
+            let before = fwd.src;
             fwd.src = Endpoint::new(ip, p);
             snat = Some(NatBinding {
                 node,
                 ip,
                 port: p,
                 remote: dnat_dst,
+                orig: before,
             });
             rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
                 format!(
@@ -218,12 +220,14 @@ impl BgpWalk<'_> {
                     *lat,
                 );
             };
+            let before = pkt.src;
             pkt.src = Endpoint::new(ip, p);
             binding = Some(NatBinding {
                 node,
                 ip,
                 port: p,
                 remote: dst,
+                orig: before,
             });
             rec.hop(Device::Node(node), Action::Snat, &pkt, || {
                 let kept = if self.state.cfg.masquerade_random_fully {

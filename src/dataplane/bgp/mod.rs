@@ -27,6 +27,16 @@ pub struct NodeTables {
     pub(crate) scratch: Vec<PodId>,
 }
 
+impl NodeTables {
+    /// Empty tables whose NAT searches ports as `nat` does.
+    pub fn with_nat(nat: NatTable) -> Self {
+        NodeTables {
+            nat,
+            ..NodeTables::default()
+        }
+    }
+}
+
 /// A Maglev table's key: the service and its backend set (first backend, count).
 type MaglevKey = (ServiceId, Option<PodId>, usize);
 
