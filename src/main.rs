@@ -157,6 +157,13 @@ struct SnatFlags {
     /// Size by the talk's rule: one port per connection whatever the destination.
     #[arg(long)]
     strict: bool,
+    /// The nodes' Linux version (default 5.15, or the scenario's conntrack.node_kernel): before
+    /// 6.5 the NAT port search gives up after 248 probes; from 6.5 it may take over TIME_WAIT entries.
+    #[arg(long)]
+    node_kernel: Option<String>,
+    /// kernel (the node kernel's search, default) or whole-range (an ideal allocator).
+    #[arg(long)]
+    nat_port_search: Option<String>,
     #[arg(long)]
     json: bool,
     /// Run the engine on a one-node scenario built from the inputs and compare.
@@ -240,6 +247,8 @@ fn main() -> ExitCode {
             snat_ips: f.snat_ips,
             surge: f.surge,
             strict: f.strict,
+            node_kernel: f.node_kernel.clone(),
+            nat_port_search: f.nat_port_search.clone(),
             json: f.json,
             verify: f.verify,
             out: f.out.clone(),

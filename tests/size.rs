@@ -71,6 +71,7 @@ fn erlang_b_inverse_matches_an_independent_computation() {
             snat_ips: None,
             surge: 0,
             strict: true,
+            search: fabsim::nat::kernel::PortSearch::WholeRange,
         };
         let c = size(&i).unwrap().required_ports_per_node.strict.unwrap();
         assert!(erlang_b_direct(c, a_erl) <= target && erlang_b_direct(c - 1, a_erl) > target);
@@ -205,4 +206,47 @@ fn the_command_explains_refuses_bad_input_and_verifies() {
     let doc = roxmltree::Document::parse(&svg).unwrap();
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `size snat` takes the node kernel and says which port search its figure assumes.
+#[test]
+fn the_kernel_setting_names_the_assumption() {
+    let base = [
+        "size",
+        "snat",
+        "--nodes",
+        "2",
+        "--rate",
+        "10",
+        "--lifetime",
+        "5s",
+        "--json",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let (code, out, err) = common::fabsim(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["port_search"].as_str().unwrap().to_string()
+    };
+    assert!(
+        run(&[]).contains("248 probes"),
+        "the default kernel 5.15 is bounded"
+    );
+    assert!(run(&["--node-kernel", "6.8.0-45-generic"]).contains("TIME_WAIT entry"));
+    assert!(run(&["--nat-port-search", "whole-range"]).contains("whole-range"));
+    let (code, _, err) = common::fabsim(&[
+        "size",
+        "snat",
+        "--nodes",
+        "2",
+        "--rate",
+        "10",
+        "--lifetime",
+        "5s",
+        "--node-kernel",
+        "banana",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--node-kernel `banana`"), "{err}");
 }

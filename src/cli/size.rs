@@ -32,6 +32,9 @@ pub struct Args {
     pub snat_ips: Option<u32>,
     pub surge: u64,
     pub strict: bool,
+    /// `--node-kernel` (a Linux version) and `--nat-port-search` (kernel | whole-range).
+    pub node_kernel: Option<String>,
+    pub nat_port_search: Option<String>,
     pub json: bool,
     pub verify: bool,
     pub out: Option<PathBuf>,
@@ -84,6 +87,7 @@ struct FromScenario {
     time_wait_s: f64,
     range: Option<PortRange>,
     snat_ips: Option<u32>,
+    search: crate::nat::kernel::PortSearch,
 }
 
 fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, String> {
@@ -154,6 +158,7 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
         streams,
         time_wait_s: s.conntrack.time_wait.as_secs_f64(),
         range: aci.map(|c| c.port_range),
+        search: s.conntrack.nat_search,
         snat_ips: aci.and_then(|c| {
             c.snat_policies
                 .iter()
@@ -209,7 +214,29 @@ pub fn input(a: &Args) -> Result<SnatInput, String> {
             .as_ref()
             .and_then(|s| s.range.map(|r| (r.start, r.end))))
         .unwrap_or((PortRange::DEFAULT.start, PortRange::DEFAULT.end));
+    use crate::nat::kernel::PortSearch;
+    let kernel = match &a.node_kernel {
+        Some(k) => Some(crate::scenario::parse_kernel(k).ok_or_else(|| {
+            format!("--node-kernel `{k}` is not a Linux version like 5.15 or 6.8.0-45-generic")
+        })?),
+        None => None,
+    };
+    let search = match (a.nat_port_search.as_deref(), kernel, &scen) {
+        (Some("whole-range"), _, _) => PortSearch::WholeRange,
+        (Some(other), _, _) if other != "kernel" => {
+            return Err(format!(
+                "--nat-port-search `{other}`: expected kernel or whole-range"
+            ));
+        }
+        (_, Some((major, minor)), _) => PortSearch::for_kernel(major, minor),
+        (_, None, Some(s)) => s.search,
+        (_, None, None) => {
+            let (major, minor) = crate::scenario::DEFAULT_NODE_KERNEL;
+            PortSearch::for_kernel(major, minor)
+        }
+    };
     Ok(SnatInput {
+        search,
         nodes,
         rate_per_node: rate,
         lifetime_s,

@@ -11,6 +11,7 @@
 
 use super::erlang::{erlang_b, ports_for_streams, servers_for, weighted_loss};
 use crate::cluster::NodeId;
+use crate::nat::kernel::PortSearch;
 use crate::nat::snat::{PortRange, SnatGlobalInfo};
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -36,6 +37,8 @@ pub struct SnatInput {
     pub surge: u64,
     /// Size by the talk's rule (one port per connection, any destination).
     pub strict: bool,
+    /// How the nodes' kernel searches NAT ports (`--node-kernel`, `--nat-port-search`).
+    pub search: PortSearch,
 }
 
 impl SnatInput {
@@ -93,6 +96,8 @@ pub struct SnatSizing {
     pub refusal_probability: Refusal,
     pub nodes_without_chunk: Vec<String>,
     pub masquerade: Vec<Masquerade>,
+    /// Which port search the analytic figures assume, against the kernel's.
+    pub port_search: String,
     /// How each number was reached, in order.
     pub explanation: Vec<(String, String)>,
 }
@@ -321,7 +326,17 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
             fmt_p(masquerade[1].refusal_probability)
         ),
     );
+    let port_search = match i.search {
+        PortSearch::WholeRange => "Erlang-B assumes that every free port of the chunk can be found: exact for an allocator that tries the whole range (nat_port_search: whole-range)".to_string(),
+        PortSearch::Bounded => "Erlang-B assumes that every free port can be found; the kernel (< 6.5) gives up after 248 probes (rounds of 128, 64, 32, 16, 8 consecutive ports, nf_nat_l4proto_unique_tuple), so it refuses more near the limit — at 3000 erlangs on 3000 ports 3.3% instead of 1.44% (tests/nat_kernel.rs): the figures are a lower bound; --verify simulates the kernel's search".to_string(),
+        PortSearch::BoundedEvict => {
+            let lower = erlang_b(u64::from(ppn), i.rate_per_node * i.lifetime_s * busiest_share);
+            format!("the kernel (≥ 6.5) lets a new TCP connection take over a TIME_WAIT entry under pressure (nf_nat_used_tuple_harder): TIME_WAIT then holds a port only while ports are free, so the figures (lifetime + TIME_WAIT) are an upper bound and Erlang-B on the lifetime alone, {}, the lower one at {ppn} ports; --verify simulates the kernel's search", fmt_p(lower))
+        }
+    };
+    explain("port_search", port_search.clone());
     Ok(SnatSizing {
+        port_search,
         offered_erlangs: offered,
         required_ports_per_node: required,
         recommended_ports_per_node: recommended,
