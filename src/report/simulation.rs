@@ -16,6 +16,7 @@ pub const APPROXIMATIONS: &[&str] = &[
     "The controller serves SNAT chunk requests in node-name order (it takes them in event order); the SNAT graph is cut at max_nodes_svc_graph in name order.",
     "A node left without a SNAT chunk sends its pods' traffic un-NATed (inferred from the controller code).",
     "A broken connection frees its NAT port at once (no TIME_WAIT).",
+    "NAT source ports follow the node kernel's search (conntrack.node_kernel, default 5.15: at most 248 probes from random offsets; from 6.5 TIME_WAIT entries can be taken over); whether a new SYN's sequence number passes the old connection's is a coin flip for different original 4-tuples.",
     "Hold-timer expiry withdraws a failed node's routes regardless of graceful restart (RFC 4724 helps a restarting speaker, not a dead one).",
     "A LoadBalancer connection moved to another node breaks (no conntrack there); Cilium DSR is not modelled.",
     "A node cut off from the fabric is handled as failed: its connections break at once.",
