@@ -465,3 +465,57 @@ fn validate_json_reports_the_allocation() {
     assert_eq!(p["chunks"][0]["start"], 5000);
     assert_eq!(p["chunks"][0]["end"], 7999);
 }
+
+/// A policy that got no chunk on a node writes no flow there (hostagent `updateEpFiles` lists only
+/// the node's own allocations; opflex builds flows only for a local Snat), so the next flow of the
+/// stack takes the traffic — here the CLUSTER policy — at the freed priority. One chunk per IP
+/// (5000–8000 by 3000): the POD policy's one IP goes to n1 (first by name); n2 gets none.
+#[test]
+fn a_policy_without_a_chunk_yields_to_the_next_flow() {
+    let y = fabric(2)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 2, labels: { app: d } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    kube_config: { snat_operator: { port_range: { start: 5000, end: 8000, ports_per_node: 3000 } } }
+    snat_policies:
+      - { name: pod, snat_ip: [10.20.30.1], dest_ip: [8.0.0.0/8], selector: { labels: { app: d } } }
+      - { name: cluster, snat_ip: [10.20.31.1, 10.20.31.2] }
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    let node_of = |pod: &str| {
+        s.cluster
+            .node(s.cluster.pod(s.cluster.pod_by_name("a", pod).unwrap()).node)
+            .name
+            .clone()
+    };
+    assert_eq!((node_of("d-0"), node_of("d-1")), ("n1".into(), "n2".into()));
+    let snat_src = |pod: &str| {
+        let t = trace_of(&s, &format!("pod:a/{pod}"), "8.8.8.8:443");
+        t.forward
+            .iter()
+            .find(|h| h.action == "snat")
+            .map(|h| (h.src.clone(), h.detail.clone()))
+            .unwrap()
+    };
+    let (src, detail) = snat_src("d-0");
+    assert!(src.starts_with("10.20.30.1:"), "{src}");
+    assert!(detail.contains("priority 300"));
+    let (src, detail) = snat_src("d-1");
+    assert!(src.starts_with("10.20.31.2:"), "{src}");
+    assert!(
+        detail.contains("policy cluster") && detail.contains("priority 300"),
+        "{detail}"
+    );
+    let pi = st
+        .cfg
+        .snat_policies
+        .iter()
+        .position(|p| p.name == "pod")
+        .unwrap();
+    assert_eq!(st.pod_stack[1].unallocated.len(), 1);
+    assert_eq!(st.pod_stack[1].unallocated[0].0, pi);
+}

@@ -14,7 +14,7 @@ pub const APPROXIMATIONS: &[&str] = &[
     "ACI-CNI is modelled on acc-provision 6.1.2.1 and aci-containers 6.1.2.1 (EPGs aci-containers-default/-system/-nodes and their contracts, kubernetes flavours) and opflex's SNAT and routing-domain flows.",
     "PBR resilient hashing uses 256 buckets; the APIC bucket count is not documented. A removed destination's flows all go to one remaining destination (Cisco's PBR white paper), taken to be the next by name.",
     "The controller serves SNAT chunk requests in node-name order (it takes them in event order); the SNAT graph is cut at max_nodes_svc_graph in name order.",
-    "A node left without a SNAT chunk sends its pods' traffic un-NATed (inferred from the controller code).",
+    "A node left without a SNAT chunk for a policy has no SNAT flow for it (aci-containers updateEpFiles, opflex handleEndpointUpdate): its pods' traffic takes the next SNAT flow of their stack or leaves un-NATed.",
     "A broken connection frees its NAT port at once (no TIME_WAIT).",
     "NAT source ports follow the node kernel's search (conntrack.node_kernel, default 5.15: at most 248 probes from random offsets; from 6.5 TIME_WAIT entries can be taken over); whether a new SYN's sequence number passes the old connection's is a coin flip for different original 4-tuples.",
     "Hold-timer expiry withdraws a failed node's routes regardless of graceful restart (RFC 4724 helps a restarting speaker, not a dead one).",

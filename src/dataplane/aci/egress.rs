@@ -149,10 +149,10 @@ impl AciWalk<'_> {
                 });
             }
             None => {
-                if let Some(e) = entry {
-                    let policy = &self.state.cfg.snat_policies[e.policy];
+                if let Some((pi, d)) = stack.unallocated.iter().find(|(_, d)| d.contains(&dst.ip)) {
+                    let policy = &self.state.cfg.snat_policies[*pi];
                     rec.hop(Device::Node(node), Action::Route, &pkt, || {
-                        format!("SNAT policy {} applies but {} got no chunk (policy status IpPortsExhausted): the packet leaves un-NATed (inferred from the controller code)", policy.name, self.cluster.node_ref(node))
+                        format!("SNAT policy {} (destination {d}) applies but {} got no chunk (policy status IpPortsExhausted): the host agent lists no SNAT for the pod (updateEpFiles), so OVS has no SNAT flow for it and routes the packet un-NATed", policy.name, self.cluster.node_ref(node))
                     });
                 } else if let Some((pi, d)) =
                     stack.skipped.iter().find(|(_, d)| d.contains(&dst.ip))

@@ -274,9 +274,6 @@ impl AciState {
                 .iter()
                 .position(|u| u.policy == policy && u.service == service)
         };
-        let pod_stack: Vec<Stack> = (0..cluster.pods.len())
-            .map(|p| snat_scope::stack(&cfg.snat_policies, cluster, PodId(p as u32), unit_of))
-            .collect();
 
         // The SNAT service graph (`updateServiceDeviceInstanceSnat`): nodes sorted by name, the
         // list cut at max_nodes_svc_graph BEFORE excluded nodes are skipped.
@@ -357,6 +354,15 @@ impl AciState {
         }
         let unit_ips: Vec<Vec<Ipv4Addr>> = units.iter().map(|u| u.ips.clone()).collect();
         let snat = SnatGlobalInfo::allocate(&cfg.port_range, &unit_ips, requests);
+        let pod_stack: Vec<Stack> = (0..cluster.pods.len())
+            .map(|p| {
+                let pod = PodId(p as u32);
+                let node = cluster.pod(pod).node;
+                snat_scope::stack(&cfg.snat_policies, cluster, pod, unit_of, |u| {
+                    snat.by_node.contains_key(&(node, u))
+                })
+            })
+            .collect();
 
         let mut internal: Vec<Ipv4Net> = cfg
             .node_subnets

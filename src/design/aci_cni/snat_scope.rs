@@ -16,6 +16,8 @@
 //!   300 − position, at most 32 per endpoint; beyond, opflex logs "Limit 32 reached … hence
 //!   skipping" and writes no flow (opflex `IntFlowManager.cpp` `flowsEndpointSNAT`). The highest
 //!   priority whose destination holds the address wins: a later, more specific prefix does not.
+//!   A policy whose unit got no chunk on the node writes no flow (`handleEndpointUpdate` only
+//!   builds flows for a local Snat): its traffic falls to the next flow or leaves un-NATed.
 
 use super::config::SnatPolicySpec;
 use crate::cluster::{Cluster, PodId, ServiceId, ServiceType, selects};
@@ -72,11 +74,13 @@ pub struct StackEntry {
     pub priority: u32,
 }
 
-/// A pod's SNAT flows, in priority order, and the (policy, destination) pairs opflex skipped.
+/// A pod's SNAT flows, in priority order, the (policy, destination) pairs opflex skipped beyond
+/// 32, and those of policies whose unit got no chunk on the pod's node (no flow at all).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stack {
     pub entries: Vec<StackEntry>,
     pub skipped: Vec<(usize, Ipv4Net)>,
+    pub unallocated: Vec<(usize, Ipv4Net)>,
 }
 
 /// The LoadBalancer services a SERVICE-scope policy selects: of its namespace if it names one,
@@ -158,12 +162,17 @@ fn destinations(policy: &SnatPolicySpec) -> Vec<Ipv4Net> {
 }
 
 /// A pod's stack. `unit_of(policy, service)` names the allocation unit of a policy (with the
-/// service, for SERVICE-scope policies).
+/// service, for SERVICE-scope policies); `allocated(unit)`: the pod's node holds a chunk for it.
+/// The hostagent lists a policy's SNAT only where its node holds a chunk (`updateEpFiles` takes
+/// the uuids from the node's own global info), so a unit without one writes no flow — and takes
+/// no position: later entries move up. The stack still ends after the first policy without
+/// `destIp`, chunk or not (the `break` there does not look at the uuids).
 pub fn stack(
     policies: &[SnatPolicySpec],
     cluster: &Cluster,
     pod: PodId,
     unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
+    allocated: impl Fn(usize) -> bool,
 ) -> Stack {
     let mut matched: Vec<(Scope, std::cmp::Reverse<u8>, usize)> = policies
         .iter()
@@ -189,6 +198,10 @@ pub fn stack(
         };
         for unit in units {
             for dest in destinations(p) {
+                if !allocated(unit) {
+                    out.unallocated.push((i, dest));
+                    continue;
+                }
                 let position = out.entries.len() + out.skipped.len();
                 if position >= MAX_SNAT_FLOWS_PER_ENDPOINT {
                     out.skipped.push((i, dest));
