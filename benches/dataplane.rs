@@ -220,6 +220,46 @@ fn sizing(c: &mut Criterion) {
 }
 
 /// The reports: rendering the brkdcn-2663 report (tables, four SVG plots, HTML and Markdown).
+/// One NAT port choice on a 3000-port chunk that is 99% full towards one destination (30 free
+/// ports scattered), under each search: the worst case the engine meets near exhaustion.
+fn nat_search(c: &mut Criterion) {
+    use fabsim::nat::conntrack::NatTable;
+    use fabsim::nat::kernel::PortSearch;
+    use fabsim::net::{Endpoint, Flow, Proto};
+    use std::net::Ipv4Addr;
+    let nat_ip = Ipv4Addr::new(10, 20, 30, 1);
+    let dst = Endpoint::new(Ipv4Addr::new(1, 1, 1, 1), 443);
+    let flow = |sport: u16| Flow {
+        proto: Proto::Tcp,
+        src: Endpoint::new(Ipv4Addr::new(10, 33, 0, 2), sport),
+        dst,
+    };
+    let mut g = c.benchmark_group("nat_port_search_3000_ports_99pct_full");
+    for (name, search) in [
+        ("whole_range", PortSearch::WholeRange),
+        ("linux_5_15", PortSearch::Bounded),
+        ("linux_6_8", PortSearch::BoundedEvict),
+    ] {
+        let mut t = NatTable::new(search, false);
+        for p in 5000..8000u16 {
+            if p % 100 != 7 {
+                t.allocate(&flow(p), nat_ip, (p, p), 0, false);
+            }
+        }
+        let mut sport = 40000u16;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                sport = sport.wrapping_add(1).max(40000);
+                let f = flow(sport);
+                if let Some(p) = t.allocate(&f, nat_ip, (5000, 7999), 0, false) {
+                    t.release(Proto::Tcp, nat_ip, dst, p);
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 fn reports(c: &mut Criterion) {
     let loaded = fabsim::scenario::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -235,5 +275,7 @@ fn reports(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, lpm, pbr, walks, envelope, engine, sizing, reports);
+criterion_group!(
+    benches, lpm, pbr, walks, envelope, engine, sizing, nat_search, reports
+);
 criterion_main!(benches);
