@@ -519,3 +519,53 @@ designs:
     assert_eq!(st.pod_stack[1].unallocated.len(), 1);
     assert_eq!(st.pod_stack[1].unallocated[0].0, pi);
 }
+
+/// Item 6 — controller `validateCr`: a second policy without labels in the same namespace (here
+/// two CLUSTER policies) is `Failed` and gets nothing, as one whose snatIp overlaps an earlier
+/// one's (10.20.30.0/29 contains 10.20.30.1). Item 14 — ports_per_node 0 passes the controller's
+/// range checks and loops forever in `ExpandPortRanges`: an error, not a default.
+#[test]
+fn conflicting_policies_fail_and_ports_per_node_zero_is_an_error() {
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: d, namespace: a, replicas: 1, labels: { app: d } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    snat_policies:
+      - { name: first, snat_ip: [10.20.30.1] }
+      - { name: second, snat_ip: [10.20.31.1] }
+      - { name: overlap, snat_ip: [10.20.30.0/29], selector: { namespace: a } }
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    let failed: Vec<(&str, bool)> = st
+        .cfg
+        .snat_policies
+        .iter()
+        .map(|p| (p.name.as_str(), p.failed.is_some()))
+        .collect();
+    assert_eq!(
+        failed,
+        [("first", false), ("second", true), ("overlap", true)]
+    );
+    assert_eq!(st.units.len(), 1, "only `first` is allocated");
+    let bad = y.replace(
+        "    snat_policies:",
+        "    kube_config: { snat_operator: { port_range: { ports_per_node: 0 } } }\n    snat_policies:",
+    );
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        &bad,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let errors: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("loops forever in ExpandPortRanges")),
+        "{errors:?}"
+    );
+}
