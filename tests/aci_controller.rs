@@ -569,3 +569,117 @@ designs:
         "{errors:?}"
     );
 }
+
+/// `updateServiceDeviceInstanceSnat` leaves an excluded node out whatever its health: IP SLA
+/// bringing it back after a failure does not add it, so replies never land on it (no bounce).
+/// And a walk that fails after SNAT frees its port: with the SNAT graph empty (the one node within
+/// max_nodes_svc_graph 1 is excluded) every reply is lost and no port stays held.
+#[test]
+fn excluded_nodes_stay_out_and_failed_walks_free_their_ports() {
+    // Sixteen destinations: the SNAT graph hashes (source IP, destination IP), so replies from
+    // several servers spread over the buckets.
+    let traffic: String = (1..=16)
+        .map(|k| format!("  - {{ name: e{k}, from: 'deployment:a/d', to: '1.1.1.{k}:443/tcp', arrivals: {{ poisson: 5/s }}, duration: {{ exponential: 1s }} }}\n"))
+        .collect();
+    let run = |router: &str, cap: u32, events: &str| {
+        let y = fabric(2).replace("name: t\n", "name: t\nduration: 60s\n")
+            + &format!("cluster:
+  node_labels: {{ {router}: {{ node-role.kubernetes.io/router: '' }} }}
+  namespaces: [{{ name: a }}]
+  deployments: [{{ name: d, namespace: a, replicas: 1, labels: {{ app: d }} }}]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+{NET}    kube_config: {{ allow_pods_external_access: true, max_nodes_svc_graph: {cap}, node_snat_redirect_exclude: [{{ group: r, labels: [router] }}] }}
+    snat_policies: [{{ name: p, snat_ip: [10.20.30.1] }}]
+traffic:
+{traffic}events: [{events}]
+conntrack: {{ time_wait: 5s }}
+");
+        let s = load_text(&y);
+        fabsim::sim::engine::run(&s, &s.designs[0], fabsim::time::Nanos::from_secs(1)).unwrap()
+    };
+    // The pod sits on n1 (first placed); n2 is the excluded router. It fails and returns.
+    let r = run(
+        "n2",
+        2,
+        "{ at: 10s, fail: 'node:n2' }, { at: 20s, recover: 'node:n2' }",
+    );
+    assert!(r.connections.established > 1000);
+    assert_eq!(r.paths.replies_bounced_share, 0.0);
+    // n1 excluded and n2 past the cap: no destination; every walk fails after SNAT and frees
+    // its port.
+    let r = run("n1", 1, "");
+    assert_eq!(r.connections.established, 0);
+    assert!(
+        r.timeseries.nat_ports_in_use.iter().all(|p| *p == 0),
+        "{:?}",
+        r.timeseries.nat_ports_in_use
+    );
+}
+
+/// `allocateIpChunk`'s rule also bounds what `validate` accepts: 7 nodes × 3 pods with chunks of
+/// 4 need 2 chunks each (3 > 4 − 2), 56 addresses, and a /27 pod subnet has 29 usable.
+#[test]
+fn validate_counts_pod_chunks_as_the_controller_gives_them() {
+    let y = fabric(7)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: w, namespace: a, replicas: 21, labels: { app: w } }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/27, pod_subnet_chunk_size: 4, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }
+";
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        &y,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let errors: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("holds 29 usable addresses but the nodes need 56")),
+        "{errors:?}"
+    );
+}
+
+/// The controller's `getServicesBySelector` keeps only services with a LoadBalancer IP: a
+/// SERVICE-scope policy whose service got none selects nobody, so the CLUSTER policy applies.
+/// And `validateCr` compares only with policies that became Ready: `c` overlaps the Failed `b`
+/// but not `a`, so it is Ready.
+#[test]
+fn service_scope_needs_an_lb_ip_and_failed_policies_conflict_with_nothing() {
+    let y = fabric(1)
+        + "cluster:
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web } }]
+  services: [{ name: web, namespace: a, type: LoadBalancer, selector: { app: web }, labels: { app: web }, ports: [{ port: 80 }], load_balancer_ip: 10.35.0.1 }]
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + "    snat_policies:
+      - { name: svc, selector: { labels: { app: web } } }
+      - { name: a, snat_ip: [10.20.30.1] }
+      - { name: b, snat_ip: [10.20.31.1] }
+      - { name: c, snat_ip: [10.20.31.1], selector: { namespace: a } }
+";
+    let s = load_text(&y);
+    let st = state(&s);
+    assert_eq!(
+        st.lb_ip[0], None,
+        "10.35.0.1 is outside extern_static's pool .2–.254"
+    );
+    let failed: Vec<bool> = st
+        .cfg
+        .snat_policies
+        .iter()
+        .map(|p| p.failed.is_some())
+        .collect();
+    assert_eq!(failed, [false, false, true, false]);
+    // c (NAMESPACE) beats a (CLUSTER) for the pod; svc selects nothing.
+    let e = select(&st.pod_stack[0].entries, Ipv4Addr::new(1, 1, 1, 1)).unwrap();
+    assert_eq!(st.cfg.snat_policies[e.policy].name, "c");
+}

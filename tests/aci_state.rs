@@ -50,30 +50,31 @@ designs:
     let pol = |n: &str| cfg.snat_policies.iter().position(|x| x.name == n).unwrap();
     let (d1, d2, d3, d4) = (p("ns1/d1-0"), p("ns2/d2-0"), p("ns1/d3-0"), p("ns1/d4-0"));
     let state = AciState::compile(&s.cluster, cfg);
+    let lbs = state.lb_ip.clone();
     let stack = |pod: fabsim::cluster::PodId| state.pod_stack[pod.index()].entries.clone();
     // Each policy's scope for d1: labels matching the pod → POD; namespace only → NAMESPACE; …
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("pod")], &s.cluster, d1),
+        scope_of(&cfg.snat_policies[pol("pod")], &s.cluster, &lbs, d1),
         Some(Scope::Pod)
     );
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("ns")], &s.cluster, d1),
+        scope_of(&cfg.snat_policies[pol("ns")], &s.cluster, &lbs, d1),
         Some(Scope::Namespace)
     );
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("nslabel")], &s.cluster, d1),
+        scope_of(&cfg.snat_policies[pol("nslabel")], &s.cluster, &lbs, d1),
         Some(Scope::Namespace)
     );
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("cluster")], &s.cluster, d1),
+        scope_of(&cfg.snat_policies[pol("cluster")], &s.cluster, &lbs, d1),
         Some(Scope::Cluster)
     );
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("svc")], &s.cluster, d1),
+        scope_of(&cfg.snat_policies[pol("svc")], &s.cluster, &lbs, d1),
         None
     );
     assert_eq!(
-        scope_of(&cfg.snat_policies[pol("svc")], &s.cluster, d4),
+        scope_of(&cfg.snat_policies[pol("svc")], &s.cluster, &lbs, d4),
         Some(Scope::Service)
     );
     // d1's stack: dst (POD, 8.8.8.0/24) then pod (POD, no destIp → 0/0, ends the stack).

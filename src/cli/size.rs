@@ -88,6 +88,7 @@ struct FromScenario {
     range: Option<PortRange>,
     snat_ips: Option<u32>,
     search: crate::nat::kernel::PortSearch,
+    node_kernel: (u32, u32),
 }
 
 fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, String> {
@@ -159,6 +160,7 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
         time_wait_s: s.conntrack.time_wait.as_secs_f64(),
         range: aci.map(|c| c.port_range),
         search: s.conntrack.nat_search,
+        node_kernel: s.conntrack.node_kernel,
         snat_ips: aci.and_then(|c| {
             c.snat_policies
                 .iter()
@@ -229,7 +231,9 @@ pub fn input(a: &Args) -> Result<SnatInput, String> {
             ));
         }
         (_, Some((major, minor)), _) => PortSearch::for_kernel(major, minor),
-        (_, None, Some(s)) => s.search,
+        // `--nat-port-search kernel` overrides a scenario's whole-range with its kernel.
+        (Some(_), None, Some(s)) => PortSearch::for_kernel(s.node_kernel.0, s.node_kernel.1),
+        (None, None, Some(s)) => s.search,
         (_, None, None) => {
             let (major, minor) = crate::scenario::DEFAULT_NODE_KERNEL;
             PortSearch::for_kernel(major, minor)

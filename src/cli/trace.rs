@@ -54,7 +54,7 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
             let state = AciState::compile(&s.cluster, cfg);
             AciWalk::new(&s.fabric, &s.cluster, &state).walk(
                 &req,
-                &mut NatTable::default(),
+                &mut NatTable::new(s.conntrack.nat_search, cfg.strict_snat_accounting),
                 &mut rec,
             )
         }
@@ -62,7 +62,10 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
             let state = BgpState::compile(&s.fabric, &s.cluster, cfg);
             BgpWalk::new(&s.fabric, &s.cluster, &state).walk(
                 &req,
-                &mut NodeTables::default(),
+                &mut NodeTables::with_nat(NatTable::new(
+                    cfg.nat_search(s.conntrack.nat_search),
+                    false,
+                )),
                 &mut rec,
             )
         }

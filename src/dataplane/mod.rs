@@ -221,6 +221,21 @@ pub struct NatBinding {
     pub orig: Endpoint,
 }
 
+/// A failed outcome that still carries the NAT binding its walk reserved, so that the walker
+/// frees the port (see [`release_if_failed`]).
+pub fn failed_with(binding: Option<NatBinding>, o: Outcome) -> Outcome {
+    Outcome { snat: binding, ..o }
+}
+
+/// A walk that failed after reserving a NAT port frees it: nothing else holds the binding.
+pub fn release_if_failed(o: &mut Outcome, nat: &mut crate::nat::conntrack::NatTable) {
+    if o.verdict != Verdict::Delivered
+        && let Some(b) = o.snat.take()
+    {
+        nat.release(o.flow.proto, b.ip, b.remote, b.port);
+    }
+}
+
 /// The result of a walk.
 #[derive(Clone, Debug)]
 pub struct Outcome {

@@ -85,7 +85,8 @@ impl<T: Copy + PartialEq> HashGroup<T> {
     /// paper: with resilient hashing "the traffic that was going to the failed node is redirected
     /// to one of the available PBR nodes", not spread over all (why "backup PBR policy" exists).
     /// Which one is not published: we take the member that followed the removed one in the list
-    /// (wrapping), i.e. the next destination by name. Plain hashing rehashes every flow.
+    /// (wrapping) — the next destination by name, as the controller lists them, until a returning
+    /// destination is appended at the end by [`HashGroup::add`]. Plain hashing rehashes every flow.
     pub fn remove(&mut self, m: T) -> bool {
         let Some(gone) = self.members.iter().position(|x| *x == m) else {
             return false;

@@ -217,7 +217,15 @@ impl RawConntrack {
         let r = RawConntrack {
             time_wait: f.opt("time_wait", d),
             udp_timeout: f.opt("udp_timeout", d),
-            node_kernel: f.opt_at("node_kernel", d),
+            node_kernel: match f.node("node_kernel") {
+                // A YAML number drops trailing zeros (5.10 reads as 5.1): ask for quotes.
+                Some(n) if matches!(n.value, Value::Float(_)) => {
+                    d.error(&n.loc, &f.child("node_kernel"), format!("write the kernel version quoted, e.g. '{}': a YAML number loses its trailing zeros (5.10 would read as 5.1)", n.scalar_text().unwrap_or_default()));
+                    None
+                }
+                Some(n) => At::<String>::decode(n, &f.child("node_kernel"), d),
+                None => None,
+            },
             nat_port_search: f.opt_at("nat_port_search", d),
         };
         f.finish(d);

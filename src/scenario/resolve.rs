@@ -210,7 +210,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             Some(v) => conntrack.node_kernel = v,
             None => d.error(&k.loc, &k.path, format!("node_kernel `{}` is not a Linux version like 5.15 or 6.8.0-45-generic", k.value)),
         },
-        None => defaults.push("conntrack.node_kernel = 5.15 (Ubuntu 22.04 LTS; RHEL 9 runs 5.14): NAT port search bounded to 248 tries, no TIME_WAIT eviction (that needs Linux ≥ 6.5)".into()),
+        None => defaults.push("conntrack.node_kernel = 5.15 (Ubuntu 22.04 LTS; RHEL 9 runs 5.14): the kernel's NAT port search gives up after 248 tries, no TIME_WAIT eviction (that needs Linux ≥ 6.5)".into()),
     }
     conntrack.nat_search = match raw
         .conntrack

@@ -345,7 +345,8 @@ pub(super) fn finish(
         v
     };
 
-    // Pod addresses: each node needs ceil(pods / chunk) chunks of the pod subnets.
+    // Pod addresses: each node holds the chunks the controller gives it (another one when its
+    // pods exceed size − chunk/2, `allocateIpChunk`).
     let usable: u64 = cfg
         .pod_subnets
         .iter()
@@ -355,12 +356,12 @@ pub(super) fn finish(
     let needed: u64 = cluster
         .pods_by_node()
         .iter()
-        .map(|pods| (pods.len() as u64).div_ceil(chunk).max(1) * chunk)
+        .map(|pods| crate::design::aci_cni::compile::pod_chunks(pods.len() as u64, chunk) * chunk)
         .sum();
     if needed > usable {
         let (_, loc, path, _) = &net.locs[1];
         d.error(loc, path, format!(
-            "pod_subnet holds {usable} usable addresses but the nodes need {needed} (chunks of {chunk} per node)"
+            "pod_subnet holds {usable} usable addresses but the nodes need {needed} (chunks of {chunk}; a node takes another when its pods exceed its addresses − {}, aci-containers allocateIpChunk)", chunk / 2
         ));
     }
     let svc_cap = cfg.node_svc_subnet.size().saturating_sub(3);
@@ -485,7 +486,10 @@ pub(super) fn finish(
             d.warning(&p.loc, &p.path, msg.clone());
             msg
         });
-        earlier.push(p);
+        // The controller's cache holds only policies that became Ready.
+        if failed.is_none() {
+            earlier.push(p);
+        }
         let namespace = match &p.namespace {
             Some(n) => match cluster.namespace_by_name(&n.value) {
                 Some(id) => Some(id),

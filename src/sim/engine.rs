@@ -83,14 +83,8 @@ pub fn run_with_progress(
         Plane::Bgp {
             cfg,
             state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
-            // Calico and kube-router masquerade with iptables, so the node kernel's nf_nat search;
-            // Cilium's BPF masquerade has its own allocator (modelled as an ideal one).
             tables: NodeTables::with_nat(NatTable::new(
-                if cfg.cni == crate::design::bgp::config::BgpCni::Cilium {
-                    crate::nat::kernel::PortSearch::WholeRange
-                } else {
-                    s.conntrack.nat_search
-                },
+                cfg.nat_search(s.conntrack.nat_search),
                 false,
             )),
             expired: crate::design::bgp::compile::Expired {
@@ -476,7 +470,7 @@ fn simulate(
                     .unwrap_or(0),
                 peak_ports_in_use_total: series.nat_ports_in_use.iter().copied().max().unwrap_or(0),
                 snat_ips_in_use: ips,
-                port_search: match s.conntrack.nat_search {
+                port_search: match plane.nat_search() {
                     crate::nat::kernel::PortSearch::Bounded => "bounded (Linux < 6.5)",
                     crate::nat::kernel::PortSearch::BoundedEvict => {
                         "bounded with TIME_WAIT eviction (Linux ≥ 6.5)"

@@ -109,6 +109,14 @@ impl Plane<'_> {
         self.nat().take_evicted()
     }
 
+    /// How this plane's NAT searches ports.
+    pub fn nat_search(&self) -> crate::nat::kernel::PortSearch {
+        match self {
+            Plane::Aci { nat, .. } => nat.search(),
+            Plane::Bgp { tables, .. } => tables.nat.search(),
+        }
+    }
+
     /// TIME_WAIT entries taken over so far.
     pub fn nat_evictions(&self) -> u64 {
         match self {
@@ -226,6 +234,11 @@ impl Plane<'_> {
                     .iter_mut()
                     .filter(|r| r.kind == RedirectKind::Snat)
                 {
+                    // A node the controller left out (past max_nodes_svc_graph, or excluded by
+                    // node_snat_redirect_exclude) never joins the graph, whatever IP SLA sees.
+                    if r.capped.contains(&node) || r.excluded.contains(&node) {
+                        continue;
+                    }
                     changed |= if add {
                         r.group.add(node)
                     } else {

@@ -173,7 +173,10 @@ impl AciWalk<'_> {
             rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || {
                 "no border leaf: no route to the outside".into()
             });
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency),
+            );
         };
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
             format!(
@@ -203,13 +206,19 @@ impl AciWalk<'_> {
                     r.dst.ip
                 )
             });
-            return outcome(orig, Verdict::Dropped, Reason::NoReturnRoute, cx.latency);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoReturnRoute, cx.latency),
+            );
         }
         let Some(border) = self.fabric.ingress_border_leaf(&r) else {
             rec.hop(self.external(dst.ip), Action::Drop, &r, || {
                 "no live border leaf: the reply cannot enter the fabric".into()
             });
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency),
+            );
         };
         rec.hop(self.external(dst.ip), Action::Route, &r, || {
             format!(
@@ -221,7 +230,10 @@ impl AciWalk<'_> {
         cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
         let (se, de) = self.leaf_classify(border, &r, rec);
         let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &r, false, rec) else {
-            return outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency),
+            );
         };
         let graph = match v {
             PolicyVerdict::Permit { contract, .. } => self
@@ -250,7 +262,10 @@ impl AciWalk<'_> {
                     rec.hop(Device::Leaf(border), Action::Drop, &r, || {
                         format!("redirect policy {} has no destination left", redirect.name)
                     });
-                    return outcome(orig, Verdict::Dropped, Reason::Blackholed, cx.latency);
+                    return failed_with(
+                        binding,
+                        outcome(orig, Verdict::Dropped, Reason::Blackholed, cx.latency),
+                    );
                 };
                 let landing = choice.member;
                 rec.hop(Device::Leaf(border), Action::PbrRedirect, &r, || {
@@ -269,7 +284,7 @@ impl AciWalk<'_> {
                 });
                 cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
                 if let Err(e) = self.steps().alive(landing, &r, rec, "the SNAT service graph keeps redirecting replies to it until IP SLA tracking removes it") {
-                    return outcome(orig, Verdict::Dropped, e, cx.latency);
+                    return failed_with(binding, outcome(orig, Verdict::Dropped, e, cx.latency));
                 }
                 let (owner, chunk) = self
                     .state

@@ -250,7 +250,7 @@ impl<'a> AciWalk<'a> {
         let mut cx = Ctx {
             latency: Nanos::ZERO,
         };
-        match (src, dst) {
+        let mut o = match (src, dst) {
             (Source::Ip(c), Target::Service { svc, port }) => {
                 self.ingress_lb(c, sport, svc, port, proto, rec, &mut cx)
             }
@@ -280,7 +280,9 @@ impl<'a> AciWalk<'a> {
                 });
                 outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency)
             }
-        }
+        };
+        release_if_failed(&mut o, nat);
+        o
     }
 
     /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).

@@ -142,7 +142,7 @@ impl BgpWalk<'_> {
                 )
             });
             if let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat) {
-                return outcome(pkt, Verdict::Dropped, r, *lat);
+                return failed_with(snat, outcome(pkt, Verdict::Dropped, r, *lat));
             }
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &fwd, || {
@@ -157,7 +157,7 @@ impl BgpWalk<'_> {
         if pod_node != node
             && let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat)
         {
-            return outcome(pkt, Verdict::Dropped, e, *lat);
+            return failed_with(snat, outcome(pkt, Verdict::Dropped, e, *lat));
         }
         let before = r;
         r.src = pkt.dst;
@@ -171,7 +171,7 @@ impl BgpWalk<'_> {
             )
         });
         if !self.to_outside(node, &r, rec, lat) {
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+            return failed_with(snat, outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat));
         }
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "the client receives the reply from the LoadBalancer IP".into()
@@ -249,7 +249,10 @@ impl BgpWalk<'_> {
             });
         }
         if !self.to_outside(node, &pkt, rec, lat) {
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
+            );
         }
         rec.hop(self.external(dst.ip), Action::Deliver, &pkt, || {
             format!("{dst} receives the request from {}", pkt.src)
@@ -258,7 +261,10 @@ impl BgpWalk<'_> {
         rec.start_return();
         let mut r = pkt.reversed();
         let Some(border) = self.fabric.ingress_border_leaf(&r) else {
-            return outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat);
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
+            );
         };
         rec.hop(self.external(dst.ip), Action::Route, &r, || {
             format!(
@@ -269,7 +275,7 @@ impl BgpWalk<'_> {
         });
         *lat = lat.saturating_add(self.fabric.latency.l3out);
         if let Err(e) = self.to_node(border, &r, rec, lat) {
-            return outcome(orig, Verdict::Dropped, e, *lat);
+            return failed_with(binding, outcome(orig, Verdict::Dropped, e, *lat));
         }
         if let Some(b) = binding {
             r.dst = orig.src;

@@ -414,7 +414,7 @@ impl<'a> BgpWalk<'a> {
             t => t,
         };
         let mut lat = Nanos::ZERO;
-        match (src, dst) {
+        let mut o = match (src, dst) {
             (Source::Ip(c), Target::Service { svc, port }) => {
                 self.ingress_lb(c, req.sport, svc, port, req.proto, tables, rec, &mut lat)
             }
@@ -460,7 +460,9 @@ impl<'a> BgpWalk<'a> {
                 });
                 outcome(f, Verdict::Dropped, Reason::NoRoute, lat)
             }
-        }
+        };
+        release_if_failed(&mut o, &mut tables.nat);
+        o
     }
 }
 

@@ -231,6 +231,18 @@ impl Allocation {
                 r.name,
                 r.members.len()
             );
+            if r.members.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  warning: redirect policy {} has no destination: the fabric has nowhere to send {}",
+                    r.name,
+                    if r.kind == "snat" {
+                        "replies to the SNAT IPs (every SNATed connection fails)"
+                    } else {
+                        "the service's traffic"
+                    }
+                );
+            }
         }
         for p in &self.snat_policies {
             match p.status {

@@ -257,7 +257,7 @@ impl AciState {
                     ips: ips.clone(),
                 }),
                 None => {
-                    for svc in snat_scope::selected_services(p, cluster) {
+                    for svc in snat_scope::selected_services(p, cluster, &lb_ip) {
                         if let Some(ip) = lb_ip[svc.index()] {
                             units.push(SnatUnit {
                                 policy: pi,
@@ -344,7 +344,7 @@ impl AciState {
             for (pi, p) in cfg.snat_policies.iter().enumerate() {
                 let wanted = pods_by_node[n.index()]
                     .iter()
-                    .any(|pod| snat_scope::scope_of(p, cluster, *pod).is_some());
+                    .any(|pod| snat_scope::scope_of(p, cluster, &lb_ip, *pod).is_some());
                 if wanted {
                     for (ui, _) in units.iter().enumerate().filter(|(_, u)| u.policy == pi) {
                         requests.push((n, ui));
@@ -358,7 +358,7 @@ impl AciState {
             .map(|p| {
                 let pod = PodId(p as u32);
                 let node = cluster.pod(pod).node;
-                snat_scope::stack(&cfg.snat_policies, cluster, pod, unit_of, |u| {
+                snat_scope::stack(&cfg.snat_policies, cluster, &lb_ip, pod, unit_of, |u| {
                     snat.by_node.contains_key(&(node, u))
                 })
             })

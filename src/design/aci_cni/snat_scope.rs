@@ -84,22 +84,35 @@ pub struct Stack {
 }
 
 /// The LoadBalancer services a SERVICE-scope policy selects: of its namespace if it names one,
-/// and whose labels match its labels if it has any.
-pub fn selected_services(policy: &SnatPolicySpec, cluster: &Cluster) -> Vec<ServiceId> {
+/// whose labels match its labels if it has any, and that hold a LoadBalancer IP (`lb_ip`, per
+/// service) — the controller's `getServicesBySelector` keeps only services with
+/// `status.loadBalancer.ingress`.
+pub fn selected_services(
+    policy: &SnatPolicySpec,
+    cluster: &Cluster,
+    lb_ip: &[Option<Ipv4Addr>],
+) -> Vec<ServiceId> {
     let labels = policy.labels.as_ref().filter(|l| !l.is_empty());
     (0..cluster.services.len() as u32)
         .map(ServiceId)
         .filter(|s| {
             let svc = cluster.service(*s);
             svc.kind == ServiceType::LoadBalancer
+                && lb_ip.get(s.index()).is_some_and(Option::is_some)
                 && policy.namespace.is_none_or(|n| n == svc.namespace)
                 && labels.is_none_or(|l| selects(l, &svc.labels))
         })
         .collect()
 }
 
-/// The scope at which `policy` selects `pod`, if it does.
-pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Option<Scope> {
+/// The scope at which `policy` selects `pod`, if it does (`lb_ip`: each service's LoadBalancer
+/// IP, for SERVICE-scope policies).
+pub fn scope_of(
+    policy: &SnatPolicySpec,
+    cluster: &Cluster,
+    lb_ip: &[Option<Ipv4Addr>],
+    pod: PodId,
+) -> Option<Scope> {
     if policy.failed.is_some() {
         return None;
     }
@@ -109,7 +122,7 @@ pub fn scope_of(policy: &SnatPolicySpec, cluster: &Cluster, pod: PodId) -> Optio
     }
     let labels = policy.labels.as_ref().filter(|l| !l.is_empty());
     if policy.snat_ips.is_none() {
-        let via_service = selected_services(policy, cluster)
+        let via_service = selected_services(policy, cluster, lb_ip)
             .iter()
             .any(|s| cluster.service(*s).endpoints.contains(&pod));
         return via_service.then_some(Scope::Service);
@@ -170,6 +183,7 @@ fn destinations(policy: &SnatPolicySpec) -> Vec<Ipv4Net> {
 pub fn stack(
     policies: &[SnatPolicySpec],
     cluster: &Cluster,
+    lb_ip: &[Option<Ipv4Addr>],
     pod: PodId,
     unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
     allocated: impl Fn(usize) -> bool,
@@ -178,7 +192,7 @@ pub fn stack(
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            scope_of(p, cluster, pod).map(|s| (s, std::cmp::Reverse(specificity(p)), i))
+            scope_of(p, cluster, lb_ip, pod).map(|s| (s, std::cmp::Reverse(specificity(p)), i))
         })
         .collect();
     matched.sort();
@@ -188,7 +202,7 @@ pub fn stack(
         // A SERVICE-scope policy gives the pod the unit of each selected service it belongs to
         // (`podBelongsToService`); any other policy has one unit.
         let units: Vec<usize> = if p.snat_ips.is_none() {
-            selected_services(p, cluster)
+            selected_services(p, cluster, lb_ip)
                 .into_iter()
                 .filter(|s| cluster.service(*s).endpoints.contains(&pod))
                 .filter_map(|s| unit_of(i, Some(s)))

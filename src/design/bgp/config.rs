@@ -87,3 +87,18 @@ impl BgpCni {
         }
     }
 }
+
+impl BgpConfig {
+    /// The NAT port search of this design's masquerade: Calico and kube-router use iptables, so
+    /// the node kernel's nf_nat search; Cilium's BPF masquerade has its own allocator (FACTS §2:
+    /// up to 128 random tries), modelled here as an ideal one.
+    pub fn nat_search(
+        &self,
+        kernel: crate::nat::kernel::PortSearch,
+    ) -> crate::nat::kernel::PortSearch {
+        match self.cni {
+            BgpCni::Cilium => crate::nat::kernel::PortSearch::WholeRange,
+            _ => kernel,
+        }
+    }
+}
