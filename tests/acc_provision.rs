@@ -124,7 +124,10 @@ fn the_real_calico_flavour_loads_with_its_resources() {
     let scenario = "name: fx\nfabric:\n  spines: [201]\n  racks:\n    - { id: 1, leaves: [101, 102], border: true, nodes: [k8s-node1, k8s-node2] }\n    - { id: 2, leaves: [103], nodes: [k8s-node3, k8s-node4] }\ncluster: {}\ndesigns:\n  - { name: calico, cni: calico, acc_provision: { file: flavor_calico-3.26.3.inp.yaml }, resources: { file: flavor_calico-3.26.3.calico-resources.yaml } }\n  - { name: calico-export, cni: calico, acc_provision: { file: flavor_with_cluster_svc_export_calico-3.26.3.inp.yaml } }\n";
     let s = load_text_in(&dir, scenario);
     let c = s.designs[0].bgp.as_ref().unwrap();
-    assert_eq!((c.cluster_asn, c.fabric_asn, c.max_prefix), (64512, 2, 500));
+    assert_eq!(
+        (c.cluster_asn, c.fabric_asn, c.max_prefix.limit),
+        (64512, 2, 500)
+    );
     assert_eq!(c.node_password.as_deref(), Some("test"));
     assert_eq!(s.cluster.node_subnet.net.to_string(), "2.100.101.0/24");
 }

@@ -120,6 +120,11 @@ fn sixty_five_nodes_one_slash_32_installs_sixty_four() {
     assert_eq!(over.len(), 1);
     // Ordered by next-hop address: n65 has the highest node IP (10.32.0.66) and is the one left out.
     assert_eq!(over[0].next_hop, "node:n65");
+    // Without fabric.bgp the fabric keeps APIC's bgpCtxAfPol default, maxEcmp 16.
+    let text = std::fs::read_to_string(root().join("tests/data/bgp-65-nodes.yaml")).unwrap();
+    let s = load_text(&text.replace("  bgp: { max_paths: 64 }\n", ""));
+    let t = table(&s, "kube-router", "leaf:101");
+    assert_eq!(route(&t, "10.34.0.1/32").next_hops.len(), 16);
 }
 
 #[test]
@@ -186,8 +191,27 @@ fn calico_built_from_the_acc_provision_flavour() {
     let s = load("scenarios/calico-flavour.yaml");
     let cfg = s.design("calico").unwrap().bgp.as_ref().unwrap();
     assert_eq!(
-        (cfg.cluster_asn, cfg.fabric_asn, cfg.max_prefix),
+        (cfg.cluster_asn, cfg.fabric_asn, cfg.max_prefix.limit),
         (64512, 65010, 500)
+    );
+    // The fabric side as acc-provision's Calico flavour provisions it (apic_provision.py
+    // bgp_timers: kaIntvl 1, holdIntvl 3, staleIntvl 6; bgp_addr_family_context: maxEcmp 64;
+    // bgp_peer_prefix: action reject).
+    assert_eq!(
+        (
+            cfg.fabric_keepalive.as_secs_f64(),
+            cfg.fabric_hold_time.as_secs_f64(),
+            cfg.fabric_stale.as_secs_f64(),
+            cfg.max_paths,
+            cfg.max_prefix.action
+        ),
+        (
+            1.0,
+            3.0,
+            6.0,
+            64,
+            fabsim::design::bgp::config::MaxPrefixAction::Reject
+        )
     );
     assert_eq!(cfg.node_password.as_deref(), Some("lab-secret"));
     assert_eq!(s.cluster.node_subnet.net.to_string(), "192.168.50.0/24");
@@ -206,25 +230,41 @@ fn calico_built_from_the_acc_provision_flavour() {
 }
 
 #[test]
-fn max_prefix_tears_the_session_down_and_next_hop_propagate_shows_nodes() {
+fn max_prefix_actions_and_next_hop_propagate() {
     let s = load("tests/data/bgp-max-prefix.yaml");
-    // p1's three /30 blocks: 10.33.0.0, .4, .8; p2's: 10.33.0.12/30.
+    // p1's three /30 blocks: 10.33.0.0, .4, .8; p2's: 10.33.0.12/30. Action reject: the first two
+    // stay, the third is refused, the session stays up.
     let t = table(&s, "calico", "leaf:101");
+    for p in ["10.33.0.0/30", "10.33.0.4/30"] {
+        assert_eq!(route(&t, p).next_hops, ["node:p1"], "{p}");
+    }
+    let r = route(&t, "10.33.0.8/30");
+    assert!(r.next_hops.is_empty());
+    assert!(
+        r.excluded[0]
+            .reason
+            .contains("refused by max-prefix 2, action reject")
+            && r.excluded[0].reason.contains("the session stays up"),
+        "{}",
+        r.excluded[0].reason
+    );
+    assert_eq!(
+        route(&t, "10.33.0.12/30").next_hops,
+        ["leaf:103", "leaf:104"]
+    );
+    // Action shut: p1's session is down and all three blocks go.
+    let t = table(&s, "calico-shut", "leaf:101");
     for p in ["10.33.0.0/30", "10.33.0.4/30", "10.33.0.8/30"] {
         let r = route(&t, p);
         assert!(r.next_hops.is_empty(), "{p}");
         assert!(
             r.excluded[0]
                 .reason
-                .contains("advertised 3 prefixes, above max-prefix 2"),
+                .contains("advertised 3 prefixes, above max-prefix 2, action shut"),
             "{}",
             r.excluded[0].reason
         );
     }
-    assert_eq!(
-        route(&t, "10.33.0.12/30").next_hops,
-        ["leaf:103", "leaf:104"]
-    );
     // Next-hop propagate: leaf 101 sees p2 itself, not the anchor leaves of rack 2.
     let t = table(&s, "calico-propagate", "leaf:101");
     assert_eq!(route(&t, "10.33.0.12/30").next_hops, ["node:p2"]);

@@ -36,8 +36,22 @@ pub struct Candidate {
 pub enum Rejection {
     PasswordMismatch,
     HoldTimerExpired,
-    PeerAsMismatch { expected: u32, fabric: u32 },
-    MaxPrefixExceeded { limit: u32, advertised: u32 },
+    PeerAsMismatch {
+        expected: u32,
+        fabric: u32,
+    },
+    /// The peer advertised more than max-prefix and the action took the session down
+    /// (`restart`: reset and retried after its restart time, exceeding again; `shut`).
+    MaxPrefixExceeded {
+        limit: u32,
+        advertised: u32,
+        action: crate::design::bgp::config::MaxPrefixAction,
+    },
+    /// Action `reject`: this prefix came after the first `limit` the peer sent, so the fabric
+    /// refused it; the session and the first prefixes stay.
+    MaxPrefixRefused {
+        limit: u32,
+    },
     ImportRouteControl,
     NoSession,
 }
@@ -73,9 +87,19 @@ impl fmt::Display for Excluded {
             Excluded::Rejected(Rejection::PeerAsMismatch { expected, fabric }) => {
                 write!(f, "session down: the node expects peer AS {expected}, the fabric is AS {fabric}")
             }
-            Excluded::Rejected(Rejection::MaxPrefixExceeded { limit, advertised }) => write!(
+            Excluded::Rejected(Rejection::MaxPrefixExceeded { limit, advertised, action }) => write!(
                 f,
-                "session torn down: the node advertised {advertised} prefixes, above max-prefix {limit} (action reject)"
+                "session down: the node advertised {advertised} prefixes, above max-prefix {limit}, action {}{}",
+                action.name(),
+                if *action == crate::design::bgp::config::MaxPrefixAction::Restart {
+                    " (reset, then retried after the restart time, when it exceeds again)"
+                } else {
+                    " (until an operator clears it)"
+                }
+            ),
+            Excluded::Rejected(Rejection::MaxPrefixRefused { limit }) => write!(
+                f,
+                "refused by max-prefix {limit}, action reject: the node sent more than {limit} prefixes and this one came after them; the session stays up"
             ),
             Excluded::Rejected(Rejection::ImportRouteControl) => {
                 f.write_str("import route control: the prefix is outside the accepted node, pod and service subnets")

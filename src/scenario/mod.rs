@@ -15,6 +15,7 @@ mod resolve;
 mod resolve_aci;
 mod resolve_bgp;
 mod resolve_cluster;
+mod resolve_fabric_bgp;
 pub mod variant;
 pub mod yaml;
 

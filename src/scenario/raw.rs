@@ -123,6 +123,8 @@ pub struct RawFabric {
     pub racks: Vec<RawRack>,
     pub latency: RawLatency,
     pub external: Vec<RawExternal>,
+    /// `fabric.bgp`: the ACI side of the BGP designs' peerings.
+    pub bgp: Option<super::raw_bgp::RawFabricBgp>,
 }
 
 impl RawFabric {
@@ -146,6 +148,9 @@ impl RawFabric {
             .and_then(|n| RawLatency::decode(n, &f.child("latency"), d))
             .unwrap_or_default();
         let external = list(&mut f, "external", d, RawExternal::decode);
+        let bgp = f
+            .node("bgp")
+            .and_then(|n| super::raw_bgp::RawFabricBgp::decode(n, &f.child("bgp"), d));
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawFabric {
@@ -154,6 +159,7 @@ impl RawFabric {
             racks,
             latency,
             external,
+            bgp,
         })
     }
 }

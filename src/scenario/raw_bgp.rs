@@ -18,12 +18,93 @@ pub struct RawBgpSection {
     pub graceful_restart: Option<bool>,
     pub restart_time: Option<Nanos>,
     pub max_paths: Option<At<u32>>,
-    pub max_prefix: Option<u32>,
+    pub max_prefix: Option<At<RawMaxPrefix>>,
     pub password: Option<String>,
     pub fabric_password: Option<String>,
     pub next_hop_propagate: Option<bool>,
     pub node_to_node_mesh: Option<bool>,
     pub import: Option<Vec<Cidr>>,
+}
+
+/// APIC's BGP peer prefix policy (`bgpPeerPfxPol`): a limit, or `{ limit, action }`.
+#[derive(Clone, Debug, Default)]
+pub struct RawMaxPrefix {
+    pub limit: Option<u32>,
+    pub action: Option<At<String>>,
+}
+
+impl super::decode::Decode for RawMaxPrefix {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        if let Value::Int(_) = node.value {
+            return u32::decode(node, path, d).map(|limit| RawMaxPrefix {
+                limit: Some(limit),
+                action: None,
+            });
+        }
+        let mut f = Fields::strict(node, path, d)?;
+        let r = RawMaxPrefix {
+            limit: f.opt("limit", d),
+            action: f.opt_at("action", d),
+        };
+        f.finish(d);
+        Some(r)
+    }
+}
+
+/// `fabric.bgp`: the ACI side of every L3Out peering of the BGP designs.
+#[derive(Clone, Debug, Default)]
+pub struct RawFabricBgp {
+    pub aci_release: Option<At<String>>,
+    pub next_hop_propagate: Option<At<bool>>,
+    pub ignore_igp_metric: Option<At<bool>>,
+    pub keepalive: Option<At<Nanos>>,
+    pub hold_time: Option<At<Nanos>>,
+    pub stale_interval: Option<Nanos>,
+    pub graceful_restart_helper: Option<bool>,
+    /// `bfd: { min_interval, multiplier }`.
+    pub bfd: Option<At<(Nanos, u32)>>,
+    pub max_paths: Option<At<u32>>,
+    pub max_prefix: Option<At<RawMaxPrefix>>,
+    pub import: Option<Vec<Cidr>>,
+}
+
+impl RawFabricBgp {
+    pub fn decode(n: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        let mut f = Fields::strict(n, path, d)?;
+        let bfd = match f.node("bfd") {
+            Some(b) => {
+                let bp = f.child("bfd");
+                let mut g = Fields::strict(b, &bp, d)?;
+                let min: Option<Nanos> = g.req("min_interval", d);
+                let mult: Option<u32> = g.req("multiplier", d);
+                g.finish(d);
+                match (min, mult) {
+                    (Some(m), Some(k)) => Some(At {
+                        value: (m, k),
+                        loc: b.loc.clone(),
+                        path: bp,
+                    }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let r = RawFabricBgp {
+            aci_release: f.opt_at("aci_release", d),
+            next_hop_propagate: f.opt_at("next_hop_propagate", d),
+            ignore_igp_metric: f.opt_at("ignore_igp_metric", d),
+            keepalive: f.opt_at("keepalive", d),
+            hold_time: f.opt_at("hold_time", d),
+            stale_interval: f.opt("stale_interval", d),
+            graceful_restart_helper: f.opt("graceful_restart_helper", d),
+            bfd,
+            max_paths: f.opt_at("max_paths", d),
+            max_prefix: f.opt_at("max_prefix", d),
+            import: f.opt("import", d),
+        };
+        f.finish(d);
+        Some(r)
+    }
 }
 
 /// The acc-provision Calico flavour's keys fabsim uses.
@@ -108,7 +189,7 @@ fn read_bgp_section(n: &Node, path: &str, d: &mut Diagnostics) -> Option<RawBgpS
         graceful_restart: f.opt("graceful_restart", d),
         restart_time: f.opt("restart_time", d),
         max_paths: f.opt_at("max_paths", d),
-        max_prefix: f.opt("max_prefix", d),
+        max_prefix: f.opt_at("max_prefix", d),
         password: f.opt("password", d),
         fabric_password: f.opt("fabric_password", d),
         next_hop_propagate: f.opt("next_hop_propagate", d),

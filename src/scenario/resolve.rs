@@ -96,7 +96,8 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         };
         let bgp = match (&rd.bgp, bgp_cni) {
             (Some(r), Some(c)) if !r.import_failed => {
-                super::resolve_bgp::resolve(rd, r, c, &fabric, &cluster, &mut defaults, d)
+                let fb = raw.fabric.as_ref().and_then(|f| f.bgp.as_ref());
+                super::resolve_bgp::resolve(rd, r, c, fb, &fabric, &cluster, &mut defaults, d)
             }
             _ => None,
         };

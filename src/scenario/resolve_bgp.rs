@@ -6,7 +6,6 @@ use super::decode::Cidr;
 use super::diag::Diagnostics;
 use super::raw::RawDesign;
 use super::raw_bgp::{RawBgpDesign, parse_args};
-use crate::bgp::{DEFAULT_MAX_PATHS, DEFAULT_MAX_PREFIX};
 use crate::cluster::Cluster;
 use crate::design::bgp::config::*;
 use crate::fabric::Fabric;
@@ -54,10 +53,12 @@ fn bool_flag(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn resolve(
     rd: &RawDesign,
     r: &RawBgpDesign,
     cni: BgpCni,
+    fabric_bgp: Option<&super::raw_bgp::RawFabricBgp>,
     fabric: &Fabric,
     cluster: &Cluster,
     defaults: &mut Vec<String>,
@@ -178,36 +179,20 @@ pub(super) fn resolve(
         .or(res.restart_time)
         .unwrap_or(Nanos::from_secs(gr_time_default));
 
-    let max_paths = match &r.bgp.max_paths {
-        Some(a) if a.value == 0 || a.value as usize > DEFAULT_MAX_PATHS => {
-            d.error(
-                &a.loc,
-                &a.path,
-                format!(
-                    "max_paths {} must be between 1 and 64 (ACI's maximum)",
-                    a.value
-                ),
-            );
-            DEFAULT_MAX_PATHS
-        }
-        Some(a) => a.value as usize,
-        None => {
-            dflt(
-                "bgp.max_paths",
-                "64".into(),
-                "ACI's maximum, as the design sets it",
-            );
-            DEFAULT_MAX_PATHS
-        }
-    };
-    let max_prefix = r.bgp.max_prefix.or(fl.prefixes).unwrap_or_else(|| {
-        dflt(
-            "bgp.max_prefix",
-            format!("{DEFAULT_MAX_PREFIX} (action reject)"),
-            "acc-provision cluster_l3out.bgp.peering.prefixes",
-        );
-        DEFAULT_MAX_PREFIX
-    });
+    // The fabric side: fabric.bgp over APIC's or the Calico flavour's defaults, the design's
+    // own fabric-side keys over fabric.bgp.
+    let mut side_defaults = Vec::new();
+    let node_bfd = cni == BgpCni::KubeRouter && bool_flag(&flags, "enable-bfd", false, rd, d);
+    let side = super::resolve_fabric_bgp::resolve(
+        &rd.name.value,
+        cni,
+        fabric_bgp,
+        &r.bgp,
+        r.flavour.as_ref().map(|f| f.prefixes),
+        node_bfd,
+        &mut side_defaults,
+        d,
+    );
     // kube-router takes its peers from node annotations; passwords there are base64 (its docs).
     let mut node_peer_asn = None;
     let mut annotated_password = None;
@@ -455,7 +440,7 @@ pub(super) fn resolve(
     }
 
     // Import route control: node, pod and service subnets.
-    let import = r.bgp.import.clone().map(|v| nets(&v)).unwrap_or_else(|| {
+    let import = side.import.clone().unwrap_or_else(|| {
         let mut v = vec![cluster.node_subnet.net, pool];
         v.extend(lb_pool.iter().copied());
         v.extend(advertise_cluster_ips.iter().copied());
@@ -564,19 +549,24 @@ pub(super) fn resolve(
         }
     }
 
+    defaults.extend(side_defaults);
     Some(BgpConfig {
         cni,
         cluster_asn,
         fabric_asn,
         node_hold_time,
         node_keepalive,
-        fabric_hold_time: Nanos::from_secs(3),
-        fabric_keepalive: Nanos::from_secs(1),
+        fabric_hold_time: side.hold_time,
+        fabric_keepalive: side.keepalive,
         graceful_restart,
         restart_time,
-        max_paths,
-        max_prefix,
-        next_hop_propagate: r.bgp.next_hop_propagate.unwrap_or(false),
+        max_paths: side.max_paths,
+        max_prefix: side.max_prefix,
+        next_hop_propagate: side.next_hop_propagate,
+        ignore_igp_metric: side.ignore_igp_metric,
+        fabric_stale: side.stale,
+        gr_helper: side.gr_helper,
+        bfd: side.bfd,
         node_mesh,
         import,
         node_password,

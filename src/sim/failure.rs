@@ -146,10 +146,8 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
             v.push((Nanos::ZERO, Control::Restore));
             v.push((s.node_status_update_frequency, Control::EndpointsReady));
         } else {
-            v.push((
-                cfg.node_hold_time.min(cfg.fabric_hold_time),
-                Control::Withdraw,
-            ));
+            // BFD (both ends) or the negotiated hold time notices the dead node.
+            v.push((cfg.failure_detection(), Control::Withdraw));
             v.push((grace, Control::EndpointsNotReady));
         }
     }
@@ -180,10 +178,8 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
 pub fn session_reactions(design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
     match (&design.bgp, up) {
         (Some(_), true) => vec![(Nanos::ZERO, Control::SessionUp)],
-        (Some(cfg), false) => vec![(
-            cfg.node_hold_time.min(cfg.fabric_hold_time),
-            Control::SessionDown,
-        )],
+        // The session alone fails, the path does not: BFD stays up, the hold timer decides.
+        (Some(cfg), false) => vec![(cfg.negotiated_hold_time(), Control::SessionDown)],
         (None, _) => Vec::new(),
     }
 }

@@ -247,7 +247,7 @@ impl<'a> Outages<'a> {
         if up {
             // It reconnects and advertises again (the session setup taken as immediate).
             self.apply(run, plane, now, node, None, Control::SpeakerUp);
-        } else if cfg.graceful_restart {
+        } else if cfg.graceful_restart_in_effect() {
             // The fabric is a graceful-restart helper: it keeps the routes, marked stale, for
             // the restart time the speaker advertised (RFC 4724).
             if let Some(f) = self.records.last_mut() {

@@ -180,10 +180,19 @@ impl BgpState {
             match s.external_traffic_policy {
                 TrafficPolicy::Local => {
                     for (n, adv) in advertised.iter_mut().enumerate() {
-                        if !cluster
-                            .ready_local_endpoints(ServiceId(i as u32), NodeId(n as u32))
-                            .is_empty()
-                        {
+                        let node = NodeId(n as u32);
+                        // A dead node's speaker sends no withdrawal: the fabric keeps what it
+                        // advertised until the hold timer (or BFD) takes its sessions down, even
+                        // once Kubernetes marks its pods not ready. Approximation: what it
+                        // advertised is taken as its pods being endpoints.
+                        let has_endpoint = if cluster.node(node).up {
+                            !cluster
+                                .ready_local_endpoints(ServiceId(i as u32), node)
+                                .is_empty()
+                        } else {
+                            s.endpoints.iter().any(|p| cluster.pod(*p).node == node)
+                        };
+                        if has_endpoint {
                             adv.push(host(ip));
                         }
                     }
@@ -222,10 +231,16 @@ impl BgpState {
                     })
                 } else if !password_ok {
                     Some(Rejection::PasswordMismatch)
-                } else if count > cfg.max_prefix {
+                } else if count > cfg.max_prefix.limit
+                    && matches!(
+                        cfg.max_prefix.action,
+                        MaxPrefixAction::Restart | MaxPrefixAction::Shut
+                    )
+                {
                     Some(Rejection::MaxPrefixExceeded {
-                        limit: cfg.max_prefix,
+                        limit: cfg.max_prefix.limit,
                         advertised: count,
+                        action: cfg.max_prefix.action,
                     })
                 } else {
                     None
@@ -241,11 +256,18 @@ impl BgpState {
         for s in &sessions {
             let node = cluster.node(s.node);
             let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
-            for p in &advertised[s.node.index()] {
+            for (k, p) in advertised[s.node.index()].iter().enumerate() {
                 let accepted = cfg.import.iter().any(|i| i.contains(p));
+                // APIC bgpPeerPfxPol action reject: the prefixes beyond the limit are refused,
+                // the first ones (in the order sent; taken as prefix order) stay.
+                let refused = cfg.max_prefix.action == MaxPrefixAction::Reject
+                    && k as u32 >= cfg.max_prefix.limit;
                 let rejected = s
                     .down
-                    .or((!accepted).then_some(Rejection::ImportRouteControl));
+                    .or((!accepted).then_some(Rejection::ImportRouteControl))
+                    .or(refused.then_some(Rejection::MaxPrefixRefused {
+                        limit: cfg.max_prefix.limit,
+                    }));
                 by_leaf[s.leaf.index()]
                     .entry(*p)
                     .or_default()
@@ -253,7 +275,9 @@ impl BgpState {
                         node: s.node,
                         next_hop: node.ip,
                         as_path_len: 1,
-                        nh_cost: u32::from(!on_leaf),
+                        // ACI 6.1(2) "ignore IGP metric" (with next-hop propagate): a node
+                        // behind another leaf costs the same as one on this leaf.
+                        nh_cost: u32::from(!on_leaf && !cfg.ignore_igp_metric),
                         rejected,
                     });
             }
@@ -416,6 +440,6 @@ impl BgpState {
 
     /// The hold time a session runs with: the lower of the two sides' (RFC 4271 §4.2).
     pub fn negotiated_hold_time(&self) -> crate::time::Nanos {
-        self.cfg.node_hold_time.min(self.cfg.fabric_hold_time)
+        self.cfg.negotiated_hold_time()
     }
 }

@@ -50,9 +50,20 @@ pub struct BgpConfig {
     pub graceful_restart: bool,
     pub restart_time: Nanos,
     pub max_paths: usize,
-    pub max_prefix: u32,
-    /// ACI 6.0(2) next-hop propagate: other leaves see the nodes as next hops, not the anchor leaves.
+    pub max_prefix: MaxPrefix,
+    /// ACI 5.0(1)+ next-hop propagate: other leaves see the nodes as next hops, not the anchor leaves.
     pub next_hop_propagate: bool,
+    /// ACI 6.1(2)+ with next-hop propagate: the IGP metric to the next hop is ignored, so every
+    /// advertising node is an equal path from every leaf (not only the ones attached to it).
+    pub ignore_igp_metric: bool,
+    /// The fabric's stale-path interval (bgpCtxPol `staleIntvl`): how long it keeps a restarting
+    /// speaker's routes once the session is back, waiting for End-of-RIB. Speakers send End-of-RIB
+    /// at once, so it bounds nothing the simulation reaches; kept for `validate` and reports.
+    pub fabric_stale: Nanos,
+    /// The fabric is a graceful-restart helper (bgpCtxPol `grCtrl` helper).
+    pub gr_helper: bool,
+    /// BFD in effect on the sessions (both ends run it): (min interval, multiplier).
+    pub bfd: Option<(Nanos, u32)>,
     /// iBGP between the nodes themselves (Calico nodeToNodeMeshEnabled, kube-router
     /// --enable-ibgp): each node routes pod prefixes straight to the owning node's IP.
     pub node_mesh: bool,
@@ -78,6 +89,52 @@ pub struct BgpConfig {
     pub node_lb: NodeLb,
 }
 
+/// What APIC does when a peer exceeds its max-prefix limit (`bgpPeerPfxPol.action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxPrefixAction {
+    /// Only the prefixes beyond the limit are refused; the session stays up.
+    Reject,
+    /// The session is reset and retried after the restart time (it exceeds again: it stays down).
+    Restart,
+    /// The session is shut down until an operator clears it.
+    Shut,
+    /// Everything is accepted; the excess is only logged.
+    Log,
+}
+
+impl MaxPrefixAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "reject" => MaxPrefixAction::Reject,
+            "restart" => MaxPrefixAction::Restart,
+            "shut" => MaxPrefixAction::Shut,
+            "log" => MaxPrefixAction::Log,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            MaxPrefixAction::Reject => "reject",
+            MaxPrefixAction::Restart => "restart",
+            MaxPrefixAction::Shut => "shut",
+            MaxPrefixAction::Log => "log",
+        }
+    }
+}
+
+/// A peer's max-prefix policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPrefix {
+    pub limit: u32,
+    pub action: MaxPrefixAction,
+}
+
+impl std::fmt::Display for MaxPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, action {}", self.limit, self.action.name())
+    }
+}
+
 impl BgpCni {
     pub fn name(self) -> &'static str {
         match self {
@@ -89,6 +146,25 @@ impl BgpCni {
 }
 
 impl BgpConfig {
+    /// The session's hold time: the lower of the two sides' (RFC 4271).
+    pub fn negotiated_hold_time(&self) -> Nanos {
+        self.node_hold_time.min(self.fabric_hold_time)
+    }
+
+    /// How long a dead node's sessions take to go down: BFD's detection time where both ends
+    /// run BFD, else the negotiated hold time.
+    pub fn failure_detection(&self) -> Nanos {
+        match self.bfd {
+            Some((interval, mult)) => Nanos(interval.0.saturating_mul(u64::from(mult))),
+            None => self.negotiated_hold_time(),
+        }
+    }
+
+    /// Graceful restart works only when the speaker restarts gracefully and the fabric helps.
+    pub fn graceful_restart_in_effect(&self) -> bool {
+        self.graceful_restart && self.gr_helper
+    }
+
     /// The NAT port search of this design's masquerade: Calico and kube-router use iptables, so
     /// the node kernel's nf_nat search; Cilium's BPF masquerade has its own allocator (FACTS §2:
     /// up to 128 random tries), modelled here as an ideal one.

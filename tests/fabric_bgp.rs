@@ -1,0 +1,127 @@
+//! The fabric's own BGP settings (`fabric.bgp`) against APIC's and the products' defaults, worked
+//! by hand: the session's hold time is the lower of both sides' (RFC 4271 §4.2); BFD needs both
+//! ends (kube-router `--enable-bfd`; not Calico or Cilium open source); `compare --set
+//! fabric.bgp.hold_time=90s` lengthens the blackhole only where the node side allows it.
+
+mod common;
+use common::*;
+use fabsim::cli::compare::{Args, run_variants};
+use fabsim::time::Nanos;
+
+/// Per design: when the fabric withdrew the dead node's routes (seconds after the failure) and
+/// how many new connections were blackholed meanwhile.
+fn withdrawals(sets: &[String]) -> Vec<(String, f64, u64)> {
+    let scenario = root().join("tests/data/bgp-fabric-timers.yaml");
+    let a = Args {
+        scenario: &scenario,
+        designs: &[],
+        sets,
+        fails: &[],
+        out: None,
+        sample_interval: None,
+    };
+    let (_, runs) = run_variants(&a).unwrap();
+    runs.last()
+        .unwrap()
+        .results
+        .designs
+        .iter()
+        .map(|d| {
+            let f = &d.failover[0];
+            let at = f["at_s"].as_f64().unwrap();
+            let w = f["reactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["action"] == "bgp-hold-timer-expired-routes-withdrawn")
+                .map(|r| r["at_s"].as_f64().unwrap() - at)
+                .unwrap();
+            (d.name.clone(), w, f["blackholed"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_hold_time_is_the_lower_side_and_bfd_needs_both_ends() {
+    // fabric 3 s: calico min(240, 3) = 3; kube-router min(3, 3) = 3; with BFD 0.3 s × 3 = 0.9 s.
+    let d = withdrawals(&[]);
+    let by = |n: &str| d.iter().find(|x| x.0 == n).unwrap().clone();
+    assert_eq!((by("calico").1, by("kube-router").1), (3.0, 3.0));
+    assert!((by("kube-router-bfd").1 - 0.9).abs() < 1e-9, "{d:?}");
+    // A quarter of 100/s goes to n2 until then: ≈ 75 blackholed in 3 s, ≈ 22 in 0.9 s.
+    assert_quarter_of(by("calico").2, 3.0);
+    assert_quarter_of(by("kube-router-bfd").2, 0.9);
+    // fabric 90 s: calico min(240, 90) = 90 — a dead node sends no withdrawal, so its /32 stays
+    // until then (the NotReady at 40 s does not reach the fabric): ≈ 2250 blackholed;
+    // kube-router keeps its own 3 s.
+    let d = withdrawals(&["fabric.bgp.hold_time=90s".to_string()]);
+    let by = |n: &str| d.iter().find(|x| x.0 == n).unwrap().clone();
+    assert_eq!((by("calico").1, by("kube-router").1), (90.0, 3.0));
+    assert_quarter_of(by("calico").2, 90.0);
+    assert_quarter_of(by("kube-router").2, 3.0);
+}
+
+#[test]
+fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
+    let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
+    let bare = text.replace(
+        "  bgp: { keepalive: 1s, hold_time: 3s, max_paths: 64, bfd: { min_interval: 300ms, multiplier: 3 } }\n",
+        "",
+    );
+    let s = load_text(&bare);
+    let c = s.design("calico").unwrap().bgp.as_ref().unwrap();
+    // APIC bgpCtxPol: keepalive 60 s, hold 180 s, stale 300 s, graceful-restart helper;
+    // bgpCtxAfPol maxEcmp 16; bgpPeerPfxPol 20,000, reject.
+    assert_eq!(
+        (c.fabric_keepalive, c.fabric_hold_time, c.fabric_stale),
+        (
+            Nanos::from_secs(60),
+            Nanos::from_secs(180),
+            Nanos::from_secs(300)
+        )
+    );
+    assert_eq!((c.max_paths, c.max_prefix.limit), (16, 20_000));
+    assert!(c.gr_helper);
+    assert_eq!(
+        c.negotiated_hold_time(),
+        Nanos::from_secs(180),
+        "BIRD 240 s vs APIC 180 s"
+    );
+    // BFD on the fabric: Calico's speaker does not run it, so a warning and no BFD.
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        &text,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let warnings: Vec<String> = loaded
+        .diagnostics
+        .warnings()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("design calico") && w.contains("BFD does not come up")),
+        "{warnings:?}"
+    );
+    let s = loaded.scenario.unwrap();
+    assert!(
+        s.design("calico")
+            .unwrap()
+            .bgp
+            .as_ref()
+            .unwrap()
+            .bfd
+            .is_none()
+    );
+    assert!(
+        s.design("kube-router-bfd")
+            .unwrap()
+            .bgp
+            .as_ref()
+            .unwrap()
+            .bfd
+            .is_some()
+    );
+}
