@@ -149,12 +149,50 @@ pub fn summarize_bgp(s: &Scenario, name: &str, cfg: &crate::design::bgp::BgpConf
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "  fabric side: keepalive {}, hold {}, stale {}, graceful-restart helper {}, BFD {}, max paths {}, max-prefix {}",
+        cfg.fabric_keepalive,
+        cfg.fabric_hold_time,
+        cfg.fabric_stale,
+        if cfg.gr_helper { "on" } else { "off" },
+        cfg.bfd
+            .map_or("off".to_string(), |(i, m)| format!("{i} × {m}")),
+        cfg.max_paths,
+        cfg.max_prefix
+    );
     let most = st.advertised.iter().map(Vec::len).max().unwrap_or(0);
     let _ = writeln!(
         out,
         "  prefixes advertised per node: at most {most} (max-prefix {})",
         cfg.max_prefix
     );
+    use crate::design::bgp::config::MaxPrefixAction;
+    for (n, adv) in st.advertised.iter().enumerate() {
+        let over = adv.len() as u32 > cfg.max_prefix.limit;
+        match cfg.max_prefix.action {
+            MaxPrefixAction::Reject if over => {
+                let _ = writeln!(
+                    out,
+                    "  warning: {} advertises {} prefixes: max-prefix {} refuses the last {} (action reject; the session stays up)",
+                    s.cluster.node_ref(crate::cluster::NodeId(n as u32)),
+                    adv.len(),
+                    cfg.max_prefix.limit,
+                    adv.len() as u32 - cfg.max_prefix.limit
+                );
+            }
+            MaxPrefixAction::Log if over => {
+                let _ = writeln!(
+                    out,
+                    "  warning: {} advertises {} prefixes, above max-prefix {}: action log accepts them all",
+                    s.cluster.node_ref(crate::cluster::NodeId(n as u32)),
+                    adv.len(),
+                    cfg.max_prefix.limit
+                );
+            }
+            _ => {}
+        }
+    }
     let mut reported = std::collections::BTreeSet::new();
     for x in st.sessions.iter().filter(|x| x.down.is_some()) {
         let why = crate::bgp::Excluded::Rejected(x.down.expect("filtered")).to_string();
