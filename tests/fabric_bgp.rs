@@ -125,3 +125,61 @@ fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
             .is_some()
     );
 }
+
+/// Sessions come back on the node's timers, not at once (the fabric only listens: a
+/// dynamic-neighbour peer on the node subnet). Calico's BIRD (Calico's template: connect delay
+/// 2 s, connect retry 5 s): 2 s after the node returns, 2.5 s (half a retry period) after a
+/// session's path is repaired; GoBGP (kube-router; Cilium's connectRetryTimeSeconds 120): 2 s
+/// after a start, 52.5 s (half of 120 s × 0.875) after a repair.
+#[test]
+fn sessions_come_back_on_the_speakers_timers() {
+    let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
+    let events = "  - { at: 10s, fail: 'node:n2' }\n";
+    let back_after = |ev: &str, design: &str, action: &str| -> f64 {
+        let s = load_text(&text.replace(events, ev));
+        let d = s.design(design).unwrap().clone();
+        let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
+        let rec = r
+            .failover
+            .iter()
+            .find(|f| {
+                f["reactions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["action"] == action)
+            })
+            .unwrap_or_else(|| panic!("{design}: no {action}: {:?}", r.failover));
+        rec["reactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["action"] == action)
+            .unwrap()["at_s"]
+            .as_f64()
+            .unwrap()
+    };
+    let node = "  - { at: 10s, fail: 'node:n2' }\n  - { at: 20s, recover: 'node:n2' }\n";
+    assert_eq!(
+        back_after(node, "calico", "bgp-session-up-routes-restored"),
+        22.0
+    );
+    assert_eq!(
+        back_after(node, "kube-router", "bgp-session-up-routes-restored"),
+        22.0
+    );
+    let session = "  - { at: 10s, fail: 'bgp:n2/101' }\n  - { at: 20s, recover: 'bgp:n2/101' }\n";
+    assert_eq!(
+        back_after(session, "calico", "bgp-session-up-routes-restored"),
+        22.5
+    );
+    assert_eq!(
+        back_after(session, "kube-router", "bgp-session-up-routes-restored"),
+        72.5
+    );
+    let speaker = "  - { at: 10s, fail: 'speaker:n2' }\n  - { at: 20s, recover: 'speaker:n2' }\n";
+    assert_eq!(
+        back_after(speaker, "kube-router", "bgp-speaker-up-routes-restored"),
+        22.0
+    );
+}

@@ -567,6 +567,7 @@ pub(super) fn resolve(
         fabric_stale: side.stale,
         gr_helper: side.gr_helper,
         bfd: side.bfd,
+        reconnect: crate::design::bgp::config::Reconnect::for_cni(cni),
         node_mesh,
         import,
         node_password,

@@ -143,7 +143,8 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
     let mut v = Vec::new();
     if let Some(cfg) = &design.bgp {
         if up {
-            v.push((Nanos::ZERO, Control::Restore));
+            // The node's speaker starts and connects to the listening fabric (its connect delay).
+            v.push((cfg.reconnect.after_start, Control::Restore));
             v.push((s.node_status_update_frequency, Control::EndpointsReady));
         } else {
             // BFD (both ends) or the negotiated hold time notices the dead node.
@@ -177,7 +178,8 @@ pub fn reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Con
 /// timer, then its routes go; nothing for ACI-CNI (no BGP to the nodes).
 pub fn session_reactions(design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
     match (&design.bgp, up) {
-        (Some(_), true) => vec![(Nanos::ZERO, Control::SessionUp)],
+        // The path is back: the speaker's next connect retry brings the session up.
+        (Some(cfg), true) => vec![(cfg.reconnect.after_repair, Control::SessionUp)],
         // The session alone fails, the path does not: BFD stays up, the hold timer decides.
         (Some(cfg), false) => vec![(cfg.negotiated_hold_time(), Control::SessionDown)],
         (None, _) => Vec::new(),

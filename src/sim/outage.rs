@@ -37,7 +37,10 @@ pub(super) struct Outages<'a> {
     design: &'a DesignSpec,
     pub records: Vec<Record>,
     pending: Vec<Pending>,
+    /// The node's BGP sessions are established (speaker running and connected).
     speaker_up: Vec<bool>,
+    /// The speaker process runs (it may still be connecting).
+    speaker_running: Vec<bool>,
     /// Nodes failed by a `node:` event (a node is up when not failed and reachable).
     node_failed: Vec<bool>,
     controller_up: bool,
@@ -53,6 +56,7 @@ impl<'a> Outages<'a> {
             records: Vec::new(),
             pending: Vec::new(),
             speaker_up: vec![true; s.cluster.nodes.len()],
+            speaker_running: vec![true; s.cluster.nodes.len()],
             node_failed: vec![false; s.cluster.nodes.len()],
             controller_up: true,
             deferred: BTreeSet::new(),
@@ -243,11 +247,18 @@ impl<'a> Outages<'a> {
         let Some(cfg) = &self.design.bgp else {
             return; // ACI-CNI runs no BGP speaker on the nodes
         };
-        self.speaker_up[node.index()] = up;
+        self.speaker_running[node.index()] = up;
         if up {
-            // It reconnects and advertises again (the session setup taken as immediate).
-            self.apply(run, plane, now, node, None, Control::SpeakerUp);
+            // It connects again after its connect delay (the fabric only listens) and advertises.
+            let p = Pending {
+                node,
+                leaf: None,
+                action: Control::SpeakerUp,
+            };
+            self.schedule(q, now, cfg.reconnect.after_start, p);
+            let _ = (run, plane);
         } else if cfg.graceful_restart_in_effect() {
+            self.speaker_up[node.index()] = false;
             // The fabric is a graceful-restart helper: it keeps the routes, marked stale, for
             // the restart time the speaker advertised (RFC 4724).
             if let Some(f) = self.records.last_mut() {
@@ -261,6 +272,7 @@ impl<'a> Outages<'a> {
             self.schedule(q, now, cfg.restart_time, p);
         } else {
             // The process is gone, its TCP sessions close: the leaves withdraw at once.
+            self.speaker_up[node.index()] = false;
             self.apply(run, plane, now, node, None, Control::SpeakerStopped);
         }
     }
@@ -308,10 +320,15 @@ impl<'a> Outages<'a> {
             // Single-session actions do not depend on the node's state.
             Control::SessionDown | Control::SessionUp => false,
             Control::GracefulRestartExpired => self.speaker_up[node.index()],
+            // Stopped again before it connected.
+            Control::SpeakerUp => !self.speaker_running[node.index()],
             // A reaction to a failure is moot once the node is back (and vice versa).
             a => a.after_failure() == run.cluster.node(node).up,
         };
         if !moot {
+            if action == Control::SpeakerUp {
+                self.speaker_up[node.index()] = true;
+            }
             self.apply(run, plane, now, node, leaf, action);
         }
     }

@@ -64,6 +64,11 @@ pub struct BgpConfig {
     pub gr_helper: bool,
     /// BFD in effect on the sessions (both ends run it): (min interval, multiplier).
     pub bfd: Option<(Nanos, u32)>,
+    /// How long the node's speaker takes to bring a session up: after it starts (a node or a
+    /// speaker back), and after a failed session's path is repaired while it runs (its
+    /// connect-retry timer). The fabric only listens (a dynamic-neighbour peer on the node
+    /// subnet), so the node's timers decide.
+    pub reconnect: Reconnect,
     /// iBGP between the nodes themselves (Calico nodeToNodeMeshEnabled, kube-router
     /// --enable-ibgp): each node routes pod prefixes straight to the owning node's IP.
     pub node_mesh: bool,
@@ -87,6 +92,37 @@ pub struct BgpConfig {
     /// Calico's Felix masquerades with `--random-fully`: the port is always drawn at random.
     pub masquerade_random_fully: bool,
     pub node_lb: NodeLb,
+}
+
+/// The node speaker's session (re-)establishment delays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconnect {
+    pub after_start: Nanos,
+    pub after_repair: Nanos,
+    pub source: &'static str,
+}
+
+impl Reconnect {
+    /// Per CNI. Calico's BIRD as Calico templates it (`bird.cfg.template` bgp_template:
+    /// `connect delay time 2; connect retry time 5; error wait time 5,30`): 2 s after a start;
+    /// after a repair the next retry, within 5 s — 2.5 s, the expected wait for a timer of unknown
+    /// phase. kube-router and Cilium run GoBGP (kube-router sets only the hold time; Cilium's
+    /// `connectRetryTimeSeconds` 120): the first attempt about 2 s after a start
+    /// (`fsm.go` connectLoop), then every ConnectRetry 120 s × 0.75–1.0 — 52.5 s expected.
+    pub fn for_cni(cni: BgpCni) -> Reconnect {
+        match cni {
+            BgpCni::Calico => Reconnect {
+                after_start: Nanos::from_secs(2),
+                after_repair: Nanos::from_millis(2500),
+                source: "BIRD as Calico configures it: connect delay 2 s, connect retry 5 s",
+            },
+            BgpCni::KubeRouter | BgpCni::Cilium => Reconnect {
+                after_start: Nanos::from_secs(2),
+                after_repair: Nanos::from_millis(52_500),
+                source: "GoBGP: first attempt after ~2 s, then ConnectRetry 120 s × 0.75–1.0",
+            },
+        }
+    }
 }
 
 /// What APIC does when a peer exceeds its max-prefix limit (`bgpPeerPfxPol.action`).
