@@ -43,14 +43,16 @@ fn withdrawals(sets: &[String]) -> Vec<(String, f64, u64)> {
 
 #[test]
 fn the_hold_time_is_the_lower_side_and_bfd_needs_both_ends() {
-    // fabric 3 s: calico min(240, 3) = 3; kube-router min(3, 3) = 3; with BFD 0.3 s × 3 = 0.9 s.
+    // fabric 3 s: calico min(240, 3) = 3; kube-router min(3, 3) = 3. BFD (RFC 5880 §6.8.4): the
+    // node's multiplier 3 × the agreed interval max(kube-router's 1000 ms, the fabric's 300 ms)
+    // = 3 s, before kube-router-bfd's own 9 s hold time.
     let d = withdrawals(&[]);
     let by = |n: &str| d.iter().find(|x| x.0 == n).unwrap().clone();
     assert_eq!((by("calico").1, by("kube-router").1), (3.0, 3.0));
-    assert!((by("kube-router-bfd").1 - 0.9).abs() < 1e-9, "{d:?}");
-    // A quarter of 100/s goes to n2 until then: ≈ 75 blackholed in 3 s, ≈ 22 in 0.9 s.
+    assert!((by("kube-router-bfd").1 - 3.0).abs() < 1e-9, "{d:?}");
+    // A quarter of 100/s goes to n2 until then: ≈ 75 blackholed in 3 s.
     assert_quarter_of(by("calico").2, 3.0);
-    assert_quarter_of(by("kube-router-bfd").2, 0.9);
+    assert_quarter_of(by("kube-router-bfd").2, 3.0);
     // fabric 90 s: calico min(240, 90) = 90 — a dead node sends no withdrawal, so its /32 stays
     // until then (the NotReady at 40 s does not reach the fabric): ≈ 2250 blackholed;
     // kube-router keeps its own 3 s.

@@ -188,7 +188,11 @@ pub(super) fn resolve(
             );
             return None;
         }
-        Some(b.value)
+        // RFC 5880 §6.8.4: the fabric declares the node down after the node's detect
+        // multiplier × the agreed interval (the slower of the node's transmit and the fabric's
+        // receive interval). kube-router's BFD runs 1000 ms × 3 (FACTS §2).
+        let (node_interval, node_mult) = (Nanos::from_millis(1000), 3);
+        Some((b.value.0.max(node_interval), node_mult))
     });
 
     let mut max_paths_at = f.max_paths.as_ref();

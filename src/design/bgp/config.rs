@@ -62,7 +62,8 @@ pub struct BgpConfig {
     pub fabric_stale: Nanos,
     /// The fabric is a graceful-restart helper (bgpCtxPol `grCtrl` helper).
     pub gr_helper: bool,
-    /// BFD in effect on the sessions (both ends run it): (min interval, multiplier).
+    /// BFD in effect on the sessions (both ends run it): the agreed interval and the node's
+    /// detect multiplier, whose product is the fabric's detection time.
     pub bfd: Option<(Nanos, u32)>,
     /// How long the node's speaker takes to bring a session up: after it starts (a node or a
     /// speaker back), and after a failed session's path is repaired while it runs (its
