@@ -152,11 +152,11 @@ fn masquerade_ports(
 
 #[test]
 fn masquerade_shares_a_port_across_destinations_never_towards_one() {
-    // kube-router (plain MASQUERADE): the original port is kept while the tuple is unique, so two
+    // Cilium (its masquerade keeps the original port while the tuple is unique): two
     // destinations share 40000; a second connection to the same one gets another port.
     let p = masquerade_ports(
         "tests/data/bgp-cluster-policy.yaml",
-        "kube-router",
+        "cilium",
         ("a", "web-0"),
         &[
             ([1, 1, 1, 1], 40000),
@@ -166,7 +166,8 @@ fn masquerade_shares_a_port_across_destinations_never_towards_one() {
     );
     assert_eq!((p[0], p[1]), (40000, 40000));
     assert_ne!(p[2], 40000);
-    // Calico (--random-fully): ports are drawn at random, never twice towards one destination.
+    // Calico and kube-router (--random-fully): ports drawn at random, never twice towards one
+    // destination.
     let conns: Vec<([u8; 4], u16)> = (0..200)
         .map(|i| ([1, 1, 1, 1], 40000 + (i % 3) as u16))
         .collect();
@@ -181,4 +182,13 @@ fn masquerade_shares_a_port_across_destinations_never_towards_one() {
         p.iter()
             .all(|x| seen.insert(*x) && (1024..=65535).contains(x))
     );
+    let p = masquerade_ports(
+        "tests/data/bgp-cluster-policy.yaml",
+        "kube-router",
+        ("a", "web-0"),
+        &conns,
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    assert!(p.iter().all(|x| seen.insert(*x)));
+    assert!(!p.contains(&40000) || p.iter().filter(|x| **x == 40000).count() == 1);
 }

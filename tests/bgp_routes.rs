@@ -325,3 +325,47 @@ fn import_route_control_refuses_prefixes_outside_the_accepted_subnets() {
     let t = table(&s, "kube-router", "leaf:101");
     assert!(!route(&t, "10.34.0.1/32").next_hops.is_empty());
 }
+
+/// kube-proxy (iptables), which Calico runs behind, marks external traffic to an
+/// `externalTrafficPolicy: Cluster` service for masquerade before it picks the backend
+/// (kubernetes `pkg/proxy/iptables/proxier.go`, KUBE-MARK-MASQ): on a one-node cluster, where the
+/// backend is necessarily local, Calico still SNATs to the node IP; Cilium (SNAT mode) keeps the
+/// client's address for a local backend.
+#[test]
+fn cluster_policy_masquerades_before_the_backend_is_chosen_behind_kube_proxy() {
+    let y = "name: one-node
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+  bgp: { keepalive: 1s, hold_time: 3s }
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web } }]
+  services:
+    - { name: web, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80 }], external_traffic_policy: Cluster }
+designs:
+  - { name: calico, cni: calico, bgp: { fabric_asn: 2 }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }
+  - { name: cilium, cni: cilium, bgp: { cluster_asn: 64512, fabric_asn: 2 }, load_balancer: { pool: [10.34.0.0/24] } }
+";
+    let s = load_text(y);
+    let q = |design| Query {
+        design,
+        from: "external:clients",
+        to: "service:a/web:80",
+        proto: None,
+        sport: None,
+    };
+    let (t, o) = trace(&s, &q("calico")).unwrap();
+    assert_eq!(o.verdict, Verdict::Delivered);
+    let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
+    assert!(dnat.src.starts_with("10.32.0.2:"), "{}", dnat.src);
+    assert!(dnat.detail.contains("KUBE-MARK-MASQ"), "{}", dnat.detail);
+    assert!(o.snat.is_some(), "the NAT port counts in the metrics");
+    let (t, o) = trace(&s, &q("cilium")).unwrap();
+    assert_eq!(o.verdict, Verdict::Delivered);
+    let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
+    assert!(dnat.src.starts_with("192.168.100."), "{}", dnat.src);
+}

@@ -580,7 +580,8 @@ pub(super) fn resolve(
         lb_pool,
         masquerade,
         masquerade_ports,
-        masquerade_random_fully: cni == BgpCni::Calico,
+        // Felix and kube-router (`routing/pod_egress.go`) masquerade with --random-fully.
+        masquerade_random_fully: cni != BgpCni::Cilium,
         node_lb,
     })
 }

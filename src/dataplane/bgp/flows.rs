@@ -106,7 +106,14 @@ impl BgpWalk<'_> {
             TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
         };
         let mut snat = None;
-        if pod_node == node {
+        // Calico runs behind kube-proxy (iptables): external traffic to a Cluster service is
+        // marked for masquerade BEFORE the backend is chosen (kubernetes
+        // pkg/proxy/iptables/proxier.go, KUBE-MARK-MASQ in the external chain), so it is SNATed to
+        // the node IP even for a local backend. kube-router and Cilium (SNAT mode) SNAT only a
+        // connection sent to another node.
+        let masq_first = self.state.cfg.cni == BgpCni::Calico
+            && s.external_traffic_policy == TrafficPolicy::Cluster;
+        if pod_node == node && !masq_first {
             rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
                 format!(
                     "service proxy ({policy}): {how} chose {}; conntrack DNAT {} → {}",
@@ -134,14 +141,21 @@ impl BgpWalk<'_> {
                 orig: before,
             });
             rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
+                let why = if masq_first {
+                    "kube-proxy marked the external connection for masquerade before choosing the backend (KUBE-MARK-MASQ)"
+                } else {
+                    "so the reply comes back here"
+                };
                 format!(
-                    "service proxy ({policy}): {how} chose {} on {}; conntrack DNAT {} → {dnat_dst} and SNAT to the node IP {ip}:{p} so the reply comes back here: the client IP is lost",
+                    "service proxy ({policy}): {how} chose {} on {}; conntrack DNAT {} → {dnat_dst} and SNAT to the node IP {ip}:{p} ({why}): the client IP is lost",
                     self.cluster.pod_ref(pod),
                     self.cluster.node_ref(pod_node),
                     pkt.dst
                 )
             });
-            if let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat) {
+            if pod_node != node
+                && let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat)
+            {
                 return failed_with(snat, outcome(pkt, Verdict::Dropped, r, *lat));
             }
         }
