@@ -214,6 +214,8 @@ fn calico_built_from_the_acc_provision_flavour() {
         )
     );
     assert_eq!(cfg.node_password.as_deref(), Some("lab-secret"));
+    // calico_config.net_config.nat_outgoing is absent: acc-provision's default "Disabled".
+    assert!(!cfg.masquerade);
     assert_eq!(s.cluster.node_subnet.net.to_string(), "192.168.50.0/24");
     let t = table(&s, "calico", "leaf:103");
     assert_eq!(route(&t, "10.240.0.32/28").next_hops, ["node:c3"]);

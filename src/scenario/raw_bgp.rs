@@ -119,6 +119,9 @@ pub struct RawCalicoFlavour {
     pub extern_dynamic: Option<At<Cidr>>,
     pub cluster_svc_subnet: Option<At<Cidr>>,
     pub block_size: Option<At<u8>>,
+    /// `calico_config.net_config.nat_outgoing` ("Enabled" / "Disabled"), into the Installation's
+    /// ipPools `natOutgoing` (acc-provision `templates/custom-resources-aci-calico.yaml`).
+    pub nat_outgoing: Option<At<String>>,
     pub racks: Vec<RawFlavourRack>,
 }
 
@@ -346,6 +349,7 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
         extern_dynamic: get(n, &["net_config", "extern_dynamic"], d),
         cluster_svc_subnet: get(n, &["net_config", "cluster_svc_subnet"], d),
         block_size: get(n, &["calico_config", "net_config", "block_size"], d),
+        nat_outgoing: get(n, &["calico_config", "net_config", "nat_outgoing"], d),
         racks: Vec::new(),
     };
     if let Some(Value::Seq(racks)) = child(n, "topology")

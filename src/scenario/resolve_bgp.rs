@@ -473,14 +473,39 @@ pub(super) fn resolve(
 
     // Egress and node load balancing.
     let masquerade = match cni {
-        BgpCni::Calico => r.nat_outgoing.or(res.nat_outgoing).unwrap_or_else(|| {
-            dflt(
-                "ip_pool.nat_outgoing",
-                "true".into(),
-                "calico-node CALICO_IPV4POOL_NAT_OUTGOING default",
-            );
-            true
-        }),
+        BgpCni::Calico => {
+            // acc-provision's Calico flavour: calico_config.net_config.nat_outgoing, "Disabled"
+            // by default (acc_provision.py config_default), into the ipPool's natOutgoing.
+            let flavour = r.flavour.as_ref().map(|f| match &f.nat_outgoing {
+                Some(a) => match a.value.as_str() {
+                    "Enabled" => true,
+                    "Disabled" => false,
+                    other => {
+                        d.error(&a.loc, &a.path, format!("nat_outgoing `{other}`: acc-provision takes Enabled or Disabled"));
+                        false
+                    }
+                },
+                None => {
+                    dflt(
+                        "calico_config.net_config.nat_outgoing",
+                        "Disabled".into(),
+                        "acc-provision config_default",
+                    );
+                    false
+                }
+            });
+            r.nat_outgoing
+                .or(res.nat_outgoing)
+                .or(flavour)
+                .unwrap_or_else(|| {
+                    dflt(
+                        "ip_pool.nat_outgoing",
+                        "true".into(),
+                        "calico-node CALICO_IPV4POOL_NAT_OUTGOING default",
+                    );
+                    true
+                })
+        }
         BgpCni::KubeRouter => bool_flag(&flags, "enable-pod-egress", true, rd, d),
         BgpCni::Cilium => r.masquerade.unwrap_or(true),
     };
