@@ -72,8 +72,23 @@ fn calico_two_racks_by_hand() {
         4
     );
     assert_eq!(route(&t, "0.0.0.0/0").next_hops, ["l3out"]);
-    // No route beyond the 8 blocks, the /32, the service CIDR, the node subnet and the default.
-    assert_eq!(t.routes.len(), 12);
+    // Calico's serviceLoadBalancerAggregation: the serviceLoadBalancerIPs CIDR from all 8 nodes
+    // (confd updateGlobalRoutes); leaf 101 installs its own rack's 4.
+    let agg = route(&t, "10.34.0.0/24");
+    assert_eq!(agg.next_hops.len(), 4);
+    assert_eq!(
+        agg.excluded
+            .iter()
+            .filter(|e| e.reason.contains("higher next-hop cost"))
+            .count(),
+        4
+    );
+    // web is externalTrafficPolicy Local and its ClusterIP (10.96.0.2) lies in
+    // serviceClusterIPs: its /32 from the 6 nodes with a web pod (routes.go
+    // getAllRoutesForService), the same next hops as the LoadBalancer /32.
+    assert_eq!(route(&t, "10.96.0.2/32").next_hops, lb.next_hops);
+    // Nothing else: the 8 blocks, the two /32s, the two CIDRs, the node subnet and the default.
+    assert_eq!(t.routes.len(), 14);
 
     let t = table(&s, "calico", "leaf:103");
     for (p, _) in blocks {
@@ -370,4 +385,37 @@ designs:
     assert_eq!(o.verdict, Verdict::Delivered);
     let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
     assert!(dnat.src.starts_with("192.168.100."), "{}", dnat.src);
+}
+
+/// kube-router --advertise-cluster-ip announces each ClusterIP as a /32 — from every node, or for
+/// internalTrafficPolicy Local only from nodes with a local endpoint (`ecmp_vip.go`
+/// getAllVIPsForService / nodeHasEndpointsForService). Two nodes, one pod on n1; the service
+/// subnet's .2 and .3 are the two ClusterIPs.
+#[test]
+fn kube_router_cluster_ips_as_host_routes() {
+    let y = "name: cips
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1, n2] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  service_subnet: 10.96.0.0/12
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web }, placement: [n1] }]
+  services:
+    - { name: all, namespace: a, selector: { app: web }, ports: [{ port: 80 }] }
+    - { name: near, namespace: a, selector: { app: web }, ports: [{ port: 80 }], internal_traffic_policy: Local }
+designs:
+  - name: kube-router
+    cni: kube-router
+    bgp: { fabric_asn: 2 }
+    args: [--cluster-asn=64512, --advertise-cluster-ip=true]
+";
+    let s = load_text(y);
+    let t = table(&s, "kube-router", "leaf:101");
+    assert_eq!(route(&t, "10.96.0.2/32").next_hops, ["node:n1", "node:n2"]);
+    assert_eq!(route(&t, "10.96.0.3/32").next_hops, ["node:n1"]);
+    assert!(t.routes.iter().all(|r| r.prefix != "10.96.0.0/12"));
 }

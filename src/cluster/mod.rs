@@ -107,6 +107,8 @@ pub struct Service {
     pub selector: Labels,
     pub ports: Vec<ServicePort>,
     pub external_traffic_policy: TrafficPolicy,
+    /// `spec.internalTrafficPolicy` (Cluster by default).
+    pub internal_traffic_policy: TrafficPolicy,
     /// `spec.loadBalancerIP`, when the user asks for one.
     pub requested_lb_ip: Option<Ipv4Addr>,
     /// The ClusterIP, from the cluster's service subnet (.2 upward: .1 is the `kubernetes` service).

@@ -398,6 +398,7 @@ pub struct RawService {
     pub selector: Labels,
     pub ports: Vec<RawServicePort>,
     pub external_traffic_policy: Option<At<String>>,
+    pub internal_traffic_policy: Option<At<String>>,
     pub load_balancer_ip: Option<At<Ipv4Addr>>,
     pub labels: Labels,
     pub annotations: Labels,
@@ -433,6 +434,7 @@ impl RawService {
             d.error(f.loc(), path, "missing required key `ports`");
         }
         let external_traffic_policy = f.opt_at("external_traffic_policy", d);
+        let internal_traffic_policy = f.opt_at("internal_traffic_policy", d);
         let load_balancer_ip = f.opt_at("load_balancer_ip", d);
         let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
@@ -452,6 +454,7 @@ impl RawService {
             selector,
             ports,
             external_traffic_policy,
+            internal_traffic_policy,
             load_balancer_ip,
             labels,
             annotations,

@@ -394,20 +394,11 @@ pub(super) fn resolve(
         BgpCni::KubeRouter => {
             let pool = r.lb_pool.clone().map(|v| nets(&v)).unwrap_or_default();
             let adv_lb = bool_flag(&flags, "advertise-loadbalancer-ip", false, rd, d);
-            let cluster_ip = bool_flag(&flags, "advertise-cluster-ip", false, rd, d);
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
-            let cips = if cluster_ip {
-                cluster
-                    .service_subnet
-                    .map(|s| vec![s.net])
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
             (
                 bool_flag(&flags, "advertise-pod-cidr", true, rd, d),
                 if adv_lb { vec![any] } else { Vec::new() },
-                cips,
+                Vec::new(),
                 pool,
             )
         }
@@ -602,6 +593,8 @@ pub(super) fn resolve(
         advertise_pod_cidr,
         advertise_lb,
         advertise_cluster_ips,
+        cluster_ip_host_routes: cni == BgpCni::KubeRouter
+            && bool_flag(&flags, "advertise-cluster-ip", false, rd, d),
         lb_pool,
         masquerade,
         masquerade_ports,

@@ -237,8 +237,7 @@ pub(super) fn resolve_cluster(
                 continue;
             }
         };
-        let etp = match rs
-            .external_traffic_policy
+        let policy = |v: &Option<At<String>>, key: &str, d: &mut Diagnostics| match v
             .as_ref()
             .map(|e| (e.value.as_str(), e))
         {
@@ -248,11 +247,13 @@ pub(super) fn resolve_cluster(
                 d.error(
                     &e.loc,
                     &e.path,
-                    format!("unknown externalTrafficPolicy `{other}`; expected Cluster or Local"),
+                    format!("unknown {key} `{other}`; expected Cluster or Local"),
                 );
                 TrafficPolicy::Cluster
             }
         };
+        let etp = policy(&rs.external_traffic_policy, "externalTrafficPolicy", d);
+        let itp = policy(&rs.internal_traffic_policy, "internalTrafficPolicy", d);
         let mut ports = Vec::new();
         for p in &rs.ports {
             let proto = match p.protocol.value.as_str() {
@@ -301,6 +302,7 @@ pub(super) fn resolve_cluster(
             selector: rs.selector.clone(),
             ports,
             external_traffic_policy: etp,
+            internal_traffic_policy: itp,
             requested_lb_ip: requested_lb_ip(rs, d),
             cluster_ip: raw
                 .service_subnet

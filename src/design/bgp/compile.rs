@@ -165,47 +165,75 @@ impl BgpState {
             .collect();
 
         // Advertisements per node.
+        // A node "has" a service when it holds a ready endpoint of it. A dead node's speaker
+        // sends no withdrawal: the fabric keeps what it advertised until the hold timer (or BFD)
+        // takes its sessions down, even once Kubernetes marks its pods not ready
+        // (approximation: what it advertised is taken as its pods being endpoints).
+        let has_endpoint = |svc: usize, node: NodeId| {
+            if cluster.node(node).up {
+                !cluster
+                    .ready_local_endpoints(ServiceId(svc as u32), node)
+                    .is_empty()
+            } else {
+                cluster.services[svc]
+                    .endpoints
+                    .iter()
+                    .any(|p| cluster.pod(*p).node == node)
+            }
+        };
         let mut advertised: Vec<Vec<Ipv4Net>> = vec![Vec::new(); cluster.nodes.len()];
         for (n, adv) in advertised.iter_mut().enumerate() {
             if cfg.advertise_pod_cidr {
                 adv.extend(node_pod_prefixes[n].iter().copied());
             }
             adv.extend(cfg.advertise_cluster_ips.iter().copied());
+            // Calico with serviceLoadBalancerAggregation (default Enabled): every node announces
+            // each serviceLoadBalancerIPs CIDR, always (confd `client.go` updateGlobalRoutes).
+            if cfg.cni == BgpCni::Calico {
+                adv.extend(cfg.advertise_lb.iter().copied());
+            }
         }
         for (i, s) in cluster.services.iter().enumerate() {
+            // ClusterIPs as /32s: kube-router --advertise-cluster-ip from every node, or only
+            // from nodes with a local endpoint for internalTrafficPolicy Local (`ecmp_vip.go`);
+            // Calico adds the ClusterIP /32 of an externalTrafficPolicy Local service from its
+            // local-endpoint nodes when serviceClusterIPs covers it (`routes.go`
+            // getAllRoutesForService).
+            if let Some(cip) = s.cluster_ip {
+                let calico_local = cfg.cni == BgpCni::Calico
+                    && s.external_traffic_policy == TrafficPolicy::Local
+                    && cfg.advertise_cluster_ips.iter().any(|r| r.contains(&cip));
+                for (n, adv) in advertised.iter_mut().enumerate() {
+                    let node = NodeId(n as u32);
+                    let kr = cfg.cluster_ip_host_routes
+                        && (s.internal_traffic_policy == TrafficPolicy::Cluster
+                            || has_endpoint(i, node));
+                    if kr || (calico_local && has_endpoint(i, node)) {
+                        adv.push(host(cip));
+                    }
+                }
+            }
             let Some(ip) = lb_ip[i] else { continue };
-            let Some(range) = cfg.advertise_lb.iter().find(|r| r.contains(&ip)) else {
+            // Only a LoadBalancer IP inside the advertised ranges (Calico: serviceLoadBalancerIPs,
+            // `routes.go` isAllowedLoadBalancerIP; serviceExternalIPs does not authorise it).
+            if !cfg.advertise_lb.iter().any(|r| r.contains(&ip)) {
                 continue;
-            };
+            }
             match s.external_traffic_policy {
                 TrafficPolicy::Local => {
                     for (n, adv) in advertised.iter_mut().enumerate() {
-                        let node = NodeId(n as u32);
-                        // A dead node's speaker sends no withdrawal: the fabric keeps what it
-                        // advertised until the hold timer (or BFD) takes its sessions down, even
-                        // once Kubernetes marks its pods not ready. Approximation: what it
-                        // advertised is taken as its pods being endpoints.
-                        let has_endpoint = if cluster.node(node).up {
-                            !cluster
-                                .ready_local_endpoints(ServiceId(i as u32), node)
-                                .is_empty()
-                        } else {
-                            s.endpoints.iter().any(|p| cluster.pod(*p).node == node)
-                        };
-                        if has_endpoint {
+                        if has_endpoint(i, NodeId(n as u32)) {
                             adv.push(host(ip));
                         }
                     }
                 }
                 TrafficPolicy::Cluster => {
-                    // Calico advertises the CIDR from every node; kube-router and Cilium the /32.
-                    let prefix = if cfg.cni == BgpCni::Calico {
-                        *range
-                    } else {
-                        host(ip)
-                    };
-                    for adv in advertised.iter_mut() {
-                        adv.push(prefix);
+                    // Calico's aggregated CIDR already covers it; kube-router and Cilium
+                    // announce the /32 from every node.
+                    if cfg.cni != BgpCni::Calico {
+                        for adv in advertised.iter_mut() {
+                            adv.push(host(ip));
+                        }
                     }
                 }
             }

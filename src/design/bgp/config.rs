@@ -83,8 +83,10 @@ pub struct BgpConfig {
     pub advertise_pod_cidr: bool,
     /// LoadBalancer IPs inside these prefixes are advertised (per externalTrafficPolicy).
     pub advertise_lb: Vec<Ipv4Net>,
-    /// Calico serviceClusterIPs / kube-router --advertise-cluster-ip: the CIDR from every node.
+    /// Calico serviceClusterIPs: the CIDRs from every node.
     pub advertise_cluster_ips: Vec<Ipv4Net>,
+    /// kube-router --advertise-cluster-ip: each service's ClusterIP as a /32.
+    pub cluster_ip_host_routes: bool,
     /// Where LoadBalancer IPs come from when the service does not ask for one.
     pub lb_pool: Vec<Ipv4Net>,
     pub masquerade: bool,
