@@ -419,3 +419,34 @@ designs:
     assert_eq!(route(&t, "10.96.0.3/32").next_hops, ["node:n1"]);
     assert!(t.routes.iter().all(|r| r.prefix != "10.96.0.0/12"));
 }
+
+/// Cilium masquerades with iptables unless Helm's `bpf.masquerade` is set (FACTS §2): iptables
+/// MASQUERADE keeps a source port ≥ 1024 while the tuple is unique (nf_nat); the BPF allocator
+/// works in 32768–65535 (`snat_v4_new_mapping`), so a pod's port 2000 is replaced.
+#[test]
+fn cilium_masquerade_iptables_by_default_bpf_by_setting() {
+    let text = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml")).unwrap();
+    let q = Query {
+        design: "cilium",
+        from: "pod:shop/batch-1",
+        to: "1.1.1.1:443",
+        proto: None,
+        sport: Some(2000),
+    };
+    let port_of = |s: &fabsim::scenario::Scenario| {
+        let (t, _) = trace(s, &q).unwrap();
+        let h = t.forward.iter().find(|h| h.action == "snat").unwrap();
+        let port: u16 = h.src.rsplit(':').next().unwrap().parse().unwrap();
+        (port, h.detail.clone())
+    };
+    let (port, detail) = port_of(&load("scenarios/brkdcn-2663.yaml"));
+    assert_eq!(port, 2000);
+    assert!(detail.contains("iptables MASQUERADE"), "{detail}");
+    let bpf = text.replace(
+        "load_balancer: { algorithm: maglev, pool: [10.34.0.0/24] }",
+        "load_balancer: { algorithm: maglev, pool: [10.34.0.0/24] }\n    bpf_masquerade: true",
+    );
+    let (port, detail) = port_of(&load_text_in(&root().join("scenarios"), &bpf));
+    assert!((32768..=65535).contains(&port), "{port}");
+    assert!(detail.contains("BPF masquerade"), "{detail}");
+}

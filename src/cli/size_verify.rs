@@ -72,7 +72,8 @@ traffic:
         5000 + ppn,
         i.time_wait_s,
         match i.search {
-            PortSearch::WholeRange => "whole-range",
+            // ACI-CNI SNAT never runs Cilium's allocator.
+            PortSearch::WholeRange | PortSearch::CiliumBpf => "whole-range",
             PortSearch::Bounded => "kernel, node_kernel: '5.15'",
             PortSearch::BoundedEvict => "kernel, node_kernel: '6.8'",
         }

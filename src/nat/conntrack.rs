@@ -6,7 +6,7 @@
 //! A 6.5+ kernel may evict a TIME_WAIT entry: the table then remembers which ports are closing
 //! and reports the evicted connection to the engine ([`NatTable::take_evicted`]).
 
-use super::kernel::{Found, PortSearch, Probe, unique_port};
+use super::kernel::{Found, PortSearch, Probe, cilium_bpf_port, unique_port};
 use super::ports::PortSet;
 use crate::net::hash::mix64;
 use crate::net::{Endpoint, Flow, Proto};
@@ -121,12 +121,23 @@ impl NatTable {
         let key = self.key(flow.proto, nat_ip, flow.dst);
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
+        if self.search == PortSearch::CiliumBpf {
+            let seed = flow_seed(flow, nat_ip);
+            let draws = &mut self.draws;
+            let draw = || {
+                *draws += 1;
+                mix64(seed ^ draws.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            };
+            let port = cilium_bpf_port((lo, hi), orig, draw, |p| !used.contains(p))?;
+            used.insert(port);
+            return Some(port);
+        }
         if !random_fully && (lo..=hi).contains(&orig) && !used.contains(orig) {
             used.insert(orig);
             return Some(orig);
         }
         let port = match self.search {
-            PortSearch::WholeRange => {
+            PortSearch::WholeRange | PortSearch::CiliumBpf => {
                 let span = u32::from(hi - lo) + 1;
                 used.first_free_from(lo, hi, lo + (offset % span) as u16)?
             }

@@ -37,6 +37,13 @@ pub enum PortSearch {
     /// An ideal allocator: any free port of the range (first free from the start or the offset).
     /// Erlang-B's assumption; the model fabsim used before it followed the kernel.
     WholeRange,
+    /// Not the kernel: Cilium's BPF masquerade (`bpf.masquerade=true`), `bpf/lib/nat.h`
+    /// `snat_v4_new_mapping`: the original port if in range (`__snat_try_keep_port`, else a
+    /// random one), then one more random port, then `port + 1` again and again, 128 probes in all
+    /// (SNAT_COLLISION_RETRIES), each clamped as `val % (max − min) + min` — applied to a port
+    /// number, so in 32768–65535 the "next" port is two further on; then the packet is dropped
+    /// (DROP_NAT_NO_MAPPING).
+    CiliumBpf,
 }
 
 impl PortSearch {
@@ -58,6 +65,9 @@ impl PortSearch {
                 "Linux ≥ 6.5: as before 6.5, and in a round's last 32 attempts a new TCP connection may evict a colliding TIME_WAIT entry whose sequence number it has passed (nf_nat_used_tuple_harder)"
             }
             PortSearch::WholeRange => "every port of the range is tried (an ideal allocator)",
+            PortSearch::CiliumBpf => {
+                "Cilium BPF masquerade: the original port, a random one, then port + 1 through its clamp — 128 probes, then dropped (snat_v4_new_mapping)"
+            }
         }
     }
 }
@@ -114,6 +124,37 @@ pub fn unique_port(
         attempts /= 2;
         off = draw() as u16;
     }
+}
+
+/// Cilium's BPF SNAT retries (`SNAT_COLLISION_RETRIES` with a large instruction limit).
+pub const CILIUM_SNAT_RETRIES: u32 = 128;
+
+/// `snat_v4_new_mapping`'s port choice over `lo..=hi` for a connection from source port `orig`.
+pub fn cilium_bpf_port(
+    (lo, hi): (u16, u16),
+    orig: u16,
+    mut draw: impl FnMut() -> u64,
+    free: impl Fn(u16) -> bool,
+) -> Option<u16> {
+    // `__snat_clamp_port_range`: (val % (u16)(end − start)) + start.
+    let span = hi - lo;
+    let clamp = |v: u16| if span == 0 { lo } else { v % span + lo };
+    let mut port = if (lo..=hi).contains(&orig) {
+        orig
+    } else {
+        clamp(draw() as u16)
+    };
+    for retry in 0..CILIUM_SNAT_RETRIES {
+        if free(port) {
+            return Some(port);
+        }
+        port = if retry == 0 {
+            clamp(draw() as u16)
+        } else {
+            clamp(port.wrapping_add(1))
+        };
+    }
+    None
 }
 
 /// `nf_seq_has_advanced`: the new SYN's sequence number against the old connection's last one.
@@ -184,6 +225,27 @@ mod tests {
         );
         assert!(matches!(f, Found::Refused));
         assert_eq!(probes.get(), 40);
+    }
+
+    #[test]
+    fn cilium_bpf_probes_original_random_then_consecutive() {
+        // Range 32768–65535 (span 32767). Original 40000 taken; the random draw 5 clamps to
+        // 32773; then `clamp(port + 1)` = (32774 % 32767) + 32768 = 32775: the clamp is applied
+        // to a port number, not an offset, so the "next" probes step by 2. 128 probes in all.
+        let probed = std::cell::RefCell::new(Vec::new());
+        let got = cilium_bpf_port((32768, 65535), 40000, draws(&[5]), |p| {
+            probed.borrow_mut().push(p);
+            false
+        });
+        assert_eq!(got, None);
+        let probed = probed.into_inner();
+        assert_eq!(probed.len(), 128);
+        assert_eq!(&probed[..4], &[40000, 32773, 32775, 32777]);
+        // A free original port is kept.
+        assert_eq!(
+            cilium_bpf_port((32768, 65535), 40000, draws(&[5]), |_| true),
+            Some(40000)
+        );
     }
 
     #[test]

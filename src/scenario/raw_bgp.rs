@@ -174,6 +174,8 @@ pub struct RawBgpDesign {
     pub lb_algorithm: Option<At<String>>,
     pub lb_pool: Option<Vec<Cidr>>,
     pub masquerade: Option<bool>,
+    /// Cilium's Helm `bpf.masquerade` (false: iptables MASQUERADE).
+    pub bpf_masquerade: Option<bool>,
     pub pod_cidr_len: Option<At<u8>>,
     /// Node annotations (kube-router.io/peer.ips, peer.asns, peer.passwords), on every node.
     pub node_annotations: Option<At<Labels>>,
@@ -236,6 +238,7 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
         g.finish(d);
     }
     r.masquerade = f.opt("masquerade", d);
+    r.bpf_masquerade = f.opt("bpf_masquerade", d);
     r.pod_cidr_len = f.opt_at("pod_cidr_len", d);
     r.node_annotations = f.opt_at("node_annotations", d);
     if let Some(n) = f.node("acc_provision") {

@@ -500,7 +500,26 @@ pub(super) fn resolve(
         BgpCni::KubeRouter => bool_flag(&flags, "enable-pod-egress", true, rd, d),
         BgpCni::Cilium => r.masquerade.unwrap_or(true),
     };
-    let masquerade_ports = if cni == BgpCni::Cilium {
+    // Cilium masquerades with iptables unless Helm's bpf.masquerade is set; its BPF allocator
+    // uses 32768–65535 (FACTS §2). iptables MASQUERADE without --to-ports searches 1024–65535
+    // for source ports ≥ 1024 (nf_nat_core.c).
+    if r.bpf_masquerade.is_some() && cni != BgpCni::Cilium {
+        d.warning(
+            &rd.loc,
+            &rd.path,
+            "bpf_masquerade is Cilium's Helm bpf.masquerade: ignored for this CNI",
+        );
+    }
+    let bpf_masquerade = cni == BgpCni::Cilium
+        && r.bpf_masquerade.unwrap_or_else(|| {
+            dflt(
+                "bpf_masquerade",
+                "false (iptables MASQUERADE)".into(),
+                "Cilium Helm bpf.masquerade default",
+            );
+            false
+        });
+    let masquerade_ports = if bpf_masquerade {
         (32768, 65535)
     } else {
         (1024, 65535)
@@ -598,6 +617,7 @@ pub(super) fn resolve(
         lb_pool,
         masquerade,
         masquerade_ports,
+        bpf_masquerade,
         // Felix and kube-router (`routing/pod_egress.go`) masquerade with --random-fully.
         masquerade_random_fully: cni != BgpCni::Cilium,
         node_lb,

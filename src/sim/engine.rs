@@ -476,6 +476,9 @@ fn simulate(
                         "bounded with TIME_WAIT eviction (Linux ≥ 6.5)"
                     }
                     crate::nat::kernel::PortSearch::WholeRange => "whole range",
+                    crate::nat::kernel::PortSearch::CiliumBpf => {
+                        "Cilium BPF masquerade (128 probes)"
+                    }
                 },
                 time_wait_evicted: plane.nat_evictions(),
             }

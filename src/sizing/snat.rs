@@ -327,7 +327,7 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
         ),
     );
     let port_search = match i.search {
-        PortSearch::WholeRange => "Erlang-B assumes that every free port of the chunk can be found: exact for an allocator that tries the whole range (nat_port_search: whole-range)".to_string(),
+        PortSearch::WholeRange | PortSearch::CiliumBpf => "Erlang-B assumes that every free port of the chunk can be found: exact for an allocator that tries the whole range (nat_port_search: whole-range)".to_string(),
         PortSearch::Bounded => "Erlang-B assumes that every free port can be found; the kernel (< 6.5) gives up after 248 probes (rounds of 128, 64, 32, 16, 8 consecutive ports, nf_nat_l4proto_unique_tuple), so it refuses more near the limit — at 3000 erlangs on 3000 ports 3.3% instead of 1.44% (tests/nat_kernel.rs): the figures are a lower bound; --verify simulates the kernel's search".to_string(),
         PortSearch::BoundedEvict => {
             let lower = erlang_b(u64::from(ppn), i.rate_per_node * i.lifetime_s * busiest_share);

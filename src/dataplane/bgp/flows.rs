@@ -13,7 +13,8 @@ impl BgpWalk<'_> {
         match self.state.cfg.cni {
             BgpCni::Calico => "Calico natOutgoing (iptables MASQUERADE --random-fully)",
             BgpCni::KubeRouter => "kube-router --enable-pod-egress",
-            BgpCni::Cilium => "Cilium BPF masquerade",
+            BgpCni::Cilium if self.state.cfg.bpf_masquerade => "Cilium BPF masquerade",
+            BgpCni::Cilium => "Cilium iptables MASQUERADE",
         }
     }
 

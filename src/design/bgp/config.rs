@@ -94,6 +94,8 @@ pub struct BgpConfig {
     pub masquerade_ports: (u16, u16),
     /// Calico's Felix masquerades with `--random-fully`: the port is always drawn at random.
     pub masquerade_random_fully: bool,
+    /// Cilium with Helm `bpf.masquerade`: its own BPF port allocator instead of iptables.
+    pub bpf_masquerade: bool,
     pub node_lb: NodeLb,
 }
 
@@ -204,16 +206,17 @@ impl BgpConfig {
         self.graceful_restart && self.gr_helper
     }
 
-    /// The NAT port search of this design's masquerade: Calico and kube-router use iptables, so
-    /// the node kernel's nf_nat search; Cilium's BPF masquerade has its own allocator (FACTS §2:
-    /// up to 128 random tries), modelled here as an ideal one.
+    /// The NAT port search of this design's masquerade: iptables (Calico, kube-router, Cilium by
+    /// default) ends in the node kernel's nf_nat search; Cilium with bpf.masquerade has its own
+    /// allocator (`PortSearch::CiliumBpf`).
     pub fn nat_search(
         &self,
         kernel: crate::nat::kernel::PortSearch,
     ) -> crate::nat::kernel::PortSearch {
-        match self.cni {
-            BgpCni::Cilium => crate::nat::kernel::PortSearch::WholeRange,
-            _ => kernel,
+        if self.bpf_masquerade {
+            crate::nat::kernel::PortSearch::CiliumBpf
+        } else {
+            kernel
         }
     }
 }
