@@ -450,3 +450,64 @@ fn cilium_masquerade_iptables_by_default_bpf_by_setting() {
     assert!((32768..=65535).contains(&port), "{port}");
     assert!(detail.contains("BPF masquerade"), "{detail}");
 }
+
+/// IPVS `mh` (kube-router's `kube-router.io/service.scheduler: mh`) hashes the source address
+/// only (`ip_vs_mh.c`, no port flag), over a table of 4093: one client keeps its backend whatever
+/// its source port. Cilium applies Maglev to north-south traffic only: a pod → ClusterIP choice
+/// says random.
+#[test]
+fn ipvs_mh_hashes_the_source_and_cilium_maglev_is_north_south_only() {
+    let y = "name: mh
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  service_subnet: 10.96.0.0/12
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 8, labels: { app: web } }, { name: c, namespace: a, replicas: 1, labels: { app: c } }]
+  services:
+    - { name: web, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80 }], annotations: { kube-router.io/service.scheduler: mh } }
+designs:
+  - name: kube-router
+    cni: kube-router
+    bgp: { fabric_asn: 2 }
+    args: [--cluster-asn=64512, --advertise-loadbalancer-ip]
+    load_balancer: { pool: [10.34.0.0/24] }
+  - { name: cilium, cni: cilium, bgp: { cluster_asn: 64512, fabric_asn: 2 }, load_balancer: { algorithm: maglev, pool: [10.34.0.0/24] } }
+";
+    let s = load_text(y);
+    let backend = |design, from, sport| {
+        let (t, o) = trace(
+            &s,
+            &Query {
+                design,
+                from,
+                to: "service:a/web:80",
+                proto: None,
+                sport: Some(sport),
+            },
+        )
+        .unwrap();
+        assert_eq!(o.verdict, Verdict::Delivered);
+        let dnat = t.forward.iter().find(|h| h.action == "dnat").unwrap();
+        (dnat.dst.clone(), dnat.detail.clone())
+    };
+    let first = backend("kube-router", "external:clients", 40000);
+    assert!(
+        first
+            .1
+            .contains("IPVS mh (table of 4093, hash of the source address)"),
+        "{}",
+        first.1
+    );
+    for sport in [40001, 45000, 50000, 60999] {
+        assert_eq!(backend("kube-router", "external:clients", sport).0, first.0);
+    }
+    let (_, how) = backend("cilium", "pod:a/c-0", 40000);
+    assert!(how.contains("north-south traffic only"), "{how}");
+    let (_, how) = backend("cilium", "external:clients", 40000);
+    assert!(how.contains("Maglev (table of 16381"), "{how}");
+}

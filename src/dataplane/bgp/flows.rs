@@ -88,7 +88,7 @@ impl BgpWalk<'_> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
         }
-        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, tables);
+        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, true, tables);
         tables.scratch = backends;
         let target_port = s
             .ports
@@ -522,7 +522,7 @@ impl BgpWalk<'_> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         }
-        let (b, how) = self.pick_backend(na, svc, &backends, &pkt, tables);
+        let (b, how) = self.pick_backend(na, svc, &backends, &pkt, false, tables);
         tables.scratch = backends;
         let fwd = Flow {
             proto,

@@ -9,7 +9,7 @@ use super::*;
 use crate::bgp::NextHop;
 use crate::cluster::{Cluster, ServiceId};
 use crate::design::bgp::BgpState;
-use crate::design::bgp::config::{MAGLEV_TABLE_SIZE, NodeLb};
+use crate::design::bgp::config::{BgpCni, IPVS_MH_TABLE_SIZE, MAGLEV_TABLE_SIZE, NodeLb};
 use crate::design::bgp::maglev::Maglev;
 use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
@@ -45,7 +45,12 @@ type MaglevKey = (ServiceId, Option<PodId>, usize);
 pub(crate) enum Picked {
     Random(usize),
     RoundRobin(usize, usize),
+    /// Cilium Maglev (table 16381, hash of the 5-tuple).
     Maglev(usize),
+    /// IPVS `mh` (table 4093, hash of the source address).
+    IpvsMh(usize),
+    /// Cilium with Maglev configured, but the connection is east-west: random.
+    RandomEastWest(usize),
 }
 
 impl std::fmt::Display for Picked {
@@ -60,7 +65,15 @@ impl std::fmt::Display for Picked {
             }
             Picked::Maglev(n) => write!(
                 f,
-                "Maglev (table of {MAGLEV_TABLE_SIZE}) over {n} backend(s)"
+                "Maglev (table of {MAGLEV_TABLE_SIZE}, hash of the 5-tuple) over {n} backend(s)"
+            ),
+            Picked::IpvsMh(n) => write!(
+                f,
+                "IPVS mh (table of {IPVS_MH_TABLE_SIZE}, hash of the source address) over {n} backend(s)"
+            ),
+            Picked::RandomEastWest(n) => write!(
+                f,
+                "random choice over {n} backend(s): Cilium applies Maglev to north-south traffic only (drawn here from the flow hash)"
             ),
         }
     }
@@ -319,12 +332,15 @@ impl<'a> BgpWalk<'a> {
     }
 
     /// The backend a node's service proxy picks among `backends`, and how (rendered lazily).
+    /// `north_south`: the connection comes from outside the cluster (Cilium's Maglev applies
+    /// only there).
     fn pick_backend(
         &self,
         node: NodeId,
         svc: ServiceId,
         backends: &[PodId],
         pkt: &Flow,
+        north_south: bool,
         tables: &mut NodeTables,
     ) -> (PodId, Picked) {
         let s = self.cluster.service(svc);
@@ -349,7 +365,19 @@ impl<'a> BgpWalk<'a> {
                 *c = c.wrapping_add(1);
                 (backends[i], Picked::RoundRobin(i, n))
             }
+            NodeLb::Maglev if self.state.cfg.cni == BgpCni::Cilium && !north_south => {
+                let i = pick(five_tuple(salt(&self.cluster.node(node).name), pkt), n);
+                (backends[i], Picked::RandomEastWest(n))
+            }
             NodeLb::Maglev => {
+                // IPVS mh (kube-router): Linux `ip_vs_mh.c`, table 4093 by default, hashing the
+                // source address only (no port flag); Cilium: 16381, the 5-tuple.
+                let ipvs = self.state.cfg.cni == BgpCni::KubeRouter;
+                let m = if ipvs {
+                    IPVS_MH_TABLE_SIZE
+                } else {
+                    MAGLEV_TABLE_SIZE
+                };
                 // One table per (service, backend set), built on first use and kept.
                 let entry = tables
                     .maglev
@@ -357,15 +385,25 @@ impl<'a> BgpWalk<'a> {
                     .or_insert_with(|| {
                         let names: Vec<String> =
                             backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
-                        (backends.to_vec(), Maglev::new(&names, MAGLEV_TABLE_SIZE))
+                        (backends.to_vec(), Maglev::new(&names, m))
                     });
                 if entry.0 != backends {
                     let names: Vec<String> =
                         backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
-                    *entry = (backends.to_vec(), Maglev::new(&names, MAGLEV_TABLE_SIZE));
+                    *entry = (backends.to_vec(), Maglev::new(&names, m));
                 }
-                let i = entry.1.lookup(five_tuple(salt("maglev"), pkt)).unwrap_or(0);
-                (backends[i], Picked::Maglev(n))
+                let h = if ipvs {
+                    crate::net::hash::mix64(u64::from(u32::from(pkt.src.ip)) ^ salt("ipvs-mh"))
+                } else {
+                    five_tuple(salt("maglev"), pkt)
+                };
+                let i = entry.1.lookup(h).unwrap_or(0);
+                let how = if ipvs {
+                    Picked::IpvsMh(n)
+                } else {
+                    Picked::Maglev(n)
+                };
+                (backends[i], how)
             }
         }
     }

@@ -35,6 +35,8 @@ pub enum NodeLb {
 
 /// Cilium's Maglev table size (a prime; FACTS §2).
 pub const MAGLEV_TABLE_SIZE: usize = 16381;
+/// IPVS `mh`'s table size (Linux `ip_vs_mh.c`, CONFIG_IP_VS_MH_TAB_INDEX 12 → the prime 4093).
+pub const IPVS_MH_TABLE_SIZE: usize = 4093;
 
 #[derive(Clone, Debug)]
 pub struct BgpConfig {
