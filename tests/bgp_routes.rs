@@ -511,3 +511,45 @@ designs:
     let (_, how) = backend("cilium", "external:clients", 40000);
     assert!(how.contains("Maglev (table of 16381"), "{how}");
 }
+
+/// kube-router's global peers from its flags (`--peer-router-ips/asns/passwords`, passwords in
+/// base64): a peer AS other than the fabric's keeps the sessions down; a password mismatch too.
+#[test]
+fn kube_router_global_peer_flags() {
+    let base = std::fs::read_to_string(root().join("tests/data/bgp-65-nodes.yaml")).unwrap();
+    let with = |extra: &str| {
+        base.replace(
+            "--enable-pod-egress=false]",
+            &format!("--enable-pod-egress=false, {extra}]"),
+        )
+    };
+    // The fabric is AS 2: peering it as AS 65001 fails on every session.
+    let s = load_text(&with(
+        "--peer-router-ips=10.32.0.1, --peer-router-asns=65001",
+    ));
+    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    assert_eq!(c.node_peer_asn, Some(65001));
+    let t = table(&s, "kube-router", "leaf:101");
+    assert!(
+        t.routes
+            .iter()
+            .all(|r| r.next_hops.iter().all(|n| !n.starts_with("node:")))
+    );
+    // "c2VjcmV0" is base64 for "secret" (the fabric side takes the same unless fabric_password).
+    let s = load_text(&with("--peer-router-passwords=c2VjcmV0"));
+    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    assert_eq!(c.node_password.as_deref(), Some("secret"));
+    // Not base64: an error that does not echo the value.
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        &with("--peer-router-passwords=not*base64"),
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let errs: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("--peer-router-passwords is not base64"))
+    );
+    assert!(errs.iter().all(|e| !e.contains("not*base64")));
+}

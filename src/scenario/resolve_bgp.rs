@@ -225,7 +225,56 @@ pub(super) fn resolve(
             let first = v.split(',').next().unwrap_or_default().trim();
             match base64::engine::general_purpose::STANDARD.decode(first).ok().and_then(|b| String::from_utf8(b).ok()) {
                 Some(p) => annotated_password = Some(p),
-                None => d.error(&ann.loc, &ann.path, format!("kube-router.io/peer.passwords `{first}` is not base64 (kube-router expects base64-encoded passwords)")),
+                None => d.error(&ann.loc, &ann.path, "kube-router.io/peer.passwords is not base64 (kube-router expects base64-encoded passwords); the value is not shown".to_string()),
+            }
+        }
+    }
+    // kube-router's global peers (`--peer-router-ips`, `--peer-router-asns`,
+    // `--peer-router-passwords`, base64 like the annotations; kube-router `options.go`): the
+    // fabric's anchor leaves for every node. Node annotations, per node, take precedence.
+    let mut global_password = None;
+    if cni == BgpCni::KubeRouter {
+        let list = |k: &str| -> Option<Vec<String>> {
+            flags
+                .get(k)
+                .map(|v| v.split(',').map(|x| x.trim().to_string()).collect())
+        };
+        let ips = list("peer-router-ips");
+        if let Some(asns) = list("peer-router-asns") {
+            match asns
+                .iter()
+                .map(|x| x.parse::<u32>())
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(v) => {
+                    if node_peer_asn.is_none() {
+                        node_peer_asn = v.first().copied();
+                    }
+                    if let Some(ips) = &ips
+                        && ips.len() != v.len()
+                    {
+                        d.error(&rd.loc, &rd.path, format!("--peer-router-ips lists {} peer(s) but --peer-router-asns {}: kube-router needs one AS per peer IP", ips.len(), v.len()));
+                    }
+                }
+                Err(_) => d.error(
+                    &rd.loc,
+                    &rd.path,
+                    "--peer-router-asns is not a comma-separated list of AS numbers",
+                ),
+            }
+        } else if ips.is_some() {
+            d.error(&rd.loc, &rd.path, "--peer-router-ips needs --peer-router-asns (kube-router refuses peers without an AS)");
+        }
+        if let Some(pw) = list("peer-router-passwords") {
+            use base64::Engine;
+            let first = pw.first().cloned().unwrap_or_default();
+            match base64::engine::general_purpose::STANDARD
+                .decode(&first)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                Some(p) => global_password = Some(p),
+                None => d.error(&rd.loc, &rd.path, "--peer-router-passwords is not base64 (kube-router expects base64-encoded passwords)"),
             }
         }
     }
@@ -234,6 +283,7 @@ pub(super) fn resolve(
         .password
         .clone()
         .or(annotated_password)
+        .or(global_password)
         .or(fl.secret.clone());
     let fabric_password = r.bgp.fabric_password.clone().or(node_password.clone());
     if node_password != fabric_password {
