@@ -553,3 +553,49 @@ fn kube_router_global_peer_flags() {
     );
     assert!(errs.iter().all(|e| !e.contains("not*base64")));
 }
+
+/// Cilium resources decide what is advertised (tests/data/cilium-selectors.yaml): only the
+/// advertisements the peer config's family selects (no PodCIDR: that one is not selected), a
+/// Service advertisement without a selector selects nothing, and the LoadBalancer IP pool with
+/// a serviceSelector serves only the services it selects.
+#[test]
+fn cilium_resources_select_what_is_advertised() {
+    let y = "name: cilium-selectors
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web } }]
+  services:
+    - { name: shown, namespace: a, type: LoadBalancer, selector: { app: web }, labels: { expose: bgp, tenant: blue }, ports: [{ port: 80 }] }
+    - { name: hidden, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80 }] }
+designs:
+  - { name: cilium, cni: cilium, resources: { file: cilium-selectors.yaml } }
+";
+    let s = load_text_in(&root().join("tests/data"), y);
+    let st = fabsim::design::bgp::BgpState::compile(
+        &s.fabric,
+        &s.cluster,
+        s.design("cilium").unwrap().bgp.as_ref().unwrap(),
+    );
+    // `shown` (tenant blue) draws from the blue pool, `hidden` from the default one.
+    assert_eq!(
+        st.lb_ip,
+        [
+            Some("10.60.0.1".parse().unwrap()),
+            Some("10.50.0.1".parse().unwrap())
+        ]
+    );
+    let t = table(&s, "cilium", "leaf:101");
+    let bgp: Vec<&str> = t
+        .routes
+        .iter()
+        .filter(|r| r.next_hops.iter().any(|n| n.starts_with("node:")))
+        .map(|r| r.prefix.as_str())
+        .collect();
+    assert_eq!(bgp, ["10.60.0.1/32"]);
+}

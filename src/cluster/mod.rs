@@ -5,6 +5,7 @@
 //! LoadBalancer IPs, node service IPs) live in each design's compiled state, except node IPs.
 
 pub mod placement;
+pub mod selector;
 
 use crate::fabric::{RackId, id_type};
 use crate::net::{Proto, Subnet};

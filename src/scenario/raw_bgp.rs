@@ -5,6 +5,7 @@
 use super::decode::{At, Cidr, Fields, Labels};
 use super::diag::Diagnostics;
 use super::yaml::{Node, Value};
+use crate::cluster::selector::{LabelSelector, Requirement};
 use crate::time::Nanos;
 use std::path::Path;
 use std::sync::Arc;
@@ -152,8 +153,16 @@ pub struct RawResources {
     pub keepalive: Option<Nanos>,
     pub graceful_restart: Option<bool>,
     pub restart_time: Option<Nanos>,
-    /// CiliumBGPAdvertisement present: only what it lists is advertised.
-    pub advertisements: Option<(bool, bool)>,
+    /// Cilium resources given: what the CiliumBGPAdvertisements selected by the peer config's
+    /// families advertise — (PodCIDR, the selectors of Service advertisements of
+    /// LoadBalancerIP). `None`: no Cilium BGP resources.
+    pub advertisements: Option<(bool, Vec<LabelSelector>)>,
+    /// CiliumBGPPeerConfig `families[].advertisements` selectors.
+    pub family_selectors: Vec<LabelSelector>,
+    /// Every CiliumBGPAdvertisement: its labels, PodCIDR, Service (LoadBalancerIP) selectors.
+    pub advertisement_docs: Vec<(Labels, bool, Vec<LabelSelector>)>,
+    /// CiliumLoadBalancerIPPool `serviceSelector` per block.
+    pub lb_pool_selectors: Vec<(Cidr, Option<LabelSelector>)>,
     pub lb_pool: Vec<Cidr>,
     /// BGPPeer: (peerIP, asNumber, nodeSelector, has a password).
     pub peers: Vec<(String, Option<u32>, Option<String>, bool)>,
@@ -311,6 +320,41 @@ fn get<T: super::decode::Decode>(n: &Node, keys: &[&str], d: &mut Diagnostics) -
     })
 }
 
+/// A Kubernetes label selector (`matchLabels`, `matchExpressions`).
+fn label_selector(n: &Node, d: &mut Diagnostics) -> LabelSelector {
+    let mut sel = LabelSelector {
+        match_labels: get::<Labels>(n, &["matchLabels"], d)
+            .map(|a| a.value)
+            .unwrap_or_default(),
+        match_expressions: Vec::new(),
+    };
+    if let Some(Value::Seq(exprs)) = child(n, "matchExpressions").map(|e| &e.value) {
+        for e in exprs {
+            let key = get::<String>(e, &["key"], d)
+                .map(|a| a.value)
+                .unwrap_or_default();
+            let op = get::<String>(e, &["operator"], d)
+                .map(|a| a.value)
+                .unwrap_or_default();
+            let values = get::<Vec<String>>(e, &["values"], d)
+                .map(|a| a.value)
+                .unwrap_or_default();
+            let req = match op.as_str() {
+                "In" => Requirement::In(key, values),
+                "NotIn" => Requirement::NotIn(key, values),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::DoesNotExist(key),
+                other => {
+                    d.error(&e.loc, "matchExpressions", format!("selector operator `{other}`: expected In, NotIn, Exists or DoesNotExist"));
+                    continue;
+                }
+            };
+            sel.match_expressions.push(req);
+        }
+    }
+    sel
+}
+
 /// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).
 pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCalicoFlavour> {
     let peering = ["aci_config", "cluster_l3out", "bgp", "peering"];
@@ -456,9 +500,25 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
                 r.graceful_restart =
                     get::<bool>(doc, &["spec", "gracefulRestart", "enabled"], d).map(|a| a.value);
                 r.restart_time = secs(&["spec", "gracefulRestart", "restartTimeSeconds"], d);
+                if let Some(Value::Seq(fams)) = child(doc, "spec")
+                    .and_then(|s| child(s, "families"))
+                    .map(|f| &f.value)
+                {
+                    for f in fams {
+                        let v4 = get::<String>(f, &["afi"], d).is_none_or(|a| a.value == "ipv4");
+                        if let (true, Some(sel)) = (v4, child(f, "advertisements")) {
+                            r.family_selectors.push(label_selector(sel, d));
+                        }
+                    }
+                }
             }
             "CiliumBGPAdvertisement" => {
-                let (mut pod, mut lb) = r.advertisements.unwrap_or((false, false));
+                // Only what the advertisement lists; a Service advertisement without a `selector`
+                // selects no service (cilium `bgp_advert_types.go`).
+                let labels = get::<Labels>(doc, &["metadata", "labels"], d)
+                    .map(|a| a.value)
+                    .unwrap_or_default();
+                let (mut pod, mut lb) = (false, Vec::new());
                 if let Some(Value::Seq(ads)) = child(doc, "spec")
                     .and_then(|s| child(s, "advertisements"))
                     .map(|a| &a.value)
@@ -470,30 +530,33 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
                         {
                             Some("PodCIDR") => pod = true,
                             Some("Service") => {
-                                if let Some(Value::Seq(addrs)) = child(a, "service")
-                                    .and_then(|s| child(s, "addresses"))
-                                    .map(|x| &x.value)
-                                {
-                                    lb |= addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"));
+                                let lb_ip = matches!(
+                                    child(a, "service").and_then(|s| child(s, "addresses")).map(|x| &x.value),
+                                    Some(Value::Seq(addrs)) if addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"))
+                                );
+                                if let (true, Some(sel)) = (lb_ip, child(a, "selector")) {
+                                    lb.push(label_selector(sel, d));
                                 }
                             }
                             _ => {}
                         }
                     }
                 }
-                r.advertisements = Some((pod, lb));
+                r.advertisement_docs.push((labels, pod, lb));
             }
             "CiliumLoadBalancerIPPool" => {
+                // `serviceSelector`: only matching services draw from this pool.
+                let sel = child(doc, "spec")
+                    .and_then(|s| child(s, "serviceSelector"))
+                    .map(|n| label_selector(n, d));
                 if let Some(Value::Seq(blocks)) = child(doc, "spec")
                     .and_then(|s| child(s, "blocks"))
                     .map(|b| &b.value)
                 {
-                    r.lb_pool.extend(
-                        blocks
-                            .iter()
-                            .filter_map(|b| get::<Cidr>(b, &["cidr"], d))
-                            .map(|a| a.value),
-                    );
+                    for b in blocks.iter().filter_map(|b| get::<Cidr>(b, &["cidr"], d)) {
+                        r.lb_pool.push(b.value);
+                        r.lb_pool_selectors.push((b.value, sel.clone()));
+                    }
                 }
             }
             "IPPool" => {
@@ -503,6 +566,21 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
             }
             _ => {}
         }
+    }
+    let cilium = docs.iter().any(|doc| {
+        get::<String>(doc, &["kind"], d).is_some_and(|k| k.value.starts_with("CiliumBGP"))
+    });
+    if cilium {
+        // Nothing is advertised unless an advertisement selected by the peer config's
+        // families says so (cilium `bgp_peer_types.go`, `reconcilerv2`).
+        let (mut pod, mut lb) = (false, Vec::new());
+        for (labels, p, sels) in &r.advertisement_docs {
+            if r.family_selectors.iter().any(|s| s.matches(labels)) {
+                pod |= *p;
+                lb.extend(sels.iter().cloned());
+            }
+        }
+        r.advertisements = Some((pod, lb));
     }
     Some(r)
 }

@@ -162,11 +162,23 @@ pub(super) fn resolve(
             format!("hold time {node_hold_time} is below the 3 s minimum"),
         );
     }
-    let node_keepalive = r
-        .bgp
-        .keepalive
-        .or(res.keepalive)
-        .unwrap_or(Nanos(node_hold_time.0 / 3).min(Nanos::from_secs(ka_default)));
+    let node_keepalive = r.bgp.keepalive.or(res.keepalive).unwrap_or_else(|| {
+        if cni == BgpCni::Cilium {
+            // CiliumBGPPeerConfig keepAliveTimeSeconds defaults to 30 s whatever the hold time
+            // (`bgp_peer_types.go`), and must stay below it.
+            let ka = Nanos::from_secs(ka_default);
+            if ka >= node_hold_time {
+                d.warning(&rd.loc, &rd.path, format!(
+                    "Cilium's keepalive default {ka} is not below the hold time {node_hold_time}: Cilium refuses such a peer config; give bgp.keepalive (a third of the hold time is usual) — {} is assumed",
+                    Nanos(node_hold_time.0 / 3)
+                ));
+                return Nanos(node_hold_time.0 / 3);
+            }
+            ka
+        } else {
+            Nanos(node_hold_time.0 / 3).min(Nanos::from_secs(ka_default))
+        }
+    });
     let graceful_restart = r
         .bgp
         .graceful_restart
@@ -408,6 +420,7 @@ pub(super) fn resolve(
     }
 
     // Advertisement and LoadBalancer pool.
+    let mut lb_service_selectors: Option<Vec<crate::cluster::selector::LabelSelector>> = None;
     let (advertise_pod_cidr, advertise_lb, advertise_cluster_ips, lb_pool) = match cni {
         BgpCni::Calico => {
             let lb = r
@@ -459,9 +472,28 @@ pub(super) fn resolve(
                 .map(|v| nets(&v))
                 .unwrap_or_else(|| nets(&res.lb_pool));
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
-            // A CiliumBGPAdvertisement advertises exactly what it lists.
-            let (res_pod, res_lb) = res.advertisements.unwrap_or((true, true));
-            let lb = r.advertise_lb.unwrap_or(res_lb);
+            // With Cilium resources, exactly what the selected CiliumBGPAdvertisements list;
+            // without them (the short keys) PodCIDR and LoadBalancer IPs, as Cisco's Cilium-on-ACI
+            // design guide configures its advertisements.
+            let (res_pod, selectors) = match res.advertisements.clone() {
+                Some((p, sels)) => (p, Some(sels)),
+                None => {
+                    dflt(
+                        "advertisements",
+                        "PodCIDR and LoadBalancer IPs".into(),
+                        "the short keys: what Cisco's Cilium-on-ACI design guide advertises",
+                    );
+                    (true, None)
+                }
+            };
+            let lb = r
+                .advertise_lb
+                .unwrap_or(selectors.as_ref().is_none_or(|s| !s.is_empty()));
+            lb_service_selectors = if r.advertise_lb.is_some() {
+                None
+            } else {
+                selectors
+            };
             (
                 r.advertise_pod_cidr.unwrap_or(res_pod),
                 if lb { vec![any] } else { Vec::new() },
@@ -662,6 +694,12 @@ pub(super) fn resolve(
         advertise_pod_cidr,
         advertise_lb,
         advertise_cluster_ips,
+        lb_service_selectors,
+        lb_pool_selectors: res
+            .lb_pool_selectors
+            .iter()
+            .map(|(c, sel)| (c.0, sel.clone()))
+            .collect(),
         cluster_ip_host_routes: cni == BgpCni::KubeRouter
             && bool_flag(&flags, "advertise-cluster-ip", false, rd, d),
         lb_pool,

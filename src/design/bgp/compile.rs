@@ -147,15 +147,34 @@ impl BgpState {
             .iter()
             .filter_map(|s| s.requested_lb_ip)
             .collect();
-        let mut pool_addrs = cfg.lb_pool.iter().flat_map(|p| p.hosts());
+        // A CiliumLoadBalancerIPPool with a serviceSelector serves only the services it selects.
+        let pool_serves = |net: &Ipv4Net, svc: &crate::cluster::Service| {
+            cfg.lb_pool_selectors
+                .iter()
+                .find(|(n, _)| n == net)
+                .and_then(|(_, sel)| sel.as_ref())
+                .is_none_or(|sel| sel.matches(&svc.labels))
+        };
+        let mut cursors: Vec<Box<dyn Iterator<Item = Ipv4Addr>>> = cfg
+            .lb_pool
+            .iter()
+            .map(|p| Box::new(p.hosts()) as Box<dyn Iterator<Item = Ipv4Addr>>)
+            .collect();
         for (i, s) in cluster.services.iter().enumerate() {
             if s.kind != ServiceType::LoadBalancer {
                 continue;
             }
             lb_ip[i] = s.requested_lb_ip.or_else(|| {
-                let ip = pool_addrs.by_ref().find(|a| !used.contains(a))?;
-                used.push(ip);
-                Some(ip)
+                for (k, net) in cfg.lb_pool.iter().enumerate() {
+                    if !pool_serves(net, s) {
+                        continue;
+                    }
+                    if let Some(ip) = cursors[k].by_ref().find(|a| !used.contains(a)) {
+                        used.push(ip);
+                        return Some(ip);
+                    }
+                }
+                None
             });
         }
         let lb_to_service = lb_ip
@@ -214,6 +233,12 @@ impl BgpState {
                 }
             }
             let Some(ip) = lb_ip[i] else { continue };
+            // Cilium resources: only services a Service advertisement's selector picks.
+            if let Some(sels) = &cfg.lb_service_selectors
+                && !sels.iter().any(|sel| sel.matches(&s.labels))
+            {
+                continue;
+            }
             // Only a LoadBalancer IP inside the advertised ranges (Calico: serviceLoadBalancerIPs,
             // `routes.go` isAllowedLoadBalancerIP; serviceExternalIPs does not authorise it).
             if !cfg.advertise_lb.iter().any(|r| r.contains(&ip)) {

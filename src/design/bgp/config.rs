@@ -89,6 +89,11 @@ pub struct BgpConfig {
     pub advertise_cluster_ips: Vec<Ipv4Net>,
     /// kube-router --advertise-cluster-ip: each service's ClusterIP as a /32.
     pub cluster_ip_host_routes: bool,
+    /// Cilium resources: only services matching one of these have their LoadBalancer IP
+    /// advertised (`None`: every service).
+    pub lb_service_selectors: Option<Vec<crate::cluster::selector::LabelSelector>>,
+    /// CiliumLoadBalancerIPPool blocks with their `serviceSelector`.
+    pub lb_pool_selectors: Vec<(Ipv4Net, Option<crate::cluster::selector::LabelSelector>)>,
     /// Where LoadBalancer IPs come from when the service does not ask for one.
     pub lb_pool: Vec<Ipv4Net>,
     pub masquerade: bool,
