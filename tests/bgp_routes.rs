@@ -599,3 +599,31 @@ designs:
         .collect();
     assert_eq!(bgp, ["10.60.0.1/32"]);
 }
+
+/// A cluster in the fabric's own AS peers over iBGP (Cilium's documentation does): its routes
+/// are installed (an empty AS path, nothing for maxAsLimit to refuse), and another leaf's copy
+/// loses to the leaf's own path by the route reflectors' cluster list.
+#[test]
+fn a_cluster_in_the_fabrics_as_peers_over_ibgp() {
+    let text = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml")).unwrap();
+    let y = text.replace(
+        "bgp: { cluster_asn: 64512, fabric_asn: 2, hold_time: 3s, keepalive: 1s }",
+        "bgp: { cluster_asn: 65002, fabric_asn: 65002, hold_time: 3s, keepalive: 1s }",
+    );
+    let s = load_text_in(&root().join("scenarios"), &y);
+    let c = s.design("cilium").unwrap().bgp.as_ref().unwrap();
+    assert!(c.ibgp);
+    let t = table(&s, "cilium", "leaf:101");
+    let r = route(&t, "10.33.0.0/24");
+    assert_eq!(r.next_hops, ["node:k8s-r1-1"]);
+    assert!(
+        r.excluded
+            .iter()
+            .any(|e| e.reason.contains("cluster list (RFC 4456)")),
+        "{:?}",
+        r.excluded.iter().map(|e| &e.reason).collect::<Vec<_>>()
+    );
+    let (code, out, _) = fabsim(&["validate", "scenarios/brkdcn-2663.yaml"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("(eBGP)"));
+}

@@ -73,6 +73,9 @@ pub enum Excluded {
     },
     /// Another leaf's path, learned through the fabric, loses to this leaf's own eBGP path.
     FabricLearned,
+    /// iBGP designs: another leaf's path, reflected by the spines, loses to this leaf's own iBGP
+    /// path from the node (no cluster list; RFC 4456 prefers the shorter).
+    FabricReflected,
     /// Not a BGP decision: the explanation is given by the caller (e.g. ACI-CNI tables).
     Note(&'static str),
 }
@@ -109,6 +112,9 @@ impl fmt::Display for Excluded {
             Excluded::HigherNextHopCost { cost, best } => write!(
                 f,
                 "higher next-hop cost {cost} than the best {best}: the node sits behind another leaf (non-anchor), reached through the fabric"
+            ),
+            Excluded::FabricReflected => f.write_str(
+                "reflected through the fabric's route reflectors (the spines): this leaf's own iBGP path from the node has the shorter cluster list (RFC 4456) and wins",
             ),
             Excluded::FabricLearned => {
                 f.write_str("learned through the fabric (iBGP, distance 200): this leaf's own eBGP path (distance 20) wins")

@@ -99,10 +99,16 @@ pub fn routes(s: &Scenario, design: &str, device: &str) -> Result<JsonRoutes, St
                         } else {
                             vec![NextHop::Leaf(crate::fabric::LeafId(o as u32))]
                         };
-                        r.excluded.extend(
-                            via.into_iter()
-                                .map(|h| (h, crate::bgp::Excluded::FabricLearned)),
-                        );
+                        r.excluded.extend(via.into_iter().map(|h| {
+                            (
+                                h,
+                                if cfg.ibgp {
+                                    crate::bgp::Excluded::FabricReflected
+                                } else {
+                                    crate::bgp::Excluded::FabricLearned
+                                },
+                            )
+                        }));
                     }
                 }
             }

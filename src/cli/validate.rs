@@ -129,10 +129,15 @@ pub fn summarize_bgp(s: &Scenario, name: &str, cfg: &crate::design::bgp::BgpConf
     let up = st.sessions.iter().filter(|x| x.down.is_none()).count();
     let _ = writeln!(
         out,
-        "design {name} ({}): AS {} ↔ fabric AS {}, {up}/{} BGP sessions up, hold time {} (node {} / fabric {}), graceful restart {}",
+        "design {name} ({}): AS {} ↔ fabric AS {} ({}), {up}/{} BGP sessions up, hold time {} (node {} / fabric {}), graceful restart {}",
         cfg.cni.name(),
         cfg.cluster_asn,
         cfg.fabric_asn,
+        if cfg.ibgp {
+            "iBGP: the cluster shares the fabric's AS"
+        } else {
+            "eBGP"
+        },
         st.sessions.len(),
         st.negotiated_hold_time(),
         cfg.node_hold_time,

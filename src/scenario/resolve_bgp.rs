@@ -122,9 +122,9 @@ pub(super) fn resolve(
             );
             65000
         });
-    if cluster_asn == fabric_asn {
-        d.error(&rd.loc, &rd.path, format!("cluster and fabric share AS {cluster_asn}: the design is eBGP between the nodes and the fabric"));
-    }
+    // A cluster in the fabric's own AS peers over iBGP (Cilium's own documentation does):
+    // ACI iBGP L3Out peers, maxEcmpIbgp, no AS path to check.
+    let ibgp = cluster_asn == fabric_asn;
 
     // Node-side timers, per CNI.
     let (hold_default, ka_default, gr_default, gr_time_default, src) = match cni {
@@ -695,6 +695,7 @@ pub(super) fn resolve(
         advertise_lb,
         advertise_cluster_ips,
         lb_service_selectors,
+        ibgp,
         lb_pool_selectors: res
             .lb_pool_selectors
             .iter()

@@ -327,7 +327,8 @@ impl BgpState {
                     .push(Candidate {
                         node: s.node,
                         next_hop: node.ip,
-                        as_path_len: 1,
+                        // eBGP: the cluster AS alone (as-override); iBGP: an empty AS path.
+                        as_path_len: u8::from(!cfg.ibgp),
                         // ACI 6.1(2) "ignore IGP metric" (with next-hop propagate): a node
                         // behind another leaf costs the same as one on this leaf.
                         nh_cost: u32::from(!on_leaf && !cfg.ignore_igp_metric),

@@ -43,6 +43,9 @@ pub struct BgpConfig {
     pub cni: BgpCni,
     pub cluster_asn: u32,
     pub fabric_asn: u32,
+    /// The cluster shares the fabric's AS: iBGP peering (no AS path; maxEcmpIbgp, which the
+    /// fabric side sets with the same `max_paths`).
+    pub ibgp: bool,
     /// The node side's timers; the session's hold time is the lower of the two sides'.
     pub node_hold_time: Nanos,
     pub node_keepalive: Nanos,
