@@ -627,3 +627,55 @@ fn a_cluster_in_the_fabrics_as_peers_over_ibgp() {
     assert_eq!(code, 0);
     assert!(out.contains("(eBGP)"));
 }
+
+/// Calico IPAM borrowing (strictAffinity false): a /27 pool of /29 blocks holds 4 blocks;
+/// nodes a (10 pods) and b (10 pods) claim 2 each; c (4 pods) finds no free block and borrows
+/// addresses from the first block with room — a's second, 10.33.0.8/29, whose .8 and .9 a
+/// uses: c takes .10 … .13 and advertises each as a /32, by hand. (Which block Calico borrows
+/// from first is its block iteration order; the pool's order is the approximation.)
+#[test]
+fn calico_borrows_addresses_when_the_pool_has_no_free_block() {
+    let y = "name: borrow
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [a, b, c] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  namespaces: [{ name: x }]
+  deployments:
+    - { name: big, namespace: x, replicas: 20, labels: { app: big }, placement: [a, b] }
+    - { name: small, namespace: x, replicas: 4, labels: { app: small }, placement: [c] }
+designs:
+  - name: calico
+    cni: calico
+    bgp: { fabric_asn: 2, node_to_node_mesh: false }
+    ip_pool: { cidr: 10.33.0.0/27, block_size: 29 }
+";
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        y,
+        &root(),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let warnings: Vec<String> = loaded
+        .diagnostics
+        .warnings()
+        .map(|w| w.to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("borrow addresses")),
+        "{warnings:?}"
+    );
+    let s = loaded.scenario.unwrap();
+    let t = table(&s, "calico", "leaf:101");
+    assert_eq!(route(&t, "10.33.0.0/29").next_hops, ["node:a"]);
+    assert_eq!(route(&t, "10.33.0.24/29").next_hops, ["node:b"]);
+    for ip in 10..=13 {
+        assert_eq!(
+            route(&t, &format!("10.33.0.{ip}/32")).next_hops,
+            ["node:c"],
+            "{ip}"
+        );
+    }
+}

@@ -371,8 +371,7 @@ pub(super) fn resolve(
         }
     };
 
-    // The pool must hold every node's blocks or podCIDR (Calico's borrowing of single addresses
-    // from other nodes' blocks when the pool runs out is not modelled: it is reported instead).
+    // The pool must hold every node's podCIDR; Calico's blocks may run out (then nodes borrow).
     let per_node = cluster.pods_by_node();
     let (units, unit_len, per_unit) = match &pods {
         PodAddressing::Blocks { block_size, .. } => {
@@ -408,7 +407,20 @@ pub(super) fn resolve(
         }
     };
     let capacity = 1u64 << (32 - u32::from(pool.prefix_len()));
-    if u32::from(unit_len) >= u32::from(pool.prefix_len()) && units * per_unit > capacity {
+    let pods_total = per_node.iter().map(|p| p.len() as u64).sum::<u64>();
+    if matches!(pods, PodAddressing::Blocks { .. }) {
+        // Calico IPAM with strictAffinity false (the default): a node that finds no free block
+        // borrows single addresses from other nodes' blocks (advertised as /32s), so only the
+        // pool's addresses bound the pods.
+        if pods_total > capacity {
+            d.error(&rd.loc, &rd.path, format!("the pod pool {pool} holds {capacity} addresses but the cluster runs {pods_total} pods"));
+        } else if units * per_unit > capacity {
+            d.warning(&rd.loc, &rd.path, format!(
+                "the pod pool {pool} holds {} /{unit_len} blocks but the nodes would need {units}: nodes left without a block borrow addresses from others' blocks and advertise each as a /32 (Calico IPAM, strictAffinity false)",
+                capacity / per_unit
+            ));
+        }
+    } else if u32::from(unit_len) >= u32::from(pool.prefix_len()) && units * per_unit > capacity {
         d.error(
             &rd.loc,
             &rd.path,

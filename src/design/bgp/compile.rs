@@ -107,32 +107,69 @@ impl BgpState {
         };
         let unit_size = unit_addresses(unit);
         let base = u64::from(u32::from(pool.net.network()));
-        let mut next_unit = 0u64;
-        for (n, pods) in pods_by_node.iter().enumerate() {
-            let units = match cfg.pods {
-                // Blocks on demand: none for a node without pods, another when a block is full.
-                PodAddressing::Blocks { .. } => (pods.len() as u64).div_ceil(unit_size),
-                PodAddressing::PerNodeCidr { .. } => 1,
-            };
-            for u in 0..units {
-                let start = base + (next_unit + u) * unit_size;
-                if let Ok(p) = Ipv4Net::new(Ipv4Addr::from(start as u32), unit) {
-                    node_pod_prefixes[n].push(p);
+        match cfg.pods {
+            PodAddressing::Blocks { .. } => {
+                // Calico IPAM: blocks on demand in node order (none for a node without pods,
+                // another when a block is full) while the pool has free blocks; then, with
+                // strictAffinity false, a node borrows single addresses from other nodes' blocks
+                // and advertises each as a /32. Every address of a block is handed out, .0
+                // included (calico#1710, #3825: the pool is routed, not a subnet).
+                let total_blocks = unit_addresses(pool.net.prefix_len()) / unit_size;
+                let mut next_block = 0u64;
+                let mut filled: Vec<u64> = Vec::new(); // addresses used per block
+                let mut waiting: Vec<(usize, Vec<PodId>)> = Vec::new();
+                for (n, pods) in pods_by_node.iter().enumerate() {
+                    let need = (pods.len() as u64).div_ceil(unit_size);
+                    let got = need.min(total_blocks - next_block);
+                    for b in next_block..next_block + got {
+                        if let Ok(p) =
+                            Ipv4Net::new(Ipv4Addr::from((base + b * unit_size) as u32), unit)
+                        {
+                            node_pod_prefixes[n].push(p);
+                        }
+                        filled.push(0);
+                    }
+                    let own = (got * unit_size) as usize;
+                    for (j, p) in pods.iter().take(own).enumerate() {
+                        let b = next_block + j as u64 / unit_size;
+                        pod_ip[p.index()] =
+                            Ipv4Addr::from((base + b * unit_size + j as u64 % unit_size) as u32);
+                        filled[b as usize] += 1;
+                    }
+                    if pods.len() > own {
+                        waiting.push((n, pods[own..].to_vec()));
+                    }
+                    next_block += got;
+                }
+                let mut b = 0usize;
+                for (n, pods) in waiting {
+                    for p in pods {
+                        while b < filled.len() && filled[b] >= unit_size {
+                            b += 1;
+                        }
+                        let Some(f) = filled.get_mut(b) else { break };
+                        let ip = Ipv4Addr::from((base + b as u64 * unit_size + *f) as u32);
+                        *f += 1;
+                        pod_ip[p.index()] = ip;
+                        node_pod_prefixes[n].push(host(ip));
+                    }
                 }
             }
-            // Calico hands out every address of a block, .0 included (calico#1710, #3825: the pool
-            // is routed, not a subnet); a podCIDR's .1 is the node's bridge or
-            // router address, so pods start at .2 (approximation of kube-router's and Cilium's IPAM).
-            let (per_unit, first) = match cfg.pods {
-                PodAddressing::Blocks { .. } => (unit_size, 0),
-                PodAddressing::PerNodeCidr { .. } => (unit_size.saturating_sub(2).max(1), 2),
-            };
-            for (j, p) in pods.iter().enumerate() {
-                let unit_idx = (j as u64 / per_unit).min(units.saturating_sub(1));
-                let addr = base + (next_unit + unit_idx) * unit_size + first + j as u64 % per_unit;
-                pod_ip[p.index()] = Ipv4Addr::from(addr as u32);
+            PodAddressing::PerNodeCidr { .. } => {
+                // A podCIDR's .1 is the node's bridge or router address, so pods start at .2
+                // (approximation of kube-router's and Cilium's IPAM).
+                let per_unit = unit_size.saturating_sub(2).max(1);
+                for (n, pods) in pods_by_node.iter().enumerate() {
+                    let start = base + n as u64 * unit_size;
+                    if let Ok(p) = Ipv4Net::new(Ipv4Addr::from(start as u32), unit) {
+                        node_pod_prefixes[n].push(p);
+                    }
+                    for (j, p) in pods.iter().enumerate() {
+                        let addr = start + 2 + j as u64 % per_unit;
+                        pod_ip[p.index()] = Ipv4Addr::from(addr as u32);
+                    }
+                }
             }
-            next_unit += units;
         }
         let ip_to_pod = pod_ip
             .iter()
