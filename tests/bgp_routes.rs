@@ -679,3 +679,30 @@ designs:
         );
     }
 }
+
+/// Calico's serviceExternalIPs CIDRs are announced from every node but do not authorise a
+/// LoadBalancer IP: only serviceLoadBalancerIPs do (`routes.go` isAllowedLoadBalancerIP). A
+/// Local service whose IP (10.70.0.5) lies in serviceExternalIPs only gets no /32.
+#[test]
+fn calico_external_ips_do_not_authorise_loadbalancer_ips() {
+    let y = "name: ext
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web } }]
+  services:
+    - { name: web, namespace: a, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80 }], external_traffic_policy: Local, load_balancer_ip: 10.70.0.5 }
+designs:
+  - { name: calico, cni: calico, bgp: { fabric_asn: 2 }, advertise: { service_loadbalancer_ips: [10.34.0.0/24], service_external_ips: [10.70.0.0/24] } }
+";
+    let s = load_text(y);
+    let t = table(&s, "calico", "leaf:101");
+    assert_eq!(route(&t, "10.70.0.0/24").next_hops, ["node:n1"]);
+    assert_eq!(route(&t, "10.34.0.0/24").next_hops, ["node:n1"]);
+    assert!(t.routes.iter().all(|r| r.prefix != "10.70.0.5/32"));
+}

@@ -433,6 +433,7 @@ pub(super) fn resolve(
 
     // Advertisement and LoadBalancer pool.
     let mut lb_service_selectors: Option<Vec<crate::cluster::selector::LabelSelector>> = None;
+    let mut advertise_external_ips: Vec<Ipv4Net> = Vec::new();
     let (advertise_pod_cidr, advertise_lb, advertise_cluster_ips, lb_pool) = match cni {
         BgpCni::Calico => {
             let lb = r
@@ -452,8 +453,10 @@ pub(super) fn resolve(
                 .map(|v| nets(&v))
                 .unwrap_or_else(|| nets(&res.service_external_ips));
             ext.retain(|e| !lb.contains(e));
-            let mut adv_lb = lb.clone();
-            adv_lb.extend(ext);
+            // serviceExternalIPs CIDRs are announced from every node, but do not authorise a
+            // LoadBalancer IP (`routes.go` isAllowedLoadBalancerIP checks serviceLoadBalancerIPs).
+            advertise_external_ips = ext;
+            let adv_lb = lb.clone();
             let cips = r
                 .service_cluster_ips
                 .clone()
@@ -529,6 +532,7 @@ pub(super) fn resolve(
         let mut v = vec![cluster.node_subnet.net, pool];
         v.extend(lb_pool.iter().copied());
         v.extend(advertise_cluster_ips.iter().copied());
+        v.extend(advertise_external_ips.iter().copied());
         v.extend(cluster.service_subnet.map(|s| s.net));
         v.extend(fl.cluster_svc_subnet.as_ref().map(|a| a.value.0));
         v
@@ -707,6 +711,7 @@ pub(super) fn resolve(
         advertise_lb,
         advertise_cluster_ips,
         lb_service_selectors,
+        advertise_external_ips,
         ibgp,
         lb_pool_selectors: res
             .lb_pool_selectors

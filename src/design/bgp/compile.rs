@@ -243,6 +243,7 @@ impl BgpState {
                 adv.extend(node_pod_prefixes[n].iter().copied());
             }
             adv.extend(cfg.advertise_cluster_ips.iter().copied());
+            adv.extend(cfg.advertise_external_ips.iter().copied());
             // Calico with serviceLoadBalancerAggregation (default Enabled): every node announces
             // each serviceLoadBalancerIPs CIDR, always (confd `client.go` updateGlobalRoutes).
             if cfg.cni == BgpCni::Calico {

@@ -90,6 +90,8 @@ pub struct BgpConfig {
     pub advertise_lb: Vec<Ipv4Net>,
     /// Calico serviceClusterIPs: the CIDRs from every node.
     pub advertise_cluster_ips: Vec<Ipv4Net>,
+    /// Calico serviceExternalIPs: the CIDRs from every node (they authorise no LoadBalancer IP).
+    pub advertise_external_ips: Vec<Ipv4Net>,
     /// kube-router --advertise-cluster-ip: each service's ClusterIP as a /32.
     pub cluster_ip_host_routes: bool,
     /// Cilium resources: only services matching one of these have their LoadBalancer IP
