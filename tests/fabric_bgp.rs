@@ -185,3 +185,125 @@ fn sessions_come_back_on_the_speakers_timers() {
         22.0
     );
 }
+
+/// Review findings, against BGP's own timers: a session repaired before its hold timer expires
+/// never loses its routes (the stale timer of the earlier failure is dropped); a speaker that
+/// restarts on a node that then dies does not bring the dead node's routes back.
+#[test]
+fn flaps_shorter_than_a_timer_and_dead_nodes_keep_their_withdrawal() {
+    let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
+    let bare = text.replace(
+        "  bgp: { keepalive: 1s, hold_time: 3s, max_paths: 64, bfd: { min_interval: 300ms, multiplier: 3 } }\n",
+        "",
+    );
+    let events = "  - { at: 10s, fail: 'node:n2' }\n";
+    let reactions = |y: &str, ev: &str, design: &str| -> Vec<(f64, String)> {
+        let s = load_text(&y.replace(events, ev));
+        let d = s.design(design).unwrap().clone();
+        let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
+        r.failover
+            .iter()
+            .flat_map(|f| f["reactions"].as_array().unwrap().clone())
+            .map(|x| {
+                (
+                    x["at_s"].as_f64().unwrap(),
+                    x["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // Calico against APIC's 180 s hold: the session fails at 10 s and is back at 20 s (+2.5 s).
+    let r = reactions(
+        &bare,
+        "  - { at: 10s, fail: 'bgp:n2/101' }\n  - { at: 20s, recover: 'bgp:n2/101' }\n",
+        "calico",
+    );
+    assert!(
+        r.iter()
+            .all(|(_, a)| a != "bgp-hold-timer-expired-session-routes-withdrawn"),
+        "{r:?}"
+    );
+    // kube-router: speaker restarts 10 → 11 s, the node dies at 12 s: no speaker-up at 13 s.
+    let r = reactions(
+        &text,
+        "  - { at: 10s, fail: 'speaker:n2' }\n  - { at: 11s, recover: 'speaker:n2' }\n  - { at: 12s, fail: 'node:n2' }\n",
+        "kube-router",
+    );
+    assert!(
+        r.iter().all(|(_, a)| a != "bgp-speaker-up-routes-restored"),
+        "{r:?}"
+    );
+}
+
+/// Ranges APIC and Calico enforce are errors: max-prefix 1–300000, BFD 50–999 ms × 1–50, a pool
+/// at least one block; BFD slower than the hold time leaves the hold timer in charge.
+#[test]
+fn out_of_range_settings_are_errors_and_bfd_never_slows_detection() {
+    let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
+    let errors = |y: &str| -> Vec<String> {
+        let loaded = fabsim::scenario::load_str(
+            &std::sync::Arc::from("t.yaml"),
+            y,
+            &root(),
+            fabsim::scenario::diag::Diagnostics::default(),
+        );
+        loaded.diagnostics.errors().map(|e| e.to_string()).collect()
+    };
+    let e = errors(&text.replace("max_paths: 64,", "max_paths: 64, max_prefix: { limit: 0 },"));
+    assert!(
+        e.iter().any(|x| x.contains("outside APIC's 1–300000")),
+        "{e:?}"
+    );
+    let e = errors(&text.replace("min_interval: 300ms", "min_interval: 5s"));
+    assert!(
+        e.iter()
+            .any(|x| x.contains("APIC accepts min_interval 50–999 ms")),
+        "{e:?}"
+    );
+    let e = errors(&text.replace(
+        "advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }",
+        "advertise: { service_loadbalancer_ips: [10.34.0.0/24] }, ip_pool: { cidr: 10.33.0.0/28, block_size: 26 } }",
+    ));
+    assert!(
+        e.iter().any(|x| x.contains("smaller than one /26 block")),
+        "{e:?}"
+    );
+    // The hold timer runs under BFD too: detection is whichever fires first (3 s each here).
+    let s = load_text(&text.replace("--bgp-holdtime=9s", "--bgp-holdtime=3s"));
+    let mut c = s
+        .design("kube-router-bfd")
+        .unwrap()
+        .bgp
+        .as_ref()
+        .unwrap()
+        .clone();
+    assert_eq!(c.failure_detection(), Nanos::from_secs(3));
+    c.bfd = Some((Nanos::from_secs(5), 3));
+    assert_eq!(c.failure_detection(), c.negotiated_hold_time());
+}
+
+/// kube-router reads node annotations only without global peers (`network_routes_controller.go`),
+/// and its --peer-router-asns is the fabric's AS when the design gives none.
+#[test]
+fn kube_router_global_peers_win_and_name_the_fabric_as() {
+    let y = "name: kr
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+  external: [{ name: clients, prefix: 192.168.100.0/24 }]
+  bgp: { keepalive: 1s, hold_time: 3s }
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+  namespaces: [{ name: a }]
+  deployments: [{ name: web, namespace: a, replicas: 1, labels: { app: web } }]
+designs:
+  - name: kube-router
+    cni: kube-router
+    args: [--cluster-asn=64512, --peer-router-ips=10.32.0.1, --peer-router-asns=65010]
+    node_annotations: { kube-router.io/peer.asns: '3' }
+";
+    let s = load_text(y);
+    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    assert_eq!((c.fabric_asn, c.node_peer_asn), (65010, Some(65010)));
+}

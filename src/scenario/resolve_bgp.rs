@@ -106,11 +106,21 @@ pub(super) fn resolve(
             dflt("bgp.cluster_asn", "64512".into(), "the CNIs' default AS");
             64512
         });
+    // kube-router's global peer AS (--peer-router-asns) is the fabric's when nothing else says.
+    let kr_peer_asn = (cni == BgpCni::KubeRouter)
+        .then(|| {
+            flags
+                .get("peer-router-asns")
+                .and_then(|v| v.split(',').next())
+                .and_then(|x| x.trim().parse::<u32>().ok())
+        })
+        .flatten();
     let fabric_asn = r
         .bgp
         .fabric_asn
         .as_ref()
         .map(|a| a.value)
+        .or(kr_peer_asn)
         .or(fl.aci_as)
         .or(res.peer_asn)
         .or_else(|| res.peers.iter().find_map(|p| p.1))
@@ -252,6 +262,11 @@ pub(super) fn resolve(
                 .map(|v| v.split(',').map(|x| x.trim().to_string()).collect())
         };
         let ips = list("peer-router-ips");
+        if ips.is_some() {
+            // Global peers configured: the node annotations are not read.
+            annotated_password = None;
+            node_peer_asn = None;
+        }
         if let Some(asns) = list("peer-router-asns") {
             match asns
                 .iter()
@@ -259,9 +274,9 @@ pub(super) fn resolve(
                 .collect::<Result<Vec<_>, _>>()
             {
                 Ok(v) => {
-                    if node_peer_asn.is_none() {
-                        node_peer_asn = v.first().copied();
-                    }
+                    // kube-router reads the node annotations only when no global peers are
+                    // configured (`network_routes_controller.go`): the flags win.
+                    node_peer_asn = v.first().copied();
                     if let Some(ips) = &ips
                         && ips.len() != v.len()
                     {
@@ -285,7 +300,10 @@ pub(super) fn resolve(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
             {
-                Some(p) => global_password = Some(p),
+                Some(p) => {
+                    global_password = Some(p);
+                    annotated_password = None;
+                }
                 None => d.error(&rd.loc, &rd.path, "--peer-router-passwords is not base64 (kube-router expects base64-encoded passwords)"),
             }
         }
@@ -294,8 +312,8 @@ pub(super) fn resolve(
         .bgp
         .password
         .clone()
-        .or(annotated_password)
         .or(global_password)
+        .or(annotated_password)
         .or(fl.secret.clone());
     let fabric_password = r.bgp.fabric_password.clone().or(node_password.clone());
     if node_password != fabric_password {
@@ -408,7 +426,13 @@ pub(super) fn resolve(
     };
     let capacity = 1u64 << (32 - u32::from(pool.prefix_len()));
     let pods_total = per_node.iter().map(|p| p.len() as u64).sum::<u64>();
-    if matches!(pods, PodAddressing::Blocks { .. }) {
+    if let PodAddressing::Blocks { block_size, .. } = &pods
+        && pool.prefix_len() > *block_size
+    {
+        // Calico's validation: "IP pool size is too small … must be equal to or greater than
+        // the block size".
+        d.error(&rd.loc, &rd.path, format!("the pod pool {pool} is smaller than one /{block_size} block (Calico requires the pool to be at least the block size)"));
+    } else if matches!(pods, PodAddressing::Blocks { .. }) {
         // Calico IPAM with strictAffinity false (the default): a node that finds no free block
         // borrows single addresses from other nodes' blocks (advertised as /32s), so only the
         // pool's addresses bound the pods.

@@ -68,7 +68,15 @@ pub(super) fn parse_release(s: &str) -> Option<(u32, u32, u32)> {
 
 fn max_prefix(raw: &At<RawMaxPrefix>, into: &mut MaxPrefix, d: &mut Diagnostics) {
     if let Some(l) = raw.value.limit {
-        into.limit = l;
+        // APIC bgpPeerPfxPol maxPfx: 1–300000.
+        if !(1..=300_000).contains(&l) {
+            d.error(
+                &raw.loc,
+                &raw.path,
+                format!("max_prefix limit {l} is outside APIC's 1–300000"),
+            );
+        }
+        into.limit = l.max(1);
     }
     if let Some(a) = &raw.value.action {
         match MaxPrefixAction::parse(&a.value) {
@@ -151,12 +159,12 @@ pub(super) fn resolve(
             Nanos::from_secs(base.hold)
         }
     };
-    if let (Some(k), true) = (&f.keepalive, keepalive >= hold_time) {
-        d.error(
-            &k.loc,
-            &k.path,
-            format!("keepalive {keepalive} must be shorter than the hold time {hold_time}"),
-        );
+    if keepalive >= hold_time {
+        match (&f.keepalive, &f.hold_time) {
+            (Some(k), _) => d.error(&k.loc, &k.path, format!("keepalive {keepalive} must be shorter than the hold time {hold_time}")),
+            (None, Some(h)) => d.error(&h.loc, &h.path, format!("hold_time {hold_time} is not above the keepalive {keepalive} ({}): give fabric.bgp.keepalive too", base.source)),
+            (None, None) => {}
+        }
     }
     let stale = f.stale_interval.unwrap_or_else(|| {
         dflt("stale_interval", format!("{}s", base.stale), base.source);
@@ -165,11 +173,14 @@ pub(super) fn resolve(
     let gr_helper = f.graceful_restart_helper.unwrap_or(true);
     // BFD needs both ends: the fabric's (configured here) and the node's speaker.
     let bfd = f.bfd.as_ref().and_then(|b| {
-        if b.value.1 == 0 || b.value.0 == Nanos::ZERO {
+        // APIC bfdIfPol: min intervals 50–999 ms, detect multiplier 1–50.
+        if !(Nanos::from_millis(50)..=Nanos::from_millis(999)).contains(&b.value.0)
+            || !(1..=50).contains(&b.value.1)
+        {
             d.error(
                 &b.loc,
                 &b.path,
-                "bfd needs a positive min_interval and multiplier",
+                "bfd: APIC accepts min_interval 50–999 ms and multiplier 1–50",
             );
             return None;
         }

@@ -20,7 +20,7 @@ use crate::design::DesignSpec;
 use crate::scenario::reference::{Display, Ref};
 use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a failure acts on, at one instant (`pre`: the recent new-connection success ratio).
 pub(super) struct Ctx<'c, 'p> {
@@ -41,6 +41,13 @@ pub(super) struct Outages<'a> {
     speaker_up: Vec<bool>,
     /// The speaker process runs (it may still be connecting).
     speaker_running: Vec<bool>,
+    /// Fail/recover counters: a scheduled reaction of an earlier fail or recover is dropped once
+    /// a newer one happened (a flap shorter than a timer must not fire the timer).
+    node_epoch: Vec<u32>,
+    speaker_epoch: Vec<u32>,
+    session_epoch: BTreeMap<(NodeId, crate::fabric::LeafId), u32>,
+    /// The epoch each pending reaction was scheduled under.
+    pending_epoch: Vec<u32>,
     /// Nodes failed by a `node:` event (a node is up when not failed and reachable).
     node_failed: Vec<bool>,
     controller_up: bool,
@@ -57,6 +64,10 @@ impl<'a> Outages<'a> {
             pending: Vec::new(),
             speaker_up: vec![true; s.cluster.nodes.len()],
             speaker_running: vec![true; s.cluster.nodes.len()],
+            node_epoch: vec![0; s.cluster.nodes.len()],
+            speaker_epoch: vec![0; s.cluster.nodes.len()],
+            session_epoch: BTreeMap::new(),
+            pending_epoch: Vec::new(),
             node_failed: vec![false; s.cluster.nodes.len()],
             controller_up: true,
             deferred: BTreeSet::new(),
@@ -68,7 +79,21 @@ impl<'a> Outages<'a> {
         self.records.iter_mut().filter(|f| f.active)
     }
 
+    /// The counter a reaction belongs to: its session's, its speaker's or its node's.
+    fn epoch(&self, p: &Pending) -> u32 {
+        match (p.action, p.leaf) {
+            (Control::SessionDown | Control::SessionUp, Some(l)) => {
+                self.session_epoch.get(&(p.node, l)).copied().unwrap_or(0)
+            }
+            (Control::SpeakerUp | Control::GracefulRestartExpired, _) => {
+                self.speaker_epoch[p.node.index()]
+            }
+            _ => self.node_epoch[p.node.index()],
+        }
+    }
+
     fn schedule(&mut self, q: &mut EventQueue, now: Nanos, delay: Nanos, p: Pending) {
+        self.pending_epoch.push(self.epoch(&p));
         self.pending.push(p);
         q.push(
             now.saturating_add(delay),
@@ -122,6 +147,7 @@ impl<'a> Outages<'a> {
                 // The node stays up: its routes over this session go when the hold timer
                 // expires; nothing is blackholed meanwhile.
                 self.open_or_close(target, Some(node), up, now, pre);
+                *self.session_epoch.entry((node, leaf)).or_insert(0) += 1;
                 for (delay, action) in failure::session_reactions(self.design, up) {
                     let p = Pending {
                         node,
@@ -248,6 +274,7 @@ impl<'a> Outages<'a> {
             return; // ACI-CNI runs no BGP speaker on the nodes
         };
         self.speaker_running[node.index()] = up;
+        self.speaker_epoch[node.index()] += 1;
         if up {
             // It connects again after its connect delay (the fabric only listens) and advertises.
             let p = Pending {
@@ -291,6 +318,7 @@ impl<'a> Outages<'a> {
             return;
         }
         run.cluster.nodes[node.index()].up = up;
+        self.node_epoch[node.index()] += 1;
         if up {
             self.close(&run.cluster.node_ref(node), now);
         } else {
@@ -316,18 +344,28 @@ impl<'a> Outages<'a> {
     /// A scheduled reaction `index` takes effect at `now`, unless it has become moot.
     pub fn on_control(&mut self, run: &mut Run, plane: &mut Plane, now: Nanos, index: usize) {
         let Pending { node, leaf, action } = self.pending[index];
+        if self.pending_epoch[index] != self.epoch(&self.pending[index]) {
+            return; // a newer fail or recover of the same thing superseded it
+        }
         let moot = match action {
             // Single-session actions do not depend on the node's state.
             Control::SessionDown | Control::SessionUp => false,
             Control::GracefulRestartExpired => self.speaker_up[node.index()],
-            // Stopped again before it connected.
-            Control::SpeakerUp => !self.speaker_running[node.index()],
+            // Stopped again before it connected, or its node is down.
+            Control::SpeakerUp => !self.speaker_running[node.index()] || !run.cluster.node(node).up,
             // A reaction to a failure is moot once the node is back (and vice versa).
             a => a.after_failure() == run.cluster.node(node).up,
         };
         if !moot {
             if action == Control::SpeakerUp {
                 self.speaker_up[node.index()] = true;
+            }
+            if action == Control::Restore && !self.speaker_up[node.index()] {
+                // A node that boots starts its speaker too, whatever stopped it before.
+                self.speaker_running[node.index()] = true;
+                self.speaker_up[node.index()] = true;
+                self.speaker_epoch[node.index()] += 1;
+                self.apply(run, plane, now, node, None, Control::SpeakerUp);
             }
             self.apply(run, plane, now, node, leaf, action);
         }

@@ -207,9 +207,11 @@ impl BgpConfig {
     /// How long a dead node's sessions take to go down: BFD's detection time where both ends
     /// run BFD, else the negotiated hold time.
     pub fn failure_detection(&self) -> Nanos {
+        // The hold timer keeps running under BFD: whichever fires first.
+        let hold = self.negotiated_hold_time();
         match self.bfd {
-            Some((interval, mult)) => Nanos(interval.0.saturating_mul(u64::from(mult))),
-            None => self.negotiated_hold_time(),
+            Some((interval, mult)) => Nanos(interval.0.saturating_mul(u64::from(mult))).min(hold),
+            None => hold,
         }
     }
 
