@@ -567,9 +567,26 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
             _ => {}
         }
     }
+    for doc in &docs {
+        if let Some(k) = get::<String>(doc, &["kind"], d)
+            && k.value == "CiliumBGPPeeringPolicy"
+        {
+            d.warning(&k.loc, &k.path, "CiliumBGPPeeringPolicy (BGP control plane v1) is not modelled: fabsim reads the v2 resources (CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement)");
+        }
+    }
     let cilium = docs.iter().any(|doc| {
-        get::<String>(doc, &["kind"], d).is_some_and(|k| k.value.starts_with("CiliumBGP"))
+        get::<String>(doc, &["kind"], d).is_some_and(|k| {
+            matches!(
+                k.value.as_str(),
+                "CiliumBGPClusterConfig" | "CiliumBGPPeerConfig" | "CiliumBGPAdvertisement"
+            )
+        })
     });
+    if cilium && r.family_selectors.is_empty() {
+        if let Some(doc) = docs.first() {
+            d.warning(&doc.loc, "(document)", "no CiliumBGPPeerConfig family selects an advertisement: Cilium advertises nothing over these peers");
+        }
+    }
     if cilium {
         // Nothing is advertised unless an advertisement selected by the peer config's
         // families says so (cilium `bgp_peer_types.go`, `reconcilerv2`).

@@ -589,7 +589,8 @@ pub(super) fn resolve(
         BgpCni::Calico => {
             // acc-provision's Calico flavour: calico_config.net_config.nat_outgoing, "Disabled"
             // by default (acc_provision.py config_default), into the ipPool's natOutgoing.
-            let flavour = r.flavour.as_ref().map(|f| match &f.nat_outgoing {
+            let given = r.nat_outgoing.or(res.nat_outgoing).is_some();
+            let flavour = r.flavour.as_ref().filter(|_| !given).map(|f| match &f.nat_outgoing {
                 Some(a) => match a.value.as_str() {
                     "Enabled" => true,
                     "Disabled" => false,
