@@ -582,10 +582,11 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
             )
         })
     });
-    if cilium && r.family_selectors.is_empty() {
-        if let Some(doc) = docs.first() {
-            d.warning(&doc.loc, "(document)", "no CiliumBGPPeerConfig family selects an advertisement: Cilium advertises nothing over these peers");
-        }
+    if cilium
+        && r.family_selectors.is_empty()
+        && let Some(doc) = docs.first()
+    {
+        d.warning(&doc.loc, "(document)", "no CiliumBGPPeerConfig family selects an advertisement: Cilium advertises nothing over these peers");
     }
     if cilium {
         // Nothing is advertised unless an advertisement selected by the peer config's
