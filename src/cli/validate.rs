@@ -49,6 +49,22 @@ pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
                     .iter()
                     .map(|x| format!("{} ({})", x.name, x.cni.name()))
                     .collect();
+                // What each design's controller or fabric would do, with its own warnings
+                // (IpPortsExhausted, sessions down, refused prefixes), counted with the loader's.
+                let mut summaries = String::new();
+                for design in &s.designs {
+                    if let Some(cfg) = &design.aci {
+                        summaries.push_str(&summarize_aci(s, &design.name, cfg));
+                    }
+                    if let Some(cfg) = &design.bgp {
+                        summaries.push_str(&summarize_bgp(s, &design.name, cfg));
+                    }
+                }
+                let warnings = warnings
+                    + summaries
+                        .lines()
+                        .filter(|l| l.trim_start().starts_with("warning:"))
+                        .count();
                 let _ = writeln!(
                     out,
                     "{}: valid — {} spines, {} leaves in {} racks, {} nodes, {} pods, {} services; designs: {}; {} warning(s)",
@@ -62,14 +78,7 @@ pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
                     designs.join(", "),
                     warnings
                 );
-                for design in &s.designs {
-                    if let Some(cfg) = &design.aci {
-                        out.push_str(&summarize_aci(s, &design.name, cfg));
-                    }
-                    if let Some(cfg) = &design.bgp {
-                        out.push_str(&summarize_bgp(s, &design.name, cfg));
-                    }
-                }
+                out.push_str(&summaries);
                 if !s.defaults_applied.is_empty() {
                     out.push_str("defaults applied:\n");
                     for x in &s.defaults_applied {

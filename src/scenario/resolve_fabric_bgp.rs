@@ -254,11 +254,20 @@ pub(super) fn resolve(
     let ignore_igp_metric = f.ignore_igp_metric.as_ref().is_some_and(|a| a.value);
     if let Some(rel) = release {
         if next_hop_propagate && rel < (5, 0, 1) {
-            let (loc, path) = nhp_at.map_or((None, None), |a| {
-                (Some(a.loc.clone()), Some(a.path.clone()))
-            });
-            if let (Some(l), Some(p)) = (loc, path) {
-                d.error(&l, &p, "next-hop propagate needs ACI 5.0(1) or later");
+            // The design's key wins, so point at the release when the design turned it on.
+            let at = if design.next_hop_propagate.is_some() {
+                f.aci_release
+                    .as_ref()
+                    .map(|a| (a.loc.clone(), a.path.clone()))
+            } else {
+                nhp_at.map(|a| (a.loc.clone(), a.path.clone()))
+            };
+            if let Some((l, p)) = at {
+                d.error(
+                    &l,
+                    &p,
+                    format!("design {dn} uses next-hop propagate, which needs ACI 5.0(1) or later"),
+                );
             }
         }
         if let Some(a) = &f.ignore_igp_metric
