@@ -603,6 +603,90 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
     Some(r)
 }
 
+/// kube-router's flags (cloudnativelabs/kube-router 7c2c277, `pkg/options/options.go`
+/// `AddFlags`): any other stops kube-router at start.
+pub const KUBE_ROUTER_FLAGS: &[&str] = &[
+    "advertise-cluster-ip",
+    "advertise-external-ip",
+    "advertise-loadbalancer-ip",
+    "advertise-pod-cidr",
+    "auto-mtu",
+    "bfd-desired-min-tx-interval",
+    "bfd-detection-multiplier",
+    "bfd-port",
+    "bfd-required-min-rx-interval",
+    "bgp-graceful-restart",
+    "bgp-graceful-restart-deferral-time",
+    "bgp-graceful-restart-time",
+    "bgp-holdtime",
+    "bgp-port",
+    "cache-sync-timeout",
+    "cleanup-config",
+    "cluster-asn",
+    "disable-source-dest-check",
+    "enable-bfd",
+    "enable-cni",
+    "enable-ibgp",
+    "enable-ipv4",
+    "enable-ipv6",
+    "enable-overlay",
+    "enable-pod-egress",
+    "enable-pprof",
+    "excluded-cidrs",
+    "gobgp-admin-address",
+    "gobgp-admin-port",
+    "hairpin-mode",
+    "health-addr",
+    "health-port",
+    "help",
+    "hostname-override",
+    "injected-routes-sync-period",
+    "iptables-sync-period",
+    "ipvs-graceful-period",
+    "ipvs-graceful-termination",
+    "ipvs-permit-all",
+    "ipvs-sync-period",
+    "kubeconfig",
+    "loadbalancer-default-class",
+    "loadbalancer-ip-range",
+    "loadbalancer-sync-period",
+    "masquerade-all",
+    "master",
+    "metrics-addr",
+    "metrics-path",
+    "metrics-port",
+    "netpol-default-deny",
+    "nodeport-bindon-all-ip",
+    "nodes-full-mesh",
+    "overlay-encap",
+    "overlay-encap-port",
+    "overlay-type",
+    "override-nexthop",
+    "peer-router-asns",
+    "peer-router-ips",
+    "peer-router-multihop-ttl",
+    "peer-router-passwords",
+    "peer-router-passwords-file",
+    "peer-router-ports",
+    "router-id",
+    "routes-sync-period",
+    "run-firewall",
+    "run-loadbalancer",
+    "run-router",
+    "run-service-proxy",
+    "runtime-endpoint",
+    "service-cluster-ip-range",
+    "service-external-ip-range",
+    "service-node-port-range",
+    "service-tcp-timeout",
+    "service-tcpfin-timeout",
+    "service-udp-timeout",
+    "strict-external-ip-validation",
+    "use-nftables-for-netpol",
+    "v",
+    "version",
+];
+
 /// kube-router's flags as its DaemonSet passes them: `--name=value` or `--name` (true).
 pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
     let mut out = Labels::new();
@@ -619,6 +703,20 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
             continue;
         };
         let (k, v) = body.split_once('=').unwrap_or((body, "true"));
+        // kube-router parses its flags with pflag, which stops the pod on an unknown one.
+        if !KUBE_ROUTER_FLAGS.contains(&k) {
+            let hint = super::decode::closest(k, KUBE_ROUTER_FLAGS)
+                .map(|c| format!("; did you mean `--{c}`?"))
+                .unwrap_or_default();
+            d.error(
+                &a.loc,
+                &a.path,
+                format!(
+                    "unknown kube-router flag `--{k}`: kube-router refuses to start with it{hint}"
+                ),
+            );
+            continue;
+        }
         out.insert(k.to_string(), v.to_string());
     }
     out
