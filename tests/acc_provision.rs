@@ -131,3 +131,40 @@ fn the_real_calico_flavour_loads_with_its_resources() {
     assert_eq!(c.node_password.as_deref(), Some("test"));
     assert_eq!(s.cluster.node_subnet.net.to_string(), "2.100.101.0/24");
 }
+
+/// A near miss of a key fabsim reads in a real acc-provision file is a warning with a
+/// did-you-mean (its default would apply silently otherwise).
+#[test]
+fn a_misspelled_acc_provision_key_is_named() {
+    let y = "name: typo
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+cluster: {}
+designs:
+  - { name: a, cni: aci-cni, acc_provision: { file: acc-provision/typo.inp.yaml } }
+";
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        y,
+        &root().join("tests/data"),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let w: Vec<String> = loaded
+        .diagnostics
+        .warnings()
+        .map(|x| x.to_string())
+        .collect();
+    assert!(
+        w.iter().any(
+            |x| x.contains("kube_config.snat_operator.port_range.ports_per_nod")
+                && x.contains("did you mean `ports_per_node`")
+        ),
+        "{w:?}"
+    );
+    let s = loaded.scenario.unwrap();
+    assert_eq!(
+        s.designs[0].aci.as_ref().unwrap().port_range.ports_per_node,
+        3000
+    );
+}

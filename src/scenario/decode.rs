@@ -174,6 +174,20 @@ impl<'n> Fields<'n> {
     /// Reports unknown keys (strict mode) and returns nothing: call it last.
     pub fn finish(self, d: &mut Diagnostics) {
         if !self.strict {
+            // A real product file: keys fabsim does not read pass, but a near miss of one it does
+            // read is a typo whose default silently applies (`ports_per_nod: 6000` → 3000).
+            for ((k, _), used) in self.entries.iter().zip(&self.used) {
+                if *used || self.asked.contains(&k.name.as_str()) {
+                    continue;
+                }
+                if let Some(s) = closest(&k.name, &self.asked) {
+                    d.warning(
+                        &k.loc,
+                        &join(&self.path, &k.name),
+                        format!("`{}` is not a key fabsim reads here; did you mean `{s}`? As written it is ignored and the default applies", k.name),
+                    );
+                }
+            }
             return;
         }
         for ((k, _), used) in self.entries.iter().zip(&self.used) {
