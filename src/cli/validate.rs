@@ -207,6 +207,21 @@ pub fn summarize_bgp(s: &Scenario, name: &str, cfg: &crate::design::bgp::BgpConf
             _ => {}
         }
     }
+    let down = st.sessions.iter().filter(|x| x.down.is_some()).count();
+    if down > 0 {
+        let nodes: std::collections::BTreeSet<_> = st
+            .sessions
+            .iter()
+            .filter(|x| x.down.is_some())
+            .map(|x| x.node)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  warning: {down} of {} BGP sessions cannot come up ({} node(s) affected): the fabric learns nothing over them",
+            st.sessions.len(),
+            nodes.len()
+        );
+    }
     let mut reported = std::collections::BTreeSet::new();
     for x in st.sessions.iter().filter(|x| x.down.is_some()) {
         let why = crate::bgp::Excluded::Rejected(x.down.expect("filtered")).to_string();
