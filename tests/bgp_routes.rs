@@ -706,3 +706,19 @@ designs:
     assert_eq!(route(&t, "10.34.0.0/24").next_hops, ["node:n1"]);
     assert!(t.routes.iter().all(|r| r.prefix != "10.70.0.5/32"));
 }
+
+/// `validate` says how many sessions cannot come up, and counts the designs' warnings in its
+/// header: calico-shut's p1 (2 sessions) is down on max-prefix.
+#[test]
+fn validate_counts_sessions_that_cannot_come_up() {
+    let (code, out, _) = fabsim(&["validate", "tests/data/bgp-max-prefix.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("2 of 4 BGP sessions cannot come up (1 node(s) affected)"),
+        "{out}"
+    );
+    assert!(
+        !out.lines().next().unwrap().contains(" 0 warning(s)"),
+        "{out}"
+    );
+}
