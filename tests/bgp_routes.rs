@@ -722,3 +722,44 @@ fn validate_counts_sessions_that_cannot_come_up() {
         "{out}"
     );
 }
+
+/// A resources file with nothing fabsim reads is refused; kinds it does not read are named.
+#[test]
+fn a_resources_file_without_a_known_kind_is_refused() {
+    let y = "name: nores
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+cluster:
+  node_subnet: 10.32.0.1/16
+  pod_subnet: 10.33.0.0/16
+designs:
+  - { name: calico, cni: calico, bgp: { fabric_asn: 2 }, resources: { file: not-resources.yaml } }
+";
+    let loaded = fabsim::scenario::load_str(
+        &std::sync::Arc::from("t.yaml"),
+        y,
+        &root().join("tests/data"),
+        fabsim::scenario::diag::Diagnostics::default(),
+    );
+    let all: Vec<String> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    assert!(
+        all.iter()
+            .any(|x| x.contains("holds no Calico or Cilium resource")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|x| x.contains("kind `ConfigMap` is not a resource fabsim reads")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|x| x.contains("a document without `kind`")),
+        "{all:?}"
+    );
+}

@@ -564,8 +564,39 @@ pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
                 r.block_size = get(doc, &["spec", "blockSize"], d);
                 r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
             }
-            _ => {}
+            // Said below (the v1 Cilium policy) or nothing to simulate (namespaces, secrets).
+            "CiliumBGPPeeringPolicy" | "Namespace" | "Secret" => {}
+            other => {
+                let what = if other.is_empty() {
+                    "a document without `kind`".to_string()
+                } else {
+                    format!("kind `{other}`")
+                };
+                d.warning(&doc.loc, "(document)", format!("{what} is not a resource fabsim reads here (BGPConfiguration, BGPPeer, IPPool; CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement, CiliumLoadBalancerIPPool): ignored"));
+            }
         }
+    }
+    const READ: &[&str] = &[
+        "BGPConfiguration",
+        "BGPPeer",
+        "IPPool",
+        "CiliumBGPClusterConfig",
+        "CiliumBGPPeerConfig",
+        "CiliumBGPAdvertisement",
+        "CiliumLoadBalancerIPPool",
+    ];
+    let read_any = docs.iter().any(|doc| {
+        get::<String>(doc, &["kind"], d).is_some_and(|k| READ.contains(&k.value.as_str()))
+    });
+    if !read_any && let Some(doc) = docs.first() {
+        d.error(
+            &doc.loc,
+            "(document)",
+            format!(
+                "{name} holds no Calico or Cilium resource fabsim reads ({})",
+                READ.join(", ")
+            ),
+        );
     }
     for doc in &docs {
         if let Some(k) = get::<String>(doc, &["kind"], d)
