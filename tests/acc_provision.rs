@@ -144,12 +144,7 @@ cluster: {}
 designs:
   - { name: a, cni: aci-cni, acc_provision: { file: acc-provision/typo.inp.yaml } }
 ";
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        y,
-        &root().join("tests/data"),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root().join("tests/data"), y);
     let w: Vec<String> = loaded
         .diagnostics
         .warnings()

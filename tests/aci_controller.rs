@@ -423,12 +423,7 @@ designs:
   - name: aci-cni
     cni: aci-cni
 " + NET;
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        &y,
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root(), &y);
     let warned: Vec<String> = loaded
         .diagnostics
         .warnings()
@@ -555,13 +550,7 @@ designs:
         "    snat_policies:",
         "    kube_config: { snat_operator: { port_range: { ports_per_node: 0 } } }\n    snat_policies:",
     );
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        &bad,
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
-    let errors: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
+    let (errors, _) = messages(&root(), &bad);
     assert!(
         errors
             .iter()
@@ -631,12 +620,7 @@ designs:
     cni: aci-cni
     net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/27, pod_subnet_chunk_size: 4, extern_dynamic: 10.34.0.1/24, node_svc_subnet: 10.36.0.1/24 }
 ";
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        &y,
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root(), &y);
     let errors: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
     assert!(
         errors

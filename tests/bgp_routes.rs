@@ -540,13 +540,7 @@ fn kube_router_global_peer_flags() {
     let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
     assert_eq!(c.node_password.as_deref(), Some("secret"));
     // Not base64: an error that does not echo the value.
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        &with("--peer-router-passwords=not*base64"),
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
-    let errs: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
+    let (errs, _) = messages(&root(), &with("--peer-router-passwords=not*base64"));
     assert!(
         errs.iter()
             .any(|e| e.contains("--peer-router-passwords is not base64"))
@@ -652,12 +646,7 @@ designs:
     bgp: { fabric_asn: 2, node_to_node_mesh: false }
     ip_pool: { cidr: 10.33.0.0/27, block_size: 29 }
 ";
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        y,
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root(), y);
     let warnings: Vec<String> = loaded
         .diagnostics
         .warnings()
@@ -736,12 +725,7 @@ cluster:
 designs:
   - { name: calico, cni: calico, bgp: { fabric_asn: 2 }, resources: { file: not-resources.yaml } }
 ";
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        y,
-        &root().join("tests/data"),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root().join("tests/data"), y);
     let all: Vec<String> = loaded
         .diagnostics
         .items

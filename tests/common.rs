@@ -89,14 +89,29 @@ pub fn load_text(y: &str) -> Scenario {
     load_text_in(&root(), y)
 }
 
-/// Loads a scenario written in the test, its relative files resolved from `dir`.
-pub fn load_text_in(dir: &Path, y: &str) -> Scenario {
-    let loaded = scenario::load_str(
+/// Loads a scenario written in the test (relative files from `dir`), keeping its diagnostics.
+pub fn load_with_diagnostics(dir: &Path, y: &str) -> scenario::Loaded {
+    scenario::load_str(
         &std::sync::Arc::from("t.yaml"),
         y,
         dir,
         fabsim::scenario::diag::Diagnostics::default(),
-    );
+    )
+}
+
+/// The messages of a scenario written in the test: (errors, warnings).
+pub fn messages(dir: &Path, y: &str) -> (Vec<String>, Vec<String>) {
+    let loaded = load_with_diagnostics(dir, y);
+    let d = &loaded.diagnostics;
+    (
+        d.errors().map(|x| x.to_string()).collect(),
+        d.warnings().map(|x| x.to_string()).collect(),
+    )
+}
+
+/// Loads a scenario written in the test, its relative files resolved from `dir`.
+pub fn load_text_in(dir: &Path, y: &str) -> Scenario {
+    let loaded = load_with_diagnostics(dir, y);
     let msgs: Vec<String> = loaded
         .diagnostics
         .items

@@ -90,12 +90,7 @@ fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
         "BIRD 240 s vs APIC 180 s"
     );
     // BFD on the fabric: Calico's speaker does not run it, so a warning and no BFD.
-    let loaded = fabsim::scenario::load_str(
-        &std::sync::Arc::from("t.yaml"),
-        &text,
-        &root(),
-        fabsim::scenario::diag::Diagnostics::default(),
-    );
+    let loaded = load_with_diagnostics(&root(), &text);
     let warnings: Vec<String> = loaded
         .diagnostics
         .warnings()
@@ -128,6 +123,23 @@ fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
     );
 }
 
+/// Every reaction (seconds, action) of every failure record of `design` run on `y`.
+fn reactions(y: &str, design: &str) -> Vec<(f64, String)> {
+    let s = load_text(y);
+    let d = s.design(design).unwrap().clone();
+    let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
+    r.failover
+        .iter()
+        .flat_map(|f| f["reactions"].as_array().unwrap().clone())
+        .map(|x| {
+            (
+                x["at_s"].as_f64().unwrap(),
+                x["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Sessions come back on the node's timers, not at once (the fabric only listens: a
 /// dynamic-neighbour peer on the node subnet). Calico's BIRD (Calico's template: connect delay
 /// 2 s, connect retry 5 s): 2 s after the node returns, 2.5 s (half a retry period) after a
@@ -138,28 +150,11 @@ fn sessions_come_back_on_the_speakers_timers() {
     let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
     let events = "  - { at: 10s, fail: 'node:n2' }\n";
     let back_after = |ev: &str, design: &str, action: &str| -> f64 {
-        let s = load_text(&text.replace(events, ev));
-        let d = s.design(design).unwrap().clone();
-        let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
-        let rec = r
-            .failover
-            .iter()
-            .find(|f| {
-                f["reactions"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|x| x["action"] == action)
-            })
-            .unwrap_or_else(|| panic!("{design}: no {action}: {:?}", r.failover));
-        rec["reactions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["action"] == action)
-            .unwrap()["at_s"]
-            .as_f64()
-            .unwrap()
+        reactions(&text.replace(events, ev), design)
+            .into_iter()
+            .find(|(_, a)| a == action)
+            .unwrap_or_else(|| panic!("{design}: no {action}"))
+            .0
     };
     let node = "  - { at: 10s, fail: 'node:n2' }\n  - { at: 20s, recover: 'node:n2' }\n";
     assert_eq!(
@@ -197,21 +192,7 @@ fn flaps_shorter_than_a_timer_and_dead_nodes_keep_their_withdrawal() {
         "",
     );
     let events = "  - { at: 10s, fail: 'node:n2' }\n";
-    let reactions = |y: &str, ev: &str, design: &str| -> Vec<(f64, String)> {
-        let s = load_text(&y.replace(events, ev));
-        let d = s.design(design).unwrap().clone();
-        let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
-        r.failover
-            .iter()
-            .flat_map(|f| f["reactions"].as_array().unwrap().clone())
-            .map(|x| {
-                (
-                    x["at_s"].as_f64().unwrap(),
-                    x["action"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    };
+    let reactions = |y: &str, ev: &str, design: &str| reactions(&y.replace(events, ev), design);
     // Calico against APIC's 180 s hold: the session fails at 10 s and is back at 20 s (+2.5 s).
     let r = reactions(
         &bare,
@@ -240,15 +221,7 @@ fn flaps_shorter_than_a_timer_and_dead_nodes_keep_their_withdrawal() {
 #[test]
 fn out_of_range_settings_are_errors_and_bfd_never_slows_detection() {
     let text = std::fs::read_to_string(root().join("tests/data/bgp-fabric-timers.yaml")).unwrap();
-    let errors = |y: &str| -> Vec<String> {
-        let loaded = fabsim::scenario::load_str(
-            &std::sync::Arc::from("t.yaml"),
-            y,
-            &root(),
-            fabsim::scenario::diag::Diagnostics::default(),
-        );
-        loaded.diagnostics.errors().map(|e| e.to_string()).collect()
-    };
+    let errors = |y: &str| messages(&root(), y).0;
     let e = errors(&text.replace("max_paths: 64,", "max_paths: 64, max_prefix: { limit: 0 },"));
     assert!(
         e.iter().any(|x| x.contains("outside APIC's 1–300000")),

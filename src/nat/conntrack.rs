@@ -122,12 +122,7 @@ impl NatTable {
         let used = self.used.entry(key).or_default();
         let orig = flow.src.port;
         if self.search == PortSearch::CiliumBpf {
-            let seed = flow_seed(flow, nat_ip);
-            let draws = &mut self.draws;
-            let draw = || {
-                *draws += 1;
-                mix64(seed ^ draws.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            };
+            let draw = draws(&mut self.draws, flow_seed(flow, nat_ip));
             let port = cilium_bpf_port((lo, hi), orig, draw, |p| !used.contains(p))?;
             used.insert(port);
             return Some(port);
@@ -142,12 +137,7 @@ impl NatTable {
                 used.first_free_from(lo, hi, lo + (offset % span) as u16)?
             }
             search => {
-                let seed = flow_seed(flow, nat_ip);
-                let draws = &mut self.draws;
-                let draw = || {
-                    *draws += 1;
-                    mix64(seed ^ draws.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-                };
+                let draw = draws(&mut self.draws, flow_seed(flow, nat_ip));
                 let closing = &self.closing;
                 let evict = (search == PortSearch::BoundedEvict && flow.proto == Proto::Tcp)
                     .then_some(flow.src);
@@ -215,6 +205,15 @@ impl NatTable {
 
     pub fn in_use(&self) -> usize {
         self.used.values().map(PortSet::len).sum()
+    }
+}
+
+/// The table's random draws for one search: hashes of the flow's seed and a running counter
+/// (the kernel draws afresh for every connection; this stays deterministic).
+fn draws(counter: &mut u64, seed: u64) -> impl FnMut() -> u64 + '_ {
+    move || {
+        *counter += 1;
+        mix64(seed ^ counter.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 }
 
