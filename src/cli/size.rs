@@ -95,8 +95,13 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
     let cl = &s.cluster;
     // Per node: (rate, rate × lifetime) per destination.
     let mut per_node: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
-    for t in &s.traffic {
-        let pods: Vec<usize> = match t.from {
+    for (t, (from, to)) in s
+        .traffic
+        .iter()
+        .flat_map(|t| t.pairs.iter().map(move |p| (t, p)))
+    {
+        let pairs = t.pairs.len() as f64;
+        let pods: Vec<usize> = match *from {
             Ref::Pod { pod, .. } => vec![pod.index()],
             Ref::Deployment { dep, .. } => {
                 let d = &cl.deployments[dep.index()];
@@ -109,7 +114,7 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
                 .collect(),
             _ => continue,
         };
-        let dest = match t.to {
+        let dest = match *to {
             Ref::Literal { ip, port, .. } => format!("{ip}:{}", port.unwrap_or(0)),
             Ref::External { ext, port } => {
                 format!(
@@ -123,7 +128,8 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
         if pods.is_empty() {
             continue;
         }
-        let (r, m) = (rate_of(&t.arrivals), mean_s(&t.lifetime)?);
+        // A counted entry's rate is shared by its pairs.
+        let (r, m) = (rate_of(&t.arrivals) / pairs, mean_s(&t.lifetime)?);
         for p in &pods {
             let e = per_node[cl.pods[*p].node.index()]
                 .entry(dest.clone())

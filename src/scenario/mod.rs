@@ -7,6 +7,7 @@
 pub mod acc_provision;
 pub mod decode;
 pub mod diag;
+mod expand;
 pub mod raw;
 pub mod raw_bgp;
 mod raw_traffic;
@@ -56,8 +57,9 @@ pub fn parse_kernel(text: &str) -> Option<(u32, u32)> {
 #[derive(Clone, Debug)]
 pub struct Traffic {
     pub name: String,
-    pub from: Ref,
-    pub to: Ref,
+    /// The (from, to) pairs; each connection picks one uniformly (one pair unless the entry
+    /// has `count`).
+    pub pairs: Vec<(Ref, Ref)>,
     pub arrivals: RawArrivals,
     pub lifetime: RawLifetime,
 }

@@ -19,12 +19,36 @@ fn list<T>(
     d: &mut Diagnostics,
     item: impl Fn(&Node, &str, &mut Diagnostics) -> Option<T>,
 ) -> Vec<T> {
+    read_list(f, key, d, false, item)
+}
+
+/// Like [`list`], where an entry with `count: N` stands for N entries (`super::expand`).
+fn counted_list<T>(
+    f: &mut Fields,
+    key: &'static str,
+    d: &mut Diagnostics,
+    item: impl Fn(&Node, &str, &mut Diagnostics) -> Option<T>,
+) -> Vec<T> {
+    read_list(f, key, d, true, item)
+}
+
+fn read_list<T>(
+    f: &mut Fields,
+    key: &'static str,
+    d: &mut Diagnostics,
+    counted: bool,
+    item: impl Fn(&Node, &str, &mut Diagnostics) -> Option<T>,
+) -> Vec<T> {
     let path = f.child(key);
     let Some(node) = f.node(key) else {
         return Vec::new();
     };
     match &node.value {
         Value::Null => Vec::new(),
+        Value::Seq(items) if counted => super::expand::expand_list(items, &path, d)
+            .iter()
+            .filter_map(|(n, p)| item(n, p, d))
+            .collect(),
         Value::Seq(items) => items
             .iter()
             .enumerate()
@@ -139,7 +163,7 @@ impl RawFabric {
             );
         }
         let spines = spines.unwrap_or_default();
-        let racks = list(&mut f, "racks", d, RawRack::decode);
+        let racks = counted_list(&mut f, "racks", d, RawRack::decode);
         if !f.has("racks") {
             d.error(f.loc(), path, "missing required key `racks`");
         }
@@ -293,9 +317,9 @@ impl RawCluster {
         let service_subnet = f.opt_at("service_subnet", d);
         let max_pods_per_node = f.opt_at("max_pods_per_node", d);
         let node_labels = f.opt_at("node_labels", d);
-        let namespaces = list(&mut f, "namespaces", d, RawNamespace::decode);
-        let deployments = list(&mut f, "deployments", d, RawDeployment::decode);
-        let services = list(&mut f, "services", d, RawService::decode);
+        let namespaces = counted_list(&mut f, "namespaces", d, RawNamespace::decode);
+        let deployments = counted_list(&mut f, "deployments", d, RawDeployment::decode);
+        let services = counted_list(&mut f, "services", d, RawService::decode);
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawCluster {

@@ -23,6 +23,9 @@ pub enum RawLifetime {
 #[derive(Clone, Debug)]
 pub struct RawTraffic {
     pub name: At<String>,
+    /// `count: N`: one generator whose connections each pick one of N (from, to) pairs, the
+    /// templates in `from` and `to` filled for copy 1 … N (`super::expand`).
+    pub count: Option<At<u64>>,
     pub from: At<String>,
     pub to: At<String>,
     pub arrivals: RawArrivals,
@@ -101,6 +104,7 @@ impl RawTraffic {
         let name = f.req_at("name", d);
         let from = f.req_at("from", d);
         let to = f.req_at("to", d);
+        let count = f.opt_at("count", d);
         let arrivals = f.node("arrivals").and_then(|n| {
             let (k, v, p) = one_of(
                 n,
@@ -164,6 +168,7 @@ impl RawTraffic {
         f.finish(d);
         Some(RawTraffic {
             name: name?,
+            count,
             from: from?,
             to: to?,
             arrivals: arrivals?,

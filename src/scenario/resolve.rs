@@ -125,27 +125,68 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
     );
     let mut traffic = Vec::new();
     for t in &raw.traffic {
-        let from = resolve_ref(&t.from, &fabric, &cluster, d);
-        let to = resolve_ref(&t.to, &fabric, &cluster, d);
-        if let Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_)) = from {
-            d.error(
-                &t.from.loc,
-                &t.from.path,
-                "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
-            );
+        let count = match &t.count {
+            Some(c) if c.value == 0 || c.value > super::expand::MAX_COUNT => {
+                d.error(
+                    &c.loc,
+                    &c.path,
+                    format!(
+                        "`count` must be from 1 to {}, found {}",
+                        super::expand::MAX_COUNT,
+                        c.value
+                    ),
+                );
+                continue;
+            }
+            Some(c) => c.value,
+            None => 1,
+        };
+        let mut pairs = Vec::new();
+        for i in 1..=count {
+            // Templates are filled only in a counted entry; a problem is reported once.
+            let fill = |r: &At<String>, d: &mut Diagnostics| -> Option<At<String>> {
+                if t.count.is_none() {
+                    return Some(r.clone());
+                }
+                match super::expand::fill_text(&r.value, i) {
+                    Ok(value) => Some(At { value, ..r.clone() }),
+                    Err(m) => {
+                        d.error(&r.loc, &r.path, m);
+                        None
+                    }
+                }
+            };
+            let (Some(from_s), Some(to_s)) = (fill(&t.from, d), fill(&t.to, d)) else {
+                break;
+            };
+            let errors = d.error_count();
+            let from = resolve_ref(&from_s, &fabric, &cluster, d);
+            let to = resolve_ref(&to_s, &fabric, &cluster, d);
+            if let Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_)) = from {
+                d.error(
+                    &t.from.loc,
+                    &t.from.path,
+                    "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
+                );
+            }
+            if to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_))) {
+                d.error(
+                    &t.to.loc,
+                    &t.to.path,
+                    "a traffic destination is a service, a pod, an external network or IP:port",
+                );
+            }
+            if d.error_count() > errors {
+                break; // the other copies would say the same
+            }
+            if let (Some(from), Some(to)) = (from, to) {
+                pairs.push((from, to));
+            }
         }
-        if to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_))) {
-            d.error(
-                &t.to.loc,
-                &t.to.path,
-                "a traffic destination is a service, a pod, an external network or IP:port",
-            );
-        }
-        if let (Some(from), Some(to)) = (from, to) {
+        if pairs.len() as u64 == count {
             traffic.push(Traffic {
                 name: t.name.value.clone(),
-                from,
-                to,
+                pairs,
                 arrivals: t.arrivals.clone(),
                 lifetime: t.duration.clone(),
             });

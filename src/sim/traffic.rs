@@ -34,8 +34,8 @@ pub struct Generator {
     pub name: String,
     arrivals: RawArrivals,
     lifetime: Lifetime,
-    sources: Sources,
-    template: FlowRequest,
+    /// Per (from, to) pair: who may send, and the request to the destination.
+    routes: Vec<(Sources, FlowRequest)>,
     rng_arrivals: Stream,
     rng_lifetime: Stream,
     rng_endpoints: Stream,
@@ -56,19 +56,23 @@ impl Generator {
         fabric: &Fabric,
         cluster: &Cluster,
     ) -> Result<Generator, String> {
-        let template = request::build(&t.from, &t.to, None, None, fabric, cluster)
-            .map_err(|m| format!("traffic {}: {m}", t.name))?;
-        let sources = match t.from {
-            Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
-            Ref::Namespace(ns) => Sources::Pods(
-                (0..cluster.pods.len() as u32)
-                    .map(PodId)
-                    .filter(|p| cluster.pod(*p).namespace == ns)
-                    .collect(),
-            ),
-            Ref::External { ext, .. } => Sources::Clients(fabric.externals[ext.index()].prefix),
-            _ => Sources::Fixed,
-        };
+        let mut routes = Vec::with_capacity(t.pairs.len());
+        for (from, to) in &t.pairs {
+            let template = request::build(from, to, None, None, fabric, cluster)
+                .map_err(|m| format!("traffic {}: {m}", t.name))?;
+            let sources = match *from {
+                Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
+                Ref::Namespace(ns) => Sources::Pods(
+                    (0..cluster.pods.len() as u32)
+                        .map(PodId)
+                        .filter(|p| cluster.pod(*p).namespace == ns)
+                        .collect(),
+                ),
+                Ref::External { ext, .. } => Sources::Clients(fabric.externals[ext.index()].prefix),
+                _ => Sources::Fixed,
+            };
+            routes.push((sources, template));
+        }
         let bad = |what: &str| format!("traffic {}: {what}", t.name);
         let lifetime = match &t.lifetime {
             RawLifetime::Exponential(m) if m.0 > 0 => {
@@ -91,8 +95,7 @@ impl Generator {
             name: t.name.clone(),
             arrivals: t.arrivals.clone(),
             lifetime,
-            sources,
-            template,
+            routes,
             rng_arrivals: stream(seed, &format!("arrivals:{}", t.name)),
             rng_lifetime: stream(seed, &format!("lifetime:{}", t.name)),
             rng_endpoints: stream(seed, &format!("endpoints:{}", t.name)),
@@ -139,8 +142,14 @@ impl Generator {
 
     /// The next connection's request: a source pod or client address and a source port drawn.
     pub fn request(&mut self) -> FlowRequest {
-        let mut r = self.template;
-        match &self.sources {
+        // A counted entry spreads its connections over its pairs uniformly; one pair draws nothing.
+        let k = match self.routes.len() {
+            0 | 1 => 0,
+            n => self.rng_endpoints.random_range(0..n),
+        };
+        let (sources, template) = &self.routes[k];
+        let mut r = *template;
+        match sources {
             Sources::Pods(pods) if !pods.is_empty() => {
                 r.src = Source::Pod(pods[self.rng_endpoints.random_range(0..pods.len())])
             }
