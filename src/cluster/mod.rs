@@ -30,6 +30,9 @@ pub struct Node {
     pub uplinks_down: u8,
     /// `cluster.node_labels` (node roles: `node-role.kubernetes.io/<role>`).
     pub labels: Labels,
+    /// `spec.podCIDR` from a Node manifest: kube-router and Cilium (Kubernetes IPAM) give the
+    /// node's pods addresses from it; Calico's IPAM does not read it.
+    pub pod_cidr: Option<ipnet::Ipv4Net>,
 }
 
 impl Node {

@@ -8,6 +8,8 @@ pub mod acc_provision;
 pub mod decode;
 pub mod diag;
 mod expand;
+mod manifest_place;
+pub mod manifests;
 pub mod raw;
 pub mod raw_bgp;
 mod raw_traffic;

@@ -95,9 +95,18 @@ impl RawScenario {
         if !f.has("fabric") {
             d.error(f.loc(), "", "missing required key `fabric`");
         }
-        let cluster = f
+        let mut fabric = fabric;
+        let mut cluster = f
             .node("cluster")
-            .and_then(|n| RawCluster::decode(n, "cluster", d));
+            .and_then(|n| RawCluster::decode(n, "cluster", d, base_dir));
+        if let Some(c) = cluster.as_mut()
+            && let Some(set) = c.manifests.take()
+        {
+            let rack_label = c.rack_label.clone();
+            let mut no_racks = Vec::new();
+            let racks = fabric.as_mut().map_or(&mut no_racks, |f| &mut f.racks);
+            super::manifest_place::apply(set, rack_label.as_ref(), racks, c, d);
+        }
         if !f.has("cluster") {
             d.error(f.loc(), "", "missing required key `cluster`");
         }
@@ -306,10 +315,23 @@ pub struct RawCluster {
     pub namespaces: Vec<RawNamespace>,
     pub deployments: Vec<RawDeployment>,
     pub services: Vec<RawService>,
+    /// `manifests: [FILE or DIR, …]`: what they gave, put in place by `RawScenario::decode`.
+    pub manifests: Option<super::manifests::ManifestSet>,
+    /// `rack_label`: the node label whose value (or its trailing number) is the node's rack id.
+    pub rack_label: Option<At<String>>,
+    /// Node addresses the manifests give (`status.addresses` InternalIP).
+    pub node_ips: std::collections::BTreeMap<String, At<Ipv4Addr>>,
+    /// Node pod ranges the manifests give (`spec.podCIDR`).
+    pub node_pod_cidrs: std::collections::BTreeMap<String, At<Subnet>>,
 }
 
 impl RawCluster {
-    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+    fn decode(
+        node: &Node,
+        path: &str,
+        d: &mut Diagnostics,
+        base_dir: &std::path::Path,
+    ) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
         let node_subnet_written = f.has("node_subnet");
         let node_subnet = f.opt_at("node_subnet", d);
@@ -320,6 +342,10 @@ impl RawCluster {
         let namespaces = counted_list(&mut f, "namespaces", d, RawNamespace::decode);
         let deployments = counted_list(&mut f, "deployments", d, RawDeployment::decode);
         let services = counted_list(&mut f, "services", d, RawService::decode);
+        let manifests = f.node("manifests").map(|n| {
+            super::manifests::read(n, &f.child("manifests"), base_dir, d)
+        });
+        let rack_label = f.opt_at("rack_label", d);
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawCluster {
@@ -333,6 +359,10 @@ impl RawCluster {
             namespaces,
             deployments,
             services,
+            manifests,
+            rack_label,
+            node_ips: Default::default(),
+            node_pod_cidrs: Default::default(),
         })
     }
 }

@@ -46,10 +46,29 @@ pub(super) fn resolve_cluster(
     // Nodes, in rack order, with IPs from the node subnet (.2 upward when the gateway is .1).
     let mut nodes = Vec::new();
     let mut node_names: Vec<(String, &Loc, &str)> = Vec::new();
+    // Addresses the manifests give are kept; the other nodes are numbered around them.
+    let given: std::collections::BTreeSet<std::net::Ipv4Addr> =
+        raw.node_ips.values().map(|a| a.value).collect();
+    let mut next = 0u64;
     for (ri, r) in racks.iter().enumerate() {
         for n in &r.nodes {
             node_names.push((n.value.clone(), &n.loc, n.path.as_str()));
-            let Some(ip) = nth_host(&[node_subnet], nodes.len() as u64) else {
+            let ip = match raw.node_ips.get(&n.value) {
+                Some(a) if !node_subnet.net.contains(&a.value) || a.value == node_subnet.gateway => {
+                    d.error(&a.loc, &a.path, format!("node {} has address {} (status.addresses), which is not a host of node_subnet {node_subnet}", n.value, a.value));
+                    return None;
+                }
+                Some(a) => Some(a.value),
+                None => loop {
+                    let ip = nth_host(&[node_subnet], next);
+                    next += 1;
+                    match ip {
+                        Some(ip) if given.contains(&ip) => continue,
+                        other => break other,
+                    }
+                },
+            };
+            let Some(ip) = ip else {
                 d.error(
                     &n.loc,
                     &n.path,
@@ -68,6 +87,7 @@ pub(super) fn resolve_cluster(
                 up: true,
                 uplinks_down: 0,
                 labels: Default::default(),
+                pod_cidr: raw.node_pod_cidrs.get(&n.value).map(|c| c.value.net),
             });
         }
     }

@@ -160,10 +160,21 @@ impl BgpState {
                 // (approximation of kube-router's and Cilium's IPAM).
                 let per_unit = unit_size.saturating_sub(2).max(1);
                 for (n, pods) in pods_by_node.iter().enumerate() {
-                    let start = base + n as u64 * unit_size;
-                    if let Ok(p) = Ipv4Net::new(Ipv4Addr::from(start as u32), unit) {
-                        node_pod_prefixes[n].push(p);
-                    }
+                    // A Node manifest's spec.podCIDR wins over fabsim's numbering.
+                    let (start, per_unit) = match cluster.nodes[n].pod_cidr {
+                        Some(c) => {
+                            node_pod_prefixes[n].push(c);
+                            let size = unit_addresses(c.prefix_len());
+                            (u64::from(u32::from(c.network())), size.saturating_sub(2).max(1))
+                        }
+                        None => {
+                            let start = base + n as u64 * unit_size;
+                            if let Ok(p) = Ipv4Net::new(Ipv4Addr::from(start as u32), unit) {
+                                node_pod_prefixes[n].push(p);
+                            }
+                            (start, per_unit)
+                        }
+                    };
                     for (j, p) in pods.iter().enumerate() {
                         let addr = start + 2 + j as u64 % per_unit;
                         pod_ip[p.index()] = Ipv4Addr::from(addr as u32);

@@ -1,0 +1,313 @@
+//! Puts what the manifests gave into the scenario: Nodes into racks (by name, or by the label
+//! `cluster.rack_label` names), workloads and Pods into deployments placed where the Pods run,
+//! Services and Namespaces into the cluster.
+//!
+//! Invariant: what the manifests say wins over fabsim's own placement — a workload whose Pods are
+//! given runs exactly those Pods on their `spec.nodeName`; only a workload without Pods is spread
+//! by fabsim (on the nodes its `nodeSelector` selects).
+
+use super::decode::At;
+use super::diag::Diagnostics;
+use super::manifests::{ManifestSet, Workload};
+use super::raw::{RawCluster, RawDeployment, RawNamespace, RawRack};
+use std::collections::BTreeMap;
+
+/// The rack a label value names: the value itself (`3`) or its trailing number (`rack3`,
+/// `rack-3`, `zone-3`).
+fn rack_of(value: &str) -> Option<u32> {
+    let digits: String = value
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+pub fn apply(
+    set: ManifestSet,
+    rack_label: Option<&At<String>>,
+    racks: &mut [RawRack],
+    cluster: &mut RawCluster,
+    d: &mut Diagnostics,
+) {
+    place_nodes(&set, rack_label, racks, cluster, d);
+    // Every node's labels (racks' nodes, manifests' Nodes, node_labels), for nodeSelectors.
+    let mut node_labels: Vec<(String, super::decode::Labels)> = Vec::new();
+    for r in racks.iter() {
+        for n in &r.nodes {
+            let labels = cluster
+                .node_labels
+                .as_ref()
+                .and_then(|l| l.value.get(&n.value).cloned())
+                .unwrap_or_default();
+            node_labels.push((n.value.clone(), labels));
+        }
+    }
+
+    // Namespaces used by objects but not given (a dump of one namespace, the guestbook's
+    // `default`): they exist in the cluster; taken with no labels, and said.
+    let declared: Vec<String> = set
+        .namespaces
+        .iter()
+        .chain(cluster.namespaces.iter())
+        .map(|n| n.name.value.clone())
+        .collect();
+    let mut missing = Vec::new();
+    for (ns, loc) in &set.used_namespaces {
+        if !declared.contains(ns) && ns != "default" && ns != "kube-system" {
+            missing.push(ns.clone());
+            cluster.namespaces.push(RawNamespace {
+                name: At {
+                    value: ns.clone(),
+                    loc: loc.clone(),
+                    path: "metadata.namespace".into(),
+                },
+                labels: Default::default(),
+                annotations: Default::default(),
+            });
+        }
+    }
+    if let Some(loc) = missing
+        .first()
+        .and_then(|ns| set.used_namespaces.get(ns))
+    {
+        d.warning(loc, "metadata.namespace", format!("namespace(s) {} are used but not given as Namespace objects: taken as existing, with no labels or annotations (a SNAT policy or EPG that selects by namespace label will not see them)", missing.join(", ")));
+    }
+    cluster.namespaces.extend(set.namespaces.iter().cloned());
+
+    let mut taken = vec![false; set.pods.len()];
+    for w in &set.workloads {
+        if let Some(dep) = workload(w, &set, &mut taken, &node_labels, d) {
+            cluster.deployments.push(dep);
+        }
+    }
+    // Pods of no workload given (bare Pods, or owners not in the files): one deployment each.
+    for (i, p) in set.pods.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        let Some(node) = &p.node_name else {
+            d.warning(&p.loc, &p.path, "a Pod without spec.nodeName is not scheduled (Pending): not simulated");
+            continue;
+        };
+        let not_ready = if pod_ready(p, &set) {
+            Vec::new()
+        } else {
+            vec![At {
+                value: 0,
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            }]
+        };
+        cluster.deployments.push(RawDeployment {
+            loc: p.loc.clone(),
+            path: p.path.clone(),
+            name: At {
+                value: p.name.clone(),
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            },
+            namespace: At {
+                value: p.namespace.clone(),
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            },
+            replicas: At {
+                value: 1,
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            },
+            labels: p.labels.clone(),
+            annotations: p.annotations.clone(),
+            pod_annotations: p.annotations.clone(),
+            placement: vec![node.clone()],
+            not_ready,
+        });
+    }
+
+    let mut services = set.services.clone();
+    for (si, pi, name) in &set.named_target_ports {
+        let svc = &services[*si];
+        let port = set
+            .workloads
+            .iter()
+            .filter(|w| w.namespace.value == svc.namespace.value)
+            .filter(|w| svc.selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v)))
+            .flat_map(|w| w.container_ports.iter())
+            .find(|(n, _)| n == &name.value)
+            .map(|(_, p)| *p);
+        match port {
+            Some(p) => services[*si].ports[*pi].target_port = Some(p),
+            None => d.warning(&name.loc, &name.path, format!("targetPort `{}` names no container port of the pods this service selects: the service port is used", name.value)),
+        }
+    }
+    cluster.services.extend(services);
+}
+
+fn place_nodes(
+    set: &ManifestSet,
+    rack_label: Option<&At<String>>,
+    racks: &mut [RawRack],
+    cluster: &mut RawCluster,
+    d: &mut Diagnostics,
+) {
+    for n in &set.nodes {
+        let listed = racks
+            .iter()
+            .any(|r| r.nodes.iter().any(|x| x.value == n.name.value));
+        if !listed {
+            let Some(label) = rack_label else {
+                d.error(&n.name.loc, &format!("Node {}", n.name.value), format!("node {} is in no rack of the fabric: list it under a rack's `nodes`, or set cluster.rack_label to the node label that holds its rack (e.g. rack_id, topology.kubernetes.io/zone)", n.name.value));
+                continue;
+            };
+            let Some(value) = n.labels.get(&label.value) else {
+                d.error(&n.name.loc, &format!("Node {}", n.name.value), format!("node {} has no label `{}` (cluster.rack_label) to say its rack", n.name.value, label.value));
+                continue;
+            };
+            let id = rack_of(value);
+            match racks
+                .iter_mut()
+                .find(|r| r.id.as_ref().map(|i| i.value) == id && id.is_some())
+            {
+                Some(r) => r.nodes.push(n.name.clone()),
+                None => {
+                    let ids: Vec<String> = racks
+                        .iter()
+                        .filter_map(|r| r.id.as_ref().map(|i| i.value.to_string()))
+                        .collect();
+                    d.error(&n.name.loc, &format!("Node {}", n.name.value), format!("node {}: label {}={value} names no rack of the fabric (racks {}; the value or its trailing number is the rack id)", n.name.value, label.value, ids.join(", ")));
+                    continue;
+                }
+            }
+        }
+        let table = cluster.node_labels.get_or_insert_with(|| At {
+            value: BTreeMap::new(),
+            loc: n.name.loc.clone(),
+            path: "cluster.node_labels".into(),
+        });
+        table
+            .value
+            .entry(n.name.value.clone())
+            .or_default()
+            .extend(n.labels.clone());
+        if let Some(ip) = &n.ip {
+            cluster.node_ips.insert(n.name.value.clone(), ip.clone());
+        }
+        if let Some(c) = &n.pod_cidr {
+            cluster.node_pod_cidrs.insert(n.name.value.clone(), c.clone());
+        }
+    }
+}
+
+/// A pod is ready unless its status or an EndpointSlice says it is not.
+fn pod_ready(p: &super::manifests::ManifestPod, set: &ManifestSet) -> bool {
+    p.ready != Some(false)
+        && !set
+            .endpoint_readiness
+            .iter()
+            .any(|(ns, name, ready)| !ready && ns == &p.namespace && name == &p.name)
+}
+
+fn workload(
+    w: &Workload,
+    set: &ManifestSet,
+    taken: &mut [bool],
+    nodes: &[(String, super::decode::Labels)],
+    d: &mut Diagnostics,
+) -> Option<RawDeployment> {
+    let selects = |labels: &super::decode::Labels| {
+        let s = &w.selector;
+        !(s.match_labels.is_empty() && s.match_expressions.is_empty()) && s.matches(labels)
+    };
+    let mut placement = Vec::new();
+    let mut not_ready = Vec::new();
+    let mut found = 0;
+    for (i, p) in set.pods.iter().enumerate() {
+        if taken[i] || p.namespace != w.namespace.value || !selects(&p.labels) {
+            continue;
+        }
+        taken[i] = true;
+        found += 1;
+        let Some(node) = &p.node_name else {
+            d.warning(&p.loc, &p.path, format!("a Pod of {} without spec.nodeName is not scheduled (Pending): not simulated", w.path));
+            continue;
+        };
+        if !pod_ready(p, set) {
+            not_ready.push(At {
+                value: placement.len() as u32,
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            });
+        }
+        placement.push(node.clone());
+    }
+    let at = |value: u32| At {
+        value,
+        loc: w.loc.clone(),
+        path: w.path.clone(),
+    };
+    let replicas = if found > 0 {
+        if let Some(r) = w.replicas
+            && r as usize != found
+        {
+            d.warning(&w.loc, &w.path, format!("{} asks for {r} replicas and the files hold {found} of its Pods: the Pods are simulated, where they run", w.kind));
+        }
+        placement.len() as u32
+    } else if !w.node_selector.is_empty() || w.replicas.is_none() {
+        // fabsim places it: on the nodes its nodeSelector selects (a DaemonSet: one each).
+        let chosen: Vec<&String> = nodes
+            .iter()
+            .filter(|(_, l)| w.node_selector.iter().all(|(k, v)| l.get(k) == Some(v)))
+            .map(|(n, _)| n)
+            .collect();
+        if chosen.is_empty() {
+            d.warning(&w.loc, &w.path, "its nodeSelector selects no node of the fabric: no pod runs");
+            return None;
+        }
+        placement = chosen
+            .iter()
+            .map(|n| At {
+                value: (*n).clone(),
+                loc: w.loc.clone(),
+                path: w.path.clone(),
+            })
+            .collect();
+        w.replicas.unwrap_or(placement.len() as u32)
+    } else {
+        w.replicas.unwrap_or(1)
+    };
+    if replicas == 0 {
+        d.warning(&w.loc, &w.path, format!("{} has no pod running: nothing to simulate", w.kind));
+        return None;
+    }
+    let labels = if w.pod_labels.is_empty() {
+        w.labels.clone()
+    } else {
+        w.pod_labels.clone()
+    };
+    Some(RawDeployment {
+        loc: w.loc.clone(),
+        path: w.path.clone(),
+        name: w.name.clone(),
+        namespace: w.namespace.clone(),
+        replicas: at(replicas),
+        labels,
+        annotations: w.annotations.clone(),
+        pod_annotations: w.pod_annotations.clone(),
+        placement,
+        not_ready,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rack_label_values_name_racks_by_their_trailing_number() {
+        assert_eq!(super::rack_of("3"), Some(3));
+        assert_eq!(super::rack_of("rack-12"), Some(12));
+        assert_eq!(super::rack_of("zone-a"), None);
+    }
+}
