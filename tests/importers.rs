@@ -115,3 +115,104 @@ fn bad_counts_and_templates_name_the_entry() {
         "{errors:#?}"
     );
 }
+
+/// The `kubectl get -o yaml` dump (a `kind: List`) loads as the same scenario written out in
+/// fabsim's format: same trace, byte-identical simulation results.
+#[test]
+fn a_kubectl_dump_runs_like_the_scenario_written_out() {
+    let dir = root().join("tests/data/manifests");
+    let (errors, warnings) = messages(
+        &dir,
+        &std::fs::read_to_string(dir.join("dump.yaml")).unwrap(),
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(
+        warnings,
+        [
+            "cluster-dump.yaml:141:3: NetworkPolicy shop/deny-all: warning: NetworkPolicy is read but not modelled yet: the traffic it would deny is simulated as allowed",
+            "cluster-dump.yaml:1:1: (document): warning: read but not simulated (nothing in them changes forwarding, NAT or BGP): ConfigMap ×1 (line 149)",
+        ]
+        .map(|w| format!("{}/{w}", dir.display())),
+    );
+    for (from, to) in [
+        ("external:clients", "service:shop/web:80"),
+        ("pod:shop/debug", "service:shop/web:80"),
+        ("pod:shop/web-5d8f7-g5h6i", "1.1.1.1:443/tcp"),
+    ] {
+        let trace = |f: &str| {
+            fabsim(&[
+                "trace",
+                &format!("tests/data/manifests/{f}.yaml"),
+                "--design",
+                "kube-router",
+                "--from",
+                from,
+                "--to",
+                to,
+            ])
+            .1
+        };
+        let (a, b) = (trace("dump"), trace("written"));
+        assert!(a.contains("verdict:"), "{a}");
+        assert_eq!(a, b, "{from} → {to}");
+    }
+    let tmp = std::env::temp_dir().join(format!("fabsim-manifests-{}", std::process::id()));
+    let results = |f: &str| {
+        let out = tmp.join(f);
+        let (code, _, err) = fabsim(&[
+            "simulate",
+            &format!("tests/data/manifests/{f}.yaml"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        std::fs::read(out.join("results.json")).unwrap()
+    };
+    assert_eq!(results("dump"), results("written"));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Pods are where the dump says, with their own names; the not-ready one is not an endpoint;
+/// racks come from the `rack_id` label; node addresses and podCIDRs are the dump's.
+#[test]
+fn the_dump_places_nodes_and_pods_where_it_says() {
+    let s = load("tests/data/manifests/dump.yaml");
+    let c = &s.cluster;
+    let nodes: Vec<String> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "{} rack{} {} {:?}",
+                n.name,
+                n.rack.0 + 1,
+                n.ip,
+                n.pod_cidr.map(|p| p.to_string())
+            )
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            "k8s-r1-1 rack1 10.32.0.2 Some(\"10.33.0.0/24\")",
+            "k8s-r1-2 rack1 10.32.0.3 Some(\"10.33.1.0/24\")",
+            "k8s-r2-1 rack2 10.32.0.4 Some(\"10.33.2.0/24\")",
+        ]
+    );
+    let pods: Vec<String> = c
+        .pods
+        .iter()
+        .map(|p| format!("{} {} {}", p.name, c.nodes[p.node.index()].name, p.ready))
+        .collect();
+    assert_eq!(
+        pods,
+        [
+            "web-5d8f7-a1b2c k8s-r2-1 true",
+            "web-5d8f7-d3e4f k8s-r2-1 false",
+            "web-5d8f7-g5h6i k8s-r1-2 true",
+            "debug k8s-r1-1 true",
+        ]
+    );
+    // The named targetPort `http` is the container's 8080.
+    assert_eq!(c.services[0].ports[0].target_port, 8080);
+}

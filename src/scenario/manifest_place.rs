@@ -70,10 +70,7 @@ pub fn apply(
             });
         }
     }
-    if let Some(loc) = missing
-        .first()
-        .and_then(|ns| set.used_namespaces.get(ns))
-    {
+    if let Some(loc) = missing.first().and_then(|ns| set.used_namespaces.get(ns)) {
         d.warning(loc, "metadata.namespace", format!("namespace(s) {} are used but not given as Namespace objects: taken as existing, with no labels or annotations (a SNAT policy or EPG that selects by namespace label will not see them)", missing.join(", ")));
     }
     cluster.namespaces.extend(set.namespaces.iter().cloned());
@@ -90,7 +87,11 @@ pub fn apply(
             continue;
         }
         let Some(node) = &p.node_name else {
-            d.warning(&p.loc, &p.path, "a Pod without spec.nodeName is not scheduled (Pending): not simulated");
+            d.warning(
+                &p.loc,
+                &p.path,
+                "a Pod without spec.nodeName is not scheduled (Pending): not simulated",
+            );
             continue;
         };
         let not_ready = if pod_ready(p, &set) {
@@ -125,6 +126,11 @@ pub fn apply(
             pod_annotations: p.annotations.clone(),
             placement: vec![node.clone()],
             not_ready,
+            pod_names: vec![At {
+                value: p.name.clone(),
+                loc: p.loc.clone(),
+                path: p.path.clone(),
+            }],
         });
     }
 
@@ -135,7 +141,11 @@ pub fn apply(
             .workloads
             .iter()
             .filter(|w| w.namespace.value == svc.namespace.value)
-            .filter(|w| svc.selector.iter().all(|(k, v)| w.pod_labels.get(k) == Some(v)))
+            .filter(|w| {
+                svc.selector
+                    .iter()
+                    .all(|(k, v)| w.pod_labels.get(k) == Some(v))
+            })
             .flat_map(|w| w.container_ports.iter())
             .find(|(n, _)| n == &name.value)
             .map(|(_, p)| *p);
@@ -164,7 +174,14 @@ fn place_nodes(
                 continue;
             };
             let Some(value) = n.labels.get(&label.value) else {
-                d.error(&n.name.loc, &format!("Node {}", n.name.value), format!("node {} has no label `{}` (cluster.rack_label) to say its rack", n.name.value, label.value));
+                d.error(
+                    &n.name.loc,
+                    &format!("Node {}", n.name.value),
+                    format!(
+                        "node {} has no label `{}` (cluster.rack_label) to say its rack",
+                        n.name.value, label.value
+                    ),
+                );
                 continue;
             };
             let id = rack_of(value);
@@ -197,7 +214,9 @@ fn place_nodes(
             cluster.node_ips.insert(n.name.value.clone(), ip.clone());
         }
         if let Some(c) = &n.pod_cidr {
-            cluster.node_pod_cidrs.insert(n.name.value.clone(), c.clone());
+            cluster
+                .node_pod_cidrs
+                .insert(n.name.value.clone(), c.clone());
         }
     }
 }
@@ -224,6 +243,7 @@ fn workload(
     };
     let mut placement = Vec::new();
     let mut not_ready = Vec::new();
+    let mut pod_names = Vec::new();
     let mut found = 0;
     for (i, p) in set.pods.iter().enumerate() {
         if taken[i] || p.namespace != w.namespace.value || !selects(&p.labels) {
@@ -232,7 +252,14 @@ fn workload(
         taken[i] = true;
         found += 1;
         let Some(node) = &p.node_name else {
-            d.warning(&p.loc, &p.path, format!("a Pod of {} without spec.nodeName is not scheduled (Pending): not simulated", w.path));
+            d.warning(
+                &p.loc,
+                &p.path,
+                format!(
+                    "a Pod of {} without spec.nodeName is not scheduled (Pending): not simulated",
+                    w.path
+                ),
+            );
             continue;
         };
         if !pod_ready(p, set) {
@@ -243,6 +270,11 @@ fn workload(
             });
         }
         placement.push(node.clone());
+        pod_names.push(At {
+            value: p.name.clone(),
+            loc: p.loc.clone(),
+            path: p.path.clone(),
+        });
     }
     let at = |value: u32| At {
         value,
@@ -264,7 +296,11 @@ fn workload(
             .map(|(n, _)| n)
             .collect();
         if chosen.is_empty() {
-            d.warning(&w.loc, &w.path, "its nodeSelector selects no node of the fabric: no pod runs");
+            d.warning(
+                &w.loc,
+                &w.path,
+                "its nodeSelector selects no node of the fabric: no pod runs",
+            );
             return None;
         }
         placement = chosen
@@ -280,7 +316,11 @@ fn workload(
         w.replicas.unwrap_or(1)
     };
     if replicas == 0 {
-        d.warning(&w.loc, &w.path, format!("{} has no pod running: nothing to simulate", w.kind));
+        d.warning(
+            &w.loc,
+            &w.path,
+            format!("{} has no pod running: nothing to simulate", w.kind),
+        );
         return None;
     }
     let labels = if w.pod_labels.is_empty() {
@@ -299,6 +339,7 @@ fn workload(
         pod_annotations: w.pod_annotations.clone(),
         placement,
         not_ready,
+        pod_names,
     })
 }
 

@@ -11,9 +11,10 @@
 
 use super::decode::{At, Decode, Labels};
 use super::diag::{Diagnostics, Loc};
+use super::object::{at, child, label_selector, labels_at, text_at};
 use super::raw::{RawNamespace, RawService, RawServicePort};
 use super::yaml::{Node, Value};
-use crate::cluster::selector::{LabelSelector, Requirement};
+use crate::cluster::selector::LabelSelector;
 use crate::net::Subnet;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -132,12 +133,20 @@ pub fn read(node: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Ma
                         .collect();
                     v.sort();
                     if v.is_empty() {
-                        d.warning(&e.loc, &e.path, format!("{} holds no .yaml, .yml or .json file", full.display()));
+                        d.warning(
+                            &e.loc,
+                            &e.path,
+                            format!("{} holds no .yaml, .yml or .json file", full.display()),
+                        );
                     }
                     v
                 }
                 Err(err) => {
-                    d.error(&e.loc, &e.path, format!("cannot read {}: {err}", full.display()));
+                    d.error(
+                        &e.loc,
+                        &e.path,
+                        format!("cannot read {}: {err}", full.display()),
+                    );
                     continue;
                 }
             }
@@ -147,7 +156,11 @@ pub fn read(node: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Ma
         for f in files {
             match std::fs::read_to_string(&f) {
                 Ok(text) => read_file(&f.display().to_string(), &text, &mut set, d),
-                Err(err) => d.error(&e.loc, &e.path, format!("cannot read {}: {err}", f.display())),
+                Err(err) => d.error(
+                    &e.loc,
+                    &e.path,
+                    format!("cannot read {}: {err}", f.display()),
+                ),
             }
         }
     }
@@ -188,7 +201,11 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
             match child(doc, "items").map(|i| &i.value) {
                 Some(Value::Seq(items)) => objects.extend(items.iter()),
                 Some(Value::Null) | None => {}
-                Some(_) => d.error(&doc.loc, "items", "`items` of a List must be a list of objects"),
+                Some(_) => d.error(
+                    &doc.loc,
+                    "items",
+                    "`items` of a List must be a list of objects",
+                ),
             }
         } else {
             objects.push(doc);
@@ -207,13 +224,29 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
             })
             .collect();
         let loc = Loc::new(Arc::from(name), 1, 1);
-        d.warning(&loc, "(document)", format!("read but not simulated (nothing in them changes forwarding, NAT or BGP): {}", what.join("; ")));
+        d.warning(
+            &loc,
+            "(document)",
+            format!(
+                "read but not simulated (nothing in them changes forwarding, NAT or BGP): {}",
+                what.join("; ")
+            ),
+        );
     }
 }
 
-fn read_object(obj: &Node, set: &mut ManifestSet, ignored: &mut BTreeMap<String, Vec<u64>>, d: &mut Diagnostics) {
+fn read_object(
+    obj: &Node,
+    set: &mut ManifestSet,
+    ignored: &mut BTreeMap<String, Vec<u64>>,
+    d: &mut Diagnostics,
+) {
     let Some(kind) = text_at(obj, &["kind"]) else {
-        d.error(&obj.loc, "(document)", "a Kubernetes object needs `kind` (and `apiVersion`, `metadata.name`)");
+        d.error(
+            &obj.loc,
+            "(document)",
+            "a Kubernetes object needs `kind` (and `apiVersion`, `metadata.name`)",
+        );
         return;
     };
     let Some(name) = at::<String>(obj, &["metadata", "name"], d) else {
@@ -235,7 +268,16 @@ fn read_object(obj: &Node, set: &mut ManifestSet, ignored: &mut BTreeMap<String,
     let annotations = labels_at(obj, &["metadata", "annotations"], d);
     let known = matches!(
         kind.as_str(),
-        "Namespace" | "Node" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Pod" | "Service" | "EndpointSlice" | "NetworkPolicy"
+        "Namespace"
+            | "Node"
+            | "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "ReplicaSet"
+            | "Pod"
+            | "Service"
+            | "EndpointSlice"
+            | "NetworkPolicy"
     );
     if known && namespaced {
         set.used_namespaces
@@ -406,6 +448,9 @@ fn not_modelled_pod_spec(spec: &Node, path: &str, d: &mut Diagnostics) {
     }
 }
 
+/// Named `targetPort`s of one service: (port index, name).
+type NamedTargets = Vec<(usize, At<String>)>;
+
 fn service(
     obj: &Node,
     name: At<String>,
@@ -414,7 +459,7 @@ fn service(
     annotations: Labels,
     path: &str,
     d: &mut Diagnostics,
-) -> Option<(RawService, Vec<(usize, At<String>)>)> {
+) -> Option<(RawService, NamedTargets)> {
     let spec = child(obj, "spec");
     let mut named = Vec::new();
     let kind = at::<String>(obj, &["spec", "type"], d).unwrap_or(At {
@@ -423,7 +468,11 @@ fn service(
         path: format!("{path}.spec.type"),
     });
     if kind.value == "ExternalName" {
-        d.warning(&obj.loc, path, "an ExternalName service is a DNS alias with no forwarding: not simulated");
+        d.warning(
+            &obj.loc,
+            path,
+            "an ExternalName service is a DNS alias with no forwarding: not simulated",
+        );
         return None;
     }
     if namespace.value == "default" && name.value == "kubernetes" {
@@ -451,7 +500,14 @@ fn service(
                     Value::Int(n) => u16::try_from(*n).ok(),
                     Value::Str(s) => s.parse().ok().or_else(|| {
                         // A named targetPort: looked up in the selected pods' containers.
-                        named.push((ports.len(), At { value: s.clone(), loc: t.loc.clone(), path: format!("{path}.spec.ports") }));
+                        named.push((
+                            ports.len(),
+                            At {
+                                value: s.clone(),
+                                loc: t.loc.clone(),
+                                path: format!("{path}.spec.ports"),
+                            },
+                        ));
                         None
                     }),
                     _ => None,
@@ -478,7 +534,11 @@ fn service(
     if let Some(a) = spec.and_then(|s| child(s, "sessionAffinity"))
         && matches!(&a.value, Value::Str(s) if s == "ClientIP")
     {
-        d.warning(&a.loc, path, "sessionAffinity: ClientIP is not modelled: each connection picks its backend afresh");
+        d.warning(
+            &a.loc,
+            path,
+            "sessionAffinity: ClientIP is not modelled: each connection picks its backend afresh",
+        );
     }
     if let Some(a) = spec.and_then(|s| child(s, "externalIPs"))
         && matches!(&a.value, Value::Seq(v) if !v.is_empty())
@@ -486,7 +546,11 @@ fn service(
         d.warning(&a.loc, path, "spec.externalIPs are not modelled as destinations (Calico's serviceExternalIPs advertisement is): use the LoadBalancer IP");
     }
     if let Some(a) = spec.and_then(|s| child(s, "loadBalancerSourceRanges")) {
-        d.warning(&a.loc, path, "loadBalancerSourceRanges are not modelled: every client is admitted");
+        d.warning(
+            &a.loc,
+            path,
+            "loadBalancerSourceRanges are not modelled: every client is admitted",
+        );
     }
     let load_balancer_ip = at::<String>(obj, &["spec", "loadBalancerIP"], d)
         .or_else(|| {
@@ -503,84 +567,21 @@ fn service(
                 None
             }
         });
-    Some((RawService {
-        loc: obj.loc.clone(),
-        path: path.to_string(),
-        name,
-        namespace,
-        kind,
-        selector,
-        ports,
-        external_traffic_policy: at(obj, &["spec", "externalTrafficPolicy"], d),
-        internal_traffic_policy: at(obj, &["spec", "internalTrafficPolicy"], d),
-        load_balancer_ip,
-        labels,
-        annotations,
-    }, named))
-}
-
-pub(super) fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
-    match &n.value {
-        Value::Map(m) => m.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn text_at(n: &Node, keys: &[&str]) -> Option<String> {
-    let mut cur = n;
-    for k in keys {
-        cur = child(cur, k)?;
-    }
-    match &cur.value {
-        Value::Str(s) => Some(s.clone()),
-        _ => cur.scalar_text(),
-    }
-}
-
-/// The value at `keys`, decoded (a wrong type is reported); its path is the dotted keys.
-pub(super) fn at<T: Decode>(n: &Node, keys: &[&str], d: &mut Diagnostics) -> Option<At<T>> {
-    let mut cur = n;
-    for k in keys {
-        cur = child(cur, k)?;
-    }
-    if matches!(cur.value, Value::Null) {
-        return None;
-    }
-    let path = keys.join(".");
-    T::decode(cur, &path, d).map(|value| At {
-        value,
-        loc: cur.loc.clone(),
-        path,
-    })
-}
-
-fn labels_at(n: &Node, keys: &[&str], d: &mut Diagnostics) -> Labels {
-    at::<Labels>(n, keys, d).map(|a| a.value).unwrap_or_default()
-}
-
-/// A Kubernetes label selector (`matchLabels`, `matchExpressions`).
-pub(super) fn label_selector(n: &Node, d: &mut Diagnostics) -> LabelSelector {
-    let mut sel = LabelSelector {
-        match_labels: labels_at(n, &["matchLabels"], d),
-        match_expressions: Vec::new(),
-    };
-    if let Some(Value::Seq(exprs)) = child(n, "matchExpressions").map(|e| &e.value) {
-        for e in exprs {
-            let key = text_at(e, &["key"]).unwrap_or_default();
-            let op = text_at(e, &["operator"]).unwrap_or_default();
-            let values = at::<Vec<String>>(e, &["values"], d).map(|a| a.value).unwrap_or_default();
-            let req = match op.as_str() {
-                "In" => Requirement::In(key, values),
-                "NotIn" => Requirement::NotIn(key, values),
-                "Exists" => Requirement::Exists(key),
-                "DoesNotExist" => Requirement::DoesNotExist(key),
-                other => {
-                    d.error(&e.loc, "matchExpressions", format!("selector operator `{other}`: expected In, NotIn, Exists or DoesNotExist"));
-                    continue;
-                }
-            };
-            sel.match_expressions.push(req);
-        }
-    }
-    sel
+    Some((
+        RawService {
+            loc: obj.loc.clone(),
+            path: path.to_string(),
+            name,
+            namespace,
+            kind,
+            selector,
+            ports,
+            external_traffic_policy: at(obj, &["spec", "externalTrafficPolicy"], d),
+            internal_traffic_policy: at(obj, &["spec", "internalTrafficPolicy"], d),
+            load_balancer_ip,
+            labels,
+            annotations,
+        },
+        named,
+    ))
 }

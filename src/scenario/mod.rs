@@ -10,6 +10,7 @@ pub mod diag;
 mod expand;
 mod manifest_place;
 pub mod manifests;
+mod object;
 pub mod raw;
 pub mod raw_bgp;
 mod raw_traffic;

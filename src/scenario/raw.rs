@@ -342,9 +342,9 @@ impl RawCluster {
         let namespaces = counted_list(&mut f, "namespaces", d, RawNamespace::decode);
         let deployments = counted_list(&mut f, "deployments", d, RawDeployment::decode);
         let services = counted_list(&mut f, "services", d, RawService::decode);
-        let manifests = f.node("manifests").map(|n| {
-            super::manifests::read(n, &f.child("manifests"), base_dir, d)
-        });
+        let manifests = f
+            .node("manifests")
+            .map(|n| super::manifests::read(n, &f.child("manifests"), base_dir, d));
         let rack_label = f.opt_at("rack_label", d);
         let loc = f.loc().clone();
         f.finish(d);
@@ -404,6 +404,8 @@ pub struct RawDeployment {
     pub placement: Vec<At<String>>,
     /// Replicas (by index) that are not ready.
     pub not_ready: Vec<At<u32>>,
+    /// The replicas' names, as `kubectl get pods` shows them (default `<name>-<index>`).
+    pub pod_names: Vec<At<String>>,
 }
 
 impl RawDeployment {
@@ -417,6 +419,17 @@ impl RawDeployment {
         let pod_annotations = f.opt("pod_annotations", d).unwrap_or_default();
         let placement = f.opt("placement", d).unwrap_or_default();
         let not_ready = f.opt("not_ready", d).unwrap_or_default();
+        let pod_names: Vec<At<String>> = f.opt("pod_names", d).unwrap_or_default();
+        if let Some(r) = &replicas
+            && !pod_names.is_empty()
+            && pod_names.len() != r.value as usize
+        {
+            d.error(
+                f.loc(),
+                &f.child("pod_names"),
+                format!("{} pod names for {} replicas", pod_names.len(), r.value),
+            );
+        }
         let loc = f.loc().clone();
         f.finish(d);
         Some(RawDeployment {
@@ -430,6 +443,7 @@ impl RawDeployment {
             pod_annotations,
             placement,
             not_ready,
+            pod_names,
         })
     }
 }

@@ -4,8 +4,9 @@
 
 use super::decode::{At, Cidr, Fields, Labels};
 use super::diag::Diagnostics;
+use super::object::{at as get, child, label_selector};
 use super::yaml::{Node, Value};
-use crate::cluster::selector::{LabelSelector, Requirement};
+use crate::cluster::selector::LabelSelector;
 use crate::time::Nanos;
 use std::path::Path;
 use std::sync::Arc;
@@ -294,65 +295,6 @@ fn first(n: &Node) -> Option<&Node> {
         Value::Seq(v) => v.first(),
         _ => None,
     }
-}
-
-fn child<'n>(n: &'n Node, key: &str) -> Option<&'n Node> {
-    match &n.value {
-        Value::Map(m) => m.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn get<T: super::decode::Decode>(n: &Node, keys: &[&str], d: &mut Diagnostics) -> Option<At<T>> {
-    let mut cur = n;
-    let mut path = String::new();
-    for k in keys {
-        cur = child(cur, k)?;
-        path = super::decode::join(&path, k);
-    }
-    if matches!(cur.value, Value::Null) {
-        return None;
-    }
-    T::decode(cur, &path, d).map(|value| At {
-        value,
-        loc: cur.loc.clone(),
-        path,
-    })
-}
-
-/// A Kubernetes label selector (`matchLabels`, `matchExpressions`).
-fn label_selector(n: &Node, d: &mut Diagnostics) -> LabelSelector {
-    let mut sel = LabelSelector {
-        match_labels: get::<Labels>(n, &["matchLabels"], d)
-            .map(|a| a.value)
-            .unwrap_or_default(),
-        match_expressions: Vec::new(),
-    };
-    if let Some(Value::Seq(exprs)) = child(n, "matchExpressions").map(|e| &e.value) {
-        for e in exprs {
-            let key = get::<String>(e, &["key"], d)
-                .map(|a| a.value)
-                .unwrap_or_default();
-            let op = get::<String>(e, &["operator"], d)
-                .map(|a| a.value)
-                .unwrap_or_default();
-            let values = get::<Vec<String>>(e, &["values"], d)
-                .map(|a| a.value)
-                .unwrap_or_default();
-            let req = match op.as_str() {
-                "In" => Requirement::In(key, values),
-                "NotIn" => Requirement::NotIn(key, values),
-                "Exists" => Requirement::Exists(key),
-                "DoesNotExist" => Requirement::DoesNotExist(key),
-                other => {
-                    d.error(&e.loc, "matchExpressions", format!("selector operator `{other}`: expected In, NotIn, Exists or DoesNotExist"));
-                    continue;
-                }
-            };
-            sel.match_expressions.push(req);
-        }
-    }
-    sel
 }
 
 /// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).

@@ -54,7 +54,9 @@ pub(super) fn resolve_cluster(
         for n in &r.nodes {
             node_names.push((n.value.clone(), &n.loc, n.path.as_str()));
             let ip = match raw.node_ips.get(&n.value) {
-                Some(a) if !node_subnet.net.contains(&a.value) || a.value == node_subnet.gateway => {
+                Some(a)
+                    if !node_subnet.net.contains(&a.value) || a.value == node_subnet.gateway =>
+                {
                     d.error(&a.loc, &a.path, format!("node {} has address {} (status.addresses), which is not a host of node_subnet {node_subnet}", n.value, a.value));
                     return None;
                 }
@@ -213,7 +215,11 @@ pub(super) fn resolve_cluster(
         let first_pod = pods.len() as u32;
         for (i, node) in placed.into_iter().enumerate() {
             pods.push(Pod {
-                name: format!("{}-{i}", rd.name.value),
+                name: rd
+                    .pod_names
+                    .get(i)
+                    .map(|n| n.value.clone())
+                    .unwrap_or_else(|| format!("{}-{i}", rd.name.value)),
                 namespace: ns,
                 deployment: dep,
                 node,

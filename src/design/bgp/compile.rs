@@ -165,7 +165,10 @@ impl BgpState {
                         Some(c) => {
                             node_pod_prefixes[n].push(c);
                             let size = unit_addresses(c.prefix_len());
-                            (u64::from(u32::from(c.network())), size.saturating_sub(2).max(1))
+                            (
+                                u64::from(u32::from(c.network())),
+                                size.saturating_sub(2).max(1),
+                            )
                         }
                         None => {
                             let start = base + n as u64 * unit_size;
