@@ -163,3 +163,46 @@ designs:
         3000
     );
 }
+
+/// Every key of an acc-provision file fabsim does not model is named with its line: modes it
+/// does not simulate one by one with what is simulated instead, administrative keys together,
+/// an unknown key with "did you mean"; no credential appears anywhere.
+#[test]
+fn every_unmodelled_acc_provision_key_is_listed_and_no_secret_shown() {
+    let y = "name: modes
+fabric:
+  spines: [201]
+  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]
+cluster: {}
+designs:
+  - { name: a, cni: aci-cni, acc_provision: { file: acc-provision/modes.inp.yaml } }
+";
+    let dir = root().join("tests/data");
+    let (errors, warnings) = messages(&dir, y);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let file = dir
+        .join("acc-provision/modes.inp.yaml")
+        .display()
+        .to_string();
+    let w: Vec<String> = warnings.iter().map(|x| x.replace(&file, "F")).collect();
+    let expected = [
+        "F:6:3: aci_config: warning: read, not modelled — no effect on what fabsim simulates (APIC access, VMM and VLAN settings, images, logging, operator timers): apic_hosts (line 6), apic_login.username (line 8), apic_login.password (line 9), vmm_domain.encap_type (line 11)",
+        "F:12:5: aci_config.vmm_domain.nested_inside: warning: `aci_config.vmm_domain.nested_inside`: nodes as VMs behind a vSwitch are not modelled; simulated as bare-metal nodes on the leaves",
+        "F:22:3: net_config.interface_mtu: warning: read, not modelled: MTU of pod/host interfaces (1280-8900); hostagent interface-mtu — fabsim simulates without it",
+        "F:24:3: cilium_chaining.enable: warning: `cilium_chaining.enable`: ACI-CNI chained with Cilium is not modelled; simulated as plain ACI-CNI (opflex forwarding, no Cilium data path)",
+        "F:28:3: kube_config.max_node_svc_graph: warning: `max_node_svc_graph` is not an acc-provision key; did you mean `max_nodes_svc_graph`? As written, acc-provision ignores it, and so does fabsim (the default applies)",
+        "F:30:3: registry: warning: read, not modelled — no effect on what fabsim simulates (APIC access, VMM and VLAN settings, images, logging, operator timers): image_prefix (line 30)",
+    ];
+    for e in expected {
+        assert!(w.iter().any(|x| x.starts_with(e)), "missing {e}\nin {w:#?}");
+    }
+    assert_eq!(w.len(), expected.len(), "{w:#?}");
+    // No credential in any message or in the resolved scenario's text.
+    let loaded = load_with_diagnostics(&dir, y);
+    assert!(!format!("{:?}", loaded.diagnostics).contains("Sup3rS3cret"));
+    let (_, out, err) = fabsim(&[
+        "validate",
+        "tests/data/acc-provision/../acc-provision-modes.yaml",
+    ]);
+    assert!(!out.contains("Sup3rS3cret") && !err.contains("Sup3rS3cret"));
+}

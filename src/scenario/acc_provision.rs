@@ -1,9 +1,9 @@
 //! The acc-provision importer: reads a real acc-provision input file (aci_config, net_config,
 //! kube_config) and the same keys written inline in a design.
 //!
-//! Invariant: in an acc-provision file, keys the simulation does not use are accepted silently
-//! (real files carry credentials, registries, logging); written inline in fabsim's format, the
-//! same sections are strict. Key names are acc-provision's own.
+//! Invariant: in an acc-provision file, keys the simulation does not use are accepted and listed
+//! as not modelled (`acc_audit`; real files carry credentials, registries, logging); written
+//! inline in fabsim's format, the same sections are strict. Key names are acc-provision's own.
 
 use super::decode::{At, DualStackSubnets, Fields};
 use super::diag::Diagnostics;
@@ -147,7 +147,6 @@ impl AccConfig {
                         });
                     }
                 }
-                let _: Option<String> = so.opt("contract_scope", d);
                 so.finish(d);
             }
             c.max_nodes_svc_graph = g.opt_at("max_nodes_svc_graph", d);
@@ -219,10 +218,40 @@ impl AccConfig {
     }
 }
 
+/// The acc-provision keys an aci-cni design models (`AccConfig::read_sections`); every other
+/// key of the file is listed by `acc_audit`.
+pub const ACI_MODELLED: &[&str] = &[
+    "aci_config.system_id",
+    "aci_config.use_legacy_kube_naming_convention",
+    "aci_config.vrf.name",
+    "aci_config.vrf.tenant",
+    "aci_config.l3out.name",
+    "aci_config.l3out.external_networks",
+    "net_config.node_subnet",
+    "net_config.pod_subnet",
+    "net_config.pod_subnet_chunk_size",
+    "net_config.extern_dynamic",
+    "net_config.extern_static",
+    "net_config.node_svc_subnet",
+    "net_config.cluster_svc_subnet",
+    "net_config.service_monitor_interval",
+    "net_config.pbr_tracking_non_snat",
+    "kube_config.snat_operator.port_range.start",
+    "kube_config.snat_operator.port_range.end",
+    "kube_config.snat_operator.port_range.ports_per_node",
+    "kube_config.max_nodes_svc_graph",
+    "kube_config.disable_resilient_hashing",
+    "kube_config.add_external_contract_to_default_epg",
+    "kube_config.allow_pods_external_access",
+    "kube_config.add_external_subnets_to_rdconfig",
+    "kube_config.node_snat_redirect_exclude",
+];
+
 /// Loads an acc-provision file from text (the file name is used in messages).
 pub fn load_text(file: &str, text: &str, d: &mut Diagnostics) -> Option<AccConfig> {
     let name: Arc<str> = Arc::from(file);
     let node = super::yaml::parse(&name, text, d)?;
+    super::acc_audit::audit(&node, ACI_MODELLED, d);
     AccConfig::read_file(&node, d)
 }
 

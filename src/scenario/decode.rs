@@ -69,7 +69,8 @@ impl<'n> Fields<'n> {
         Self::new(node, path, d, true)
     }
 
-    /// A mapping of a foreign format (acc-provision): unknown keys are accepted silently.
+    /// A mapping of a foreign format (acc-provision): unknown keys are accepted here (the file's
+    /// audit lists them).
     pub fn lenient(node: &'n Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         Self::new(node, path, d, false)
     }
@@ -174,20 +175,7 @@ impl<'n> Fields<'n> {
     /// Reports unknown keys (strict mode) and returns nothing: call it last.
     pub fn finish(self, d: &mut Diagnostics) {
         if !self.strict {
-            // A real product file: keys fabsim does not read pass, but a near miss of one it does
-            // read is a typo whose default silently applies (`ports_per_nod: 6000` → 3000).
-            for ((k, _), used) in self.entries.iter().zip(&self.used) {
-                if *used || self.asked.contains(&k.name.as_str()) {
-                    continue;
-                }
-                if let Some(s) = closest(&k.name, &self.asked) {
-                    d.warning(
-                        &k.loc,
-                        &join(&self.path, &k.name),
-                        format!("`{}` is not a key fabsim reads here; did you mean `{s}`? As written it is ignored and the default applies", k.name),
-                    );
-                }
-            }
+            // A real product file: what fabsim does not read is listed by `acc_audit`.
             return;
         }
         for ((k, _), used) in self.entries.iter().zip(&self.used) {

@@ -4,6 +4,7 @@
 //! Invariant: this is the only module that reads files or knows YAML. The resolved model is
 //! plain data; nothing below it can fail on user input.
 
+mod acc_audit;
 pub mod acc_provision;
 pub mod decode;
 pub mod diag;

@@ -254,7 +254,10 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
     if let Some(n) = f.node("acc_provision") {
         let p = f.child("acc_provision");
         match read_file(n, &p, base_dir, d) {
-            Some((name, node)) => r.flavour = read_flavour(&name, &node, d),
+            Some((name, node)) => {
+                super::acc_audit::audit(&node, CALICO_FLAVOUR_MODELLED, d);
+                r.flavour = read_flavour(&name, &node, d)
+            }
             None => r.import_failed = true,
         }
     }
@@ -296,6 +299,24 @@ fn first(n: &Node) -> Option<&Node> {
         _ => None,
     }
 }
+
+/// The acc-provision keys the Calico flavour models (`read_flavour`); every other key of the file
+/// is listed by `acc_audit`.
+const CALICO_FLAVOUR_MODELLED: &[&str] = &[
+    "aci_config.cluster_l3out.bgp.secret",
+    "aci_config.cluster_l3out.bgp.peering.prefixes",
+    "aci_config.cluster_l3out.bgp.peering.remote_as_number",
+    "aci_config.cluster_l3out.bgp.peering.aci_as_number",
+    "net_config.node_subnet",
+    "net_config.pod_subnet",
+    "net_config.extern_dynamic",
+    "net_config.cluster_svc_subnet",
+    "calico_config.net_config.block_size",
+    "calico_config.net_config.nat_outgoing",
+    "topology.rack[].id",
+    "topology.rack[].leaf[].id",
+    "topology.rack[].node[].name",
+];
 
 /// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).
 pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCalicoFlavour> {
