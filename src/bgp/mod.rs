@@ -54,6 +54,13 @@ pub enum Rejection {
     },
     ImportRouteControl,
     NoSession,
+    /// The node speaks another AS than the one the fabric's peer expects (the cluster's).
+    LocalAsMismatch {
+        node: u32,
+        expected: u32,
+    },
+    /// None of the node's peer objects (BGPPeers, peer addresses) points at this leaf.
+    NoPeerConfigured,
 }
 
 /// Why a path is not installed.
@@ -108,6 +115,13 @@ impl fmt::Display for Excluded {
                 f.write_str("import route control: the prefix is outside the accepted node, pod and service subnets")
             }
             Excluded::Rejected(Rejection::NoSession) => f.write_str("no BGP session between the node and this leaf"),
+            Excluded::Rejected(Rejection::LocalAsMismatch { node, expected }) => write!(
+                f,
+                "session down: the node speaks AS {node} (its own BGPConfiguration), the fabric's peer expects the cluster's AS {expected}"
+            ),
+            Excluded::Rejected(Rejection::NoPeerConfigured) => f.write_str(
+                "no session: none of the node's BGP peers (BGPPeer selected by its labels, peer addresses) is this leaf",
+            ),
             Excluded::AsPathTooLong { len, limit } => write!(f, "AS path length {len} exceeds maxAsLimit {limit}"),
             Excluded::HigherNextHopCost { cost, best } => write!(
                 f,

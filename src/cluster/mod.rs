@@ -4,6 +4,7 @@
 //! Invariant: the cluster is design-independent; addresses that depend on the CNI (pod IPs,
 //! LoadBalancer IPs, node service IPs) live in each design's compiled state, except node IPs.
 
+pub mod calico_selector;
 pub mod placement;
 pub mod selector;
 

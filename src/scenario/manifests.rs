@@ -197,7 +197,7 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
             continue;
         }
         let kind = text_at(doc, &["kind"]).unwrap_or_default();
-        if kind == "List" || kind.ends_with("List") {
+        if kind.ends_with("List") {
             match child(doc, "items").map(|i| &i.value) {
                 Some(Value::Seq(items)) => objects.extend(items.iter()),
                 Some(Value::Null) | None => {}

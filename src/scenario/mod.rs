@@ -6,9 +6,11 @@
 
 mod acc_audit;
 pub mod acc_provision;
+mod bgp_resources;
 pub mod decode;
 pub mod diag;
 mod expand;
+mod kube_router_flags;
 mod manifest_place;
 pub mod manifests;
 mod object;
@@ -21,6 +23,7 @@ mod resolve_aci;
 mod resolve_bgp;
 mod resolve_cluster;
 mod resolve_fabric_bgp;
+mod resolve_peering;
 pub mod variant;
 pub mod yaml;
 

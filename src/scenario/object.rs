@@ -75,3 +75,42 @@ pub fn label_selector(n: &Node, d: &mut Diagnostics) -> LabelSelector {
     }
     sel
 }
+
+/// The first item of a list.
+pub fn first(n: &Node) -> Option<&Node> {
+    match &n.value {
+        Value::Seq(v) => v.first(),
+        _ => None,
+    }
+}
+
+/// Every object of a file of Kubernetes-style objects: the documents, with the items of a
+/// `kind: List` (what `kubectl get -o yaml` writes) in place of the list; empty documents
+/// skipped. `None` when the file cannot be read or parsed (reported at `at`).
+pub fn load_objects(name: &str, at: &At<String>, d: &mut Diagnostics) -> Option<Vec<Node>> {
+    let text = std::fs::read_to_string(name)
+        .map_err(|e| d.error(&at.loc, &at.path, format!("cannot read {name}: {e}")))
+        .ok()?;
+    let docs = super::yaml::parse_multi(&std::sync::Arc::from(name), &text, d)?;
+    let mut out = Vec::new();
+    for doc in docs {
+        if matches!(doc.value, Value::Null) {
+            continue;
+        }
+        let kind = text_at(&doc, &["kind"]).unwrap_or_default();
+        if kind.ends_with("List") {
+            match child(&doc, "items").map(|i| &i.value) {
+                Some(Value::Seq(items)) => out.extend(items.iter().cloned()),
+                Some(Value::Null) | None => {}
+                Some(_) => d.error(
+                    &doc.loc,
+                    "items",
+                    "`items` of a List must be a list of objects",
+                ),
+            }
+        } else {
+            out.push(doc);
+        }
+    }
+    Some(out)
+}

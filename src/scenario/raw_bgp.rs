@@ -4,9 +4,8 @@
 
 use super::decode::{At, Cidr, Fields, Labels};
 use super::diag::Diagnostics;
-use super::object::{at as get, child, label_selector};
+use super::object::{at as get, child};
 use super::yaml::{Node, Value};
-use crate::cluster::selector::LabelSelector;
 use crate::time::Nanos;
 use std::path::Path;
 use std::sync::Arc;
@@ -132,42 +131,12 @@ pub struct RawCalicoFlavour {
 pub struct RawFlavourRack {
     pub id: At<u32>,
     pub leaves: Vec<u32>,
+    /// `leaf[].local_ip`: each anchor leaf's own SVI address (the nodes' BGPPeer peerIP).
+    pub leaf_ips: Vec<(u32, std::net::Ipv4Addr)>,
     pub nodes: Vec<At<String>>,
 }
 
-/// Calico or Cilium resources fabsim uses (Calico BGPConfiguration, BGPPeer, IPPool; Cilium
-/// CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement, CiliumLoadBalancerIPPool).
-#[derive(Clone, Debug, Default)]
-pub struct RawResources {
-    pub as_number: Option<u32>,
-    pub node_to_node_mesh: Option<bool>,
-    pub service_cluster_ips: Vec<Cidr>,
-    pub service_external_ips: Vec<Cidr>,
-    pub service_loadbalancer_ips: Vec<Cidr>,
-    pub pool_cidr: Option<At<Cidr>>,
-    pub block_size: Option<At<u8>>,
-    pub nat_outgoing: Option<bool>,
-    /// Cilium: localASN and the peers' peerASN of the first BGP instance.
-    pub local_asn: Option<u32>,
-    pub peer_asn: Option<u32>,
-    pub hold_time: Option<Nanos>,
-    pub keepalive: Option<Nanos>,
-    pub graceful_restart: Option<bool>,
-    pub restart_time: Option<Nanos>,
-    /// Cilium resources given: what the CiliumBGPAdvertisements selected by the peer config's
-    /// families advertise — (PodCIDR, the selectors of Service advertisements of
-    /// LoadBalancerIP). `None`: no Cilium BGP resources.
-    pub advertisements: Option<(bool, Vec<LabelSelector>)>,
-    /// CiliumBGPPeerConfig `families[].advertisements` selectors.
-    pub family_selectors: Vec<LabelSelector>,
-    /// Every CiliumBGPAdvertisement: its labels, PodCIDR, Service (LoadBalancerIP) selectors.
-    pub advertisement_docs: Vec<(Labels, bool, Vec<LabelSelector>)>,
-    /// CiliumLoadBalancerIPPool `serviceSelector` per block.
-    pub lb_pool_selectors: Vec<(Cidr, Option<LabelSelector>)>,
-    pub lb_pool: Vec<Cidr>,
-    /// BGPPeer: (peerIP, asNumber, nodeSelector, has a password).
-    pub peers: Vec<(String, Option<u32>, Option<String>, bool)>,
-}
+pub use super::bgp_resources::RawResources;
 
 #[derive(Clone, Debug, Default)]
 pub struct RawBgpDesign {
@@ -262,42 +231,113 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
         }
     }
     if let Some(n) = f.node("resources") {
+        // One `{ file }` or a list of them.
         let p = f.child("resources");
-        match read_file(n, &p, base_dir, d) {
-            Some((name, _)) => r.resources = read_resources(&name, d),
+        let entries: Vec<(&Node, String)> = match &n.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (x, super::decode::index(&p, i)))
+                .collect(),
+            _ => vec![(n, p)],
+        };
+        let files: Vec<(String, At<String>)> = entries
+            .iter()
+            .filter_map(|(x, p)| file_name(x, p, base_dir, d))
+            .collect();
+        match (files.len() == entries.len() && !files.is_empty())
+            .then(|| super::bgp_resources::read_resources(&files, d))
+            .flatten()
+        {
+            Some(res) => r.resources = Some(res),
+            None => r.import_failed = true,
+        }
+    }
+    if let Some(n) = f.node("daemonset") {
+        let p = f.child("daemonset");
+        match file_name(n, &p, base_dir, d).and_then(|(name, at)| daemonset_args(&name, &at, d)) {
+            // The manifest's flags first: flags written in `args` come later and win (pflag).
+            Some(mut args) => {
+                args.append(&mut r.args);
+                r.args = args;
+            }
             None => r.import_failed = true,
         }
     }
     r
 }
 
-/// `{ file: PATH }` → the file's name and its first document.
-fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Option<(String, Node)> {
+/// `{ file: PATH }` → the full path (relative to the scenario's folder) and where it was named.
+fn file_name(
+    n: &Node,
+    path: &str,
+    base_dir: &Path,
+    d: &mut Diagnostics,
+) -> Option<(String, At<String>)> {
     let mut f = Fields::strict(n, path, d)?;
     let file: Option<At<String>> = f.req_at("file", d);
     f.finish(d);
     let file = file?;
-    let full = base_dir.join(&file.value);
-    let text = std::fs::read_to_string(&full)
-        .map_err(|e| {
-            d.error(
-                &file.loc,
-                &file.path,
-                format!("cannot read {}: {e}", full.display()),
-            )
-        })
+    Some((base_dir.join(&file.value).display().to_string(), file))
+}
+
+/// The flags of the kube-router container of the DaemonSet in a manifest file (`args`, and
+/// flags written into `command`), each with its line.
+fn daemonset_args(name: &str, at: &At<String>, d: &mut Diagnostics) -> Option<Vec<At<String>>> {
+    let objects = super::object::load_objects(name, at, d)?;
+    for obj in &objects {
+        if super::object::text_at(obj, &["kind"]).as_deref() != Some("DaemonSet") {
+            continue;
+        }
+        let containers = child(obj, "spec")
+            .and_then(|s| child(s, "template"))
+            .and_then(|t| child(t, "spec"))
+            .and_then(|s| child(s, "containers"));
+        let Some(Value::Seq(cs)) = containers.map(|c| &c.value) else {
+            continue;
+        };
+        // The container running kube-router (its name, or its image).
+        let Some(c) = cs.iter().find(|c| {
+            super::object::text_at(c, &["name"]).as_deref() == Some("kube-router")
+                || super::object::text_at(c, &["image"]).is_some_and(|i| i.contains("kube-router"))
+        }) else {
+            continue;
+        };
+        let mut out = Vec::new();
+        for key in ["command", "args"] {
+            if let Some(Value::Seq(items)) = child(c, key).map(|x| &x.value) {
+                for (i, x) in items.iter().enumerate() {
+                    if let Value::Str(s) = &x.value
+                        && (key == "args" || s.starts_with("--"))
+                    {
+                        out.push(At {
+                            value: s.clone(),
+                            loc: x.loc.clone(),
+                            path: format!("DaemonSet kube-router.{key}[{i}]"),
+                        });
+                    }
+                }
+            }
+        }
+        return Some(out);
+    }
+    d.error(
+        &at.loc,
+        &at.path,
+        format!("{name} holds no DaemonSet with a kube-router container"),
+    );
+    None
+}
+
+/// `{ file: PATH }` → the file's name and its first document.
+fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Option<(String, Node)> {
+    let (name, at) = file_name(n, path, base_dir, d)?;
+    let text = std::fs::read_to_string(&name)
+        .map_err(|e| d.error(&at.loc, &at.path, format!("cannot read {name}: {e}")))
         .ok()?;
-    let name = full.display().to_string();
     let docs = super::yaml::parse_multi(&Arc::from(name.as_str()), &text, d)?;
     let first = docs.into_iter().next()?;
     Some((name, first))
-}
-
-fn first(n: &Node) -> Option<&Node> {
-    match &n.value {
-        Value::Seq(v) => v.first(),
-        _ => None,
-    }
 }
 
 /// The acc-provision keys the Calico flavour models (`read_flavour`); every other key of the file
@@ -315,6 +355,7 @@ const CALICO_FLAVOUR_MODELLED: &[&str] = &[
     "calico_config.net_config.nat_outgoing",
     "topology.rack[].id",
     "topology.rack[].leaf[].id",
+    "topology.rack[].leaf[].local_ip",
     "topology.rack[].node[].name",
 ];
 
@@ -380,6 +421,19 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
                     .collect(),
                 _ => Vec::new(),
             };
+            let leaf_ips = match child(r, "leaf").map(|l| &l.value) {
+                Some(Value::Seq(ls)) => ls
+                    .iter()
+                    .filter_map(|l| {
+                        let id = get::<u32>(l, &["id"], d)?.value;
+                        let ip = get::<String>(l, &["local_ip"], d)?;
+                        // `192.168.50.201` or with its prefix length.
+                        let addr = ip.value.split('/').next().unwrap_or_default();
+                        addr.parse().ok().map(|a| (id, a))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             id.path = format!("{p}.id");
             let nodes = match child(r, "node").map(|l| &l.value) {
                 Some(Value::Seq(ns)) => ns
@@ -394,296 +448,21 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
                     .collect(),
                 _ => Vec::new(),
             };
-            fl.racks.push(RawFlavourRack { id, leaves, nodes });
+            fl.racks.push(RawFlavourRack {
+                id,
+                leaves,
+                leaf_ips,
+                nodes,
+            });
         }
     }
     Some(fl)
 }
 
-/// Calico resources: every document of the file (BGPConfiguration, BGPPeer, IPPool).
-pub fn read_resources(name: &str, d: &mut Diagnostics) -> Option<RawResources> {
-    let text = std::fs::read_to_string(name).ok()?;
-    let docs = super::yaml::parse_multi(&Arc::from(name), &text, d)?;
-    let mut r = RawResources::default();
-    for doc in &docs {
-        let kind = get::<String>(doc, &["kind"], d)
-            .map(|k| k.value)
-            .unwrap_or_default();
-        match kind.as_str() {
-            "BGPConfiguration" => {
-                r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
-                r.node_to_node_mesh =
-                    get::<bool>(doc, &["spec", "nodeToNodeMeshEnabled"], d).map(|a| a.value);
-                let cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
-                    match child(doc, "spec")
-                        .and_then(|s| child(s, key))
-                        .map(|v| &v.value)
-                    {
-                        Some(Value::Seq(items)) => items
-                            .iter()
-                            .filter_map(|i| get::<Cidr>(i, &["cidr"], d))
-                            .map(|a| a.value)
-                            .collect(),
-                        _ => Vec::new(),
-                    }
-                };
-                r.service_cluster_ips = cidrs("serviceClusterIPs", d);
-                r.service_external_ips = cidrs("serviceExternalIPs", d);
-                r.service_loadbalancer_ips = cidrs("serviceLoadBalancerIPs", d);
-            }
-            "BGPPeer" => {
-                let peer_ip = get::<String>(doc, &["spec", "peerIP"], d)
-                    .map(|a| a.value)
-                    .unwrap_or_default();
-                let asn = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
-                let sel = get::<String>(doc, &["spec", "nodeSelector"], d).map(|a| a.value);
-                let pw = child(doc, "spec")
-                    .and_then(|s| child(s, "password"))
-                    .is_some();
-                r.peers.push((peer_ip, asn, sel, pw));
-            }
-            "CiliumBGPClusterConfig" => {
-                let inst = child(doc, "spec")
-                    .and_then(|s| child(s, "bgpInstances"))
-                    .and_then(first);
-                if let Some(i) = inst {
-                    r.local_asn = get::<u32>(i, &["localASN"], d).map(|a| a.value);
-                    r.peer_asn = child(i, "peers")
-                        .and_then(first)
-                        .and_then(|p| get::<u32>(p, &["peerASN"], d))
-                        .map(|a| a.value);
-                }
-            }
-            "CiliumBGPPeerConfig" => {
-                let secs = |keys: &[&str], d: &mut Diagnostics| {
-                    get::<u64>(doc, keys, d).map(|a| Nanos::from_secs(a.value))
-                };
-                r.hold_time = secs(&["spec", "timers", "holdTimeSeconds"], d);
-                r.keepalive = secs(&["spec", "timers", "keepAliveTimeSeconds"], d);
-                r.graceful_restart =
-                    get::<bool>(doc, &["spec", "gracefulRestart", "enabled"], d).map(|a| a.value);
-                r.restart_time = secs(&["spec", "gracefulRestart", "restartTimeSeconds"], d);
-                if let Some(Value::Seq(fams)) = child(doc, "spec")
-                    .and_then(|s| child(s, "families"))
-                    .map(|f| &f.value)
-                {
-                    for f in fams {
-                        let v4 = get::<String>(f, &["afi"], d).is_none_or(|a| a.value == "ipv4");
-                        if let (true, Some(sel)) = (v4, child(f, "advertisements")) {
-                            r.family_selectors.push(label_selector(sel, d));
-                        }
-                    }
-                }
-            }
-            "CiliumBGPAdvertisement" => {
-                // Only what the advertisement lists; a Service advertisement without a `selector`
-                // selects no service (cilium `bgp_advert_types.go`).
-                let labels = get::<Labels>(doc, &["metadata", "labels"], d)
-                    .map(|a| a.value)
-                    .unwrap_or_default();
-                let (mut pod, mut lb) = (false, Vec::new());
-                if let Some(Value::Seq(ads)) = child(doc, "spec")
-                    .and_then(|s| child(s, "advertisements"))
-                    .map(|a| &a.value)
-                {
-                    for a in ads {
-                        match get::<String>(a, &["advertisementType"], d)
-                            .map(|x| x.value)
-                            .as_deref()
-                        {
-                            Some("PodCIDR") => pod = true,
-                            Some("Service") => {
-                                let lb_ip = matches!(
-                                    child(a, "service").and_then(|s| child(s, "addresses")).map(|x| &x.value),
-                                    Some(Value::Seq(addrs)) if addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"))
-                                );
-                                if let (true, Some(sel)) = (lb_ip, child(a, "selector")) {
-                                    lb.push(label_selector(sel, d));
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                r.advertisement_docs.push((labels, pod, lb));
-            }
-            "CiliumLoadBalancerIPPool" => {
-                // `serviceSelector`: only matching services draw from this pool.
-                let sel = child(doc, "spec")
-                    .and_then(|s| child(s, "serviceSelector"))
-                    .map(|n| label_selector(n, d));
-                if let Some(Value::Seq(blocks)) = child(doc, "spec")
-                    .and_then(|s| child(s, "blocks"))
-                    .map(|b| &b.value)
-                {
-                    for b in blocks.iter().filter_map(|b| get::<Cidr>(b, &["cidr"], d)) {
-                        r.lb_pool.push(b.value);
-                        r.lb_pool_selectors.push((b.value, sel.clone()));
-                    }
-                }
-            }
-            "IPPool" => {
-                r.pool_cidr = get(doc, &["spec", "cidr"], d);
-                r.block_size = get(doc, &["spec", "blockSize"], d);
-                r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
-            }
-            // Said below (the v1 Cilium policy) or nothing to simulate (namespaces, secrets).
-            "CiliumBGPPeeringPolicy" | "Namespace" | "Secret" => {}
-            other => {
-                let what = if other.is_empty() {
-                    "a document without `kind`".to_string()
-                } else {
-                    format!("kind `{other}`")
-                };
-                d.warning(&doc.loc, "(document)", format!("{what} is not a resource fabsim reads here (BGPConfiguration, BGPPeer, IPPool; CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement, CiliumLoadBalancerIPPool): ignored"));
-            }
-        }
-    }
-    const READ: &[&str] = &[
-        "BGPConfiguration",
-        "BGPPeer",
-        "IPPool",
-        "CiliumBGPClusterConfig",
-        "CiliumBGPPeerConfig",
-        "CiliumBGPAdvertisement",
-        "CiliumLoadBalancerIPPool",
-    ];
-    let read_any = docs.iter().any(|doc| {
-        get::<String>(doc, &["kind"], d).is_some_and(|k| READ.contains(&k.value.as_str()))
-    });
-    if !read_any && let Some(doc) = docs.first() {
-        d.error(
-            &doc.loc,
-            "(document)",
-            format!(
-                "{name} holds no Calico or Cilium resource fabsim reads ({})",
-                READ.join(", ")
-            ),
-        );
-    }
-    for doc in &docs {
-        if let Some(k) = get::<String>(doc, &["kind"], d)
-            && k.value == "CiliumBGPPeeringPolicy"
-        {
-            d.warning(&k.loc, &k.path, "CiliumBGPPeeringPolicy (BGP control plane v1) is not modelled: fabsim reads the v2 resources (CiliumBGPClusterConfig, CiliumBGPPeerConfig, CiliumBGPAdvertisement)");
-        }
-    }
-    let cilium = docs.iter().any(|doc| {
-        get::<String>(doc, &["kind"], d).is_some_and(|k| {
-            matches!(
-                k.value.as_str(),
-                "CiliumBGPClusterConfig" | "CiliumBGPPeerConfig" | "CiliumBGPAdvertisement"
-            )
-        })
-    });
-    if cilium
-        && r.family_selectors.is_empty()
-        && let Some(doc) = docs.first()
-    {
-        d.warning(&doc.loc, "(document)", "no CiliumBGPPeerConfig family selects an advertisement: Cilium advertises nothing over these peers");
-    }
-    if cilium {
-        // Nothing is advertised unless an advertisement selected by the peer config's
-        // families says so (cilium `bgp_peer_types.go`, `reconcilerv2`).
-        let (mut pod, mut lb) = (false, Vec::new());
-        for (labels, p, sels) in &r.advertisement_docs {
-            if r.family_selectors.iter().any(|s| s.matches(labels)) {
-                pod |= *p;
-                lb.extend(sels.iter().cloned());
-            }
-        }
-        r.advertisements = Some((pod, lb));
-    }
-    Some(r)
-}
-
-/// kube-router's flags (cloudnativelabs/kube-router 7c2c277, `pkg/options/options.go`
-/// `AddFlags`): any other stops kube-router at start.
-pub const KUBE_ROUTER_FLAGS: &[&str] = &[
-    "advertise-cluster-ip",
-    "advertise-external-ip",
-    "advertise-loadbalancer-ip",
-    "advertise-pod-cidr",
-    "auto-mtu",
-    "bfd-desired-min-tx-interval",
-    "bfd-detection-multiplier",
-    "bfd-port",
-    "bfd-required-min-rx-interval",
-    "bgp-graceful-restart",
-    "bgp-graceful-restart-deferral-time",
-    "bgp-graceful-restart-time",
-    "bgp-holdtime",
-    "bgp-port",
-    "cache-sync-timeout",
-    "cleanup-config",
-    "cluster-asn",
-    "disable-source-dest-check",
-    "enable-bfd",
-    "enable-cni",
-    "enable-ibgp",
-    "enable-ipv4",
-    "enable-ipv6",
-    "enable-overlay",
-    "enable-pod-egress",
-    "enable-pprof",
-    "excluded-cidrs",
-    "gobgp-admin-address",
-    "gobgp-admin-port",
-    "hairpin-mode",
-    "health-addr",
-    "health-port",
-    "help",
-    "hostname-override",
-    "injected-routes-sync-period",
-    "iptables-sync-period",
-    "ipvs-graceful-period",
-    "ipvs-graceful-termination",
-    "ipvs-permit-all",
-    "ipvs-sync-period",
-    "kubeconfig",
-    "loadbalancer-default-class",
-    "loadbalancer-ip-range",
-    "loadbalancer-sync-period",
-    "masquerade-all",
-    "master",
-    "metrics-addr",
-    "metrics-path",
-    "metrics-port",
-    "netpol-default-deny",
-    "nodeport-bindon-all-ip",
-    "nodes-full-mesh",
-    "overlay-encap",
-    "overlay-encap-port",
-    "overlay-type",
-    "override-nexthop",
-    "peer-router-asns",
-    "peer-router-ips",
-    "peer-router-multihop-ttl",
-    "peer-router-passwords",
-    "peer-router-passwords-file",
-    "peer-router-ports",
-    "router-id",
-    "routes-sync-period",
-    "run-firewall",
-    "run-loadbalancer",
-    "run-router",
-    "run-service-proxy",
-    "runtime-endpoint",
-    "service-cluster-ip-range",
-    "service-external-ip-range",
-    "service-node-port-range",
-    "service-tcp-timeout",
-    "service-tcpfin-timeout",
-    "service-udp-timeout",
-    "strict-external-ip-validation",
-    "use-nftables-for-netpol",
-    "v",
-    "version",
-];
-
 /// kube-router's flags as its DaemonSet passes them: `--name=value` or `--name` (true).
 pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
     let mut out = Labels::new();
+    let mut admin = Vec::new();
     for a in args {
         let Some(body) = a.value.strip_prefix("--") else {
             d.error(
@@ -698,8 +477,8 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
         };
         let (k, v) = body.split_once('=').unwrap_or((body, "true"));
         // kube-router parses its flags with pflag, which stops the pod on an unknown one.
-        if !KUBE_ROUTER_FLAGS.contains(&k) {
-            let hint = super::decode::closest(k, KUBE_ROUTER_FLAGS)
+        if !super::kube_router_flags::known(k) {
+            let hint = super::decode::closest(k, &super::kube_router_flags::names())
                 .map(|c| format!("; did you mean `--{c}`?"))
                 .unwrap_or_default();
             d.error(
@@ -711,7 +490,30 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
             );
             continue;
         }
+        use super::kube_router_flags::Use;
+        match super::kube_router_flags::use_of(k) {
+            // A switched-off feature changes nothing (`--run-firewall=false`).
+            Some(Use::NotModelled(what)) if v != "false" => d.warning(
+                &a.loc,
+                &a.path,
+                format!("--{k}: read, not modelled — {what}"),
+            ),
+            Some(Use::Admin) => admin.push(format!("--{k}")),
+            _ => {}
+        }
         out.insert(k.to_string(), v.to_string());
+    }
+    if let Some(first) = args.first()
+        && !admin.is_empty()
+    {
+        d.warning(
+            &first.loc,
+            &first.path,
+            format!(
+                "read, no effect on what fabsim simulates (API access, metrics, logging, sync periods, local ports): {}",
+                admin.join(", ")
+            ),
+        );
     }
     out
 }

@@ -123,7 +123,7 @@ pub(super) fn resolve(
         .or(kr_peer_asn)
         .or(fl.aci_as)
         .or(res.peer_asn)
-        .or_else(|| res.peers.iter().find_map(|p| p.1))
+        .or_else(|| res.peers.iter().find_map(|p| p.as_number))
         .unwrap_or_else(|| {
             dflt(
                 "bgp.fabric_asn",
@@ -665,7 +665,10 @@ pub(super) fn resolve(
     };
 
     // The Calico flavour's topology must match the fabric.
-    for super::raw_bgp::RawFlavourRack { id, leaves, nodes } in &fl.racks {
+    for super::raw_bgp::RawFlavourRack {
+        id, leaves, nodes, ..
+    } in &fl.racks
+    {
         match fabric.racks.iter().find(|x| x.number == id.value) {
             None => d.error(
                 &id.loc,
@@ -707,8 +710,61 @@ pub(super) fn resolve(
         }
     }
 
+    // Per node: Calico's BGPPeers and node BGPConfigurations; kube-router's peer addresses.
+    let mut peers = if cni == BgpCni::Calico {
+        super::resolve_peering::calico_peers(&res)
+    } else {
+        Vec::new()
+    };
+    if cni == BgpCni::KubeRouter {
+        let ips = flags
+            .get("peer-router-ips")
+            .map(String::as_str)
+            .or_else(|| {
+                r.node_annotations
+                    .as_ref()
+                    .and_then(|a| a.value.get("kube-router.io/peer.ips"))
+                    .map(String::as_str)
+            });
+        for ip in ips.into_iter().flat_map(|v| v.split(',')) {
+            match ip.trim().parse() {
+                Ok(ip) => peers.push(super::resolve_peering::Peer {
+                    name: format!("{}: peer {ip}", rd.path),
+                    ip,
+                    asn: None,
+                    loc: &rd.loc,
+                    applies: Box::new(|_, _| true),
+                }),
+                Err(_) => d.error(
+                    &rd.loc,
+                    &rd.path,
+                    format!(
+                        "kube-router peer address `{}` is not an IPv4 address",
+                        ip.trim()
+                    ),
+                ),
+            }
+        }
+    }
+    if cni == BgpCni::Calico
+        && r.resources.is_some()
+        && res.peers.is_empty()
+        && let Some(loc) = &res.loc
+    {
+        d.warning(loc, "(document)", "the Calico resources hold no BGPPeer: Calico would peer with nothing outside the cluster; fabsim assumes acc-provision's per-rack peers (each node with its rack's anchor leaves)");
+    }
+    let node_peering = super::resolve_peering::resolve(
+        &peers,
+        &res.node_configs,
+        r.flavour.as_ref(),
+        fabric,
+        cluster,
+        d,
+    );
+
     defaults.extend(side_defaults);
     Some(BgpConfig {
+        node_peering,
         cni,
         cluster_asn,
         fabric_asn,

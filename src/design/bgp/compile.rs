@@ -326,10 +326,23 @@ impl BgpState {
         for (n, adv) in advertised.iter().enumerate() {
             let node = NodeId(n as u32);
             let count = adv.len() as u32;
+            let own = cfg.node_peering.get(n);
+            let peer_asn = own.and_then(|o| o.peer_asn).or(cfg.node_peer_asn);
             for leaf in peer_leaves(fabric, cluster, node) {
                 let down = if expired.is(node, leaf) {
                     Some(Rejection::HoldTimerExpired)
-                } else if let Some(expected) = cfg.node_peer_asn.filter(|a| *a != cfg.fabric_asn) {
+                } else if own
+                    .and_then(|o| o.leaves.as_ref())
+                    .is_some_and(|l| !l.contains(&leaf))
+                {
+                    Some(Rejection::NoPeerConfigured)
+                } else if let Some(asn) = own.and_then(|o| o.asn).filter(|a| *a != cfg.cluster_asn)
+                {
+                    Some(Rejection::LocalAsMismatch {
+                        node: asn,
+                        expected: cfg.cluster_asn,
+                    })
+                } else if let Some(expected) = peer_asn.filter(|a| *a != cfg.fabric_asn) {
                     Some(Rejection::PeerAsMismatch {
                         expected,
                         fabric: cfg.fabric_asn,

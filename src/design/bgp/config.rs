@@ -109,6 +109,22 @@ pub struct BgpConfig {
     /// Cilium with Helm `bpf.masquerade`: its own BPF port allocator instead of iptables.
     pub bpf_masquerade: bool,
     pub node_lb: NodeLb,
+    /// Per node, what its own BGP objects say (Calico BGPPeers and `node.<name>`
+    /// BGPConfigurations, kube-router's peer addresses); empty: every node peers with its rack's
+    /// anchor leaves as the design's settings say.
+    pub node_peering: Vec<NodePeering>,
+}
+
+/// One node's BGP peering as its own objects configure it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodePeering {
+    /// The node's own AS (a Calico `node.<name>` BGPConfiguration); `None`: the cluster's.
+    pub asn: Option<u32>,
+    /// The peer AS the node's peers are configured with; `None`: the design's.
+    pub peer_asn: Option<u32>,
+    /// The anchor leaves the node has a peer for; `None`: all of them (a peer address that
+    /// fabsim cannot tie to one leaf, or no per-node peers at all).
+    pub leaves: Option<std::collections::BTreeSet<crate::fabric::LeafId>>,
 }
 
 /// The node speaker's session (re-)establishment delays.
