@@ -733,7 +733,7 @@ pub(super) fn resolve(
                     ip,
                     asn: None,
                     loc: &rd.loc,
-                    applies: Box::new(|_, _| true),
+                    applies: super::resolve_peering::Applies::Every,
                 }),
                 Err(_) => d.error(
                     &rd.loc,

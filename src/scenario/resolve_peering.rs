@@ -26,7 +26,24 @@ pub(super) struct Peer<'a> {
     pub asn: Option<u32>,
     pub loc: &'a Loc,
     /// Which nodes it applies to.
-    pub applies: Box<dyn Fn(&crate::cluster::Node, &super::decode::Labels) -> bool + 'a>,
+    pub applies: Applies<'a>,
+}
+
+/// The nodes a peer applies to.
+pub(super) enum Applies<'a> {
+    Every,
+    Node(&'a str),
+    Selected(&'a crate::cluster::calico_selector::Selector),
+}
+
+impl Applies<'_> {
+    fn to(&self, node: &crate::cluster::Node, labels: &super::decode::Labels) -> bool {
+        match self {
+            Applies::Every => true,
+            Applies::Node(n) => *n == node.name,
+            Applies::Selected(sel) => sel.matches(labels),
+        }
+    }
 }
 
 /// Calico's BGPPeers as `Peer`s.
@@ -40,11 +57,11 @@ pub(super) fn calico_peers(res: &RawResources) -> Vec<Peer<'_>> {
                 ip,
                 asn: p.as_number,
                 loc: &p.loc,
-                applies: Box::new(move |node, labels| match (&p.node, &p.node_selector) {
-                    (Some(n), _) => *n == node.name,
-                    (None, Some(sel)) => sel.matches(labels),
-                    (None, None) => true,
-                }),
+                applies: match (&p.node, &p.node_selector) {
+                    (Some(n), _) => Applies::Node(n),
+                    (None, Some(sel)) => Applies::Selected(sel),
+                    (None, None) => Applies::Every,
+                },
             })
         })
         .collect()
@@ -103,7 +120,7 @@ pub(super) fn resolve(
         let mut selected = 0;
         let mut peer_asn = None;
         for (k, p) in peers.iter().enumerate() {
-            if !(p.applies)(node, &labels) {
+            if !p.applies.to(node, &labels) {
                 continue;
             }
             selected += 1;
