@@ -216,3 +216,87 @@ fn the_dump_places_nodes_and_pods_where_it_says() {
     // The named targetPort `http` is the container's 8080.
     assert_eq!(c.services[0].ports[0].target_port, 8080);
 }
+
+/// Calico resources in three files (one a `BGPPeerList`): BGPPeers apply to the nodes their
+/// nodeSelector or `node` picks, a `node.<name>` BGPConfiguration gives that node its own AS, and
+/// everything not modelled is named. Sessions: n1, n2 (rack 1) and n4 up to both anchor leaves
+/// (6); n3 speaks AS 64999 where the fabric expects 64512 (2 down); n5 has no rack_id label, so
+/// no BGPPeer selects it (2 down).
+#[test]
+fn calico_per_node_objects_apply_to_the_nodes_they_select() {
+    let (code, out, err) = fabsim(&["validate", "tests/data/calico-per-node.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let err = format!("{out}{err}");
+    for w in [
+        "tests/data/calico/bgp-default.yaml:3:1: BGPConfiguration: warning: read, no effect on what fabsim simulates: logSeverityScreen",
+        "tests/data/calico/bgp-nodes.yaml:10:9: BGPConfiguration node.n1.spec.listenPort: warning: read, not modelled: BIRD on this node listens on another port; it still connects out to the fabric's 179, so its sessions come up",
+        "tests/data/calico/bgp-nodes.yaml:10:27: BGPConfiguration node.n1.spec.nodeToNodeMeshEnabled: warning: `nodeToNodeMeshEnabled` is read by Calico only from the `default` BGPConfiguration: ignored on a node's",
+        "tests/data/calico/bgp-peers.yaml:7:3: BGPPeer rack1-leaf101: warning: 1 of 5 node(s) are selected by no BGP peer (check the nodes' labels, e.g. rack_id): they have no session to the fabric",
+        "tests/data/calico/bgp-peers.yaml:18:79: BGPPeer.spec.keepOriginalNextHop: warning: read, not modelled: the next hop is always the advertising node in fabsim",
+        "tests/data/calico/bgp-peers.yaml:22:32: BGPPeer.spec.peerSelector: warning: read, not modelled: peering between nodes (route reflectors) is not modelled; this peer is left out",
+        "tests/data/calico/bgp-peers.yaml:23:3: BGPPeer n4-remote: warning: peer address 192.0.2.1 is off the node subnet: single-hop eBGP from the node does not reach it: 1 node(s) have no session from it",
+    ] {
+        assert!(err.contains(w), "missing {w}\n{err}");
+    }
+    for l in [
+        "6/10 BGP sessions up",
+        "warning: 4 of 10 BGP sessions cannot come up (2 node(s) affected)",
+        "node:n3 ↔ leaf:103: session down: the node speaks AS 64999 (its own BGPConfiguration), the fabric's peer expects the cluster's AS 64512",
+        "node:n5 ↔ leaf:103: no session: none of the node's BGP peers",
+    ] {
+        assert!(out.contains(l), "missing {l}\n{out}");
+    }
+}
+
+/// A BGPPeer Calico would refuse is an error: no peerIP nor peerSelector, a malformed
+/// nodeSelector, an unknown field.
+#[test]
+fn a_malformed_bgp_peer_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("fabsim-badpeer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("peers.yaml"),
+        "kind: BGPPeer\nmetadata: { name: a }\nspec: { asNumber: 2 }\n---\nkind: BGPPeer\nmetadata: { name: b }\nspec: { peerIP: 10.32.0.201, nodeSelector: \"rack_id = '1'\" }\n---\nkind: BGPPeer\nmetadata: { name: c }\nspec: { peerIP: 10.32.0.202, peerIp: 10.32.0.203 }\n",
+    )
+    .unwrap();
+    let y = "name: bad\nfabric:\n  spines: [201]\n  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]\ncluster: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.0/16 }\ndesigns:\n  - { name: c, cni: calico, bgp: { fabric_asn: 2 }, resources: { file: peers.yaml } }\n";
+    let (errors, _) = messages(&dir, y);
+    let f = dir.join("peers.yaml").display().to_string();
+    assert_eq!(
+        errors,
+        [
+            format!(
+                "{f}:1:1: BGPPeer a: a BGPPeer needs peerIP or peerSelector (Calico refuses it)"
+            ),
+            format!(
+                "{f}:7:44: BGPPeer b: nodeSelector: after label `rack_id` expected ==, !=, in, not in, contains, starts with or ends with (Calico refuses the BGPPeer)"
+            ),
+            format!(
+                "{f}:11:30: BGPPeer.spec.peerIp: `peerIp` is not a field of a Calico BGPPeer; did you mean `peerIP`? (calicoctl refuses unknown fields)"
+            ),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// kube-router's flags come from its DaemonSet manifest (the kube-router container's args), peer
+/// flags included; a flag in the design's `args` comes later and wins.
+#[test]
+fn kube_router_flags_come_from_its_daemonset() {
+    let (code, out, err) = fabsim(&["validate", "tests/data/kube-router-daemonset.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    let err = format!("{out}{err}");
+    assert!(
+        out.contains("AS 64512 ↔ fabric AS 2 (eBGP), 4/4 BGP sessions up, hold time 9s (node 9s"),
+        "{out}"
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains(": warning:"))
+            .collect::<Vec<_>>(),
+        [
+            "tests/data/kube-router/daemonset.yaml:24:11: DaemonSet kube-router.args[0]: warning: read, no effect on what fabsim simulates (API access, metrics, logging, sync periods, local ports): --run-router, --kubeconfig, --metrics-port",
+            "tests/data/kube-router/daemonset.yaml:25:11: DaemonSet kube-router.args[1]: warning: --run-firewall: read, not modelled — NetworkPolicy enforcement is not modelled: traffic is simulated as allowed",
+        ]
+    );
+}
