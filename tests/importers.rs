@@ -231,7 +231,7 @@ fn calico_per_node_objects_apply_to_the_nodes_they_select() {
         "tests/data/calico/bgp-default.yaml:3:1: BGPConfiguration: warning: read, no effect on what fabsim simulates: logSeverityScreen",
         "tests/data/calico/bgp-nodes.yaml:10:9: BGPConfiguration node.n1.spec.listenPort: warning: read, not modelled: BIRD on this node listens on another port; it still connects out to the fabric's 179, so its sessions come up",
         "tests/data/calico/bgp-nodes.yaml:10:27: BGPConfiguration node.n1.spec.nodeToNodeMeshEnabled: warning: `nodeToNodeMeshEnabled` is read by Calico only from the `default` BGPConfiguration: ignored on a node's",
-        "tests/data/calico/bgp-peers.yaml:7:3: BGPPeer rack1-leaf101: warning: 1 of 5 node(s) are selected by no BGP peer (check the nodes' labels, e.g. rack_id): they have no session to the fabric",
+        "tests/data/calico/bgp-peers.yaml:7:3: BGPPeer rack1-leaf101: warning: 1 of 5 node(s) are selected by no BGP peer (check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric",
         "tests/data/calico/bgp-peers.yaml:18:79: BGPPeer.spec.keepOriginalNextHop: warning: read, not modelled: the next hop is always the advertising node in fabsim",
         "tests/data/calico/bgp-peers.yaml:22:32: BGPPeer.spec.peerSelector: warning: read, not modelled: peering between nodes (route reflectors) is not modelled; this peer is left out",
         "tests/data/calico/bgp-peers.yaml:23:3: BGPPeer n4-remote: warning: peer address 192.0.2.1 is off the node subnet: single-hop eBGP from the node does not reach it: 1 node(s) have no session from it",
@@ -299,4 +299,26 @@ fn kube_router_flags_come_from_its_daemonset() {
             "tests/data/kube-router/daemonset.yaml:25:11: DaemonSet kube-router.args[1]: warning: --run-firewall: read, not modelled — NetworkPolicy enforcement is not modelled: traffic is simulated as allowed",
         ]
     );
+}
+
+/// A CiliumBGPClusterConfig's nodeSelector decides which nodes run BGP: without the label, a
+/// node has no session to the fabric.
+#[test]
+fn cilium_bgp_runs_only_on_the_nodes_its_cluster_config_selects() {
+    let y = std::fs::read_to_string(root().join("tests/data/cilium-crds.yaml"))
+        .unwrap()
+        .replace("n2: { bgp: fabric }", "n2: { bgp: other }");
+    let s = load_text_in(&root().join("tests/data"), &y);
+    let st = fabsim::design::bgp::compile::BgpState::compile(
+        &s.fabric,
+        &s.cluster,
+        s.design("cilium").unwrap().bgp.as_ref().unwrap(),
+    );
+    let up: Vec<String> = st
+        .sessions
+        .iter()
+        .filter(|x| x.down.is_none())
+        .map(|x| s.cluster.nodes[x.node.index()].name.clone())
+        .collect();
+    assert_eq!(up, ["n1", "n1"]);
 }

@@ -47,6 +47,12 @@ pub struct RawResources {
     pub node_configs: Vec<(String, Option<u32>, Loc)>,
     /// Where the resources were read from (for messages about the whole set).
     pub loc: Option<Loc>,
+    /// CiliumBGPClusterConfig `nodeSelector`: only these nodes run BGP.
+    pub cilium_node_selector: Option<LabelSelector>,
+    /// The first BGP instance's peers: (peerAddress, IPv4 when it is one, peerASN, where).
+    pub cilium_peers: Vec<(String, Option<Ipv4Addr>, Option<u32>, Loc)>,
+    /// Calico `Node` resources: (name, labels, spec.bgp.asNumber, where).
+    pub calico_nodes: Vec<(String, Labels, Option<u32>, Loc)>,
 }
 
 /// A Calico BGPPeer (projectcalico.org/v3 `BGPPeerSpec`).
@@ -76,6 +82,8 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
         ..Default::default()
     };
     let mut default_seen: Option<Loc> = None;
+    // IPv6 parts of a dual-stack setup: (value, line), said once below.
+    let mut skipped: Vec<(String, Loc)> = Vec::new();
     for doc in &docs {
         let kind = get::<String>(doc, &["kind"], d)
             .map(|k| k.value)
@@ -100,14 +108,14 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
                 r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
                 r.node_to_node_mesh =
                     get::<bool>(doc, &["spec", "nodeToNodeMeshEnabled"], d).map(|a| a.value);
-                let cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
+                let mut cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
                     match child(doc, "spec")
                         .and_then(|s| child(s, key))
                         .map(|v| &v.value)
                     {
                         Some(Value::Seq(items)) => items
                             .iter()
-                            .filter_map(|i| get::<Cidr>(i, &["cidr"], d))
+                            .filter_map(|i| v4(i, &["cidr"], &mut skipped, d))
                             .map(|a| a.value)
                             .collect(),
                         _ => Vec::new(),
@@ -126,6 +134,18 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
                 let inst = child(doc, "spec")
                     .and_then(|s| child(s, "bgpInstances"))
                     .and_then(first);
+                r.cilium_node_selector = child(doc, "spec")
+                    .and_then(|s| child(s, "nodeSelector"))
+                    .map(|n| label_selector(n, d));
+                if let Some(Value::Seq(ps)) = inst.and_then(|i| child(i, "peers")).map(|p| &p.value)
+                {
+                    for p in ps {
+                        let addr = text_at(p, &["peerAddress"]).unwrap_or_default();
+                        let asn = get::<u32>(p, &["peerASN"], d).map(|a| a.value);
+                        r.cilium_peers
+                            .push((addr.clone(), addr.parse().ok(), asn, p.loc.clone()));
+                    }
+                }
                 if let Some(i) = inst {
                     r.local_asn = get::<u32>(i, &["localASN"], d).map(|a| a.value);
                     r.peer_asn = child(i, "peers")
@@ -196,19 +216,47 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
                     .and_then(|s| child(s, "blocks"))
                     .map(|b| &b.value)
                 {
-                    for b in blocks.iter().filter_map(|b| get::<Cidr>(b, &["cidr"], d)) {
+                    for b in blocks
+                        .iter()
+                        .filter_map(|b| v4(b, &["cidr"], &mut skipped, d))
+                    {
                         r.lb_pool.push(b.value);
                         r.lb_pool_selectors.push((b.value, sel.clone()));
                     }
                 }
             }
             "IPPool" => {
-                r.pool_cidr = get(doc, &["spec", "cidr"], d);
+                let Some(cidr) = v4(doc, &["spec", "cidr"], &mut skipped, d) else {
+                    continue;
+                };
+                if let Some(first) = &r.pool_cidr {
+                    d.warning(&cidr.loc, &cidr.path, format!("a second IPv4 IPPool {}: fabsim models one pool per design and keeps the first, {} (line {})", cidr.value.0, first.value.0, first.loc.line));
+                    continue;
+                }
+                r.pool_cidr = Some(cidr);
                 r.block_size = get(doc, &["spec", "blockSize"], d);
                 r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
             }
+            "Node"
+                if text_at(doc, &["apiVersion"])
+                    .is_some_and(|v| v.starts_with("projectcalico.org")) =>
+            {
+                // Calico's Node: its labels (BGPPeer nodeSelectors match them) and its own AS.
+                r.calico_nodes.push((
+                    text_at(doc, &["metadata", "name"]).unwrap_or_default(),
+                    get::<Labels>(doc, &["metadata", "labels"], d)
+                        .map(|a| a.value)
+                        .unwrap_or_default(),
+                    get::<u32>(doc, &["spec", "bgp", "asNumber"], d).map(|a| a.value),
+                    doc.loc.clone(),
+                ));
+            }
             // Said below (the v1 Cilium policy) or nothing to simulate (namespaces, secrets).
             "CiliumBGPPeeringPolicy" | "Namespace" | "Secret" => {}
+            "Service" | "Deployment" | "Pod" | "Node" | "StatefulSet" | "DaemonSet"
+            | "EndpointSlice" => {
+                d.warning(&doc.loc, "(document)", format!("a Kubernetes {kind} among the BGP resources is not read here: give it under cluster.manifests"));
+            }
             other => {
                 let what = if other.is_empty() {
                     "a document without `kind`".to_string()
@@ -219,6 +267,7 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
             }
         }
     }
+    ipv6(&skipped, &r, d);
     const READ: &[&str] = &[
         "BGPConfiguration",
         "BGPPeer",
@@ -517,4 +566,47 @@ fn bgp_peer(doc: &Node, d: &mut Diagnostics) -> Option<RawBgpPeer> {
             .and_then(|s| child(s, "password"))
             .is_some(),
     })
+}
+
+/// An IPv4 prefix at `keys`; an IPv6 one (dual stack) is noted in `skipped` instead.
+fn v4(
+    n: &Node,
+    keys: &[&str],
+    skipped: &mut Vec<(String, Loc)>,
+    d: &mut Diagnostics,
+) -> Option<At<Cidr>> {
+    let text = get::<String>(n, keys, d)?;
+    if text.value.contains(':') {
+        skipped.push((text.value, text.loc));
+        return None;
+    }
+    get::<Cidr>(n, keys, d)
+}
+
+/// Dual stack: the IPv4 half is simulated, with one warning listing the IPv6 parts; IPv6 only
+/// (no IPv4 pool or block at all) is refused.
+fn ipv6(skipped: &[(String, Loc)], r: &RawResources, d: &mut Diagnostics) {
+    let Some((_, first)) = skipped.first() else {
+        return;
+    };
+    let list: Vec<String> = skipped
+        .iter()
+        .map(|(v, l)| format!("{v} (line {})", l.line))
+        .collect();
+    let any_v4 = r.pool_cidr.is_some()
+        || !r.lb_pool.is_empty()
+        || !r.service_loadbalancer_ips.is_empty()
+        || !r.service_cluster_ips.is_empty();
+    if any_v4 {
+        d.warning(
+            first,
+            "(document)",
+            format!(
+                "dual stack: fabsim models IPv4 only; these IPv6 parts are not simulated: {}",
+                list.join(", ")
+            ),
+        );
+    } else {
+        d.error(first, "(document)", format!("IPv6 only: fabsim models IPv4 only, so these resources give it nothing to simulate ({})", list.join(", ")));
+    }
 }

@@ -711,10 +711,10 @@ pub(super) fn resolve(
     }
 
     // Per node: Calico's BGPPeers and node BGPConfigurations; kube-router's peer addresses.
-    let mut peers = if cni == BgpCni::Calico {
-        super::resolve_peering::calico_peers(&res)
-    } else {
-        Vec::new()
+    let mut peers = match cni {
+        BgpCni::Calico => super::resolve_peering::calico_peers(&res),
+        BgpCni::Cilium => super::resolve_peering::cilium_peers(&res, d),
+        BgpCni::KubeRouter => Vec::new(),
     };
     if cni == BgpCni::KubeRouter {
         let ips = flags
@@ -730,7 +730,7 @@ pub(super) fn resolve(
             match ip.trim().parse() {
                 Ok(ip) => peers.push(super::resolve_peering::Peer {
                     name: format!("{}: peer {ip}", rd.path),
-                    ip,
+                    ip: Some(ip),
                     asn: None,
                     loc: &rd.loc,
                     applies: super::resolve_peering::Applies::Every,
@@ -751,11 +751,12 @@ pub(super) fn resolve(
         && res.peers.is_empty()
         && let Some(loc) = &res.loc
     {
-        d.warning(loc, "(document)", "the Calico resources hold no BGPPeer: Calico would peer with nothing outside the cluster; fabsim assumes acc-provision's per-rack peers (each node with its rack's anchor leaves)");
+        d.warning(loc, "(document)", "the Calico resources hold no BGPPeer with a peerIP: Calico would peer with nothing outside the cluster; fabsim assumes acc-provision's per-rack peers (each node with its rack's anchor leaves)");
     }
     let node_peering = super::resolve_peering::resolve(
         &peers,
         &res.node_configs,
+        &res.calico_nodes,
         r.flavour.as_ref(),
         fabric,
         cluster,

@@ -22,7 +22,8 @@ use std::net::Ipv4Addr;
 /// A peer one or more nodes are configured with.
 pub(super) struct Peer<'a> {
     pub name: String,
-    pub ip: Ipv4Addr,
+    /// `None`: an address fabsim does not model (IPv6), taken as the node's anchor leaves.
+    pub ip: Option<Ipv4Addr>,
     pub asn: Option<u32>,
     pub loc: &'a Loc,
     /// Which nodes it applies to.
@@ -34,6 +35,7 @@ pub(super) enum Applies<'a> {
     Every,
     Node(&'a str),
     Selected(&'a crate::cluster::calico_selector::Selector),
+    Labelled(&'a crate::cluster::selector::LabelSelector),
 }
 
 impl Applies<'_> {
@@ -42,8 +44,32 @@ impl Applies<'_> {
             Applies::Every => true,
             Applies::Node(n) => *n == node.name,
             Applies::Selected(sel) => sel.matches(labels),
+            Applies::Labelled(sel) => sel.matches(labels),
         }
     }
+}
+
+/// Cilium's peers (the first BGP instance of the CiliumBGPClusterConfig), on the nodes its
+/// nodeSelector selects.
+pub(super) fn cilium_peers<'a>(res: &'a RawResources, d: &mut Diagnostics) -> Vec<Peer<'a>> {
+    res.cilium_peers
+        .iter()
+        .map(|(addr, ip, asn, loc)| {
+            if ip.is_none() {
+                d.warning(loc, "CiliumBGPClusterConfig", format!("peerAddress {addr} is not an IPv4 address: IPv6 peering is not modelled; simulated as IPv4 sessions to the node's anchor leaves"));
+            }
+            Peer {
+                name: format!("CiliumBGPClusterConfig peer {addr}"),
+                ip: *ip,
+                asn: *asn,
+                loc,
+                applies: match &res.cilium_node_selector {
+                    Some(sel) => Applies::Labelled(sel),
+                    None => Applies::Every,
+                },
+            }
+        })
+        .collect()
 }
 
 /// Calico's BGPPeers as `Peer`s.
@@ -54,7 +80,7 @@ pub(super) fn calico_peers(res: &RawResources) -> Vec<Peer<'_>> {
             let ip = p.peer_ip.as_ref()?.value;
             Some(Peer {
                 name: format!("BGPPeer {}", p.name),
-                ip,
+                ip: Some(ip),
                 asn: p.as_number,
                 loc: &p.loc,
                 applies: match (&p.node, &p.node_selector) {
@@ -72,6 +98,7 @@ pub(super) fn calico_peers(res: &RawResources) -> Vec<Peer<'_>> {
 pub(super) fn resolve(
     peers: &[Peer],
     node_asn: &[(String, Option<u32>, Loc)],
+    calico_nodes: &[(String, super::decode::Labels, Option<u32>, Loc)],
     flavour: Option<&RawCalicoFlavour>,
     fabric: &Fabric,
     cluster: &Cluster,
@@ -111,6 +138,11 @@ pub(super) fn resolve(
     let mut out = Vec::with_capacity(cluster.nodes.len());
     for (i, node) in cluster.nodes.iter().enumerate() {
         let mut labels = node.labels.clone();
+        let calico = calico_nodes.iter().find(|(n, ..)| *n == node.name);
+        if let Some((_, l, _, _)) = calico {
+            // The Calico Node resource's labels are the node's (calico-kube-controllers syncs them).
+            labels.extend(l.clone());
+        }
         if let Some(r) = rack_of_node.get(node.name.as_str()) {
             // acc-provision's calico-node manifest labels each node of topology with rack_id.
             labels.entry("rack_id".into()).or_insert_with(|| r.clone());
@@ -125,18 +157,22 @@ pub(super) fn resolve(
             }
             selected += 1;
             peer_asn = peer_asn.or(p.asn);
-            let why = if let Some(l) = leaf_ip.get(&p.ip) {
+            let Some(ip) = p.ip else {
+                leaves.extend(anchors.iter().copied());
+                continue;
+            };
+            let why = if let Some(l) = leaf_ip.get(&ip) {
                 if anchors.contains(l) {
                     leaves.insert(*l);
                     continue;
                 }
                 "the SVI address of a leaf that is not one of the node's anchor leaves (single-hop eBGP does not reach it)"
-            } else if node_ips.contains(&p.ip) {
+            } else if node_ips.contains(&ip) {
                 "a node's address: node-to-node peering is not modelled"
-            } else if cluster.node_subnet.net.contains(&p.ip) && leaf_ip.is_empty() {
+            } else if cluster.node_subnet.net.contains(&ip) && leaf_ip.is_empty() {
                 leaves.extend(anchors.iter().copied());
                 continue;
-            } else if cluster.node_subnet.net.contains(&p.ip) {
+            } else if cluster.node_subnet.net.contains(&ip) {
                 "on the node subnet but no anchor leaf's SVI address (acc-provision topology leaf local_ip)"
             } else {
                 "off the node subnet: single-hop eBGP from the node does not reach it"
@@ -147,10 +183,13 @@ pub(super) fn resolve(
         if selected == 0 && !peers.is_empty() {
             no_peer += 1;
         }
+        // A node's own AS: its `node.<name>` BGPConfiguration, else its Calico Node's
+        // spec.bgp.asNumber (both end in the node's as_num key that BIRD's template reads).
         let asn = node_asn
             .iter()
             .find(|(n, _, _)| *n == node.name)
-            .and_then(|(_, a, _)| *a);
+            .and_then(|(_, a, _)| *a)
+            .or(calico.and_then(|c| c.2));
         out.push(NodePeering {
             asn,
             peer_asn,
@@ -164,14 +203,14 @@ pub(super) fn resolve(
             &p.name,
             format!(
                 "peer address {} is {why}: {nodes} node(s) have no session from it",
-                p.ip
+                p.ip.map(|i| i.to_string()).unwrap_or_default()
             ),
         );
     }
     if no_peer > 0
         && let Some(p) = peers.first()
     {
-        d.warning(p.loc, &p.name, format!("{no_peer} of {} node(s) are selected by no BGP peer (check the nodes' labels, e.g. rack_id): they have no session to the fabric", cluster.nodes.len()));
+        d.warning(p.loc, &p.name, format!("{no_peer} of {} node(s) are selected by no BGP peer (check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric", cluster.nodes.len()));
     }
     out
 }
