@@ -129,8 +129,9 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
     assert_eq!(
         warnings,
         [
-            "cluster-dump.yaml:141:3: NetworkPolicy shop/deny-all: warning: NetworkPolicy is read but not modelled yet: the traffic it would deny is simulated as allowed",
-            "cluster-dump.yaml:1:1: (document): warning: read but not simulated (nothing in them changes forwarding, NAT or BGP): ConfigMap ×1 (line 149)",
+            "cluster-dump.yaml:185:3: NetworkPolicy shop/deny-all: warning: NetworkPolicy is read but not modelled yet: the traffic it would deny is simulated as allowed",
+            "cluster-dump.yaml:113:1: (document): warning: read, not modelled: status.podIP (pod addresses: fabsim allocates its own, per design); the first is at this line",
+            "cluster-dump.yaml:1:1: (document): warning: read but not simulated (nothing in them changes forwarding, NAT or BGP): ConfigMap ×1 (line 193)",
         ]
         .map(|w| format!("{}/{w}", dir.display())),
     );
@@ -138,6 +139,7 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
         ("external:clients", "service:shop/web:80"),
         ("pod:shop/debug", "service:shop/web:80"),
         ("pod:shop/web-5d8f7-g5h6i", "1.1.1.1:443/tcp"),
+        ("pod:shop/db-1", "pod:shop/log-agent-0:24224"),
     ] {
         let trace = |f: &str| {
             fabsim(&[
@@ -210,6 +212,12 @@ fn the_dump_places_nodes_and_pods_where_it_says() {
             "web-5d8f7-a1b2c k8s-r2-1 true",
             "web-5d8f7-d3e4f k8s-r2-1 false",
             "web-5d8f7-g5h6i k8s-r1-2 true",
+            "db-0 k8s-r1-1 true",
+            "db-1 k8s-r2-1 true",
+            // The DaemonSet's pods are not in the dump: one per node.
+            "log-agent-0 k8s-r1-1 true",
+            "log-agent-1 k8s-r1-2 true",
+            "log-agent-2 k8s-r2-1 true",
             "debug k8s-r1-1 true",
         ]
     );

@@ -153,15 +153,36 @@ pub fn summarize_bgp(s: &Scenario, name: &str, cfg: &crate::design::bgp::BgpConf
         cfg.fabric_hold_time,
         if cfg.graceful_restart { "on" } else { "off" }
     );
+    // A LoadBalancer IP outside what the design advertises, or outside what the fabric imports,
+    // is never reachable from outside the cluster.
+    let mut unadvertised = Vec::new();
+    let mut not_imported = Vec::new();
     for (i, svc) in s.cluster.services.iter().enumerate() {
         if let Some(ip) = st.lb_ip[i] {
-            let _ = writeln!(
-                out,
-                "  LoadBalancer {}/{}: {ip}",
-                s.cluster.namespace_name(svc.namespace),
-                svc.name
-            );
+            let name = format!("{}/{}", s.cluster.namespace_name(svc.namespace), svc.name);
+            let _ = writeln!(out, "  LoadBalancer {name}: {ip}");
+            if !cfg.advertise_lb.iter().any(|p| p.contains(&ip)) {
+                unadvertised.push(format!("{name} {ip}"));
+            } else if !cfg.import.iter().any(|p| p.contains(&ip)) {
+                not_imported.push(format!("{name} {ip}"));
+            }
         }
+    }
+    if !unadvertised.is_empty() {
+        let _ = writeln!(
+            out,
+            "  warning: {} LoadBalancer service(s) have an IP outside every prefix the design advertises (Calico serviceLoadBalancerIPs, kube-router/Cilium advertisement): clients outside the cluster cannot reach them: {}",
+            unadvertised.len(),
+            unadvertised.join(", ")
+        );
+    }
+    if !not_imported.is_empty() {
+        let _ = writeln!(
+            out,
+            "  warning: {} LoadBalancer service(s) have an IP outside the fabric's import route control: the leaves refuse the route, so clients outside cannot reach them: {}",
+            not_imported.len(),
+            not_imported.join(", ")
+        );
     }
     let _ = writeln!(
         out,

@@ -80,6 +80,8 @@ pub struct ManifestSet {
     pub endpoint_readiness: Vec<(String, String, bool)>,
     /// Namespaces objects are in, with where they were first used.
     pub used_namespaces: BTreeMap<String, Loc>,
+    /// Addresses the objects carry that fabsim allocates itself: what, and the first line.
+    pub given_addresses: BTreeMap<&'static str, u64>,
     /// Named `targetPort`s: (service index, port index, name), looked up in the pods' containers.
     pub named_target_ports: Vec<(usize, usize, At<String>)>,
 }
@@ -213,6 +215,14 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
     }
     for obj in objects {
         read_object(obj, set, &mut ignored, d);
+    }
+    for (what, line) in std::mem::take(&mut set.given_addresses) {
+        let loc = Loc::new(Arc::from(name), line, 1);
+        d.warning(
+            &loc,
+            "(document)",
+            format!("read, not modelled: {what}; the first is at this line"),
+        );
     }
     if !ignored.is_empty() {
         let what: Vec<String> = ignored
@@ -371,8 +381,17 @@ fn read_object(
         }
         "Pod" => {
             let spec = child(obj, "spec");
-            if let Some(s) = spec {
+            let owned = child(obj, "metadata")
+                .and_then(|m| child(m, "ownerReferences"))
+                .is_some();
+            // A workload's pods share its template, which is said once with the workload.
+            if let Some(s) = spec
+                && !owned
+            {
                 not_modelled_pod_spec(s, &path, d);
+            }
+            if let Some(ip) = child(obj, "status").and_then(|s| child(s, "podIP")) {
+                set.given_addresses.entry("status.podIP (pod addresses: fabsim allocates its own, per design)").or_insert(ip.loc.line);
             }
             let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
                 Some(Value::Seq(cs)) => cs
@@ -390,11 +409,19 @@ fn read_object(
                 annotations,
                 node_name: at::<String>(obj, &["spec", "nodeName"], d),
                 ready,
-                owned: child(obj, "metadata").and_then(|m| child(m, "ownerReferences")).is_some(),
+                owned,
                 host_network: at::<bool>(obj, &["spec", "hostNetwork"], d).is_some_and(|a| a.value),
             });
         }
         "Service" => {
+            if let Some(ip) = child(obj, "spec").and_then(|s| child(s, "clusterIP"))
+                && matches!(&ip.value, Value::Str(v) if v != "None")
+                && name.value != "kubernetes"
+            {
+                set.given_addresses
+                    .entry("spec.clusterIP (service addresses: fabsim allocates its own from cluster.service_subnet)")
+                    .or_insert(ip.loc.line);
+            }
             if let Some((s, named)) = service(obj, name, namespace, labels, annotations, &path, d) {
                 let i = set.services.len();
                 set.named_target_ports.extend(named.into_iter().map(|(p, n)| (i, p, n)));
