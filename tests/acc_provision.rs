@@ -206,3 +206,41 @@ designs:
     ]);
     assert!(!out.contains("Sup3rS3cret") && !err.contains("Sup3rS3cret"));
 }
+
+/// Dual stack simulates the IPv4 half with one warning listing the IPv6 subnets; IPv6 only is
+/// one error that says IPv6 is not modelled, with no follow-on "needs node_subnet".
+#[test]
+fn dual_stack_runs_its_ipv4_half_and_ipv6_only_is_refused_once() {
+    let y = |f: &str| {
+        format!(
+            "name: ds\nfabric:\n  spines: [201]\n  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }}]\ncluster: {{}}\ndesigns:\n  - {{ name: a, cni: aci-cni, acc_provision: {{ file: acc-provision/{f} }} }}\n"
+        )
+    };
+    let dir = root().join("tests/data");
+    let (errors, warnings) = messages(&dir, &y("dualstack.inp.yaml"));
+    assert!(errors.is_empty(), "{errors:#?}");
+    let f = dir
+        .join("acc-provision/dualstack.inp.yaml")
+        .display()
+        .to_string();
+    assert_eq!(
+        warnings,
+        [format!(
+            "{f}:6:3: net_config: warning: dual stack: fabsim models IPv4 only; these IPv6 subnets are not simulated: node_subnet 2001:db8:1::1/64 (line 6), pod_subnet 2001:db8:2::1/64 (line 7), extern_dynamic 2001:db8:3::1/120 (line 8)"
+        )]
+    );
+    let s = load_text_in(&dir, &y("dualstack.inp.yaml"));
+    assert_eq!(s.cluster.node_subnet.to_string(), "10.1.0.0/16");
+
+    let (errors, _) = messages(&dir, &y("ipv6-only.inp.yaml"));
+    let f = dir
+        .join("acc-provision/ipv6-only.inp.yaml")
+        .display()
+        .to_string();
+    assert_eq!(
+        errors,
+        [format!(
+            "{f}:5:3: net_config: IPv6 only: fabsim models IPv4 only, so this design cannot be simulated (node_subnet 2001:db8:1::1/64 (line 5), pod_subnet 2001:db8:2::1/64 (line 6), extern_dynamic 2001:db8:3::1/120 (line 7), node_svc_subnet 2001:db8:5::1/120 (line 8))"
+        )]
+    );
+}

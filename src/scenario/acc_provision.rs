@@ -252,7 +252,65 @@ pub fn load_text(file: &str, text: &str, d: &mut Diagnostics) -> Option<AccConfi
     let name: Arc<str> = Arc::from(file);
     let node = super::yaml::parse(&name, text, d)?;
     super::acc_audit::audit(&node, ACI_MODELLED, d);
+    if !ipv4_present(&node, d) {
+        return None;
+    }
     AccConfig::read_file(&node, d)
+}
+
+/// The subnets of `net_config` by family: a dual-stack file simulates its IPv4 half, with one
+/// warning listing the IPv6 entries; an IPv6-only file is refused in one error. `false`: refused.
+pub fn ipv4_present(root: &super::yaml::Node, d: &mut Diagnostics) -> bool {
+    use super::yaml::Value;
+    let Some(net) = super::object::child(root, "net_config") else {
+        return true;
+    };
+    let (mut v4, mut v6) = (0, Vec::new());
+    if let Value::Map(entries) = &net.value {
+        for (k, v) in entries
+            .iter()
+            .filter(|(k, _)| k.name.ends_with("_subnet") || k.name.starts_with("extern_"))
+        {
+            let items: Vec<&super::yaml::Node> = match &v.value {
+                Value::Seq(xs) => xs.iter().collect(),
+                _ => vec![v],
+            };
+            for x in items {
+                match &x.value {
+                    Value::Str(s) if s.contains(':') => {
+                        v6.push(format!("{} {} (line {})", k.name, s.trim(), x.loc.line))
+                    }
+                    Value::Str(_) => v4 += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    match (v4, v6.is_empty()) {
+        (_, true) => true,
+        (0, false) => {
+            d.error(
+                &net.loc,
+                "net_config",
+                format!(
+                    "IPv6 only: fabsim models IPv4 only, so this design cannot be simulated ({})",
+                    v6.join(", ")
+                ),
+            );
+            false
+        }
+        _ => {
+            d.warning(
+                &net.loc,
+                "net_config",
+                format!(
+                    "dual stack: fabsim models IPv4 only; these IPv6 subnets are not simulated: {}",
+                    v6.join(", ")
+                ),
+            );
+            true
+        }
+    }
 }
 
 /// Follows `acc_provision: { file: PATH }` (PATH relative to the scenario's folder).

@@ -406,11 +406,8 @@ impl Decode for DualStackSubnets {
         let mut ok = true;
         for (n, p) in items {
             match &n.value {
-                Value::Str(s) if s.contains(':') => d.warning(
-                    &n.loc,
-                    &p,
-                    format!("`{}` is an IPv6 subnet (dual stack): fabsim models IPv4 only, so this entry is not simulated", s.trim()),
-                ),
+                // IPv6 entries of a dual-stack file are listed once by the importer.
+                Value::Str(s) if s.contains(':') => {}
                 _ => match Subnet::decode(n, &p, d) {
                     Some(s) => out.push(s),
                     None => ok = false,
@@ -418,7 +415,7 @@ impl Decode for DualStackSubnets {
             }
         }
         if ok && out.is_empty() {
-            d.error(&node.loc, path, "no IPv4 subnet: fabsim models IPv4 only");
+            d.error(&node.loc, path, "no IPv4 subnet while the file's other subnets have one: acc-provision refuses such a mix of families (is_valid_dualstack_config), and fabsim models IPv4 only");
             return None;
         }
         ok.then_some(DualStackSubnets(out))

@@ -225,7 +225,11 @@ pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesig
         match read_file(n, &p, base_dir, d) {
             Some((name, node)) => {
                 super::acc_audit::audit(&node, CALICO_FLAVOUR_MODELLED, d);
-                r.flavour = read_flavour(&name, &node, d)
+                if super::acc_provision::ipv4_present(&node, d) {
+                    r.flavour = read_flavour(&name, &node, d)
+                } else {
+                    r.import_failed = true;
+                }
             }
             None => r.import_failed = true,
         }
