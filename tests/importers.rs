@@ -330,3 +330,103 @@ fn cilium_bgp_runs_only_on_the_nodes_its_cluster_config_selects() {
         .collect();
     assert_eq!(up, ["n1", "n1"]);
 }
+
+/// Every real file in `../shared/fixtures` (the products' own examples and test data) loads
+/// with the parts fabsim does not model named; none is an error. acc-provision's are covered in
+/// `tests/acc_provision.rs`.
+#[test]
+fn every_real_product_file_loads_with_its_unmodelled_parts_named() {
+    let fx = root().join("../shared/fixtures");
+    if !fx.is_dir() {
+        eprintln!("skipped: {} is not present on this machine", fx.display());
+        return;
+    }
+    let f = |p: &str| fx.join(p).display().to_string();
+    let scenario = |cluster: &str, design: &str| {
+        format!(
+            "name: fx\nfabric:\n  spines: [201]\n  racks: [{{ id: 1, leaves: [101, 102], border: true, nodes: [kube-master, kube-node-1, kube-node-2] }}]\ncluster:\n  node_subnet: 10.192.0.1/16\n  pod_subnet: 192.168.0.0/16\n  service_subnet: 10.96.0.0/16\n{cluster}designs:\n  - {design}\n"
+        )
+    };
+    let cases = [
+        (
+            scenario(
+                "",
+                &format!(
+                    "{{ name: d, cni: calico, resources: {{ file: {} }} }}",
+                    f("calico/confd-explicit_peering-selectors.input.yaml")
+                ),
+            ),
+            vec![
+                "peerSelector: warning: read, not modelled: peering between nodes",
+                "listenPort: warning: read, not modelled",
+            ],
+        ),
+        (
+            scenario(
+                "",
+                &format!(
+                    "{{ name: d, cni: calico, resources: {{ file: {} }} }}",
+                    f("calico/confd-mesh-ipip-off.input.yaml")
+                ),
+            ),
+            vec![
+                "dual stack: fabsim models IPv4 only; these IPv6 parts are not simulated: 2002::/64",
+            ],
+        ),
+        (
+            scenario(
+                "",
+                &format!(
+                    "{{ name: d, cni: cilium, resources: [{{ file: {} }}, {{ file: {} }}] }}",
+                    f("cilium/containerlab-bgpv2-service-bgp.yaml"),
+                    f("cilium/containerlab-bgpv2-service-lb-ip.yaml")
+                ),
+            ),
+            vec![
+                "IPv6 peering is not modelled",
+                "a Kubernetes Service among the BGP resources is not read here",
+            ],
+        ),
+        (
+            scenario(
+                "",
+                &format!(
+                    "{{ name: d, cni: kube-router, daemonset: {{ file: {} }} }}",
+                    f("kube-router/generic-kuberouter-all-features-advertise-routes.yaml")
+                ),
+            ),
+            vec![
+                "--run-firewall: read, not modelled",
+                "peer address 10.1.201.254 is off the node subnet",
+            ],
+        ),
+        (
+            scenario(
+                &format!(
+                    "  manifests: [{}]\n",
+                    f("kubernetes/guestbook-all-in-one.yaml")
+                ),
+                "{ name: d, cni: calico, bgp: { fabric_asn: 2 } }",
+            ),
+            vec![],
+        ),
+    ];
+    for (y, expected) in cases {
+        let (errors, warnings) = messages(&root(), &y);
+        assert!(errors.is_empty(), "{errors:#?}\n{y}");
+        for e in expected {
+            assert!(
+                warnings.iter().any(|w| w.contains(e)),
+                "missing {e}\n{warnings:#?}"
+            );
+        }
+    }
+    let s = load_text(&scenario(
+        &format!(
+            "  manifests: [{}]\n",
+            f("kubernetes/guestbook-all-in-one.yaml")
+        ),
+        "{ name: d, cni: calico, bgp: { fabric_asn: 2 } }",
+    ));
+    assert_eq!((s.cluster.pods.len(), s.cluster.services.len()), (6, 3));
+}
