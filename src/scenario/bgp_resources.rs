@@ -88,6 +88,9 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
         let kind = get::<String>(doc, &["kind"], d)
             .map(|k| k.value)
             .unwrap_or_default();
+        if kind.starts_with("Cilium") && kind != "CiliumBGPPeeringPolicy" {
+            super::cilium_audit::audit(doc, &kind, d);
+        }
         match kind.as_str() {
             "BGPConfiguration" => {
                 let name = text_at(doc, &["metadata", "name"]).unwrap_or_default();

@@ -222,3 +222,63 @@ pub fn names() -> Vec<&'static str> {
 pub fn use_of(name: &str) -> Option<Use> {
     FLAGS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u)
 }
+
+/// kube-router's node annotations (`pkg/controllers/routing/network_routes_controller.go`): the
+/// ones fabsim models (`None`) and what the others do.
+pub const NODE_ANNOTATIONS: &[(&str, Option<&str>)] = &[
+    ("kube-router.io/peer.ips", None),
+    ("kube-router.io/peer.asns", None),
+    ("kube-router.io/peer.passwords", None),
+    (
+        "kube-router.io/node.asn",
+        Some("the node's own AS; fabsim uses --cluster-asn for every node"),
+    ),
+    (
+        "kube-router.io/node.bgp.communities",
+        Some("communities on the node's routes; the fabric's route maps are not modelled"),
+    ),
+    (
+        "kube-router.io/node.bgp.customimportreject",
+        Some("prefixes the node refuses; the nodes' own routing table is not modelled"),
+    ),
+    (
+        "kube-router.io/path-prepend.as",
+        Some("AS-path prepending; fabsim's paths from the nodes have equal length"),
+    ),
+    (
+        "kube-router.io/path-prepend.repeat-n",
+        Some("AS-path prepending; fabsim's paths from the nodes have equal length"),
+    ),
+    (
+        "kube-router.io/peers",
+        Some("the peers as one YAML list; give them as peer.ips / peer.asns"),
+    ),
+    (
+        "kube-router.io/peer.localips",
+        Some("the node's source address per peer; fabsim uses the node IP"),
+    ),
+    (
+        "kube-router.io/peer.ports",
+        Some("the peers' BGP ports; fabsim assumes 179"),
+    ),
+    (
+        "kube-router.io/rr.client",
+        Some("route reflection between nodes is not modelled"),
+    ),
+    (
+        "kube-router.io/rr.server",
+        Some("route reflection between nodes is not modelled"),
+    ),
+    (
+        "kube-router.io/bgp-local-addresses",
+        Some("the addresses kube-router's BGP listens on; fabsim uses the node IP"),
+    ),
+    (
+        "kube-router.io/pod-cidr",
+        Some("the node's pod range; give it as the Node's spec.podCIDR under cluster.manifests"),
+    ),
+    (
+        "kube-router.io/pod-cidrs",
+        Some("the node's pod ranges; give them as the Node's spec.podCIDR under cluster.manifests"),
+    ),
+];

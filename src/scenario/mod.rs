@@ -7,6 +7,7 @@
 mod acc_audit;
 pub mod acc_provision;
 mod bgp_resources;
+mod cilium_audit;
 pub mod decode;
 pub mod diag;
 mod expand;

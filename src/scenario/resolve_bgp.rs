@@ -226,6 +226,24 @@ pub(super) fn resolve(
                 "node_annotations carry kube-router's peer settings (kube-router.io/peer.*)",
             );
         }
+        let known = super::kube_router_flags::NODE_ANNOTATIONS;
+        for key in ann.value.keys() {
+            match known.iter().find(|(k, _)| k == key) {
+                Some((_, None)) => {}
+                Some((_, Some(what))) => d.warning(
+                    &ann.loc,
+                    &format!("{}.{key}", ann.path),
+                    format!("read, not modelled: {what}"),
+                ),
+                None => {
+                    let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
+                    let hint = super::decode::closest(key, &names)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_else(|| ".".into());
+                    d.warning(&ann.loc, &format!("{}.{key}", ann.path), format!("`{key}` is not a node annotation kube-router reads{hint} As written it has no effect"));
+                }
+            }
+        }
         if let Some(v) = ann.value.get("kube-router.io/peer.asns") {
             match v
                 .split(',')
