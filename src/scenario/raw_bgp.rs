@@ -472,9 +472,10 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
             d.error(
                 &a.loc,
                 &a.path,
+                // Only the name: the value may be a password.
                 format!(
                     "`{}` is not a flag; kube-router's are written --name=value",
-                    a.value
+                    a.value.split('=').next().unwrap_or_default()
                 ),
             );
             continue;
