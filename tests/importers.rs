@@ -123,14 +123,15 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
     let dir = root().join("tests/data/manifests");
     let (errors, warnings) = messages(
         &dir,
-        &std::fs::read_to_string(dir.join("dump.yaml")).unwrap(),
+        &std::fs::read_to_string(dir.join("from-dump.yaml")).unwrap(),
     );
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(
         warnings,
         [
+            "cluster-dump.yaml:148:3: Service default/kubernetes: warning: the API server's service (its endpoints are the control-plane nodes' addresses) is not simulated as a service; reach the API server at a node's address",
             "cluster-dump.yaml:185:3: NetworkPolicy shop/deny-all: warning: NetworkPolicy is read but not modelled yet: the traffic it would deny is simulated as allowed",
-            "cluster-dump.yaml:113:1: (document): warning: read, not modelled: status.podIP (pod addresses: fabsim allocates its own, per design); the first is at this line",
+            "cluster-dump.yaml:113:12: (document): warning: read, not modelled: status.podIP (pod addresses: fabsim allocates its own, per design); the first is at this line",
             "cluster-dump.yaml:1:1: (document): warning: read but not simulated (nothing in them changes forwarding, NAT or BGP): ConfigMap ×1 (line 193)",
         ]
         .map(|w| format!("{}/{w}", dir.display())),
@@ -154,7 +155,7 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
             ])
             .1
         };
-        let (a, b) = (trace("dump"), trace("written"));
+        let (a, b) = (trace("from-dump"), trace("written-out"));
         assert!(a.contains("verdict:"), "{a}");
         assert_eq!(a, b, "{from} → {to}");
     }
@@ -170,7 +171,7 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
         assert_eq!(code, 0, "{err}");
         std::fs::read(out.join("results.json")).unwrap()
     };
-    assert_eq!(results("dump"), results("written"));
+    assert_eq!(results("from-dump"), results("written-out"));
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -178,7 +179,7 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
 /// racks come from the `rack_id` label; node addresses and podCIDRs are the dump's.
 #[test]
 fn the_dump_places_nodes_and_pods_where_it_says() {
-    let s = load("tests/data/manifests/dump.yaml");
+    let s = load("tests/data/manifests/from-dump.yaml");
     let c = &s.cluster;
     let nodes: Vec<String> = c
         .nodes
@@ -429,4 +430,54 @@ fn every_real_product_file_loads_with_its_unmodelled_parts_named() {
         "{ name: d, cni: calico, bgp: { fabric_asn: 2 } }",
     ));
     assert_eq!((s.cluster.pods.len(), s.cluster.services.len()), (6, 3));
+}
+
+/// A dump's traps: pods belong to their owner (the canary's pod is not the main Deployment's,
+/// though its selector matches), finished and evicted pods do not run, fabsim places a Deployment
+/// without pods only on schedulable nodes (not the cordoned w2 nor the tainted cp1), a bare pod's
+/// named port resolves, an SCTP port is left out with a word, a pod on an unknown node is said,
+/// and the LoadBalancer keeps the address its status shows (inside extern_dynamic).
+#[test]
+fn a_dumps_owners_phases_and_cordons_are_honoured() {
+    let dir = root().join("tests/data/manifests");
+    let y = std::fs::read_to_string(dir.join("edge-cases-scenario.yaml")).unwrap();
+    let (errors, mut warnings) = messages(&dir, &y);
+    assert!(errors.is_empty(), "{errors:#?}");
+    warnings.sort();
+    let f = dir.join("edge-cases.yaml").display().to_string();
+    assert_eq!(
+        warnings,
+        [
+            "15:3: Deployment default/web: warning: Deployment asks for 2 replicas and the files hold 1 of its Pods: the Pods are simulated, where they run",
+            "40:3: Pod default/web-7f9-evicted: warning: the Pod's phase is Failed (Evicted): it no longer runs; not simulated",
+            "49:3: Pod default/report-28630980-k5c7j: warning: the Pod's phase is Succeeded: it no longer runs; not simulated",
+            "61:21: Pod default/stray: warning: the Pod runs on node w9, which is in no rack of the fabric: not simulated",
+            "65:118: Service default/legacy: warning: port 3868 is SCTP: only TCP and UDP are modelled; this port is left out",
+        ]
+        .map(|w| format!("{f}:{w}"))
+    );
+    let s = load_text_in(&dir, &y);
+    let c = &s.cluster;
+    let pods: Vec<String> = c
+        .pods
+        .iter()
+        .map(|p| format!("{} {}", p.name, c.nodes[p.node.index()].name))
+        .collect();
+    assert_eq!(
+        pods,
+        [
+            "web-7f9-a w1",
+            "web-canary-5c4-x w2",
+            "metrics-0 w1",
+            "metrics-1 w1",
+            "legacy w1"
+        ]
+    );
+    let legacy = c.services.iter().find(|x| x.name == "legacy").unwrap();
+    assert_eq!((legacy.ports.len(), legacy.ports[0].target_port), (1, 8081));
+    let out = fabsim(&["validate", "tests/data/manifests/edge-cases-scenario.yaml"]).1;
+    assert!(
+        out.contains("LoadBalancer default/web: 10.34.0.20"),
+        "{out}"
+    );
 }

@@ -116,6 +116,9 @@ pub struct Service {
     pub internal_traffic_policy: TrafficPolicy,
     /// `spec.loadBalancerIP`, when the user asks for one.
     pub requested_lb_ip: Option<Ipv4Addr>,
+    /// The address a dump says the LoadBalancer already has (`status.loadBalancer.ingress`):
+    /// kept when the design's pool holds it, as the controller keeps an allocation.
+    pub assigned_lb_ip: Option<Ipv4Addr>,
     /// The ClusterIP, from the cluster's service subnet (.2 upward: .1 is the `kubernetes` service).
     pub cluster_ip: Option<Ipv4Addr>,
     pub labels: Labels,

@@ -14,6 +14,14 @@ use std::collections::BTreeMap;
 
 /// The rack a label value names: the value itself (`3`) or its trailing number (`rack3`,
 /// `rack-3`, `zone-3`).
+/// A node as placement sees it.
+struct NodeInfo {
+    name: String,
+    labels: super::decode::Labels,
+    cordoned: bool,
+    tainted: bool,
+}
+
 fn rack_of(value: &str) -> Option<u32> {
     let digits: String = value
         .chars()
@@ -34,8 +42,9 @@ pub fn apply(
     d: &mut Diagnostics,
 ) {
     place_nodes(&set, rack_label, racks, cluster, d);
-    // Every node's labels (racks' nodes, manifests' Nodes, node_labels), for nodeSelectors.
-    let mut node_labels: Vec<(String, super::decode::Labels)> = Vec::new();
+    // Every node (racks' nodes, manifests' Nodes, node_labels) with its labels, for
+    // nodeSelectors, and whether the scheduler may put new pods there.
+    let mut nodes: Vec<NodeInfo> = Vec::new();
     for r in racks.iter() {
         for n in &r.nodes {
             let labels = cluster
@@ -43,7 +52,13 @@ pub fn apply(
                 .as_ref()
                 .and_then(|l| l.value.get(&n.value).cloned())
                 .unwrap_or_default();
-            node_labels.push((n.value.clone(), labels));
+            let m = set.nodes.iter().find(|m| m.name.value == n.value);
+            nodes.push(NodeInfo {
+                name: n.value.clone(),
+                labels,
+                cordoned: m.is_some_and(|m| m.cordoned),
+                tainted: m.is_some_and(|m| m.tainted),
+            });
         }
     }
 
@@ -77,7 +92,7 @@ pub fn apply(
 
     let mut taken = vec![false; set.pods.len()];
     for w in &set.workloads {
-        if let Some(dep) = workload(w, &set, &mut taken, &node_labels, d) {
+        if let Some(dep) = workload(w, &set, &mut taken, &nodes, d) {
             cluster.deployments.push(dep);
         }
     }
@@ -94,6 +109,17 @@ pub fn apply(
             );
             continue;
         };
+        if !nodes.iter().any(|n| n.name == node.value) {
+            d.warning(
+                &node.loc,
+                &p.path,
+                format!(
+                    "the Pod runs on node {}, which is in no rack of the fabric: not simulated",
+                    node.value
+                ),
+            );
+            continue;
+        }
         let not_ready = if pod_ready(p, &set) {
             Vec::new()
         } else {
@@ -147,6 +173,13 @@ pub fn apply(
                     .all(|(k, v)| w.pod_labels.get(k) == Some(v))
             })
             .flat_map(|w| w.container_ports.iter())
+            .chain(
+                set.pods
+                    .iter()
+                    .filter(|p| p.namespace == svc.namespace.value)
+                    .filter(|p| svc.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
+                    .flat_map(|p| p.container_ports.iter()),
+            )
             .find(|(n, _)| n == &name.value)
             .map(|(_, p)| *p);
         match port {
@@ -234,19 +267,34 @@ fn workload(
     w: &Workload,
     set: &ManifestSet,
     taken: &mut [bool],
-    nodes: &[(String, super::decode::Labels)],
+    nodes: &[NodeInfo],
     d: &mut Diagnostics,
 ) -> Option<RawDeployment> {
-    let selects = |labels: &super::decode::Labels| {
-        let s = &w.selector;
-        !(s.match_labels.is_empty() && s.match_expressions.is_empty()) && s.matches(labels)
+    // A pod is the workload's by its owner (a ReplicaSet of a Deployment, the StatefulSet,
+    // DaemonSet or ReplicaSet itself); an ownerless pod by the workload's selector, as a
+    // ReplicaSet adopts orphans that match it.
+    let owns = |p: &super::manifests::ManifestPod| match &p.owner {
+        Some((kind, name)) if kind == "ReplicaSet" && w.kind == "Deployment" => {
+            match set
+                .replica_set_owner
+                .get(&(p.namespace.clone(), name.clone()))
+            {
+                Some(dep) => *dep == w.name.value,
+                // The ReplicaSet is not in the files: its name is `<deployment>-<hash>`.
+                None => name
+                    .rsplit_once('-')
+                    .is_some_and(|(dep, _)| dep == w.name.value),
+            }
+        }
+        Some((kind, name)) => *kind == w.kind && *name == w.name.value,
+        None => w.selector.matches(&p.labels),
     };
     let mut placement = Vec::new();
     let mut not_ready = Vec::new();
     let mut pod_names = Vec::new();
     let mut found = 0;
     for (i, p) in set.pods.iter().enumerate() {
-        if taken[i] || p.namespace != w.namespace.value || !selects(&p.labels) {
+        if taken[i] || p.namespace != w.namespace.value || !owns(p) {
             continue;
         }
         taken[i] = true;
@@ -262,6 +310,17 @@ fn workload(
             );
             continue;
         };
+        if !nodes.iter().any(|n| n.name == node.value) {
+            d.warning(
+                &node.loc,
+                &p.path,
+                format!(
+                    "the Pod runs on node {}, which is in no rack of the fabric: not simulated",
+                    node.value
+                ),
+            );
+            continue;
+        }
         if !pod_ready(p, set) {
             not_ready.push(At {
                 value: placement.len() as u32,
@@ -288,32 +347,37 @@ fn workload(
             d.warning(&w.loc, &w.path, format!("{} asks for {r} replicas and the files hold {found} of its Pods: the Pods are simulated, where they run", w.kind));
         }
         placement.len() as u32
-    } else if !w.node_selector.is_empty() || w.replicas.is_none() {
-        // fabsim places it: on the nodes its nodeSelector selects (a DaemonSet: one each).
-        let chosen: Vec<&String> = nodes
+    } else {
+        // fabsim places it, on the nodes the scheduler may use: those its nodeSelector selects,
+        // not cordoned or tainted NoSchedule (a DaemonSet: one pod on each, cordoned included).
+        if let Some(loc) = &w.placement_rules {
+            d.warning(loc, &w.path, "affinity / topologySpreadConstraints are not modelled: the files hold no Pod of it, so fabsim places its replicas itself");
+        }
+        let daemon = w.replicas.is_none();
+        let eligible: Vec<&NodeInfo> = nodes
             .iter()
-            .filter(|(_, l)| w.node_selector.iter().all(|(k, v)| l.get(k) == Some(v)))
-            .map(|(n, _)| n)
+            .filter(|n| {
+                w.node_selector
+                    .iter()
+                    .all(|(k, v)| n.labels.get(k) == Some(v))
+            })
+            .filter(|n| !n.tainted && (daemon || !n.cordoned))
             .collect();
-        if chosen.is_empty() {
-            d.warning(
-                &w.loc,
-                &w.path,
-                "its nodeSelector selects no node of the fabric: no pod runs",
-            );
+        if eligible.is_empty() {
+            d.warning(&w.loc, &w.path, "no node of the fabric may run it (nodeSelector, cordons, NoSchedule taints): no pod runs");
             return None;
         }
-        placement = chosen
-            .iter()
-            .map(|n| At {
-                value: (*n).clone(),
-                loc: w.loc.clone(),
-                path: w.path.clone(),
-            })
-            .collect();
-        w.replicas.unwrap_or(placement.len() as u32)
-    } else {
-        w.replicas.unwrap_or(1)
+        if daemon || eligible.len() < nodes.len() {
+            placement = eligible
+                .iter()
+                .map(|n| At {
+                    value: n.name.clone(),
+                    loc: w.loc.clone(),
+                    path: w.path.clone(),
+                })
+                .collect();
+        }
+        w.replicas.unwrap_or(eligible.len() as u32)
     };
     if replicas == 0 {
         d.warning(

@@ -30,6 +30,10 @@ pub struct ManifestNode {
     pub pod_cidr: Option<At<Subnet>>,
     /// `status.addresses[type=InternalIP]`.
     pub ip: Option<At<Ipv4Addr>>,
+    /// `spec.unschedulable`, or a NoSchedule / NoExecute taint: the scheduler puts no new pod
+    /// there (a DaemonSet tolerates `unschedulable`).
+    pub cordoned: bool,
+    pub tainted: bool,
 }
 
 /// A Deployment, StatefulSet, DaemonSet or ReplicaSet: what makes pods.
@@ -50,6 +54,8 @@ pub struct Workload {
     pub node_selector: Labels,
     /// Named container ports of the pod template (for a Service's named `targetPort`).
     pub container_ports: Vec<(String, u16)>,
+    /// Where the template asks for affinity or topology spread (said if fabsim places it).
+    pub placement_rules: Option<Loc>,
 }
 
 /// A Pod object.
@@ -64,8 +70,11 @@ pub struct ManifestPod {
     pub node_name: Option<At<String>>,
     /// `status.conditions[type=Ready]`, when the object has a status.
     pub ready: Option<bool>,
-    pub owned: bool,
+    /// The first `ownerReferences` entry: (kind, name).
+    pub owner: Option<(String, String)>,
     pub host_network: bool,
+    /// Named container ports (for a Service's named `targetPort`).
+    pub container_ports: Vec<(String, u16)>,
 }
 
 /// Everything the manifests gave, before placement.
@@ -78,10 +87,12 @@ pub struct ManifestSet {
     pub services: Vec<RawService>,
     /// EndpointSlice endpoints naming a pod: (namespace, pod, ready).
     pub endpoint_readiness: Vec<(String, String, bool)>,
+    /// ReplicaSets owned by a Deployment: (namespace, ReplicaSet) → Deployment.
+    pub replica_set_owner: BTreeMap<(String, String), String>,
     /// Namespaces objects are in, with where they were first used.
     pub used_namespaces: BTreeMap<String, Loc>,
     /// Addresses the objects carry that fabsim allocates itself: what, and the first line.
-    pub given_addresses: BTreeMap<&'static str, u64>,
+    pub given_addresses: BTreeMap<&'static str, Loc>,
     /// Named `targetPort`s: (service index, port index, name), looked up in the pods' containers.
     pub named_target_ports: Vec<(usize, usize, At<String>)>,
 }
@@ -216,8 +227,7 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
     for obj in objects {
         read_object(obj, set, &mut ignored, d);
     }
-    for (what, line) in std::mem::take(&mut set.given_addresses) {
-        let loc = Loc::new(Arc::from(name), line, 1);
+    for (what, loc) in std::mem::take(&mut set.given_addresses) {
         d.warning(
             &loc,
             "(document)",
@@ -322,16 +332,39 @@ fn read_object(
                     None
                 }
             });
+            let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
+                Some(Value::Seq(cs)) => cs
+                    .iter()
+                    .find(|c| text_at(c, &["type"]).as_deref() == Some("Ready"))
+                    .map(|c| text_at(c, &["status"]).unwrap_or_default()),
+                _ => None,
+            };
+            if let Some(r) = ready.filter(|r| r != "True") {
+                d.warning(&obj.loc, &path, format!("the node's Ready condition is {r}: fabsim simulates it as up (fail it with an event to see the outage)"));
+            }
+            let cordoned = at::<bool>(obj, &["spec", "unschedulable"], d).is_some_and(|a| a.value);
+            let tainted = match child(obj, "spec").and_then(|s| child(s, "taints")).map(|t| &t.value) {
+                Some(Value::Seq(ts)) => ts.iter().any(|t| {
+                    matches!(text_at(t, &["effect"]).as_deref(), Some("NoSchedule" | "NoExecute"))
+                        && text_at(t, &["key"]).as_deref() != Some("node.kubernetes.io/unschedulable")
+                }),
+                _ => false,
+            };
             set.nodes.push(ManifestNode {
                 name,
                 labels,
                 pod_cidr,
                 ip,
+                cordoned,
+                tainted,
             });
         }
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
-            if kind == "ReplicaSet" && child(obj, "metadata").and_then(|m| child(m, "ownerReferences")).is_some() {
-                // Owned by a Deployment, which is read itself; its pods match the Deployment.
+            if kind == "ReplicaSet"
+                && let Some((_, owner)) = owner_of(obj)
+            {
+                // Owned by a Deployment, which is read itself; its pods are the Deployment's.
+                set.replica_set_owner.insert((namespace.value.clone(), name.value.clone()), owner);
                 return;
             }
             let template = child(obj, "spec").and_then(|s| child(s, "template"));
@@ -344,24 +377,22 @@ fn read_object(
                 .and_then(|s| child(s, "selector"))
                 .map(|s| label_selector(s, d))
                 .unwrap_or_default();
+            if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
+                d.error(&obj.loc, &path, format!("a {kind} needs a non-empty spec.selector (apps/v1; Kubernetes refuses it)"));
+                return;
+            }
             let pod_labels = template.map(|t| labels_at(t, &["metadata", "labels"], d)).unwrap_or_default();
             let pod_annotations = template.map(|t| labels_at(t, &["metadata", "annotations"], d)).unwrap_or_default();
             let pod_spec = template.and_then(|t| child(t, "spec"));
             let node_selector = pod_spec.map(|s| labels_at(s, &["nodeSelector"], d)).unwrap_or_default();
-            let mut container_ports = Vec::new();
-            if let Some(Value::Seq(cs)) = pod_spec.and_then(|s| child(s, "containers")).map(|c| &c.value) {
-                for c in cs {
-                    if let Some(Value::Seq(ps)) = child(c, "ports").map(|p| &p.value) {
-                        for p in ps {
-                            if let (Some(n), Some(port)) = (text_at(p, &["name"]), at::<u16>(p, &["containerPort"], d)) {
-                                container_ports.push((n, port.value));
-                            }
-                        }
-                    }
-                }
-            }
+            let container_ports = pod_spec.map(|s| container_ports(s, d)).unwrap_or_default();
+            let placement_rules = pod_spec.and_then(|s| {
+                child(s, "affinity")
+                    .or_else(|| child(s, "topologySpreadConstraints"))
+                    .map(|n| n.loc.clone())
+            });
             if let Some(s) = pod_spec {
-                not_modelled_pod_spec(s, &path, d);
+                host_network(s, &path, d);
             }
             set.workloads.push(Workload {
                 kind,
@@ -377,21 +408,30 @@ fn read_object(
                 pod_annotations,
                 node_selector,
                 container_ports,
+                placement_rules,
             });
         }
         "Pod" => {
             let spec = child(obj, "spec");
-            let owned = child(obj, "metadata")
-                .and_then(|m| child(m, "ownerReferences"))
-                .is_some();
+            let owner = owner_of(obj);
             // A workload's pods share its template, which is said once with the workload.
+            let by_workload = owner
+                .as_ref()
+                .is_some_and(|(k, _)| matches!(k.as_str(), "ReplicaSet" | "StatefulSet" | "DaemonSet"));
             if let Some(s) = spec
-                && !owned
+                && !by_workload
             {
-                not_modelled_pod_spec(s, &path, d);
+                host_network(s, &path, d);
+            }
+            if let Some(phase) = text_at(obj, &["status", "phase"])
+                && matches!(phase.as_str(), "Succeeded" | "Failed")
+            {
+                let reason = text_at(obj, &["status", "reason"]).map(|r| format!(" ({r})")).unwrap_or_default();
+                d.warning(&obj.loc, &path, format!("the Pod's phase is {phase}{reason}: it no longer runs; not simulated"));
+                return;
             }
             if let Some(ip) = child(obj, "status").and_then(|s| child(s, "podIP")) {
-                set.given_addresses.entry("status.podIP (pod addresses: fabsim allocates its own, per design)").or_insert(ip.loc.line);
+                set.given_addresses.entry("status.podIP (pod addresses: fabsim allocates its own, per design)").or_insert(ip.loc.clone());
             }
             let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
                 Some(Value::Seq(cs)) => cs
@@ -407,10 +447,11 @@ fn read_object(
                 namespace: namespace.value,
                 labels,
                 annotations,
-                node_name: at::<String>(obj, &["spec", "nodeName"], d),
+                node_name: at::<String>(obj, &["spec", "nodeName"], d).filter(|n| !n.value.is_empty()),
                 ready,
-                owned,
+                owner,
                 host_network: at::<bool>(obj, &["spec", "hostNetwork"], d).is_some_and(|a| a.value),
+                container_ports: spec.map(|s| container_ports(s, d)).unwrap_or_default(),
             });
         }
         "Service" => {
@@ -420,7 +461,7 @@ fn read_object(
             {
                 set.given_addresses
                     .entry("spec.clusterIP (service addresses: fabsim allocates its own from cluster.service_subnet)")
-                    .or_insert(ip.loc.line);
+                    .or_insert(ip.loc.clone());
             }
             if let Some((s, named)) = service(obj, name, namespace, labels, annotations, &path, d) {
                 let i = set.services.len();
@@ -453,6 +494,10 @@ fn read_object(
         other => {
             let key = if NOTHING_TO_SIMULATE.contains(&other) || other.is_empty() {
                 other.to_string()
+            } else if other.starts_with("Cilium")
+                || matches!(other, "BGPConfiguration" | "BGPPeer" | "IPPool" | "FelixConfiguration")
+            {
+                format!("{other} (a BGP resource: give it under a design's `resources`)")
             } else {
                 format!("{other} (not a kind fabsim knows)")
             };
@@ -461,18 +506,40 @@ fn read_object(
     }
 }
 
-/// Pod spec fields that change where or how a pod talks and that fabsim does not model.
-fn not_modelled_pod_spec(spec: &Node, path: &str, d: &mut Diagnostics) {
+/// `hostNetwork: true`: the pod talks with its node's address, which fabsim does not model.
+fn host_network(spec: &Node, path: &str, d: &mut Diagnostics) {
     if let Some(h) = child(spec, "hostNetwork")
         && matches!(h.value, Value::Bool(true))
     {
         d.warning(&h.loc, path, "hostNetwork: true is not modelled: the pod is simulated with its own pod IP, not its node's");
     }
-    for key in ["affinity", "topologySpreadConstraints"] {
-        if let Some(n) = child(spec, key) {
-            d.warning(&n.loc, path, format!("{key} is not modelled: without Pods that say where they run, fabsim spreads the replicas itself (fewest pods first)"));
+}
+
+/// The first owner of an object (`metadata.ownerReferences[0]`): (kind, name).
+fn owner_of(obj: &Node) -> Option<(String, String)> {
+    let o = child(obj, "metadata")
+        .and_then(|m| child(m, "ownerReferences"))
+        .and_then(super::object::first)?;
+    Some((text_at(o, &["kind"])?, text_at(o, &["name"])?))
+}
+
+/// The named container ports of a pod spec.
+fn container_ports(spec: &Node, d: &mut Diagnostics) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    if let Some(Value::Seq(cs)) = child(spec, "containers").map(|c| &c.value) {
+        for c in cs {
+            if let Some(Value::Seq(ps)) = child(c, "ports").map(|p| &p.value) {
+                for p in ps {
+                    if let (Some(n), Some(port)) =
+                        (text_at(p, &["name"]), at::<u16>(p, &["containerPort"], d))
+                    {
+                        out.push((n, port.value));
+                    }
+                }
+            }
         }
     }
+    out
 }
 
 /// Named `targetPort`s of one service: (port index, name).
@@ -504,7 +571,26 @@ fn service(
     }
     if namespace.value == "default" && name.value == "kubernetes" {
         // The API server's own service: fabsim reserves its ClusterIP (.1) already.
+        d.warning(&obj.loc, path, "the API server's service (its endpoints are the control-plane nodes' addresses) is not simulated as a service; reach the API server at a node's address");
         return None;
+    }
+    if let Some(Value::Seq(fams)) = spec.and_then(|s| child(s, "ipFamilies")).map(|f| &f.value)
+        && !fams
+            .iter()
+            .any(|f| matches!(&f.value, Value::Str(x) if x == "IPv4"))
+    {
+        d.warning(
+            &obj.loc,
+            path,
+            "an IPv6-only service (ipFamilies): IPv6 is not modelled; not simulated",
+        );
+        return None;
+    }
+    if kind.value == "NodePort" {
+        d.warning(&kind.loc, path, "type NodePort: reaching the service at a node's port from outside is not modelled; simulated as its ClusterIP inside the cluster");
+    }
+    if let Some(c) = spec.and_then(|s| child(s, "loadBalancerClass")) {
+        d.warning(&c.loc, path, "loadBalancerClass: another LoadBalancer implementation serves it in the cluster; fabsim gives it an address from the design's pool");
     }
     if text_at(obj, &["spec", "clusterIP"]).as_deref() == Some("None") {
         d.warning(&obj.loc, path, "a headless service (clusterIP: None) has no service IP: clients reach its pods directly; not simulated as a service");
@@ -546,6 +632,17 @@ fn service(
                 loc: p.loc.clone(),
                 path: format!("{path}.spec.ports"),
             });
+            if !matches!(protocol.value.as_str(), "TCP" | "UDP") {
+                d.warning(
+                    &protocol.loc,
+                    path,
+                    format!(
+                        "port {} is {}: only TCP and UDP are modelled; this port is left out",
+                        port.value, protocol.value
+                    ),
+                );
+                continue;
+            }
             ports.push(RawServicePort {
                 name: text_at(p, &["name"]),
                 port,
@@ -555,7 +652,7 @@ fn service(
         }
     }
     if ports.is_empty() {
-        d.error(&obj.loc, path, "a service needs at least one port");
+        d.warning(&obj.loc, path, "no TCP or UDP port: not simulated");
         return None;
     }
     if let Some(a) = spec.and_then(|s| child(s, "sessionAffinity"))
@@ -579,21 +676,38 @@ fn service(
             "loadBalancerSourceRanges are not modelled: every client is admitted",
         );
     }
-    let load_balancer_ip = at::<String>(obj, &["spec", "loadBalancerIP"], d)
-        .or_else(|| {
-            // What `kubectl get -o yaml` shows: the address the LoadBalancer was given.
-            match child(obj, "status").and_then(|s| child(s, "loadBalancer")).and_then(|l| child(l, "ingress")).map(|i| &i.value) {
-                Some(Value::Seq(v)) => v.iter().find_map(|i| at::<String>(i, &["ip"], d)),
-                _ => None,
-            }
-        })
-        .and_then(|a| match a.value.parse::<Ipv4Addr>() {
-            Ok(ip) => Some(At { value: ip, loc: a.loc, path: a.path }),
-            Err(_) => {
-                d.warning(&a.loc, path, format!("LoadBalancer IP `{}` is not an IPv4 address: fabsim allocates one (IPv6 is not modelled)", a.value));
-                None
-            }
-        });
+    let v4 = |a: At<String>, d: &mut Diagnostics| match a.value.parse::<Ipv4Addr>() {
+        Ok(ip) => Some(At {
+            value: ip,
+            loc: a.loc,
+            path: a.path,
+        }),
+        Err(_) if a.value.contains(':') => {
+            d.warning(&a.loc, path, format!("LoadBalancer IP `{}` is IPv6, which is not modelled: fabsim allocates an IPv4 one", a.value));
+            None
+        }
+        Err(_) => {
+            d.error(
+                &a.loc,
+                path,
+                format!("LoadBalancer IP `{}` is not an IP address", a.value),
+            );
+            None
+        }
+    };
+    let load_balancer_ip = at::<String>(obj, &["spec", "loadBalancerIP"], d).and_then(|a| v4(a, d));
+    // What `kubectl get -o yaml` shows: the address the LoadBalancer already has.
+    let assigned_lb_ip = match child(obj, "status")
+        .and_then(|s| child(s, "loadBalancer"))
+        .and_then(|l| child(l, "ingress"))
+        .map(|i| &i.value)
+    {
+        Some(Value::Seq(v)) => v
+            .iter()
+            .find_map(|i| at::<String>(i, &["ip"], d))
+            .and_then(|a| v4(a, d)),
+        _ => None,
+    };
     Some((
         RawService {
             loc: obj.loc.clone(),
@@ -606,6 +720,7 @@ fn service(
             external_traffic_policy: at(obj, &["spec", "externalTrafficPolicy"], d),
             internal_traffic_policy: at(obj, &["spec", "internalTrafficPolicy"], d),
             load_balancer_ip,
+            assigned_lb_ip,
             labels,
             annotations,
         },

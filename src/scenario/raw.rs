@@ -85,6 +85,14 @@ pub struct RawScenario {
 
 impl RawScenario {
     pub fn decode(node: &Node, d: &mut Diagnostics, base_dir: &std::path::Path) -> Option<Self> {
+        // A Kubernetes object or list given where a scenario is expected (`fabsim validate
+        // dump.yaml`): say what it is instead of listing its keys as unknown.
+        if let Some(kind) = super::object::text_at(node, &["kind"])
+            && super::object::child(node, "apiVersion").is_some()
+        {
+            d.error(&node.loc, "", format!("this is a Kubernetes {kind}, not a fabsim scenario: name the file in a scenario, under `cluster: {{ manifests: [FILE] }}` (or a design's `resources`, `daemonset`)"));
+            return None;
+        }
         let mut f = Fields::strict(node, "", d)?;
         let name = f.req_at("name", d);
         let seed = f.opt("seed", d).unwrap_or(1);
@@ -468,6 +476,8 @@ pub struct RawService {
     pub external_traffic_policy: Option<At<String>>,
     pub internal_traffic_policy: Option<At<String>>,
     pub load_balancer_ip: Option<At<Ipv4Addr>>,
+    /// `assigned_lb_ip`: the address the LoadBalancer already has (a dump's status).
+    pub assigned_lb_ip: Option<At<Ipv4Addr>>,
     pub labels: Labels,
     pub annotations: Labels,
 }
@@ -504,6 +514,7 @@ impl RawService {
         let external_traffic_policy = f.opt_at("external_traffic_policy", d);
         let internal_traffic_policy = f.opt_at("internal_traffic_policy", d);
         let load_balancer_ip = f.opt_at("load_balancer_ip", d);
+        let assigned_lb_ip = f.opt_at("assigned_lb_ip", d);
         let labels = f.opt("labels", d).unwrap_or_default();
         let annotations = f.opt("annotations", d).unwrap_or_default();
         let loc = f.loc().clone();
@@ -524,6 +535,7 @@ impl RawService {
             external_traffic_policy,
             internal_traffic_policy,
             load_balancer_ip,
+            assigned_lb_ip,
             labels,
             annotations,
         })

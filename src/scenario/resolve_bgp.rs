@@ -560,7 +560,9 @@ pub(super) fn resolve(
         }
     };
     let has_lb = cluster.services.iter().any(|s| {
-        s.kind == crate::cluster::ServiceType::LoadBalancer && s.requested_lb_ip.is_none()
+        s.kind == crate::cluster::ServiceType::LoadBalancer
+            && s.requested_lb_ip.is_none()
+            && s.assigned_lb_ip.is_none()
     });
     if has_lb && lb_pool.is_empty() {
         d.error(&rd.loc, &rd.path, format!(

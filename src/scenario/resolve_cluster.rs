@@ -330,6 +330,7 @@ pub(super) fn resolve_cluster(
             external_traffic_policy: etp,
             internal_traffic_policy: itp,
             requested_lb_ip: requested_lb_ip(rs, d),
+            assigned_lb_ip: rs.assigned_lb_ip.as_ref().map(|a| a.value),
             cluster_ip: raw
                 .service_subnet
                 .as_ref()

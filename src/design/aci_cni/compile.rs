@@ -445,9 +445,21 @@ fn allocate_lb_ips(cluster: &Cluster, cfg: &AciConfig) -> Vec<Option<Ipv4Addr>> 
             lb_ip[i] = Some(ip);
         }
     }
+    // An address the service already has (a dump's status) stays when a pool holds it.
+    for (i, s) in cluster.services.iter().enumerate() {
+        if let (None, Some(ip)) = (s.requested_lb_ip, s.assigned_lb_ip)
+            && s.kind == ServiceType::LoadBalancer
+            && (in_pool(&cfg.extern_dynamic, ip) || in_pool(&cfg.extern_static, ip))
+            && !used.contains(&ip)
+        {
+            used.push(ip);
+            lb_ip[i] = Some(ip);
+        }
+    }
     let mut cursor = 0u64;
     for (i, s) in cluster.services.iter().enumerate() {
-        if s.kind != ServiceType::LoadBalancer || s.requested_lb_ip.is_some() {
+        if s.kind != ServiceType::LoadBalancer || s.requested_lb_ip.is_some() || lb_ip[i].is_some()
+        {
             continue;
         }
         while let Some(ip) = pool_host(&cfg.extern_dynamic, cursor) {

@@ -196,7 +196,7 @@ impl BgpState {
         let mut used: Vec<Ipv4Addr> = cluster
             .services
             .iter()
-            .filter_map(|s| s.requested_lb_ip)
+            .filter_map(|s| s.requested_lb_ip.or(s.assigned_lb_ip))
             .collect();
         // A CiliumLoadBalancerIPPool with a serviceSelector serves only the services it selects.
         let pool_serves = |net: &Ipv4Net, svc: &crate::cluster::Service| {
@@ -215,7 +215,8 @@ impl BgpState {
             if s.kind != ServiceType::LoadBalancer {
                 continue;
             }
-            lb_ip[i] = s.requested_lb_ip.or_else(|| {
+            // A dump's status address stays, like a requested one.
+            lb_ip[i] = s.requested_lb_ip.or(s.assigned_lb_ip).or_else(|| {
                 for (k, net) in cfg.lb_pool.iter().enumerate() {
                     if !pool_serves(net, s) {
                         continue;
