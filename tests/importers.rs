@@ -481,3 +481,38 @@ fn a_dumps_owners_phases_and_cordons_are_honoured() {
         "{out}"
     );
 }
+
+/// A flag kube-router would refuse is an error at the flag's own line in the DaemonSet manifest;
+/// a flag given twice is said (kube-router takes the last).
+#[test]
+fn bad_kube_router_flags_are_errors_at_their_line() {
+    let dir = std::env::temp_dir().join(format!("fabsim-krflags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ds = std::fs::read_to_string(root().join("tests/data/kube-router/daemonset.yaml"))
+        .unwrap()
+        .replace("\"--cluster-asn=64512\"", "\"--cluster-asn=65OO1\"")
+        .replace(
+            "\"--bgp-holdtime=30s\"",
+            "\"--bgp-holdtime=5\"\n        - \"--run-router=false\"",
+        );
+    std::fs::write(dir.join("ds.yaml"), ds).unwrap();
+    let y = "name: kr\nfabric:\n  spines: [201]\n  racks: [{ id: 1, leaves: [101, 102], border: true, nodes: [n1] }]\ncluster: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.0/16 }\ndesigns:\n  - { name: kr, cni: kube-router, bgp: { fabric_asn: 2 }, daemonset: { file: ds.yaml } }\n";
+    let (errors, warnings) = messages(&dir, y);
+    let f = dir.join("ds.yaml").display().to_string();
+    assert_eq!(
+        errors,
+        [
+            format!(
+                "{f}:30:11: DaemonSet kube-router.args[6]: --cluster-asn `65OO1` is not an AS number (1–4294967295): kube-router refuses to start"
+            ),
+            format!(
+                "{f}:31:11: DaemonSet kube-router.args[7]: --bgp-holdtime: `5` has no unit; write it like 5us, 100ms, 3s or 2m"
+            ),
+        ]
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&format!("{f}:32:11: DaemonSet kube-router.args[8]: warning: --run-router is given again (first at {f}:24"))),
+        "{warnings:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

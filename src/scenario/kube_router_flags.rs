@@ -282,3 +282,39 @@ pub const NODE_ANNOTATIONS: &[(&str, Option<&str>)] = &[
         Some("the node's pod ranges; give them as the Node's spec.podCIDR under cluster.manifests"),
     ),
 ];
+
+/// The flags as kube-router's pflag leaves them (a later flag wins), each with where it was
+/// written (the design's `args` or the DaemonSet manifest's line).
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    values: super::decode::Labels,
+    at: std::collections::BTreeMap<String, (super::diag::Loc, String)>,
+}
+
+impl Flags {
+    pub fn set(&mut self, name: &str, value: &str, loc: &super::diag::Loc, path: &str) {
+        self.values.insert(name.to_string(), value.to_string());
+        self.at
+            .insert(name.to_string(), (loc.clone(), path.to_string()));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.values.get(name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// Where the flag was written; `fallback` when it was not.
+    pub fn place<'a>(
+        &'a self,
+        name: &str,
+        fallback: (&'a super::diag::Loc, &'a str),
+    ) -> (&'a super::diag::Loc, &'a str) {
+        self.at
+            .get(name)
+            .map(|(l, p)| (l, p.as_str()))
+            .unwrap_or(fallback)
+    }
+}

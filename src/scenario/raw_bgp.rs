@@ -464,8 +464,8 @@ pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCal
 }
 
 /// kube-router's flags as its DaemonSet passes them: `--name=value` or `--name` (true).
-pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
-    let mut out = Labels::new();
+pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> super::kube_router_flags::Flags {
+    let mut out = super::kube_router_flags::Flags::default();
     let mut admin = Vec::new();
     for a in args {
         let Some(body) = a.value.strip_prefix("--") else {
@@ -506,7 +506,20 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> Labels {
             Some(Use::Admin) => admin.push(format!("--{k}")),
             _ => {}
         }
-        out.insert(k.to_string(), v.to_string());
+        if let Some(v0) = out.get(k)
+            && v0 != v
+        {
+            let (l, p) = out.place(k, (&a.loc, &a.path));
+            d.warning(
+                &a.loc,
+                &a.path,
+                format!(
+                    "--{k} is given again (first at {}:{}, {p}): kube-router takes the last one",
+                    l.file, l.line
+                ),
+            );
+        }
+        out.set(k, v, &a.loc, &a.path);
     }
     if let Some(first) = args.first()
         && !admin.is_empty()

@@ -32,7 +32,7 @@ fn nets(v: &[Cidr]) -> Vec<Ipv4Net> {
 }
 
 fn bool_flag(
-    flags: &super::decode::Labels,
+    flags: &super::kube_router_flags::Flags,
     name: &str,
     default: bool,
     rd: &RawDesign,
@@ -43,11 +43,9 @@ fn bool_flag(
         Some("true") => true,
         Some("false") => false,
         Some(v) => {
-            d.error(
-                &rd.loc,
-                &format!("{}.args", rd.path),
-                format!("--{name}={v}: expected true or false"),
-            );
+            let args = format!("{}.args", rd.path);
+            let (loc, path) = flags.place(name, (&rd.loc, &args));
+            d.error(loc, path, format!("--{name}={v}: expected true or false"));
             default
         }
     }
@@ -80,19 +78,27 @@ pub(super) fn resolve(
     }
     let dur_flag = |name: &str, d: &mut Diagnostics| -> Option<Nanos> {
         let v = flags.get(name)?;
+        let args = format!("{}.args", rd.path);
+        let (loc, path) = flags.place(name, (&rd.loc, &args));
         Nanos::parse(v)
-            .map_err(|m| {
-                d.error(
-                    &rd.loc,
-                    &format!("{}.args", rd.path),
-                    format!("--{name}: {m}"),
-                )
-            })
+            .map_err(|m| d.error(loc, path, format!("--{name}: {m}")))
             .ok()
     };
+    let flag_at = |name: &str| -> (super::diag::Loc, String) {
+        let args = format!("{}.args", rd.path);
+        let (l, p) = flags.place(name, (&rd.loc, &args));
+        (l.clone(), p.to_string())
+    };
 
-    // AS numbers.
-    let kr_asn = flags.get("cluster-asn").and_then(|v| v.parse().ok());
+    // AS numbers. kube-router refuses to start on an --cluster-asn that is not a number.
+    let kr_asn = flags.get("cluster-asn").and_then(|v| match v.parse::<u32>() {
+        Ok(a) if a > 0 => Some(a),
+        _ => {
+            let (l, p) = flag_at("cluster-asn");
+            d.error(&l, &p, format!("--cluster-asn `{v}` is not an AS number (1–4294967295): kube-router refuses to start"));
+            None
+        }
+    });
     let cluster_asn = r
         .bgp
         .cluster_asn
@@ -298,12 +304,15 @@ pub(super) fn resolve(
                     if let Some(ips) = &ips
                         && ips.len() != v.len()
                     {
-                        d.error(&rd.loc, &rd.path, format!("--peer-router-ips lists {} peer(s) but --peer-router-asns {}: kube-router needs one AS per peer IP", ips.len(), v.len()));
+                        {
+                            let (l, p) = flag_at("peer-router-asns");
+                            d.error(&l, &p, format!("--peer-router-ips lists {} peer(s) but --peer-router-asns {}: kube-router needs one AS per peer IP", ips.len(), v.len()));
+                        }
                     }
                 }
                 Err(_) => d.error(
-                    &rd.loc,
-                    &rd.path,
+                    &flag_at("peer-router-asns").0,
+                    &flag_at("peer-router-asns").1,
                     "--peer-router-asns is not a comma-separated list of AS numbers",
                 ),
             }
@@ -322,7 +331,10 @@ pub(super) fn resolve(
                     global_password = Some(p);
                     annotated_password = None;
                 }
-                None => d.error(&rd.loc, &rd.path, "--peer-router-passwords is not base64 (kube-router expects base64-encoded passwords)"),
+                None => {
+                    let (l, p) = flag_at("peer-router-passwords");
+                    d.error(&l, &p, "--peer-router-passwords is not base64 (kube-router expects base64-encoded passwords)")
+                }
             }
         }
     }
