@@ -506,8 +506,11 @@ pub fn parse_args(args: &[At<String>], d: &mut Diagnostics) -> super::kube_route
             Some(Use::Admin) => admin.push(format!("--{k}")),
             _ => {}
         }
+        // Twice in one list is likely a slip; the design's `args` overriding the DaemonSet's is
+        // what they are for.
         if let Some(v0) = out.get(k)
             && v0 != v
+            && out.place(k, (&a.loc, &a.path)).0.file == a.loc.file
         {
             let (l, p) = out.place(k, (&a.loc, &a.path));
             d.warning(
