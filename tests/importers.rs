@@ -240,7 +240,7 @@ fn calico_per_node_objects_apply_to_the_nodes_they_select() {
         "tests/data/calico/bgp-default.yaml:3:1: BGPConfiguration: warning: read, no effect on what fabsim simulates: logSeverityScreen",
         "tests/data/calico/bgp-nodes.yaml:10:9: BGPConfiguration node.n1.spec.listenPort: warning: read, not modelled: BIRD on this node listens on another port; it still connects out to the fabric's 179, so its sessions come up",
         "tests/data/calico/bgp-nodes.yaml:10:27: BGPConfiguration node.n1.spec.nodeToNodeMeshEnabled: warning: `nodeToNodeMeshEnabled` is read by Calico only from the `default` BGPConfiguration: ignored on a node's",
-        "tests/data/calico/bgp-peers.yaml:7:3: BGPPeer rack1-leaf101: warning: 1 of 5 node(s) are selected by no BGP peer (check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric",
+        "tests/data/calico/bgp-peers.yaml:7:3: BGPPeer rack1-leaf101: warning: 1 of 5 node(s) are selected by no BGP peer (n5; check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric",
         "tests/data/calico/bgp-peers.yaml:18:79: BGPPeer.spec.keepOriginalNextHop: warning: read, not modelled: the next hop is always the advertising node in fabsim",
         "tests/data/calico/bgp-peers.yaml:22:32: BGPPeer.spec.peerSelector: warning: read, not modelled: peering between nodes (route reflectors) is not modelled; this peer is left out",
         "tests/data/calico/bgp-peers.yaml:23:3: BGPPeer n4-remote: warning: peer address 192.0.2.1 is off the node subnet: single-hop eBGP from the node does not reach it: 1 node(s) have no session from it",

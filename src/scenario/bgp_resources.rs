@@ -229,6 +229,7 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
                 }
             }
             "IPPool" => {
+                not_modelled_fields(doc, "IPPool", IP_POOL_FIELDS, d);
                 let Some(cidr) = v4(doc, &["spec", "cidr"], &mut skipped, d) else {
                     continue;
                 };
@@ -255,7 +256,8 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
                 ));
             }
             // Said below (the v1 Cilium policy) or nothing to simulate (namespaces, secrets).
-            "CiliumBGPPeeringPolicy" | "Namespace" | "Secret" => {}
+            "CiliumBGPPeeringPolicy" => {}
+            "Namespace" | "Secret" => d.warning(&doc.loc, "(document)", format!("a {kind} among the BGP resources: nothing in it changes BGP; not read (Namespaces go under cluster.manifests)")),
             "Service" | "Deployment" | "Pod" | "Node" | "StatefulSet" | "DaemonSet"
             | "EndpointSlice" => {
                 d.warning(&doc.loc, "(document)", format!("a Kubernetes {kind} among the BGP resources is not read here: give it under cluster.manifests"));
@@ -380,6 +382,47 @@ const BGP_CONFIGURATION_FIELDS: &[(&str, Option<&str>)] = &[
     ("programClusterRoutes", Some("")),
 ];
 
+/// The fields of a Calico IPPool spec fabsim models.
+const IP_POOL_FIELDS: &[(&str, Option<&str>)] = &[
+    ("cidr", None),
+    ("blockSize", None),
+    ("natOutgoing", None),
+    (
+        "ipipMode",
+        Some(
+            "IPIP encapsulation between nodes (Always / CrossSubnet) is not modelled: pod traffic is routed natively through the fabric",
+        ),
+    ),
+    (
+        "vxlanMode",
+        Some(
+            "VXLAN encapsulation between nodes is not modelled: pod traffic is routed natively through the fabric",
+        ),
+    ),
+    (
+        "nodeSelector",
+        Some("which nodes take addresses from the pool; fabsim's pool serves every node"),
+    ),
+    (
+        "disabled",
+        Some("a disabled pool still hands out addresses in fabsim"),
+    ),
+    (
+        "disableBGPExport",
+        Some("fabsim advertises the pool's blocks"),
+    ),
+    ("allowedUses", Some("")),
+    ("assignmentMode", Some("")),
+    (
+        "ipip",
+        Some("IPIP encapsulation between nodes is not modelled"),
+    ),
+    (
+        "nat-outgoing",
+        Some("the v1 spelling; fabsim reads natOutgoing"),
+    ),
+];
+
 /// The fields of a Calico BGPPeer spec fabsim models.
 const BGP_PEER_FIELDS: &[(&str, Option<&str>)] = &[
     ("peerIP", None),
@@ -430,9 +473,13 @@ fn not_modelled_fields(
         return;
     };
     let mut quiet = Vec::new();
-    for (k, _) in fields {
+    for (k, v) in fields {
+        // A feature switched off (`ipipMode: Never`, `false`) changes nothing.
+        let off = matches!(&v.value, Value::Bool(false))
+            || matches!(&v.value, Value::Str(x) if x == "Never" || x == "Disabled");
         match known.iter().find(|(n, _)| *n == k.name) {
             Some((_, None)) => {}
+            Some((_, Some(_))) if off => {}
             Some((_, Some(""))) => quiet.push(k.name.clone()),
             Some((_, Some(what))) => d.warning(
                 &k.loc,

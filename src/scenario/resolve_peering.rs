@@ -134,7 +134,8 @@ pub(super) fn resolve(
     let node_ips: BTreeSet<Ipv4Addr> = cluster.nodes.iter().map(|n| n.ip).collect();
     // Per peer: the nodes it selects that cannot reach it, and why (said once per peer).
     let mut unreachable: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
-    let mut no_peer = 0usize;
+    let mut no_peer: Vec<&str> = Vec::new();
+    let mut peer_used = vec![false; peers.len()];
     let mut out = Vec::with_capacity(cluster.nodes.len());
     for (i, node) in cluster.nodes.iter().enumerate() {
         let mut labels = node.labels.clone();
@@ -155,6 +156,7 @@ pub(super) fn resolve(
             if !p.applies.to(node, &labels) {
                 continue;
             }
+            peer_used[k] = true;
             selected += 1;
             peer_asn = peer_asn.or(p.asn);
             let Some(ip) = p.ip else {
@@ -181,7 +183,7 @@ pub(super) fn resolve(
             e.0 += 1;
         }
         if selected == 0 && !peers.is_empty() {
-            no_peer += 1;
+            no_peer.push(&node.name);
         }
         // A node's own AS: its `node.<name>` BGPConfiguration, else its Calico Node's
         // spec.bgp.asNumber (both end in the node's as_num key that BIRD's template reads).
@@ -207,10 +209,21 @@ pub(super) fn resolve(
             ),
         );
     }
-    if no_peer > 0
-        && let Some(p) = peers.first()
+    if let Some(p) = peers.first()
+        && !no_peer.is_empty()
     {
-        d.warning(p.loc, &p.name, format!("{no_peer} of {} node(s) are selected by no BGP peer (check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric", cluster.nodes.len()));
+        let more = if no_peer.len() > 5 { ", …" } else { "" };
+        let names: Vec<&str> = no_peer.iter().take(5).copied().collect();
+        d.warning(p.loc, &p.name, format!("{} of {} node(s) are selected by no BGP peer ({}{more}; check the nodes' labels against the peers' selectors, e.g. rack_id): they have no session to the fabric", no_peer.len(), cluster.nodes.len(), names.join(", ")));
+    }
+    for (p, used) in peers.iter().zip(&peer_used) {
+        if !used {
+            d.warning(
+                p.loc,
+                &p.name,
+                "selects no node of the cluster: this peer is never used",
+            );
+        }
     }
     out
 }
