@@ -285,10 +285,15 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
     let read_any = docs.iter().any(|doc| {
         get::<String>(doc, &["kind"], d).is_some_and(|k| READ.contains(&k.value.as_str()))
     });
-    if !read_any && let Some(doc) = docs.first() {
+    if !read_any {
+        // An empty or comment-only file is said where the scenario names it.
+        let (loc, path) = match docs.first() {
+            Some(doc) => (doc.loc.clone(), "(document)".to_string()),
+            None => (files[0].1.loc.clone(), files[0].1.path.clone()),
+        };
         d.error(
-            &doc.loc,
-            "(document)",
+            &loc,
+            &path,
             format!(
                 "{} holds no Calico or Cilium resource fabsim reads ({})",
                 files
