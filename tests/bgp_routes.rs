@@ -747,3 +747,34 @@ designs:
         "{all:?}"
     );
 }
+
+/// Inside the cluster's own ranges the BGP designs do not take the default route: a pod reaches
+/// a node's address (the API server on :6443) across the leaves on the node subnet, masqueraded
+/// by Calico's natOutgoing (its pools exclude node addresses); an address of the pod pool or the
+/// service range that nothing holds is dropped, never sent out of the L3Out.
+#[test]
+fn addresses_inside_the_cluster_never_leave_through_the_l3out() {
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let (t, o) = walk_design(&s, "calico", "pod:shop/batch-1", "10.32.0.2:6443", None);
+    assert_eq!(o.verdict, fabsim::dataplane::Verdict::Delivered);
+    let text = serde_json::to_string(&t).unwrap();
+    assert!(
+        text.contains("on the node subnet") && text.contains("its host network"),
+        "{text}"
+    );
+    assert!(!text.contains("L3Out"), "{text}");
+    for design in ["calico", "kube-router", "cilium"] {
+        for to in ["10.33.200.77:80", "10.96.200.77:80"] {
+            let (t, o) = walk_design(&s, design, "pod:shop/batch-1", to, None);
+            assert_eq!(
+                o.reason,
+                fabsim::dataplane::Reason::NoRoute,
+                "{design} {to}"
+            );
+            assert!(
+                !serde_json::to_string(&t).unwrap().contains("L3Out"),
+                "{design} {to}"
+            );
+        }
+    }
+}

@@ -225,7 +225,11 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
         }
     }
     if objects.is_empty() {
-        d.warning(&Loc::new(Arc::from(name), 1, 1), "(document)", "holds no Kubernetes object: nothing read from this file");
+        d.warning(
+            &Loc::new(Arc::from(name), 1, 1),
+            "(document)",
+            "holds no Kubernetes object: nothing read from this file",
+        );
     }
     for obj in objects {
         read_object(obj, set, &mut ignored, d);

@@ -263,6 +263,29 @@ impl BgpWalk<'_> {
                     .into()
             });
         }
+        // Inside the cluster's own ranges the leaves' routes decide, not the default route: a
+        // node's address is on the node subnet (the leaves' SVI); an address of the pod pool or
+        // the service range that no pod or service holds has no owner and goes nowhere.
+        if let Some(to) = self.cluster.nodes.iter().position(|n| n.ip == dst.ip) {
+            return self.pod_to_node_address(pod, NodeId(to as u32), orig, pkt, binding, rec, lat);
+        }
+        let in_services = self
+            .cluster
+            .service_subnet
+            .is_some_and(|s| s.net.contains(&dst.ip));
+        if self.state.is_pod_ip(dst.ip) || in_services {
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                if in_services {
+                    format!("no service has ClusterIP {}: the service proxy has no rule for it and the service range routes nowhere", dst.ip)
+                } else {
+                    format!("no pod has {}: the address is in the pod pool, whose routes lead to nodes that hold no such pod", dst.ip)
+                }
+            });
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
+            );
+        }
         if !self.to_outside(node, &pkt, rec, lat) {
             return failed_with(
                 binding,
@@ -303,6 +326,78 @@ impl BgpWalk<'_> {
         } else {
             rec.hop(Device::Node(node), Action::Route, &r, || {
                 "delivers to the local pod".into()
+            });
+        }
+        rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
+            format!("the reply reaches {}", self.cluster.pod_ref(pod))
+        });
+        Outcome {
+            snat: binding,
+            ..delivered(orig, *lat, node, pod)
+        }
+    }
+
+    /// A pod to a node's own address (its host network, e.g. the API server on :6443): across
+    /// the leaves on the node subnet, with the design's masquerade already applied (`pkt`).
+    #[allow(clippy::too_many_arguments)]
+    fn pod_to_node_address<R: Recorder>(
+        &self,
+        pod: PodId,
+        to: NodeId,
+        orig: Flow,
+        pkt: Flow,
+        binding: Option<NatBinding>,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let node = self.cluster.pod(pod).node;
+        if !self.cluster.node(to).up {
+            rec.hop(Device::Node(to), Action::Drop, &pkt, || {
+                format!("{} is down", self.cluster.node_ref(to))
+            });
+            return failed_with(
+                binding,
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
+            );
+        }
+        if to != node {
+            let (a, b) = (self.node_leaf(node, &pkt), self.node_leaf(to, &pkt));
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+            rec.hop(Device::Leaf(a), Action::Route, &pkt, || {
+                format!(
+                    "{} is {} on the node subnet (the leaves' SVI), behind {}",
+                    pkt.dst.ip,
+                    self.cluster.node_ref(to),
+                    self.fabric.leaf_name(b)
+                )
+            });
+            self.cross(a, b, &pkt, rec, lat);
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        }
+        rec.hop(Device::Node(to), Action::Deliver, &pkt, || {
+            format!(
+                "delivered to {} itself (its host network)",
+                self.cluster.node_ref(to)
+            )
+        });
+        rec.start_return();
+        let mut r = pkt.reversed();
+        rec.hop(Device::Node(to), Action::Route, &r, || {
+            format!("{} replies", self.cluster.node_ref(to))
+        });
+        if to != node {
+            let (b, a) = (self.node_leaf(to, &r), self.node_leaf(node, &r));
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+            self.cross(b, a, &r, rec, lat);
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        }
+        if let Some(b) = binding {
+            r.dst = orig.src;
+            rec.hop(Device::Node(node), Action::UnSnat, &r, || {
+                format!(
+                    "conntrack translates {}:{} back to {}",
+                    b.ip, b.port, orig.src
+                )
             });
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
