@@ -21,13 +21,16 @@ pub(super) fn check_unique<'a>(
     let mut seen: BTreeMap<String, Loc> = BTreeMap::new();
     for (name, loc, path) in items {
         if let Some(first) = seen.get(&name) {
+            // Another file (a manifest given twice, two dumps): say which.
+            let at = if first.file == loc.file {
+                format!("line {}", first.line)
+            } else {
+                format!("{}:{}", first.file, first.line)
+            };
             d.error(
                 loc,
                 path,
-                format!(
-                    "duplicate {what} `{name}` (first defined at line {})",
-                    first.line
-                ),
+                format!("duplicate {what} `{name}` (first defined at {at})"),
             );
         } else {
             seen.insert(name, loc.clone());

@@ -578,6 +578,30 @@ pub(super) fn finish(
             filters,
         });
     }
+    // An EPG named only by an annotation: acc-provision does not create it and no contract of
+    // this design names it, so in the model its pods reach only each other (on APIC, the EPG and
+    // its contracts are the network team's: give them as `contracts`).
+    let builtin = |n: &str| n.starts_with("aci-containers-") || n.starts_with("kube-");
+    let mut alone: Vec<String> = cluster
+        .namespaces
+        .iter()
+        .map(|n| &n.annotations)
+        .chain(cluster.deployments.iter().map(|x| &x.annotations))
+        .chain(cluster.pods.iter().map(|x| &x.annotations))
+        .filter_map(|a| a.get(EPG_ANNOTATION))
+        .filter_map(|v| epg_from_annotation(v).ok())
+        .filter(|e| !builtin(e))
+        .filter(|e| {
+            !cfg.contracts
+                .iter()
+                .any(|c| c.providers.contains(e) || c.consumers.contains(e))
+        })
+        .collect();
+    alone.sort();
+    alone.dedup();
+    for e in alone {
+        d.warning(&rd.loc, &rd.path, format!("EPG `{e}` is named by an endpoint-group annotation but by no contract of this design (acc-provision does not create it): its pods reach only each other; give its contracts under `contracts`"));
+    }
     Some(cfg)
 }
 
