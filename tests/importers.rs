@@ -519,3 +519,26 @@ fn bad_kube_router_flags_are_errors_at_their_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A dual-stack dump simulates its IPv4 half, with one warning listing the IPv6 parts.
+#[test]
+fn a_dual_stack_dump_runs_its_ipv4_half_with_one_warning() {
+    let dir = root().join("tests/data/manifests");
+    let y = "name: ds\nfabric:\n  spines: [201]\n  racks: [{ id: 1, leaves: [101, 102], border: true }]\ncluster: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.0/16, service_subnet: 10.96.0.0/16, manifests: [dual-stack.yaml], rack_label: rack_id }\ndesigns:\n  - { name: kr, cni: kube-router, bgp: { fabric_asn: 2 }, args: [--cluster-asn=64512] }\n";
+    let (errors, warnings) = messages(&dir, y);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let f = dir.join("dual-stack.yaml").display().to_string();
+    let dual: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("dual stack"))
+        .collect();
+    assert_eq!(
+        dual,
+        [&format!(
+            "{f}:9:59: (document): warning: dual stack: fabsim models IPv4 only; 4 IPv6 part(s) are not simulated: Node n1 podCIDRs fd00:33::/64 (line 9), Node n1 addresses fd00:32::2 (line 10), Pod default/web podIPs fd00:33::5 (line 15), Service default/web clusterIPs fd00:96::10 (line 19)"
+        )]
+    );
+    let s = load_text_in(&dir, y);
+    assert_eq!(s.cluster.nodes[0].ip.to_string(), "10.32.0.2");
+    assert_eq!(s.cluster.services.len(), 1);
+}

@@ -12,7 +12,7 @@
 use super::decode::{At, Decode, Labels};
 use super::diag::{Diagnostics, Loc};
 use super::object::{at, child, label_selector, labels_at, text_at};
-use super::raw::{RawNamespace, RawService, RawServicePort};
+use super::raw::{RawNamespace, RawService};
 use super::yaml::{Node, Value};
 use crate::cluster::selector::LabelSelector;
 use crate::net::Subnet;
@@ -91,6 +91,8 @@ pub struct ManifestSet {
     pub replica_set_owner: BTreeMap<(String, String), String>,
     /// Namespaces objects are in, with where they were first used.
     pub used_namespaces: BTreeMap<String, Loc>,
+    /// IPv6 parts of a dual-stack cluster (said once per file): what, and where.
+    pub ipv6: Vec<(String, Loc)>,
     /// Addresses the objects carry that fabsim allocates itself: what, and the first line.
     pub given_addresses: BTreeMap<&'static str, Loc>,
     /// Named `targetPort`s: (service index, port index, name), looked up in the pods' containers.
@@ -234,6 +236,24 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
     for obj in objects {
         read_object(obj, set, &mut ignored, d);
     }
+    let v6 = std::mem::take(&mut set.ipv6);
+    if let Some((_, first)) = v6.first() {
+        let more = if v6.len() > 6 { ", …" } else { "" };
+        let list: Vec<String> = v6
+            .iter()
+            .take(6)
+            .map(|(w, l)| format!("{w} (line {})", l.line))
+            .collect();
+        d.warning(
+            first,
+            "(document)",
+            format!(
+                "dual stack: fabsim models IPv4 only; {} IPv6 part(s) are not simulated: {}{more}",
+                v6.len(),
+                list.join(", ")
+            ),
+        );
+    }
     for (what, loc) in std::mem::take(&mut set.given_addresses) {
         d.warning(
             &loc,
@@ -334,11 +354,17 @@ fn read_object(
             };
             let pod_cidr = at::<String>(obj, &["spec", "podCIDR"], d).and_then(|c| match Subnet::parse(&c.value) {
                 Ok(s) => Some(At { value: s, loc: c.loc, path: c.path }),
-                Err(_) => {
-                    d.warning(&c.loc, &path, format!("spec.podCIDR `{}` is not an IPv4 prefix: not used (IPv6 is not modelled)", c.value));
+                Err(_) if c.value.contains(':') => {
+                    set.ipv6.push((format!("{path} podCIDR {}", c.value), c.loc));
+                    None
+                }
+                Err(m) => {
+                    d.error(&c.loc, &path, format!("spec.podCIDR: {m}"));
                     None
                 }
             });
+            ipv6_in(obj, &["spec", "podCIDRs"], None, &path, &mut set.ipv6);
+            ipv6_in(obj, &["status", "addresses"], Some("address"), &path, &mut set.ipv6);
             let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
                 Some(Value::Seq(cs)) => cs
                     .iter()
@@ -437,6 +463,7 @@ fn read_object(
                 d.warning(&obj.loc, &path, format!("the Pod's phase is {phase}{reason}: it no longer runs; not simulated"));
                 return;
             }
+            ipv6_in(obj, &["status", "podIPs"], Some("ip"), &path, &mut set.ipv6);
             if let Some(ip) = child(obj, "status").and_then(|s| child(s, "podIP")) {
                 set.given_addresses.entry("status.podIP (pod addresses: fabsim allocates its own, per design)").or_insert(ip.loc.clone());
             }
@@ -462,6 +489,7 @@ fn read_object(
             });
         }
         "Service" => {
+            ipv6_in(obj, &["spec", "clusterIPs"], None, &path, &mut set.ipv6);
             if let Some(ip) = child(obj, "spec").and_then(|s| child(s, "clusterIP"))
                 && matches!(&ip.value, Value::Str(v) if v != "None")
                 && name.value != "kubernetes"
@@ -470,7 +498,7 @@ fn read_object(
                     .entry("spec.clusterIP (service addresses: fabsim allocates its own from cluster.service_subnet)")
                     .or_insert(ip.loc.clone());
             }
-            if let Some((s, named)) = service(obj, name, namespace, labels, annotations, &path, d) {
+            if let Some((s, named)) = super::manifest_service::service(obj, name, namespace, labels, annotations, &path, d) {
                 let i = set.services.len();
                 set.named_target_ports.extend(named.into_iter().map(|(p, n)| (i, p, n)));
                 set.services.push(s);
@@ -522,6 +550,40 @@ fn host_network(spec: &Node, path: &str, d: &mut Diagnostics) {
     }
 }
 
+/// The IPv6 entries of a list of addresses at `keys` (items themselves, or their `field`).
+fn ipv6_in(
+    obj: &Node,
+    keys: &[&str],
+    field: Option<&str>,
+    path: &str,
+    out: &mut Vec<(String, Loc)>,
+) {
+    let mut cur = obj;
+    for k in keys {
+        let Some(c) = child(cur, k) else {
+            return;
+        };
+        cur = c;
+    }
+    let Value::Seq(items) = &cur.value else {
+        return;
+    };
+    for x in items {
+        let v = match field {
+            Some(f) => child(x, f),
+            None => Some(x),
+        };
+        if let Some(Value::Str(a)) = v.map(|n| &n.value)
+            && a.contains(':')
+        {
+            out.push((
+                format!("{path} {} {a}", keys[keys.len() - 1]),
+                x.loc.clone(),
+            ));
+        }
+    }
+}
+
 /// The first owner of an object (`metadata.ownerReferences[0]`): (kind, name).
 fn owner_of(obj: &Node) -> Option<(String, String)> {
     let o = child(obj, "metadata")
@@ -547,190 +609,4 @@ fn container_ports(spec: &Node, d: &mut Diagnostics) -> Vec<(String, u16)> {
         }
     }
     out
-}
-
-/// Named `targetPort`s of one service: (port index, name).
-type NamedTargets = Vec<(usize, At<String>)>;
-
-fn service(
-    obj: &Node,
-    name: At<String>,
-    namespace: At<String>,
-    labels: Labels,
-    annotations: Labels,
-    path: &str,
-    d: &mut Diagnostics,
-) -> Option<(RawService, NamedTargets)> {
-    let spec = child(obj, "spec");
-    let mut named = Vec::new();
-    let kind = at::<String>(obj, &["spec", "type"], d).unwrap_or(At {
-        value: "ClusterIP".into(),
-        loc: obj.loc.clone(),
-        path: format!("{path}.spec.type"),
-    });
-    if kind.value == "ExternalName" {
-        d.warning(
-            &obj.loc,
-            path,
-            "an ExternalName service is a DNS alias with no forwarding: not simulated",
-        );
-        return None;
-    }
-    if namespace.value == "default" && name.value == "kubernetes" {
-        // The API server's own service: fabsim reserves its ClusterIP (.1) already.
-        d.warning(&obj.loc, path, "the API server's service (its endpoints are the control-plane nodes' addresses) is not simulated as a service; reach the API server at a node's address");
-        return None;
-    }
-    if let Some(Value::Seq(fams)) = spec.and_then(|s| child(s, "ipFamilies")).map(|f| &f.value)
-        && !fams
-            .iter()
-            .any(|f| matches!(&f.value, Value::Str(x) if x == "IPv4"))
-    {
-        d.warning(
-            &obj.loc,
-            path,
-            "an IPv6-only service (ipFamilies): IPv6 is not modelled; not simulated",
-        );
-        return None;
-    }
-    if kind.value == "NodePort" {
-        d.warning(&kind.loc, path, "type NodePort: reaching the service at a node's port from outside is not modelled; simulated as its ClusterIP inside the cluster");
-    }
-    if let Some(c) = spec.and_then(|s| child(s, "loadBalancerClass")) {
-        d.warning(&c.loc, path, "loadBalancerClass: another LoadBalancer implementation serves it in the cluster; fabsim gives it an address from the design's pool");
-    }
-    if text_at(obj, &["spec", "clusterIP"]).as_deref() == Some("None") {
-        d.warning(&obj.loc, path, "a headless service (clusterIP: None) has no service IP: clients reach its pods directly; not simulated as a service");
-        return None;
-    }
-    let selector = labels_at(obj, &["spec", "selector"], d);
-    if selector.is_empty() {
-        d.warning(&obj.loc, path, "a service without a selector has hand-made endpoints, which fabsim does not model: not simulated");
-        return None;
-    }
-    let mut ports = Vec::new();
-    if let Some(Value::Seq(ps)) = spec.and_then(|s| child(s, "ports")).map(|p| &p.value) {
-        for p in ps {
-            let Some(port) = at::<u16>(p, &["port"], d) else {
-                d.error(&p.loc, path, "a service port needs `port`");
-                continue;
-            };
-            let target_port = match child(p, "targetPort") {
-                Some(t) => match &t.value {
-                    Value::Int(n) => u16::try_from(*n).ok(),
-                    Value::Str(s) => s.parse().ok().or_else(|| {
-                        // A named targetPort: looked up in the selected pods' containers.
-                        named.push((
-                            ports.len(),
-                            At {
-                                value: s.clone(),
-                                loc: t.loc.clone(),
-                                path: format!("{path}.spec.ports"),
-                            },
-                        ));
-                        None
-                    }),
-                    _ => None,
-                },
-                None => None,
-            };
-            let protocol = at::<String>(p, &["protocol"], d).unwrap_or(At {
-                value: "TCP".into(),
-                loc: p.loc.clone(),
-                path: format!("{path}.spec.ports"),
-            });
-            if !matches!(protocol.value.as_str(), "TCP" | "UDP") {
-                d.warning(
-                    &protocol.loc,
-                    path,
-                    format!(
-                        "port {} is {}: only TCP and UDP are modelled; this port is left out",
-                        port.value, protocol.value
-                    ),
-                );
-                continue;
-            }
-            ports.push(RawServicePort {
-                name: text_at(p, &["name"]),
-                port,
-                target_port,
-                protocol,
-            });
-        }
-    }
-    if ports.is_empty() {
-        d.warning(&obj.loc, path, "no TCP or UDP port: not simulated");
-        return None;
-    }
-    if let Some(a) = spec.and_then(|s| child(s, "sessionAffinity"))
-        && matches!(&a.value, Value::Str(s) if s == "ClientIP")
-    {
-        d.warning(
-            &a.loc,
-            path,
-            "sessionAffinity: ClientIP is not modelled: each connection picks its backend afresh",
-        );
-    }
-    if let Some(a) = spec.and_then(|s| child(s, "externalIPs"))
-        && matches!(&a.value, Value::Seq(v) if !v.is_empty())
-    {
-        d.warning(&a.loc, path, "spec.externalIPs are not modelled as destinations (Calico's serviceExternalIPs advertisement is): use the LoadBalancer IP");
-    }
-    if let Some(a) = spec.and_then(|s| child(s, "loadBalancerSourceRanges")) {
-        d.warning(
-            &a.loc,
-            path,
-            "loadBalancerSourceRanges are not modelled: every client is admitted",
-        );
-    }
-    let v4 = |a: At<String>, d: &mut Diagnostics| match a.value.parse::<Ipv4Addr>() {
-        Ok(ip) => Some(At {
-            value: ip,
-            loc: a.loc,
-            path: a.path,
-        }),
-        Err(_) if a.value.contains(':') => {
-            d.warning(&a.loc, path, format!("LoadBalancer IP `{}` is IPv6, which is not modelled: fabsim allocates an IPv4 one", a.value));
-            None
-        }
-        Err(_) => {
-            d.error(
-                &a.loc,
-                path,
-                format!("LoadBalancer IP `{}` is not an IP address", a.value),
-            );
-            None
-        }
-    };
-    let load_balancer_ip = at::<String>(obj, &["spec", "loadBalancerIP"], d).and_then(|a| v4(a, d));
-    // What `kubectl get -o yaml` shows: the address the LoadBalancer already has.
-    let assigned_lb_ip = match child(obj, "status")
-        .and_then(|s| child(s, "loadBalancer"))
-        .and_then(|l| child(l, "ingress"))
-        .map(|i| &i.value)
-    {
-        Some(Value::Seq(v)) => v
-            .iter()
-            .find_map(|i| at::<String>(i, &["ip"], d))
-            .and_then(|a| v4(a, d)),
-        _ => None,
-    };
-    Some((
-        RawService {
-            loc: obj.loc.clone(),
-            path: path.to_string(),
-            name,
-            namespace,
-            kind,
-            selector,
-            ports,
-            external_traffic_policy: at(obj, &["spec", "externalTrafficPolicy"], d),
-            internal_traffic_policy: at(obj, &["spec", "internalTrafficPolicy"], d),
-            load_balancer_ip,
-            assigned_lb_ip,
-            labels,
-            annotations,
-        },
-        named,
-    ))
 }

@@ -13,6 +13,7 @@ pub mod diag;
 mod expand;
 mod kube_router_flags;
 mod manifest_place;
+mod manifest_service;
 pub mod manifests;
 mod object;
 pub mod raw;
