@@ -763,6 +763,23 @@ fn addresses_inside_the_cluster_never_leave_through_the_l3out() {
         "{text}"
     );
     assert!(!text.contains("L3Out"), "{text}");
+    assert!(
+        text.contains("natOutgoing"),
+        "Calico masquerades to a node address: {text}"
+    );
+    // kube-router's pod-egress rule skips node addresses (`pod_egress.go`).
+    let (t, _) = walk_design(
+        &s,
+        "kube-router",
+        "pod:shop/batch-1",
+        "10.32.0.2:6443",
+        None,
+    );
+    let text = serde_json::to_string(&t).unwrap();
+    assert!(
+        text.contains("skips node addresses") && !text.contains("\"snat\""),
+        "{text}"
+    );
     for design in ["calico", "kube-router", "cilium"] {
         for to in ["10.33.200.77:80", "10.96.200.77:80"] {
             let (t, o) = walk_design(&s, design, "pod:shop/batch-1", to, None);

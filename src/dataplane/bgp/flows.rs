@@ -223,7 +223,16 @@ impl BgpWalk<'_> {
             )
         });
         let mut binding = None;
-        if self.state.cfg.masquerade {
+        // kube-router's pod-egress rule skips destinations in its node-address ipset
+        // (kube-router `pod_egress.go` `podEgressArgs4`: `! --match-set kube-router-node-ips dst`);
+        // Calico's natOutgoing excludes only its IP pools, so node addresses are masqueraded.
+        // Every design leaves its own pod range alone (Calico's pools, kube-router's pod subnets,
+        // Cilium's native-routing CIDR).
+        let to_node_address = self.cluster.nodes.iter().any(|n| n.ip == dst.ip);
+        let exempt = self.state.is_pod_ip(dst.ip)
+            || (to_node_address
+                && self.state.cfg.cni == crate::design::bgp::config::BgpCni::KubeRouter);
+        if self.state.cfg.masquerade && !exempt {
             let ip = self.cluster.node(node).ip;
             let (lo, hi) = self.state.cfg.masquerade_ports;
             let Some(p) = self.node_snat_port(node, &pkt, tables) else {
@@ -256,6 +265,14 @@ impl BgpWalk<'_> {
                     "{} to the node IP {ip}; source port {p} ({kept})",
                     self.masquerade_name()
                 )
+            });
+        } else if exempt {
+            rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                if to_node_address {
+                    "no masquerade: kube-router's pod-egress rule skips node addresses (its kube-router-node-ips set)".into()
+                } else {
+                    "no masquerade: the destination is in the cluster's own pod range".into()
+                }
             });
         } else {
             rec.hop(Device::Node(node), Action::Route, &pkt, || {
