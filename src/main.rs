@@ -21,6 +21,7 @@ struct Cli {
 enum Command {
     /// Check a scenario file and report every problem at once (exit 2 on errors).
     Validate {
+        /// The scenario file.
         scenario: PathBuf,
         /// Print only problems.
         #[arg(long, short)]
@@ -32,6 +33,7 @@ enum Command {
     },
     /// Run the scenario's traffic through every design over time; write results.json and report.md.
     Simulate {
+        /// The scenario file.
         scenario: PathBuf,
         /// Only these designs (repeatable); all by default.
         #[arg(long = "design")]
@@ -48,6 +50,7 @@ enum Command {
     },
     /// What-if: the scenario and its variants (--set, --fail, or its own `variants:`) side by side.
     Compare {
+        /// The scenario file.
         scenario: PathBuf,
         /// Only these designs (repeatable); all by default.
         #[arg(long = "design")]
@@ -62,6 +65,7 @@ enum Command {
         /// The report folder (default reports/<scenario name>-compare/).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Time-series sampling interval (e.g. 1s).
         #[arg(long, value_parser = parse_duration)]
         sample_interval: Option<fabsim::time::Nanos>,
     },
@@ -72,18 +76,23 @@ enum Command {
     },
     /// Show a leaf's or a node's routing table under a design, with the paths dropped and why.
     Routes {
+        /// The scenario file.
         scenario: PathBuf,
+        /// The design whose tables to show (a name from the scenario's `designs`).
         #[arg(long)]
         design: String,
         /// leaf:ID or node:NAME
         #[arg(long)]
         device: String,
+        /// Print the table as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Walk one flow and its reply hop by hop through a design.
     Trace {
+        /// The scenario file.
         scenario: PathBuf,
+        /// The design to walk the flow through (a name from the scenario's `designs`).
         #[arg(long)]
         design: String,
         /// Source: pod:NS/NAME, deployment:NS/NAME, external:NAME or an IP.
@@ -92,11 +101,13 @@ enum Command {
         /// Destination: service:NS/NAME:PORT, pod:NS/NAME:PORT, external:NAME:PORT or IP:PORT[/PROTO].
         #[arg(long)]
         to: String,
+        /// tcp, udp or icmp (default: the destination's /PROTO, else tcp).
         #[arg(long, value_parser = parse_proto)]
         proto: Option<Proto>,
         /// Source port (default 32768, the start of Linux's ip_local_port_range).
         #[arg(long)]
         sport: Option<u16>,
+        /// Print the walk as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -117,14 +128,16 @@ struct SnatFlags {
     /// The aci-cni design of --from-scenario to read the port range and SNAT IPs from.
     #[arg(long)]
     design: Option<String>,
+    /// Nodes that take a SNAT chunk.
     #[arg(long)]
     nodes: Option<u64>,
-    /// New outbound connections per second per node.
-    #[arg(long)]
+    /// New outbound connections per node: 100, 100/s, 6000/m or 20/h.
+    #[arg(long, value_parser = parse_rate)]
     rate: Option<f64>,
-    /// New outbound connections per second per pod (with --pods-per-node).
-    #[arg(long)]
+    /// New outbound connections per pod (with --pods-per-node): 2, 2/s, 120/m.
+    #[arg(long, value_parser = parse_rate)]
     rate_per_pod: Option<f64>,
+    /// Pods per node that open outbound connections (with --rate-per-pod).
     #[arg(long)]
     pods_per_node: Option<f64>,
     /// Mean connection lifetime (e.g. 5s).
@@ -164,6 +177,7 @@ struct SnatFlags {
     /// kernel (the node kernel's search, default) or whole-range (an ideal allocator).
     #[arg(long)]
     nat_port_search: Option<String>,
+    /// Print the sizing as JSON.
     #[arg(long)]
     json: bool,
     /// Run the engine on a one-node scenario built from the inputs and compare.
@@ -176,6 +190,15 @@ struct SnatFlags {
 
 fn parse_duration(s: &str) -> Result<fabsim::time::Nanos, String> {
     fabsim::time::Nanos::parse(s)
+}
+
+/// A rate as the scenario writes it (`400/s`, `20/m`), or a plain number per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(_) => Err(format!("rate `{s}` must be a positive number")),
+        Err(_) => fabsim::scenario::raw::parse_rate(s),
+    }
 }
 
 fn parse_proto(s: &str) -> Result<Proto, String> {

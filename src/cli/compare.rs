@@ -87,7 +87,25 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
     for v in &vars {
         let loaded = variant::load_variant(&root, v, base_dir);
         match loaded.scenario {
-            Some(s) => scenarios.push(s),
+            Some(s) => {
+                // A failure after the end of the run would never happen: the variant would
+                // only repeat the base.
+                for c in &v.changes {
+                    if let variant::Change::Fail { target, at, .. } = c
+                        && let (Ok(t), Some(end)) = (crate::time::Nanos::parse(at), s.duration)
+                        && t >= end
+                    {
+                        return Err((
+                            EXIT_BAD_INPUT,
+                            format!(
+                                "variant `{}`: {target} fails at {at}, at or after the end of the run ({end}): the failure would never happen",
+                                v.name
+                            ),
+                        ));
+                    }
+                }
+                scenarios.push(s)
+            }
             None => {
                 return Err((
                     EXIT_BAD_INPUT,
@@ -103,8 +121,8 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
         a.designs.to_vec()
     };
     for n in &chosen {
-        if base.design(n).is_none() {
-            return Err((EXIT_BAD_INPUT, format!("no design named `{n}`")));
+        if let Err(m) = base.design_named(n) {
+            return Err((EXIT_BAD_INPUT, m));
         }
     }
     let interval = a.sample_interval.unwrap_or(engine::DEFAULT_SAMPLE_INTERVAL);

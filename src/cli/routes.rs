@@ -65,12 +65,10 @@ fn json_routes(routes: &[Route], fabric: &Fabric, cluster: &Cluster) -> Vec<Json
 
 /// The table of `device` under `design`.
 pub fn routes(s: &Scenario, design: &str, device: &str) -> Result<JsonRoutes, String> {
-    let d = s.design(design).ok_or_else(|| {
-        let names: Vec<&str> = s.designs.iter().map(|d| d.name.as_str()).collect();
-        format!("no design named `{design}` (designs: {})", names.join(", "))
+    let d = s.design_named(design)?;
+    let r = reference::resolve(device, &s.fabric, &s.cluster).map_err(|m| {
+        format!("--device {device}: {m}; routes shows a leaf (leaf:101) or a node (node:NAME)")
     })?;
-    let r = reference::resolve(device, &s.fabric, &s.cluster)
-        .map_err(|m| format!("--device {device}: {m}"))?;
     let table: Vec<Route> = match (r, &d.aci, &d.bgp) {
         (Ref::Leaf(l), _, Some(cfg)) => {
             let st = BgpState::compile(&s.fabric, &s.cluster, cfg);

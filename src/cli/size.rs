@@ -150,8 +150,7 @@ fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, Str
     let streams = busiest.values().map(|v| (v.0 / rate, 1)).collect();
     let aci = match design {
         Some(n) => Some(
-            s.design(n)
-                .ok_or_else(|| format!("no design named `{n}`"))?
+            s.design_named(n)?
                 .aci
                 .as_ref()
                 .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,

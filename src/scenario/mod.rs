@@ -112,6 +112,14 @@ impl Scenario {
     pub fn design(&self, name: &str) -> Option<&DesignSpec> {
         self.designs.iter().find(|d| d.name == name)
     }
+
+    /// The design called `name`, or a message naming the designs there are.
+    pub fn design_named(&self, name: &str) -> Result<&DesignSpec, String> {
+        self.design(name).ok_or_else(|| {
+            let names: Vec<&str> = self.designs.iter().map(|d| d.name.as_str()).collect();
+            format!("no design named `{name}` (designs: {})", names.join(", "))
+        })
+    }
 }
 
 /// The result of a load: the scenario if there were no errors, and every diagnostic (warnings too).

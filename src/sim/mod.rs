@@ -38,7 +38,7 @@ pub fn run_all_with_progress(
     } else {
         designs
             .iter()
-            .map(|n| s.design(n).ok_or_else(|| format!("no design named `{n}`")))
+            .map(|n| s.design_named(n))
             .collect::<Result<_, _>>()?
     };
     let results: Vec<Result<metrics::DesignResult, String>> = chosen
