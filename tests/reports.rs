@@ -151,3 +151,38 @@ fn simulate_writes_the_report_folder() {
     assert!(err.contains("no design named `flannel`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The load spread counts idle backends (issue 12): under the BGP designs k8s-r2-1 and k8s-r2-2
+/// host web pods but serve nothing (the old max/mean over loaded nodes said 1.12 and hid them);
+/// ACI-CNI's PBR uses every web node.
+#[test]
+fn the_brkdcn_bgp_designs_report_their_idle_backends() {
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("reports/brkdcn-2663/results.json")).unwrap(),
+    )
+    .unwrap();
+    for d in r["designs"].as_array().unwrap() {
+        let l = &d["paths"]["load_spread"];
+        let web = &l["per_service"][0];
+        assert_eq!(web["service"], "shop/web");
+        assert_eq!(web["eligible_nodes"], 6, "{}", d["name"]);
+        if d["name"] == "aci-cni" {
+            assert_eq!(web["idle_nodes"], 0);
+            assert!(l["node_min_over_mean"].as_f64().unwrap() > 0.0);
+        } else {
+            assert_eq!(
+                web["idle_node_names"],
+                serde_json::json!(["k8s-r2-1", "k8s-r2-2"]),
+                "{}",
+                d["name"]
+            );
+            assert_eq!(l["node_min_over_mean"].as_f64().unwrap(), 0.0);
+            // With two of six idle, the max over the mean of all six is above the 1.12 that the
+            // loaded nodes alone give.
+            assert!(
+                l["node_max_over_mean"].as_f64().unwrap()
+                    > d["paths"]["load_max_over_mean"].as_f64().unwrap()
+            );
+        }
+    }
+}

@@ -186,8 +186,16 @@ fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> 
                     Box::new(|d: &DesignResult| pct(d.paths.anchor_detour_share)),
                 ),
                 (
-                    "load spread max/mean",
-                    Box::new(|d: &DesignResult| format!("{:.2}", d.paths.load_max_over_mean)),
+                    "backend nodes idle",
+                    Box::new(|d: &DesignResult| {
+                        super::simulation::spread_idle(&d.paths.load_spread)
+                    }),
+                ),
+                (
+                    "load max/mean (min/mean), idle included",
+                    Box::new(|d: &DesignResult| {
+                        super::simulation::spread_ratio(&d.paths.load_spread)
+                    }),
                 ),
             ],
         ),

@@ -42,7 +42,8 @@ pub fn summary_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
         "latency µs p50/p99",
         "bounced",
         "anchor detour",
-        "load max/mean",
+        "backend nodes idle",
+        "load max/mean (min/mean)",
         "peak NAT ports (node) / available",
     ]
     .map(String::from)
@@ -69,7 +70,8 @@ pub fn summary_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
                 .into(),
                 pct(d.paths.replies_bounced_share).into(),
                 pct(d.paths.anchor_detour_share).into(),
-                format!("{:.2}", d.paths.load_max_over_mean).into(),
+                spread_idle(&d.paths.load_spread).into(),
+                spread_ratio(&d.paths.load_spread).into(),
                 format!(
                     "{} / {}",
                     d.nat.peak_ports_in_use_node,
@@ -421,4 +423,41 @@ pub fn write(dir: &std::path::Path, doc: &Doc, results_json: &str) -> Result<(),
         w(file, svg)?;
     }
     Ok(())
+}
+
+/// Eligible backend nodes that served nothing, of those eligible (the services the traffic
+/// reached; idle ones named).
+pub(crate) fn spread_idle(l: &crate::sim::spread::LoadSpread) -> String {
+    if l.eligible_nodes == 0 {
+        return "no service traffic".into();
+    }
+    let names: Vec<&str> = l
+        .per_service
+        .iter()
+        .flat_map(|s| s.idle_node_names.iter().map(String::as_str))
+        .take(4)
+        .collect();
+    if names.is_empty() {
+        format!("0 of {}", l.eligible_nodes)
+    } else {
+        let more = if l.idle_nodes > names.len() {
+            ", …"
+        } else {
+            ""
+        };
+        format!(
+            "{} of {} ({}{more})",
+            l.idle_nodes,
+            l.eligible_nodes,
+            names.join(", ")
+        )
+    }
+}
+
+/// The worst service's max / mean and min / mean over its eligible nodes, idle ones included.
+pub(crate) fn spread_ratio(l: &crate::sim::spread::LoadSpread) -> String {
+    if l.eligible_nodes == 0 {
+        return "–".into();
+    }
+    format!("{:.2} ({:.2})", l.node_max_over_mean, l.node_min_over_mean)
 }

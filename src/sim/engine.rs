@@ -229,6 +229,8 @@ fn simulate(
     };
     let mut outages = Outages::new(s, design);
     let mut paths = PathStats::with_nodes(s.cluster.nodes.len());
+    let mut spread =
+        super::spread::SpreadCounter::new(s.cluster.pods.len(), s.cluster.services.len());
     let mut series = TimeSeries {
         interval_s: interval.as_secs_f64(),
         ..TimeSeries::default()
@@ -257,6 +259,13 @@ fn simulate(
                     continue;
                 }
                 let (o, count) = plane.walk(&run.fabric, &run.cluster, &req);
+                let to_service = match req.dst {
+                    crate::dataplane::request::Target::Service { svc, .. } => Some(svc),
+                    _ => None,
+                };
+                if let Some(svc) = to_service {
+                    spread.asked(svc.index());
+                }
                 // A 6.5+ kernel gave this connection the port of a TIME_WAIT entry: that entry
                 // is gone, its connection's slot free at once.
                 if let Some(old) = plane.take_evicted() {
@@ -298,6 +307,9 @@ fn simulate(
                         })
                         .map(|n| n.index()),
                 );
+                if let (Some(_), Some(p)) = (to_service, o.pod) {
+                    spread.served(p.index());
+                }
                 if let Some(b) = &o.snat {
                     run.nat_per_node[b.node.index()] += 1;
                 }
@@ -457,7 +469,11 @@ fn simulate(
         cni: design.cni.name(),
         connections: total,
         failover: outages.records.iter().map(|f| f.to_json()).collect(),
-        paths: paths.summary(),
+        paths: {
+            let mut p = paths.summary();
+            p.load_spread = spread.summary(&s.cluster);
+            p
+        },
         nat: {
             let (available, ips) = plane.nat_capacity();
             NatSummary {

@@ -120,6 +120,7 @@ impl PathStats {
                     max / (total as f64 / loaded as f64)
                 }
             },
+            load_spread: Default::default(),
         }
     }
 }
@@ -141,6 +142,8 @@ pub struct Paths {
     /// among loaded nodes.
     pub load_per_node: Vec<u64>,
     pub load_max_over_mean: f64,
+    /// Per service, over every backend eligible to serve it, idle ones included.
+    pub load_spread: super::spread::LoadSpread,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

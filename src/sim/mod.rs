@@ -11,6 +11,7 @@ mod outage;
 pub mod plane;
 pub mod queue;
 pub mod rng;
+pub mod spread;
 pub mod traffic;
 
 use crate::scenario::Scenario;
