@@ -195,3 +195,35 @@ fn resilient_pbr_moves_a_failed_nodes_flows_to_one_node() {
         assert!((x / 2458.0 - 1.0).abs() < 0.12, "{l:?}");
     }
 }
+
+/// Two overlapping node failures under Calico (hold time 3 s), and a controller failure Calico
+/// does not depend on. Each blackholed connection is the failure of the node it was dropped at:
+/// n1 fails at 10 s and blackholes its quarter of 100 connections/s until its routes go at 13 s
+/// (75 expected); n2 fails at 11 s and blackholes a quarter until 13 s, then a third (n1's
+/// routes gone) until 14 s (2 × 25 + 33.3 = 83.3 expected). The two add up to the design's total;
+/// the controller reports zeros and says it changed nothing.
+#[test]
+fn overlapping_failures_each_own_their_refusals() {
+    let s = four_node_rack(
+        "  - { name: d, cni: calico, bgp: { fabric_asn: 2, hold_time: 3s }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }",
+        "100ms",
+        "  - { at: 10s, fail: 'node:n1' }\n  - { at: 11s, fail: 'node:n2' }\n  - { at: 10500ms, fail: 'controller:aci-containers-controller' }",
+        "40s",
+    );
+    let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
+    let by = |t: &str| r.failover.iter().find(|f| f["target"] == t).unwrap();
+    let (n1, n2) = (by("node:n1"), by("node:n2"));
+    let (b1, b2) = (
+        n1["blackholed"].as_u64().unwrap(),
+        n2["blackholed"].as_u64().unwrap(),
+    );
+    assert_quarter_of(b1, 3.0);
+    // n2: Binomial(200, 1/4) + Binomial(100, 1/3): mean 83.3, σ = √(37.5 + 22.2) = 7.7.
+    assert!((83.3 - b2 as f64).abs() <= 4.0 * 7.73, "{b2}");
+    let total: u64 = r.connections.refused.values().sum();
+    assert_eq!(b1 + b2, total, "{:?}", r.connections.refused);
+    let c = by("controller:aci-containers-controller");
+    assert_eq!(c["refused_while_failed"], 0);
+    assert_eq!(c["changed_nothing"], true);
+    assert_eq!(c["success_ratio_back_after_s"], 0.0);
+}

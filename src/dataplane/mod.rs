@@ -86,11 +86,16 @@ pub struct Count {
     pub forward: u16,
     pub ret: u16,
     pub detoured: bool,
+    /// The device of the last drop (a failed node blackholing, …): whose failure it was.
+    pub dropped_at: Option<Device>,
     in_return: bool,
 }
 
 impl Recorder for Count {
-    fn hop(&mut self, _: Device, _: Action, _: &Flow, _: impl FnOnce() -> String) {
+    fn hop(&mut self, device: Device, action: Action, _: &Flow, _: impl FnOnce() -> String) {
+        if action == Action::Drop {
+            self.dropped_at = Some(device);
+        }
         if self.in_return {
             self.ret += 1
         } else {

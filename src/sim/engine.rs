@@ -284,7 +284,15 @@ fn simulate(
                 if o.verdict != Verdict::Delivered {
                     run.total.refuse(o.reason.as_str());
                     run.per_gen[generator as usize].refuse(o.reason.as_str());
-                    for f in outages.active() {
+                    // One failure owns each refusal (`failure::owner`), so the figures add up;
+                    // running out of NAT ports is the load's, not a failure's (how much a
+                    // failure adds is the difference against the run without it).
+                    let capacity = matches!(
+                        o.reason,
+                        crate::dataplane::Reason::SnatPortExhausted
+                            | crate::dataplane::Reason::MasqueradePortExhausted
+                    );
+                    if let Some(f) = outages.owner(count.dropped_at).filter(|_| !capacity) {
                         f.refused_during += 1;
                         if o.reason == crate::dataplane::Reason::Blackholed {
                             f.blackholed += 1;
@@ -468,7 +476,10 @@ fn simulate(
         name: design.name.clone(),
         cni: design.cni.name(),
         connections: total,
-        failover: outages.records.iter().map(|f| f.to_json()).collect(),
+        failover: {
+            super::failure::mark_overlaps(&mut outages.records, duration);
+            outages.records.iter().map(|f| f.to_json()).collect()
+        },
         paths: {
             let mut p = paths.summary();
             p.load_spread = spread.summary(&s.cluster);

@@ -203,6 +203,56 @@ pub struct Record {
     pub ratio_back_after: Option<Nanos>,
     pub active: bool,
     pub recovered_at: Option<Nanos>,
+    /// Why this failure cannot change anything for the design (the BGP designs and the
+    /// ACI-CNI controller), said in the report.
+    pub inert: Option<&'static str>,
+    /// A control-plane failure (the controller): while a data-plane failure is active too, the
+    /// refusals are that one's (see [`owner`]).
+    pub control_plane: bool,
+    /// Another failure that was active at the same time (set at the end of the run).
+    pub overlapped_by: Option<String>,
+    /// The failed device itself (a node, leaf or spine), to which a drop there is attributed.
+    pub device: Option<crate::dataplane::Device>,
+}
+
+/// Marks each failure that overlapped another in time (`end`: the run's end for the ones never
+/// recovered): its attributed figures may then be the other's.
+pub fn mark_overlaps(records: &mut [Record], end: Nanos) {
+    let span = |f: &Record| (f.at, f.recovered_at.unwrap_or(end));
+    for i in 0..records.len() {
+        let (a0, a1) = span(&records[i]);
+        let other = records.iter().enumerate().find(|(j, g)| {
+            let (b0, b1) = span(g);
+            *j != i && g.inert.is_none() && a0 < b1 && b0 < a1
+        });
+        records[i].overlapped_by = other.map(|(_, g)| g.target.clone());
+    }
+}
+
+/// The one failure a refused connection is attributed to, so that the per-failure figures add
+/// up to the design's total. Rule: the failed device the connection was dropped at (a node
+/// blackholing, a leaf), when it is one of the active failures; else the most recent active
+/// data-plane failure (node, leaf, spine, link, session, speaker); only when none is active, the
+/// most recent active control-plane failure; never a failure the design does not depend on.
+pub fn owner(
+    records: &mut [Record],
+    dropped_at: Option<crate::dataplane::Device>,
+) -> Option<&mut Record> {
+    // The failed device the connection was dropped at owns it, when one of the failures is it.
+    if let Some(d) = dropped_at
+        && let Some(i) = records
+            .iter()
+            .rposition(|f| f.active && f.inert.is_none() && f.device == Some(d))
+    {
+        return records.get_mut(i);
+    }
+    let pick = |records: &[Record], control: bool| {
+        records
+            .iter()
+            .rposition(|f| f.active && f.inert.is_none() && f.control_plane == control)
+    };
+    let i = pick(records, false).or_else(|| pick(records, true))?;
+    records.get_mut(i)
 }
 
 impl Record {
@@ -227,7 +277,19 @@ impl Record {
             ratio_back_after: None,
             active: true,
             recovered_at: None,
+            inert: None,
+            control_plane: false,
+            overlapped_by: None,
+            device: None,
         }
+    }
+
+    /// It cannot matter to the design, or nothing was attributed to it and no other failure
+    /// overlapped it (an overlapped one's own effect shows only against the run without it).
+    pub fn changed_nothing(&self) -> bool {
+        let none_attributed =
+            self.refused_during == 0 && self.broken_at_failure == 0 && self.broken_rehash == 0;
+        self.inert.is_some() || (none_attributed && self.overlapped_by.is_none())
     }
 
     /// Follows the new-connection success ratio after the failure: it dips, then comes back.
@@ -259,7 +321,11 @@ impl Record {
             "broken_rehashed": self.broken_rehash,
             "blackholed": self.blackholed,
             "refused_while_failed": self.refused_during,
-            "success_ratio_back_after_s": if self.dipped { self.ratio_back_after.map(secs) } else { Some(0.0) },
+            // A failure that changed nothing has nothing to recover from.
+            "success_ratio_back_after_s": if self.dipped && !self.changed_nothing() && self.refused_during + self.broken_at_failure + self.broken_rehash > 0 { self.ratio_back_after.map(secs) } else { Some(0.0) },
+            "changed_nothing": self.changed_nothing(),
+            "why_nothing": self.inert,
+            "overlapped_by": self.overlapped_by,
             "node_recovered_at_s": self.recovered_at.map(secs),
         })
     }

@@ -75,8 +75,16 @@ impl<'a> Outages<'a> {
     }
 
     /// Failures in progress: refusals count against them.
-    pub fn active(&mut self) -> impl Iterator<Item = &mut Record> {
-        self.records.iter_mut().filter(|f| f.active)
+    /// The record just opened is the failure of `device`.
+    fn mark_device(&mut self, up: bool, device: crate::dataplane::Device) {
+        if let Some(f) = self.records.last_mut().filter(|_| !up) {
+            f.device = Some(device);
+        }
+    }
+
+    /// The failure a refusal now is attributed to (`failure::owner`).
+    pub fn owner(&mut self, dropped_at: Option<crate::dataplane::Device>) -> Option<&mut Record> {
+        super::failure::owner(&mut self.records, dropped_at)
     }
 
     /// The counter a reaction belongs to: its session's, its speaker's or its node's.
@@ -147,6 +155,13 @@ impl<'a> Outages<'a> {
                 // The node stays up: its routes over this session go when the hold timer
                 // expires; nothing is blackholed meanwhile.
                 self.open_or_close(target, Some(node), up, now, pre);
+                if let Some(f) = self
+                    .records
+                    .last_mut()
+                    .filter(|_| !up && self.design.bgp.is_none())
+                {
+                    f.inert = Some("ACI-CNI has no BGP sessions with the nodes");
+                }
                 *self.session_epoch.entry((node, leaf)).or_insert(0) += 1;
                 for (delay, action) in failure::session_reactions(self.design, up) {
                     let p = Pending {
@@ -160,10 +175,12 @@ impl<'a> Outages<'a> {
             Ref::Spine(sp) => {
                 cx.run.fabric.set_spine_up(sp, up);
                 self.open_or_close(target, None, up, now, pre);
+                self.mark_device(up, crate::dataplane::Device::Spine(sp));
             }
             Ref::Leaf(l) => {
                 cx.run.fabric.set_leaf_up(l, up);
                 self.open_or_close(target, None, up, now, pre);
+                self.mark_device(up, crate::dataplane::Device::Leaf(l));
                 if cx.plane.fabric_changed(&cx.run.fabric, &cx.run.cluster) {
                     let n = cx.run.break_moved(cx.plane);
                     if let Some(f) = self.records.last_mut() {
@@ -213,6 +230,13 @@ impl<'a> Outages<'a> {
             Ref::Speaker(node) => self.speaker(cx, node, up, target),
             Ref::Controller => {
                 self.open_or_close(target.clone(), None, up, now, pre);
+                if let Some(f) = self.records.last_mut().filter(|_| !up) {
+                    f.control_plane = true;
+                    if self.design.aci.is_none() {
+                        f.inert =
+                            Some("the BGP designs do not depend on aci-containers-controller");
+                    }
+                }
                 if self.design.aci.is_none() {
                     return; // the BGP designs do not depend on it
                 }
@@ -271,7 +295,10 @@ impl<'a> Outages<'a> {
         let (now, pre) = (*now, *pre);
         self.open_or_close(target, Some(node), up, now, pre);
         let Some(cfg) = &self.design.bgp else {
-            return; // ACI-CNI runs no BGP speaker on the nodes
+            if let Some(f) = self.records.last_mut().filter(|_| !up) {
+                f.inert = Some("ACI-CNI runs no BGP speaker on the nodes");
+            }
+            return;
         };
         self.speaker_running[node.index()] = up;
         self.speaker_epoch[node.index()] += 1;
@@ -330,6 +357,7 @@ impl<'a> Outages<'a> {
                 broken,
                 pre,
             ));
+            self.mark_device(false, crate::dataplane::Device::Node(node));
         }
         for (delay, action) in failure::reactions(self.s, self.design, up) {
             let p = Pending {
