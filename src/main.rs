@@ -47,6 +47,10 @@ enum Command {
         /// Time-series sampling interval (e.g. 1s).
         #[arg(long, value_parser = parse_duration)]
         sample_interval: Option<fabsim::time::Nanos>,
+        /// Do not measure each failure against the same run without it (saves one run per
+        /// failure and design).
+        #[arg(long)]
+        no_baseline: bool,
     },
     /// What-if: the scenario and its variants (--set, --fail, or its own `variants:`) side by side.
     Compare {
@@ -229,9 +233,11 @@ fn main() -> ExitCode {
             out,
             json,
             sample_interval,
+            no_baseline,
         } => cli::simulate::run(&cli::simulate::Args {
             scenario,
             designs,
+            no_baseline: *no_baseline,
             out: out.as_deref(),
             json: json.as_deref(),
             sample_interval: *sample_interval,

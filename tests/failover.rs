@@ -227,3 +227,28 @@ fn overlapping_failures_each_own_their_refusals() {
     assert_eq!(c["changed_nothing"], true);
     assert_eq!(c["success_ratio_back_after_s"], 0.0);
 }
+
+/// Each failure against the same run without it (common random numbers): the run without the
+/// failure is the plain run of the scenario without events, so the excess is exactly the
+/// difference of the two runs; under Calico with nothing else going on, the excess refused are
+/// the blackholed connections and the success ratio matches the run without the failure from the
+/// hold timer's expiry on (3 s, plus the sample that holds the last refusal).
+#[test]
+fn each_failure_is_measured_against_the_run_without_it() {
+    let design = "  - { name: d, cni: calico, bgp: { fabric_asn: 2, hold_time: 3s }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }";
+    let with = four_node_rack(design, "100ms", "  - { at: 10s, fail: 'node:n2' }", "40s");
+    let plain = four_node_rack(design, "100ms", "  []", "40s");
+    let r = fabsim::sim::run_all(&with, &[], Nanos::from_secs(1)).unwrap();
+    let p = engine::run(&plain, &plain.designs[0], Nanos::from_secs(1)).unwrap();
+    let f = &r.designs[0].failover[0];
+    let w = &f["against_run_without"];
+    let sum = |m: &std::collections::BTreeMap<&'static str, u64>| m.values().sum::<u64>() as i64;
+    assert_eq!(
+        w["excess_refused"].as_i64().unwrap(),
+        sum(&r.designs[0].connections.refused) - sum(&p.connections.refused)
+    );
+    assert_eq!(sum(&p.connections.refused), 0);
+    assert_eq!(w["excess_refused"], f["blackholed"]);
+    assert_eq!(w["success_ratio_matches_after_s"], 4.0);
+    assert_eq!(w["changed_nothing"], false);
+}

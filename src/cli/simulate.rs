@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct Args<'a> {
     pub scenario: &'a Path,
     pub designs: &'a [String],
+    /// Skip the runs without each failure (`sim::baseline`).
+    pub no_baseline: bool,
     pub out: Option<&'a Path>,
     pub json: Option<&'a Path>,
     pub sample_interval: Option<Nanos>,
@@ -91,11 +93,12 @@ pub fn run(a: &Args) -> u8 {
     let interval = a
         .sample_interval
         .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL);
-    let result = crate::sim::run_all_with_progress(&s, a.designs, interval, &|i, f| {
-        if let Some(b) = per_design.get(i) {
-            b.set_position((f * 1000.0) as u64);
-        }
-    });
+    let result =
+        crate::sim::run_all_with_progress(&s, a.designs, interval, !a.no_baseline, &|i, f| {
+            if let Some(b) = per_design.get(i) {
+                b.set_position((f * 1000.0) as u64);
+            }
+        });
     for b in &per_design {
         b.finish_and_clear();
     }

@@ -4,6 +4,7 @@
 //! Invariant: never reads the clock, the environment or files; every random draw comes from a
 //! named stream of the scenario seed.
 
+pub mod baseline;
 pub mod engine;
 pub mod failure;
 pub mod metrics;
@@ -18,20 +19,23 @@ use crate::scenario::Scenario;
 use metrics::Results;
 use rayon::prelude::*;
 
-/// Runs the chosen designs (all when `designs` is empty), in parallel, each single-threaded.
+/// Runs the chosen designs (all when `designs` is empty), in parallel, each single-threaded;
+/// each failure is measured against the same run without it (`baseline`).
 pub fn run_all(
     s: &Scenario,
     designs: &[String],
     sample_interval: crate::time::Nanos,
 ) -> Result<Results, String> {
-    run_all_with_progress(s, designs, sample_interval, &|_, _| {})
+    run_all_with_progress(s, designs, sample_interval, true, &|_, _| {})
 }
 
-/// Like [`run_all`], reporting each design's progress (design index, fraction done).
+/// Like [`run_all`], reporting each design's progress (design index, fraction done);
+/// `baselines: false` skips the runs without each failure (one more run per failure).
 pub fn run_all_with_progress(
     s: &Scenario,
     designs: &[String],
     sample_interval: crate::time::Nanos,
+    baselines: bool,
     progress: &(dyn Fn(usize, f64) + Sync),
 ) -> Result<Results, String> {
     let chosen: Vec<&crate::design::DesignSpec> = if designs.is_empty() {
@@ -45,7 +49,13 @@ pub fn run_all_with_progress(
     let results: Vec<Result<metrics::DesignResult, String>> = chosen
         .par_iter()
         .enumerate()
-        .map(|(i, d)| engine::run_with_progress(s, d, sample_interval, &|f| progress(i, f)))
+        .map(|(i, d)| {
+            let mut r = engine::run_with_progress(s, d, sample_interval, &|f| progress(i, f))?;
+            if baselines {
+                baseline::compare(s, d, sample_interval, &mut r)?;
+            }
+            Ok(r)
+        })
         .collect();
     Ok(Results {
         scenario: s.name.clone(),
