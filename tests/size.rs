@@ -72,6 +72,7 @@ fn erlang_b_inverse_matches_an_independent_computation() {
             surge: 0,
             strict: true,
             search: fabsim::nat::kernel::PortSearch::WholeRange,
+            configured_ports_per_node: None,
         };
         let c = size(&i).unwrap().required_ports_per_node.strict.unwrap();
         assert!(erlang_b_direct(c, a_erl) <= target && erlang_b_direct(c - 1, a_erl) > target);
@@ -249,4 +250,30 @@ fn the_kernel_setting_names_the_assumption() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("--node-kernel `banana`"), "{err}");
+}
+
+/// `--from-scenario` also reports the refusal at the scenario's own setting (brkdcn-2663:
+/// 3,000 ports per node against 37.5 /s × 125 s = 4,687.5 erlangs per node), checked against
+/// Erlang-B by its recursion B(k) = A·B(k−1) / (k + A·B(k−1)).
+#[test]
+fn from_scenario_reports_the_refusal_at_the_configured_setting() {
+    let out = std::env::temp_dir().join(format!("fabsim-size-{}", std::process::id()));
+    let (code, stdout, err) = fabsim(&[
+        "size",
+        "snat",
+        "--from-scenario",
+        "scenarios/brkdcn-2663.yaml",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let at = &v["at_scenario_setting"];
+    assert_eq!(at["ports_per_node"], 3000);
+    let a = 4687.5_f64;
+    let b = (1..=3000).fold(1.0_f64, |b, k| a * b / (k as f64 + a * b));
+    let got = at["refusal_probability"]["per_tuple"].as_f64().unwrap();
+    assert!((got - b).abs() < 1e-9, "{got} vs {b}");
+    let _ = std::fs::remove_dir_all(&out);
 }

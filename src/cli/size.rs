@@ -261,9 +261,13 @@ pub fn input(a: &Args) -> Result<SnatInput, String> {
             ports_per_node: PortRange::DEFAULT.ports_per_node,
         },
         ports_per_node: a.ports_per_node,
-        snat_ips: a.snat_ips.or(scen.and_then(|s| s.snat_ips)),
+        snat_ips: a.snat_ips.or(scen.as_ref().and_then(|s| s.snat_ips)),
         surge: a.surge,
         strict: a.strict,
+        configured_ports_per_node: scen
+            .as_ref()
+            .and_then(|s| s.range)
+            .map(|r| r.ports_per_node),
     })
 }
 
@@ -402,11 +406,43 @@ pub fn run(a: &Args) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let json = serde_json::to_string_pretty(&r).unwrap_or_default() + "\n";
+    // The scenario's own setting, evaluated too (unless a setting was asked for).
+    let configured = i
+        .configured_ports_per_node
+        .filter(|_| a.ports_per_node.is_none())
+        .and_then(|c| {
+            let mut j = i.clone();
+            j.ports_per_node = Some(c);
+            size(&j).ok().map(|rc| (c, rc))
+        });
+    let mut value = serde_json::to_value(&r).unwrap_or_default();
+    if let (Some((c, rc)), Some(obj)) = (&configured, value.as_object_mut()) {
+        obj.insert(
+            "at_scenario_setting".into(),
+            serde_json::json!({
+                "ports_per_node": c,
+                "refusal_probability": rc.refusal_probability,
+                "nodes_without_chunk": rc.nodes_without_chunk,
+            }),
+        );
+    }
+    let json = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
     if a.json {
         emit(&json);
     } else {
-        emit(&table(&r));
+        let mut text = table(&r);
+        if let Some((c, rc)) = &configured {
+            text.insert_str(
+                0,
+                &format!(
+                    "{:<27} refusal {} per destination reuse ({} strict) at the scenario's {c} ports per node\n",
+                    "at_scenario_setting",
+                    fmt_p(rc.refusal_probability.per_tuple),
+                    fmt_p(rc.refusal_probability.strict)
+                ),
+            );
+        }
+        emit(&text);
     }
     let dir = a
         .out

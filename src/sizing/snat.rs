@@ -39,6 +39,9 @@ pub struct SnatInput {
     pub strict: bool,
     /// How the nodes' kernel searches NAT ports (`--node-kernel`, `--nat-port-search`).
     pub search: PortSearch,
+    /// The ports per node the scenario configures (`--from-scenario`): also evaluated, so the
+    /// refusal as configured stands next to the recommendation.
+    pub configured_ports_per_node: Option<u32>,
 }
 
 impl SnatInput {
