@@ -277,3 +277,32 @@ fn from_scenario_reports_the_refusal_at_the_configured_setting() {
     assert!((got - b).abs() < 1e-9, "{got} vs {b}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--verify` also checks the model where refusals are measurable: at the ports where Erlang-B
+/// expects about 1%, an ideal port search (whole-range) lands within the 95% interval.
+#[test]
+fn verify_checks_a_point_where_refusals_are_measurable() {
+    let out = std::env::temp_dir().join(format!("fabsim-verify-{}", std::process::id()));
+    let (code, stdout, err) = fabsim(&[
+        "size",
+        "snat",
+        "--nodes",
+        "4",
+        "--rate",
+        "20/s",
+        "--lifetime",
+        "2s",
+        "--nat-port-search",
+        "whole-range",
+        "--verify",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("verify (where refusals are measurable, about 1%)"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.ends_with("within the interval"), "{line}");
+    let _ = std::fs::remove_dir_all(&out);
+}
