@@ -115,7 +115,11 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
             .descendants()
             .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
             .count();
-        assert_eq!(lines, 2 * 3, "{file}: one line per design × variant");
+        assert_eq!(
+            lines,
+            2 * 2 * 3,
+            "{file}: one line per design × variant, and its legend sample"
+        );
     }
 }
 

@@ -100,12 +100,12 @@ fn html_and_plots_are_well_formed_with_one_series_per_design() {
         }
         assert!(t.len() > designs.len() + 3, "{file}: {t:?}");
         if ["success-ratio.svg", "nat-ports.svg"].contains(&file) {
-            // One 2-px line per design (axes and reference lines are 1 px).
+            // One 2-px line per design and its legend sample (axes and reference lines are 1 px).
             let lines = plot
                 .descendants()
                 .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
                 .count();
-            assert_eq!(lines, designs.len(), "{file}");
+            assert_eq!(lines, 2 * designs.len(), "{file}");
         }
     }
     // The success-ratio plot marks the catalogue's eleven events.
@@ -185,4 +185,44 @@ fn the_brkdcn_bgp_designs_report_their_idle_backends() {
             );
         }
     }
+}
+
+/// Every plot's series differ in colour and in dash pattern together: no (colour, dash) pair
+/// repeats within a plot, and the series lines carry both (parsed from the SVG).
+#[test]
+fn plot_series_are_told_apart_by_colour_and_dash() {
+    use fabsim::report::plot::{LineChart, Series, line_chart};
+    let series: Vec<Series> = (0..12)
+        .map(|i| Series {
+            name: format!("s{i}"),
+            points: vec![(0.0, i as f64), (1.0, i as f64 + 1.0)],
+        })
+        .collect();
+    let svg = line_chart(&LineChart {
+        title: "t",
+        x_label: "x",
+        y_label: "y",
+        series: &series,
+        marks: &[],
+        log_y: false,
+    })
+    .unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let mut pairs = std::collections::BTreeSet::new();
+    let mut lines = 0;
+    for n in doc.descendants().filter(|n| n.has_tag_name("polyline")) {
+        if n.attribute("stroke-width") != Some("2") {
+            continue; // axes, ticks, reference lines
+        }
+        lines += 1;
+        pairs.insert((
+            n.attribute("stroke").unwrap().to_string(),
+            n.attribute("stroke-dasharray").unwrap_or("").to_string(),
+        ));
+    }
+    // Each series draws its line and its legend sample, in the same style.
+    assert_eq!(lines, 24);
+    assert_eq!(pairs.len(), 12, "{pairs:?}");
+    let colours: std::collections::BTreeSet<_> = pairs.iter().map(|p| p.0.clone()).collect();
+    assert_eq!(colours.len(), 12, "no colour repeats within a plot");
 }

@@ -9,8 +9,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const SIZE: (u32, u32) = (760, 400);
 
-/// The colours of successive series (Okabe–Ito, readable by colour-blind readers).
-const PALETTE: [RGBColor; 8] = [
+/// The colours of successive series: Okabe–Ito (readable by colour-blind readers), then darker
+/// tones of the same hues — sixteen, so no colour repeats within a plot of up to sixteen series
+/// (four designs × four variants in `compare`).
+const PALETTE: [RGBColor; 16] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -19,10 +21,46 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(86, 180, 233),
     RGBColor(240, 228, 66),
     RGBColor(0, 0, 0),
+    RGBColor(0, 60, 110),
+    RGBColor(140, 50, 0),
+    RGBColor(0, 95, 70),
+    RGBColor(130, 60, 100),
+    RGBColor(150, 100, 0),
+    RGBColor(40, 110, 150),
+    RGBColor(150, 140, 20),
+    RGBColor(110, 110, 110),
 ];
+
+/// Dash patterns (SVG `stroke-dasharray`), the second cue besides colour: solid, dashed,
+/// dotted, dash-dot.
+const DASHES: [&str; 4] = ["", "8 4", "2 3", "10 3 2 3"];
 
 pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
+}
+
+/// The dash pattern of series `i` (empty: solid).
+pub fn dash(i: usize) -> &'static str {
+    DASHES[i % DASHES.len()]
+}
+
+/// Gives each series' lines (2 px wide, in the series' own colour) its dash pattern. Colours are
+/// unique within a plot of up to sixteen series, so the colour finds the series.
+fn with_dashes(svg: String, series: usize) -> String {
+    let mut out = svg;
+    for i in 0..series.min(PALETTE.len()) {
+        let d = dash(i);
+        if d.is_empty() {
+            continue;
+        }
+        let c = colour(i);
+        let key = format!(
+            "stroke=\"#{:02X}{:02X}{:02X}\" stroke-width=\"2\"",
+            c.0, c.1, c.2
+        );
+        out = out.replace(&key, &format!("{key} stroke-dasharray=\"{d}\""));
+    }
+    out
 }
 
 /// One line of a line chart.
@@ -143,7 +181,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
         }
         root.present().map_err(err)?;
     }
-    Ok(svg)
+    Ok(with_dashes(svg, c.series.len()))
 }
 
 fn frame<'a, 'b>(
@@ -219,7 +257,8 @@ where
             ))
             .map_err(err)?
             .label(s.name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], col.filled()));
+            // A short line in the series' style (its dash is added with the series').
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
     }
     chart
         .configure_series_labels()
