@@ -123,6 +123,7 @@ fn failure_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
         "broken at once",
         "broken by rehash",
         "success ratio back after (s)",
+        "vs the run without it: excess refused / broken, ratio matches after (s)",
         "reactions",
     ]
     .map(String::from)
@@ -151,11 +152,30 @@ fn failure_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
                 num(&f["broken_at_failure"]).into(),
                 num(&f["broken_rehashed"]).into(),
                 num(&f["success_ratio_back_after_s"]).into(),
+                against(f).into(),
                 reactions.join("; ").into(),
             ]);
         }
     }
     (headers, rows)
+}
+
+/// The failure against the same run without it (`sim::baseline`), or why there is nothing.
+fn against(f: &serde_json::Value) -> String {
+    if let Some(why) = f["why_nothing"].as_str() {
+        return format!("changed nothing: {why}");
+    }
+    let w = &f["against_run_without"];
+    if w.is_null() {
+        return "not measured (--no-baseline)".into();
+    }
+    if w["changed_nothing"] == true {
+        return "changed nothing".into();
+    }
+    format!(
+        "{} / {}, {}",
+        w["excess_refused"], w["excess_broken"], w["success_ratio_matches_after_s"]
+    )
 }
 
 /// The event times and names, for vertical marks.
