@@ -247,6 +247,66 @@ fn columns(runs: &[VariantRun]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Which way a metric is better: fewer refusals, more established connections; `None`: neither
+/// (how much was offered, what is configured).
+fn lower_is_better(label: &str) -> Option<bool> {
+    match label {
+        "established" | "completed" => Some(false),
+        "attempted" | "NAT ports available per node" | "SNAT IPs in use" | "failure records" => {
+            None
+        }
+        _ => Some(true),
+    }
+}
+
+/// The first number of a cell ("1.27 (0.63)" → 1.27, "29.4%" → 29.4, "2 of 6 (…)" → 2).
+fn number(text: &str) -> Option<f64> {
+    let t: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-' || *c == ',')
+        .filter(|c| *c != ',')
+        .collect();
+    t.parse().ok()
+}
+
+/// "−23,628, better" against the base, when both are numbers and the metric has a direction.
+fn versus(label: &str, text: &str, base: &str) -> Option<String> {
+    let lower = lower_is_better(label)?;
+    let (a, b) = (number(text)?, number(base)?);
+    let delta = a - b;
+    if delta == 0.0 {
+        return None;
+    }
+    let amount = if delta.fract() == 0.0 && delta.abs() < 1e15 {
+        thousands(&format!("{}", delta.abs() as u64))
+    } else {
+        format!("{:.2}", delta.abs())
+    };
+    let sign = if delta > 0.0 { "+" } else { "−" };
+    let verdict = if (delta < 0.0) == lower {
+        "better"
+    } else {
+        "worse"
+    };
+    Some(format!("{sign}{amount}, {verdict}"))
+}
+
+/// An integer with thousands separators (205869 → 205,869); other text as it is.
+fn thousands(text: &str) -> String {
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) || text.len() <= 3 {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 3);
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && (text.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A group's table: its name, the headers and the rows.
 pub type GroupTable = (&'static str, Vec<String>, Vec<Vec<Cell>>);
 
@@ -273,9 +333,14 @@ pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
                     for (v, d) in &cols {
                         let text = f(&runs[*v].results.designs[*d]);
                         let base = f(&runs[0].results.designs[*d]);
+                        let differs = *v != 0 && text != base;
+                        let mut shown = thousands(&text);
+                        if differs && let Some(w) = versus(label, &text, &base) {
+                            shown = format!("{shown} ({w})");
+                        }
                         row.push(Cell {
-                            highlight: *v != 0 && text != base,
-                            text,
+                            highlight: differs,
+                            text: shown,
                         });
                     }
                     row
@@ -372,4 +437,30 @@ pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
             .collect(),
     );
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_say_better_or_worse_with_the_amount() {
+        assert_eq!(thousands("205869"), "205,869");
+        assert_eq!(thousands("3000"), "3,000");
+        assert_eq!(thousands("300"), "300");
+        assert_eq!(thousands("1.27 (0.63)"), "1.27 (0.63)");
+        assert_eq!(
+            versus("refused (all reasons)", "2554", "28183").unwrap(),
+            "−25,629, better"
+        );
+        assert_eq!(
+            versus("established", "203315", "177686").unwrap(),
+            "+25,629, better"
+        );
+        assert_eq!(
+            versus("replies bounced", "36.6%", "29.4%").unwrap(),
+            "+7.20, worse"
+        );
+        assert_eq!(versus("attempted", "1", "2"), None);
+    }
 }
