@@ -268,9 +268,10 @@ fn unknown(p: &str, parent: &str, key: &str, loc: &Loc, d: &mut Diagnostics) {
         .map(|rest| rest.split(['.', '[']).next().unwrap_or(rest))
         .collect();
     siblings.dedup();
-    let hint = super::decode::closest(key, &siblings)
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_else(|| ".".into());
+    let mut hint = super::decode::did_you_mean(key, &siblings);
+    if hint.is_empty() {
+        hint.push('.');
+    }
     d.warning(
         loc,
         p,

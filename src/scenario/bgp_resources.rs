@@ -493,9 +493,7 @@ fn not_modelled_fields(
             ),
             None => {
                 let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
-                let hint = super::decode::closest(&k.name, &names)
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
+                let hint = super::decode::did_you_mean(&k.name, &names);
                 d.error(&k.loc, &format!("{kind}.spec.{}", k.name), format!("`{}` is not a field of a Calico {kind}{hint} (calicoctl refuses unknown fields)", k.name));
             }
         }

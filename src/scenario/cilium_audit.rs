@@ -180,9 +180,7 @@ fn walk(node: &Node, kind: &str, path: &str, d: &mut Diagnostics) {
                         (!rest.contains(['.', '['])).then_some(rest)
                     })
                     .collect();
-                let hint = super::decode::closest(&k.name, &siblings)
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
+                let hint = super::decode::did_you_mean(&k.name, &siblings);
                 d.error(
                     &k.loc,
                     &at,

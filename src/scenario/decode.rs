@@ -183,10 +183,7 @@ impl<'n> Fields<'n> {
                 let mut known: Vec<&str> = self.asked.clone();
                 known.sort_unstable();
                 known.dedup();
-                let hint = match closest(&k.name, &known) {
-                    Some(s) => format!("; did you mean `{s}`?"),
-                    None => String::new(),
-                };
+                let hint = did_you_mean(&k.name, &known);
                 d.error(
                     &k.loc,
                     &join(&self.path, &k.name),
@@ -202,6 +199,13 @@ impl<'n> Fields<'n> {
 }
 
 /// The known name within edit distance 2 of `name`, if any.
+/// "; did you mean `x`?" for the closest of `known` to `name`, or nothing.
+pub(crate) fn did_you_mean(name: &str, known: &[&str]) -> String {
+    closest(name, known)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
+}
+
 pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     fn dist(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();

@@ -81,11 +81,6 @@ impl Diagnostics {
         }
     }
 
-    /// How many errors so far (to tell whether a step added any).
-    pub fn error_count(&self) -> usize {
-        self.errors().count()
-    }
-
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }

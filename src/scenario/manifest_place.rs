@@ -101,25 +101,9 @@ pub fn apply(
         if taken[i] {
             continue;
         }
-        let Some(node) = &p.node_name else {
-            d.warning(
-                &p.loc,
-                &p.path,
-                "a Pod without spec.nodeName is not scheduled (Pending): not simulated",
-            );
+        let Some(node) = running_on(p, None, &nodes, d) else {
             continue;
         };
-        if !nodes.iter().any(|n| n.name == node.value) {
-            d.warning(
-                &node.loc,
-                &p.path,
-                format!(
-                    "the Pod runs on node {}, which is in no rack of the fabric: not simulated",
-                    node.value
-                ),
-            );
-            continue;
-        }
         let not_ready = if pod_ready(p, &set) {
             Vec::new()
         } else {
@@ -254,6 +238,37 @@ fn place_nodes(
     }
 }
 
+/// The node a pod runs on, when it is scheduled on a node of the fabric; else said (with its
+/// workload, if any) and `None`.
+fn running_on<'p>(
+    p: &'p super::manifests::ManifestPod,
+    w: Option<&Workload>,
+    nodes: &[NodeInfo],
+    d: &mut Diagnostics,
+) -> Option<&'p At<String>> {
+    let Some(node) = &p.node_name else {
+        let of = w.map(|w| format!(" of {}", w.path)).unwrap_or_default();
+        d.warning(
+            &p.loc,
+            &p.path,
+            format!("a Pod{of} without spec.nodeName is not scheduled (Pending): not simulated"),
+        );
+        return None;
+    };
+    if !nodes.iter().any(|n| n.name == node.value) {
+        d.warning(
+            &node.loc,
+            &p.path,
+            format!(
+                "the Pod runs on node {}, which is in no rack of the fabric: not simulated",
+                node.value
+            ),
+        );
+        return None;
+    }
+    Some(node)
+}
+
 /// A pod is ready unless its status or an EndpointSlice says it is not.
 fn pod_ready(p: &super::manifests::ManifestPod, set: &ManifestSet) -> bool {
     p.ready != Some(false)
@@ -299,28 +314,9 @@ fn workload(
         }
         taken[i] = true;
         found += 1;
-        let Some(node) = &p.node_name else {
-            d.warning(
-                &p.loc,
-                &p.path,
-                format!(
-                    "a Pod of {} without spec.nodeName is not scheduled (Pending): not simulated",
-                    w.path
-                ),
-            );
+        let Some(node) = running_on(p, Some(w), nodes, d) else {
             continue;
         };
-        if !nodes.iter().any(|n| n.name == node.value) {
-            d.warning(
-                &node.loc,
-                &p.path,
-                format!(
-                    "the Pod runs on node {}, which is in no rack of the fabric: not simulated",
-                    node.value
-                ),
-            );
-            continue;
-        }
         if !pod_ready(p, set) {
             not_ready.push(At {
                 value: placement.len() as u32,

@@ -206,26 +206,7 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
         return;
     };
     let mut ignored: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut objects = Vec::new();
-    for doc in &docs {
-        if matches!(doc.value, Value::Null) {
-            continue;
-        }
-        let kind = text_at(doc, &["kind"]).unwrap_or_default();
-        if kind.ends_with("List") {
-            match child(doc, "items").map(|i| &i.value) {
-                Some(Value::Seq(items)) => objects.extend(items.iter()),
-                Some(Value::Null) | None => {}
-                Some(_) => d.error(
-                    &doc.loc,
-                    "items",
-                    "`items` of a List must be a list of objects",
-                ),
-            }
-        } else {
-            objects.push(doc);
-        }
-    }
+    let objects = super::object::objects_of(docs, d);
     if objects.is_empty() {
         d.warning(
             &Loc::new(Arc::from(name), 1, 1),
@@ -233,7 +214,7 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
             "holds no Kubernetes object: nothing read from this file",
         );
     }
-    for obj in objects {
+    for obj in &objects {
         read_object(obj, set, &mut ignored, d);
     }
     let v6 = std::mem::take(&mut set.ipv6);

@@ -92,25 +92,46 @@ pub fn load_objects(name: &str, at: &At<String>, d: &mut Diagnostics) -> Option<
         .map_err(|e| d.error(&at.loc, &at.path, format!("cannot read {name}: {e}")))
         .ok()?;
     let docs = super::yaml::parse_multi(&std::sync::Arc::from(name), &text, d)?;
+    Some(objects_of(docs, d))
+}
+
+/// The objects of parsed documents: the items of a `kind: List` (`…List`) in its place, empty
+/// documents skipped.
+pub fn objects_of(docs: Vec<Node>, d: &mut Diagnostics) -> Vec<Node> {
     let mut out = Vec::new();
     for doc in docs {
         if matches!(doc.value, Value::Null) {
             continue;
         }
         let kind = text_at(&doc, &["kind"]).unwrap_or_default();
-        if kind.ends_with("List") {
-            match child(&doc, "items").map(|i| &i.value) {
-                Some(Value::Seq(items)) => out.extend(items.iter().cloned()),
-                Some(Value::Null) | None => {}
-                Some(_) => d.error(
-                    &doc.loc,
+        if !kind.ends_with("List") {
+            out.push(doc);
+            continue;
+        }
+        match doc.value {
+            Value::Map(entries) => match entries.into_iter().find(|(k, _)| k.name == "items") {
+                Some((
+                    _,
+                    Node {
+                        value: Value::Seq(items),
+                        ..
+                    },
+                )) => out.extend(items),
+                Some((
+                    _,
+                    Node {
+                        value: Value::Null, ..
+                    },
+                ))
+                | None => {}
+                Some((_, n)) => d.error(
+                    &n.loc,
                     "items",
                     "`items` of a List must be a list of objects",
                 ),
-            }
-        } else {
-            out.push(doc);
+            },
+            _ => unreachable!("a document with a kind is a mapping"),
         }
     }
-    Some(out)
+    out
 }

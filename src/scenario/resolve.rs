@@ -162,28 +162,31 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             let (Some(from_s), Some(to_s)) = (fill(&t.from, d), fill(&t.to, d)) else {
                 break;
             };
-            let errors = d.error_count();
             let from = resolve_ref(&from_s, &fabric, &cluster, d);
             let to = resolve_ref(&to_s, &fabric, &cluster, d);
-            if let Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_)) = from {
+            let bad_from = matches!(
+                from,
+                Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_))
+            );
+            if bad_from {
                 d.error(
                     &t.from.loc,
                     &t.from.path,
                     "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
                 );
             }
-            if to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_))) {
+            let bad_to = to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_)));
+            if bad_to {
                 d.error(
                     &t.to.loc,
                     &t.to.path,
                     "a traffic destination is a service, a pod, an external network or IP:port",
                 );
             }
-            if d.error_count() > errors {
-                break; // the other copies would say the same
-            }
-            if let (Some(from), Some(to)) = (from, to) {
-                pairs.push((from, to));
+            match (from, to) {
+                (Some(from), Some(to)) if !bad_from && !bad_to => pairs.push((from, to)),
+                // Reported (by resolve_ref or above); the other copies would say the same.
+                _ => break,
             }
         }
         if pairs.len() as u64 == count {

@@ -538,15 +538,19 @@ pub(super) fn finish(
         .map(|s| s.to_string())
         .collect();
     known.extend(cfg.external_networks.iter().cloned());
-    let annotated = cluster
+    // The EPGs the namespaces, deployments and pods name in their endpoint-group annotation.
+    let mut annotated: Vec<String> = cluster
         .namespaces
         .iter()
         .map(|n| &n.annotations)
         .chain(cluster.deployments.iter().map(|x| &x.annotations))
         .chain(cluster.pods.iter().map(|x| &x.annotations))
         .filter_map(|a| a.get(EPG_ANNOTATION))
-        .filter_map(|v| epg_from_annotation(v).ok());
-    known.extend(annotated);
+        .filter_map(|v| epg_from_annotation(v).ok())
+        .collect();
+    annotated.sort();
+    annotated.dedup();
+    known.extend(annotated.iter().cloned());
     super::resolve::check_unique(
         d,
         "contract",
@@ -582,23 +586,11 @@ pub(super) fn finish(
     // this design names it, so in the model its pods reach only each other (on APIC, the EPG and
     // its contracts are the network team's: give them as `contracts`).
     let builtin = |n: &str| n.starts_with("aci-containers-") || n.starts_with("kube-");
-    let mut alone: Vec<String> = cluster
-        .namespaces
-        .iter()
-        .map(|n| &n.annotations)
-        .chain(cluster.deployments.iter().map(|x| &x.annotations))
-        .chain(cluster.pods.iter().map(|x| &x.annotations))
-        .filter_map(|a| a.get(EPG_ANNOTATION))
-        .filter_map(|v| epg_from_annotation(v).ok())
-        .filter(|e| !builtin(e))
-        .filter(|e| {
-            !cfg.contracts
-                .iter()
-                .any(|c| c.providers.contains(e) || c.consumers.contains(e))
-        })
-        .collect();
-    alone.sort();
-    alone.dedup();
+    let alone = annotated.into_iter().filter(|e| !builtin(e)).filter(|e| {
+        !cfg.contracts
+            .iter()
+            .any(|c| c.providers.contains(e) || c.consumers.contains(e))
+    });
     for e in alone {
         d.warning(&rd.loc, &rd.path, format!("EPG `{e}` is named by an endpoint-group annotation but by no contract of this design (acc-provision does not create it): its pods reach only each other; give its contracts under `contracts`"));
     }

@@ -243,9 +243,10 @@ pub(super) fn resolve(
                 ),
                 None => {
                     let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
-                    let hint = super::decode::closest(key, &names)
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_else(|| ".".into());
+                    let mut hint = super::decode::did_you_mean(key, &names);
+                    if hint.is_empty() {
+                        hint.push('.');
+                    }
                     d.warning(&ann.loc, &format!("{}.{key}", ann.path), format!("`{key}` is not a node annotation kube-router reads{hint} As written it has no effect"));
                 }
             }

@@ -333,13 +333,7 @@ impl BgpWalk<'_> {
             return failed_with(binding, outcome(orig, Verdict::Dropped, e, *lat));
         }
         if let Some(b) = binding {
-            r.dst = orig.src;
-            rec.hop(Device::Node(node), Action::UnSnat, &r, || {
-                format!(
-                    "conntrack translates {}:{} back to {}",
-                    b.ip, b.port, orig.src
-                )
-            });
+            self.un_snat(node, b, orig, &mut r, rec);
         } else {
             rec.hop(Device::Node(node), Action::Route, &r, || {
                 "delivers to the local pod".into()
@@ -352,6 +346,24 @@ impl BgpWalk<'_> {
             snat: binding,
             ..delivered(orig, *lat, node, pod)
         }
+    }
+
+    /// The reply's masquerade undone on the pod's node: back to the pod's own address.
+    fn un_snat<R: Recorder>(
+        &self,
+        node: NodeId,
+        b: NatBinding,
+        orig: Flow,
+        r: &mut Flow,
+        rec: &mut R,
+    ) {
+        r.dst = orig.src;
+        rec.hop(Device::Node(node), Action::UnSnat, r, || {
+            format!(
+                "conntrack translates {}:{} back to {}",
+                b.ip, b.port, orig.src
+            )
+        });
     }
 
     /// A pod to a node's own address (its host network, e.g. the API server on :6443): across
@@ -409,13 +421,7 @@ impl BgpWalk<'_> {
             *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         }
         if let Some(b) = binding {
-            r.dst = orig.src;
-            rec.hop(Device::Node(node), Action::UnSnat, &r, || {
-                format!(
-                    "conntrack translates {}:{} back to {}",
-                    b.ip, b.port, orig.src
-                )
-            });
+            self.un_snat(node, b, orig, &mut r, rec);
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(pod))
