@@ -78,6 +78,7 @@ pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
                     designs.join(", "),
                     warnings
                 );
+                let _ = writeln!(out, "counting: {}", s.warmup.how);
                 out.push_str(&summaries);
                 if !s.defaults_applied.is_empty() {
                     out.push_str("defaults applied:\n");

@@ -311,6 +311,19 @@ impl Decode for Nanos {
     }
 }
 
+impl Decode for super::warmup::WarmupSetting {
+    fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
+        if matches!(&node.value, Value::Str(s) if s == "auto") {
+            return Some(super::warmup::WarmupSetting::Auto);
+        }
+        if matches!(&node.value, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
+            return Nanos::decode(node, path, d).map(super::warmup::WarmupSetting::Fixed);
+        }
+        expected(node, path, d, "`auto` or a duration like 90s");
+        None
+    }
+}
+
 impl Decode for Subnet {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let Value::Str(s) = &node.value else {

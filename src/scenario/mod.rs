@@ -27,6 +27,7 @@ mod resolve_cluster;
 mod resolve_fabric_bgp;
 mod resolve_peering;
 pub mod variant;
+pub mod warmup;
 pub mod yaml;
 
 use crate::cluster::Cluster;
@@ -98,6 +99,8 @@ pub struct Scenario {
     pub traffic: Vec<Traffic>,
     pub events: Vec<Event>,
     pub conntrack: Conntrack,
+    /// How long the run goes before it counts (`warmup`, automatic by default).
+    pub warmup: warmup::Warmup,
     /// kube-controller-manager `--node-monitor-grace-period`: a failed node's pods stop being
     /// endpoints this long after it stops posting status (40 s; 50 s from Kubernetes 1.32).
     pub node_monitor_grace_period: Nanos,

@@ -77,6 +77,8 @@ pub struct RawScenario {
     pub traffic: Vec<RawTraffic>,
     pub events: Vec<RawEvent>,
     pub conntrack: RawConntrack,
+    /// `warmup: 90s` or `warmup: auto` (the default).
+    pub warmup: Option<At<super::warmup::WarmupSetting>>,
     /// `kubernetes.node_monitor_grace_period`.
     pub node_monitor_grace_period: Option<Nanos>,
     /// `kubernetes.node_status_update_frequency` (kubelet's, 10 s).
@@ -97,6 +99,7 @@ impl RawScenario {
         let name = f.req_at("name", d);
         let seed = f.opt("seed", d).unwrap_or(1);
         let duration = f.opt_at("duration", d);
+        let warmup = f.opt_at("warmup", d);
         let fabric = f
             .node("fabric")
             .and_then(|n| RawFabric::decode(n, "fabric", d));
@@ -151,6 +154,7 @@ impl RawScenario {
             traffic,
             events,
             conntrack,
+            warmup,
             node_monitor_grace_period,
             node_status_update_frequency,
         })

@@ -288,6 +288,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         }
         Nanos::from_secs(10)
     });
+    let warmup = resolve_warmup(&raw, &traffic, &events, &conntrack, d);
     let name = raw.name?.value;
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         d.error(
@@ -306,6 +307,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         traffic,
         events,
         conntrack,
+        warmup,
         node_monitor_grace_period,
         node_status_update_frequency,
         defaults_applied: defaults,
@@ -408,4 +410,73 @@ fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnosti
         l3out: lat(raw.latency.l3out, "l3out", a.l3out),
     };
     Fabric::new(spines, leaves, racks, externals, latency)
+}
+
+/// The run's warm-up (`super::warmup`): a fixed one must end before the first event and the run.
+fn resolve_warmup(
+    raw: &RawScenario,
+    traffic: &[Traffic],
+    events: &[Event],
+    conntrack: &Conntrack,
+    d: &mut Diagnostics,
+) -> super::warmup::Warmup {
+    use super::warmup::{Held, WarmupSetting, is_masqueraded, plan};
+    let held: Vec<Held> = traffic
+        .iter()
+        .map(|t| Held {
+            name: &t.name,
+            lifetime: &t.lifetime,
+            hold: if t.pairs.iter().any(|(f, to)| is_masqueraded(f, to)) {
+                // TCP leaves TIME_WAIT behind; the destination says which protocol.
+                match t.pairs.first().map(|p| &p.1) {
+                    Some(Ref::Literal {
+                        proto: Some(crate::net::Proto::Udp),
+                        ..
+                    }) => conntrack.udp_timeout,
+                    _ => conntrack.time_wait,
+                }
+            } else {
+                Nanos::ZERO
+            },
+        })
+        .collect();
+    let first_event = events.iter().map(|e| e.at).min();
+    let duration = raw.duration.as_ref().map(|x| x.value);
+    let setting = raw
+        .warmup
+        .as_ref()
+        .map_or(WarmupSetting::Auto, |w| w.value);
+    if let (Some(w), WarmupSetting::Fixed(fixed)) = (&raw.warmup, setting) {
+        if let Some(dur) = duration
+            && fixed >= dur
+        {
+            d.error(
+                &w.loc,
+                &w.path,
+                format!("warmup {fixed} leaves nothing of the {dur} run to count: make it shorter than `duration`"),
+            );
+        }
+        if let Some(e) = first_event
+            && fixed > e
+        {
+            d.error(
+                &w.loc,
+                &w.path,
+                format!("warmup {fixed} runs past the first event at {e}: that event's effect would not be counted; end the warmup at or before {e} (or `warmup: auto`)"),
+            );
+        }
+    }
+    let w = plan(setting, &held, duration, first_event);
+    if !w.steady_before_first_event
+        && let Some(e) = raw.events.iter().min_by_key(|e| e.at.value)
+        && w.counted_from <= e.at.value
+    {
+        let steady = w.steady_from.map_or("never".to_string(), |t| format!("from ≈{t}"));
+        d.warning(
+            &e.at.loc,
+            &e.at.path,
+            format!("the run is not in steady state before this first event at {} (steady {steady}: {}): what the event does is mixed with the filling of the cluster; move the event later (and `duration` with it)", e.at.value, w.slowest.as_deref().map_or(String::new(), |n| format!("traffic {n} and the NAT tuples it holds still growing"))),
+        );
+    }
+    w
 }

@@ -214,6 +214,10 @@ fn simulate(
         interval
     };
     q.push(interval, Event::Sample);
+    // Before the events: one at the same instant is counted.
+    if s.warmup.counted_from > Nanos::ZERO {
+        q.push(s.warmup.counted_from, Event::WarmupEnd);
+    }
     for (i, e) in s.events.iter().enumerate() {
         q.push(e.at, Event::Failure { event: i as u32 });
     }
@@ -423,6 +427,28 @@ fn simulate(
                 };
                 outages.on_event(&mut cx, event as usize);
             }
+            Event::WarmupEnd => {
+                // What warmed the cluster up is simulated, not counted: start every count
+                // afresh, keeping what is open (it completes or breaks in the counted run).
+                let open = |c: &Connections| {
+                    c.active_at_start + c.established - c.completed - c.broken.values().sum::<u64>()
+                };
+                run.total = Connections {
+                    active_at_start: open(&run.total),
+                    ..Connections::default()
+                };
+                for g in run.per_gen.iter_mut() {
+                    *g = Connections {
+                        active_at_start: open(g),
+                        ..Connections::default()
+                    };
+                }
+                paths = PathStats::with_nodes(s.cluster.nodes.len());
+                spread = super::spread::SpreadCounter::new(
+                    s.cluster.pods.len(),
+                    s.cluster.services.len(),
+                );
+            }
             Event::Control { pending } => {
                 outages.on_control(&mut run, &mut plane, now, pending as usize);
             }
@@ -435,9 +461,11 @@ fn simulate(
                 };
                 series.new_connection_success_ratio.push(ratio);
                 let broken: u64 = run.total.broken.values().sum();
-                series
-                    .active_connections
-                    .push(run.total.established - run.total.completed - broken);
+                series.active_connections.push(
+                    run.total.active_at_start + run.total.established
+                        - run.total.completed
+                        - broken,
+                );
                 series.nat_ports_in_use.push(plane.nat_in_use() as u64);
                 series
                     .nat_ports_in_use_max_node
@@ -462,10 +490,13 @@ fn simulate(
         }
     }
     let mut total = run.total;
-    total.active_at_end = total.established - total.completed - total.broken.values().sum::<u64>();
+    total.active_at_end = total.active_at_start + total.established
+        - total.completed
+        - total.broken.values().sum::<u64>();
     let mut per_gen = run.per_gen;
     for g in per_gen.iter_mut() {
-        g.active_at_end = g.established - g.completed - g.broken.values().sum::<u64>();
+        g.active_at_end =
+            g.active_at_start + g.established - g.completed - g.broken.values().sum::<u64>();
     }
     let traffic: BTreeMap<String, GeneratorResult> = gens
         .iter()
@@ -510,6 +541,11 @@ fn simulate(
                 time_wait_evicted: plane.nat_evictions(),
             }
         },
+        steady_state: super::steady::check(
+            &series,
+            &s.warmup,
+            s.events.iter().map(|e| e.at).min().unwrap_or(duration),
+        ),
         timeseries: series,
         traffic,
         events_processed: events,

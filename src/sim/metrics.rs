@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Connections {
+    /// Open when counting started (the end of the warm-up): established before it, and counted
+    /// when they complete or break, so open at the end = this + established − completed − broken.
+    pub active_at_start: u64,
     pub attempted: u64,
     pub established: u64,
     pub completed: u64,
@@ -194,6 +197,8 @@ pub struct DesignResult {
     pub nat: NatSummary,
     pub timeseries: TimeSeries,
     pub traffic: BTreeMap<String, GeneratorResult>,
+    /// When counting started, and whether the run was steady before its first event.
+    pub steady_state: super::steady::SteadyCheck,
     pub events_processed: u64,
 }
 

@@ -13,6 +13,7 @@ pub mod plane;
 pub mod queue;
 pub mod rng;
 pub mod spread;
+pub mod steady;
 pub mod traffic;
 
 use crate::scenario::Scenario;

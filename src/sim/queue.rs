@@ -18,6 +18,8 @@ pub enum Event {
     Release { conn: u32, generation: u32 },
     /// Take a time-series sample.
     Sample,
+    /// The warm-up ends: counting starts from here (`scenario::warmup`).
+    WarmupEnd,
     /// Scenario event `event` (a failure or a recovery) happens.
     Failure { event: u32 },
     /// A control-plane reaction (index into the run's pending reactions) takes effect.
