@@ -114,6 +114,22 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
             }
         }
     }
+    // Every variant counts from the same instant (the earliest any of them would), so their
+    // counts compare.
+    if let Some(from) = scenarios.iter().map(|s| s.warmup.counted_from).min()
+        && scenarios.iter().any(|s| s.warmup.counted_from != from)
+    {
+        for s in scenarios.iter_mut() {
+            if s.warmup.counted_from != from {
+                s.warmup.how = format!(
+                    "{from}, the earliest any variant counts from, so the variants compare (this one alone: {})",
+                    s.warmup.how
+                );
+                s.warmup.counted_from = from;
+                s.warmup.steady_before_first_event &= s.warmup.steady_from.is_some_and(|t| t <= from);
+            }
+        }
+    }
     let base = &scenarios[0];
     let chosen: Vec<String> = if a.designs.is_empty() {
         base.designs.iter().map(|d| d.name.clone()).collect()
@@ -147,6 +163,7 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| (EXIT_BAD_INPUT, m))?;
         runs.push(VariantRun {
+            node_names: s.cluster.nodes.iter().map(|n| n.name.clone()).collect(),
             name: v.name.clone(),
             changes: describe(v),
             results: crate::sim::metrics::Results {

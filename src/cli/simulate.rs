@@ -18,53 +18,30 @@ pub struct Args<'a> {
     pub sample_interval: Option<Nanos>,
 }
 
-/// The summary table: one row per design.
-pub fn table(r: &Results) -> String {
+/// What simulate prints: the summary line of each design, how counting was chosen and the
+/// designs side by side — all within [`COLUMNS`] characters.
+pub fn table(s: &crate::scenario::Scenario, r: &Results) -> String {
+    use crate::report::doc::{text_table, wrap};
+    use crate::report::{simulation, verdict};
     let mut out = String::new();
     let _ = writeln!(
         out,
         "scenario {} (seed {}), {} s simulated",
         r.scenario, r.seed, r.duration_s
     );
-    let _ = writeln!(
-        out,
-        "{:<14} {:<12} {:>10} {:>11} {:>9} {:>10} {:>9}  {:<24} {:>7} {:>9}",
-        "design",
-        "cni",
-        "attempted",
-        "established",
-        "refused",
-        "completed",
-        "active",
-        "refused by reason",
-        "hops50",
-        "lat99 us"
-    );
-    for d in &r.designs {
-        let c = &d.connections;
-        let refused: u64 = c.refused.values().sum();
-        let reasons: Vec<String> = c.refused.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(
-            out,
-            "{:<14} {:<12} {:>10} {:>11} {:>9} {:>10} {:>9}  {:<24} {:>7} {:>9}",
-            d.name,
-            d.cni,
-            c.attempted,
-            c.established,
-            refused,
-            c.completed,
-            c.active_at_end,
-            if reasons.is_empty() {
-                "-".to_string()
-            } else {
-                reasons.join(", ")
-            },
-            d.paths.hop_count_p50,
-            d.paths.fabric_latency_us_p99
-        );
+    for line in verdict::lines(s, r) {
+        out.push_str(&wrap(&format!("- {}", verdict::plain(&line)), COLUMNS, "  "));
+    }
+    out.push_str(&wrap(&simulation::counting(r), COLUMNS, ""));
+    for (title, headers, rows) in simulation::metric_tables(r) {
+        let _ = writeln!(out, "\n{title}");
+        out.push_str(&text_table(&headers, &rows));
     }
     out
 }
+
+/// The terminal width the output keeps to.
+pub const COLUMNS: usize = 120;
 
 pub fn run(a: &Args) -> u8 {
     let s = match load_valid(a.scenario) {
@@ -109,7 +86,7 @@ pub fn run(a: &Args) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    emit(&table(&r));
+    emit(&table(&s, &r));
     let json = match serde_json::to_string_pretty(&r) {
         Ok(j) => j + "\n",
         Err(e) => {

@@ -5,11 +5,8 @@
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, emit, load_valid};
 use crate::nat::snat::PortRange;
 use crate::report::plot::{LineChart, Mark, Series, line_chart};
-use crate::scenario::Scenario;
-use crate::scenario::raw::{RawArrivals, RawLifetime};
-use crate::scenario::reference::Ref;
+use crate::sizing::scenario::from_scenario;
 use crate::sizing::snat::{SnatInput, SnatSizing, curve, fmt_p, size};
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -53,125 +50,6 @@ pub fn parse_range(s: &str) -> Result<(u32, u32), String> {
             .ok_or_else(|| format!("`{x}` is not a port number"))
     };
     Ok((p(a)?, p(b)?))
-}
-
-/// The mean of a lifetime distribution, in seconds.
-fn mean_s(l: &RawLifetime) -> Result<f64, String> {
-    Ok(match l {
-        RawLifetime::Exponential(m) | RawLifetime::Constant(m) => m.as_secs_f64(),
-        RawLifetime::Lognormal { mean, .. } => mean.as_secs_f64(),
-        RawLifetime::Pareto { scale, shape } if *shape > 1.0 => {
-            scale.as_secs_f64() * shape / (shape - 1.0)
-        }
-        RawLifetime::Pareto { .. } => {
-            return Err("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime".into());
-        }
-    })
-}
-
-fn rate_of(a: &RawArrivals) -> f64 {
-    match a {
-        RawArrivals::Poisson(r) | RawArrivals::Constant(r) => *r,
-        RawArrivals::OnOff { rate, on, off } => {
-            rate * on.as_secs_f64() / (on.as_secs_f64() + off.as_secs_f64()).max(1e-12)
-        }
-    }
-}
-
-/// What a scenario says: the busiest node's egress rate, its destinations and the mean lifetime.
-struct FromScenario {
-    nodes: Vec<String>,
-    rate: f64,
-    lifetime_s: f64,
-    streams: Vec<(f64, u64)>,
-    time_wait_s: f64,
-    range: Option<PortRange>,
-    snat_ips: Option<u32>,
-    search: crate::nat::kernel::PortSearch,
-    node_kernel: (u32, u32),
-}
-
-fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, String> {
-    let cl = &s.cluster;
-    // Per node: (rate, rate × lifetime) per destination.
-    let mut per_node: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
-    for (t, (from, to)) in s
-        .traffic
-        .iter()
-        .flat_map(|t| t.pairs.iter().map(move |p| (t, p)))
-    {
-        let pairs = t.pairs.len() as f64;
-        let pods: Vec<usize> = match *from {
-            Ref::Pod { pod, .. } => vec![pod.index()],
-            Ref::Deployment { dep, .. } => {
-                let d = &cl.deployments[dep.index()];
-                (d.first_pod..d.first_pod + d.replicas)
-                    .map(|p| p as usize)
-                    .collect()
-            }
-            Ref::Namespace(ns) => (0..cl.pods.len())
-                .filter(|p| cl.pods[*p].namespace == ns)
-                .collect(),
-            _ => continue,
-        };
-        let dest = match *to {
-            Ref::Literal { ip, port, .. } => format!("{ip}:{}", port.unwrap_or(0)),
-            Ref::External { ext, port } => {
-                format!(
-                    "{}:{}",
-                    s.fabric.externals[ext.index()].name,
-                    port.unwrap_or(0)
-                )
-            }
-            _ => continue, // inside the cluster: no SNAT
-        };
-        if pods.is_empty() {
-            continue;
-        }
-        // A counted entry's rate is shared by its pairs.
-        let (r, m) = (rate_of(&t.arrivals) / pairs, mean_s(&t.lifetime)?);
-        for p in &pods {
-            let e = per_node[cl.pods[*p].node.index()]
-                .entry(dest.clone())
-                .or_insert((0.0, 0.0));
-            let share = r / pods.len() as f64;
-            e.0 += share;
-            e.1 += share * m;
-        }
-    }
-    let total = |m: &BTreeMap<String, (f64, f64)>| m.values().map(|v| v.0).sum::<f64>();
-    let busiest = per_node
-        .iter()
-        .max_by(|a, b| total(a).total_cmp(&total(b)))
-        .filter(|m| total(m) > 0.0)
-        .ok_or("the scenario has no traffic from pods to outside the cluster to size SNAT for")?;
-    let rate = total(busiest);
-    let lifetime_s = busiest.values().map(|v| v.1).sum::<f64>() / rate;
-    let streams = busiest.values().map(|v| (v.0 / rate, 1)).collect();
-    let aci = match design {
-        Some(n) => Some(
-            s.design_named(n)?
-                .aci
-                .as_ref()
-                .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,
-        ),
-        None => s.designs.iter().find_map(|d| d.aci.as_ref()),
-    };
-    Ok(FromScenario {
-        nodes: cl.nodes.iter().map(|n| n.name.clone()).collect(),
-        rate,
-        lifetime_s,
-        streams,
-        time_wait_s: s.conntrack.time_wait.as_secs_f64(),
-        range: aci.map(|c| c.port_range),
-        search: s.conntrack.nat_search,
-        node_kernel: s.conntrack.node_kernel,
-        snat_ips: aci.and_then(|c| {
-            c.snat_policies
-                .iter()
-                .find_map(|p| p.snat_ips.as_ref().map(|v| v.len() as u32))
-        }),
-    })
 }
 
 /// Turns flags (and a scenario) into the sizing input; the error names the missing flag.

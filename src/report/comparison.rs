@@ -2,7 +2,7 @@
 //! port exhaustion and failover, every value that differs from the base variant of the same
 //! design highlighted; the talk's qualitative comparison next to the measured rows.
 
-use super::doc::{Cell, Doc};
+use super::doc::{Cell, Doc, group_digits};
 use super::plot::{LineChart, line_chart};
 use super::simulation::{nat_max_node, success_ratio, time_lines};
 use crate::sim::metrics::{DesignResult, Results, TimeSeries};
@@ -11,6 +11,8 @@ use std::collections::BTreeSet;
 /// One variant's run: its name and the results of every design.
 pub struct VariantRun {
     pub name: String,
+    /// The variant's nodes, in the order of its results' per-node figures.
+    pub node_names: Vec<String>,
     /// What the variant changes, in words.
     pub changes: Vec<String>,
     pub results: Results,
@@ -279,7 +281,7 @@ fn versus(label: &str, text: &str, base: &str) -> Option<String> {
         return None;
     }
     let amount = if delta.fract() == 0.0 && delta.abs() < 1e15 {
-        thousands(&format!("{}", delta.abs() as u64))
+        group_digits(&format!("{}", delta.abs() as u64))
     } else {
         format!("{:.2}", delta.abs())
     };
@@ -292,49 +294,43 @@ fn versus(label: &str, text: &str, base: &str) -> Option<String> {
     Some(format!("{sign}{amount}, {verdict}"))
 }
 
-/// An integer with thousands separators (205869 → 205,869); other text as it is.
-fn thousands(text: &str) -> String {
-    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) || text.len() <= 3 {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + text.len() / 3);
-    for (i, c) in text.chars().enumerate() {
-        if i > 0 && (text.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// A group's table: its heading, the headers and the rows.
+pub type GroupTable = (String, Vec<String>, Vec<Vec<Cell>>);
 
-/// A group's table: its name, the headers and the rows.
-pub type GroupTable = (&'static str, Vec<String>, Vec<Vec<Cell>>);
+/// The widest a table may be, in characters: a 120-column terminal, and within the report
+/// page's 1,100 px at 0.9 em.
+pub const WIDTH: usize = 120;
 
-/// The measured tables: one per group, with cells differing from the base highlighted.
+/// The measured tables, one per metric group: rows are design × metric, columns the variants
+/// (the base first, each other variant's cell with its difference from the base, better or
+/// worse). When the variants do not fit [`WIDTH`], the group goes on in more tables, each
+/// repeating the base column.
 pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
-    let cols = columns(runs);
     let reasons: BTreeSet<&'static str> = runs
         .iter()
         .flat_map(|r| r.results.designs.iter())
         .flat_map(|d| d.connections.refused.keys().copied())
         .collect();
-    let mut headers = vec!["metric".to_string()];
-    headers.extend(
-        cols.iter()
-            .map(|(v, d)| format!("{} / {}", runs[*v].results.designs[*d].name, runs[*v].name)),
-    );
-    groups(&reasons)
-        .into_iter()
-        .map(|(group, metrics)| {
-            let rows = metrics
-                .iter()
-                .map(|(label, f)| {
-                    let mut row = vec![Cell::from(*label)];
-                    for (v, d) in &cols {
-                        let text = f(&runs[*v].results.designs[*d]);
-                        let base = f(&runs[0].results.designs[*d]);
+    let designs = runs.first().map_or(0, |r| r.results.designs.len());
+    let mut out = Vec::new();
+    for (group, metrics) in groups(&reasons) {
+        let table = |variants: &[usize]| -> (Vec<String>, Vec<Vec<Cell>>) {
+            let mut headers = vec!["design".to_string(), "metric".to_string()];
+            headers.extend(variants.iter().map(|v| runs[*v].name.clone()));
+            let mut rows = Vec::new();
+            for d in 0..designs {
+                for (m, (label, f)) in metrics.iter().enumerate() {
+                    let name = if m == 0 {
+                        runs[0].results.designs[d].name.clone()
+                    } else {
+                        String::new()
+                    };
+                    let mut row = vec![Cell::from(name), Cell::from(*label)];
+                    let base = f(&runs[0].results.designs[d]);
+                    for v in variants {
+                        let text = f(&runs[*v].results.designs[d]);
                         let differs = *v != 0 && text != base;
-                        let mut shown = thousands(&text);
+                        let mut shown = group_digits(&text);
                         if differs && let Some(w) = versus(label, &text, &base) {
                             shown = format!("{shown} ({w})");
                         }
@@ -343,12 +339,34 @@ pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
                             text: shown,
                         });
                     }
-                    row
-                })
-                .collect();
-            (group, headers.clone(), rows)
-        })
-        .collect()
+                    rows.push(row);
+                }
+            }
+            (headers, rows)
+        };
+        // Greedy: as many variants next to the base as fit.
+        let mut chunks: Vec<Vec<usize>> = vec![vec![0]];
+        for v in 1..runs.len() {
+            let last = chunks.last_mut().expect("one chunk at least");
+            last.push(v);
+            let (h, r) = table(last);
+            if last.len() > 2 && super::doc::table_width(&h, &r) > WIDTH {
+                last.pop();
+                chunks.push(vec![0, v]);
+            }
+        }
+        let parts = chunks.len();
+        for (k, chunk) in chunks.iter().enumerate() {
+            let (h, r) = table(chunk);
+            let heading = if parts == 1 {
+                group.to_string()
+            } else {
+                format!("{group} ({} of {parts})", k + 1)
+            };
+            out.push((heading, h, r));
+        }
+    }
+    out
 }
 
 /// Every design / variant column with its result.
@@ -377,7 +395,7 @@ fn plot(
 
 pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
     let mut doc = Doc::new(format!("{scenario} — what-if comparison"));
-    doc.p("Columns are design / variant; a value that differs from the base variant of the same design is highlighted.");
+    doc.p("Rows are design and metric, columns the variants; a value that differs from the base variant of the same design is highlighted, with the difference and whether it is better or worse.");
     doc.h(2, "Variants");
     doc.list(
         runs.iter()
@@ -415,6 +433,17 @@ pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
             nat_max_node,
         )?,
     );
+    let nodes = runs.first().map_or(&[][..], |r| &r.node_names[..]);
+    doc.plot(
+        "load-per-node.svg",
+        "Established service connections per serving node, per design and variant",
+        super::simulation::load_plot_of(nodes, labelled(runs))?,
+    );
+    doc.plot(
+        "hop-count.svg",
+        "Hop-count distribution of established connections per design and variant",
+        super::simulation::hops_plot_of(labelled(runs))?,
+    );
     doc.h(2, "The talk's comparison (BRKDCN-2663)");
     let mut headers = vec![String::new()];
     headers.extend(CNIS.iter().map(|c| c.to_string()));
@@ -445,10 +474,10 @@ mod tests {
 
     #[test]
     fn differences_say_better_or_worse_with_the_amount() {
-        assert_eq!(thousands("205869"), "205,869");
-        assert_eq!(thousands("3000"), "3,000");
-        assert_eq!(thousands("300"), "300");
-        assert_eq!(thousands("1.27 (0.63)"), "1.27 (0.63)");
+        assert_eq!(group_digits("205869"), "205,869");
+        assert_eq!(group_digits("3000"), "3,000");
+        assert_eq!(group_digits("300"), "300");
+        assert_eq!(group_digits("1.27 (0.63)"), "1.27 (0.63)");
         assert_eq!(
             versus("refused (all reasons)", "2554", "28183").unwrap(),
             "−25,629, better"

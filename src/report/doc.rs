@@ -51,6 +51,85 @@ pub struct Doc {
     pub blocks: Vec<Block>,
 }
 
+/// An integer with thousands separators (205869 → 205,869); other text as it is.
+pub fn group_digits(text: &str) -> String {
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit()) || text.len() <= 3 {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 3);
+    for (i, c) in text.chars().enumerate() {
+        if i > 0 && (text.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A heading's anchor, as GitHub derives it: lower case, spaces to `-`, other punctuation gone.
+pub fn slug(heading: &str) -> String {
+    heading
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Text wider than a cell of this many characters wraps in HTML (`td.prose`).
+pub const PROSE: usize = 40;
+
+fn is_prose(text: &str) -> bool {
+    text.chars().count() > PROSE && text.contains(' ')
+}
+
+/// How wide a table renders, in characters of its widest line: prose cells count with their
+/// longest word or [`PROSE`], whichever is larger (they wrap at spaces in HTML).
+pub fn table_width(headers: &[String], rows: &[Vec<Cell>]) -> usize {
+    let width = |t: &str| {
+        if is_prose(t) {
+            t.split(' ')
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(PROSE)
+        } else {
+            t.chars().count()
+        }
+    };
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(width(&c.text) + usize::from(c.highlight));
+            }
+        }
+    }
+    widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word stands alone).
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        } else if len > 0 && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -65,8 +144,10 @@ pub fn escape(s: &str) -> String {
     o
 }
 
+// Numbers and headers never wrap; the first (name) column and prose cells wrap at spaces only.
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}
+td.prose{white-space:normal;text-align:left;min-width:16em}td.text{text-align:left}
 th:first-child,td:first-child{text-align:left}th{background:#eef}td.diff{background:#ffe08a;font-weight:bold}
 pre{background:#f6f6f6;padding:1em;overflow-x:auto}figure{margin:1.5em 0}figcaption{font-size:0.9em;color:#555}";
 
@@ -178,15 +259,15 @@ impl Doc {
             match b {
                 Block::Heading(l, t) => {
                     let l = (*l).clamp(1, 6);
-                    let _ = writeln!(h, "<h{l}>{}</h{l}>", escape(t));
+                    let _ = writeln!(h, "<h{l} id=\"{}\">{}</h{l}>", slug(t), escape(t));
                 }
                 Block::Para(t) => {
-                    let _ = writeln!(h, "<p>{}</p>", inline_code(&escape(t)));
+                    let _ = writeln!(h, "<p>{}</p>", inline(&escape(t)));
                 }
                 Block::List(items) => {
                     h.push_str("<ul>\n");
                     for i in items {
-                        let _ = writeln!(h, "<li>{}</li>", inline_code(&escape(i)));
+                        let _ = writeln!(h, "<li>{}</li>", inline(&escape(i)));
                     }
                     h.push_str("</ul>\n");
                 }
@@ -196,10 +277,17 @@ impl Doc {
                         let _ = write!(h, "<th>{}</th>", escape(x));
                     }
                     h.push_str("</tr></thead>\n<tbody>\n");
+                    let left = text_columns(rows);
                     for r in rows {
                         h.push_str("<tr>");
-                        for c in r {
-                            let class = if c.highlight { " class=\"diff\"" } else { "" };
+                        for (i, c) in r.iter().enumerate() {
+                            let text_col = i > 0 && left.get(i).copied().unwrap_or(false);
+                            let class = match (c.highlight, is_prose(&c.text), text_col) {
+                                (true, _, _) => " class=\"diff\"",
+                                (false, true, _) => " class=\"prose\"",
+                                (false, false, true) => " class=\"text\"",
+                                (false, false, false) => "",
+                            };
                             let _ = write!(h, "<td{class}>{}</td>", escape(&c.text));
                         }
                         h.push_str("</tr>\n");
@@ -224,16 +312,45 @@ impl Doc {
     }
 }
 
-/// `code` spans of the Markdown source as <code> in HTML (the text is already escaped).
-fn inline_code(s: &str) -> String {
+/// `code` spans and `[text](#anchor)` links of the Markdown source, in HTML (the text is already
+/// escaped).
+fn inline(s: &str) -> String {
     let mut out = String::new();
     for (i, part) in s.split('`').enumerate() {
         if i % 2 == 1 {
             let _ = write!(out, "<code>{part}</code>");
         } else {
-            out.push_str(part);
+            out.push_str(&links(part));
         }
     }
+    out
+}
+
+/// `[text](#anchor)` → `<a href="#anchor">text</a>`; only links within the page.
+fn links(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let parsed = after.find("](#").and_then(|j| {
+            let close = after[j..].find(')')? + j;
+            let (text, anchor) = (&after[..j], &after[j + 3..close]);
+            let ok = !text.contains('[') && anchor.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+            ok.then(|| (format!("<a href=\"#{anchor}\">{text}</a>"), close + 1))
+        });
+        match parsed {
+            Some((a, used)) => {
+                out.push_str(&a);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -258,6 +375,23 @@ pub fn parse_md_table(text: &str) -> (Vec<String>, Vec<Vec<Cell>>) {
     (headers, rows)
 }
 
+/// Which columns hold words rather than numbers (no cell starts with a digit or a sign): those
+/// are aligned left, numbers right.
+pub fn text_columns(rows: &[Vec<Cell>]) -> Vec<bool> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            i == 0
+                || !rows.iter().filter_map(|r| r.get(i)).any(|c| {
+                    c.text
+                        .chars()
+                        .next()
+                        .is_some_and(|x| x.is_ascii_digit() || "+−-–".contains(x))
+                })
+        })
+        .collect()
+}
+
 /// A table for the terminal: columns aligned, highlighted cells marked with `*`.
 pub fn text_table(headers: &[String], rows: &[Vec<Cell>]) -> String {
     let cell = |c: &Cell| {
@@ -275,16 +409,19 @@ pub fn text_table(headers: &[String], rows: &[Vec<Cell>]) -> String {
             }
         }
     }
+    let left = text_columns(rows);
     let line = |cells: Vec<String>| {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
             let w = widths.get(i).copied().unwrap_or(0);
             let pad = w.saturating_sub(c.chars().count());
-            if i == 0 {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if left.get(i).copied().unwrap_or(true) {
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad));
             } else {
-                s.push_str("  ");
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             }

@@ -5,3 +5,4 @@ pub mod comparison;
 pub mod doc;
 pub mod plot;
 pub mod simulation;
+pub mod verdict;

@@ -7,7 +7,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-const SIZE: (u32, u32) = (760, 400);
+const SIZE: (u32, u32) = (1000, 420);
+
+/// The plot's share of the width; the legend stands to its right, off the data.
+const PLOT_WIDTH: u32 = 730;
+
+/// Legend rows that fit beside the plot; more series are summed up in one last row.
+const LEGEND_ROWS: usize = 20;
+
+/// Legend names longer than this are cut (with …) to stay within the legend's column.
+const LEGEND_CHARS: usize = 40;
 
 /// The colours of successive series: Okabe–Ito (readable by colour-blind readers), then darker
 /// tones of the same hues — sixteen, so no colour repeats within a plot of up to sixteen series
@@ -133,8 +142,11 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 pub fn line_chart(c: &LineChart) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        let whole = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        whole.fill(&WHITE).map_err(err)?;
+        let (root, side) = whole.split_horizontally(PLOT_WIDTH);
+        let names: Vec<&str> = c.series.iter().map(|s| s.name.as_str()).collect();
+        legend(&side, &names, Sample::Line)?;
         let (x0, x1, y0, y1) = bounds(c.series, c.marks);
         if c.log_y {
             let positive = c
@@ -179,7 +191,7 @@ pub fn line_chart(c: &LineChart) -> Result<String, String> {
                 .map_err(err)?;
             draw(&mut chart, c, y0.min(0.0))?;
         }
-        root.present().map_err(err)?;
+        whole.present().map_err(err)?;
     }
     Ok(with_dashes(svg, c.series.len()))
 }
@@ -255,18 +267,48 @@ where
                     .map(|(x, y)| (*x, if *y > floor { *y } else { floor })),
                 col.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(s.name.clone())
-            // A short line in the series' style (its dash is added with the series').
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Sample {
+    Line,
+    Bar,
+}
+
+/// The legend in its own column beside the plot: a sample in each series' style (a line's dash
+/// is added with the series') and its name.
+fn legend(area: &DrawingArea<SVGBackend, Shift>, names: &[&str], sample: Sample) -> Result<(), String> {
+    let font = ("sans-serif", 12).into_font();
+    let text = TextStyle::from(font).pos(Pos::new(HPos::Left, VPos::Center));
+    let shown = if names.len() > LEGEND_ROWS { LEGEND_ROWS - 1 } else { names.len() };
+    for (i, name) in names.iter().enumerate().take(shown) {
+        let y = 48 + 18 * i as i32;
+        let col = colour(i);
+        match sample {
+            Sample::Line => area.draw(&PathElement::new(vec![(6, y), (30, y)], col.stroke_width(2))),
+            Sample::Bar => area.draw(&Rectangle::new([(8, y - 5), (28, y + 5)], col.filled())),
+        }
         .map_err(err)?;
+        let label = if name.chars().count() > LEGEND_CHARS {
+            let cut: String = name.chars().take(LEGEND_CHARS - 1).collect();
+            format!("{cut}…")
+        } else {
+            name.to_string()
+        };
+        area.draw(&Text::new(label, (36, y), text.clone())).map_err(err)?;
+    }
+    if shown < names.len() {
+        let y = 48 + 18 * shown as i32;
+        area.draw(&Text::new(
+            format!("… and {} more series", names.len() - shown),
+            (36, y),
+            text.clone(),
+        ))
+        .map_err(err)?;
+    }
     Ok(())
 }
 
@@ -283,8 +325,11 @@ pub struct BarChart<'a> {
 pub fn bar_chart(c: &BarChart) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        let whole = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        whole.fill(&WHITE).map_err(err)?;
+        let (root, side) = whole.split_horizontally(PLOT_WIDTH);
+        let names: Vec<&str> = c.series.iter().map(|s| s.0.as_str()).collect();
+        legend(&side, &names, Sample::Bar)?;
         let n = c.categories.len().max(1);
         let top = c
             .series
@@ -309,7 +354,7 @@ pub fn bar_chart(c: &BarChart) -> Result<String, String> {
         // Category labels centred under each group.
         let k = c.series.len().max(1) as f64;
         let width = 0.8 / k;
-        for (si, (name, values)) in c.series.iter().enumerate() {
+        for (si, (_, values)) in c.series.iter().enumerate() {
             let col = colour(si);
             chart
                 .draw_series(
@@ -322,9 +367,7 @@ pub fn bar_chart(c: &BarChart) -> Result<String, String> {
                             Rectangle::new([(x, 0.0), (x + width, *v)], col.filled())
                         }),
                 )
-                .map_err(err)?
-                .label(name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 16, y + 4)], col.filled()));
+                .map_err(err)?;
         }
         chart
             .draw_series(c.categories.iter().enumerate().map(|(i, l)| {
@@ -336,14 +379,7 @@ pub fn bar_chart(c: &BarChart) -> Result<String, String> {
                 )
             }))
             .map_err(err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+        whole.present().map_err(err)?;
     }
     Ok(svg)
 }

@@ -1,7 +1,7 @@
 //! The report of `fabsim simulate`: the designs side by side (connections, paths, NAT, failures),
 //! the plots, the assumptions and every default applied.
 
-use super::doc::{Cell, Doc, parse_md_table};
+use super::doc::{Cell, Doc, group_digits, parse_md_table};
 use super::plot::{BarChart, LineChart, Mark, Series, bar_chart, line_chart};
 use crate::scenario::{EventKind, Scenario};
 use crate::sim::metrics::{DesignResult, Results, TimeSeries};
@@ -27,63 +27,73 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-/// One row per design: what happened to the connections, the paths and the NAT ports.
-pub fn summary_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
-    let headers = [
-        "design",
-        "cni",
-        "attempted",
-        "established",
-        "refused",
-        "broken",
-        "completed",
-        "active at end",
-        "hops p50/p99",
-        "latency µs p50/p99",
-        "bounced",
-        "anchor detour",
-        "backend nodes idle",
-        "load max/mean (min/mean)",
-        "peak NAT ports (node) / available",
-    ]
-    .map(String::from)
-    .to_vec();
-    let rows = r
-        .designs
-        .iter()
-        .map(|d| {
-            let c = &d.connections;
-            vec![
-                Cell::from(d.name.clone()),
-                Cell::from(d.cni),
-                c.attempted.to_string().into(),
-                c.established.to_string().into(),
-                c.refused.values().sum::<u64>().to_string().into(),
-                c.broken.values().sum::<u64>().to_string().into(),
-                c.completed.to_string().into(),
-                c.active_at_end.to_string().into(),
-                format!("{}/{}", d.paths.hop_count_p50, d.paths.hop_count_p99).into(),
-                format!(
-                    "{}/{}",
-                    d.paths.fabric_latency_us_p50, d.paths.fabric_latency_us_p99
-                )
-                .into(),
-                pct(d.paths.replies_bounced_share).into(),
-                pct(d.paths.anchor_detour_share).into(),
-                spread_idle(&d.paths.load_spread).into(),
-                spread_ratio(&d.paths.load_spread).into(),
-                format!(
-                    "{} / {}",
-                    d.nat.peak_ports_in_use_node,
+fn n(x: u64) -> Cell {
+    Cell::from(group_digits(&x.to_string()))
+}
+
+/// A table: its heading, the headers and the rows.
+pub type Table = (&'static str, Vec<String>, Vec<Vec<Cell>>);
+
+/// The designs side by side, one table per group of metrics (so each fits a page and a
+/// 120-column terminal): connections, paths, load and NAT.
+pub fn metric_tables(r: &Results) -> Vec<Table> {
+    let heads = |h: &[&str]| h.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let rows = |f: &dyn Fn(&DesignResult) -> Vec<Cell>| {
+        r.designs
+            .iter()
+            .map(|d| {
+                let mut row = vec![Cell::from(d.name.clone())];
+                row.extend(f(d));
+                row
+            })
+            .collect::<Vec<_>>()
+    };
+    vec![
+        (
+            "Connections",
+            heads(&["design", "cni", "open at start", "attempted", "established", "refused", "broken", "completed", "open at end"]),
+            rows(&|d| {
+                let c = &d.connections;
+                vec![
+                    Cell::from(d.cni),
+                    n(c.active_at_start),
+                    n(c.attempted),
+                    n(c.established),
+                    n(c.refused.values().sum()),
+                    n(c.broken.values().sum()),
+                    n(c.completed),
+                    n(c.active_at_end),
+                ]
+            }),
+        ),
+        (
+            "Paths",
+            heads(&["design", "hops p50/p99", "fabric latency µs p50/p99", "replies bounced", "anchor detour"]),
+            rows(&|d| {
+                vec![
+                    format!("{}/{}", d.paths.hop_count_p50, d.paths.hop_count_p99).into(),
+                    format!("{}/{}", d.paths.fabric_latency_us_p50, d.paths.fabric_latency_us_p99).into(),
+                    pct(d.paths.replies_bounced_share).into(),
+                    pct(d.paths.anchor_detour_share).into(),
+                ]
+            }),
+        ),
+        (
+            "Load and NAT",
+            heads(&["design", "backend nodes idle", "load max/mean (min/mean)", "peak NAT ports, node", "available", "peak NAT ports, all"]),
+            rows(&|d| {
+                vec![
+                    spread_idle(&d.paths.load_spread).into(),
+                    spread_ratio(&d.paths.load_spread).into(),
+                    n(d.nat.peak_ports_in_use_node),
                     d.nat
                         .ports_per_node_available
-                        .map_or("no NAT".to_string(), |v| v.to_string())
-                )
-                .into(),
-            ]
-        })
-        .collect();
-    (headers, rows)
+                        .map_or(Cell::from("no NAT"), n),
+                    n(d.nat.peak_ports_in_use_total),
+                ]
+            }),
+        ),
+    ]
 }
 
 /// Rows = reasons, columns = designs.
@@ -105,7 +115,7 @@ pub fn reason_rows(
             row.extend(
                 r.designs
                     .iter()
-                    .map(|d| Cell::from(pick(d).get(reason).copied().unwrap_or(0).to_string())),
+                    .map(|d| n(pick(d).get(reason).copied().unwrap_or(0))),
             );
             row
         })
@@ -113,28 +123,74 @@ pub fn reason_rows(
     (headers, rows)
 }
 
-fn failure_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
-    let headers = [
-        "design",
-        "target",
-        "at (s)",
-        "first reaction after (s)",
-        "blackholed",
-        "broken at once",
-        "broken by rehash",
-        "success ratio back after (s)",
-        "vs the run without it: excess refused / broken, ratio matches after (s)",
-        "reactions",
-    ]
-    .map(String::from)
-    .to_vec();
+/// One failure event across the designs: its heading, a table (one row per design) and the
+/// reactions and notes of each design in words.
+pub struct FailureTable {
+    pub heading: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    pub notes: Vec<String>,
+}
+
+/// What the failure columns mean, said once above the tables.
+pub const FAILURE_COLUMNS: &str = "Per failure, one row per design: when the design first reacted, the connections blackholed while it lasted, broken at once and broken by a rehash, when the success ratio was back; then against the same run without this failure (same seed, same arrivals): the excess refused (+refused) and broken (+broken), and when the success ratio matches that run again (as without). Each refusal belongs to one failure (the device that dropped it, else the latest data-plane failure), so the figures add up to the design's total.";
+
+fn failure_tables(r: &Results) -> Vec<FailureTable> {
     let num = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "–".to_string(),
+        serde_json::Value::Number(x) if x.is_u64() => group_digits(&x.to_string()),
         v => v.to_string(),
     };
-    let mut rows = Vec::new();
-    for d in &r.designs {
-        for f in &d.failover {
+    let mut tables: Vec<FailureTable> = Vec::new();
+    let Some(first) = r.designs.first() else {
+        return tables;
+    };
+    for (i, f0) in first.failover.iter().enumerate() {
+        let mut t = FailureTable {
+            heading: format!(
+                "{} at {} s",
+                f0["target"].as_str().unwrap_or("?"),
+                f0["at_s"]
+            ),
+            headers: [
+                "design",
+                "reacts (s)",
+                "blackholed",
+                "broken",
+                "rehashed",
+                "back after (s)",
+                "+refused",
+                "+broken",
+                "as without (s)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+            notes: Vec::new(),
+        };
+        for d in &r.designs {
+            let Some(f) = d.failover.get(i) else { continue };
+            let w = &f["against_run_without"];
+            let (more_refused, more_broken, matches) = if w.is_null() {
+                ("not measured".to_string(), "–".to_string(), "–".to_string())
+            } else {
+                (
+                    num(&w["excess_refused"]),
+                    num(&w["excess_broken"]),
+                    num(&w["success_ratio_matches_after_s"]),
+                )
+            };
+            t.rows.push(vec![
+                Cell::from(d.name.clone()),
+                num(&f["detection_s"]).into(),
+                num(&f["blackholed"]).into(),
+                num(&f["broken_at_failure"]).into(),
+                num(&f["broken_rehashed"]).into(),
+                num(&f["success_ratio_back_after_s"]).into(),
+                more_refused.into(),
+                more_broken.into(),
+                matches.into(),
+            ]);
             let reactions: Vec<String> = f["reactions"]
                 .as_array()
                 .map(|a| {
@@ -143,39 +199,35 @@ fn failure_rows(r: &Results) -> (Vec<String>, Vec<Vec<Cell>>) {
                         .collect()
                 })
                 .unwrap_or_default();
-            rows.push(vec![
-                Cell::from(d.name.clone()),
-                Cell::from(f["target"].as_str().unwrap_or("?")),
-                num(&f["at_s"]).into(),
-                num(&f["detection_s"]).into(),
-                num(&f["blackholed"]).into(),
-                num(&f["broken_at_failure"]).into(),
-                num(&f["broken_rehashed"]).into(),
-                num(&f["success_ratio_back_after_s"]).into(),
-                against(f).into(),
-                reactions.join("; ").into(),
-            ]);
+            let mut parts: Vec<String> = against(f).into_iter().collect();
+            if !reactions.is_empty() {
+                parts.push(format!("reactions: {}", reactions.join("; ")));
+            }
+            if let Some(o) = f["overlapped_by"].as_array().filter(|o| !o.is_empty()) {
+                let names: Vec<&str> = o.iter().filter_map(|x| x.as_str()).collect();
+                parts.push(format!("overlaps {}", names.join(", ")));
+            }
+            if parts.is_empty() {
+                parts.push("no reaction".into());
+            }
+            t.notes.push(format!("{}: {}", d.name, parts.join("; ")));
         }
+        tables.push(t);
     }
-    (headers, rows)
+    tables
 }
 
-/// The failure against the same run without it (`sim::baseline`), or why there is nothing.
-fn against(f: &serde_json::Value) -> String {
+/// The failure against the same run without it (`sim::baseline`) in words, when the table's
+/// figures need them.
+fn against(f: &serde_json::Value) -> Option<String> {
     if let Some(why) = f["why_nothing"].as_str() {
-        return format!("changed nothing: {why}");
+        return Some(format!("changed nothing: {why}"));
     }
     let w = &f["against_run_without"];
     if w.is_null() {
-        return "not measured (--no-baseline)".into();
+        return Some("not measured against the run without it (--no-baseline)".into());
     }
-    if w["changed_nothing"] == true {
-        return "changed nothing".into();
-    }
-    format!(
-        "{} / {}, {}",
-        w["excess_refused"], w["excess_broken"], w["success_ratio_matches_after_s"]
-    )
+    (w["changed_nothing"] == true).then(|| "changed nothing against the run without it".into())
 }
 
 /// The event times and names, for vertical marks.
@@ -264,15 +316,19 @@ pub fn nat_plot(r: &Results) -> Result<String, String> {
 const LOAD_BARS: usize = 48;
 
 pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
-    let n = s.cluster.nodes.len().min(LOAD_BARS);
-    let categories: Vec<String> = s.cluster.nodes[..n]
-        .iter()
-        .map(|x| x.name.clone())
-        .collect();
-    let series: Vec<(String, Vec<f64>)> = r
-        .designs
-        .iter()
-        .map(|d| {
+    let nodes: Vec<String> = s.cluster.nodes.iter().map(|x| x.name.clone()).collect();
+    load_plot_of(&nodes, by_design(r))
+}
+
+/// Service connections per node, one bar series per labelled result (at most [`LOAD_BARS`] nodes).
+pub fn load_plot_of<'a>(
+    nodes: &[String],
+    items: impl Iterator<Item = (String, &'a DesignResult)>,
+) -> Result<String, String> {
+    let n = nodes.len().min(LOAD_BARS);
+    let categories: Vec<String> = nodes[..n].to_vec();
+    let series: Vec<(String, Vec<f64>)> = items
+        .map(|(name, d)| {
             let v = d
                 .paths
                 .load_per_node
@@ -280,10 +336,10 @@ pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
                 .take(n)
                 .map(|x| *x as f64)
                 .collect();
-            (d.name.clone(), v)
+            (name, v)
         })
         .collect();
-    let title = if s.cluster.nodes.len() > n {
+    let title = if nodes.len() > n {
         format!("Service connections per serving node (first {n} nodes)")
     } else {
         "Service connections per serving node".to_string()
@@ -298,10 +354,17 @@ pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
 }
 
 pub fn hops_plot(r: &Results) -> Result<String, String> {
-    let (lo, hi) = r
-        .designs
+    hops_plot_of(by_design(r))
+}
+
+/// The hop-count distribution, one bar series per labelled result.
+pub fn hops_plot_of<'a>(
+    items: impl Iterator<Item = (String, &'a DesignResult)>,
+) -> Result<String, String> {
+    let items: Vec<(String, &DesignResult)> = items.collect();
+    let (lo, hi) = items
         .iter()
-        .flat_map(|d| {
+        .flat_map(|(_, d)| {
             d.paths
                 .hop_count_histogram
                 .iter()
@@ -312,16 +375,15 @@ pub fn hops_plot(r: &Results) -> Result<String, String> {
         .fold((usize::MAX, 0), |(a, b), h| (a.min(h), b.max(h)));
     let (lo, hi) = if lo > hi { (0, 0) } else { (lo, hi) };
     let categories: Vec<String> = (lo..=hi).map(|h| h.to_string()).collect();
-    let series: Vec<(String, Vec<f64>)> = r
-        .designs
+    let series: Vec<(String, Vec<f64>)> = items
         .iter()
-        .map(|d| {
+        .map(|(name, d)| {
             let h = &d.paths.hop_count_histogram;
             let total: u64 = h.iter().sum::<u64>().max(1);
             let v = (lo..=hi)
                 .map(|i| 100.0 * h.get(i).copied().unwrap_or(0) as f64 / total as f64)
                 .collect();
-            (d.name.clone(), v)
+            (name.clone(), v)
         })
         .collect();
     bar_chart(&BarChart {
@@ -333,6 +395,46 @@ pub fn hops_plot(r: &Results) -> Result<String, String> {
     })
 }
 
+/// How counting was chosen, and each design's own check of its series before the first event.
+pub fn counting(r: &Results) -> String {
+    let Some(first) = r.designs.first() else {
+        return String::new();
+    };
+    let c = &first.steady_state;
+    let mut text = format!(
+        "Connections are counted from {} s: {}.",
+        c.counted_from_s, c.how
+    );
+    for d in &r.designs {
+        for g in &d.steady_state.still_growing {
+            text.push_str(&format!(
+                " {}: {} still growing before {} s ({:+.1}% over the last {} s) — not in steady state.",
+                d.name,
+                g.series,
+                d.steady_state.checked_before_s,
+                100.0 * g.growth,
+                g.window_s
+            ));
+        }
+    }
+    for d in &r.designs {
+        let c = &d.steady_state;
+        if let (Some(t), Some(hold)) = (c.nat_exhausted_from_s, c.nat_hold_s) {
+            text.push_str(&format!(
+                " {}: the success ratio first fell at {t} s, less than one NAT hold ({hold:.0} s: lifetime + TIME_WAIT) before {} s — ports that run out come back in waves of that period: not in steady state.",
+                d.name, c.checked_before_s
+            ));
+        }
+    }
+    if r.designs.iter().all(|d| d.steady_state.steady) {
+        text.push_str(&format!(
+            " Measured: every design steady before {} s — open connections and NAT ports in use not growing (last two windows of up to 10 samples: more than 2% and three times the Poisson noise counts as growing), no NAT exhaustion wave.",
+            c.checked_before_s
+        ));
+    }
+    text
+}
+
 /// The whole report.
 pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
     let mut doc = Doc::new(format!("{} — simulation report", r.scenario));
@@ -342,9 +444,14 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
         r.duration_s,
         r.designs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
     ));
-    doc.h(2, "Designs side by side");
-    let (h, rows) = summary_rows(r);
-    doc.table(h, rows);
+    doc.h(2, "Summary");
+    doc.list(super::verdict::lines(s, r));
+    doc.h(2, "Counting");
+    doc.p(counting(r));
+    for (title, h, rows) in metric_tables(r) {
+        doc.h(2, title);
+        doc.table(h, rows);
+    }
     doc.h(2, "Refused connections by reason");
     let (h, rows) = reason_rows(r, |d| &d.connections.refused);
     if rows.is_empty() {
@@ -367,10 +474,10 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
             rows.push(vec![
                 Cell::from(g.clone()),
                 Cell::from(d.name.clone()),
-                c.attempted.to_string().into(),
-                c.established.to_string().into(),
-                c.refused.values().sum::<u64>().to_string().into(),
-                c.broken.values().sum::<u64>().to_string().into(),
+                n(c.attempted),
+                n(c.established),
+                n(c.refused.values().sum()),
+                n(c.broken.values().sum()),
             ]);
         }
     }
@@ -388,11 +495,16 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
         rows,
     );
     doc.h(2, "Failures");
-    let (h, rows) = failure_rows(r);
-    if rows.is_empty() {
+    let tables = failure_tables(r);
+    if tables.is_empty() {
         doc.p("The scenario has no failure events.");
     } else {
-        doc.table(h, rows);
+        doc.p(FAILURE_COLUMNS);
+        for t in tables {
+            doc.h(3, t.heading);
+            doc.table(t.headers, t.rows);
+            doc.list(t.notes);
+        }
     }
     doc.h(2, "Plots");
     doc.plot(

@@ -43,6 +43,10 @@ pub struct Warmup {
     pub how: String,
     /// False when the run reaches its first event (or its end) before the steady state.
     pub steady_before_first_event: bool,
+    /// How long a masqueraded connection holds its NAT port, lifetime and TIME_WAIT together
+    /// (the longest of the traffic entries): when the ports run out, refusals come back in
+    /// waves of this period (`sim::steady`).
+    pub nat_hold: Option<Nanos>,
 }
 
 impl Default for Warmup {
@@ -53,6 +57,7 @@ impl Default for Warmup {
             slowest: None,
             how: "none: every connection is counted".into(),
             steady_before_first_event: true,
+            nat_hold: None,
         }
     }
 }
@@ -168,6 +173,12 @@ pub fn plan(
     duration: Option<Nanos>,
     first_event: Option<Nanos>,
 ) -> Warmup {
+    let nat_hold = traffic
+        .iter()
+        .filter(|t| t.hold > Nanos::ZERO)
+        .filter_map(|t| mean(t.lifetime).map(|m| t.hold.as_secs_f64() + m))
+        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
+        .map(|s| Nanos((s * 1e9) as u64));
     let mut steady: Option<f64> = Some(0.0);
     let mut slowest = None;
     for t in traffic {
@@ -208,6 +219,7 @@ pub fn plan(
             counted_from: w,
             steady_from,
             steady_before_first_event: horizon.is_none_or(reached),
+            nat_hold,
             how: if w == Nanos::ZERO {
                 format!("none (warmup: 0s): every connection is counted; {why}")
             } else {
@@ -239,6 +251,7 @@ pub fn plan(
                 counted_from,
                 steady_from,
                 steady_before_first_event: horizon.is_none_or(reached),
+                nat_hold,
                 how,
                 slowest,
             }

@@ -1,7 +1,8 @@
 //! Each failure measured against the same run without it (issue 12): same seed, so the same
 //! arrivals, lifetimes and endpoints (common random numbers: every generator draws from its own
 //! named streams, which no failure touches). The excess refused and broken connections, and how
-//! long after the failure the success ratio differs from the run without it, are differences —
+//! long after the failure the success ratio differs from the run without it (beyond binomial noise),
+//! are differences —
 //! not the run's own noise or an earlier transient.
 
 use super::engine;
@@ -13,6 +14,16 @@ use crate::time::Nanos;
 
 /// Two success ratios closer than this are the same.
 const SAME_RATIO: f64 = 0.01;
+
+/// Two samples' success ratios differ when they are further apart than [`SAME_RATIO`] and than
+/// four standard deviations of the difference of two binomial proportions over the samples'
+/// arrivals (once the runs' states have diverged, their samples are independent draws; at 4σ
+/// a false difference comes once in about 16,000 samples).
+fn differ(a: f64, na: u64, b: f64, nb: u64) -> bool {
+    let p = (a * na as f64 + b * nb as f64) / (na + nb).max(1) as f64;
+    let sigma = (p * (1.0 - p) * (1.0 / na.max(1) as f64 + 1.0 / nb.max(1) as f64)).sqrt();
+    (a - b).abs() > SAME_RATIO.max(4.0 * sigma)
+}
 
 /// Adds `against_run_without` to each failure record of `r` (the run of `design` on `s`).
 pub fn compare(
@@ -59,15 +70,12 @@ pub fn compare(
             &r.timeseries.new_connection_success_ratio,
             &b.timeseries.new_connection_success_ratio,
         );
-        let last_diff = r
-            .timeseries
-            .t_s
-            .iter()
-            .zip(with.iter().zip(base))
+        let (n_with, n_base) = (&r.timeseries.new_connections, &b.timeseries.new_connections);
+        let last_diff = (0..with.len().min(base.len()))
             .rev()
-            .filter(|(t, _)| **t > at_s)
-            .find(|(_, (a, b))| (*a - *b).abs() > SAME_RATIO)
-            .map(|(t, _)| *t);
+            .filter(|i| r.timeseries.t_s[*i] > at_s)
+            .find(|i| differ(with[*i], n_with[*i], base[*i], n_base[*i]))
+            .map(|i| r.timeseries.t_s[i]);
         let matches_after = last_diff.map_or(0.0, |t| t - at_s + r.timeseries.interval_s);
         if let Some(obj) = r.failover[rec].as_object_mut() {
             obj.insert(

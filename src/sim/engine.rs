@@ -460,6 +460,7 @@ fn simulate(
                     window_established as f64 / window_attempted as f64
                 };
                 series.new_connection_success_ratio.push(ratio);
+                series.new_connections.push(window_attempted);
                 let broken: u64 = run.total.broken.values().sum();
                 series.active_connections.push(
                     run.total.active_at_start + run.total.established

@@ -155,6 +155,8 @@ pub struct TimeSeries {
     pub t_s: Vec<f64>,
     /// Established / attempted among the connections that arrived in the interval (1 when none did).
     pub new_connection_success_ratio: Vec<f64>,
+    /// Connections that arrived in the interval (what the ratio is over).
+    pub new_connections: Vec<u64>,
     pub active_connections: Vec<u64>,
     pub nat_ports_in_use: Vec<u64>,
     /// NAT ports in use on the busiest node.

@@ -7,6 +7,12 @@
 //! growing when the mean of the last window exceeds the mean of the window before by more than
 //! 2 % and by more than three times the Poisson noise of a window mean (√(mean / samples)). A
 //! heuristic, named as one in the report: the windows are up to 10 samples each.
+//!
+//! A design whose NAT ports run out is not steady either, and growth does not show it: every
+//! port taken before the exhaustion is freed one hold (lifetime + TIME_WAIT) later and every
+//! refusal took none, so refusals come back in waves of that period, damped only by the spread
+//! of the lifetimes. When the success ratio first fell (below 99 %) less than one hold before
+//! the first event, the run is said not to be steady.
 
 use super::metrics::TimeSeries;
 use crate::time::Nanos;
@@ -26,6 +32,10 @@ pub struct SteadyCheck {
     pub checked_before_s: f64,
     /// The series that were still growing there, with their growth over the last window.
     pub still_growing: Vec<Growth>,
+    /// When the success ratio first fell below 99 % (NAT ports running out), if less than one
+    /// NAT hold before the check: refusals recur in waves of that period.
+    pub nat_exhausted_from_s: Option<f64>,
+    pub nat_hold_s: Option<f64>,
     /// In steady state before the first event: the expected steady state reached and nothing
     /// measurably growing.
     pub steady: bool,
@@ -88,12 +98,25 @@ pub fn check(
             });
         }
     }
+    let nat_hold_s = warmup.nat_hold.map(|h| h.as_secs_f64());
+    let nat_exhausted_from_s = nat_hold_s.and_then(|hold| {
+        let first = series.t_s[..upto]
+            .iter()
+            .zip(&series.new_connection_success_ratio)
+            .find(|(_, r)| **r < 0.99)
+            .map(|(t, _)| *t)?;
+        (end - first < hold).then_some(first)
+    });
     SteadyCheck {
+        nat_exhausted_from_s,
+        nat_hold_s,
         counted_from_s: warmup.counted_from.as_secs_f64(),
         how: warmup.how.clone(),
         expected_steady_from_s: warmup.steady_from.map(|s| s.as_secs_f64()),
         checked_before_s: end,
-        steady: still_growing.is_empty() && warmup.steady_before_first_event,
+        steady: still_growing.is_empty()
+            && nat_exhausted_from_s.is_none()
+            && warmup.steady_before_first_event,
         still_growing,
     }
 }

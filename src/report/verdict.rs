@@ -1,0 +1,208 @@
+//! The summary a reviewer reads first: one line per design — what it refused and why, its worst
+//! failover against the run without it, its NAT headroom — and where `size snat` would put the
+//! ports, each figure linked to the table below that holds it.
+
+use super::doc::{group_digits, slug};
+use crate::scenario::Scenario;
+use crate::sim::metrics::{DesignResult, Results};
+use crate::sizing::scenario::from_scenario;
+use crate::sizing::snat::{fmt_p, size};
+
+/// The refusal target the summary sizes for (`size snat`'s default, `--target`).
+pub const SIZING_TARGET: f64 = 1e-4;
+
+fn n(x: u64) -> String {
+    group_digits(&x.to_string())
+}
+
+fn link(text: &str, heading: &str) -> String {
+    format!("[{text}](#{})", slug(heading))
+}
+
+/// "refused 23,293 of 158,595 (14.7%): 20,735 snat-port-exhausted, 2,558 blackholed".
+fn refusals(d: &DesignResult) -> String {
+    let c = &d.connections;
+    let refused: u64 = c.refused.values().sum();
+    if refused == 0 {
+        return format!("refused none of {}", n(c.attempted));
+    }
+    let mut why: Vec<(&str, u64)> = c.refused.iter().map(|(k, v)| (*k, *v)).collect();
+    why.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = why.iter().map(|(k, v)| format!("{} {k}", n(*v))).collect();
+    format!(
+        "refused {} of {} ({:.2}%): {}",
+        n(refused),
+        n(c.attempted),
+        100.0 * refused as f64 / c.attempted.max(1) as f64,
+        why.join(", ")
+    )
+}
+
+/// The failure that cost most against the run without it (or, unmeasured, by its own counts).
+fn worst_failover(d: &DesignResult) -> String {
+    if d.failover.is_empty() {
+        return "no failure in the scenario".into();
+    }
+    let cost = |f: &serde_json::Value| -> i64 {
+        let w = &f["against_run_without"];
+        if w.is_null() {
+            ["refused_while_failed", "broken_at_failure", "broken_rehashed"]
+                .iter()
+                .filter_map(|k| f[k].as_i64())
+                .sum()
+        } else {
+            w["excess_refused"].as_i64().unwrap_or(0) + w["excess_broken"].as_i64().unwrap_or(0)
+        }
+    };
+    let worst = d
+        .failover
+        .iter()
+        .filter(|f| f["changed_nothing"] != true)
+        .max_by_key(|f| cost(f));
+    let Some(f) = worst else {
+        return format!("none of its {} failures changed anything", d.failover.len());
+    };
+    let w = &f["against_run_without"];
+    let target = f["target"].as_str().unwrap_or("?");
+    let at = f["at_s"].as_f64().unwrap_or(0.0);
+    if w.is_null() {
+        return format!(
+            "{target} at {at} s: {} refused, {} broken while it lasted (not measured against the run without it)",
+            f["refused_while_failed"], cost(f) - f["refused_while_failed"].as_i64().unwrap_or(0)
+        );
+    }
+    let signed = |v: &serde_json::Value| {
+        let x = v.as_i64().unwrap_or(0);
+        let s = group_digits(&x.unsigned_abs().to_string());
+        if x < 0 { format!("−{s}") } else { format!("+{s}") }
+    };
+    let back = match w["success_ratio_matches_after_s"].as_f64() {
+        Some(t) => format!("success ratio as without it after {t} s"),
+        None => "success ratio never back to the run without it".into(),
+    };
+    format!(
+        "{target} at {at} s: {} refused, {} broken against the run without it, {back}",
+        signed(&w["excess_refused"]),
+        signed(&w["excess_broken"])
+    )
+}
+
+/// Peak NAT ports on the busiest node against what a node has.
+fn headroom(d: &DesignResult) -> String {
+    let peak = d.nat.peak_ports_in_use_node;
+    match d.nat.ports_per_node_available {
+        None => "no NAT".into(),
+        Some(avail) => {
+            let left = avail.saturating_sub(peak);
+            let what = if d.cni == "aci-cni" {
+                "SNAT chunk"
+            } else {
+                "masquerade range per destination"
+            };
+            format!(
+                "peak {} of the {} ports of its {what} in use on the busiest node ({:.0}% left)",
+                n(peak),
+                n(avail),
+                100.0 * left as f64 / avail.max(1) as f64
+            )
+        }
+    }
+}
+
+/// Where `size snat` puts the ports for this design's egress (ACI-CNI: ports per node for
+/// [`SIZING_TARGET`], the configured setting evaluated; BGP designs: masquerade to the node IP).
+fn sizing(s: &Scenario, d: &DesignResult) -> String {
+    let aci = d.cni == "aci-cni";
+    let from = match from_scenario(s, aci.then_some(d.name.as_str())) {
+        Ok(f) => f,
+        Err(m) => return format!("size snat: {m}"),
+    };
+    let input = from.input(SIZING_TARGET);
+    let Ok(r) = size(&input) else {
+        return "size snat: no answer for this load".into();
+    };
+    if !aci {
+        let m = if d.cni == "cilium" {
+            &r.masquerade[1]
+        } else {
+            &r.masquerade[0]
+        };
+        return format!(
+            "size snat: masquerade to the node IP offers {} ports per destination, refusing {}",
+            n(m.ports_per_destination),
+            fmt_p(m.refusal_probability)
+        );
+    }
+    let configured = input.configured_ports_per_node.and_then(|c| {
+        let mut j = input.clone();
+        j.ports_per_node = Some(c);
+        size(&j).ok().map(|rc| (c, rc.refusal_probability.per_tuple))
+    });
+    let rec = match r.recommended_ports_per_node {
+        Some(p) => format!(
+            "size snat puts ports_per_node at {} for {} refused",
+            n(u64::from(p)),
+            fmt_p(SIZING_TARGET)
+        ),
+        None => "size snat finds no chunk of the port range large enough".into(),
+    };
+    match configured {
+        Some((c, p)) => format!(
+            "{rec} (the configured {} refuses {})",
+            n(u64::from(c)),
+            fmt_p(p)
+        ),
+        None => rec,
+    }
+}
+
+/// One line per design, Markdown links to the tables below.
+pub fn lines(s: &Scenario, r: &Results) -> Vec<String> {
+    r.designs
+        .iter()
+        .map(|d| {
+            let mut line = format!(
+                "{}: {} ({}); worst failover: {} ({}); NAT: {} ({}); {}.",
+                d.name,
+                refusals(d),
+                link("by reason", "Refused connections by reason"),
+                worst_failover(d),
+                link("failures", "Failures"),
+                headroom(d),
+                link("load and NAT", "Load and NAT"),
+                sizing(s, d)
+            );
+            if !d.steady_state.steady {
+                line.push_str(" Not in steady state before the first event (");
+                line.push_str(&link("counting", "Counting"));
+                line.push_str(").");
+            }
+            line
+        })
+        .collect()
+}
+
+/// The same lines for a terminal: links dropped.
+pub fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match (after.find("]("), after.find(')')) {
+            (Some(j), Some(k)) if j < k => {
+                out.push_str(&after[..j]);
+                rest = &after[k + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace(" (by reason)", "")
+        .replace(" (failures)", "")
+        .replace(" (load and NAT)", "")
+        .replace(" (counting)", "")
+}
