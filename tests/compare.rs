@@ -86,11 +86,14 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
     // Differences from the base are highlighted, the base never is.
     let tables = comparison::tables(&runs);
     let exhaustion = &tables.iter().find(|t| t.0 == "Port exhaustion").unwrap().2;
+    // Rows are design × metric: aci-cni's rows come first, the design named on its first row.
+    assert_eq!(exhaustion[0][0].text, "aci-cni");
     let row = exhaustion
         .iter()
-        .find(|r| r[0].text == "snat-port-exhausted")
+        .find(|r| r[1].text == "snat-port-exhausted")
         .unwrap();
-    assert!(!row[1].highlight && row[2].highlight);
+    assert!(!row[2].highlight && row[3].highlight);
+    assert!(row[3].text.ends_with(", better)"), "{}", row[3].text);
 
     let doc = comparison::document(&name, &runs).unwrap();
     let html = doc.html();
@@ -107,19 +110,68 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
         html.contains("NAT To Node IP"),
         "the talk's comparison table"
     );
+    // Every plot simulate draws, each series told apart from the others: lines by (colour,
+    // dash), bars by colour; one line or bar series per design × variant, in the legend once.
     let plots = doc.plots();
-    assert_eq!(plots.len(), 2);
+    let files: Vec<&str> = plots.iter().map(|p| p.0).collect();
+    assert_eq!(
+        files,
+        [
+            "success-ratio.svg",
+            "nat-ports.svg",
+            "load-per-node.svg",
+            "hop-count.svg"
+        ]
+    );
     for (file, svg) in plots {
         let p = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let lines = p
+        if file.ends_with("ports.svg") || file.starts_with("success") {
+            let styles: Vec<(String, String)> = p
+                .descendants()
+                .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+                .map(|n| {
+                    (
+                        n.attribute("stroke").unwrap_or("").to_string(),
+                        n.attribute("stroke-dasharray").unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                styles.len(),
+                2 * 2 * 3,
+                "{file}: one line per design × variant, and its legend sample"
+            );
+            let distinct: std::collections::BTreeSet<_> = styles.iter().collect();
+            assert_eq!(distinct.len(), 2 * 3, "{file}: {styles:?}");
+        } else {
+            // Legend swatches: one filled rectangle per series, each its own colour.
+            let fills: std::collections::BTreeSet<&str> = p
+                .descendants()
+                .filter(|n| n.has_tag_name("rect"))
+                .filter_map(|n| n.attribute("fill"))
+                .filter(|f| *f != "#FFFFFF")
+                .collect();
+            assert_eq!(fills.len(), 2 * 3, "{file}: {fills:?}");
+        }
+        let texts: Vec<String> = p
             .descendants()
-            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
-            .count();
-        assert_eq!(
-            lines,
-            2 * 2 * 3,
-            "{file}: one line per design × variant, and its legend sample"
-        );
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+            .collect();
+        for label in ["aci-cni / base", "cilium / ports_per_node=6000"] {
+            assert_eq!(
+                texts.iter().filter(|t| *t == label).count(),
+                1,
+                "{file}: {label}"
+            );
+        }
+    }
+    // Every table fits the page and a 120-column terminal.
+    for block in &doc.blocks {
+        if let fabsim::report::doc::Block::Table { headers, rows } = block {
+            let w = fabsim::report::doc::table_width(headers, rows);
+            assert!(w <= comparison::WIDTH, "{w} characters: {headers:?}");
+        }
     }
 }
 

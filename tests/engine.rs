@@ -190,3 +190,63 @@ events:
         }
     }
 }
+
+/// The warm-up, worked by hand: 100 connections/s arriving evenly, each open 2 s, run 20 s.
+/// With `warmup: 5s` the arrivals of [5 s, 20 s] are counted (1,500) and the 200 open at 5 s are
+/// carried in as open at start; the automatic warm-up counts from 2 s (a constant 2 s lifetime is
+/// within 1% of its steady state from 1.98 s on; whole seconds), 1,800 arrivals. Without a
+/// warm-up every arrival counts (2,000) and none is open at the start.
+#[test]
+fn the_warmup_is_simulated_but_not_counted() {
+    let design = "  - { name: d, cni: calico, bgp: { fabric_asn: 2 }, advertise: { service_loadbalancer_ips: [10.34.0.0/24] } }";
+    let run = |warmup: &str| {
+        let s = four_node_rack(design, "2s", "  []", &format!("20s\nwarmup: {warmup}"));
+        engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap()
+    };
+    let near = |x: u64, want: u64| x.abs_diff(want) <= 1;
+    let fixed = run("5s");
+    let c = &fixed.connections;
+    assert!(near(c.attempted, 1500), "{c:?}");
+    assert!(near(c.active_at_start, 200), "{c:?}");
+    assert!(fixed.steady_state.steady);
+    assert_eq!(fixed.steady_state.counted_from_s, 5.0);
+    let auto = run("auto");
+    assert!(
+        near(auto.connections.attempted, 1800),
+        "{:?}",
+        auto.connections
+    );
+    assert_eq!(auto.steady_state.counted_from_s, 2.0);
+    let none = run("0s");
+    assert!(near(none.connections.attempted, 2000));
+    assert_eq!(none.connections.active_at_start, 0);
+    // The time series covers the whole run, warm-up included.
+    assert_eq!(none.timeseries.t_s.len(), fixed.timeseries.t_s.len());
+}
+
+/// A fixed warm-up that would swallow the first event, or the whole run, is an error there.
+#[test]
+fn a_warmup_past_the_first_event_is_an_error() {
+    let y = std::fs::read_to_string(common::root().join("scenarios/brkdcn-2663.yaml")).unwrap();
+    let dir = common::root().join("scenarios");
+    let (errors, _) = common::messages(
+        &dir,
+        &y.replace("duration: 360s", "duration: 360s\nwarmup: 200s"),
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("warmup 200s runs past the first event at 150s")),
+        "{errors:?}"
+    );
+    let (errors, _) = common::messages(
+        &dir,
+        &y.replace("duration: 360s", "duration: 360s\nwarmup: 400s"),
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("warmup 400s leaves nothing of the 6m run to count")),
+        "{errors:?}"
+    );
+}

@@ -108,6 +108,13 @@ fn html_and_plots_are_well_formed_with_one_series_per_design() {
             assert_eq!(lines, 2 * designs.len(), "{file}");
         }
     }
+    // Eleven failures, four designs: every table still fits the page.
+    for block in &doc.blocks {
+        if let fabsim::report::doc::Block::Table { headers, rows } = block {
+            let w = fabsim::report::doc::table_width(headers, rows);
+            assert!(w <= 120, "{w} characters: {headers:?}");
+        }
+    }
     // The success-ratio plot marks the catalogue's eleven events.
     let (_, svg) = doc.plots()[0];
     let marks = svg.matches(">\nfail ").count() + svg.matches(">\nrecover ").count();
@@ -225,4 +232,73 @@ fn plot_series_are_told_apart_by_colour_and_dash() {
     assert_eq!(pairs.len(), 12, "{pairs:?}");
     let colours: std::collections::BTreeSet<_> = pairs.iter().map(|p| p.0.clone()).collect();
     assert_eq!(colours.len(), 12, "no colour repeats within a plot");
+}
+
+/// The summary a reviewer reads first, checked against the other commands: the ports per node
+/// it says `size snat` would set are what `fabsim size snat --from-scenario` recommends, the
+/// refusals are the design's own, and the aci-cni run (3,000 ports, SNAT exhaustion since 76 s)
+/// is said not to be in steady state before its first event. Every table of the report fits the
+/// page and a 120-column terminal, and so does simulate's output.
+#[test]
+fn the_summary_agrees_with_size_snat_and_everything_fits_120_columns() {
+    let path = root().join("scenarios/brkdcn-2663.yaml");
+    let s = load("scenarios/brkdcn-2663.yaml");
+    let r = sim::run_all(&s, &[], sim::engine::DEFAULT_SAMPLE_INTERVAL).unwrap();
+    let lines = fabsim::report::verdict::lines(&s, &r);
+    let (code, out, _) = fabsim(&[
+        "size",
+        "snat",
+        "--from-scenario",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let sized: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ppn = sized["recommended_ports_per_node"].as_u64().unwrap();
+    let ppn = fabsim::report::doc::group_digits(&ppn.to_string());
+    assert!(lines[0].starts_with("aci-cni: refused "), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&format!("size snat puts ports_per_node at {ppn} ")),
+        "{}",
+        lines[0]
+    );
+    let refused: u64 = r.designs[0].connections.refused.values().sum();
+    assert!(lines[0].contains(&fabsim::report::doc::group_digits(&refused.to_string())));
+    assert!(lines[0].contains("Not in steady state"), "{}", lines[0]);
+    assert!(!r.designs[0].steady_state.steady);
+    assert!(
+        r.designs[1].steady_state.steady,
+        "{:?}",
+        r.designs[1].steady_state
+    );
+    assert!(
+        lines[1].contains("worst failover: node:k8s-r1-2 at 150 s"),
+        "{}",
+        lines[1]
+    );
+    // Links go to headings the page has.
+    let html = simulation::document(&s, &r).unwrap().html();
+    for anchor in [
+        "refused-connections-by-reason",
+        "failures",
+        "load-and-nat",
+        "counting",
+    ] {
+        assert!(html.contains(&format!("href=\"#{anchor}\"")), "{anchor}");
+        assert!(html.contains(&format!("id=\"{anchor}\"")), "{anchor}");
+    }
+    for block in &simulation::document(&s, &r).unwrap().blocks {
+        if let fabsim::report::doc::Block::Table { headers, rows } = block {
+            let w = fabsim::report::doc::table_width(headers, rows);
+            assert!(w <= 120, "{w} characters: {headers:?}");
+        }
+    }
+    let text = fabsim::cli::simulate::table(&s, &r);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 120,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
 }

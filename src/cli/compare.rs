@@ -126,7 +126,8 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
                     s.warmup.how
                 );
                 s.warmup.counted_from = from;
-                s.warmup.steady_before_first_event &= s.warmup.steady_from.is_some_and(|t| t <= from);
+                s.warmup.steady_before_first_event &=
+                    s.warmup.steady_from.is_some_and(|t| t <= from);
             }
         }
     }

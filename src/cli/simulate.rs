@@ -30,7 +30,11 @@ pub fn table(s: &crate::scenario::Scenario, r: &Results) -> String {
         r.scenario, r.seed, r.duration_s
     );
     for line in verdict::lines(s, r) {
-        out.push_str(&wrap(&format!("- {}", verdict::plain(&line)), COLUMNS, "  "));
+        out.push_str(&wrap(
+            &format!("- {}", verdict::plain(&line)),
+            COLUMNS,
+            "  ",
+        ));
     }
     out.push_str(&wrap(&simulation::counting(r), COLUMNS, ""));
     for (title, headers, rows) in simulation::metric_tables(r) {

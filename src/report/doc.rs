@@ -78,11 +78,14 @@ pub fn slug(heading: &str) -> String {
         .collect()
 }
 
-/// Text wider than a cell of this many characters wraps in HTML (`td.prose`).
-pub const PROSE: usize = 40;
+/// Words longer than this many characters wrap in HTML (`td.prose`); figures never do.
+pub const PROSE: usize = 20;
 
+/// Words, not a figure: long, with spaces, starting with a letter.
 fn is_prose(text: &str) -> bool {
-    text.chars().count() > PROSE && text.contains(' ')
+    text.chars().count() > PROSE
+        && text.contains(' ')
+        && text.chars().next().is_some_and(char::is_alphabetic)
 }
 
 /// How wide a table renders, in characters of its widest line: prose cells count with their
@@ -147,7 +150,7 @@ pub fn escape(s: &str) -> String {
 // Numbers and headers never wrap; the first (name) column and prose cells wrap at spaces only.
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}
-td.prose{white-space:normal;text-align:left;min-width:16em}td.text{text-align:left}
+td.prose{white-space:normal;text-align:left;min-width:12em}td.text{text-align:left}
 th:first-child,td:first-child{text-align:left}th{background:#eef}td.diff{background:#ffe08a;font-weight:bold}
 pre{background:#f6f6f6;padding:1em;overflow-x:auto}figure{margin:1.5em 0}figcaption{font-size:0.9em;color:#555}";
 
@@ -336,7 +339,10 @@ fn links(s: &str) -> String {
         let parsed = after.find("](#").and_then(|j| {
             let close = after[j..].find(')')? + j;
             let (text, anchor) = (&after[..j], &after[j + 3..close]);
-            let ok = !text.contains('[') && anchor.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+            let ok = !text.contains('[')
+                && anchor
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
             ok.then(|| (format!("<a href=\"#{anchor}\">{text}</a>"), close + 1))
         });
         match parsed {

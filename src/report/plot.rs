@@ -280,15 +280,26 @@ enum Sample {
 
 /// The legend in its own column beside the plot: a sample in each series' style (a line's dash
 /// is added with the series') and its name.
-fn legend(area: &DrawingArea<SVGBackend, Shift>, names: &[&str], sample: Sample) -> Result<(), String> {
+fn legend(
+    area: &DrawingArea<SVGBackend, Shift>,
+    names: &[&str],
+    sample: Sample,
+) -> Result<(), String> {
     let font = ("sans-serif", 12).into_font();
     let text = TextStyle::from(font).pos(Pos::new(HPos::Left, VPos::Center));
-    let shown = if names.len() > LEGEND_ROWS { LEGEND_ROWS - 1 } else { names.len() };
+    let shown = if names.len() > LEGEND_ROWS {
+        LEGEND_ROWS - 1
+    } else {
+        names.len()
+    };
     for (i, name) in names.iter().enumerate().take(shown) {
         let y = 48 + 18 * i as i32;
         let col = colour(i);
         match sample {
-            Sample::Line => area.draw(&PathElement::new(vec![(6, y), (30, y)], col.stroke_width(2))),
+            Sample::Line => area.draw(&PathElement::new(
+                vec![(6, y), (30, y)],
+                col.stroke_width(2),
+            )),
             Sample::Bar => area.draw(&Rectangle::new([(8, y - 5), (28, y + 5)], col.filled())),
         }
         .map_err(err)?;
@@ -298,7 +309,8 @@ fn legend(area: &DrawingArea<SVGBackend, Shift>, names: &[&str], sample: Sample)
         } else {
             name.to_string()
         };
-        area.draw(&Text::new(label, (36, y), text.clone())).map_err(err)?;
+        area.draw(&Text::new(label, (36, y), text.clone()))
+            .map_err(err)?;
     }
     if shown < names.len() {
         let y = 48 + 18 * shown as i32;

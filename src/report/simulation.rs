@@ -51,7 +51,17 @@ pub fn metric_tables(r: &Results) -> Vec<Table> {
     vec![
         (
             "Connections",
-            heads(&["design", "cni", "open at start", "attempted", "established", "refused", "broken", "completed", "open at end"]),
+            heads(&[
+                "design",
+                "cni",
+                "open at start",
+                "attempted",
+                "established",
+                "refused",
+                "broken",
+                "completed",
+                "open at end",
+            ]),
             rows(&|d| {
                 let c = &d.connections;
                 vec![
@@ -68,11 +78,21 @@ pub fn metric_tables(r: &Results) -> Vec<Table> {
         ),
         (
             "Paths",
-            heads(&["design", "hops p50/p99", "fabric latency µs p50/p99", "replies bounced", "anchor detour"]),
+            heads(&[
+                "design",
+                "hops p50/p99",
+                "fabric latency µs p50/p99",
+                "replies bounced",
+                "anchor detour",
+            ]),
             rows(&|d| {
                 vec![
                     format!("{}/{}", d.paths.hop_count_p50, d.paths.hop_count_p99).into(),
-                    format!("{}/{}", d.paths.fabric_latency_us_p50, d.paths.fabric_latency_us_p99).into(),
+                    format!(
+                        "{}/{}",
+                        d.paths.fabric_latency_us_p50, d.paths.fabric_latency_us_p99
+                    )
+                    .into(),
                     pct(d.paths.replies_bounced_share).into(),
                     pct(d.paths.anchor_detour_share).into(),
                 ]
@@ -80,7 +100,14 @@ pub fn metric_tables(r: &Results) -> Vec<Table> {
         ),
         (
             "Load and NAT",
-            heads(&["design", "backend nodes idle", "load max/mean (min/mean)", "peak NAT ports, node", "available", "peak NAT ports, all"]),
+            heads(&[
+                "design",
+                "backend nodes idle",
+                "load max/mean (min/mean)",
+                "peak NAT ports, node",
+                "available",
+                "peak NAT ports, all",
+            ]),
             rows(&|d| {
                 vec![
                     spread_idle(&d.paths.load_spread).into(),

@@ -46,10 +46,14 @@ fn worst_failover(d: &DesignResult) -> String {
     let cost = |f: &serde_json::Value| -> i64 {
         let w = &f["against_run_without"];
         if w.is_null() {
-            ["refused_while_failed", "broken_at_failure", "broken_rehashed"]
-                .iter()
-                .filter_map(|k| f[k].as_i64())
-                .sum()
+            [
+                "refused_while_failed",
+                "broken_at_failure",
+                "broken_rehashed",
+            ]
+            .iter()
+            .filter_map(|k| f[k].as_i64())
+            .sum()
         } else {
             w["excess_refused"].as_i64().unwrap_or(0) + w["excess_broken"].as_i64().unwrap_or(0)
         }
@@ -68,13 +72,18 @@ fn worst_failover(d: &DesignResult) -> String {
     if w.is_null() {
         return format!(
             "{target} at {at} s: {} refused, {} broken while it lasted (not measured against the run without it)",
-            f["refused_while_failed"], cost(f) - f["refused_while_failed"].as_i64().unwrap_or(0)
+            f["refused_while_failed"],
+            cost(f) - f["refused_while_failed"].as_i64().unwrap_or(0)
         );
     }
     let signed = |v: &serde_json::Value| {
         let x = v.as_i64().unwrap_or(0);
         let s = group_digits(&x.unsigned_abs().to_string());
-        if x < 0 { format!("−{s}") } else { format!("+{s}") }
+        if x < 0 {
+            format!("−{s}")
+        } else {
+            format!("+{s}")
+        }
     };
     let back = match w["success_ratio_matches_after_s"].as_f64() {
         Some(t) => format!("success ratio as without it after {t} s"),
@@ -136,7 +145,9 @@ fn sizing(s: &Scenario, d: &DesignResult) -> String {
     let configured = input.configured_ports_per_node.and_then(|c| {
         let mut j = input.clone();
         j.ports_per_node = Some(c);
-        size(&j).ok().map(|rc| (c, rc.refusal_probability.per_tuple))
+        size(&j)
+            .ok()
+            .map(|rc| (c, rc.refusal_probability.per_tuple))
     });
     let rec = match r.recommended_ports_per_node {
         Some(p) => format!(

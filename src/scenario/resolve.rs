@@ -442,10 +442,7 @@ fn resolve_warmup(
         .collect();
     let first_event = events.iter().map(|e| e.at).min();
     let duration = raw.duration.as_ref().map(|x| x.value);
-    let setting = raw
-        .warmup
-        .as_ref()
-        .map_or(WarmupSetting::Auto, |w| w.value);
+    let setting = raw.warmup.as_ref().map_or(WarmupSetting::Auto, |w| w.value);
     if let (Some(w), WarmupSetting::Fixed(fixed)) = (&raw.warmup, setting) {
         if let Some(dur) = duration
             && fixed >= dur
@@ -471,7 +468,9 @@ fn resolve_warmup(
         && let Some(e) = raw.events.iter().min_by_key(|e| e.at.value)
         && w.counted_from <= e.at.value
     {
-        let steady = w.steady_from.map_or("never".to_string(), |t| format!("from ≈{t}"));
+        let steady = w
+            .steady_from
+            .map_or("never".to_string(), |t| format!("from ≈{t}"));
         d.warning(
             &e.at.loc,
             &e.at.path,

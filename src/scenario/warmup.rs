@@ -231,11 +231,17 @@ pub fn plan(
             let (counted_from, how) = match (steady_from, first_event, duration) {
                 (Some(s), Some(e), _) if s > e => (
                     e,
-                    format!("automatic, cut to the first event at {}: {why} — the run is NOT in steady state before the event", fmt(e)),
+                    format!(
+                        "automatic, cut to the first event at {}: {why} — the run is NOT in steady state before the event",
+                        fmt(e)
+                    ),
                 ),
                 (Some(s), None, Some(d)) if s >= d => (
                     Nanos::ZERO,
-                    format!("automatic, none: {why}, after the run's end ({}) — every connection is counted and the figures include the filling of the cluster", fmt(d)),
+                    format!(
+                        "automatic, none: {why}, after the run's end ({}) — every connection is counted and the figures include the filling of the cluster",
+                        fmt(d)
+                    ),
                 ),
                 (Some(s), _, _) => (s, format!("automatic: {}, because {why}", fmt(s))),
                 (None, Some(e), _) => (
@@ -280,7 +286,10 @@ mod tests {
     #[test]
     fn time_wait_delays_the_steady_state_of_nat_ports() {
         let t = time_to_steady(&RawLifetime::Exponential(secs(5)), 120.0).unwrap();
-        assert!((t - (120.0 + 5.0 * (5.0f64 / 1.25).ln())).abs() < 1e-6, "{t}");
+        assert!(
+            (t - (120.0 + 5.0 * (5.0f64 / 1.25).ln())).abs() < 1e-6,
+            "{t}"
+        );
     }
 
     /// Pareto(x_m = 1 s, α = 2): E[T] = 2 s and E[(T − s)⁺] = 1/s beyond x_m; 1 % of 2 s at s = 50 s.
@@ -330,12 +339,22 @@ mod tests {
     #[test]
     fn automatic_warmup_stops_at_the_first_event_and_says_so() {
         let l = RawLifetime::Exponential(secs(20));
-        let w = plan(WarmupSetting::Auto, &held(&l), Some(secs(300)), Some(secs(60)));
+        let w = plan(
+            WarmupSetting::Auto,
+            &held(&l),
+            Some(secs(300)),
+            Some(secs(60)),
+        );
         assert_eq!(w.counted_from, secs(60));
         assert_eq!(w.steady_from, Some(secs(93)));
         assert!(!w.steady_before_first_event);
         assert!(w.how.contains("NOT in steady state"), "{}", w.how);
-        let w = plan(WarmupSetting::Auto, &held(&l), Some(secs(300)), Some(secs(100)));
+        let w = plan(
+            WarmupSetting::Auto,
+            &held(&l),
+            Some(secs(300)),
+            Some(secs(100)),
+        );
         assert_eq!(w.counted_from, secs(93));
         assert!(w.steady_before_first_event);
     }

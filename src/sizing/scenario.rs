@@ -128,7 +128,6 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
     })
 }
 
-
 impl FromScenario {
     /// The sizing question with nothing overridden: recommend ports per node for `target`,
     /// evaluating the configured setting too.
