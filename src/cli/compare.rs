@@ -153,7 +153,10 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
             let spec = s
                 .design(d)
                 .ok_or_else(|| format!("variant `{}` has no design `{d}`", vars[*v].name))?;
-            engine::run(s, spec, interval)
+            // Each failure against the variant's own run without it, as simulate does.
+            let mut r = engine::run(s, spec, interval)?;
+            crate::sim::baseline::compare(s, spec, interval, &mut r)?;
+            Ok(r)
         })
         .collect();
     let mut results = results.into_iter();

@@ -96,6 +96,15 @@ fn max_field(d: &DesignResult, key: &str) -> String {
         .map_or("–".into(), f1)
 }
 
+/// A figure of each failure against the run without it, summed over the failures.
+fn against_sum(d: &DesignResult, key: &str) -> String {
+    d.failover
+        .iter()
+        .filter_map(|f| f["against_run_without"][key].as_i64())
+        .sum::<i64>()
+        .to_string()
+}
+
 fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> {
     let mut exhaustion: Vec<Metric> = vec![(
         "refused (all reasons)",
@@ -233,8 +242,24 @@ fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> 
                     Box::new(|d: &DesignResult| sum_field(d, "broken_rehashed").to_string()),
                 ),
                 (
-                    "success ratio back after (s, slowest)",
-                    Box::new(|d: &DesignResult| max_field(d, "success_ratio_back_after_s")),
+                    "excess refused, vs the run without each failure",
+                    Box::new(|d: &DesignResult| against_sum(d, "excess_refused")),
+                ),
+                (
+                    "excess broken, vs the run without each failure",
+                    Box::new(|d: &DesignResult| against_sum(d, "excess_broken")),
+                ),
+                (
+                    "success ratio as without after (s, slowest)",
+                    Box::new(|d: &DesignResult| {
+                        d.failover
+                            .iter()
+                            .filter_map(|f| {
+                                f["against_run_without"]["success_ratio_matches_after_s"].as_f64()
+                            })
+                            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+                            .map_or("–".into(), f1)
+                    }),
                 ),
             ],
         ),
@@ -254,9 +279,13 @@ fn columns(runs: &[VariantRun]) -> Vec<(usize, usize)> {
 fn lower_is_better(label: &str) -> Option<bool> {
     match label {
         "established" | "completed" => Some(false),
-        "attempted" | "NAT ports available per node" | "SNAT IPs in use" | "failure records" => {
-            None
-        }
+        // What is offered, configured or merely used: neither better nor worse.
+        "attempted"
+        | "NAT ports available per node"
+        | "SNAT IPs in use"
+        | "failure records"
+        | "peak NAT ports, busiest node"
+        | "peak NAT ports, all nodes" => None,
         _ => Some(true),
     }
 }

@@ -160,7 +160,7 @@ pub struct FailureTable {
 }
 
 /// What the failure columns mean, said once above the tables.
-pub const FAILURE_COLUMNS: &str = "Per failure, one row per design: when the design first reacted, the connections blackholed while it lasted, broken at once and broken by a rehash, when the success ratio was back; then against the same run without this failure (same seed, same arrivals): the excess refused (+refused) and broken (+broken), and when the success ratio matches that run again (as without). Each refusal belongs to one failure (the device that dropped it, else the latest data-plane failure), so the figures add up to the design's total.";
+pub const FAILURE_COLUMNS: &str = "Per failure, one row per design: when the design first reacted, the connections blackholed while it lasted, broken at once and broken by a rehash; then against the same run without this failure (same seed, same arrivals): the excess refused (+refused) and broken (+broken), and when the success ratio matches that run again (as without). Each refusal belongs to one failure (the device that dropped it, else the latest data-plane failure), so the figures add up to the design's total.";
 
 fn failure_tables(r: &Results) -> Vec<FailureTable> {
     let num = |v: &serde_json::Value| match v {
@@ -185,7 +185,6 @@ fn failure_tables(r: &Results) -> Vec<FailureTable> {
                 "blackholed",
                 "broken",
                 "rehashed",
-                "back after (s)",
                 "+refused",
                 "+broken",
                 "as without (s)",
@@ -213,7 +212,6 @@ fn failure_tables(r: &Results) -> Vec<FailureTable> {
                 num(&f["blackholed"]).into(),
                 num(&f["broken_at_failure"]).into(),
                 num(&f["broken_rehashed"]).into(),
-                num(&f["success_ratio_back_after_s"]).into(),
                 more_refused.into(),
                 more_broken.into(),
                 matches.into(),
