@@ -199,7 +199,7 @@ fn the_brkdcn_bgp_designs_report_their_idle_backends() {
 #[test]
 fn plot_series_are_told_apart_by_colour_and_dash() {
     use fabsim::report::plot::{LineChart, Series, line_chart};
-    let series: Vec<Series> = (0..12)
+    let series: Vec<Series> = (0..20)
         .map(|i| Series {
             name: format!("s{i}"),
             points: vec![(0.0, i as f64), (1.0, i as f64 + 1.0)],
@@ -228,10 +228,10 @@ fn plot_series_are_told_apart_by_colour_and_dash() {
         ));
     }
     // Each series draws its line and its legend sample, in the same style.
-    assert_eq!(lines, 24);
-    assert_eq!(pairs.len(), 12, "{pairs:?}");
+    assert_eq!(lines, 40);
+    assert_eq!(pairs.len(), 20, "{pairs:?}");
     let colours: std::collections::BTreeSet<_> = pairs.iter().map(|p| p.0.clone()).collect();
-    assert_eq!(colours.len(), 12, "no colour repeats within a plot");
+    assert_eq!(colours.len(), 20, "no colour repeats within a plot");
 }
 
 /// The summary a reviewer reads first, checked against the other commands: the ports per node

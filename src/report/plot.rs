@@ -44,8 +44,17 @@ const PALETTE: [RGBColor; 16] = [
 /// dotted, dash-dot.
 const DASHES: [&str; 4] = ["", "8 4", "2 3", "10 3 2 3"];
 
+/// The i-th series' colour: the 16 of the palette, then hues a golden angle apart at two
+/// lightnesses, so no colour repeats within a plot (the legend holds at most 20 rows).
 pub fn colour(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    if let Some(c) = PALETTE.get(i) {
+        return *c;
+    }
+    let k = i - PALETTE.len();
+    let hue = (k as f64 * 137.507_764) % 360.0 / 360.0;
+    let lightness = if k % 2 == 0 { 0.35 } else { 0.55 };
+    let (r, g, b) = HSLColor(hue, 0.75, lightness).to_rgba().rgb();
+    RGBColor(r, g, b)
 }
 
 /// The dash pattern of series `i` (empty: solid).
@@ -57,7 +66,7 @@ pub fn dash(i: usize) -> &'static str {
 /// unique within a plot of up to sixteen series, so the colour finds the series.
 fn with_dashes(svg: String, series: usize) -> String {
     let mut out = svg;
-    for i in 0..series.min(PALETTE.len()) {
+    for i in 0..series {
         let d = dash(i);
         if d.is_empty() {
             continue;
