@@ -52,7 +52,7 @@ pub fn colour(i: usize) -> RGBColor {
     }
     let k = i - PALETTE.len();
     let hue = (k as f64 * 137.507_764) % 360.0 / 360.0;
-    let lightness = if k % 2 == 0 { 0.35 } else { 0.55 };
+    let lightness = if k.is_multiple_of(2) { 0.35 } else { 0.55 };
     let (r, g, b) = HSLColor(hue, 0.75, lightness).to_rgba().rgb();
     RGBColor(r, g, b)
 }
