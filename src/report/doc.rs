@@ -150,7 +150,7 @@ pub fn escape(s: &str) -> String {
 // Numbers and headers never wrap; the first (name) column and prose cells wrap at spaces only.
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}
-td.prose{white-space:normal;text-align:left;min-width:12em}td.text{text-align:left}
+td.prose{white-space:normal;text-align:left;min-width:12em}td.text,th.text{text-align:left}
 th:first-child,td:first-child{text-align:left}th{background:#eef}td.diff{background:#ffe08a;font-weight:bold}
 pre{background:#f6f6f6;padding:1em;overflow-x:auto}figure{margin:1.5em 0}figcaption{font-size:0.9em;color:#555}";
 
@@ -276,11 +276,17 @@ impl Doc {
                 }
                 Block::Table { headers, rows } => {
                     h.push_str("<table>\n<thead><tr>");
-                    for x in headers {
-                        let _ = write!(h, "<th>{}</th>", escape(x));
+                    let left = text_columns(rows);
+                    for (i, x) in headers.iter().enumerate() {
+                        // A header sits over its column: left over words, right over figures.
+                        let class = if i > 0 && left.get(i).copied().unwrap_or(false) {
+                            " class=\"text\""
+                        } else {
+                            ""
+                        };
+                        let _ = write!(h, "<th{class}>{}</th>", escape(x));
                     }
                     h.push_str("</tr></thead>\n<tbody>\n");
-                    let left = text_columns(rows);
                     for r in rows {
                         h.push_str("<tr>");
                         for (i, c) in r.iter().enumerate() {
