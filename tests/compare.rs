@@ -166,10 +166,16 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
             );
         }
     }
-    // Every table fits the page and a 120-column terminal.
+    // The terminal's tables fit 120 columns, three variants side by side or not.
+    for (group, headers, rows) in &tables {
+        for line in fabsim::report::doc::text_table(headers, rows).lines() {
+            assert!(line.chars().count() <= comparison::WIDTH, "{group}: {line}");
+        }
+    }
+    // Every table fits the page.
     for block in &doc.blocks {
         if let fabsim::report::doc::Block::Table { headers, rows } = block {
-            let w = fabsim::report::doc::table_width(headers, rows);
+            let w = fabsim::report::doc::table_width(headers, rows, true);
             assert!(w <= comparison::WIDTH, "{w} characters: {headers:?}");
         }
     }

@@ -111,7 +111,7 @@ fn html_and_plots_are_well_formed_with_one_series_per_design() {
     // Eleven failures, four designs: every table still fits the page.
     for block in &doc.blocks {
         if let fabsim::report::doc::Block::Table { headers, rows } = block {
-            let w = fabsim::report::doc::table_width(headers, rows);
+            let w = fabsim::report::doc::table_width(headers, rows, true);
             assert!(w <= 120, "{w} characters: {headers:?}");
         }
     }
@@ -289,7 +289,7 @@ fn the_summary_agrees_with_size_snat_and_everything_fits_120_columns() {
     }
     for block in &simulation::document(&s, &r).unwrap().blocks {
         if let fabsim::report::doc::Block::Table { headers, rows } = block {
-            let w = fabsim::report::doc::table_width(headers, rows);
+            let w = fabsim::report::doc::table_width(headers, rows, true);
             assert!(w <= 120, "{w} characters: {headers:?}");
         }
     }

@@ -333,7 +333,7 @@ pub const WIDTH: usize = 120;
 /// The measured tables, one per metric group: rows are design × metric, columns the variants
 /// (the base first, each other variant's cell with its difference from the base, better or
 /// worse). When the variants do not fit [`WIDTH`], the group goes on in more tables, each
-/// repeating the base column.
+/// repeating the base column where it fits.
 pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
     let reasons: BTreeSet<&'static str> = runs
         .iter()
@@ -373,15 +373,19 @@ pub fn tables(runs: &[VariantRun]) -> Vec<GroupTable> {
             }
             (headers, rows)
         };
-        // Greedy: as many variants next to the base as fit.
+        // Greedy: as many variants next to the base as fit; a variant that does not fit even
+        // beside the base alone stands by itself (its cells still say how they differ).
+        let fits = |c: &[usize]| {
+            let (h, r) = table(c);
+            super::doc::table_width(&h, &r, false) <= WIDTH
+        };
         let mut chunks: Vec<Vec<usize>> = vec![vec![0]];
         for v in 1..runs.len() {
             let last = chunks.last_mut().expect("one chunk at least");
             last.push(v);
-            let (h, r) = table(last);
-            if last.len() > 2 && super::doc::table_width(&h, &r) > WIDTH {
+            if !fits(last) {
                 last.pop();
-                chunks.push(vec![0, v]);
+                chunks.push(if fits(&[0, v]) { vec![0, v] } else { vec![v] });
             }
         }
         let parts = chunks.len();

@@ -88,11 +88,12 @@ fn is_prose(text: &str) -> bool {
         && text.chars().next().is_some_and(char::is_alphabetic)
 }
 
-/// How wide a table renders, in characters of its widest line: prose cells count with their
-/// longest word or [`PROSE`], whichever is larger (they wrap at spaces in HTML).
-pub fn table_width(headers: &[String], rows: &[Vec<Cell>]) -> usize {
+/// How wide a table renders, in characters of its widest line. In HTML (`wraps`) prose cells
+/// count with their longest word or [`PROSE`], whichever is larger (they wrap at spaces); on a
+/// terminal every cell counts whole.
+pub fn table_width(headers: &[String], rows: &[Vec<Cell>], wraps: bool) -> usize {
     let width = |t: &str| {
-        if is_prose(t) {
+        if wraps && is_prose(t) {
             t.split(' ')
                 .map(|w| w.chars().count())
                 .max()
