@@ -30,6 +30,10 @@ enum Command {
         /// policies and members, SNAT policies with status, IPs and chunks per node).
         #[arg(long)]
         json: bool,
+        /// The most connections one design run may simulate (the estimate is checked before
+        /// running; default 25,000,000, about two minutes of one core).
+        #[arg(long, default_value_t = fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: u64,
     },
     /// Run the scenario's traffic through every design over time; write results.json and report.md.
     Simulate {
@@ -51,6 +55,10 @@ enum Command {
         /// failure and design).
         #[arg(long)]
         no_baseline: bool,
+        /// The most connections one design run may simulate (the estimate is checked before
+        /// running; default 25,000,000, about two minutes of one core).
+        #[arg(long, default_value_t = fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: u64,
     },
     /// What-if: the scenario and its variants (--set, --fail, or its own `variants:`) side by side.
     Compare {
@@ -72,6 +80,10 @@ enum Command {
         /// Time-series sampling interval (e.g. 1s).
         #[arg(long, value_parser = parse_duration)]
         sample_interval: Option<fabsim::time::Nanos>,
+        /// The most connections one design run may simulate (the estimate is checked before
+        /// running; default 25,000,000, about two minutes of one core).
+        #[arg(long, default_value_t = fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: u64,
     },
     /// Sizing tools: `fabsim size snat` sizes SNAT port ranges and SNAT IPs.
     Size {
@@ -226,7 +238,8 @@ fn main() -> ExitCode {
             scenario,
             quiet,
             json,
-        } => cli::validate::run(scenario, *quiet, *json),
+            max_connections,
+        } => cli::validate::run(scenario, *quiet, *json, *max_connections),
         Command::Simulate {
             scenario,
             designs,
@@ -234,10 +247,12 @@ fn main() -> ExitCode {
             json,
             sample_interval,
             no_baseline,
+            max_connections,
         } => cli::simulate::run(&cli::simulate::Args {
             scenario,
             designs,
             no_baseline: *no_baseline,
+            max_connections: *max_connections,
             out: out.as_deref(),
             json: json.as_deref(),
             sample_interval: *sample_interval,
@@ -249,6 +264,7 @@ fn main() -> ExitCode {
             fails,
             out,
             sample_interval,
+            max_connections,
         } => cli::compare::run(&cli::compare::Args {
             scenario,
             designs,
@@ -256,6 +272,7 @@ fn main() -> ExitCode {
             fails,
             out: out.as_deref(),
             sample_interval: *sample_interval,
+            max_connections: *max_connections,
         }),
         Command::Size {
             what: SizeWhat::Snat(f),

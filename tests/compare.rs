@@ -53,6 +53,7 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
         fails: &fails,
         out: None,
         sample_interval: None,
+        max_connections: fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS,
     };
     let (name, runs) = run_variants(&a).unwrap();
     assert_eq!(name, "brkdcn-2663");
@@ -205,6 +206,7 @@ fn variants_listed_in_the_scenario() {
         fails: &[],
         out: None,
         sample_interval: None,
+        max_connections: fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS,
     };
     let (_, runs) = run_variants(&a).unwrap();
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();

@@ -19,6 +19,7 @@ fn withdrawals(sets: &[String]) -> Vec<(String, f64, u64)> {
         fails: &[],
         out: None,
         sample_interval: None,
+        max_connections: fabsim::sim::estimate::DEFAULT_MAX_CONNECTIONS,
     };
     let (_, runs) = run_variants(&a).unwrap();
     runs.last()

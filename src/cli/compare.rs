@@ -21,6 +21,8 @@ pub struct Args<'a> {
     pub fails: &'a [String],
     pub out: Option<&'a Path>,
     pub sample_interval: Option<Nanos>,
+    /// The most connections a design run may simulate (`sim::estimate`).
+    pub max_connections: u64,
 }
 
 /// The variants to run, the base first; `Err` holds the diagnostics to print.
@@ -36,7 +38,8 @@ pub fn variants(a: &Args) -> Result<(crate::scenario::yaml::Node, Vec<Variant>),
             // Named by the last path segment: `ports_per_node=6000`.
             let short = s.rsplit_once('=').map_or(s.as_str(), |(p, _)| p);
             let last = short.rsplit('.').next().unwrap_or(short);
-            let value = s.split_once('=').map_or("", |(_, v)| v);
+            let shown = crate::scenario::secret::shown_set(s);
+            let value = shown.split_once('=').map_or("", |(_, v)| v);
             out.push(Variant {
                 name: format!("{last}={value}"),
                 changes: vec![c],
@@ -68,6 +71,9 @@ fn describe(v: &Variant) -> Vec<String> {
     v.changes
         .iter()
         .map(|c| match c {
+            variant::Change::Set { path, .. } if crate::scenario::secret::is_credential(path) => {
+                format!("`{path}` = ***")
+            }
             variant::Change::Set { path, value } => {
                 format!(
                     "`{path}` = {}",
@@ -131,6 +137,16 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
             }
         }
     }
+    for (v, s) in vars.iter().zip(&scenarios) {
+        let work = crate::sim::estimate::estimate(
+            s,
+            a.sample_interval.unwrap_or(engine::DEFAULT_SAMPLE_INTERVAL),
+            true,
+        );
+        if let Some(m) = work.over(a.max_connections) {
+            return Err((EXIT_BAD_INPUT, format!("variant `{}`: {m}", v.name)));
+        }
+    }
     let base = &scenarios[0];
     let chosen: Vec<String> = if a.designs.is_empty() {
         base.designs.iter().map(|d| d.name.clone()).collect()
@@ -190,6 +206,13 @@ fn render(d: &Diagnostics) -> String {
 }
 
 pub fn run(a: &Args) -> u8 {
+    // Where the report goes is checked before the runs, not after them.
+    if let Err(m) =
+        crate::report::files::check_writable(a.out.unwrap_or(Path::new("reports")), None)
+    {
+        eprintln!("{m}");
+        return EXIT_BAD_INPUT;
+    }
     let (name, runs) = match run_variants(a) {
         Ok(x) => x,
         Err((code, m)) => {

@@ -13,6 +13,8 @@ pub struct Args<'a> {
     pub designs: &'a [String],
     /// Skip the runs without each failure (`sim::baseline`).
     pub no_baseline: bool,
+    /// The most connections a design run may simulate (`sim::estimate`).
+    pub max_connections: u64,
     pub out: Option<&'a Path>,
     pub json: Option<&'a Path>,
     pub sample_interval: Option<Nanos>,
@@ -44,6 +46,9 @@ pub fn table(s: &crate::scenario::Scenario, r: &Results) -> String {
     out
 }
 
+/// How often progress is printed when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The terminal width the output keeps to.
 pub const COLUMNS: usize = 120;
 
@@ -52,6 +57,25 @@ pub fn run(a: &Args) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let work = crate::sim::estimate::estimate(
+        &s,
+        a.sample_interval
+            .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL),
+        !a.no_baseline,
+    );
+    if let Some(m) = work.over(a.max_connections) {
+        eprintln!("{}: error: {m}", a.scenario.display());
+        return EXIT_BAD_INPUT;
+    }
+    // Where the report goes is checked before the run, not after it.
+    let dir: PathBuf = a
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("reports").join(&s.name));
+    if let Err(m) = crate::report::files::check_writable(&dir, a.json) {
+        eprintln!("{m}");
+        return EXIT_BAD_INPUT;
+    }
     // A progress bar per design on stderr, when stderr is a terminal (indicatif hides it otherwise).
     let names: Vec<String> = if a.designs.is_empty() {
         s.designs.iter().map(|d| d.name.clone()).collect()
@@ -74,10 +98,29 @@ pub fn run(a: &Args) -> u8 {
     let interval = a
         .sample_interval
         .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL);
+    // Not a terminal (a log, CI): a plain line every few seconds instead of the bars.
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
+    let last_line = std::sync::Mutex::new(std::time::Duration::ZERO);
+    if plain {
+        eprintln!("simulating: {}", work.describe());
+    }
     let result =
         crate::sim::run_all_with_progress(&s, a.designs, interval, !a.no_baseline, &|i, f| {
             if let Some(b) = per_design.get(i) {
                 b.set_position((f * 1000.0) as u64);
+            }
+            if plain && let Ok(mut last) = last_line.lock() {
+                let now = started.elapsed();
+                if now >= *last + PLAIN_PROGRESS_EVERY {
+                    *last = now;
+                    eprintln!(
+                        "simulating: {} {:.0}% ({:.0} s)",
+                        names.get(i).map_or("", String::as_str),
+                        100.0 * f,
+                        now.as_secs_f64()
+                    );
+                }
             }
         });
     for b in &per_design {
@@ -98,16 +141,7 @@ pub fn run(a: &Args) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let dir: PathBuf = a
-        .out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("reports").join(&s.name));
     let res = crate::report::simulation::document(&s, &r)
-        .and_then(|doc| crate::report::simulation::write(&dir, &doc, &json))
-        .and_then(|()| {
-            a.json.map_or(Ok(()), |p| {
-                std::fs::write(p, &json).map_err(|e| format!("cannot write {}: {e}", p.display()))
-            })
-        });
+        .and_then(|doc| crate::report::simulation::write_with(&dir, &doc, &json, a.json));
     super::report_written(&dir, res)
 }

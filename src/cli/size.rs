@@ -37,6 +37,12 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
+/// The most nodes (and surge nodes) `size snat` takes: twenty times Kubernetes' 5,000.
+pub const MAX_NODES: u64 = 100_000;
+
+/// The most SNAT IPs `size snat` takes.
+pub const MAX_SNAT_IPS: u32 = 100_000;
+
 /// `5000-65000` → (5000, 65000).
 pub fn parse_range(s: &str) -> Result<(u32, u32), String> {
     let (a, b) = s
@@ -62,6 +68,48 @@ pub fn input(a: &Args) -> Result<SnatInput, String> {
         }
         None => None,
     };
+    // Counts a person types size lists: checked before anything is sized by them.
+    if let Some(n) = a.nodes
+        && !(1..=MAX_NODES).contains(&n)
+    {
+        return Err(format!(
+            "--nodes {n}: give 1 to {MAX_NODES} nodes (Kubernetes supports 5,000 per cluster)"
+        ));
+    }
+    if a.surge > MAX_NODES {
+        return Err(format!(
+            "--surge {}: at most {MAX_NODES} extra nodes",
+            a.surge
+        ));
+    }
+    if let Some(k) = a.snat_ips
+        && !(1..=MAX_SNAT_IPS).contains(&k)
+    {
+        return Err(format!(
+            "--snat-ips {k}: give 1 to {MAX_SNAT_IPS} SNAT IPs (one chunk per node each is the most a cluster uses)"
+        ));
+    }
+    for (flag, v) in [
+        ("--rate", a.rate),
+        ("--rate-per-pod", a.rate_per_pod),
+        ("--pods-per-node", a.pods_per_node),
+        ("--lifetime", a.lifetime_s),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && v > 0.0)
+        {
+            return Err(format!("{flag} {v}: give a positive, finite number"));
+        }
+    }
+    if a.time_wait_s.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+        return Err("--time-wait: give a duration of 0 or more".into());
+    }
+    if !(a.target.is_finite() && a.target > 0.0 && a.target < 1.0) {
+        return Err(format!(
+            "--target {}: give the acceptable refused fraction, between 0 and 1 (e.g. 1e-4)",
+            a.target
+        ));
+    }
     let nodes: Vec<String> = match (a.nodes, &scen) {
         (Some(n), _) => (1..=n).map(|i| format!("node-{i}")).collect(),
         (None, Some(s)) => s.nodes.clone(),
@@ -334,10 +382,15 @@ pub fn run(a: &Args) -> u8 {
         }
     };
     let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("refusal-curve.svg"), svg))
-        .and_then(|()| std::fs::write(dir.join("size.json"), &json));
-    if let Err(e) = written {
-        eprintln!("cannot write to {}: {e}", dir.display());
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .and_then(|()| {
+            crate::report::files::write_all(&[
+                (dir.join("refusal-curve.svg"), svg.as_str()),
+                (dir.join("size.json"), json.as_str()),
+            ])
+        });
+    if let Err(m) = written {
+        eprintln!("{m}");
         return EXIT_FAILURE;
     }
     eprintln!(

@@ -13,6 +13,9 @@ use std::fmt::Write;
 const REPLICATIONS: u64 = 5;
 
 /// The scenario text for seed `seed`.
+/// The fewest connections per run `--verify` will call a measurement.
+const MIN_VERIFY_CONNECTIONS: f64 = 10_000.0;
+
 pub fn scenario_yaml(i: &SnatInput, ppn: u32, seed: u64) -> Result<String, String> {
     let destinations: u64 = i.streams.iter().map(|s| s.1).sum();
     if destinations > 64 {
@@ -32,6 +35,14 @@ pub fn scenario_yaml(i: &SnatInput, ppn: u32, seed: u64) -> Result<String, Strin
     let duration = (50.0 * hold)
         .max(200_000.0 / i.rate_per_node.max(1e-9))
         .min(1e6);
+    // Too few connections say nothing about a refused fraction.
+    let connections = i.rate_per_node * duration;
+    if connections < MIN_VERIFY_CONNECTIONS {
+        return Err(format!(
+            "--verify would simulate only {connections:.0} connections per run ({} /s for at most 1e6 s): too few to measure a refused fraction; it needs {MIN_VERIFY_CONNECTIONS:.0} — raise --rate",
+            i.rate_per_node
+        ));
+    }
     let mut traffic = String::new();
     let mut k = 0u32;
     for (share, count) in &i.streams {

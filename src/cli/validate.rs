@@ -7,7 +7,7 @@ use crate::scenario::{self, Scenario};
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
+pub fn run(path: &Path, quiet: bool, json: bool, max_connections: u64) -> u8 {
     let loaded = scenario::load(path);
     let d = &loaded.diagnostics;
     let mut out = String::new();
@@ -15,6 +15,16 @@ pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
         let _ = writeln!(out, "{x}");
     }
     let mut errors = d.errors().count();
+    // The work a simulation would do, checked against the limit simulate applies.
+    let work = loaded.scenario.as_ref().map(|s| {
+        crate::sim::estimate::estimate(s, crate::sim::engine::DEFAULT_SAMPLE_INTERVAL, true)
+    });
+    if let Some(m) = work.as_ref().and_then(|w| w.over(max_connections))
+        && errors == 0
+    {
+        let _ = writeln!(out, "{}: error: {m}", path.display());
+        errors += 1;
+    }
     let warnings = d.warnings().count();
     if errors == 0 {
         // The scenario's own what-if variants must load too.
@@ -79,6 +89,9 @@ pub fn run(path: &Path, quiet: bool, json: bool) -> u8 {
                     warnings
                 );
                 let _ = writeln!(out, "counting: {}", s.warmup.how);
+                if let Some(w) = &work {
+                    let _ = writeln!(out, "work: {}", w.describe());
+                }
                 out.push_str(&summaries);
                 if !s.defaults_applied.is_empty() {
                     out.push_str("defaults applied:\n");

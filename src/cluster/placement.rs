@@ -28,7 +28,30 @@ fn place_on(
     pods_per_node: &mut [u32],
     max_pods: u32,
 ) -> Result<Vec<NodeId>, String> {
-    let mut out = Vec::with_capacity(replicas as usize);
+    // Room first, then the list: a replica count no cluster can hold is refused before anything
+    // is sized by it.
+    let room: u64 = if explicit.is_empty() {
+        pods_per_node
+            .iter()
+            .map(|c| u64::from(max_pods.saturating_sub(*c)))
+            .sum()
+    } else {
+        let mut listed: Vec<usize> = explicit.iter().map(|n| n.index()).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        listed
+            .iter()
+            .map(|i| u64::from(max_pods.saturating_sub(pods_per_node[*i])))
+            .sum()
+    };
+    if u64::from(replicas) > room && explicit.is_empty() {
+        let cap = max_pods as u64 * pods_per_node.len() as u64;
+        return Err(format!(
+            "{replicas} replicas cannot be placed: only {room} of them fit ({} nodes × {max_pods} pods per node = {cap}, counting pods already placed)",
+            pods_per_node.len()
+        ));
+    }
+    let mut out = Vec::with_capacity((replicas as usize).min(room as usize));
     if explicit.is_empty() {
         // Least-loaded first, ties to the first node: an ordered set of (pods, node index).
         let mut by_load: BTreeSet<(u32, usize)> = pods_per_node

@@ -3,6 +3,7 @@
 
 pub mod comparison;
 pub mod doc;
+pub mod files;
 pub mod plot;
 pub mod simulation;
 pub mod verdict;

@@ -451,6 +451,14 @@ pub fn counting(r: &Results) -> String {
             ));
         }
     }
+    let t = &first.timeseries;
+    if let Some(asked) = t.interval_raised_from_s {
+        text.push_str(&format!(
+            " Sampled every {} s, not the {asked} s asked: at most {} samples per series.",
+            t.interval_s,
+            crate::sim::estimate::MAX_POINTS
+        ));
+    }
     if r.designs.iter().all(|d| d.steady_state.steady) {
         text.push_str(&format!(
             " Measured: every design steady before {} s — open connections and NAT ports in use not growing (last two windows of up to 10 samples: more than 2% and three times the Poisson noise counts as growing), no NAT exhaustion wave.",
@@ -566,20 +574,33 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
     Ok(doc)
 }
 
-/// Writes report.md, report.html, results.json and the plots into `dir`.
+/// Writes report.md, report.html, results.json and the plots into `dir`, whole or not at all.
 pub fn write(dir: &std::path::Path, doc: &Doc, results_json: &str) -> Result<(), String> {
-    let w = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
-    };
+    write_with(dir, doc, results_json, None)
+}
+
+/// Like [`write`], with results.json also at `json`: every file whole or none replaced
+/// (`super::files`).
+pub fn write_with(
+    dir: &std::path::Path,
+    doc: &Doc,
+    results_json: &str,
+    json: Option<&std::path::Path>,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    w("results.json", results_json)?;
-    w("report.md", &doc.markdown())?;
-    w("report.html", &doc.html())?;
+    let (md, html) = (doc.markdown(), doc.html());
+    let mut files = vec![
+        (dir.join("results.json"), results_json),
+        (dir.join("report.md"), md.as_str()),
+        (dir.join("report.html"), html.as_str()),
+    ];
     for (file, svg) in doc.plots() {
-        w(file, svg)?;
+        files.push((dir.join(file), svg));
     }
-    Ok(())
+    if let Some(j) = json {
+        files.push((j.to_path_buf(), results_json));
+    }
+    super::files::write_all(&files)
 }
 
 /// Eligible backend nodes that served nothing, of those eligible (the services the traffic

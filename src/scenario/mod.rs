@@ -20,6 +20,7 @@ pub mod raw;
 pub mod raw_bgp;
 mod raw_traffic;
 pub mod reference;
+pub mod secret;
 mod resolve;
 mod resolve_aci;
 mod resolve_bgp;

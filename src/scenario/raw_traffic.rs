@@ -32,6 +32,9 @@ pub struct RawTraffic {
     pub duration: RawLifetime,
 }
 
+/// The fastest rate the nanosecond clock can tell apart.
+pub const MAX_RATE: f64 = 1e9;
+
 /// A rate `400/s`, `20/m`, `3/h`, in events per second.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let (n, unit) = text
@@ -51,7 +54,14 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     if !v.is_finite() || v <= 0.0 {
         return Err(format!("rate `{text}` must be positive"));
     }
-    Ok(v / per)
+    let rate = v / per;
+    // The clock ticks in nanoseconds: faster arrivals would all fall on the same instant.
+    if rate > MAX_RATE {
+        return Err(format!(
+            "rate `{text}` is more than 1e9/s, one arrival per nanosecond (the simulation clock's tick)"
+        ));
+    }
+    Ok(rate)
 }
 
 struct Rate(f64);

@@ -40,7 +40,8 @@ fn pseudo(label: &str) -> Loc {
 
 /// `PATH=VALUE` from the command line; VALUE is read as YAML (`6000`, `true`, `[a, b]`, `3s`).
 pub fn parse_set(arg: &str, d: &mut Diagnostics) -> Option<Change> {
-    let label = format!("--set {arg}");
+    // A credential's value never appears in a message (`secret`).
+    let label = format!("--set {}", super::secret::shown_set(arg));
     let Some((path, text)) = arg.split_once('=') else {
         d.error(
             &pseudo(&label),

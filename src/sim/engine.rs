@@ -208,11 +208,13 @@ fn simulate(
             },
         );
     }
-    let interval = if interval.0 == 0 {
+    let asked = if interval.0 == 0 {
         DEFAULT_SAMPLE_INTERVAL
     } else {
         interval
     };
+    // At most `estimate::MAX_POINTS` samples: a finer interval is coarsened, and said.
+    let interval = super::estimate::sample_interval(duration, asked);
     q.push(interval, Event::Sample);
     // Before the events: one at the same instant is counted.
     if s.warmup.counted_from > Nanos::ZERO {
@@ -237,6 +239,7 @@ fn simulate(
         super::spread::SpreadCounter::new(s.cluster.pods.len(), s.cluster.services.len());
     let mut series = TimeSeries {
         interval_s: interval.as_secs_f64(),
+        interval_raised_from_s: (interval != asked).then(|| asked.as_secs_f64()),
         ..TimeSeries::default()
     };
     let (mut window_attempted, mut window_established) = (0u64, 0u64);

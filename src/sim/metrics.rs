@@ -152,6 +152,9 @@ pub struct Paths {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TimeSeries {
     pub interval_s: f64,
+    /// The interval asked for, when it was coarsened to keep at most `estimate::MAX_POINTS`
+    /// samples.
+    pub interval_raised_from_s: Option<f64>,
     pub t_s: Vec<f64>,
     /// Established / attempted among the connections that arrived in the interval (1 when none did).
     pub new_connection_success_ratio: Vec<f64>,

@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod engine;
+pub mod estimate;
 pub mod failure;
 pub mod metrics;
 mod outage;
