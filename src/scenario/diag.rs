@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Where a value sits in a source file (1-based line and column).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
     pub file: Arc<str>,
     pub line: u64,
@@ -20,14 +20,14 @@ impl Loc {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Error,
     Warning,
 }
 
 /// One problem, printed as `FILE:LINE:COL: yaml.path: message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub loc: Loc,
@@ -54,10 +54,12 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The collected problems of one load.
+/// The collected problems of one load, each once (a hash of each kept: pushing is O(1), so
+/// hundreds of thousands of problems are reported in seconds, not minutes).
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    seen: std::collections::HashSet<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -76,7 +78,7 @@ impl Diagnostics {
             path: path.to_string(),
             message,
         };
-        if !self.items.contains(&d) {
+        if self.seen.insert(d.clone()) {
             self.items.push(d);
         }
     }
