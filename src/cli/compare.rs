@@ -35,11 +35,16 @@ pub fn variants(a: &Args) -> Result<(crate::scenario::yaml::Node, Vec<Variant>),
     }];
     for s in a.sets {
         if let Some(c) = variant::parse_set(s, &mut d) {
-            // Named by the last path segment: `ports_per_node=6000`.
-            let short = s.rsplit_once('=').map_or(s.as_str(), |(p, _)| p);
-            let last = short.rsplit('.').next().unwrap_or(short);
+            // Named by the last path segment and the value as it may be shown:
+            // `ports_per_node=6000`, `password=***`; a long value cut.
             let shown = crate::scenario::secret::shown_set(s);
-            let value = shown.split_once('=').map_or("", |(_, v)| v);
+            let (path, value) = shown.split_once('=').unwrap_or((shown.as_str(), ""));
+            let last = path.rsplit('.').next().unwrap_or(path);
+            let value = if value.chars().count() > 32 {
+                format!("{}…", value.chars().take(31).collect::<String>())
+            } else {
+                value.to_string()
+            };
             out.push(Variant {
                 name: format!("{last}={value}"),
                 changes: vec![c],
@@ -71,7 +76,10 @@ fn describe(v: &Variant) -> Vec<String> {
     v.changes
         .iter()
         .map(|c| match c {
-            variant::Change::Set { path, .. } if crate::scenario::secret::is_credential(path) => {
+            variant::Change::Set { path, value }
+                if crate::scenario::secret::is_credential(path)
+                    || crate::scenario::secret::node_holds_credential(value) =>
+            {
                 format!("`{path}` = ***")
             }
             variant::Change::Set { path, value } => {

@@ -26,10 +26,36 @@ pub fn is_credential(path: &str) -> bool {
         })
 }
 
-/// `PATH=VALUE` as it may be shown: the value replaced by `***` under a credential key.
+/// Marks that a value (a map, a list of flags) holds a credential somewhere inside.
+const MARKS_IN_VALUES: &[&str] = &["password", "passwd", "secret", "token", "credential"];
+
+/// Whether a value's text holds a credential: a key or flag named like one inside a map or list
+/// (`{ password: x }`, `[--peer-router-passwords=…]`, `{ kube-router.io/peer.passwords: … }`).
+pub fn holds_credential(text: &str) -> bool {
+    let t = text.to_lowercase();
+    MARKS_IN_VALUES.iter().any(|m| t.contains(m))
+}
+
+/// Whether a parsed value holds a credential: a key named like one, or a string holding one.
+pub fn node_holds_credential(node: &super::yaml::Node) -> bool {
+    use super::yaml::Value;
+    match &node.value {
+        Value::Str(s) => holds_credential(s),
+        Value::Seq(items) => items.iter().any(node_holds_credential),
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| is_credential(&k.name) || node_holds_credential(v)),
+        _ => false,
+    }
+}
+
+/// `PATH=VALUE` as it may be shown: the value replaced by `***` under a credential key, or when
+/// it holds one.
 pub fn shown_set(arg: &str) -> String {
     match arg.split_once('=') {
-        Some((path, _)) if is_credential(path) => format!("{path}=***"),
+        Some((path, value)) if is_credential(path) || holds_credential(value) => {
+            format!("{path}=***")
+        }
         _ => arg.to_string(),
     }
 }
@@ -61,5 +87,10 @@ mod tests {
         }
         assert_eq!(shown_set("bgp.password=hunter2"), "bgp.password=***");
         assert_eq!(shown_set("seed=3"), "seed=3");
+        assert_eq!(
+            shown_set("designs.kube-router.args=[--peer-router-passwords=c2VjcmV0]"),
+            "designs.kube-router.args=***"
+        );
+        assert_eq!(shown_set("designs.calico.bgp={ password: x }"), "designs.calico.bgp=***");
     }
 }
