@@ -154,8 +154,18 @@ impl RawTraffic {
                 "constant" => Nanos::decode(v, &p, d).map(RawLifetime::Constant),
                 "lognormal" => {
                     let mut g = Fields::strict(v, &p, d)?;
-                    let (mean, sigma) = (g.req("mean", d), g.req("sigma", d));
+                    let (mean, sigma): (Option<Nanos>, Option<f64>) =
+                        (g.req("mean", d), g.req("sigma", d));
                     g.finish(d);
+                    // What rand_distr's LogNormal::new refuses, refused here with the line.
+                    if let Some(s) = sigma.filter(|s| !(s.is_finite() && *s >= 0.0)) {
+                        d.error(&v.loc, &p, format!("lognormal sigma {s}: give a finite number ≥ 0"));
+                        return None;
+                    }
+                    if mean.is_some_and(|m| m == Nanos::ZERO) {
+                        d.error(&v.loc, &p, "lognormal mean 0: give a positive mean lifetime");
+                        return None;
+                    }
                     Some(RawLifetime::Lognormal {
                         mean: mean?,
                         sigma: sigma?,
@@ -163,8 +173,18 @@ impl RawTraffic {
                 }
                 _ => {
                     let mut g = Fields::strict(v, &p, d)?;
-                    let (scale, shape) = (g.req("scale", d), g.req("shape", d));
+                    let (scale, shape): (Option<Nanos>, Option<f64>) =
+                        (g.req("scale", d), g.req("shape", d));
                     g.finish(d);
+                    // What rand_distr's Pareto::new refuses, refused here with the line.
+                    if let Some(s) = shape.filter(|s| !(s.is_finite() && *s > 0.0)) {
+                        d.error(&v.loc, &p, format!("pareto shape {s}: give a positive number (above 1 for a finite mean lifetime)"));
+                        return None;
+                    }
+                    if scale.is_some_and(|x| x == Nanos::ZERO) {
+                        d.error(&v.loc, &p, "pareto scale 0: give the shortest lifetime, above 0");
+                        return None;
+                    }
                     Some(RawLifetime::Pareto {
                         scale: scale?,
                         shape: shape?,

@@ -183,6 +183,25 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
                     "a traffic destination is a service, a pod, an external network or IP:port",
                 );
             }
+            // What the engine will build of the pair, built now: anything it would refuse
+            // (a destination without a port, a source with no pods) is refused here, with the line.
+            if let (Some(f), Some(to_ref), false, false) = (&from, &to, bad_from, bad_to)
+                && let Err(m) =
+                    crate::dataplane::request::build(f, to_ref, None, None, &fabric, &cluster)
+            {
+                let source_empty = match *f {
+                    Ref::Deployment { dep, .. } => cluster.pods_of(dep).next().is_none(),
+                    Ref::Namespace(ns) => !cluster.pods.iter().any(|p| p.namespace == ns),
+                    _ => false,
+                };
+                let at_source = m.contains("--from") || source_empty;
+                let m = m
+                    .replace("--from must be", "a traffic source must be")
+                    .replace("--to must be", "a traffic destination must be");
+                let r = if at_source { &t.from } else { &t.to };
+                d.error(&r.loc, &r.path, m);
+                break;
+            }
             match (from, to) {
                 (Some(from), Some(to)) if !bad_from && !bad_to => pairs.push((from, to)),
                 // Reported (by resolve_ref or above); the other copies would say the same.

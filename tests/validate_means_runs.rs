@@ -1,0 +1,88 @@
+//! What `validate` accepts the other commands run (issue 13): mutations of the shipped scenario —
+//! one value replaced by an awkward one — either fail `validate` (exit 2, with a message) or run
+//! through `simulate`, `trace` and `routes` without an input error (exit 2).
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+
+/// Values a hurried or hostile user might type.
+const VALUES: &[&str] = &[
+    "0", "-1", "0s", "1ns", "''", "1e9/s", "2e9/s", "x", "[]", "{}", "70000", "0.0.0.0/0",
+    "999999999", "auto", "1.5", "true", "null", "10.33.0.0/30", "255.255.255.255", "3000000000s",
+    "{ pareto: { scale: 1s, shape: 0.5 } }", "{ constant: 1e9/s }", "'1.1.1.1'", "'service:shop/web:81'",
+];
+
+/// The shipped scenario, short: 20 s with the failure at 5 s and the recovery at 10 s.
+fn base() -> String {
+    std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml"))
+        .unwrap()
+        .replace("duration: 360s", "duration: 20s")
+        .replace("at: 150s", "at: 5s")
+        .replace("at: 250s", "at: 10s")
+}
+
+/// Every `key: value` of a flow mapping or block line whose value is a plain scalar, as
+/// (start, end) byte ranges of the value; names are left alone (they are what the commands are
+/// asked about).
+fn value_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(off) = text[i..].find(": ") {
+        let start = i + off + 2;
+        let key_start = text[..i + off]
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            .map_or(0, |k| k + 1);
+        let key = &text[key_start..i + off];
+        let mut end = start;
+        while end < bytes.len() && !b",}]\n#".contains(&bytes[end]) {
+            end += 1;
+        }
+        let v = text[start..end].trim();
+        let line_start = text[..start].rfind('\n').map_or(0, |l| l + 1);
+        let in_comment = text[line_start..start].contains('#');
+        if !in_comment
+            && !v.is_empty() && !v.starts_with(['{', '[', '"', '\'']) && key != "name" && key != "cni" {
+            spans.push((start, end));
+        }
+        i = start;
+    }
+    spans
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn what_validate_accepts_simulate_trace_and_routes_run(pick in any::<prop::sample::Index>(), value in 0..VALUES.len()) {
+        let text = base();
+        let spans = value_spans(&text);
+        let (s, e) = spans[pick.index(spans.len())];
+        let mutated = format!("{}{}{}", &text[..s], VALUES[value], &text[e..]);
+        let dir = std::env::temp_dir().join(format!("fabsim-vmr-{}-{s}-{value}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(root().join("scenarios/brkdcn-2663.acc-provision.yaml"), dir.join("brkdcn-2663.acc-provision.yaml")).unwrap();
+        let path = dir.join("m.yaml");
+        std::fs::write(&path, &mutated).unwrap();
+        let p = path.to_str().unwrap();
+        let (code, stdout, stderr) = fabsim(&["validate", p, "--quiet"]);
+        if code == 2 {
+            prop_assert!(stderr.contains("error") || stdout.contains("error"), "exit 2 without a message:\n{stdout}\n{stderr}");
+        } else {
+            prop_assert_eq!(code, 0);
+            let out = dir.join("out");
+            let runs: [Vec<&str>; 4] = [
+                vec!["simulate", p, "--no-baseline", "--out", out.to_str().unwrap()],
+                vec!["trace", p, "--design", "aci-cni", "--from", "deployment:shop/batch", "--to", "1.1.1.1:443"],
+                vec!["trace", p, "--design", "calico", "--from", "external:clients", "--to", "service:shop/web:80"],
+                vec!["routes", p, "--design", "calico", "--device", "leaf:101"],
+            ];
+            for args in runs {
+                let (code, _, stderr) = fabsim(&args);
+                prop_assert!(code != 2, "validate accepted `{}` = {} but {:?} refused it:\n{}", &text[s..e], VALUES[value], args[0], stderr);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
