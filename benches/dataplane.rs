@@ -288,7 +288,10 @@ fn validate_many_problems(c: &mut Criterion) {
     let file: std::sync::Arc<str> = std::sync::Arc::from("bench.yaml");
     let mut g = c.benchmark_group("validate_many_problems");
     g.sample_size(10);
-    for (name, text) in [("unknown_keys_100k", &keys), ("duplicate_racks_40k", &racks)] {
+    for (name, text) in [
+        ("unknown_keys_100k", &keys),
+        ("duplicate_racks_40k", &racks),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let loaded = fabsim::scenario::load_str(

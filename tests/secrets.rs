@@ -55,17 +55,59 @@ fn no_secret_in_any_output_of_any_command() {
     let runs: Vec<Vec<String>> = vec![
         vec!["validate".into(), p.into()],
         vec!["validate".into(), p.into(), "--json".into()],
-        vec!["simulate".into(), p.into(), "--out".into(), o1.clone(), "--json".into(), out("r.json")],
         vec![
-            "compare".into(), p.into(), "--design".into(), "calico".into(), "--out".into(), o2.clone(),
-            "--set".into(), format!("designs.calico.bgp.password={MARK}-set"),
-            "--set".into(), format!("designs.calico.bgp={{ fabric_asn: 2, password: {MARK}-map }}"),
+            "simulate".into(),
+            p.into(),
+            "--out".into(),
+            o1.clone(),
+            "--json".into(),
+            out("r.json"),
         ],
-        vec!["compare".into(), p.into(), "--set".into(), format!("designs.calico.bgp.passwordd={MARK}-typo")],
+        vec![
+            "compare".into(),
+            p.into(),
+            "--design".into(),
+            "calico".into(),
+            "--out".into(),
+            o2.clone(),
+            "--set".into(),
+            format!("designs.calico.bgp.password={MARK}-set"),
+            "--set".into(),
+            format!("designs.calico.bgp={{ fabric_asn: 2, password: {MARK}-map }}"),
+        ],
+        vec![
+            "compare".into(),
+            p.into(),
+            "--set".into(),
+            format!("designs.calico.bgp.passwordd={MARK}-typo"),
+        ],
         vec!["compare".into(), p.into(), "--set".into(), bad_annotation],
-        vec!["trace".into(), p.into(), "--design".into(), "calico".into(), "--from".into(), "external:clients".into(), "--to".into(), "service:shop/web:80".into()],
-        vec!["routes".into(), p.into(), "--design".into(), "calico".into(), "--device".into(), "leaf:101".into()],
-        vec!["size".into(), "snat".into(), "--from-scenario".into(), p.into(), "--out".into(), o3.clone()],
+        vec![
+            "trace".into(),
+            p.into(),
+            "--design".into(),
+            "calico".into(),
+            "--from".into(),
+            "external:clients".into(),
+            "--to".into(),
+            "service:shop/web:80".into(),
+        ],
+        vec![
+            "routes".into(),
+            p.into(),
+            "--design".into(),
+            "calico".into(),
+            "--device".into(),
+            "leaf:101".into(),
+        ],
+        vec![
+            "size".into(),
+            "snat".into(),
+            "--from-scenario".into(),
+            p.into(),
+            "--out".into(),
+            o3.clone(),
+        ],
     ];
     // The mistyped key and the annotation that is not base64 are refused; the rest run.
     let expected = [0, 0, 0, 0, 2, 2, 0, 0, 0];
@@ -74,7 +116,10 @@ fn no_secret_in_any_output_of_any_command() {
         let (code, stdout, stderr) = fabsim(&a);
         assert_eq!(code, want, "{a:?}\n{stderr}");
         for (what, text) in [("stdout", &stdout), ("stderr", &stderr)] {
-            assert!(!text.contains(MARK), "{a:?} {what} shows the secret:\n{text}");
+            assert!(
+                !text.contains(MARK),
+                "{a:?} {what} shows the secret:\n{text}"
+            );
         }
     }
     let written = files_under(&dir);

@@ -8,9 +8,30 @@ use proptest::prelude::*;
 
 /// Values a hurried or hostile user might type.
 const VALUES: &[&str] = &[
-    "0", "-1", "0s", "1ns", "''", "1e9/s", "2e9/s", "x", "[]", "{}", "70000", "0.0.0.0/0",
-    "999999999", "auto", "1.5", "true", "null", "10.33.0.0/30", "255.255.255.255", "3000000000s",
-    "{ pareto: { scale: 1s, shape: 0.5 } }", "{ constant: 1e9/s }", "'1.1.1.1'", "'service:shop/web:81'",
+    "0",
+    "-1",
+    "0s",
+    "1ns",
+    "''",
+    "1e9/s",
+    "2e9/s",
+    "x",
+    "[]",
+    "{}",
+    "70000",
+    "0.0.0.0/0",
+    "999999999",
+    "auto",
+    "1.5",
+    "true",
+    "null",
+    "10.33.0.0/30",
+    "255.255.255.255",
+    "3000000000s",
+    "{ pareto: { scale: 1s, shape: 0.5 } }",
+    "{ constant: 1e9/s }",
+    "'1.1.1.1'",
+    "'service:shop/web:81'",
 ];
 
 /// The shipped scenario, short: 20 s with the failure at 5 s and the recovery at 10 s.
@@ -43,7 +64,11 @@ fn value_spans(text: &str) -> Vec<(usize, usize)> {
         let line_start = text[..start].rfind('\n').map_or(0, |l| l + 1);
         let in_comment = text[line_start..start].contains('#');
         if !in_comment
-            && !v.is_empty() && !v.starts_with(['{', '[', '"', '\'']) && key != "name" && key != "cni" {
+            && !v.is_empty()
+            && !v.starts_with(['{', '[', '"', '\''])
+            && key != "name"
+            && key != "cni"
+        {
             spans.push((start, end));
         }
         i = start;

@@ -332,6 +332,13 @@ pub fn run(a: &Args) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    // What --verify cannot measure is refused before anything is printed or written.
+    if a.verify
+        && let Err(m) = super::size_verify::scenario_yaml(&i, r.ports_per_node, 1)
+    {
+        eprintln!("fabsim size snat --verify: {m}");
+        return EXIT_BAD_INPUT;
+    }
     // The scenario's own setting, evaluated too (unless a setting was asked for).
     let configured = i
         .configured_ports_per_node

@@ -54,7 +54,10 @@ pub fn check_writable(dir: &Path, json: Option<&Path>) -> Result<(), String> {
     probe(&dir.join("results.json"))?;
     if let Some(j) = json {
         if j.is_dir() {
-            return Err(format!("--json {} is a folder; give a file name", j.display()));
+            return Err(format!(
+                "--json {} is a folder; give a file name",
+                j.display()
+            ));
         }
         probe(j)?;
     }

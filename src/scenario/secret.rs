@@ -4,8 +4,17 @@
 
 /// Parts of a key name that mark a credential (matched case-insensitively, `_`/`-` ignored).
 const MARKS: &[&str] = &[
-    "password", "passwd", "secret", "token", "apikey", "privatekey", "key", "login",
-    "credential", "cert", "auth",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+    "key",
+    "login",
+    "credential",
+    "cert",
+    "auth",
 ];
 
 /// Key names that contain a mark but hold no credential.
@@ -91,6 +100,9 @@ mod tests {
             shown_set("designs.kube-router.args=[--peer-router-passwords=c2VjcmV0]"),
             "designs.kube-router.args=***"
         );
-        assert_eq!(shown_set("designs.calico.bgp={ password: x }"), "designs.calico.bgp=***");
+        assert_eq!(
+            shown_set("designs.calico.bgp={ password: x }"),
+            "designs.calico.bgp=***"
+        );
     }
 }

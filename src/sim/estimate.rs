@@ -102,11 +102,7 @@ pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool) -> Estimate {
         live += rate * (mean_lifetime(&t.lifetime) + hold).min(secs.max(0.0));
     }
     let interval = sample_interval(duration, asked);
-    let points = if interval.0 == 0 {
-        0
-    } else {
-        duration.0 / interval.0
-    };
+    let points = duration.0.checked_div(interval.0).unwrap_or(0);
     events += points as f64;
     let failures = s
         .events
@@ -184,7 +180,10 @@ mod tests {
     fn the_interval_is_coarsened_to_keep_the_points() {
         let day = Nanos::from_secs(86_400);
         // 86,400 s at 1 s would be 86,400 points: 5 s keeps 17,280.
-        assert_eq!(sample_interval(day, Nanos::from_secs(1)), Nanos::from_secs(5));
+        assert_eq!(
+            sample_interval(day, Nanos::from_secs(1)),
+            Nanos::from_secs(5)
+        );
         assert_eq!(
             sample_interval(Nanos::from_secs(300), Nanos::from_secs(1)),
             Nanos::from_secs(1)
