@@ -118,6 +118,16 @@ pub fn build(
                     .into(),
             ),
         };
+    if let (Some(asked), Some(written)) = (proto, literal_proto)
+        && asked != written
+    {
+        return Err(format!(
+            "--proto {asked} and the destination's /{written} disagree: give one of them"
+        ));
+    }
+    if sport == Some(0) {
+        return Err("source port 0 is not one a connection leaves from: give 1 to 65535".into());
+    }
     let proto = proto.or(literal_proto).or(port_proto).unwrap_or(Proto::Tcp);
     let dst = match dst {
         Target::Pod { port: 0, .. } | Target::Ip { port: 0, .. } if proto.has_ports() => {

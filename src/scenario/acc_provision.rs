@@ -325,7 +325,7 @@ pub fn import_reference(
     f.finish(d);
     let file = file?;
     let full = base_dir.join(&file.value);
-    match std::fs::read_to_string(&full) {
+    match super::read_input(&full) {
         Ok(text) => load_text(&full.display().to_string(), &text, d),
         Err(e) => {
             d.error(

@@ -169,7 +169,7 @@ pub fn read(node: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Ma
             vec![full]
         };
         for f in files {
-            match std::fs::read_to_string(&f) {
+            match super::read_input(&f) {
                 Ok(text) => read_file(&f.display().to_string(), &text, &mut set, d),
                 Err(err) => d.error(
                     &e.loc,

@@ -132,11 +132,40 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
+/// The largest input file fabsim reads: far beyond any scenario, manifest dump or resource file.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads an input file whole, refusing what is not a regular file (a device like /dev/zero, a
+/// pipe that may never end, a folder) and what is larger than [`MAX_INPUT_BYTES`] — before
+/// reading it.
+pub fn read_input(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a device, a pipe or a folder): give a file",
+        ));
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {} MiB fabsim reads",
+            meta.len(),
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Loads and validates a scenario file.
 pub fn load(path: &Path) -> Loaded {
     let mut d = Diagnostics::default();
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_input(path) {
         Ok(t) => t,
         Err(e) => {
             d.error(

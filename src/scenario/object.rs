@@ -88,7 +88,7 @@ pub fn first(n: &Node) -> Option<&Node> {
 /// `kind: List` (what `kubectl get -o yaml` writes) in place of the list; empty documents
 /// skipped. `None` when the file cannot be read or parsed (reported at `at`).
 pub fn load_objects(name: &str, at: &At<String>, d: &mut Diagnostics) -> Option<Vec<Node>> {
-    let text = std::fs::read_to_string(name)
+    let text = super::read_input(name)
         .map_err(|e| d.error(&at.loc, &at.path, format!("cannot read {name}: {e}")))
         .ok()?;
     let docs = super::yaml::parse_multi(&std::sync::Arc::from(name), &text, d)?;

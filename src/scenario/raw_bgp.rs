@@ -336,7 +336,7 @@ fn daemonset_args(name: &str, at: &At<String>, d: &mut Diagnostics) -> Option<Ve
 /// `{ file: PATH }` → the file's name and its first document.
 fn read_file(n: &Node, path: &str, base_dir: &Path, d: &mut Diagnostics) -> Option<(String, Node)> {
     let (name, at) = file_name(n, path, base_dir, d)?;
-    let text = std::fs::read_to_string(&name)
+    let text = super::read_input(&name)
         .map_err(|e| d.error(&at.loc, &at.path, format!("cannot read {name}: {e}")))
         .ok()?;
     let docs = super::yaml::parse_multi(&Arc::from(name.as_str()), &text, d)?;

@@ -50,6 +50,18 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             .map(|x| (x.name.value.clone(), &x.name.loc, x.name.path.as_str())),
     );
 
+    // A design's name is what --design, the reports and compare's columns call it.
+    for rd in designs_raw {
+        let n = &rd.name;
+        if n.value.trim().is_empty() || n.value.chars().any(|c| c.is_control()) {
+            d.error(
+                &n.loc,
+                &n.path,
+                "a design needs a name (the reports and --design call it by it)",
+            );
+        }
+    }
+
     // ACI-CNI configurations first: the cluster's node subnet may come from acc-provision.
     let mut aci_partial = Vec::new();
     for rd in designs_raw {

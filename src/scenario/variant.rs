@@ -54,6 +54,15 @@ pub fn parse_set(arg: &str, d: &mut Diagnostics) -> Option<Change> {
         d.error(&pseudo(&label), "", "the path before `=` is empty");
         return None;
     }
+    // `--set seed=` would set nothing (null) and quietly fall back to a default.
+    if text.trim().is_empty() || matches!(text.trim(), "null" | "~") {
+        d.error(
+            &pseudo(&label),
+            path.trim(),
+            "give a value after `=` (a variant that sets nothing would run the default)",
+        );
+        return None;
+    }
     let value = yaml::parse(&Arc::from(label.as_str()), text, d)?;
     Some(Change::Set {
         path: path.trim().to_string(),
@@ -290,7 +299,7 @@ pub fn listed(root: &Node, d: &mut Diagnostics) -> Vec<Variant> {
 /// The parsed tree of a scenario file (with its diagnostics when it does not parse).
 pub fn parse_file(path: &Path, d: &mut Diagnostics) -> Option<Node> {
     let file: Arc<str> = Arc::from(path.display().to_string());
-    match std::fs::read_to_string(path) {
+    match super::read_input(path) {
         Ok(text) => yaml::parse(&file, &text, d),
         Err(e) => {
             d.error(

@@ -163,34 +163,83 @@ fn convert(file: &Arc<str>, raw: Spanned<RawValue>) -> Node {
     Node { value, loc }
 }
 
+/// Reports a serde-saphyr error at its location, in fabsim's words.
+fn syntax_error(file: &Arc<str>, e: &serde_saphyr::Error, diags: &mut Diagnostics) {
+    let (line, col) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let loc = Loc::new(file.clone(), line.max(1), col.max(1));
+    let text = e.to_string();
+    // serde-saphyr prefixes its message with "line N column M: "; we print the location ourselves.
+    let message = match text.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
+        _ => text,
+    };
+    let mut message = message.lines().next().unwrap_or_default().to_string();
+    // Drop the location serde-saphyr repeats at the end, and its advice about its own options.
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        message = format!("duplicate key `{key}` (a key may appear once per mapping)");
+    }
+    // The parser's budget (its guard against alias bombs), said without its internals.
+    if message.contains("budget breached") {
+        message = "the document expands to more values than fabsim reads (250,000; aliases that repeat aliases multiply): write it out, or split it".into();
+    }
+    diags.error(&loc, "", format!("YAML syntax: {message}"));
+}
+
+/// Tags YAML itself defines for plain values and collections; any other (`!custom`, `!!binary`)
+/// is not understood, and said.
+const PLAIN_TAGS: &[&str] = &["!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq"];
+
+/// Warns about every tag in `text` that fabsim does not understand (the parser reads the value
+/// as if the tag were not there).
+fn unknown_tags(file: &Arc<str>, text: &str, diags: &mut Diagnostics) {
+    for (n, line) in text.lines().enumerate() {
+        // Outside comments and quotes: a tag starts a value, after a space, `[`, `{` or `,`.
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (i, c) in line.char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') if prev == ' ' || i == 0 => break,
+                (None, '!') if matches!(prev, ' ' | '[' | '{' | ',' | '-') || i == 0 => {
+                    let tag: String = line[i..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && !",]}".contains(*c))
+                        .collect();
+                    if !PLAIN_TAGS.contains(&tag.as_str()) {
+                        diags.warning(
+                            &Loc::new(file.clone(), n as u64 + 1, i as u64 + 1),
+                            "",
+                            format!("YAML tag `{tag}` is not understood: the value is read as if it had no tag"),
+                        );
+                    }
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+}
+
 /// Parses YAML text. A syntax error (including a duplicate key) is reported with its location and
 /// yields `None`: nothing of a file that does not parse can be trusted.
 pub fn parse(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Node> {
     let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
     match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(text, options) {
-        Ok(raw) => Some(convert(file, raw)),
+        Ok(raw) => {
+            unknown_tags(file, text, diags);
+            Some(convert(file, raw))
+        }
         Err(e) => {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let loc = Loc::new(file.clone(), line.max(1), col.max(1));
-            let text = e.to_string();
-            // serde-saphyr prefixes its message with "line N column M: "; we print the location ourselves.
-            let message = match text.split_once(": ") {
-                Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
-                _ => text,
-            };
-            let mut message = message.lines().next().unwrap_or_default().to_string();
-            // Drop the location serde-saphyr repeats at the end, and its advice about its own options.
-            if let Some(i) = message.rfind(" at line ") {
-                message.truncate(i);
-            }
-            if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-                let key = rest.split(',').next().unwrap_or(rest).trim();
-                message = format!("duplicate key `{key}` (a key may appear once per mapping)");
-            }
-            diags.error(&loc, "", format!("YAML syntax: {message}"));
+            syntax_error(file, &e, diags);
             None
         }
     }
@@ -200,16 +249,12 @@ pub fn parse(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Nod
 pub fn parse_multi(file: &Arc<str>, text: &str, diags: &mut Diagnostics) -> Option<Vec<Node>> {
     let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
     match serde_saphyr::from_multiple_with_options::<Spanned<RawValue>>(text, options) {
-        Ok(docs) => Some(docs.into_iter().map(|d| convert(file, d)).collect()),
+        Ok(docs) => {
+            unknown_tags(file, text, diags);
+            Some(docs.into_iter().map(|d| convert(file, d)).collect())
+        }
         Err(e) => {
-            let (line, col) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let loc = Loc::new(file.clone(), line.max(1), col.max(1));
-            let text = e.to_string();
-            let message = text.lines().next().unwrap_or_default().to_string();
-            diags.error(&loc, "", format!("YAML syntax: {message}"));
+            syntax_error(file, &e, diags);
             None
         }
     }
