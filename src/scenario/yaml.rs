@@ -194,7 +194,9 @@ fn syntax_error(file: &Arc<str>, e: &serde_saphyr::Error, diags: &mut Diagnostic
 
 /// Tags YAML itself defines for plain values and collections; any other (`!custom`, `!!binary`)
 /// is not understood, and said.
-const PLAIN_TAGS: &[&str] = &["!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq"];
+const PLAIN_TAGS: &[&str] = &[
+    "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq",
+];
 
 /// Warns about every tag in `text` that fabsim does not understand (the parser reads the value
 /// as if the tag were not there).
