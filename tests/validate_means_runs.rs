@@ -1,6 +1,7 @@
-//! What `validate` accepts the other commands run (issue 13): mutations of the shipped scenario —
+//! What `validate` accepts the other commands run (issue 13): mutations of the shipped scenarios —
 //! one value replaced by an awkward one — either fail `validate` (exit 2, with a message) or run
-//! through `simulate`, `trace` and `routes` without an input error (exit 2).
+//! through `simulate` (the scenarios with traffic), `trace` and `routes` without an input error
+//! (exit 2).
 
 mod common;
 use common::*;
@@ -34,13 +35,35 @@ const VALUES: &[&str] = &[
     "'service:shop/web:81'",
 ];
 
-/// The shipped scenario, short: 20 s with the failure at 5 s and the recovery at 10 s.
-fn base() -> String {
-    std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml"))
-        .unwrap()
-        .replace("duration: 360s", "duration: 20s")
-        .replace("at: 150s", "at: 5s")
-        .replace("at: 250s", "at: 10s")
+/// The shipped scenarios, the simulated ones short (20 s, the failure at 5 s, the recovery at
+/// 10 s), each with a design and a leaf to ask about, and a flow to trace where it has one.
+const SHIPPED: &[(&str, &str, Option<(&str, &str)>)] = &[
+    (
+        "brkdcn-2663.yaml",
+        "calico",
+        Some(("external:clients", "service:shop/web:80")),
+    ),
+    (
+        "failure-catalogue.yaml",
+        "aci-cni",
+        Some(("deployment:shop/batch", "1.1.1.1:443")),
+    ),
+    ("calico-flavour.yaml", "calico", None),
+    ("aci-snat-exhaustion.yaml", "aci-cni", None),
+    ("aci-namespace-isolation.yaml", "aci-cni", None),
+];
+
+fn shipped(file: &str) -> String {
+    let mut text = std::fs::read_to_string(root().join("scenarios").join(file)).unwrap();
+    for (from, to) in [
+        ("duration: 360s", "duration: 20s"),
+        ("duration: 420s", "duration: 20s"),
+        ("at: 150s", "at: 5s"),
+        ("at: 250s", "at: 10s"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
 }
 
 /// Every `key: value` of a flow mapping or block line whose value is a plain scalar, as
@@ -77,18 +100,24 @@ fn value_spans(text: &str) -> Vec<(usize, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn what_validate_accepts_simulate_trace_and_routes_run(pick in any::<prop::sample::Index>(), value in 0..VALUES.len()) {
-        let text = base();
+    fn what_validate_accepts_simulate_trace_and_routes_run(which in 0..SHIPPED.len(), pick in any::<prop::sample::Index>(), value in 0..VALUES.len()) {
+        let (file, design, flow) = SHIPPED[which];
+        let text = shipped(file);
         let spans = value_spans(&text);
         let (s, e) = spans[pick.index(spans.len())];
         let mutated = format!("{}{}{}", &text[..s], VALUES[value], &text[e..]);
-        let dir = std::env::temp_dir().join(format!("fabsim-vmr-{}-{s}-{value}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("fabsim-vmr-{}-{which}-{s}-{value}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(root().join("scenarios/brkdcn-2663.acc-provision.yaml"), dir.join("brkdcn-2663.acc-provision.yaml")).unwrap();
-        let path = dir.join("m.yaml");
+        // The scenario's sibling files (acc-provision, Calico resources), as shipped.
+        for f in std::fs::read_dir(root().join("scenarios")).unwrap().flatten() {
+            if f.path().is_file() {
+                std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
+            }
+        }
+        let path = dir.join(file);
         std::fs::write(&path, &mutated).unwrap();
         let p = path.to_str().unwrap();
         let (code, stdout, stderr) = fabsim(&["validate", p, "--quiet"]);
@@ -97,15 +126,14 @@ proptest! {
         } else {
             prop_assert_eq!(code, 0);
             let out = dir.join("out");
-            let runs: [Vec<&str>; 4] = [
-                vec!["simulate", p, "--no-baseline", "--out", out.to_str().unwrap()],
-                vec!["trace", p, "--design", "aci-cni", "--from", "deployment:shop/batch", "--to", "1.1.1.1:443"],
-                vec!["trace", p, "--design", "calico", "--from", "external:clients", "--to", "service:shop/web:80"],
-                vec!["routes", p, "--design", "calico", "--device", "leaf:101"],
-            ];
+            let mut runs: Vec<Vec<&str>> = vec![vec!["routes", p, "--design", design, "--device", "leaf:101"]];
+            if let Some((from, to)) = flow {
+                runs.push(vec!["simulate", p, "--no-baseline", "--out", out.to_str().unwrap()]);
+                runs.push(vec!["trace", p, "--design", design, "--from", from, "--to", to]);
+            }
             for args in runs {
                 let (code, _, stderr) = fabsim(&args);
-                prop_assert!(code != 2, "validate accepted `{}` = {} but {:?} refused it:\n{}", &text[s..e], VALUES[value], args[0], stderr);
+                prop_assert!(code != 2, "validate accepted `{}` = {} in {file} but {:?} refused it:\n{}", &text[s..e], VALUES[value], args[0], stderr);
             }
         }
         let _ = std::fs::remove_dir_all(&dir);

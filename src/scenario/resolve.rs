@@ -320,10 +320,12 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         Nanos::from_secs(10)
     });
     let warmup = resolve_warmup(&raw, &traffic, &events, &conntrack, d);
-    let name = raw.name?.value;
+    let name_at = raw.name?;
+    let name = name_at.value;
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        // At the name itself: a `--set name=…` is blamed on the --set, not on the file.
         d.error(
-            &raw.loc,
+            &name_at.loc,
             "name",
             "the scenario name names the report folder: use letters, digits, `-` and `_`",
         );
