@@ -37,7 +37,10 @@ const VALUES: &[&str] = &[
 
 /// The shipped scenarios, the simulated ones short (20 s, the failure at 5 s, the recovery at
 /// 10 s), each with a design and a leaf to ask about, and a flow to trace where it has one.
-const SHIPPED: &[(&str, &str, Option<(&str, &str)>)] = &[
+/// A flow to trace: (from, to).
+type Flow = Option<(&'static str, &'static str)>;
+
+const SHIPPED: &[(&str, &str, Flow)] = &[
     (
         "brkdcn-2663.yaml",
         "calico",
