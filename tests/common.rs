@@ -175,3 +175,14 @@ pub fn assert_quarter_of(n: u64, window_s: f64) {
         4.0 * sd
     );
 }
+
+/// A design's failure records as results.json writes them (the shape the README documents), for
+/// tests that check that shape by key. Leaked: a test process is short.
+pub fn failover_json(r: &fabsim::sim::metrics::DesignResult) -> &'static [serde_json::Value] {
+    let v: Vec<serde_json::Value> = r
+        .failover
+        .iter()
+        .map(|f| serde_json::to_value(f).expect("serializable"))
+        .collect();
+    Box::leak(v.into_boxed_slice())
+}

@@ -28,7 +28,7 @@ fn withdrawals(sets: &[String]) -> Vec<(String, f64, u64)> {
         .designs
         .iter()
         .map(|d| {
-            let f = &d.failover[0];
+            let f = &failover_json(d)[0];
             let at = f["at_s"].as_f64().unwrap();
             let w = f["reactions"]
                 .as_array()
@@ -129,7 +129,7 @@ fn reactions(y: &str, design: &str) -> Vec<(f64, String)> {
     let s = load_text(y);
     let d = s.design(design).unwrap().clone();
     let r = fabsim::sim::engine::run(&s, &d, Nanos::from_secs(1)).unwrap();
-    r.failover
+    failover_json(&r)
         .iter()
         .flat_map(|f| f["reactions"].as_array().unwrap().clone())
         .map(|x| {

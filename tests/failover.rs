@@ -22,7 +22,7 @@ const ACI: &str = "  - name: d
 fn blackholed(design: &str) -> (u64, f64, Vec<f64>) {
     let s = scenario(design);
     let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
-    let f = &r.failover[0];
+    let f = &failover_json(&r)[0];
     let series = r.timeseries.new_connection_success_ratio.clone();
     (
         f["blackholed"].as_u64().unwrap(),
@@ -89,7 +89,7 @@ events:
 ";
     let s = load_text(y);
     let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
-    let f = &r.failover;
+    let f = &failover_json(&r);
     assert_eq!(f[0]["target"], "spine:201");
     assert_eq!(f[0]["broken_at_failure"], 0);
     assert_eq!(f[0]["node_recovered_at_s"], 15.0);
@@ -127,7 +127,7 @@ fn a_single_bgp_session_failure_withdraws_only_its_routes() {
     let target = fabsim::scenario::reference::resolve("bgp:n2/101", &s.fabric, &s.cluster).unwrap();
     s.events[0].target = target;
     let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
-    let f = &r.failover[0];
+    let f = &failover_json(&r)[0];
     assert_eq!(f["target"], "bgp:n2/101");
     assert_eq!(f["blackholed"], 0);
     assert_eq!(f["detection_s"], 3.0);
@@ -211,7 +211,7 @@ fn overlapping_failures_each_own_their_refusals() {
         "40s",
     );
     let r = engine::run(&s, &s.designs[0], Nanos::from_secs(1)).unwrap();
-    let by = |t: &str| r.failover.iter().find(|f| f["target"] == t).unwrap();
+    let by = |t: &str| failover_json(&r).iter().find(|f| f["target"] == t).unwrap();
     let (n1, n2) = (by("node:n1"), by("node:n2"));
     let (b1, b2) = (
         n1["blackholed"].as_u64().unwrap(),
@@ -240,7 +240,7 @@ fn each_failure_is_measured_against_the_run_without_it() {
     let plain = four_node_rack(design, "100ms", "  []", "40s");
     let r = fabsim::sim::run_all(&with, &[], Nanos::from_secs(1)).unwrap();
     let p = engine::run(&plain, &plain.designs[0], Nanos::from_secs(1)).unwrap();
-    let f = &r.designs[0].failover[0];
+    let f = &failover_json(&r.designs[0])[0];
     let w = &f["against_run_without"];
     let sum = |m: &std::collections::BTreeMap<&'static str, u64>| m.values().sum::<u64>() as i64;
     assert_eq!(

@@ -48,7 +48,7 @@ fn one_uplink_down_moves_the_bond_and_breaks_nothing() {
         let r = run(design, "5s", events, "40s");
         assert_eq!(r.connections.refused.values().sum::<u64>(), 0, "{design}");
         assert_eq!(broken(&r), 0, "{design}");
-        let f = &r.failover[0];
+        let f = &failover_json(&r)[0];
         assert_eq!(f["target"], "uplink:n2/101");
         assert_eq!(f["detection_s"], 0.0);
         assert_eq!(actions(f), ["lacp-bond-moves-flows-to-the-other-uplink"]);
@@ -94,13 +94,12 @@ fn both_uplinks_down_cut_the_node_off() {
   - { at: 12s, fail: 'uplink:n2/102' }
   - { at: 30s, recover: 'uplink:n2/102' }";
     let r = run(CALICO, "5s", events, "40s");
-    let f: Vec<&str> = r
-        .failover
+    let f: Vec<&str> = failover_json(&r)
         .iter()
         .map(|f| f["target"].as_str().unwrap())
         .collect();
     assert_eq!(f, ["uplink:n2/101", "uplink:n2/102", "node:n2"]);
-    let cut = &r.failover[2];
+    let cut = &failover_json(&r)[2];
     assert_eq!(cut["at_s"], 12.0);
     assert_eq!(cut["detection_s"], 3.0); // the BGP hold time
     // Its live connections (about 5 s × 25/s) break; 3 s of new ones are blackholed.
@@ -120,7 +119,7 @@ fn graceful_restart_keeps_the_routes_through_a_speaker_restart() {
     let r = run(CALICO, "5s", SPEAKER_RESTART, "40s");
     assert_eq!(broken(&r), 0);
     assert_eq!(r.connections.refused.values().sum::<u64>(), 0);
-    let f = &r.failover[0];
+    let f = &failover_json(&r)[0];
     assert_eq!(f["target"], "speaker:n2");
     assert_eq!(
         actions(f),
@@ -134,7 +133,7 @@ fn graceful_restart_keeps_the_routes_through_a_speaker_restart() {
 #[test]
 fn without_graceful_restart_a_speaker_restart_rehashes_twice() {
     let r = run(KUBE_ROUTER_NO_GR, "5s", SPEAKER_RESTART, "40s");
-    let f = &r.failover[0];
+    let f = &failover_json(&r)[0];
     assert_eq!(f["detection_s"], 0.0); // the sessions close with the process
     assert_eq!(
         actions(f),
@@ -157,7 +156,7 @@ fn without_graceful_restart_a_speaker_restart_rehashes_twice() {
 fn graceful_restart_ends_when_the_restart_time_runs_out() {
     let design = CALICO.replace("hold_time: 3s", "hold_time: 3s, restart_time: 4s");
     let r = run(&design, "5s", SPEAKER_RESTART, "40s");
-    let f = &r.failover[0];
+    let f = &failover_json(&r)[0];
     let reactions = f["reactions"].as_array().unwrap();
     assert_eq!(
         actions(f),
@@ -180,7 +179,7 @@ fn a_down_controller_delays_the_redirect_update() {
   - { at: 10s, fail: 'node:n2' }
   - { at: 60s, recover: 'controller:aci-containers-controller' }";
     let r = run(&ACI.replace("TRACK", "false"), "100ms", events, "80s");
-    let ctl = &r.failover[0];
+    let ctl = &failover_json(&r)[0];
     assert_eq!(ctl["target"], "controller:aci-containers-controller");
     assert_eq!(
         actions(ctl),
@@ -189,7 +188,7 @@ fn a_down_controller_delays_the_redirect_update() {
             "aci-controller-back-service-graphs-resynced"
         ]
     );
-    let node = &r.failover[1];
+    let node = &failover_json(&r)[1];
     assert_eq!(
         actions(node),
         [
@@ -207,13 +206,13 @@ fn a_down_controller_delays_the_redirect_update() {
     // IP SLA tracking is the fabric's own: with pbr_tracking_non_snat the controller does not
     // matter, the node leaves after 3 × 5 s.
     let r = run(&ACI.replace("TRACK", "true"), "100ms", events, "80s");
-    assert_eq!(r.failover[1]["detection_s"], 15.0);
-    assert_quarter_of(r.failover[1]["blackholed"].as_u64().unwrap(), 15.0);
+    assert_eq!(failover_json(&r)[1]["detection_s"], 15.0);
+    assert_quarter_of(failover_json(&r)[1]["blackholed"].as_u64().unwrap(), 15.0);
 
     // The BGP designs do not depend on it: the hold timer acts as without it.
     let r = run(CALICO, "100ms", events, "80s");
-    assert_eq!(r.failover[1]["detection_s"], 3.0);
-    assert!(actions(&r.failover[0]).is_empty());
+    assert_eq!(failover_json(&r)[1]["detection_s"], 3.0);
+    assert!(actions(&failover_json(&r)[0]).is_empty());
 }
 
 /// The IP SLA timers are settings: interval 2 s × detect multiplier 4 → the node leaves after 8 s.
@@ -224,8 +223,8 @@ fn ip_sla_detection_follows_interval_and_multiplier() {
         "pbr_tracking_non_snat: true, service_monitor_interval: 2 }\n    ip_sla_detect_multiplier: 4",
     );
     let r = run(&design, "100ms", "  - { at: 10s, fail: 'node:n2' }", "40s");
-    assert_eq!(r.failover[0]["detection_s"], 8.0);
-    assert_quarter_of(r.failover[0]["blackholed"].as_u64().unwrap(), 8.0);
+    assert_eq!(failover_json(&r)[0]["detection_s"], 8.0);
+    assert_quarter_of(failover_json(&r)[0]["blackholed"].as_u64().unwrap(), 8.0);
 }
 
 /// A node's own failure and its reachability are separate: a dead node stays dead when one of
@@ -239,16 +238,15 @@ fn a_failed_node_is_not_revived_by_links_or_leaves() {
   - { at: 26s, fail: 'leaf:102' }
   - { at: 30s, recover: 'leaf:102' }";
     let r = run(CALICO, "5s", events, "40s");
-    let node: Vec<&serde_json::Value> = r
-        .failover
+    let node: Vec<&serde_json::Value> = failover_json(&r)
         .iter()
         .filter(|f| f["target"] == "node:n2")
         .collect();
-    assert_eq!(node.len(), 1, "{:#?}", r.failover);
+    assert_eq!(node.len(), 1, "{:#?}", failover_json(&r));
     assert!(node[0]["node_recovered_at_s"].is_null());
     // The rack cut-off at 26 s fails n1, n3, n4, and leaf 102 brings them back at 30 s.
     for n in ["node:n1", "node:n3", "node:n4"] {
-        let f = r.failover.iter().find(|f| f["target"] == n).unwrap();
+        let f = failover_json(&r).iter().find(|f| f["target"] == n).unwrap();
         assert_eq!(f["at_s"], 26.0);
         assert_eq!(f["node_recovered_at_s"], 30.0);
     }
@@ -259,8 +257,7 @@ fn a_failed_node_is_not_revived_by_links_or_leaves() {
   - { at: 13s, recover: 'node:n2' }
   - { at: 20s, recover: 'leaf:101' }";
     let r = run(CALICO, "5s", events, "40s");
-    let f = r
-        .failover
+    let f = failover_json(&r)
         .iter()
         .find(|f| f["target"] == "node:n2")
         .unwrap();

@@ -84,23 +84,24 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-fn sum_field(d: &DesignResult, key: &str) -> u64 {
-    d.failover.iter().filter_map(|f| f[key].as_u64()).sum()
+use crate::sim::metrics::{AgainstRunWithout, FailoverRecord};
+
+fn sum_field(d: &DesignResult, field: fn(&FailoverRecord) -> u64) -> u64 {
+    d.failover.iter().map(field).sum()
 }
 
-fn max_field(d: &DesignResult, key: &str) -> String {
-    d.failover
-        .iter()
-        .filter_map(|f| f[key].as_f64())
+/// The largest of a figure over the failures, "–" when none has it.
+fn max_of(values: impl Iterator<Item = f64>) -> String {
+    values
         .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
         .map_or("–".into(), f1)
 }
 
 /// A figure of each failure against the run without it, summed over the failures.
-fn against_sum(d: &DesignResult, key: &str) -> String {
+fn against_sum(d: &DesignResult, field: fn(&AgainstRunWithout) -> i64) -> String {
     d.failover
         .iter()
-        .filter_map(|f| f["against_run_without"][key].as_i64())
+        .filter_map(|f| f.against_run_without.as_ref().map(field))
         .sum::<i64>()
         .to_string()
 }
@@ -220,7 +221,9 @@ fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> 
                 ),
                 (
                     "slowest detection (s)",
-                    Box::new(|d: &DesignResult| max_field(d, "detection_s")),
+                    Box::new(|d: &DesignResult| {
+                        max_of(d.failover.iter().filter_map(|f| f.detection_s))
+                    }),
                 ),
                 (
                     "blackholed",
@@ -235,30 +238,28 @@ fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> 
                 ),
                 (
                     "broken at the failures",
-                    Box::new(|d: &DesignResult| sum_field(d, "broken_at_failure").to_string()),
+                    Box::new(|d: &DesignResult| sum_field(d, |f| f.broken_at_failure).to_string()),
                 ),
                 (
                     "broken by rehash",
-                    Box::new(|d: &DesignResult| sum_field(d, "broken_rehashed").to_string()),
+                    Box::new(|d: &DesignResult| sum_field(d, |f| f.broken_rehashed).to_string()),
                 ),
                 (
                     "excess refused, vs the run without each failure",
-                    Box::new(|d: &DesignResult| against_sum(d, "excess_refused")),
+                    Box::new(|d: &DesignResult| against_sum(d, |w| w.excess_refused)),
                 ),
                 (
                     "excess broken, vs the run without each failure",
-                    Box::new(|d: &DesignResult| against_sum(d, "excess_broken")),
+                    Box::new(|d: &DesignResult| against_sum(d, |w| w.excess_broken)),
                 ),
                 (
                     "success ratio as without after (s, slowest)",
                     Box::new(|d: &DesignResult| {
-                        d.failover
-                            .iter()
-                            .filter_map(|f| {
-                                f["against_run_without"]["success_ratio_matches_after_s"].as_f64()
-                            })
-                            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
-                            .map_or("–".into(), f1)
+                        max_of(d.failover.iter().filter_map(|f| {
+                            f.against_run_without
+                                .as_ref()
+                                .map(|w| w.success_ratio_matches_after_s)
+                        }))
                     }),
                 ),
             ],

@@ -162,23 +162,31 @@ pub struct FailureTable {
 /// What the failure columns mean, said once above the tables.
 pub const FAILURE_COLUMNS: &str = "Per failure, one row per design: when the design first reacted, the connections blackholed while it lasted, broken at once and broken by a rehash; then against the same run without this failure (same seed, same arrivals): the excess refused (+refused) and broken (+broken), and when the success ratio matches that run again (as without). Each refusal belongs to one failure (the device that dropped it, else the latest data-plane failure), so the figures add up to the design's total.";
 
+/// Seconds as results.json writes them (`3.0`), "–" when there are none.
+fn secs(x: Option<f64>) -> String {
+    match x.map(serde_json::Value::from) {
+        None | Some(serde_json::Value::Null) => "–".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// A count, thousands separated (a negative one as it is).
+fn count(x: i64) -> String {
+    if x < 0 {
+        x.to_string()
+    } else {
+        group_digits(&x.to_string())
+    }
+}
+
 fn failure_tables(r: &Results) -> Vec<FailureTable> {
-    let num = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "–".to_string(),
-        serde_json::Value::Number(x) if x.is_u64() => group_digits(&x.to_string()),
-        v => v.to_string(),
-    };
     let mut tables: Vec<FailureTable> = Vec::new();
     let Some(first) = r.designs.first() else {
         return tables;
     };
     for (i, f0) in first.failover.iter().enumerate() {
         let mut t = FailureTable {
-            heading: format!(
-                "{} at {} s",
-                f0["target"].as_str().unwrap_or("?"),
-                f0["at_s"]
-            ),
+            heading: format!("{} at {} s", f0.target, secs(Some(f0.at_s))),
             headers: [
                 "design",
                 "reacts (s)",
@@ -196,41 +204,36 @@ fn failure_tables(r: &Results) -> Vec<FailureTable> {
         };
         for d in &r.designs {
             let Some(f) = d.failover.get(i) else { continue };
-            let w = &f["against_run_without"];
-            let (more_refused, more_broken, matches) = if w.is_null() {
-                ("not measured".to_string(), "–".to_string(), "–".to_string())
-            } else {
-                (
-                    num(&w["excess_refused"]),
-                    num(&w["excess_broken"]),
-                    num(&w["success_ratio_matches_after_s"]),
-                )
+            let (more_refused, more_broken, matches) = match &f.against_run_without {
+                None => ("not measured".to_string(), "–".to_string(), "–".to_string()),
+                Some(w) => (
+                    count(w.excess_refused),
+                    count(w.excess_broken),
+                    secs(Some(w.success_ratio_matches_after_s)),
+                ),
             };
+            let n = |x: u64| group_digits(&x.to_string());
             t.rows.push(vec![
                 Cell::from(d.name.clone()),
-                num(&f["detection_s"]).into(),
-                num(&f["blackholed"]).into(),
-                num(&f["broken_at_failure"]).into(),
-                num(&f["broken_rehashed"]).into(),
+                secs(f.detection_s).into(),
+                n(f.blackholed).into(),
+                n(f.broken_at_failure).into(),
+                n(f.broken_rehashed).into(),
                 more_refused.into(),
                 more_broken.into(),
                 matches.into(),
             ]);
-            let reactions: Vec<String> = f["reactions"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| format!("{} s {}", x["at_s"], x["action"].as_str().unwrap_or("")))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let reactions: Vec<String> = f
+                .reactions
+                .iter()
+                .map(|x| format!("{} s {}", secs(Some(x.at_s)), x.action))
+                .collect();
             let mut parts: Vec<String> = against(f).into_iter().collect();
             if !reactions.is_empty() {
                 parts.push(format!("reactions: {}", reactions.join("; ")));
             }
-            if let Some(o) = f["overlapped_by"].as_array().filter(|o| !o.is_empty()) {
-                let names: Vec<&str> = o.iter().filter_map(|x| x.as_str()).collect();
-                parts.push(format!("overlaps {}", names.join(", ")));
+            if let Some(o) = &f.overlapped_by {
+                parts.push(format!("overlaps {o}"));
             }
             if parts.is_empty() {
                 parts.push("no reaction".into());
@@ -244,15 +247,15 @@ fn failure_tables(r: &Results) -> Vec<FailureTable> {
 
 /// The failure against the same run without it (`sim::baseline`) in words, when the table's
 /// figures need them.
-fn against(f: &serde_json::Value) -> Option<String> {
-    if let Some(why) = f["why_nothing"].as_str() {
+fn against(f: &crate::sim::metrics::FailoverRecord) -> Option<String> {
+    if let Some(why) = f.why_nothing {
         return Some(format!("changed nothing: {why}"));
     }
-    let w = &f["against_run_without"];
-    if w.is_null() {
-        return Some("not measured against the run without it (--no-baseline)".into());
+    match &f.against_run_without {
+        None => Some("not measured against the run without it (--no-baseline)".into()),
+        Some(w) if w.changed_nothing => Some("changed nothing against the run without it".into()),
+        Some(_) => None,
     }
-    (w["changed_nothing"] == true).then(|| "changed nothing against the run without it".into())
 }
 
 /// The event times and names, for vertical marks.

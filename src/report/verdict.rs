@@ -4,7 +4,7 @@
 
 use super::doc::{group_digits, slug};
 use crate::scenario::Scenario;
-use crate::sim::metrics::{DesignResult, Results};
+use crate::sim::metrics::{DesignResult, FailoverRecord, Results};
 use crate::sizing::scenario::from_scenario;
 use crate::sizing::snat::{fmt_p, size};
 
@@ -43,41 +43,32 @@ fn worst_failover(d: &DesignResult) -> String {
     if d.failover.is_empty() {
         return "no failure in the scenario".into();
     }
-    let cost = |f: &serde_json::Value| -> i64 {
-        let w = &f["against_run_without"];
-        if w.is_null() {
-            [
-                "refused_while_failed",
-                "broken_at_failure",
-                "broken_rehashed",
-            ]
-            .iter()
-            .filter_map(|k| f[k].as_i64())
-            .sum()
-        } else {
-            w["excess_refused"].as_i64().unwrap_or(0) + w["excess_broken"].as_i64().unwrap_or(0)
+    let own = |f: &FailoverRecord| -> i64 {
+        (f.refused_while_failed + f.broken_at_failure + f.broken_rehashed) as i64
+    };
+    let cost = |f: &FailoverRecord| -> i64 {
+        match &f.against_run_without {
+            None => own(f),
+            Some(w) => w.excess_refused + w.excess_broken,
         }
     };
     let worst = d
         .failover
         .iter()
-        .filter(|f| f["changed_nothing"] != true)
+        .filter(|f| !f.changed_nothing)
         .max_by_key(|f| cost(f));
     let Some(f) = worst else {
         return format!("none of its {} failures changed anything", d.failover.len());
     };
-    let w = &f["against_run_without"];
-    let target = f["target"].as_str().unwrap_or("?");
-    let at = f["at_s"].as_f64().unwrap_or(0.0);
-    if w.is_null() {
+    let (target, at) = (&f.target, f.at_s);
+    let Some(w) = &f.against_run_without else {
         return format!(
             "{target} at {at} s: {} refused, {} broken while it lasted (not measured against the run without it)",
-            f["refused_while_failed"],
-            cost(f) - f["refused_while_failed"].as_i64().unwrap_or(0)
+            f.refused_while_failed,
+            own(f) - f.refused_while_failed as i64
         );
-    }
-    let signed = |v: &serde_json::Value| {
-        let x = v.as_i64().unwrap_or(0);
+    };
+    let signed = |x: i64| {
         let s = group_digits(&x.unsigned_abs().to_string());
         if x < 0 {
             format!("−{s}")
@@ -85,14 +76,11 @@ fn worst_failover(d: &DesignResult) -> String {
             format!("+{s}")
         }
     };
-    let back = match w["success_ratio_matches_after_s"].as_f64() {
-        Some(t) => format!("success ratio as without it after {t} s"),
-        None => "success ratio never back to the run without it".into(),
-    };
     format!(
-        "{target} at {at} s: {} refused, {} broken against the run without it, {back}",
-        signed(&w["excess_refused"]),
-        signed(&w["excess_broken"])
+        "{target} at {at} s: {} refused, {} broken against the run without it, success ratio as without it after {} s",
+        signed(w.excess_refused),
+        signed(w.excess_broken),
+        w.success_ratio_matches_after_s
     )
 }
 

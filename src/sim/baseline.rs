@@ -41,7 +41,7 @@ pub fn compare(
         let Some(rec) = r
             .failover
             .iter()
-            .position(|f| f["target"] == target.as_str() && f["at_s"].as_f64() == Some(at_s))
+            .position(|f| f.target == target && f.at_s == at_s)
         else {
             continue;
         };
@@ -77,17 +77,12 @@ pub fn compare(
             .find(|i| differ(with[*i], n_with[*i], base[*i], n_base[*i]))
             .map(|i| r.timeseries.t_s[i]);
         let matches_after = last_diff.map_or(0.0, |t| t - at_s + r.timeseries.interval_s);
-        if let Some(obj) = r.failover[rec].as_object_mut() {
-            obj.insert(
-                "against_run_without".into(),
-                serde_json::json!({
-                    "excess_refused": excess_refused,
-                    "excess_broken": excess_broken,
-                    "success_ratio_matches_after_s": matches_after,
-                    "changed_nothing": excess_refused == 0 && excess_broken == 0 && last_diff.is_none(),
-                }),
-            );
-        }
+        r.failover[rec].against_run_without = Some(super::metrics::AgainstRunWithout {
+            changed_nothing: excess_refused == 0 && excess_broken == 0 && last_diff.is_none(),
+            excess_broken,
+            excess_refused,
+            success_ratio_matches_after_s: matches_after,
+        });
     }
     Ok(())
 }

@@ -513,7 +513,7 @@ fn simulate(
         connections: total,
         failover: {
             super::failure::mark_overlaps(&mut outages.records, duration);
-            outages.records.iter().map(|f| f.to_json()).collect()
+            outages.records.iter().map(|f| f.to_record()).collect()
         },
         paths: {
             let mut p = paths.summary();

@@ -306,27 +306,41 @@ impl Record {
         }
     }
 
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The record results.json holds.
+    pub fn to_record(&self) -> super::metrics::FailoverRecord {
         let secs = |n: Nanos| n.as_secs_f64();
-        let detection = self
-            .reactions
-            .first()
-            .map(|(t, _)| secs(Nanos(t.0 - self.at.0)));
-        serde_json::json!({
-            "target": self.target,
-            "at_s": secs(self.at),
-            "detection_s": detection,
-            "reactions": self.reactions.iter().map(|(t, a)| serde_json::json!({"at_s": secs(*t), "action": a.name()})).collect::<Vec<_>>(),
-            "broken_at_failure": self.broken_at_failure,
-            "broken_rehashed": self.broken_rehash,
-            "blackholed": self.blackholed,
-            "refused_while_failed": self.refused_during,
+        let attributed = self.refused_during + self.broken_at_failure + self.broken_rehash;
+        super::metrics::FailoverRecord {
+            against_run_without: None,
+            at_s: secs(self.at),
+            blackholed: self.blackholed,
+            broken_at_failure: self.broken_at_failure,
+            broken_rehashed: self.broken_rehash,
+            changed_nothing: self.changed_nothing(),
+            detection_s: self
+                .reactions
+                .first()
+                .map(|(t, _)| secs(Nanos(t.0 - self.at.0))),
+            node_recovered_at_s: self.recovered_at.map(secs),
+            overlapped_by: self.overlapped_by.clone(),
+            reactions: self
+                .reactions
+                .iter()
+                .map(|(t, a)| super::metrics::Reaction {
+                    action: a.name(),
+                    at_s: secs(*t),
+                })
+                .collect(),
+            refused_while_failed: self.refused_during,
             // A failure that changed nothing has nothing to recover from.
-            "success_ratio_back_after_s": if self.dipped && !self.changed_nothing() && self.refused_during + self.broken_at_failure + self.broken_rehash > 0 { self.ratio_back_after.map(secs) } else { Some(0.0) },
-            "changed_nothing": self.changed_nothing(),
-            "why_nothing": self.inert,
-            "overlapped_by": self.overlapped_by,
-            "node_recovered_at_s": self.recovered_at.map(secs),
-        })
+            success_ratio_back_after_s: if self.dipped && !self.changed_nothing() && attributed > 0
+            {
+                self.ratio_back_after.map(secs)
+            } else {
+                Some(0.0)
+            },
+            target: self.target.clone(),
+            why_nothing: self.inert,
+        }
     }
 }

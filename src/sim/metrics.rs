@@ -191,13 +191,54 @@ pub struct NatSummary {
     pub time_wait_evicted: u64,
 }
 
+/// One failure's record in results.json (README "Failures"). Fields in alphabetical order: the
+/// order results.json has always had.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FailoverRecord {
+    /// Against the same run without this failure and its recovery (`sim::baseline`); absent
+    /// with `--no-baseline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against_run_without: Option<AgainstRunWithout>,
+    pub at_s: f64,
+    pub blackholed: u64,
+    pub broken_at_failure: u64,
+    pub broken_rehashed: u64,
+    pub changed_nothing: bool,
+    /// The first reaction after the failure, seconds.
+    pub detection_s: Option<f64>,
+    pub node_recovered_at_s: Option<f64>,
+    pub overlapped_by: Option<String>,
+    pub reactions: Vec<Reaction>,
+    pub refused_while_failed: u64,
+    pub success_ratio_back_after_s: Option<f64>,
+    pub target: String,
+    /// Why the failure cannot matter to the design, when it cannot.
+    pub why_nothing: Option<&'static str>,
+}
+
+/// A reaction of the design to a failure, in time.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Reaction {
+    pub action: &'static str,
+    pub at_s: f64,
+}
+
+/// A failure against the same run without it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AgainstRunWithout {
+    pub changed_nothing: bool,
+    pub excess_broken: i64,
+    pub excess_refused: i64,
+    pub success_ratio_matches_after_s: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct DesignResult {
     pub name: String,
     pub cni: &'static str,
     pub connections: Connections,
     /// Failure events and their effects.
-    pub failover: Vec<serde_json::Value>,
+    pub failover: Vec<FailoverRecord>,
     pub paths: Paths,
     pub nat: NatSummary,
     pub timeseries: TimeSeries,
