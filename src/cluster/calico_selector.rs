@@ -4,7 +4,7 @@
 //! (projectcalico/calico `libcalico-go/lib/selector/parser`; `&&` binds tighter than `||`).
 //! A missing label never equals a value and always differs from it (`k != 'v'` holds).
 
-use crate::scenario::decode::Labels;
+use crate::cluster::Labels;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {

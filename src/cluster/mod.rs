@@ -10,8 +10,10 @@ pub mod selector;
 
 use crate::fabric::{RackId, id_type};
 use crate::net::{Proto, Subnet};
-use crate::scenario::decode::Labels;
 use std::net::Ipv4Addr;
+
+/// String-to-string maps (labels, annotations), in key order.
+pub type Labels = std::collections::BTreeMap<String, String>;
 
 id_type!(NodeId, NamespaceId, DeploymentId, PodId, ServiceId);
 

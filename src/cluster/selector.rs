@@ -1,7 +1,7 @@
 //! Kubernetes label selectors (`matchLabels` and `matchExpressions`, apimachinery
 //! `metav1.LabelSelector`): all requirements must hold; an empty selector selects everything.
 
-use crate::scenario::decode::Labels;
+use crate::cluster::Labels;
 
 /// One `matchExpressions` requirement.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -469,8 +469,7 @@ impl Decode for BTreeMap<String, Labels> {
     }
 }
 
-/// String-to-string maps (labels, annotations), in key order.
-pub type Labels = BTreeMap<String, String>;
+pub use crate::cluster::Labels;
 
 impl Decode for Labels {
     fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {

@@ -114,14 +114,11 @@ pub(super) struct Run {
 }
 
 impl Run {
-    fn break_conn(&mut self, plane: &mut Plane, i: usize, reason: &'static str) {
+    fn break_conn(&mut self, plane: &mut Plane, i: usize, reason: BreakReason) {
         let c = &mut self.conns[i];
         c.state = State::Broken;
-        *self.total.broken.entry(reason).or_insert(0) += 1;
-        *self.per_gen[c.generator as usize]
-            .broken
-            .entry(reason)
-            .or_insert(0) += 1;
+        self.total.break_for(reason);
+        self.per_gen[c.generator as usize].break_for(reason);
         if let Some(n) = c.node {
             self.active_per_node[n.index()] -= 1;
         }
@@ -152,7 +149,7 @@ impl Run {
             .collect();
         let n = moved.len() as u64;
         for i in moved {
-            self.break_conn(plane, i, "rehashed");
+            self.break_conn(plane, i, BreakReason::Rehashed);
         }
         n
     }
@@ -160,7 +157,7 @@ impl Run {
     /// A node failed: connections served by, NATed on, or with a pod on it break now; ACI-CNI
     /// SNAT connections whose replies land there lose them until tracking notices.
     pub fn break_on_node(&mut self, plane: &mut Plane, node: NodeId) -> u64 {
-        let victims: Vec<(usize, &'static str)> = self
+        let victims: Vec<(usize, BreakReason)> = self
             .open()
             .filter_map(|i| {
                 let c = &self.conns[i];
@@ -170,9 +167,9 @@ impl Run {
                     _ => None,
                 };
                 if c.node == Some(node) || pod_node == Some(node) || src_node == Some(node) {
-                    Some((i, "node-failed"))
+                    Some((i, BreakReason::NodeFailed))
                 } else if c.landing == Some(node) {
-                    Some((i, "reply-blackholed"))
+                    Some((i, BreakReason::ReplyBlackholed))
                 } else {
                     None
                 }

@@ -23,6 +23,32 @@ impl Connections {
     pub fn refuse(&mut self, reason: &'static str) {
         *self.refused.entry(reason).or_insert(0) += 1;
     }
+
+    pub fn break_for(&mut self, reason: BreakReason) {
+        *self.broken.entry(reason.as_str()).or_insert(0) += 1;
+    }
+}
+
+/// Why an established connection broke (results.json `broken` keys, README "Broken reasons").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakReason {
+    /// The node it was served by, NATed on or sent from failed.
+    NodeFailed,
+    /// ACI-CNI SNAT: PBR still sends its replies to a failed node.
+    ReplyBlackholed,
+    /// A LoadBalancer connection moved to another node by a route or graph change (no conntrack
+    /// there).
+    Rehashed,
+}
+
+impl BreakReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakReason::NodeFailed => "node-failed",
+            BreakReason::ReplyBlackholed => "reply-blackholed",
+            BreakReason::Rehashed => "rehashed",
+        }
+    }
 }
 
 /// Hop count and fabric latency histograms of established connections.

@@ -102,7 +102,7 @@ pub fn pod_chunks(pods: u64, chunk: u64) -> u64 {
 
 /// Whether a node carries every `node-role.kubernetes.io/<label>` of one exclusion entry
 /// (aci-containers `services.go` `nodeLabelsInExcludeList`: key presence only).
-fn excluded(cfg: &AciConfig, labels: &crate::scenario::decode::Labels) -> bool {
+fn excluded(cfg: &AciConfig, labels: &crate::cluster::Labels) -> bool {
     cfg.node_snat_redirect_exclude.iter().any(|group| {
         !group.is_empty()
             && group

@@ -1,10 +1,10 @@
 //! The resolved ACI-CNI configuration: acc-provision's keys with their real defaults applied
 //! (FACTS.md §1, acc_provision.py `config_default`), and the SNAT policies.
 
+use crate::cluster::Labels;
 use crate::cluster::NamespaceId;
 use crate::nat::snat::PortRange;
 use crate::net::Subnet;
-use crate::scenario::decode::Labels;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 

@@ -148,7 +148,7 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
         .map(|p| {
             let dep = &cluster.deployments[p.deployment.index()];
             let ns = &cluster.namespaces[p.namespace.index()];
-            let ann = |a: &crate::scenario::decode::Labels| {
+            let ann = |a: &crate::cluster::Labels| {
                 a.get(EPG_ANNOTATION)
                     .and_then(|v| epg_from_annotation(v).ok())
             };
