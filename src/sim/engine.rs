@@ -13,14 +13,10 @@ use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
 use crate::cluster::{Cluster, NodeId, PodId};
-use crate::dataplane::bgp::NodeTables;
 use crate::dataplane::request::{FlowRequest, Source};
 use crate::dataplane::{NatBinding, Verdict};
 use crate::design::DesignSpec;
-use crate::design::aci_cni::AciState;
-use crate::design::bgp::BgpState;
 use crate::fabric::Fabric;
-use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 use crate::scenario::Scenario;
 use crate::time::Nanos;
@@ -74,28 +70,7 @@ pub fn run_with_progress(
     let duration = s
         .duration
         .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
-    let plane = if let Some(cfg) = &design.aci {
-        Plane::Aci {
-            state: Box::new(AciState::compile(&s.cluster, cfg)),
-            nat: NatTable::new(s.conntrack.nat_search, cfg.strict_snat_accounting),
-        }
-    } else if let Some(cfg) = &design.bgp {
-        Plane::Bgp {
-            cfg,
-            state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
-            tables: NodeTables::with_nat(NatTable::new(
-                cfg.nat_search(s.conntrack.nat_search),
-                false,
-            )),
-            expired: crate::design::bgp::compile::Expired {
-                nodes: vec![false; s.cluster.nodes.len()],
-                ..Default::default()
-            },
-            withdrawn: vec![[false; 2]; s.cluster.nodes.len()],
-        }
-    } else {
-        return Err(format!("design {} could not be resolved", design.name));
-    };
+    let plane = Plane::compile(s, design)?;
     simulate(s, design, plane, duration, sample_interval, progress)
 }
 

@@ -33,7 +33,37 @@ pub enum Plane<'a> {
     },
 }
 
-impl Plane<'_> {
+impl<'a> Plane<'a> {
+    /// The design compiled for a run of `s`, with its NAT table and the state its reactions
+    /// change. The one place the engine's data plane is chosen by the design.
+    pub fn compile(
+        s: &crate::scenario::Scenario,
+        design: &'a crate::design::DesignSpec,
+    ) -> Result<Plane<'a>, String> {
+        if let Some(cfg) = &design.aci {
+            return Ok(Plane::Aci {
+                state: Box::new(AciState::compile(&s.cluster, cfg)),
+                nat: NatTable::new(s.conntrack.nat_search, cfg.strict_snat_accounting),
+            });
+        }
+        let Some(cfg) = &design.bgp else {
+            return Err(format!("design {} could not be resolved", design.name));
+        };
+        Ok(Plane::Bgp {
+            cfg,
+            state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
+            tables: NodeTables::with_nat(NatTable::new(
+                cfg.nat_search(s.conntrack.nat_search),
+                false,
+            )),
+            expired: Expired {
+                nodes: vec![false; s.cluster.nodes.len()],
+                ..Default::default()
+            },
+            withdrawn: vec![[false; 2]; s.cluster.nodes.len()],
+        })
+    }
+
     /// A leaf came or went: the BGP designs' sessions and routes follow at once.
     pub fn fabric_changed(&mut self, fabric: &Fabric, cluster: &Cluster) -> bool {
         match self {
