@@ -124,4 +124,47 @@ fn command_line_contradictions_are_refused() {
     let (code, _, err) = fabsim(&["compare", s, "--set", "seed="]);
     assert_eq!(code, 2);
     assert!(err.contains("give a value after `=`"), "{err}");
+    // A bad name given by --set is blamed on the --set, not on the file's line.
+    let (code, _, err) = fabsim(&["compare", s, "--set", "name=../../x"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--set name=../../x:1:1: name: the scenario name names the report folder"),
+        "{err}"
+    );
+}
+
+/// Exit 2 always comes with a message: an acc-provision file whose node_subnet is an empty list.
+#[test]
+fn an_empty_node_subnet_is_said() {
+    let dir = std::env::temp_dir().join(format!("fabsim-edges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let acc = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.acc-provision.yaml"))
+        .unwrap()
+        .replace("node_subnet: 10.32.0.1/16", "node_subnet: []");
+    std::fs::write(dir.join("brkdcn-2663.acc-provision.yaml"), acc).unwrap();
+    let (errors, _) = messages(&dir, &brkdcn());
+    assert!(
+        errors.iter().any(|e| e.contains("node_subnet")),
+        "{errors:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Progress when stderr is not a terminal (a log, CI): the estimate first, then lines.
+#[test]
+fn progress_is_written_to_a_non_terminal_stderr() {
+    let out = std::env::temp_dir().join(format!("fabsim-progress-{}", std::process::id()));
+    let s = root().join("scenarios/brkdcn-2663.yaml");
+    let (code, _, err) = fabsim(&[
+        "simulate",
+        s.to_str().unwrap(),
+        "--design",
+        "calico",
+        "--no-baseline",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("simulating: ≈ 252,000 connections"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
 }
