@@ -65,14 +65,66 @@ pub fn parse_kernel(text: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// A connection-lifetime distribution ready to draw from, in seconds.
+#[derive(Clone, Copy, Debug)]
+pub enum LifetimeDist {
+    Exp(rand_distr::Exp<f64>),
+    Constant(f64),
+    LogNormal(rand_distr::LogNormal<f64>),
+    Pareto(rand_distr::Pareto<f64>),
+}
+
+impl LifetimeDist {
+    /// The distribution of a lifetime's parameters, or what is wrong with them.
+    pub fn new(l: &RawLifetime) -> Result<LifetimeDist, String> {
+        let secs = |n: crate::time::Nanos| n.as_secs_f64();
+        Ok(match l {
+            RawLifetime::Exponential(m) if m.0 > 0 => LifetimeDist::Exp(
+                rand_distr::Exp::new(1.0 / secs(*m)).map_err(|e| format!("exponential: {e}"))?,
+            ),
+            RawLifetime::Exponential(_) => LifetimeDist::Constant(0.0),
+            RawLifetime::Constant(c) => LifetimeDist::Constant(secs(*c)),
+            RawLifetime::Lognormal { mean, sigma } => {
+                // Parameterised by its mean: mu = ln(mean) − sigma²/2.
+                let mu = secs(*mean).max(1e-12).ln() - sigma * sigma / 2.0;
+                LifetimeDist::LogNormal(
+                    rand_distr::LogNormal::new(mu, *sigma)
+                        .map_err(|e| format!("lognormal: {e}"))?,
+                )
+            }
+            RawLifetime::Pareto { scale, shape } => LifetimeDist::Pareto(
+                rand_distr::Pareto::new(secs(*scale), *shape)
+                    .map_err(|e| format!("pareto: {e}"))?,
+            ),
+        })
+    }
+
+    /// One lifetime, seconds.
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        use rand_distr::Distribution;
+        match self {
+            LifetimeDist::Exp(e) => e.sample(rng),
+            LifetimeDist::Constant(c) => *c,
+            LifetimeDist::LogNormal(l) => l.sample(rng),
+            LifetimeDist::Pareto(p) => p.sample(rng),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Traffic {
     pub name: String,
     /// The (from, to) pairs; each connection picks one uniformly (one pair unless the entry
     /// has `count`).
     pub pairs: Vec<(Ref, Ref)>,
+    /// Each pair's flow request as the engine sends it (built, and so checked, at load).
+    pub requests: Vec<crate::dataplane::request::FlowRequest>,
     pub arrivals: RawArrivals,
+    /// The lifetime's parameters (for the warm-up, the estimate, size snat) …
     pub lifetime: RawLifetime,
+    /// … and the distribution drawn from, checked at load: nothing below the scenario fails on
+    /// a user's numbers.
+    pub lifetime_dist: LifetimeDist,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -157,6 +157,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             None => 1,
         };
         let mut pairs = Vec::new();
+        let mut requests = Vec::new();
         for i in 1..=count {
             // Templates are filled only in a counted entry; a problem is reported once.
             let fill = |r: &At<String>, d: &mut Diagnostics| -> Option<At<String>> {
@@ -197,10 +198,17 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             }
             // What the engine will build of the pair, built now: anything it would refuse
             // (a destination without a port, a source with no pods) is refused here, with the line.
-            if let (Some(f), Some(to_ref), false, false) = (&from, &to, bad_from, bad_to)
-                && let Err(m) =
-                    crate::dataplane::request::build(f, to_ref, None, None, &fabric, &cluster)
-            {
+            let built = match (&from, &to, bad_from, bad_to) {
+                (Some(f), Some(to_ref), false, false) => Some((
+                    f,
+                    crate::dataplane::request::build(f, to_ref, None, None, &fabric, &cluster),
+                )),
+                _ => None,
+            };
+            if let Some((_, Ok(req))) = &built {
+                requests.push(*req);
+            }
+            if let Some((f, Err(m))) = built {
                 let source_empty = match *f {
                     Ref::Deployment { dep, .. } => cluster.pods_of(dep).next().is_none(),
                     Ref::Namespace(ns) => !cluster.pods.iter().any(|p| p.namespace == ns),
@@ -220,12 +228,20 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
                 _ => break,
             }
         }
-        if pairs.len() as u64 == count {
+        let lifetime_dist = super::LifetimeDist::new(&t.duration)
+            .map_err(|m| d.error(&t.name.loc, &t.name.path, format!("duration: {m}")))
+            .ok();
+        if let Some(lifetime_dist) = lifetime_dist
+            && pairs.len() as u64 == count
+            && requests.len() == pairs.len()
+        {
             traffic.push(Traffic {
                 name: t.name.value.clone(),
                 pairs,
+                requests,
                 arrivals: t.arrivals.clone(),
                 lifetime: t.duration.clone(),
+                lifetime_dist,
             });
         }
     }

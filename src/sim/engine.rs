@@ -170,7 +170,7 @@ fn simulate(
         .traffic
         .iter()
         .map(|t| Generator::new(t, s.seed, &s.fabric, &s.cluster))
-        .collect::<Result<_, _>>()?;
+        .collect();
     let mut q = EventQueue::with_capacity(1024);
     for (i, g) in gens.iter_mut().enumerate() {
         q.push(

@@ -3,26 +3,19 @@
 
 use super::rng::{Stream, stream};
 use crate::cluster::{Cluster, PodId};
-use crate::dataplane::request::{self, FlowRequest, Source};
+use crate::dataplane::request::{FlowRequest, Source};
 use crate::fabric::Fabric;
-use crate::scenario::Traffic;
-use crate::scenario::raw::{RawArrivals, RawLifetime};
+use crate::scenario::raw::RawArrivals;
 use crate::scenario::reference::Ref;
+use crate::scenario::{LifetimeDist, Traffic};
 use crate::time::Nanos;
 use ipnet::Ipv4Net;
 use rand::Rng;
-use rand_distr::{Distribution, Exp, LogNormal, Pareto};
+use rand_distr::{Distribution, Exp};
 use std::net::Ipv4Addr;
 
 /// Linux's `ip_local_port_range` (32768–60999): the client's own source ports.
 const EPHEMERAL: (u16, u16) = (32768, 60999);
-
-enum Lifetime {
-    Exp(Exp<f64>),
-    Constant(f64),
-    LogNormal(LogNormal<f64>),
-    Pareto(Pareto<f64>),
-}
 
 enum Sources {
     Pods(Vec<PodId>),
@@ -33,7 +26,7 @@ enum Sources {
 pub struct Generator {
     pub name: String,
     arrivals: RawArrivals,
-    lifetime: Lifetime,
+    lifetime: LifetimeDist,
     /// Per (from, to) pair: who may send, and the request to the destination.
     routes: Vec<(Sources, FlowRequest)>,
     rng_arrivals: Stream,
@@ -41,65 +34,44 @@ pub struct Generator {
     rng_endpoints: Stream,
 }
 
-fn secs(n: Nanos) -> f64 {
-    n.as_secs_f64()
-}
-
 fn nanos(s: f64) -> Nanos {
     Nanos((s * 1e9).round().clamp(0.0, u64::MAX as f64 / 4.0) as u64)
 }
 
 impl Generator {
-    pub fn new(
-        t: &Traffic,
-        seed: u64,
-        fabric: &Fabric,
-        cluster: &Cluster,
-    ) -> Result<Generator, String> {
-        let mut routes = Vec::with_capacity(t.pairs.len());
-        for (from, to) in &t.pairs {
-            let template = request::build(from, to, None, None, fabric, cluster)
-                .map_err(|m| format!("traffic {}: {m}", t.name))?;
-            let sources = match *from {
-                Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
-                Ref::Namespace(ns) => Sources::Pods(
-                    (0..cluster.pods.len() as u32)
-                        .map(PodId)
-                        .filter(|p| cluster.pod(*p).namespace == ns)
-                        .collect(),
-                ),
-                Ref::External { ext, .. } => Sources::Clients(fabric.externals[ext.index()].prefix),
-                _ => Sources::Fixed,
-            };
-            routes.push((sources, template));
-        }
-        let bad = |what: &str| format!("traffic {}: {what}", t.name);
-        let lifetime = match &t.lifetime {
-            RawLifetime::Exponential(m) if m.0 > 0 => {
-                Lifetime::Exp(Exp::new(1.0 / secs(*m)).map_err(|e| bad(&e.to_string()))?)
-            }
-            RawLifetime::Exponential(_) => Lifetime::Constant(0.0),
-            RawLifetime::Constant(c) => Lifetime::Constant(secs(*c)),
-            RawLifetime::Lognormal { mean, sigma } => {
-                // Parameterised by its mean: mu = ln(mean) − sigma²/2.
-                let mu = secs(*mean).max(1e-12).ln() - sigma * sigma / 2.0;
-                Lifetime::LogNormal(
-                    LogNormal::new(mu, *sigma).map_err(|e| bad(&format!("lognormal: {e}")))?,
-                )
-            }
-            RawLifetime::Pareto { scale, shape } => Lifetime::Pareto(
-                Pareto::new(secs(*scale), *shape).map_err(|e| bad(&format!("pareto: {e}")))?,
-            ),
-        };
-        Ok(Generator {
+    /// A generator of the scenario's traffic entry `t`: infallible, as everything it uses was
+    /// checked when the scenario loaded (the requests built, the distribution made).
+    pub fn new(t: &Traffic, seed: u64, fabric: &Fabric, cluster: &Cluster) -> Generator {
+        let routes = t
+            .pairs
+            .iter()
+            .zip(&t.requests)
+            .map(|((from, _), template)| {
+                let sources = match *from {
+                    Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
+                    Ref::Namespace(ns) => Sources::Pods(
+                        (0..cluster.pods.len() as u32)
+                            .map(PodId)
+                            .filter(|p| cluster.pod(*p).namespace == ns)
+                            .collect(),
+                    ),
+                    Ref::External { ext, .. } => {
+                        Sources::Clients(fabric.externals[ext.index()].prefix)
+                    }
+                    _ => Sources::Fixed,
+                };
+                (sources, *template)
+            })
+            .collect();
+        Generator {
             name: t.name.clone(),
             arrivals: t.arrivals.clone(),
-            lifetime,
+            lifetime: t.lifetime_dist,
             routes,
             rng_arrivals: stream(seed, &format!("arrivals:{}", t.name)),
             rng_lifetime: stream(seed, &format!("lifetime:{}", t.name)),
             rng_endpoints: stream(seed, &format!("endpoints:{}", t.name)),
-        })
+        }
     }
 
     /// The next arrival after `now` (on/off: Poisson during the on periods only).
@@ -131,13 +103,7 @@ impl Generator {
     }
 
     pub fn lifetime(&mut self) -> Nanos {
-        let s = match &self.lifetime {
-            Lifetime::Exp(e) => e.sample(&mut self.rng_lifetime),
-            Lifetime::Constant(c) => *c,
-            Lifetime::LogNormal(l) => l.sample(&mut self.rng_lifetime),
-            Lifetime::Pareto(p) => p.sample(&mut self.rng_lifetime),
-        };
-        nanos(s)
+        nanos(self.lifetime.sample(&mut self.rng_lifetime))
     }
 
     /// The next connection's request: a source pod or client address and a source port drawn.
