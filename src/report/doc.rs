@@ -367,27 +367,6 @@ fn links(s: &str) -> String {
     out
 }
 
-/// Parses the Markdown tables the engine's ASSUMPTIONS constant holds (`| a | b |` lines) into
-/// headers and rows, so both renderings show them as tables.
-pub fn parse_md_table(text: &str) -> (Vec<String>, Vec<Vec<Cell>>) {
-    let mut lines = text
-        .lines()
-        .filter(|l| l.trim_start().starts_with('|'))
-        .map(|l| {
-            l.trim()
-                .trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect::<Vec<_>>()
-        });
-    let headers = lines.next().unwrap_or_default();
-    let rows = lines
-        .filter(|r| !r.iter().all(|c| c.chars().all(|x| x == '-' || x == ':')))
-        .map(|r| r.into_iter().map(Cell::from).collect())
-        .collect();
-    (headers, rows)
-}
-
 /// Which columns hold words rather than numbers (no cell starts with a digit or a sign): those
 /// are aligned left, numbers right.
 pub fn text_columns(rows: &[Vec<Cell>]) -> Vec<bool> {

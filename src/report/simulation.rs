@@ -1,7 +1,7 @@
 //! The report of `fabsim simulate`: the designs side by side (connections, paths, NAT, failures),
 //! the plots, the assumptions and every default applied.
 
-use super::doc::{Cell, Doc, group_digits, parse_md_table};
+use super::doc::{Cell, Doc, group_digits};
 use super::plot::{BarChart, LineChart, Mark, Series, bar_chart, line_chart};
 use crate::scenario::{EventKind, Scenario};
 use crate::sim::metrics::{DesignResult, Results, TimeSeries};
@@ -564,8 +564,15 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
         hops_plot(r)?,
     );
     doc.h(2, "Assumptions: live connections at a failure, per design");
-    let (h, rows) = parse_md_table(crate::sim::failure::ASSUMPTIONS);
-    doc.table(h, rows);
+    doc.table(
+        crate::sim::failure::ASSUMPTION_HEADERS
+            .map(String::from)
+            .to_vec(),
+        crate::sim::failure::ASSUMPTIONS
+            .iter()
+            .map(|a| vec![a.design.into(), a.at_failure.into(), a.control_plane.into()])
+            .collect(),
+    );
     doc.h(2, "Approximations");
     doc.list(APPROXIMATIONS.iter().map(|x| x.to_string()).collect());
     doc.h(2, "Defaults applied");
