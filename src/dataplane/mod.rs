@@ -254,6 +254,9 @@ pub struct Outcome {
     pub snat: Option<NatBinding>,
     /// The reply landed on a node that does not own the port and was bounced.
     pub bounced: bool,
+    /// ACI-CNI SNAT: the node the service graph lands the reply on (its failure loses the
+    /// replies until tracking removes it), as the walk chose it — the engine need not ask again.
+    pub reply_landing: Option<NodeId>,
     /// One-way fabric latency of the request and of the reply, summed.
     pub latency: Nanos,
 }
@@ -268,6 +271,7 @@ pub(crate) fn outcome(flow: Flow, verdict: Verdict, reason: Reason, latency: Nan
         pod: None,
         snat: None,
         bounced: false,
+        reply_landing: None,
         latency,
     }
 }

@@ -310,10 +310,8 @@ fn simulate(
                         crate::dataplane::request::Target::Service { .. }
                     )
                 );
-                let landing = o
-                    .snat
-                    .as_ref()
-                    .and_then(|b| plane.snat_landing(&run.fabric, &run.cluster, b, req.proto));
+                // Where the walk landed the reply (ACI-CNI SNAT), as it chose it.
+                let landing = o.reply_landing.filter(|_| o.snat.is_some());
                 let c = Conn {
                     generator,
                     req,

@@ -106,22 +106,6 @@ impl<'a> Plane<'a> {
         }
     }
 
-    /// ACI-CNI: the node the SNAT graph sends the reply of a SNATed connection to.
-    pub fn snat_landing(
-        &self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        b: &NatBinding,
-        proto: Proto,
-    ) -> Option<NodeId> {
-        match self {
-            Plane::Aci { state, .. } => {
-                AciWalk::new(fabric, cluster, state).probe_snat_landing(b, proto)
-            }
-            Plane::Bgp { .. } => None,
-        }
-    }
-
     fn nat(&mut self) -> &mut NatTable {
         match self {
             Plane::Aci { nat, .. } => nat,

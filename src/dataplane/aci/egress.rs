@@ -253,6 +253,7 @@ impl AciWalk<'_> {
             format!("{}{g}", self.contract_text(&v, se, de, &r))
         });
         let mut bounced = false;
+        let mut reply_landing = None;
         match (binding, graph) {
             (Some(b), Some(g)) => {
                 let redirect = self.state.redirect(g.redirect);
@@ -268,6 +269,7 @@ impl AciWalk<'_> {
                     );
                 };
                 let landing = choice.member;
+                reply_landing = Some(landing);
                 rec.hop(Device::Leaf(border), Action::PbrRedirect, &r, || {
                     format!(
                         "redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} → {} (MAC {}); {} destinations",
@@ -346,6 +348,7 @@ impl AciWalk<'_> {
         Outcome {
             snat: binding,
             bounced,
+            reply_landing,
             ..delivered(orig, cx.latency, node, pod)
         }
     }

@@ -213,14 +213,6 @@ impl<'a> AciWalk<'a> {
             .map(|c| c.member)
     }
 
-    /// The node the SNAT service graph redirects a reply to.
-    pub fn probe_snat_landing(&self, b: &NatBinding, proto: Proto) -> Option<NodeId> {
-        let r = self.state.redirect(self.state.snat_redirect?);
-        r.group
-            .choose(pbr_sip_dip_proto(salt(&r.name), b.remote.ip, b.ip, proto))
-            .map(|c| c.member)
-    }
-
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).
     pub fn walk<R: Recorder>(&self, req: &FlowRequest, nat: &mut NatTable, rec: &mut R) -> Outcome {
         // Literal addresses that belong to this design's pods or LoadBalancer IPs are those things.
