@@ -2,10 +2,10 @@
 //! bucket choice, and whole walks on the shipped scenario.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fabsim::dataplane::aci::AciWalk;
 use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::dataplane::{Count, Record};
 use fabsim::design::aci_cni::AciState;
+use fabsim::design::aci_cni::walk::AciWalk;
 use fabsim::nat::conntrack::NatTable;
 use fabsim::net::Proto;
 use fabsim::net::buckets::HashGroup;

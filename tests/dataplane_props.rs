@@ -4,10 +4,10 @@
 
 mod common;
 use common::*;
-use fabsim::dataplane::aci::AciWalk;
 use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::dataplane::{Count, Reason, Record, Verdict};
 use fabsim::design::aci_cni::AciState;
+use fabsim::design::aci_cni::walk::AciWalk;
 use fabsim::nat::conntrack::NatTable;
 use fabsim::net::Proto;
 use fabsim::scenario::Scenario;

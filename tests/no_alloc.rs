@@ -4,11 +4,11 @@
 mod common;
 use common::*;
 use fabsim::dataplane::Count;
-use fabsim::dataplane::aci::AciWalk;
-use fabsim::dataplane::bgp::{BgpWalk, NodeTables};
 use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::design::aci_cni::AciState;
+use fabsim::design::aci_cni::walk::AciWalk;
 use fabsim::design::bgp::BgpState;
+use fabsim::design::bgp::walk::{BgpWalk, NodeTables};
 use fabsim::nat::conntrack::NatTable;
 use fabsim::nat::kernel::PortSearch;
 use fabsim::net::Proto;

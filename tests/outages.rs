@@ -269,7 +269,7 @@ fn a_failed_node_is_not_revived_by_links_or_leaves() {
 /// out: a node that recovers while its speaker is still down stays withdrawn.
 #[test]
 fn routes_return_only_when_every_cause_is_gone() {
-    use fabsim::dataplane::bgp::NodeTables;
+    use fabsim::design::bgp::walk::NodeTables;
     use fabsim::design::bgp::{BgpState, compile::Expired};
     use fabsim::sim::failure::Control;
     use fabsim::sim::plane::Plane;

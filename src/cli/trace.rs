@@ -3,12 +3,12 @@
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, load_valid};
 use crate::dataplane::Outcome;
 use crate::dataplane::Record;
-use crate::dataplane::aci::AciWalk;
-use crate::dataplane::bgp::{BgpWalk, NodeTables};
 use crate::dataplane::request;
 use crate::dataplane::trace::{JsonTrace, to_json, to_text};
 use crate::design::aci_cni::AciState;
+use crate::design::aci_cni::walk::AciWalk;
 use crate::design::bgp::BgpState;
+use crate::design::bgp::walk::{BgpWalk, NodeTables};
 use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 use crate::scenario::{Scenario, reference};

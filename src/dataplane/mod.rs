@@ -4,8 +4,6 @@
 //! hop with its explanation; the engine (later) passes [`Count`], which keeps only counters, so
 //! a walk in the event loop builds no strings and allocates nothing.
 
-pub mod aci;
-pub mod bgp;
 pub mod request;
 pub mod trace;
 

@@ -3,13 +3,13 @@
 
 use super::failure::Control;
 use crate::cluster::{Cluster, NodeId};
-use crate::dataplane::aci::AciWalk;
-use crate::dataplane::bgp::{BgpWalk, NodeTables};
 use crate::dataplane::request::FlowRequest;
 use crate::dataplane::{Count, NatBinding, Outcome};
 use crate::design::aci_cni::AciState;
 use crate::design::aci_cni::compile::RedirectKind;
+use crate::design::aci_cni::walk::AciWalk;
 use crate::design::bgp::compile::Expired;
+use crate::design::bgp::walk::{BgpWalk, NodeTables};
 use crate::design::bgp::{BgpConfig, BgpState};
 use crate::fabric::Fabric;
 use crate::fabric::LeafId;

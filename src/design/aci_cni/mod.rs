@@ -6,6 +6,7 @@ pub mod compile;
 pub mod config;
 pub mod epgs;
 pub mod snat_scope;
+pub mod walk;
 
 pub use compile::AciState;
 pub use config::AciConfig;

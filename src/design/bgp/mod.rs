@@ -3,6 +3,7 @@
 pub mod compile;
 pub mod config;
 pub mod maglev;
+pub mod walk;
 
 pub use compile::BgpState;
 pub use config::BgpConfig;

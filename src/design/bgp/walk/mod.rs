@@ -4,18 +4,23 @@
 //! externalTrafficPolicy Local/Cluster with the SNAT to the node IP on a second hop, and pod
 //! egress masqueraded to the node IP or routed natively.
 
-use super::request::{FlowRequest, Source, Target};
-use super::*;
 use crate::bgp::NextHop;
 use crate::cluster::{Cluster, ServiceId};
+use crate::cluster::{NodeId, PodId};
+use crate::dataplane::request::{FlowRequest, Source, Target};
+use crate::dataplane::*;
 use crate::design::bgp::BgpState;
 use crate::design::bgp::config::{BgpCni, IPVS_MH_TABLE_SIZE, MAGLEV_TABLE_SIZE, NodeLb};
 use crate::design::bgp::maglev::Maglev;
 use crate::fabric::Fabric;
+use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
+use crate::net::Endpoint;
 use crate::net::Flow;
 use crate::net::hash::{five_tuple, pick, salt};
+use crate::time::Nanos;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// Mutable per-run state of the nodes: NAT tables, IPVS round-robin positions, Maglev tables,
 /// and a scratch list reused for backend sets (so a walk allocates nothing in steady state).

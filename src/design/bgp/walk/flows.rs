@@ -2,11 +2,14 @@
 //! pod → pod.
 
 use super::{BgpWalk, NodeTables};
+use crate::cluster::{NodeId, PodId};
 use crate::cluster::{ServiceId, TrafficPolicy};
 use crate::dataplane::*;
 use crate::design::bgp::config::BgpCni;
 use crate::net::hash::{five_tuple, salt};
 use crate::net::{Endpoint, Flow, Proto};
+use crate::time::Nanos;
+use std::net::Ipv4Addr;
 
 impl BgpWalk<'_> {
     fn masquerade_name(&self) -> &'static str {

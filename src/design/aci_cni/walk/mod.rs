@@ -5,15 +5,20 @@
 mod egress;
 mod internal;
 
-use super::request::{FlowRequest, Source, Target};
-use super::*;
 use crate::cluster::{Cluster, ServiceId};
+use crate::cluster::{NodeId, PodId};
+use crate::dataplane::request::{FlowRequest, Source, Target};
+use crate::dataplane::*;
 use crate::design::aci_cni::AciState;
 use crate::fabric::Fabric;
+use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
+use crate::net::Endpoint;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
 use crate::net::{Flow, Proto};
 use crate::policy::{EpgId, Verdict as PolicyVerdict};
+use crate::time::Nanos;
+use std::net::Ipv4Addr;
 
 /// The walker: borrowed views of the fabric, the cluster and the compiled state.
 pub struct AciWalk<'a> {
