@@ -271,8 +271,8 @@ fn a_failed_node_is_not_revived_by_links_or_leaves() {
 fn routes_return_only_when_every_cause_is_gone() {
     use fabsim::design::bgp::walk::NodeTables;
     use fabsim::design::bgp::{BgpState, compile::Expired};
+    use fabsim::design::compiled::Plane;
     use fabsim::sim::failure::Control;
-    use fabsim::sim::plane::Plane;
     let s = four_node_rack(KUBE_ROUTER_NO_GR, "5s", "  []", "10s");
     let cfg = s.designs[0].bgp.as_ref().unwrap();
     let n2 = s.cluster.node_by_name("n2").unwrap();

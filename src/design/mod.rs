@@ -4,6 +4,8 @@
 
 pub mod aci_cni;
 pub mod bgp;
+pub mod compiled;
+pub mod control;
 
 /// The CNI of a design entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,13 +9,13 @@
 
 use super::metrics::*;
 use super::outage::{Ctx, Outages};
-use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
 use crate::cluster::{Cluster, NodeId, PodId};
 use crate::dataplane::request::{FlowRequest, Source};
 use crate::dataplane::{NatBinding, Verdict};
 use crate::design::DesignSpec;
+use crate::design::compiled::Plane;
 use crate::fabric::Fabric;
 use crate::net::Proto;
 use crate::scenario::Scenario;

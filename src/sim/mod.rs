@@ -10,7 +10,6 @@ pub mod estimate;
 pub mod failure;
 pub mod metrics;
 mod outage;
-pub mod plane;
 pub mod queue;
 pub mod rng;
 pub mod spread;

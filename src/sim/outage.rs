@@ -13,10 +13,10 @@
 
 use super::engine::Run;
 use super::failure::{self, Control, Pending, Record};
-use super::plane::Plane;
 use super::queue::{Event, EventQueue};
 use crate::cluster::NodeId;
 use crate::design::DesignSpec;
+use crate::design::compiled::Plane;
 use crate::scenario::reference::{Display, Ref};
 use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;

@@ -1,7 +1,7 @@
 //! A design's data plane inside the engine: its compiled state, mutable NAT state, and how
 //! control-plane changes (failures, recoveries) alter it.
 
-use super::failure::Control;
+use super::control::Control;
 use crate::cluster::{Cluster, NodeId};
 use crate::dataplane::request::FlowRequest;
 use crate::dataplane::{Count, NatBinding, Outcome};

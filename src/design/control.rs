@@ -1,0 +1,101 @@
+//! The control-plane changes a design makes after a failure or a recovery (BGP withdrawals,
+//! IP SLA graph changes, endpoint readiness, the controller's deferred updates): the vocabulary
+//! between the engine's timers (`sim::failure`) and each design's reactions (`compiled`).
+
+/// A control-plane change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Withdraw,
+    Restore,
+    SnatGraphRemove,
+    SnatGraphAdd,
+    LbGraphRemove,
+    LbGraphAdd,
+    EndpointsNotReady,
+    EndpointsReady,
+    /// One BGP session (node, leaf) expired or came back.
+    SessionDown,
+    SessionUp,
+    /// One of a node's uplinks went down: LACP moved its flows to the other link.
+    BondFailover,
+    /// A node's BGP speaker stopped without graceful restart: its sessions closed at once.
+    SpeakerStopped,
+    /// A node's BGP speaker stopped with graceful restart: the fabric keeps its routes, stale.
+    GracefulRestartHeld,
+    /// The restart time ran out before the speaker came back: the stale routes go.
+    GracefulRestartExpired,
+    /// The speaker is back and advertises again.
+    SpeakerUp,
+    /// The aci-containers-controller went down: redirect-policy updates wait for it.
+    ControllerDown,
+    /// A redirect-policy update that had to wait for the controller.
+    GraphUpdateDeferred,
+    /// The controller is back and resyncs the service graphs.
+    ControllerResync,
+}
+
+impl Control {
+    /// A reaction to a failure (moot if the node is back by then), or to a recovery.
+    pub fn after_failure(self) -> bool {
+        matches!(
+            self,
+            Control::Withdraw
+                | Control::SnatGraphRemove
+                | Control::LbGraphRemove
+                | Control::EndpointsNotReady
+        )
+    }
+
+    /// ACI-CNI: changes the aci-containers-controller makes to the redirect policies (IP SLA
+    /// tracking is the fabric's own and needs no controller).
+    pub fn needs_aci_controller(self) -> bool {
+        matches!(
+            self,
+            Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd
+        )
+    }
+
+    /// BGP designs: whether the node's routes are withdrawn (`Some(true)`) or restored.
+    pub fn node_routes_withdrawn(self) -> Option<bool> {
+        match self {
+            Control::Withdraw | Control::SpeakerStopped | Control::GracefulRestartExpired => {
+                Some(true)
+            }
+            Control::Restore | Control::SpeakerUp => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn readiness(self) -> Option<bool> {
+        match self {
+            Control::EndpointsNotReady => Some(false),
+            Control::EndpointsReady => Some(true),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Control::Withdraw => "bgp-hold-timer-expired-routes-withdrawn",
+            Control::Restore => "bgp-session-up-routes-restored",
+            Control::SnatGraphRemove => "ip-sla-removes-node-from-snat-graph",
+            Control::SnatGraphAdd => "ip-sla-adds-node-to-snat-graph",
+            Control::LbGraphRemove => "ip-sla-removes-node-from-loadbalancer-graphs",
+            Control::LbGraphAdd => "node-added-to-loadbalancer-graphs",
+            Control::EndpointsNotReady => "node-notready-endpoints-removed",
+            Control::EndpointsReady => "node-ready-endpoints-added",
+            Control::SessionDown => "bgp-hold-timer-expired-session-routes-withdrawn",
+            Control::SessionUp => "bgp-session-up-routes-restored",
+            Control::BondFailover => "lacp-bond-moves-flows-to-the-other-uplink",
+            Control::SpeakerStopped => "bgp-speaker-stopped-sessions-closed-routes-withdrawn",
+            Control::GracefulRestartHeld => "graceful-restart-fabric-keeps-stale-routes",
+            Control::GracefulRestartExpired => "graceful-restart-time-expired-routes-withdrawn",
+            Control::SpeakerUp => "bgp-speaker-up-routes-restored",
+            Control::ControllerDown => "aci-controller-down-graph-updates-wait",
+            Control::GraphUpdateDeferred => {
+                "redirect-policy-update-deferred-until-controller-returns"
+            }
+            Control::ControllerResync => "aci-controller-back-service-graphs-resynced",
+        }
+    }
+}
