@@ -5,11 +5,6 @@ use crate::dataplane::Outcome;
 use crate::dataplane::Record;
 use crate::dataplane::request;
 use crate::dataplane::trace::{JsonTrace, to_json, to_text};
-use crate::design::aci_cni::AciState;
-use crate::design::aci_cni::walk::AciWalk;
-use crate::design::bgp::BgpState;
-use crate::design::bgp::walk::{BgpWalk, NodeTables};
-use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 use crate::scenario::{Scenario, reference};
 use std::path::Path;
@@ -49,28 +44,9 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
         .map_err(|m| format!("--to {}: {m}", q.to))?;
     let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)?;
     let mut rec = Record::default();
-    let outcome = match (&design.aci, &design.bgp) {
-        (Some(cfg), _) => {
-            let state = AciState::compile(&s.cluster, cfg);
-            AciWalk::new(&s.fabric, &s.cluster, &state).walk(
-                &req,
-                &mut NatTable::new(s.conntrack.nat_search, cfg.strict_snat_accounting),
-                &mut rec,
-            )
-        }
-        (_, Some(cfg)) => {
-            let state = BgpState::compile(&s.fabric, &s.cluster, cfg);
-            BgpWalk::new(&s.fabric, &s.cluster, &state).walk(
-                &req,
-                &mut NodeTables::with_nat(NatTable::new(
-                    cfg.nat_search(s.conntrack.nat_search),
-                    false,
-                )),
-                &mut rec,
-            )
-        }
-        _ => return Err(format!("design `{}` could not be resolved", design.name)),
-    };
+    // The engine's own compiled design: trace walks exactly what simulate walks.
+    let outcome = crate::design::compiled::Plane::compile(s, design)?
+        .walk_recorded(&s.fabric, &s.cluster, &req, &mut rec);
     Ok((
         to_json(&design.name, &outcome, &rec, &s.fabric, &s.cluster),
         outcome,

@@ -87,15 +87,25 @@ impl<'a> Plane<'a> {
         req: &FlowRequest,
     ) -> (Outcome, Count) {
         let mut c = Count::default();
-        let o = match self {
-            Plane::Aci { state, nat } => {
-                AciWalk::new(fabric, cluster, state).walk(req, nat, &mut c)
-            }
-            Plane::Bgp { state, tables, .. } => {
-                BgpWalk::new(fabric, cluster, state).walk(req, tables, &mut c)
-            }
-        };
+        let o = self.walk_recorded(fabric, cluster, req, &mut c);
         (o, c)
+    }
+
+    /// Walks one flow and its reply with any recorder: the engine counts, `trace` records every
+    /// hop — the same walk either way.
+    pub fn walk_recorded<R: crate::dataplane::Recorder>(
+        &mut self,
+        fabric: &Fabric,
+        cluster: &Cluster,
+        req: &FlowRequest,
+        rec: &mut R,
+    ) -> Outcome {
+        match self {
+            Plane::Aci { state, nat } => AciWalk::new(fabric, cluster, state).walk(req, nat, rec),
+            Plane::Bgp { state, tables, .. } => {
+                BgpWalk::new(fabric, cluster, state).walk(req, tables, rec)
+            }
+        }
     }
 
     /// The node an outside client's LoadBalancer connection is sent to now.
