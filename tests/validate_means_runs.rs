@@ -103,7 +103,13 @@ fn value_spans(text: &str) -> Vec<(usize, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    // A fixed seed: CI runs the same 128 mutations every time (a new find is a new test case,
+    // not a flaky run); `PROPTEST_RNG_SEED` explores others.
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn what_validate_accepts_simulate_trace_and_routes_run(which in 0..SHIPPED.len(), pick in any::<prop::sample::Index>(), value in 0..VALUES.len()) {

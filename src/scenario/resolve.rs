@@ -246,6 +246,17 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         }
     }
 
+    // Traffic is simulated over the scenario's `duration`: without one, simulate would refuse.
+    if raw.duration.is_none()
+        && let Some(t) = raw.traffic.first()
+    {
+        d.error(
+            &t.name.loc,
+            &t.name.path,
+            "traffic is simulated over the scenario's `duration`: give one (e.g. `duration: 300s`), or leave `traffic` out for a scenario that trace and routes walk",
+        );
+    }
+
     let mut events = Vec::new();
     for e in &raw.events {
         let (kind, target) = match (&e.fail, &e.recover) {
