@@ -8,6 +8,7 @@ use fabsim::sim::traffic::Generator;
 
 const COUNTED: &str = r#"
 name: counted
+duration: 10s
 fabric:
   spines: [201]
   racks:
@@ -28,6 +29,7 @@ traffic:
 
 const WRITTEN_OUT: &str = r#"
 name: counted
+duration: 10s
 fabric:
   spines: [201]
   racks:
