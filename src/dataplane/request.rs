@@ -33,6 +33,25 @@ pub struct FlowRequest {
     pub proto: Proto,
 }
 
+/// The transport part of a flow a walk passes along: source port, destination port, protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L4 {
+    pub sport: u16,
+    pub port: u16,
+    pub proto: Proto,
+}
+
+impl FlowRequest {
+    /// This request's transport part, to destination port `port`.
+    pub fn l4(&self, port: u16) -> L4 {
+        L4 {
+            sport: self.sport,
+            port,
+            proto: self.proto,
+        }
+    }
+}
+
 /// Builds a request; errors say what is missing or not a valid end of a flow.
 pub fn build(
     from: &Ref,

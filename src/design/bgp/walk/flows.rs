@@ -1,7 +1,7 @@
 //! The three walks of the BGP designs: outside client → LoadBalancer IP, pod → outside host,
 //! pod → pod.
 
-use super::{BgpWalk, NodeTables};
+use super::{BgpWalk, L4, NodeTables};
 use crate::cluster::{NodeId, PodId};
 use crate::cluster::{ServiceId, TrafficPolicy};
 use crate::dataplane::*;
@@ -35,18 +35,16 @@ impl BgpWalk<'_> {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn ingress_lb<R: Recorder>(
         &self,
         client: Ipv4Addr,
-        sport: u16,
         svc: ServiceId,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         tables: &mut NodeTables,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
         let Some(lb) = self.state.lb_ip[svc.index()] else {
             let f = Flow {
@@ -435,17 +433,15 @@ impl BgpWalk<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn pod_to_pod<R: Recorder>(
         &self,
         a: PodId,
-        sport: u16,
         b: PodId,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
         let pkt = Flow {
             proto,
@@ -526,17 +522,15 @@ impl BgpWalk<'_> {
     }
 
     /// Outside host → a pod IP: the pod prefixes are routed natively through the fabric.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn ingress_direct<R: Recorder>(
         &self,
         client: Ipv4Addr,
-        sport: u16,
         pod: PodId,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let pkt = Flow {
             proto,
             src: Endpoint::new(client, sport),
@@ -583,18 +577,16 @@ impl BgpWalk<'_> {
 
     /// Pod → service: the node's service proxy picks a backend and DNATs, then pod to pod; the
     /// reply is un-DNATed on the client's node.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn pod_to_service<R: Recorder>(
         &self,
         a: PodId,
-        sport: u16,
         (svc, vip): (ServiceId, Option<Ipv4Addr>),
-        port: u16,
-        proto: Proto,
+        l4: L4,
         tables: &mut NodeTables,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
         let na = self.cluster.pod(a).node;
         let Some(vip) = vip.or(s.cluster_ip) else {

@@ -7,7 +7,7 @@
 use crate::bgp::NextHop;
 use crate::cluster::{Cluster, ServiceId};
 use crate::cluster::{NodeId, PodId};
-use crate::dataplane::request::{FlowRequest, Source, Target};
+use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::bgp::BgpState;
 use crate::design::bgp::config::{BgpCni, IPVS_MH_TABLE_SIZE, MAGLEV_TABLE_SIZE, NodeLb};
@@ -459,7 +459,7 @@ impl<'a> BgpWalk<'a> {
         let mut lat = Nanos::ZERO;
         let mut o = match (src, dst) {
             (Source::Ip(c), Target::Service { svc, port }) => {
-                self.ingress_lb(c, req.sport, svc, port, req.proto, tables, rec, &mut lat)
+                self.ingress_lb(c, svc, req.l4(port), tables, rec, &mut lat)
             }
             (Source::Pod(p), Target::Ip { ip, port }) => self.egress(
                 p,
@@ -471,26 +471,17 @@ impl<'a> BgpWalk<'a> {
                 &mut lat,
             ),
             (Source::Pod(a), Target::Pod { pod, port }) => {
-                self.pod_to_pod(a, req.sport, pod, port, req.proto, rec, &mut lat)
+                self.pod_to_pod(a, pod, req.l4(port), rec, &mut lat)
             }
             (Source::Ip(c), Target::Pod { pod, port }) => {
-                self.ingress_direct(c, req.sport, pod, port, req.proto, rec, &mut lat)
+                self.ingress_direct(c, pod, req.l4(port), rec, &mut lat)
             }
             (Source::Pod(p), Target::Service { svc, port }) => {
                 let vip = match req.dst {
                     Target::Ip { ip, .. } => Some(ip),
                     _ => None,
                 };
-                self.pod_to_service(
-                    p,
-                    req.sport,
-                    (svc, vip),
-                    port,
-                    req.proto,
-                    tables,
-                    rec,
-                    &mut lat,
-                )
+                self.pod_to_service(p, (svc, vip), req.l4(port), tables, rec, &mut lat)
             }
             (Source::Ip(c), Target::Ip { ip, port }) => {
                 let f = Flow {
