@@ -4,6 +4,7 @@
 
 use super::{AciWalk, Ctx};
 use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::dataplane::request::L4;
 use crate::dataplane::*;
 
 /// What removes a failed node's pods from service.
@@ -354,18 +355,16 @@ impl AciWalk<'_> {
     }
 
     /// Pod → pod (possibly after OVS service DNAT, given as `dnat` = (service endpoint as sent)).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn east_west<R: Recorder>(
         &self,
         a: PodId,
-        sport: u16,
         b: PodId,
-        port: u16,
         dnat: Option<Endpoint>,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
         let sent = Flow {
             proto,
@@ -477,19 +476,17 @@ impl AciWalk<'_> {
 
     /// Pod → service: OVS load-balances over the service's ready endpoints (symmetric hash), then
     /// the pod-to-pod walk; the reply is un-DNATed on the client's node.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn to_service<R: Recorder>(
         &self,
         a: PodId,
-        sport: u16,
         (svc, vip): (ServiceId, Option<std::net::Ipv4Addr>),
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         if let Some(lb) = vip {
-            return self.pod_to_lb(a, sport, svc, lb, port, proto, rec, cx);
+            return self.pod_to_lb(a, svc, lb, L4 { sport, port, proto }, rec, cx);
         }
         let s = self.cluster.service(svc);
         let na = self.cluster.pod(a).node;
@@ -554,6 +551,17 @@ impl AciWalk<'_> {
         rec.hop(Device::Node(na), Action::Dnat, &dnat, || {
             format!("OVS service load balancing over {n_ready} ready endpoints (symmetric hash) chose {}; conntrack DNAT {svc_ep} → {}", self.cluster.pod_ref(b), dnat.dst)
         });
-        self.east_west(a, sport, b, sp.target_port, Some(svc_ep), proto, rec, cx)
+        self.east_west(
+            a,
+            b,
+            Some(svc_ep),
+            L4 {
+                sport,
+                port: sp.target_port,
+                proto,
+            },
+            rec,
+            cx,
+        )
     }
 }

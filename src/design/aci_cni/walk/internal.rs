@@ -11,6 +11,7 @@
 
 use super::{AciWalk, Ctx};
 use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
@@ -142,18 +143,16 @@ impl AciWalk<'_> {
     /// Pod → a LoadBalancer IP: up to the fabric; the service's contract (consumed by the default
     /// EPG only with add_external_contract_to_default_epg) and its PBR redirect to a node, whose
     /// OVS DNATs to a local ready pod; the reply comes back through the fabric.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn pod_to_lb<R: Recorder>(
         &self,
         a: PodId,
-        sport: u16,
         svc: ServiceId,
         lb: std::net::Ipv4Addr,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let na = self.cluster.pod(a).node;
         let pkt = Flow {
             proto,

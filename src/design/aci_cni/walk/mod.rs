@@ -7,15 +7,15 @@ mod internal;
 
 use crate::cluster::{Cluster, ServiceId};
 use crate::cluster::{NodeId, PodId};
-use crate::dataplane::request::{FlowRequest, Source, Target};
+use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::aci_cni::AciState;
 use crate::fabric::Fabric;
 use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
 use crate::net::Endpoint;
+use crate::net::Flow;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
-use crate::net::{Flow, Proto};
 use crate::policy::{EpgId, Verdict as PolicyVerdict};
 use crate::time::Nanos;
 use std::net::Ipv4Addr;
@@ -249,16 +249,16 @@ impl<'a> AciWalk<'a> {
         };
         let mut o = match (src, dst) {
             (Source::Ip(c), Target::Service { svc, port }) => {
-                self.ingress_lb(c, sport, svc, port, proto, rec, &mut cx)
+                self.ingress_lb(c, svc, L4 { sport, port, proto }, rec, &mut cx)
             }
             (Source::Pod(p), Target::Service { svc, port }) => {
-                self.to_service(p, sport, (svc, vip), port, proto, rec, &mut cx)
+                self.to_service(p, (svc, vip), L4 { sport, port, proto }, rec, &mut cx)
             }
             (Source::Ip(c), Target::Pod { pod, port }) => {
-                self.ingress_direct(c, sport, pod, port, proto, rec, &mut cx)
+                self.ingress_direct(c, pod, L4 { sport, port, proto }, rec, &mut cx)
             }
             (Source::Pod(p), Target::Pod { pod, port }) => {
-                self.east_west(p, sport, pod, port, None, proto, rec, &mut cx)
+                self.east_west(p, pod, None, L4 { sport, port, proto }, rec, &mut cx)
             }
             (Source::Pod(p), Target::Ip { ip, port }) if self.is_internal(ip) => {
                 self.to_internal(p, sport, Endpoint::new(ip, port), proto, rec, &mut cx)
@@ -283,17 +283,15 @@ impl<'a> AciWalk<'a> {
     }
 
     /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).
-    #[allow(clippy::too_many_arguments)]
     fn ingress_lb<R: Recorder>(
         &self,
         client: Ipv4Addr,
-        sport: u16,
         svc: ServiceId,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
         let svc_name = SvcName(self.cluster.namespace_name(s.namespace), &s.name);
         let Some(lb) = self.state.lb_ip[svc.index()] else {
@@ -460,17 +458,15 @@ impl<'a> AciWalk<'a> {
     }
 
     /// Outside host → a pod IP directly (the pod subnet is routed; contracts still apply).
-    #[allow(clippy::too_many_arguments)]
     fn ingress_direct<R: Recorder>(
         &self,
         client: Ipv4Addr,
-        sport: u16,
         pod: PodId,
-        port: u16,
-        proto: Proto,
+        l4: L4,
         rec: &mut R,
         cx: &mut Ctx,
     ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
         let pkt = Flow {
             proto,
             src: Endpoint::new(client, sport),
