@@ -31,6 +31,13 @@ fn validate(p: &std::path::Path) -> (i32, String) {
     (code, out + &err)
 }
 
+/// validate refuses the scenario, saying `says`.
+fn assert_refused(p: &std::path::Path, says: &str) {
+    let (code, text) = validate(p);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(says), "{text}");
+}
+
 /// 1 ns with arrivals every 0.1 ns looped forever at time 0: the clock ticks in nanoseconds.
 #[test]
 fn arrivals_faster_than_the_clock_are_refused() {
@@ -41,12 +48,7 @@ fn arrivals_faster_than_the_clock_are_refused() {
             ("poisson: 400/s", "constant: 1e10/s"),
         ],
     );
-    let (code, text) = validate(&p);
-    assert_eq!(code, 2);
-    assert!(
-        text.contains("is more than 1e9/s, one arrival per nanosecond"),
-        "{text}"
-    );
+    assert_refused(&p, "is more than 1e9/s, one arrival per nanosecond");
 }
 
 /// 1,000,000/s for 360 s: 360 million connections per design run, over the default limit — the
@@ -128,11 +130,9 @@ fn time_series_are_capped_in_points_and_say_so() {
 #[test]
 fn replicas_beyond_the_clusters_room_are_refused_before_allocating() {
     let p = variant("replicas", &[("replicas: 8,", "replicas: 2000000000,")]);
-    let (code, text) = validate(&p);
-    assert_eq!(code, 2);
-    assert!(
-        text.contains("2000000000 replicas cannot be placed: only 874 of them fit"),
-        "{text}"
+    assert_refused(
+        &p,
+        "2000000000 replicas cannot be placed: only 874 of them fit",
     );
 }
 
