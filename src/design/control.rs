@@ -1,6 +1,11 @@
 //! The control-plane changes a design makes after a failure or a recovery (BGP withdrawals,
 //! IP SLA graph changes, endpoint readiness, the controller's deferred updates): the vocabulary
-//! between the engine's timers (`sim::failure`) and each design's reactions (`compiled`).
+//! between the engine's timers (`sim::failure`) and each design's reactions (`compiled`), and
+//! which of them each design schedules after a node or a BGP session fails or comes back.
+
+use super::DesignSpec;
+use crate::scenario::Scenario;
+use crate::time::Nanos;
 
 /// A control-plane change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,5 +102,54 @@ impl Control {
             }
             Control::ControllerResync => "aci-controller-back-service-graphs-resynced",
         }
+    }
+}
+
+/// The reactions of a design to a node failing (`up` false) or recovering, with their delays.
+pub fn node_reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
+    let grace = s.node_monitor_grace_period;
+    let mut v = Vec::new();
+    if let Some(cfg) = &design.bgp {
+        if up {
+            // The node's speaker starts and connects to the listening fabric (its connect delay).
+            v.push((cfg.reconnect.after_start, Control::Restore));
+            v.push((s.node_status_update_frequency, Control::EndpointsReady));
+        } else {
+            // BFD (both ends) or the negotiated hold time notices the dead node.
+            v.push((cfg.failure_detection(), Control::Withdraw));
+            v.push((grace, Control::EndpointsNotReady));
+        }
+    }
+    if let Some(cfg) = &design.aci {
+        let interval = Nanos::from_secs(u64::from(cfg.service_monitor_interval));
+        if up {
+            if cfg.service_monitor_interval > 0 {
+                v.push((interval, Control::SnatGraphAdd));
+            }
+            v.push((s.node_status_update_frequency, Control::EndpointsReady));
+        } else {
+            // APIC's IP SLA detect multiplier, 3 by default (FACTS §1, inferred).
+            let detect = Nanos(u64::from(cfg.ip_sla_detect_multiplier) * interval.0);
+            if cfg.service_monitor_interval > 0 {
+                v.push((detect, Control::SnatGraphRemove));
+                if cfg.pbr_tracking_non_snat {
+                    v.push((detect, Control::LbGraphRemove));
+                }
+            }
+            v.push((grace, Control::EndpointsNotReady));
+        }
+    }
+    v
+}
+
+/// The reaction of a design to one BGP session (node, leaf) failing or coming back: the hold
+/// timer, then its routes go; nothing for ACI-CNI (no BGP to the nodes).
+pub fn session_reactions(design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
+    match (&design.bgp, up) {
+        // The path is back: the speaker's next connect retry brings the session up.
+        (Some(cfg), true) => vec![(cfg.reconnect.after_repair, Control::SessionUp)],
+        // The session alone fails, the path does not: BFD stays up, the hold timer decides.
+        (Some(cfg), false) => vec![(cfg.negotiated_hold_time(), Control::SessionDown)],
+        (None, _) => Vec::new(),
     }
 }

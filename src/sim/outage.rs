@@ -12,7 +12,7 @@
 //! | `controller:aci-containers-controller` | nothing: the programmed fabric keeps forwarding | ACI-CNI's redirect-policy updates wait for its return (IP SLA, run by the fabric, still acts) |
 
 use super::engine::Run;
-use super::failure::{self, Control, Pending, Record};
+use super::failure::{Control, Pending, Record};
 use super::queue::{Event, EventQueue};
 use crate::cluster::NodeId;
 use crate::design::DesignSpec;
@@ -163,7 +163,7 @@ impl<'a> Outages<'a> {
                     f.inert = Some("ACI-CNI has no BGP sessions with the nodes");
                 }
                 *self.session_epoch.entry((node, leaf)).or_insert(0) += 1;
-                for (delay, action) in failure::session_reactions(self.design, up) {
+                for (delay, action) in crate::design::control::session_reactions(self.design, up) {
                     let p = Pending {
                         node,
                         leaf: Some(leaf),
@@ -359,7 +359,7 @@ impl<'a> Outages<'a> {
             ));
             self.mark_device(false, crate::dataplane::Device::Node(node));
         }
-        for (delay, action) in failure::reactions(self.s, self.design, up) {
+        for (delay, action) in crate::design::control::node_reactions(self.s, self.design, up) {
             let p = Pending {
                 node,
                 leaf: None,
