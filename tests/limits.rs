@@ -202,12 +202,17 @@ fn reports_are_whole_or_absent() {
     let dir = p.parent().unwrap();
     let out = dir.join("out");
     let bin = env!("CARGO_BIN_EXE_fabsim");
-    let (code, _, err) = fabsim(&[
-        "simulate",
-        p.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let simulate = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        fabsim(&args)
+    };
+    let (code, _, err) = simulate(&[]);
     assert_eq!(code, 0, "{err}");
     let snapshot = |d: &std::path::Path| -> Vec<(String, Vec<u8>)> {
         let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
@@ -251,24 +256,12 @@ fn reports_are_whole_or_absent() {
     std::fs::write(&target, "keep me").unwrap();
     std::fs::remove_file(out.join("report.md")).unwrap();
     std::os::unix::fs::symlink(&target, out.join("report.md")).unwrap();
-    let (code, _, err) = fabsim(&[
-        "simulate",
-        p.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = simulate(&[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
     assert!(!out.join("report.md").is_symlink());
     // A --json path that cannot be written fails at once.
-    let (code, stdout, err) = fabsim(&[
-        "simulate",
-        p.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        "/nonexistent-dir/x.json",
-    ]);
+    let (code, stdout, err) = simulate(&["--json", "/nonexistent-dir/x.json"]);
     assert_eq!(code, 2, "{err}");
     assert!(stdout.is_empty(), "refused before the run: {stdout}");
     let _ = std::fs::remove_dir_all(dir);

@@ -244,7 +244,7 @@ fn the_summary_agrees_with_size_snat_and_everything_fits_120_columns() {
     let path = root().join("scenarios/brkdcn-2663.yaml");
     let s = load("scenarios/brkdcn-2663.yaml");
     let r = sim::run_all(&s, &[], sim::engine::DEFAULT_SAMPLE_INTERVAL).unwrap();
-    let lines = fabsim::report::verdict::lines(&s, &r);
+    let lines = fabsim::report::verdict::lines(&s, &r, true);
     let (code, out, _) = fabsim(&[
         "size",
         "snat",

@@ -31,12 +31,8 @@ pub fn table(s: &crate::scenario::Scenario, r: &Results) -> String {
         "scenario {} (seed {}), {} s simulated",
         r.scenario, r.seed, r.duration_s
     );
-    for line in verdict::lines(s, r) {
-        out.push_str(&wrap(
-            &format!("- {}", verdict::plain(&line)),
-            COLUMNS,
-            "  ",
-        ));
+    for line in verdict::lines(s, r, false) {
+        out.push_str(&wrap(&format!("- {line}"), COLUMNS, "  "));
     }
     out.push_str(&wrap(&simulation::counting(r), COLUMNS, ""));
     for (title, headers, rows) in simulation::metric_tables(r) {

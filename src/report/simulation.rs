@@ -481,7 +481,7 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
         r.designs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
     ));
     doc.h(2, "Summary");
-    doc.list(super::verdict::lines(s, r));
+    doc.list(super::verdict::lines(s, r, true));
     doc.h(2, "Counting");
     doc.p(counting(r));
     for (title, h, rows) in metric_tables(r) {

@@ -15,10 +15,6 @@ fn n(x: u64) -> String {
     group_digits(&x.to_string())
 }
 
-fn link(text: &str, heading: &str) -> String {
-    format!("[{text}](#{})", slug(heading))
-}
-
 /// "refused 23,293 of 158,595 (14.7%): 20,735 snat-port-exhausted, 2,558 blackholed".
 fn refusals(d: &DesignResult) -> String {
     let c = &d.connections;
@@ -155,13 +151,22 @@ fn sizing(s: &Scenario, d: &DesignResult) -> String {
     }
 }
 
-/// One line per design, Markdown links to the tables below.
-pub fn lines(s: &Scenario, r: &Results) -> Vec<String> {
+/// One line per design, each figure followed by a Markdown link to the table below that holds
+/// it (`links`), or without links for a terminal.
+pub fn lines(s: &Scenario, r: &Results, links: bool) -> Vec<String> {
+    // " ([failures](#failures))", or nothing.
+    let link = |text: &str, heading: &str| {
+        if links {
+            format!(" ([{text}](#{}))", slug(heading))
+        } else {
+            String::new()
+        }
+    };
     r.designs
         .iter()
         .map(|d| {
             let mut line = format!(
-                "{}: {} ({}); worst failover: {} ({}); NAT: {} ({}); {}.",
+                "{}: {}{}; worst failover: {}{}; NAT: {}{}; {}.",
                 d.name,
                 refusals(d),
                 link("by reason", "Refused connections by reason"),
@@ -172,36 +177,11 @@ pub fn lines(s: &Scenario, r: &Results) -> Vec<String> {
                 sizing(s, d)
             );
             if !d.steady_state.steady {
-                line.push_str(" Not in steady state before the first event (");
+                line.push_str(" Not in steady state before the first event");
                 line.push_str(&link("counting", "Counting"));
-                line.push_str(").");
+                line.push('.');
             }
             line
         })
         .collect()
-}
-
-/// The same lines for a terminal: links dropped.
-pub fn plain(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(i) = rest.find('[') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match (after.find("]("), after.find(')')) {
-            (Some(j), Some(k)) if j < k => {
-                out.push_str(&after[..j]);
-                rest = &after[k + 1..];
-            }
-            _ => {
-                out.push('[');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.replace(" (by reason)", "")
-        .replace(" (failures)", "")
-        .replace(" (load and NAT)", "")
-        .replace(" (counting)", "")
 }

@@ -20,6 +20,31 @@ pub enum RawLifetime {
     Pareto { scale: Nanos, shape: f64 },
 }
 
+impl RawArrivals {
+    /// Connections per second on average (an on/off source: its rate × the on share).
+    pub fn mean_rate(&self) -> f64 {
+        match self {
+            RawArrivals::Poisson(r) | RawArrivals::Constant(r) => *r,
+            RawArrivals::OnOff { rate, on, off } => {
+                rate * on.as_secs_f64() / (on.as_secs_f64() + off.as_secs_f64()).max(1e-12)
+            }
+        }
+    }
+}
+
+impl RawLifetime {
+    /// E[T], seconds; `None` when infinite (a Pareto shape ≤ 1).
+    pub fn mean_s(&self) -> Option<f64> {
+        match self {
+            RawLifetime::Exponential(m) | RawLifetime::Constant(m) => Some(m.as_secs_f64()),
+            RawLifetime::Lognormal { mean, .. } => Some(mean.as_secs_f64()),
+            RawLifetime::Pareto { scale, shape } => {
+                (*shape > 1.0).then(|| shape * scale.as_secs_f64() / (shape - 1.0))
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RawTraffic {
     pub name: At<String>,

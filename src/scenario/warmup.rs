@@ -67,18 +67,6 @@ fn phi(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// E[T] of a lifetime, seconds; `None` when infinite.
-fn mean(t: &RawLifetime) -> Option<f64> {
-    match t {
-        RawLifetime::Exponential(m) => Some(m.as_secs_f64()),
-        RawLifetime::Constant(c) => Some(c.as_secs_f64()),
-        RawLifetime::Lognormal { mean, .. } => Some(mean.as_secs_f64()),
-        RawLifetime::Pareto { scale, shape } => {
-            (*shape > 1.0).then(|| shape * scale.as_secs_f64() / (shape - 1.0))
-        }
-    }
-}
-
 /// E[(T − s)⁺], seconds, for s ≥ 0: the lifetime still to run, counted over connections that
 /// arrived s ago — the shortfall of an M/G/∞ system s after it started empty, per unit rate.
 fn excess(t: &RawLifetime, s: f64) -> Option<f64> {
@@ -117,7 +105,7 @@ fn excess(t: &RawLifetime, s: f64) -> Option<f64> {
 /// The time, seconds, after which connections of lifetime `t` that hold their state `hold`
 /// seconds longer are within `STEADY_SHORTFALL` of their steady-state number; `None` if never.
 pub fn time_to_steady(t: &RawLifetime, hold: f64) -> Option<f64> {
-    let total = mean(t)? + hold;
+    let total = t.mean_s()? + hold;
     if total <= 0.0 {
         return Some(0.0);
     }
@@ -176,7 +164,7 @@ pub fn plan(
     let nat_hold = traffic
         .iter()
         .filter(|t| t.hold > Nanos::ZERO)
-        .filter_map(|t| mean(t.lifetime).map(|m| t.hold.as_secs_f64() + m))
+        .filter_map(|t| t.lifetime.mean_s().map(|m| t.hold.as_secs_f64() + m))
         .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
         .map(|s| Nanos((s * 1e9) as u64));
     let mut steady: Option<f64> = Some(0.0);

@@ -5,7 +5,6 @@
 //! allocation failure, a hang or a gigabyte report.
 
 use crate::scenario::Scenario;
-use crate::scenario::raw::{RawArrivals, RawLifetime};
 use crate::scenario::warmup::is_masqueraded;
 use crate::time::Nanos;
 
@@ -41,31 +40,6 @@ pub struct Estimate {
     pub live: f64,
 }
 
-fn mean_rate(a: &RawArrivals) -> f64 {
-    match a {
-        RawArrivals::Poisson(r) | RawArrivals::Constant(r) => *r,
-        RawArrivals::OnOff { rate, on, off } => {
-            let (on, off) = (on.as_secs_f64(), off.as_secs_f64());
-            if on + off > 0.0 {
-                rate * on / (on + off)
-            } else {
-                *rate
-            }
-        }
-    }
-}
-
-fn mean_lifetime(l: &RawLifetime) -> f64 {
-    match l {
-        RawLifetime::Exponential(m) | RawLifetime::Constant(m) => m.as_secs_f64(),
-        RawLifetime::Lognormal { mean, .. } => mean.as_secs_f64(),
-        RawLifetime::Pareto { scale, shape } if *shape > 1.0 => {
-            scale.as_secs_f64() * shape / (shape - 1.0)
-        }
-        RawLifetime::Pareto { .. } => f64::INFINITY,
-    }
-}
-
 /// The sample interval a run of `duration` uses when `asked` is asked: at most [`MAX_POINTS`]
 /// samples, rounded up to a whole second beyond one second.
 pub fn sample_interval(duration: Nanos, asked: Nanos) -> Nanos {
@@ -88,7 +62,7 @@ pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool) -> Estimate {
     let mut events = 0.0;
     let mut live = 0.0;
     for t in &s.traffic {
-        let rate = mean_rate(&t.arrivals);
+        let rate = t.arrivals.mean_rate();
         let n = rate * secs;
         let nat = t.pairs.iter().any(|(f, to)| is_masqueraded(f, to));
         let hold = if nat {
@@ -99,7 +73,7 @@ pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool) -> Estimate {
         connections += n;
         // Arrival and close; a NAT release after TIME_WAIT.
         events += n * if nat { 3.0 } else { 2.0 };
-        live += rate * (mean_lifetime(&t.lifetime) + hold).min(secs.max(0.0));
+        live += rate * (t.lifetime.mean_s().unwrap_or(f64::INFINITY) + hold).min(secs.max(0.0));
     }
     let interval = sample_interval(duration, asked);
     let points = duration.0.checked_div(interval.0).unwrap_or(0);

@@ -5,32 +5,8 @@
 use super::snat::SnatInput;
 use crate::nat::snat::PortRange;
 use crate::scenario::Scenario;
-use crate::scenario::raw::{RawArrivals, RawLifetime};
 use crate::scenario::reference::Ref;
 use std::collections::BTreeMap;
-
-/// The mean of a lifetime distribution, in seconds.
-fn mean_s(l: &RawLifetime) -> Result<f64, String> {
-    Ok(match l {
-        RawLifetime::Exponential(m) | RawLifetime::Constant(m) => m.as_secs_f64(),
-        RawLifetime::Lognormal { mean, .. } => mean.as_secs_f64(),
-        RawLifetime::Pareto { scale, shape } if *shape > 1.0 => {
-            scale.as_secs_f64() * shape / (shape - 1.0)
-        }
-        RawLifetime::Pareto { .. } => {
-            return Err("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime".into());
-        }
-    })
-}
-
-fn rate_of(a: &RawArrivals) -> f64 {
-    match a {
-        RawArrivals::Poisson(r) | RawArrivals::Constant(r) => *r,
-        RawArrivals::OnOff { rate, on, off } => {
-            rate * on.as_secs_f64() / (on.as_secs_f64() + off.as_secs_f64()).max(1e-12)
-        }
-    }
-}
 
 /// What a scenario says: the busiest node's egress rate, its destinations and the mean lifetime.
 pub struct FromScenario {
@@ -83,7 +59,11 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
             continue;
         }
         // A counted entry's rate is shared by its pairs.
-        let (r, m) = (rate_of(&t.arrivals) / pairs, mean_s(&t.lifetime)?);
+        let r = t.arrivals.mean_rate() / pairs;
+        let m = t
+            .lifetime
+            .mean_s()
+            .ok_or("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime")?;
         for p in &pods {
             let e = per_node[cl.pods[*p].node.index()]
                 .entry(dest.clone())
