@@ -87,7 +87,8 @@ fn headroom(d: &DesignResult) -> String {
         None => "no NAT".into(),
         Some(avail) => {
             let left = avail.saturating_sub(peak);
-            let what = if d.cni == "aci-cni" {
+            // An ACI-CNI node holds a chunk of SNAT IPs; the BGP designs masquerade.
+            let what = if d.nat.snat_ips_in_use.is_some() {
                 "SNAT chunk"
             } else {
                 "masquerade range per destination"
@@ -115,11 +116,13 @@ fn sizing(s: &Scenario, d: &DesignResult) -> String {
         return "size snat: no answer for this load".into();
     };
     if !aci {
-        let m = if d.cni == "cilium" {
-            &r.masquerade[1]
-        } else {
-            &r.masquerade[0]
-        };
+        // The range this design's masquerade searches (Linux's, or Cilium's BPF allocator's),
+        // as the run reported it; Linux's when the design does not masquerade.
+        let m = r
+            .masquerade
+            .iter()
+            .find(|m| Some(m.ports_per_destination) == d.nat.ports_per_node_available)
+            .unwrap_or(&r.masquerade[0]);
         return format!(
             "size snat: masquerade to the node IP offers {} ports per destination, refusing {}",
             n(m.ports_per_destination),
