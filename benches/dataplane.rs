@@ -80,7 +80,7 @@ fn walks(c: &mut Criterion) {
         "/scenarios/brkdcn-2663.yaml"
     )));
     let s = loaded.scenario.expect("the shipped scenario loads");
-    let cfg = s.designs[0].aci.as_ref().unwrap();
+    let cfg = s.designs[0].aci().unwrap();
     c.bench_function("aci_compile_brkdcn_2663", |b| {
         b.iter(|| black_box(AciState::compile(&s.cluster, cfg)))
     });
@@ -163,7 +163,7 @@ fn envelope(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("load_and_validate", |b| b.iter(|| black_box(load())));
     let s = load();
-    let cfg = s.designs[0].aci.as_ref().unwrap();
+    let cfg = s.designs[0].aci().unwrap();
     g.bench_function("aci_compile", |b| {
         b.iter(|| black_box(AciState::compile(&s.cluster, cfg)))
     });

@@ -9,7 +9,7 @@ use fabsim::scenario::{acc_provision, diag::Diagnostics};
 #[test]
 fn every_key_of_our_full_input_is_read_and_the_rest_ignored() {
     let s = load("tests/data/acc-provision-full.yaml");
-    let c = s.designs[0].aci.as_ref().unwrap();
+    let c = s.designs[0].aci().unwrap();
     assert_eq!(c.system_id, "lab1");
     assert_eq!(c.vrf, "lab-vrf");
     assert_eq!(c.l3out, "lab-l3out");
@@ -41,7 +41,7 @@ fn every_key_of_our_full_input_is_read_and_the_rest_ignored() {
     // The node subnet of the cluster comes from acc-provision: nodes from 10.40.0.2.
     assert_eq!(s.cluster.nodes[0].ip.to_string(), "10.40.0.2");
     // The inline override wins over the file.
-    assert!(s.designs[1].aci.as_ref().unwrap().resilient_hashing);
+    assert!(s.designs[1].aci().unwrap().resilient_hashing);
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn the_real_calico_flavour_loads_with_its_resources() {
     // The fixture's topology: rack 1 = leaves 101, 102 with k8s-node1, 2; rack 2 = leaf 103 with 3, 4.
     let scenario = "name: fx\nfabric:\n  spines: [201]\n  racks:\n    - { id: 1, leaves: [101, 102], border: true, nodes: [k8s-node1, k8s-node2] }\n    - { id: 2, leaves: [103], nodes: [k8s-node3, k8s-node4] }\ncluster: {}\ndesigns:\n  - { name: calico, cni: calico, acc_provision: { file: flavor_calico-3.26.3.inp.yaml }, resources: { file: flavor_calico-3.26.3.calico-resources.yaml } }\n  - { name: calico-export, cni: calico, acc_provision: { file: flavor_with_cluster_svc_export_calico-3.26.3.inp.yaml } }\n";
     let s = load_text_in(&dir, scenario);
-    let c = s.designs[0].bgp.as_ref().unwrap();
+    let c = s.designs[0].bgp().unwrap();
     assert_eq!(
         (c.cluster_asn, c.fabric_asn, c.max_prefix.limit),
         (64512, 2, 500)
@@ -158,10 +158,7 @@ designs:
         "{w:?}"
     );
     let s = loaded.scenario.unwrap();
-    assert_eq!(
-        s.designs[0].aci.as_ref().unwrap().port_range.ports_per_node,
-        3000
-    );
+    assert_eq!(s.designs[0].aci().unwrap().port_range.ports_per_node, 3000);
 }
 
 /// Every key of an acc-provision file fabsim does not model is named with its line: modes it

@@ -24,7 +24,7 @@ fabric:
 const NET: &str = "    net_config: { node_subnet: 10.32.0.1/16, pod_subnet: 10.33.0.1/16, extern_dynamic: 10.34.0.1/24, extern_static: 10.35.0.1/24, node_svc_subnet: 10.36.0.1/24 }\n";
 
 fn state(s: &Scenario) -> AciState {
-    AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap())
+    AciState::compile(&s.cluster, s.designs[0].aci().unwrap())
 }
 
 fn trace_of(s: &Scenario, from: &str, to: &str) -> fabsim::dataplane::trace::JsonTrace {
@@ -188,7 +188,7 @@ designs:
         + "    snat_policies: [{ name: p, snat_ip: [10.20.30.8/30, 10.20.30.1, 10.20.40.0/31] }]
 ";
     let s = load_text(&y);
-    let p = &s.designs[0].aci.as_ref().unwrap().snat_policies[0];
+    let p = &s.designs[0].aci().unwrap().snat_policies[0];
     // /30 → .9 and .10 (network .8 and broadcast .11 dropped); /31 → nothing; sorted.
     assert_eq!(
         p.snat_ips.clone().unwrap(),

@@ -41,7 +41,7 @@ designs:
       - { name: pod, snat_ip: [10.20.0.4], selector: { labels: { app: d1 } } }
 ";
     let s = load_text(&y);
-    let cfg = s.designs[0].aci.as_ref().unwrap();
+    let cfg = s.designs[0].aci().unwrap();
     let p = |n: &str| {
         s.cluster
             .pod_by_name(n.split('/').next().unwrap(), n.split('/').nth(1).unwrap())
@@ -137,7 +137,7 @@ fn only_the_snat_graph_is_capped_at_max_nodes_svc_graph() {
     // endpoint (no cap); updateServiceDeviceInstanceSnat breaks at itr == MaxSvcGraphNodes.
     // 40 nodes, one web replica each, the default cap 32.
     let s = lb_cluster(40, "{}");
-    let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
+    let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     let sizes: Vec<(&str, usize, usize)> = st
         .redirects
         .iter()
@@ -148,7 +148,7 @@ fn only_the_snat_graph_is_capped_at_max_nodes_svc_graph() {
         [("kube_svc_a_web", 40, 0), ("kube_snat_svcgraph", 32, 8)]
     );
     let s = lb_cluster(40, "{ max_nodes_svc_graph: 64 }");
-    let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
+    let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     assert!(
         st.redirects
             .iter()
@@ -162,10 +162,10 @@ fn only_the_snat_graph_is_capped_at_max_nodes_svc_graph() {
 #[test]
 fn resilient_hashing_is_on_by_default_and_off_by_setting() {
     let s = lb_cluster(4, "{}");
-    let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
+    let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     assert!(st.redirects.iter().all(|r| r.group.is_resilient()));
     let s = lb_cluster(4, "{ disable_resilient_hashing: true }");
-    let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
+    let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     assert!(st.redirects.iter().all(|r| !r.group.is_resilient()));
 }
 
@@ -181,7 +181,7 @@ designs:
     cni: aci-cni
 " + NET;
     let s = load_text(&y);
-    let st = AciState::compile(&s.cluster, s.designs[0].aci.as_ref().unwrap());
+    let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     // Replicas on n1, n2, n3; web-1 (on n2) is not ready: destinations n1 and n3.
     let names: Vec<&str> = st.redirects[0]
         .group

@@ -45,7 +45,7 @@ fn every_bad_file_gives_its_messages() {
 #[test]
 fn the_fallback_port_range_is_the_one_modelled() {
     let s = load("tests/bad/port-range-rejected.yaml");
-    let cfg = s.designs[0].aci.as_ref().unwrap();
+    let cfg = s.designs[0].aci().unwrap();
     assert_eq!(cfg.port_range, fabsim::nat::snat::PortRange::DEFAULT);
 }
 

@@ -127,7 +127,7 @@ fn masquerade_ports(
 ) -> Vec<u16> {
     let s = load(scenario);
     let d = s.design(design).unwrap();
-    let st = BgpState::compile(&s.fabric, &s.cluster, d.bgp.as_ref().unwrap());
+    let st = BgpState::compile(&s.fabric, &s.cluster, d.bgp().unwrap());
     let w = BgpWalk::new(&s.fabric, &s.cluster, &st);
     let pod = s.cluster.pod_by_name(pod.0, pod.1).unwrap();
     let mut tables = NodeTables::default();

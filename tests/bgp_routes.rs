@@ -204,7 +204,7 @@ fn cluster_policy_second_hop_snats_to_the_node_ip() {
 #[test]
 fn calico_built_from_the_acc_provision_flavour() {
     let s = load("scenarios/calico-flavour.yaml");
-    let cfg = s.design("calico").unwrap().bgp.as_ref().unwrap();
+    let cfg = s.design("calico").unwrap().bgp().unwrap();
     assert_eq!(
         (cfg.cluster_asn, cfg.fabric_asn, cfg.max_prefix.limit),
         (64512, 65010, 500)
@@ -291,7 +291,7 @@ fn max_prefix_actions_and_next_hop_propagate() {
 #[test]
 fn cilium_configured_by_its_crds() {
     let s = load("tests/data/cilium-crds.yaml");
-    let c = s.design("cilium").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("cilium").unwrap().bgp().unwrap();
     assert_eq!((c.cluster_asn, c.fabric_asn), (65100, 65200));
     assert_eq!(
         (c.node_hold_time.to_string(), c.node_keepalive.to_string()),
@@ -527,7 +527,7 @@ fn kube_router_global_peer_flags() {
     let s = load_text(&with(
         "--peer-router-ips=10.32.0.1, --peer-router-asns=65001",
     ));
-    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("kube-router").unwrap().bgp().unwrap();
     assert_eq!(c.node_peer_asn, Some(65001));
     let t = table(&s, "kube-router", "leaf:101");
     assert!(
@@ -537,7 +537,7 @@ fn kube_router_global_peer_flags() {
     );
     // "c2VjcmV0" is base64 for "secret" (the fabric side takes the same unless fabric_password).
     let s = load_text(&with("--peer-router-passwords=c2VjcmV0"));
-    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("kube-router").unwrap().bgp().unwrap();
     assert_eq!(c.node_password.as_deref(), Some("secret"));
     // Not base64: an error that does not echo the value.
     let (errs, _) = messages(&root(), &with("--peer-router-passwords=not*base64"));
@@ -574,7 +574,7 @@ designs:
     let st = fabsim::design::bgp::BgpState::compile(
         &s.fabric,
         &s.cluster,
-        s.design("cilium").unwrap().bgp.as_ref().unwrap(),
+        s.design("cilium").unwrap().bgp().unwrap(),
     );
     // `shown` (tenant blue) draws from the blue pool, `hidden` from the default one.
     assert_eq!(
@@ -605,7 +605,7 @@ fn a_cluster_in_the_fabrics_as_peers_over_ibgp() {
         "bgp: { cluster_asn: 65002, fabric_asn: 65002, hold_time: 3s, keepalive: 1s }",
     );
     let s = load_text_in(&root().join("scenarios"), &y);
-    let c = s.design("cilium").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("cilium").unwrap().bgp().unwrap();
     assert!(c.ibgp);
     let t = table(&s, "cilium", "leaf:101");
     let r = route(&t, "10.33.0.0/24");

@@ -64,7 +64,7 @@ proptest! {
         conns in prop::collection::vec((any::<u16>(), 0u8..3, any::<u16>(), any::<bool>()), 1..150),
     ) {
         let s = scenario(racks, per_rack, replicas, ppn, snat_ips);
-        let cfg = s.designs[0].aci.as_ref().unwrap();
+        let cfg = s.designs[0].aci().unwrap();
         let state = AciState::compile(&s.cluster, cfg);
         let walker = AciWalk::new(&s.fabric, &s.cluster, &state);
         let mut nat = NatTable::default();

@@ -72,7 +72,7 @@ fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
         "",
     );
     let s = load_text(&bare);
-    let c = s.design("calico").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("calico").unwrap().bgp().unwrap();
     // APIC bgpCtxPol: keepalive 60 s, hold 180 s, stale 300 s, graceful-restart helper;
     // bgpCtxAfPol maxEcmp 16; bgpPeerPfxPol 20,000, reject.
     assert_eq!(
@@ -104,20 +104,11 @@ fn apic_defaults_without_fabric_bgp_and_bfd_warned_where_it_cannot_run() {
         "{warnings:?}"
     );
     let s = loaded.scenario.unwrap();
-    assert!(
-        s.design("calico")
-            .unwrap()
-            .bgp
-            .as_ref()
-            .unwrap()
-            .bfd
-            .is_none()
-    );
+    assert!(s.design("calico").unwrap().bgp().unwrap().bfd.is_none());
     assert!(
         s.design("kube-router-bfd")
             .unwrap()
-            .bgp
-            .as_ref()
+            .bgp()
             .unwrap()
             .bfd
             .is_some()
@@ -244,13 +235,7 @@ fn out_of_range_settings_are_errors_and_bfd_never_slows_detection() {
     );
     // The hold timer runs under BFD too: detection is whichever fires first (3 s each here).
     let s = load_text(&text.replace("--bgp-holdtime=9s", "--bgp-holdtime=3s"));
-    let mut c = s
-        .design("kube-router-bfd")
-        .unwrap()
-        .bgp
-        .as_ref()
-        .unwrap()
-        .clone();
+    let mut c = s.design("kube-router-bfd").unwrap().bgp().unwrap().clone();
     assert_eq!(c.failure_detection(), Nanos::from_secs(3));
     c.bfd = Some((Nanos::from_secs(5), 3));
     assert_eq!(c.failure_detection(), c.negotiated_hold_time());
@@ -278,6 +263,6 @@ designs:
     node_annotations: { kube-router.io/peer.asns: '3' }
 ";
     let s = load_text(y);
-    let c = s.design("kube-router").unwrap().bgp.as_ref().unwrap();
+    let c = s.design("kube-router").unwrap().bgp().unwrap();
     assert_eq!((c.fabric_asn, c.node_peer_asn), (65010, Some(65010)));
 }

@@ -145,12 +145,7 @@ fn a_single_bgp_session_failure_withdraws_only_its_routes() {
         ..Expired::default()
     };
     expired.sessions.insert((n2, l101));
-    let st = BgpState::compile_with(
-        &s.fabric,
-        &s.cluster,
-        s.designs[0].bgp.as_ref().unwrap(),
-        &expired,
-    );
+    let st = BgpState::compile_with(&s.fabric, &s.cluster, s.designs[0].bgp().unwrap(), &expired);
     let block = st.node_pod_prefixes[n2.index()][0];
     let on = |leaf: fabsim::fabric::LeafId| {
         st.leaf_routes[leaf.index()]

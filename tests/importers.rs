@@ -323,7 +323,7 @@ fn cilium_bgp_runs_only_on_the_nodes_its_cluster_config_selects() {
     let st = fabsim::design::bgp::compile::BgpState::compile(
         &s.fabric,
         &s.cluster,
-        s.design("cilium").unwrap().bgp.as_ref().unwrap(),
+        s.design("cilium").unwrap().bgp().unwrap(),
     );
     let up: Vec<String> = st
         .sessions

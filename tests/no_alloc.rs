@@ -24,10 +24,7 @@ fn walks_allocate_nothing_in_steady_state() {
         dst: Target::Service { svc, port: 80 },
         proto: Proto::Tcp,
     };
-    let aci = AciState::compile(
-        &s.cluster,
-        s.design("aci-cni").unwrap().aci.as_ref().unwrap(),
-    );
+    let aci = AciState::compile(&s.cluster, s.design("aci-cni").unwrap().aci().unwrap());
     let w = AciWalk::new(&s.fabric, &s.cluster, &aci);
     let mut nat = NatTable::default();
     let info = allocation_counter::measure(|| {
@@ -41,7 +38,7 @@ fn walks_allocate_nothing_in_steady_state() {
         let st = BgpState::compile(
             &s.fabric,
             &s.cluster,
-            s.design(design).unwrap().bgp.as_ref().unwrap(),
+            s.design(design).unwrap().bgp().unwrap(),
         );
         let w = BgpWalk::new(&s.fabric, &s.cluster, &st);
         let mut tables = NodeTables::default();

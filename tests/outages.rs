@@ -269,30 +269,16 @@ fn a_failed_node_is_not_revived_by_links_or_leaves() {
 /// out: a node that recovers while its speaker is still down stays withdrawn.
 #[test]
 fn routes_return_only_when_every_cause_is_gone() {
-    use fabsim::design::bgp::walk::NodeTables;
-    use fabsim::design::bgp::{BgpState, compile::Expired};
     use fabsim::design::compiled::Plane;
     use fabsim::sim::failure::Control;
     let s = four_node_rack(KUBE_ROUTER_NO_GR, "5s", "  []", "10s");
-    let cfg = s.designs[0].bgp.as_ref().unwrap();
     let n2 = s.cluster.node_by_name("n2").unwrap();
-    let mut plane = Plane::Bgp {
-        cfg,
-        state: Box::new(BgpState::compile(&s.fabric, &s.cluster, cfg)),
-        tables: NodeTables::default(),
-        expired: Expired {
-            nodes: vec![false; 4],
-            ..Expired::default()
-        },
-        withdrawn: vec![[false; 2]; 4],
-    };
-    let withdrawn = |p: &Plane| match p {
-        Plane::Bgp { expired, .. } => expired.nodes[n2.index()],
-        Plane::Aci { .. } => unreachable!(),
+    let Plane::Bgp(mut plane) = s.designs[0].compile(&s) else {
+        unreachable!("kube-router is a BGP design")
     };
     let mut step = |c: Control| {
         plane.control(&s.fabric, &s.cluster, c, n2, None);
-        withdrawn(&plane)
+        plane.withdrawn(n2)
     };
     assert!(step(Control::SpeakerStopped));
     assert!(step(Control::Withdraw)); // the node dies too

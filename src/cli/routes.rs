@@ -4,10 +4,9 @@
 use super::{EXIT_BAD_INPUT, EXIT_OK, emit, load_valid};
 use crate::bgp::{NextHop, Route};
 use crate::cluster::Cluster;
-use crate::design::bgp::BgpState;
 use crate::fabric::Fabric;
 use crate::scenario::Scenario;
-use crate::scenario::reference::{self, Ref};
+use crate::scenario::reference;
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
@@ -69,115 +68,7 @@ pub fn routes(s: &Scenario, design: &str, device: &str) -> Result<JsonRoutes, St
     let r = reference::resolve(device, &s.fabric, &s.cluster).map_err(|m| {
         format!("--device {device}: {m}; routes shows a leaf (leaf:101) or a node (node:NAME)")
     })?;
-    let table: Vec<Route> = match (r, &d.aci, &d.bgp) {
-        (Ref::Leaf(l), _, Some(cfg)) => {
-            let st = BgpState::compile(&s.fabric, &s.cluster, cfg);
-            let mut table = st.leaf_routes[l.index()].clone();
-            // The paths other anchor leaves learned for the same prefix lose to this leaf's own.
-            for r in table
-                .iter_mut()
-                .filter(|r| r.next_hops.iter().any(|h| matches!(h, NextHop::Node(_))))
-            {
-                for (o, other) in st
-                    .leaf_routes
-                    .iter()
-                    .enumerate()
-                    .filter(|(o, _)| *o != l.index())
-                {
-                    let Ok(i) = other.binary_search_by_key(&r.prefix, |x| x.prefix) else {
-                        continue;
-                    };
-                    if other[i]
-                        .next_hops
-                        .iter()
-                        .any(|h| matches!(h, NextHop::Node(_)))
-                    {
-                        let via: Vec<NextHop> = if cfg.next_hop_propagate {
-                            other[i].next_hops.clone()
-                        } else {
-                            vec![NextHop::Leaf(crate::fabric::LeafId(o as u32))]
-                        };
-                        r.excluded.extend(via.into_iter().map(|h| {
-                            (
-                                h,
-                                if cfg.ibgp {
-                                    crate::bgp::Excluded::FabricReflected
-                                } else {
-                                    crate::bgp::Excluded::FabricLearned
-                                },
-                            )
-                        }));
-                    }
-                }
-            }
-            table
-        }
-        (Ref::Node(n), _, Some(cfg)) => {
-            let st = BgpState::compile(&s.fabric, &s.cluster, cfg);
-            let mut v: Vec<Route> = st.node_pod_prefixes[n.index()]
-                .iter()
-                .map(|p| Route {
-                    prefix: *p,
-                    next_hops: vec![NextHop::Connected],
-                    excluded: Vec::new(),
-                })
-                .collect();
-            v.push(Route {
-                prefix: s.cluster.node_subnet.net,
-                next_hops: vec![NextHop::Connected],
-                excluded: Vec::new(),
-            });
-            let leaves = s.fabric.racks[s.cluster.node(n).rack.index()]
-                .leaves
-                .iter()
-                .map(|l| NextHop::Leaf(*l))
-                .collect();
-            v.push(Route {
-                prefix: "0.0.0.0/0".parse().expect("valid"),
-                next_hops: leaves,
-                excluded: Vec::new(),
-            });
-            v
-        }
-        (Ref::Leaf(l), Some(cfg), _) => {
-            // ACI-CNI: the bridge-domain subnets are pervasive on every leaf; outside is the L3Out.
-            let mut v: Vec<Route> = cfg
-                .pod_subnets
-                .iter()
-                .chain(&cfg.node_subnets)
-                .chain(std::iter::once(&cfg.node_svc_subnet))
-                .map(|p| Route {
-                    prefix: p.net,
-                    next_hops: vec![NextHop::Connected],
-                    excluded: Vec::new(),
-                })
-                .collect();
-            let out = if s.fabric.leaf(l).border {
-                vec![NextHop::L3Out]
-            } else {
-                s.fabric
-                    .border_leaves()
-                    .iter()
-                    .map(|b| NextHop::Leaf(*b))
-                    .collect()
-            };
-            v.push(Route {
-                prefix: "0.0.0.0/0".parse().expect("valid"),
-                next_hops: out,
-                excluded: Vec::new(),
-            });
-            v.sort_by_key(|r| r.prefix);
-            v.dedup_by_key(|r| r.prefix);
-            v
-        }
-        (Ref::Node(_), Some(_), _) => {
-            return Err(
-                "under aci-cni a node's forwarding is OVS's, not a routing table: ask for a leaf"
-                    .into(),
-            );
-        }
-        _ => return Err("--device must be a leaf (leaf:ID) or a node (node:NAME)".into()),
-    };
+    let table = d.routes(s, &r)?;
     Ok(JsonRoutes {
         device: reference::Display(&r, &s.fabric, &s.cluster).to_string(),
         design: d.name.clone(),

@@ -45,7 +45,8 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
     let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)?;
     let mut rec = Record::default();
     // The engine's own compiled design: trace walks exactly what simulate walks.
-    let outcome = crate::design::compiled::Plane::compile(s, design)?
+    let outcome = design
+        .compile(s)
         .walk_recorded(&s.fabric, &s.cluster, &req, &mut rec);
     Ok((
         to_json(&design.name, &outcome, &rec, &s.fabric, &s.cluster),

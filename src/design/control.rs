@@ -1,10 +1,7 @@
 //! The control-plane changes a design makes after a failure or a recovery (BGP withdrawals,
 //! IP SLA graph changes, endpoint readiness, the controller's deferred updates): the vocabulary
-//! between the engine's timers (`sim::failure`) and each design's reactions (`compiled`), and
-//! which of them each design schedules after a node or a BGP session fails or comes back.
+//! between the engine's timers (`sim::failure`) and each design's reactions (its `plane.rs`).
 
-use super::DesignSpec;
-use crate::scenario::Scenario;
 use crate::time::Nanos;
 
 /// A control-plane change.
@@ -39,7 +36,27 @@ pub enum Control {
     ControllerResync,
 }
 
+/// What a reaction belongs to: a newer failure or recovery of the same thing supersedes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// One BGP session (node, leaf).
+    Session,
+    /// A node's BGP speaker.
+    Speaker,
+    /// The node itself.
+    Node,
+}
+
 impl Control {
+    /// What the reaction belongs to.
+    pub fn subject(self) -> Subject {
+        match self {
+            Control::SessionDown | Control::SessionUp => Subject::Session,
+            Control::SpeakerUp | Control::GracefulRestartExpired => Subject::Speaker,
+            _ => Subject::Node,
+        }
+    }
+
     /// A reaction to a failure (moot if the node is back by then), or to a recovery.
     pub fn after_failure(self) -> bool {
         matches!(
@@ -58,17 +75,6 @@ impl Control {
             self,
             Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd
         )
-    }
-
-    /// BGP designs: whether the node's routes are withdrawn (`Some(true)`) or restored.
-    pub fn node_routes_withdrawn(self) -> Option<bool> {
-        match self {
-            Control::Withdraw | Control::SpeakerStopped | Control::GracefulRestartExpired => {
-                Some(true)
-            }
-            Control::Restore | Control::SpeakerUp => Some(false),
-            _ => None,
-        }
     }
 
     pub fn readiness(self) -> Option<bool> {
@@ -105,51 +111,33 @@ impl Control {
     }
 }
 
-/// The reactions of a design to a node failing (`up` false) or recovering, with their delays.
-pub fn node_reactions(s: &Scenario, design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
-    let grace = s.node_monitor_grace_period;
-    let mut v = Vec::new();
-    if let Some(cfg) = &design.bgp {
-        if up {
-            // The node's speaker starts and connects to the listening fabric (its connect delay).
-            v.push((cfg.reconnect.after_start, Control::Restore));
-            v.push((s.node_status_update_frequency, Control::EndpointsReady));
-        } else {
-            // BFD (both ends) or the negotiated hold time notices the dead node.
-            v.push((cfg.failure_detection(), Control::Withdraw));
-            v.push((grace, Control::EndpointsNotReady));
-        }
-    }
-    if let Some(cfg) = &design.aci {
-        let interval = Nanos::from_secs(u64::from(cfg.service_monitor_interval));
-        if up {
-            if cfg.service_monitor_interval > 0 {
-                v.push((interval, Control::SnatGraphAdd));
-            }
-            v.push((s.node_status_update_frequency, Control::EndpointsReady));
-        } else {
-            // APIC's IP SLA detect multiplier, 3 by default (FACTS §1, inferred).
-            let detect = Nanos(u64::from(cfg.ip_sla_detect_multiplier) * interval.0);
-            if cfg.service_monitor_interval > 0 {
-                v.push((detect, Control::SnatGraphRemove));
-                if cfg.pbr_tracking_non_snat {
-                    v.push((detect, Control::LbGraphRemove));
-                }
-            }
-            v.push((grace, Control::EndpointsNotReady));
-        }
-    }
-    v
+/// What applying a control-plane change did to a design's forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Unchanged,
+    /// Forwarding may have changed: connections it moves lose their conntrack state.
+    Changed,
+    /// The change waits for a controller that is down (ACI-CNI's redirect-policy updates).
+    Deferred,
 }
 
-/// The reaction of a design to one BGP session (node, leaf) failing or coming back: the hold
-/// timer, then its routes go; nothing for ACI-CNI (no BGP to the nodes).
-pub fn session_reactions(design: &DesignSpec, up: bool) -> Vec<(Nanos, Control)> {
-    match (&design.bgp, up) {
-        // The path is back: the speaker's next connect retry brings the session up.
-        (Some(cfg), true) => vec![(cfg.reconnect.after_repair, Control::SessionUp)],
-        // The session alone fails, the path does not: BFD stays up, the hold timer decides.
-        (Some(cfg), false) => vec![(cfg.negotiated_hold_time(), Control::SessionDown)],
-        (None, _) => Vec::new(),
+impl Applied {
+    pub fn changed(changed: bool) -> Applied {
+        if changed {
+            Applied::Changed
+        } else {
+            Applied::Unchanged
+        }
     }
+}
+
+/// A step of a design's reaction to an event, as the engine carries it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Written in the failure's record; nothing changes yet.
+    Note(Control),
+    /// Applied at once.
+    Now(Control),
+    /// Applied after the delay, unless a newer event of the same thing supersedes it.
+    After(Nanos, Control),
 }

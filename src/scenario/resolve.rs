@@ -7,7 +7,7 @@ use super::raw::*;
 use super::reference::{self, Ref};
 use super::{Conntrack, DEFAULT_NODE_KERNEL, Event, EventKind, Scenario, Traffic};
 use crate::cluster::*;
-use crate::design::{Cni, DesignSpec};
+use crate::design::{Cni, DesignConfig, DesignSpec};
 use crate::fabric::*;
 use crate::time::Nanos;
 use std::collections::BTreeMap;
@@ -116,11 +116,25 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
             }
             _ => None,
         };
+        let config = match (aci, bgp) {
+            (Some(a), _) => DesignConfig::AciCni(Box::new(a)),
+            (None, Some(b)) => DesignConfig::Bgp(Box::new(b)),
+            (None, None) => {
+                // Its own errors are reported already; a design is never left half-resolved.
+                if !d.has_errors() {
+                    d.error(
+                        &rd.cni.loc,
+                        &rd.cni.path,
+                        "the design could not be resolved",
+                    );
+                }
+                continue;
+            }
+        };
         designs.push(DesignSpec {
             name: rd.name.value.clone(),
             cni,
-            aci,
-            bgp,
+            config,
         });
     }
     if aci_partial.iter().any(|(_, p)| p.is_some()) && fabric.border_leaves().is_empty() {

@@ -70,7 +70,7 @@ pub fn run_with_progress(
     let duration = s
         .duration
         .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
-    let plane = Plane::compile(s, design)?;
+    let plane = design.compile(s);
     simulate(s, design, plane, duration, sample_interval, progress)
 }
 

@@ -17,10 +17,19 @@ use super::queue::{Event, EventQueue};
 use crate::cluster::NodeId;
 use crate::design::DesignSpec;
 use crate::design::compiled::Plane;
+use crate::design::control::{Applied, Step, Subject};
 use crate::scenario::reference::{Display, Ref};
 use crate::scenario::{EventKind, Scenario};
 use crate::time::Nanos;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+/// The thing whose fail/recover counter a reaction is checked against.
+#[derive(Clone, Copy)]
+enum EpochKey {
+    Session(NodeId, crate::fabric::LeafId),
+    Speaker(NodeId),
+    Node(NodeId),
+}
 
 /// What a failure acts on, at one instant (`pre`: the recent new-connection success ratio).
 pub(super) struct Ctx<'c, 'p> {
@@ -37,10 +46,6 @@ pub(super) struct Outages<'a> {
     design: &'a DesignSpec,
     pub records: Vec<Record>,
     pending: Vec<Pending>,
-    /// The node's BGP sessions are established (speaker running and connected).
-    speaker_up: Vec<bool>,
-    /// The speaker process runs (it may still be connecting).
-    speaker_running: Vec<bool>,
     /// Fail/recover counters: a scheduled reaction of an earlier fail or recover is dropped once
     /// a newer one happened (a flap shorter than a timer must not fire the timer).
     node_epoch: Vec<u32>,
@@ -50,9 +55,6 @@ pub(super) struct Outages<'a> {
     pending_epoch: Vec<u32>,
     /// Nodes failed by a `node:` event (a node is up when not failed and reachable).
     node_failed: Vec<bool>,
-    controller_up: bool,
-    /// Nodes whose LoadBalancer-graph membership is due while the controller is down.
-    deferred: BTreeSet<NodeId>,
 }
 
 impl<'a> Outages<'a> {
@@ -62,15 +64,11 @@ impl<'a> Outages<'a> {
             design,
             records: Vec::new(),
             pending: Vec::new(),
-            speaker_up: vec![true; s.cluster.nodes.len()],
-            speaker_running: vec![true; s.cluster.nodes.len()],
             node_epoch: vec![0; s.cluster.nodes.len()],
             speaker_epoch: vec![0; s.cluster.nodes.len()],
             session_epoch: BTreeMap::new(),
             pending_epoch: Vec::new(),
             node_failed: vec![false; s.cluster.nodes.len()],
-            controller_up: true,
-            deferred: BTreeSet::new(),
         }
     }
 
@@ -88,15 +86,28 @@ impl<'a> Outages<'a> {
     }
 
     /// The counter a reaction belongs to: its session's, its speaker's or its node's.
+    fn epoch_key(p: &Pending) -> EpochKey {
+        match (p.action.subject(), p.leaf) {
+            (Subject::Session, Some(l)) => EpochKey::Session(p.node, l),
+            (Subject::Speaker, _) => EpochKey::Speaker(p.node),
+            _ => EpochKey::Node(p.node),
+        }
+    }
+
     fn epoch(&self, p: &Pending) -> u32 {
-        match (p.action, p.leaf) {
-            (Control::SessionDown | Control::SessionUp, Some(l)) => {
-                self.session_epoch.get(&(p.node, l)).copied().unwrap_or(0)
-            }
-            (Control::SpeakerUp | Control::GracefulRestartExpired, _) => {
-                self.speaker_epoch[p.node.index()]
-            }
-            _ => self.node_epoch[p.node.index()],
+        match Self::epoch_key(p) {
+            EpochKey::Session(n, l) => self.session_epoch.get(&(n, l)).copied().unwrap_or(0),
+            EpochKey::Speaker(n) => self.speaker_epoch[n.index()],
+            EpochKey::Node(n) => self.node_epoch[n.index()],
+        }
+    }
+
+    /// A newer fail or recover of `key`: the reactions scheduled before it are dropped.
+    fn bump(&mut self, key: EpochKey) {
+        match key {
+            EpochKey::Session(n, l) => *self.session_epoch.entry((n, l)).or_insert(0) += 1,
+            EpochKey::Speaker(n) => self.speaker_epoch[n.index()] += 1,
+            EpochKey::Node(n) => self.node_epoch[n.index()] += 1,
         }
     }
 
@@ -155,15 +166,9 @@ impl<'a> Outages<'a> {
                 // The node stays up: its routes over this session go when the hold timer
                 // expires; nothing is blackholed meanwhile.
                 self.open_or_close(target, Some(node), up, now, pre);
-                if let Some(f) = self
-                    .records
-                    .last_mut()
-                    .filter(|_| !up && self.design.bgp.is_none())
-                {
-                    f.inert = Some("ACI-CNI has no BGP sessions with the nodes");
-                }
-                *self.session_epoch.entry((node, leaf)).or_insert(0) += 1;
-                for (delay, action) in crate::design::control::session_reactions(self.design, up) {
+                self.mark_inert(up, &ev.target);
+                self.bump(EpochKey::Session(node, leaf));
+                for (delay, action) in self.design.session_reactions(up) {
                     let p = Pending {
                         node,
                         leaf: Some(leaf),
@@ -232,34 +237,19 @@ impl<'a> Outages<'a> {
                 self.open_or_close(target.clone(), None, up, now, pre);
                 if let Some(f) = self.records.last_mut().filter(|_| !up) {
                     f.control_plane = true;
-                    if self.design.aci.is_none() {
-                        f.inert =
-                            Some("the BGP designs do not depend on aci-containers-controller");
-                    }
                 }
-                if self.design.aci.is_none() {
-                    return; // the BGP designs do not depend on it
-                }
-                self.controller_up = up;
-                if !up {
-                    if let Some(f) = self.records.last_mut() {
-                        f.reactions.push((now, Control::ControllerDown));
-                    }
-                    return;
-                }
-                // Back: it resyncs every service graph with the endpoints as they are now.
-                if let Some(f) = self.records.iter_mut().rev().find(|f| f.target == target) {
-                    f.reactions.push((now, Control::ControllerResync));
-                }
-                let mut changed = false;
-                for node in std::mem::take(&mut self.deferred) {
-                    changed |= cx.plane.control(
-                        &cx.run.fabric,
-                        &cx.run.cluster,
-                        Control::EndpointsReady,
-                        node,
-                        None,
-                    );
+                self.mark_inert(up, &ev.target);
+                let Some((reaction, changed)) = cx.plane.controller(&cx.run.cluster, up) else {
+                    return; // the design has no controller
+                };
+                // Down: the record just opened; back: the failure it ends.
+                let record = if up {
+                    self.records.iter_mut().rev().find(|f| f.target == target)
+                } else {
+                    self.records.last_mut()
+                };
+                if let Some(f) = record {
+                    f.reactions.push((now, reaction));
                 }
                 if changed {
                     let n = cx.run.break_moved(cx.plane);
@@ -283,6 +273,15 @@ impl<'a> Outages<'a> {
                 .is_some()
     }
 
+    /// The failure just opened changes nothing under this design: say why.
+    fn mark_inert(&mut self, up: bool, target: &Ref) {
+        if let Some(why) = self.design.inert(target)
+            && let Some(f) = self.records.last_mut().filter(|_| !up)
+        {
+            f.inert = Some(why);
+        }
+    }
+
     /// A node's BGP speaker stops (or starts again); the node keeps forwarding.
     fn speaker(&mut self, cx: &mut Ctx, node: NodeId, up: bool, target: String) {
         let Ctx {
@@ -294,40 +293,25 @@ impl<'a> Outages<'a> {
         } = cx;
         let (now, pre) = (*now, *pre);
         self.open_or_close(target, Some(node), up, now, pre);
-        let Some(cfg) = &self.design.bgp else {
-            if let Some(f) = self.records.last_mut().filter(|_| !up) {
-                f.inert = Some("ACI-CNI runs no BGP speaker on the nodes");
+        self.mark_inert(up, &Ref::Speaker(node));
+        self.bump(EpochKey::Speaker(node));
+        for step in plane.speaker(node, up) {
+            match step {
+                Step::Note(c) => {
+                    if let Some(f) = self.records.last_mut() {
+                        f.reactions.push((now, c));
+                    }
+                }
+                Step::Now(c) => self.apply(run, plane, now, node, None, c),
+                Step::After(delay, action) => {
+                    let p = Pending {
+                        node,
+                        leaf: None,
+                        action,
+                    };
+                    self.schedule(q, now, delay, p);
+                }
             }
-            return;
-        };
-        self.speaker_running[node.index()] = up;
-        self.speaker_epoch[node.index()] += 1;
-        if up {
-            // It connects again after its connect delay (the fabric only listens) and advertises.
-            let p = Pending {
-                node,
-                leaf: None,
-                action: Control::SpeakerUp,
-            };
-            self.schedule(q, now, cfg.reconnect.after_start, p);
-            let _ = (run, plane);
-        } else if cfg.graceful_restart_in_effect() {
-            self.speaker_up[node.index()] = false;
-            // The fabric is a graceful-restart helper: it keeps the routes, marked stale, for
-            // the restart time the speaker advertised (RFC 4724).
-            if let Some(f) = self.records.last_mut() {
-                f.reactions.push((now, Control::GracefulRestartHeld));
-            }
-            let p = Pending {
-                node,
-                leaf: None,
-                action: Control::GracefulRestartExpired,
-            };
-            self.schedule(q, now, cfg.restart_time, p);
-        } else {
-            // The process is gone, its TCP sessions close: the leaves withdraw at once.
-            self.speaker_up[node.index()] = false;
-            self.apply(run, plane, now, node, None, Control::SpeakerStopped);
         }
     }
 
@@ -345,7 +329,7 @@ impl<'a> Outages<'a> {
             return;
         }
         run.cluster.nodes[node.index()].up = up;
-        self.node_epoch[node.index()] += 1;
+        self.bump(EpochKey::Node(node));
         if up {
             self.close(&run.cluster.node_ref(node), now);
         } else {
@@ -359,7 +343,7 @@ impl<'a> Outages<'a> {
             ));
             self.mark_device(false, crate::dataplane::Device::Node(node));
         }
-        for (delay, action) in crate::design::control::node_reactions(self.s, self.design, up) {
+        for (delay, action) in self.design.node_reactions(self.s, up) {
             let p = Pending {
                 node,
                 leaf: None,
@@ -375,28 +359,20 @@ impl<'a> Outages<'a> {
         if self.pending_epoch[index] != self.epoch(&self.pending[index]) {
             return; // a newer fail or recover of the same thing superseded it
         }
-        let moot = match action {
-            // Single-session actions do not depend on the node's state.
-            Control::SessionDown | Control::SessionUp => false,
-            Control::GracefulRestartExpired => self.speaker_up[node.index()],
-            // Stopped again before it connected, or its node is down.
-            Control::SpeakerUp => !self.speaker_running[node.index()] || !run.cluster.node(node).up,
-            // A reaction to a failure is moot once the node is back (and vice versa).
-            a => a.after_failure() == run.cluster.node(node).up,
-        };
-        if !moot {
-            if action == Control::SpeakerUp {
-                self.speaker_up[node.index()] = true;
-            }
-            if action == Control::Restore && !self.speaker_up[node.index()] {
-                // A node that boots starts its speaker too, whatever stopped it before.
-                self.speaker_running[node.index()] = true;
-                self.speaker_up[node.index()] = true;
-                self.speaker_epoch[node.index()] += 1;
-                self.apply(run, plane, now, node, None, Control::SpeakerUp);
-            }
-            self.apply(run, plane, now, node, leaf, action);
+        if plane.moot(action, node, run.cluster.node(node).up) {
+            return;
         }
+        if let Some(implied) = plane.implies(action, node) {
+            // e.g. a node that boots starts its speaker too, whatever stopped it before.
+            let p = Pending {
+                node,
+                leaf,
+                action: implied,
+            };
+            self.bump(Self::epoch_key(&p));
+            self.apply(run, plane, now, node, None, implied);
+        }
+        self.apply(run, plane, now, node, leaf, action);
     }
 
     fn apply(
@@ -414,19 +390,18 @@ impl<'a> Outages<'a> {
                 p.ready = ready;
             }
         }
-        let record = self.records.iter_mut().rev().find(|f| f.node == Some(node));
-        if !self.controller_up && self.design.aci.is_some() && action.needs_aci_controller() {
-            // The redirect policy waits for the controller to come back.
-            self.deferred.insert(node);
-            if let Some(f) = record {
-                f.reactions.push((now, Control::GraphUpdateDeferred));
-            }
-            return;
+        let applied = plane.control(&run.fabric, &run.cluster, action, node, leaf);
+        if let Some(f) = self.records.iter_mut().rev().find(|f| f.node == Some(node)) {
+            f.reactions.push((
+                now,
+                match applied {
+                    // The redirect policy waits for the controller to come back.
+                    Applied::Deferred => Control::GraphUpdateDeferred,
+                    _ => action,
+                },
+            ));
         }
-        if let Some(f) = record {
-            f.reactions.push((now, action));
-        }
-        if plane.control(&run.fabric, &run.cluster, action, node, leaf) {
+        if applied == Applied::Changed {
             // Connections the change moves to another node lose their conntrack state.
             let n = run.break_moved(plane);
             if let Some(f) = self.records.iter_mut().rev().find(|f| f.node == Some(node)) {

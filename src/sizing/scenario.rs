@@ -85,11 +85,10 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
     let aci = match design {
         Some(n) => Some(
             s.design_named(n)?
-                .aci
-                .as_ref()
+                .aci()
                 .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,
         ),
-        None => s.designs.iter().find_map(|d| d.aci.as_ref()),
+        None => s.designs.iter().find_map(|d| d.aci()),
     };
     Ok(FromScenario {
         nodes: cl.nodes.iter().map(|n| n.name.clone()).collect(),

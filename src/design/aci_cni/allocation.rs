@@ -281,3 +281,10 @@ impl Allocation {
         out
     }
 }
+
+/// What the ACI-CNI controller would create: LoadBalancer IPs, redirect policies, SNAT chunks,
+/// and the policies left `IpPortsExhausted` or `Failed` (as warnings), for `validate`.
+pub fn summary(s: &crate::scenario::Scenario, name: &str, cfg: &super::AciConfig) -> String {
+    Allocation::of(name, &s.cluster, &AciState::compile(&s.cluster, cfg))
+        .text(cfg.port_range.ports_per_node, cfg.port_range.chunks().len())
+}

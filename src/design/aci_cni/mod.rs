@@ -5,6 +5,8 @@ pub mod allocation;
 pub mod compile;
 pub mod config;
 pub mod epgs;
+pub mod plane;
+pub mod routes;
 pub mod snat_scope;
 pub mod walk;
 

@@ -3,6 +3,10 @@
 pub mod compile;
 pub mod config;
 pub mod maglev;
+pub mod plane;
+pub mod routes;
+pub mod speaker;
+pub mod summary;
 pub mod walk;
 
 pub use compile::BgpState;
