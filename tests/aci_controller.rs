@@ -437,7 +437,7 @@ designs:
     );
     let s = loaded.scenario.unwrap();
     assert_eq!(
-        state(&s).lb_ip,
+        state(&s).addr.lb_ip,
         [
             Some(Ipv4Addr::new(10, 34, 0, 2)),
             None,
@@ -653,7 +653,7 @@ designs:
     let s = load_text(&y);
     let st = state(&s);
     assert_eq!(
-        st.lb_ip[0], None,
+        st.addr.lb_ip[0], None,
         "10.35.0.1 is outside extern_static's pool .2–.254"
     );
     let failed: Vec<bool> = st

@@ -50,7 +50,7 @@ designs:
     let pol = |n: &str| cfg.snat_policies.iter().position(|x| x.name == n).unwrap();
     let (d1, d2, d3, d4) = (p("ns1/d1-0"), p("ns2/d2-0"), p("ns1/d3-0"), p("ns1/d4-0"));
     let state = AciState::compile(&s.cluster, cfg);
-    let lbs = state.lb_ip.clone();
+    let lbs = state.addr.lb_ip.clone();
     let stack = |pod: fabsim::cluster::PodId| state.pod_stack[pod.index()].entries.clone();
     // Each policy's scope for d1: labels matching the pod → POD; namespace only → NAMESPACE; …
     assert_eq!(

@@ -578,7 +578,7 @@ designs:
     );
     // `shown` (tenant blue) draws from the blue pool, `hidden` from the default one.
     assert_eq!(
-        st.lb_ip,
+        st.addr.lb_ip,
         [
             Some("10.60.0.1".parse().unwrap()),
             Some("10.50.0.1".parse().unwrap())

@@ -4,6 +4,8 @@
 //! hop with its explanation; the engine (later) passes [`Count`], which keeps only counters, so
 //! a walk in the event loop builds no strings and allocates nothing.
 
+pub mod addresses;
+pub mod legs;
 pub mod request;
 pub mod trace;
 

@@ -323,7 +323,7 @@ pub fn nat_plot(r: &Results) -> Result<String, String> {
     let marks: Vec<Mark> = r
         .designs
         .iter()
-        .filter(|d| d.cni == "aci-cni")
+        .filter(|d| d.nat.is_snat_chunk())
         .filter_map(|d| {
             d.nat
                 .ports_per_node_available

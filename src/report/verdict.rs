@@ -106,7 +106,7 @@ fn headroom(d: &DesignResult) -> String {
 /// Where `size snat` puts the ports for this design's egress (ACI-CNI: ports per node for
 /// [`SIZING_TARGET`], the configured setting evaluated; BGP designs: masquerade to the node IP).
 fn sizing(s: &Scenario, d: &DesignResult) -> String {
-    let aci = d.cni == "aci-cni";
+    let aci = d.nat.is_snat_chunk();
     let from = match from_scenario(s, aci.then_some(d.name.as_str())) {
         Ok(f) => f,
         Err(m) => return format!("size snat: {m}"),

@@ -217,6 +217,13 @@ pub struct NatSummary {
     pub time_wait_evicted: u64,
 }
 
+impl NatSummary {
+    /// The design's egress is a per-node SNAT chunk (ACI-CNI's SNAT policy), not masquerade.
+    pub fn is_snat_chunk(&self) -> bool {
+        self.snat_ips_in_use.is_some()
+    }
+}
+
 /// One failure's record in results.json (README "Failures"). Fields in alphabetical order: the
 /// order results.json has always had.
 #[derive(Clone, Debug, Serialize, PartialEq)]

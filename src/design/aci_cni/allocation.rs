@@ -80,8 +80,8 @@ impl Allocation {
             .filter(|(_, s)| s.kind == ServiceType::LoadBalancer)
             .map(|(i, s)| LoadBalancer {
                 service: svc_name(i),
-                ip: st.lb_ip[i].map(|ip| ip.to_string()),
-                condition: match (st.lb_ip[i], s.requested_lb_ip) {
+                ip: st.addr.lb_ip[i].map(|ip| ip.to_string()),
+                condition: match (st.addr.lb_ip[i], s.requested_lb_ip) {
                     (None, Some(ip)) => Some(format!(
                         "RequestedIpsNotAllocatable: {ip} {}",
                         if in_pool(&st.cfg.extern_static, ip) {

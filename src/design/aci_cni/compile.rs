@@ -10,6 +10,7 @@ use super::epgs;
 pub use super::epgs::EpgReason;
 use super::snat_scope::{self, SnatUnit, Stack};
 use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType};
+use crate::dataplane::addresses::Addresses;
 use crate::nat::snat::SnatGlobalInfo;
 use crate::net::buckets::HashGroup;
 use crate::net::{Subnet, host};
@@ -41,13 +42,11 @@ pub struct Redirect {
 #[derive(Clone, Debug)]
 pub struct AciState {
     pub cfg: AciConfig,
-    pub pod_ip: Vec<Ipv4Addr>,
-    pub ip_to_pod: BTreeMap<Ipv4Addr, PodId>,
+    /// Pod and LoadBalancer addresses.
+    pub addr: Addresses,
     /// Pod address chunks each node holds.
     pub pod_chunks: Vec<u32>,
     pub node_svc_ip: Vec<Ipv4Addr>,
-    pub lb_ip: Vec<Option<Ipv4Addr>>,
-    pub lb_to_service: BTreeMap<Ipv4Addr, ServiceId>,
     pub cluster_ip_to_service: BTreeMap<Ipv4Addr, ServiceId>,
     pub policy: PolicyModel,
     pub pod_epg: Vec<(EpgId, EpgReason)>,
@@ -132,11 +131,6 @@ impl AciState {
             next_chunk += chunks;
             chunks_held.push(chunks as u32);
         }
-        let ip_to_pod = pod_ip
-            .iter()
-            .enumerate()
-            .map(|(i, ip)| (*ip, PodId(i as u32)))
-            .collect();
         let node_svc_ip = (0..cluster.nodes.len())
             .map(|k| {
                 crate::net::nth_host(&[cfg.node_svc_subnet], k as u64)
@@ -144,11 +138,6 @@ impl AciState {
             })
             .collect();
         let lb_ip = allocate_lb_ips(cluster, &cfg);
-        let lb_to_service = lb_ip
-            .iter()
-            .enumerate()
-            .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
-            .collect();
         let cluster_ip_to_service = cluster
             .services
             .iter()
@@ -381,12 +370,9 @@ impl AciState {
         }
 
         AciState {
-            pod_ip,
-            ip_to_pod,
+            addr: Addresses::new(pod_ip, lb_ip),
             pod_chunks: chunks_held,
             node_svc_ip,
-            lb_ip,
-            lb_to_service,
             cluster_ip_to_service,
             policy,
             pod_epg,

@@ -71,14 +71,15 @@ impl<'a> BgpPlane<'a> {
         self.expired.nodes[node.index()]
     }
 
-    /// The routes again, after `changed` (a node's speaker or sessions, or its endpoints).
-    fn recompile(&mut self, fabric: &Fabric, cluster: &Cluster) {
-        *self.state = BgpState::compile_with(fabric, cluster, self.cfg, &self.expired);
+    /// The routes again after a change of `node` (its speaker, sessions or endpoints), or of
+    /// the fabric.
+    fn update(&mut self, fabric: &Fabric, cluster: &Cluster, node: Option<NodeId>) {
+        self.state.update(fabric, cluster, &self.expired, node);
     }
 
     /// A leaf came or went: sessions and routes follow at once.
     pub fn fabric_changed(&mut self, fabric: &Fabric, cluster: &Cluster) -> bool {
-        self.recompile(fabric, cluster);
+        self.update(fabric, cluster, None);
         true
     }
 
@@ -112,7 +113,7 @@ impl<'a> BgpPlane<'a> {
                 self.expired.nodes[node.index()] = speaker.withdrawn();
             }
         }
-        self.recompile(fabric, cluster);
+        self.update(fabric, cluster, Some(node));
         Applied::Changed
     }
 

@@ -35,7 +35,7 @@ pub fn summary(s: &Scenario, name: &str, cfg: &BgpConfig) -> String {
     let mut unadvertised = Vec::new();
     let mut not_imported = Vec::new();
     for (i, svc) in s.cluster.services.iter().enumerate() {
-        if let Some(ip) = st.lb_ip[i] {
+        if let Some(ip) = st.addr.lb_ip[i] {
             let name = format!("{}/{}", s.cluster.namespace_name(svc.namespace), svc.name);
             let _ = writeln!(out, "  LoadBalancer {name}: {ip}");
             if !cfg.advertise_lb.iter().any(|p| p.contains(&ip)) {

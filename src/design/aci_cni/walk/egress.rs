@@ -2,10 +2,11 @@
 //! bounce to the owner node, un-SNAT — seed "Service Graphs for SNAT - Packet walk"), to another
 //! pod (no SNAT inside the cluster), and to a service (OVS service load balancing).
 
-use super::{AciWalk, Ctx};
+use super::AciWalk;
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
+use crate::time::Nanos;
 
 /// What removes a failed node's pods from service.
 const UNTIL_ENDPOINTS: &str = "its pods count as ready until Kubernetes marks the node NotReady";
@@ -24,7 +25,7 @@ impl AciWalk<'_> {
         pkt: &Flow,
         extra: &str,
         rec: &mut R,
-        cx: &Ctx,
+        lat: &Nanos,
     ) -> Result<(), Outcome> {
         let (se, _) = self.classify(pkt.src.ip).expect("a pod classifies");
         let (de, dw) = self.classify(pkt.dst.ip).expect("0/0 classifies");
@@ -40,12 +41,7 @@ impl AciWalk<'_> {
                     self.contract_text(&v, se, de, pkt)
                 )
             });
-            return Err(outcome(
-                *pkt,
-                Verdict::Dropped,
-                Reason::PolicyDenied,
-                cx.latency,
-            ));
+            return Err(outcome(*pkt, Verdict::Dropped, Reason::PolicyDenied, *lat));
         }
         rec.hop(Device::Node(node), Action::Contract, pkt, || {
             format!(
@@ -67,7 +63,7 @@ impl AciWalk<'_> {
         proto: Proto,
         nat: &mut NatTable,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let node = self.cluster.pod(pod).node;
         let orig = Flow {
@@ -93,12 +89,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
             });
-            return outcome(
-                orig,
-                Verdict::Unsupported,
-                Reason::IcmpThroughSnat,
-                cx.latency,
-            );
+            return outcome(orig, Verdict::Unsupported, Reason::IcmpThroughSnat, *lat);
         }
         match alloc {
             Some((e, alloc)) => {
@@ -115,12 +106,7 @@ impl AciWalk<'_> {
                         PortSearch::WholeRange => format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst),
                         s => format!("no free port of chunk {} of {} towards {} {} within the kernel's bounded search ({}): the SYN is dropped, SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst, s.describe()),
                     });
-                    return outcome(
-                        orig,
-                        Verdict::Dropped,
-                        Reason::SnatPortExhausted,
-                        cx.latency,
-                    );
+                    return outcome(orig, Verdict::Dropped, Reason::SnatPortExhausted, *lat);
                 };
                 let (search, evicted) = (nat.search(), nat.evictions > evictions_before);
                 pkt.src = Endpoint::new(alloc.ip, port);
@@ -163,20 +149,20 @@ impl AciWalk<'_> {
                         format!("SNAT policy {} names destination {d}, but opflex wrote no flow for it: the pod already has {} SNAT flows (\"Limit 32 reached … hence skipping\", IntFlowManager.cpp flowsEndpointSNAT); the packet leaves un-NATed", policy.name, stack.entries.len())
                     });
                 }
-                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, cx) {
+                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, lat) {
                     return o;
                 }
             }
         }
         let leaf = self.node_leaf(node, &pkt);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         let Some(border) = self.border_for(&pkt) else {
             rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || {
                 "no border leaf: no route to the outside".into()
             });
             return failed_with(
                 binding,
-                outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency),
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
             );
         };
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
@@ -187,11 +173,11 @@ impl AciWalk<'_> {
                 self.fabric.leaf_name(border)
             )
         });
-        self.cross(leaf, border, &pkt, rec, cx);
+        self.cross(leaf, border, &pkt, rec, lat);
         rec.hop(Device::Leaf(border), Action::Route, &pkt, || {
             "out the L3Out to the external router".into()
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(dst.ip), Action::Deliver, &pkt, || {
             format!("{} receives the request from {}", dst, pkt.src)
         });
@@ -209,7 +195,7 @@ impl AciWalk<'_> {
             });
             return failed_with(
                 binding,
-                outcome(orig, Verdict::Dropped, Reason::NoReturnRoute, cx.latency),
+                outcome(orig, Verdict::Dropped, Reason::NoReturnRoute, *lat),
             );
         }
         let Some(border) = self.fabric.ingress_border_leaf(&r) else {
@@ -218,7 +204,7 @@ impl AciWalk<'_> {
             });
             return failed_with(
                 binding,
-                outcome(orig, Verdict::Dropped, Reason::NoRoute, cx.latency),
+                outcome(orig, Verdict::Dropped, Reason::NoRoute, *lat),
             );
         };
         rec.hop(self.external(dst.ip), Action::Route, &r, || {
@@ -228,12 +214,12 @@ impl AciWalk<'_> {
                 self.fabric.leaf_name(border)
             )
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         let (se, de) = self.leaf_classify(border, &r, rec);
         let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &r, false, rec) else {
             return failed_with(
                 binding,
-                outcome(orig, Verdict::Dropped, Reason::PolicyDenied, cx.latency),
+                outcome(orig, Verdict::Dropped, Reason::PolicyDenied, *lat),
             );
         };
         let graph = match v {
@@ -266,7 +252,7 @@ impl AciWalk<'_> {
                     });
                     return failed_with(
                         binding,
-                        outcome(orig, Verdict::Dropped, Reason::Blackholed, cx.latency),
+                        outcome(orig, Verdict::Dropped, Reason::Blackholed, *lat),
                     );
                 };
                 let landing = choice.member;
@@ -278,16 +264,16 @@ impl AciWalk<'_> {
                     )
                 });
                 let leaf = self.node_leaf(landing, &r);
-                self.cross(border, leaf, &r, rec, cx);
+                self.cross(border, leaf, &r, rec, lat);
                 rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
                     format!(
                         "to {} on its vPC port-channel",
                         self.cluster.node_ref(landing)
                     )
                 });
-                cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+                *lat = lat.saturating_add(self.fabric.latency.node_leaf);
                 if let Err(e) = self.steps().alive(landing, &r, rec, "the SNAT service graph keeps redirecting replies to it until IP SLA tracking removes it") {
-                    return failed_with(binding, outcome(orig, Verdict::Dropped, e, cx.latency));
+                    return failed_with(binding, outcome(orig, Verdict::Dropped, e, *lat));
                 }
                 let (owner, chunk) = self
                     .state
@@ -302,7 +288,7 @@ impl AciWalk<'_> {
                             b.port, b.ip, self.cluster.node_ref(owner), self.cluster.node(owner).mac_string()
                         )
                     });
-                    cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+                    *lat = lat.saturating_add(self.fabric.latency.node_leaf);
                     let l1 = self.node_leaf(landing, &r);
                     let l2 = self.node_leaf(owner, &r);
                     rec.hop(Device::Leaf(l1), Action::Route, &r, || {
@@ -311,7 +297,7 @@ impl AciWalk<'_> {
                             self.cluster.node_ref(owner)
                         )
                     });
-                    self.cross(l1, l2, &r, rec, cx);
+                    self.cross(l1, l2, &r, rec, lat);
                     if l1 != l2 {
                         rec.hop(Device::Leaf(l2), Action::Route, &r, || {
                             format!(
@@ -320,7 +306,7 @@ impl AciWalk<'_> {
                             )
                         });
                     }
-                    cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+                    *lat = lat.saturating_add(self.fabric.latency.node_leaf);
                 }
                 r.dst = orig.src;
                 rec.hop(Device::Node(owner), Action::UnSnat, &r, || {
@@ -329,7 +315,7 @@ impl AciWalk<'_> {
             }
             _ => {
                 let leaf = self.node_leaf(node, &r);
-                self.cross(border, leaf, &r, rec, cx);
+                self.cross(border, leaf, &r, rec, lat);
                 rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
                     format!(
                         "endpoint {} learned behind {}",
@@ -337,7 +323,7 @@ impl AciWalk<'_> {
                         self.cluster.node_ref(node)
                     )
                 });
-                cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+                *lat = lat.saturating_add(self.fabric.latency.node_leaf);
                 rec.hop(Device::Node(node), Action::Route, &r, || {
                     "OVS delivers to the local pod".into()
                 });
@@ -350,7 +336,7 @@ impl AciWalk<'_> {
             snat: binding,
             bounced,
             reply_landing,
-            ..delivered(orig, cx.latency, node, pod)
+            ..delivered(orig, *lat, node, pod)
         }
     }
 
@@ -362,7 +348,7 @@ impl AciWalk<'_> {
         dnat: Option<Endpoint>,
         l4: L4,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
@@ -393,11 +379,11 @@ impl AciWalk<'_> {
         } else {
             ""
         };
-        if let Err(o) = self.ovs_contract(na, &pkt, no_snat, rec, cx) {
+        if let Err(o) = self.ovs_contract(na, &pkt, no_snat, rec, lat) {
             return o;
         }
-        if let Err(e) = self.pod_to_pod_path(na, nb, &pkt, rec, cx) {
-            return outcome(sent, Verdict::Dropped, e, cx.latency);
+        if let Err(e) = self.pod_to_pod_path(na, nb, &pkt, rec, lat) {
+            return outcome(sent, Verdict::Dropped, e, *lat);
         }
         rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
             format!("delivered to {}", self.cluster.pod_ref(b))
@@ -407,8 +393,8 @@ impl AciWalk<'_> {
         rec.hop(Device::Pod(b), Action::Route, &r, || {
             format!("{} replies", self.cluster.pod_ref(b))
         });
-        if let Err(e) = self.pod_to_pod_path(nb, na, &r, rec, cx) {
-            return outcome(sent, Verdict::Dropped, e, cx.latency);
+        if let Err(e) = self.pod_to_pod_path(nb, na, &r, rec, lat) {
+            return outcome(sent, Verdict::Dropped, e, *lat);
         }
         let mut back = r;
         if let Some(svc_ep) = dnat {
@@ -423,7 +409,7 @@ impl AciWalk<'_> {
         rec.hop(Device::Pod(a), Action::Deliver, &back, || {
             format!("the reply reaches {}", self.cluster.pod_ref(a))
         });
-        let mut o = outcome(sent, Verdict::Delivered, Reason::Delivered, cx.latency);
+        let mut o = outcome(sent, Verdict::Delivered, Reason::Delivered, *lat);
         o.pod = Some(b);
         o.node = Some(nb);
         o
@@ -436,7 +422,7 @@ impl AciWalk<'_> {
         to: NodeId,
         pkt: &Flow,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Result<(), Reason> {
         if from == to {
             rec.hop(Device::Node(from), Action::Route, pkt, || {
@@ -452,7 +438,7 @@ impl AciWalk<'_> {
         }
         let l1 = self.node_leaf(from, pkt);
         let l2 = self.node_leaf(to, pkt);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         rec.hop(Device::Leaf(l1), Action::Route, pkt, || {
             format!(
                 "endpoint {} learned behind {}",
@@ -460,13 +446,13 @@ impl AciWalk<'_> {
                 self.cluster.node_ref(to)
             )
         });
-        self.cross(l1, l2, pkt, rec, cx);
+        self.cross(l1, l2, pkt, rec, lat);
         if l1 != l2 {
             rec.hop(Device::Leaf(l2), Action::Route, pkt, || {
                 format!("to {} on its vPC port-channel", self.cluster.node_ref(to))
             });
         }
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         self.steps().alive(to, pkt, rec, UNTIL_ENDPOINTS)?;
         rec.hop(Device::Node(to), Action::Route, pkt, || {
             "OVS delivers to the local pod".into()
@@ -482,11 +468,11 @@ impl AciWalk<'_> {
         (svc, vip): (ServiceId, Option<std::net::Ipv4Addr>),
         l4: L4,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         if let Some(lb) = vip {
-            return self.pod_to_lb(a, svc, lb, L4 { sport, port, proto }, rec, cx);
+            return self.pod_to_lb(a, svc, lb, L4 { sport, port, proto }, rec, lat);
         }
         let s = self.cluster.service(svc);
         let na = self.cluster.pod(a).node;
@@ -502,7 +488,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Pod(a), Action::Drop, &f, || {
                 "the service has no ClusterIP: give cluster.service_subnet".into()
             });
-            return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         let svc_ep = Endpoint::new(vip, port);
         let pkt = Flow {
@@ -528,13 +514,13 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 format!("the service has no {proto} port {port}")
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         if n_ready == 0 {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 "the service has no ready endpoint".into()
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         }
         let b = ready
             .clone()
@@ -561,7 +547,7 @@ impl AciWalk<'_> {
                 proto,
             },
             rec,
-            cx,
+            lat,
         )
     }
 }

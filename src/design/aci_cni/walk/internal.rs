@@ -9,13 +9,14 @@
 //! priority 90), so a pod's packet to it goes up to the fabric, where the service's contract
 //! and PBR apply.
 
-use super::{AciWalk, Ctx};
+use super::AciWalk;
 use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
 use crate::net::{Endpoint, Flow, Proto};
+use crate::time::Nanos;
 
 impl AciWalk<'_> {
     /// Whether OVS routes `ip` inside the fabric (a node, or an internal subnet of the VRF).
@@ -37,7 +38,7 @@ impl AciWalk<'_> {
         dst: Endpoint,
         proto: Proto,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let na = self.cluster.pod(pod).node;
         let pkt = Flow {
@@ -87,14 +88,14 @@ impl AciWalk<'_> {
                     why_no_snat()
                 ),
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         let extra = why_no_snat();
-        if let Err(o) = self.ovs_contract(na, &pkt, &extra, rec, cx) {
+        if let Err(o) = self.ovs_contract(na, &pkt, &extra, rec, lat) {
             return o;
         }
-        if let Err(e) = self.node_path(na, node, &pkt, rec, cx) {
-            return outcome(pkt, Verdict::Dropped, e, cx.latency);
+        if let Err(e) = self.node_path(na, node, &pkt, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, e, *lat);
         }
         rec.hop(Device::Node(node), Action::Deliver, &pkt, || {
             format!(
@@ -107,13 +108,13 @@ impl AciWalk<'_> {
         rec.hop(Device::Node(node), Action::Route, &r, || {
             format!("{} replies", self.cluster.node_ref(node))
         });
-        if let Err(e) = self.node_path(node, na, &r, rec, cx) {
-            return outcome(pkt, Verdict::Dropped, e, cx.latency);
+        if let Err(e) = self.node_path(node, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, e, *lat);
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(pod))
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, cx.latency);
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
         o.node = Some(node);
         o
     }
@@ -125,7 +126,7 @@ impl AciWalk<'_> {
         to: NodeId,
         pkt: &Flow,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Result<(), Reason> {
         if from == to {
             rec.hop(Device::Node(from), Action::Route, pkt, || {
@@ -137,7 +138,7 @@ impl AciWalk<'_> {
             });
             return Ok(());
         }
-        self.pod_to_pod_path(from, to, pkt, rec, cx)
+        self.pod_to_pod_path(from, to, pkt, rec, lat)
     }
 
     /// Pod → a LoadBalancer IP: up to the fabric; the service's contract (consumed by the default
@@ -150,7 +151,7 @@ impl AciWalk<'_> {
         lb: std::net::Ipv4Addr,
         l4: L4,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let na = self.cluster.pod(a).node;
@@ -173,7 +174,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 format!("{lb} is in no internal subnet of the VRF (add_external_subnets_to_rdconfig is off), so SNAT flow {} of policy {} (priority {}) takes it and sends it out SNATed on the SNAT graph's interface; fabsim does not model a SNATed hairpin to a LoadBalancer IP", e.dest, policy.name, e.priority)
             });
-            return outcome(pkt, Verdict::Unsupported, Reason::NoRoute, cx.latency);
+            return outcome(pkt, Verdict::Unsupported, Reason::NoRoute, *lat);
         }
         let extra = if self.state.cfg.add_external_contract_to_default_epg {
             ""
@@ -184,7 +185,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 format!("{lb} has no service graph: no node hosts a ready endpoint")
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, *lat);
         };
         let (se, _) = self.classify(pkt.src.ip).expect("a pod classifies");
         let (de, _) = self.classify(lb).expect("the LB IP has its /32 EPG");
@@ -193,20 +194,20 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
                 format!("OVS: {}{extra}", self.contract_text(&v, se, de, &pkt))
             });
-            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, *lat);
         }
         rec.hop(Device::Node(na), Action::Contract, &pkt, || {
             format!("OVS: {}; OVS serves a LoadBalancer IP only on frames from the uplink, so the packet goes up to the fabric", self.contract_text(&v, se, de, &pkt))
         });
         let leaf = self.node_leaf(na, &pkt);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         let redirect = self.state.redirect(rid);
         let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, lb, proto);
         let Some(choice) = redirect.group.choose(h) else {
             rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || {
                 format!("redirect policy {} has no destination", redirect.name)
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         };
         let node = choice.member;
         rec.hop(Device::Leaf(leaf), Action::PbrRedirect, &pkt, || {
@@ -220,15 +221,15 @@ impl AciWalk<'_> {
             )
         });
         let l2 = self.node_leaf(node, &pkt);
-        self.cross(leaf, l2, &pkt, rec, cx);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        self.cross(leaf, l2, &pkt, rec, lat);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         if let Err(r) = self.steps().alive(
             node,
             &pkt,
             rec,
             "PBR keeps redirecting to it until it is removed",
         ) {
-            return outcome(pkt, Verdict::Dropped, r, cx.latency);
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let s = self.cluster.service(svc);
         let local: Vec<PodId> = s
@@ -241,7 +242,7 @@ impl AciWalk<'_> {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 "OVS has no ready local endpoint of the service".into()
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
         }
         let target_port = s
             .ports
@@ -275,12 +276,12 @@ impl AciWalk<'_> {
                 dn.dst
             )
         });
-        if let Err(e) = self.pod_to_pod_path(node, na, &r, rec, cx) {
-            return outcome(pkt, Verdict::Dropped, e, cx.latency);
+        if let Err(e) = self.pod_to_pod_path(node, na, &r, rec, lat) {
+            return outcome(pkt, Verdict::Dropped, e, *lat);
         }
         rec.hop(Device::Pod(a), Action::Deliver, &r, || {
             format!("the reply reaches {}", self.cluster.pod_ref(a))
         });
-        delivered(pkt, cx.latency, node, b)
+        delivered(pkt, *lat, node, b)
     }
 }

@@ -7,6 +7,8 @@ mod internal;
 
 use crate::cluster::{Cluster, ServiceId};
 use crate::cluster::{NodeId, PodId};
+use crate::dataplane::addresses::Addresses;
+use crate::dataplane::legs::{self, Legs};
 use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::aci_cni::AciState;
@@ -45,11 +47,6 @@ enum Why {
     External(Ipv4Addr, ipnet::Ipv4Net, EpgId),
 }
 
-/// Accumulates what every walk tracks besides its hops.
-struct Ctx {
-    latency: Nanos,
-}
-
 impl<'a> AciWalk<'a> {
     fn steps(&self) -> FabricSteps<'a> {
         FabricSteps {
@@ -70,8 +67,15 @@ impl<'a> AciWalk<'a> {
         self.steps().border_for(pkt)
     }
 
-    fn cross<R: Recorder>(&self, from: LeafId, to: LeafId, pkt: &Flow, rec: &mut R, cx: &mut Ctx) {
-        self.steps().cross(from, to, pkt, rec, &mut cx.latency)
+    fn cross<R: Recorder>(
+        &self,
+        from: LeafId,
+        to: LeafId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) {
+        self.steps().cross(from, to, pkt, rec, &mut *lat)
     }
 
     pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a AciState) -> Self {
@@ -83,7 +87,7 @@ impl<'a> AciWalk<'a> {
     }
 
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.state.pod_ip[pod.index()], port)
+        Endpoint::new(self.state.addr.pod_ip[pod.index()], port)
     }
 
     fn epg_name(&self, e: EpgId) -> &str {
@@ -93,7 +97,7 @@ impl<'a> AciWalk<'a> {
     /// The EPG of an address and why: pod endpoints by their EPG, nodes in kube-nodes, anything
     /// else by LPM over the external EPGs' subnets. The explanation is rendered only on demand.
     fn classify(&self, ip: Ipv4Addr) -> Option<(EpgId, Why)> {
-        if let Some(p) = self.state.ip_to_pod.get(&ip) {
+        if let Some(p) = self.state.addr.ip_to_pod.get(&ip) {
             return Some((self.state.pod_epg[p.index()].0, Why::Pod(ip, *p)));
         }
         if self.state.node_ips.binary_search(&ip).is_ok() {
@@ -211,7 +215,7 @@ impl<'a> AciWalk<'a> {
         let (Source::Ip(client), Target::Service { svc, .. }) = (req.src, req.dst) else {
             return None;
         };
-        let lb = self.state.lb_ip[svc.index()]?;
+        let lb = self.state.addr.lb_ip[svc.index()]?;
         let r = self.state.redirect(self.state.svc_redirect[svc.index()]?);
         r.group
             .choose(pbr_sip_dip_proto(salt(&r.name), client, lb, req.proto))
@@ -220,66 +224,70 @@ impl<'a> AciWalk<'a> {
 
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).
     pub fn walk<R: Recorder>(&self, req: &FlowRequest, nat: &mut NatTable, rec: &mut R) -> Outcome {
-        // Literal addresses that belong to this design's pods or LoadBalancer IPs are those things.
-        let src = match req.src {
-            Source::Ip(ip) => self
-                .state
-                .ip_to_pod
-                .get(&ip)
-                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
-            s => s,
-        };
-        let (dst, vip) = match req.dst {
-            Target::Ip { ip, port } => match (
-                self.state.ip_to_pod.get(&ip),
-                self.state.lb_to_service.get(&ip),
-                self.state.cluster_ip_to_service.get(&ip),
-            ) {
-                (Some(p), _, _) => (Target::Pod { pod: *p, port }, None),
-                (None, Some(s), _) => (Target::Service { svc: *s, port }, Some(ip)),
-                // A literal ClusterIP: OVS's service flows DNAT it before any routing.
-                (None, None, Some(s)) => (Target::Service { svc: *s, port }, None),
-                (None, None, None) => (Target::Ip { ip, port }, None),
-            },
-            t => (t, None),
-        };
-        let (sport, proto) = (req.sport, req.proto);
-        let mut cx = Ctx {
-            latency: Nanos::ZERO,
-        };
-        let mut o = match (src, dst) {
-            (Source::Ip(c), Target::Service { svc, port }) => {
-                self.ingress_lb(c, svc, L4 { sport, port, proto }, rec, &mut cx)
-            }
-            (Source::Pod(p), Target::Service { svc, port }) => {
-                self.to_service(p, (svc, vip), L4 { sport, port, proto }, rec, &mut cx)
-            }
-            (Source::Ip(c), Target::Pod { pod, port }) => {
-                self.ingress_direct(c, pod, L4 { sport, port, proto }, rec, &mut cx)
-            }
-            (Source::Pod(p), Target::Pod { pod, port }) => {
-                self.east_west(p, pod, None, L4 { sport, port, proto }, rec, &mut cx)
-            }
-            (Source::Pod(p), Target::Ip { ip, port }) if self.is_internal(ip) => {
-                self.to_internal(p, sport, Endpoint::new(ip, port), proto, rec, &mut cx)
-            }
-            (Source::Pod(p), Target::Ip { ip, port }) => {
-                self.egress(p, sport, Endpoint::new(ip, port), proto, nat, rec, &mut cx)
-            }
-            (Source::Ip(c), Target::Ip { ip, port }) => {
-                let f = Flow {
-                    proto,
-                    src: Endpoint::new(c, sport),
-                    dst: Endpoint::new(ip, port),
-                };
-                rec.hop(self.external(c), Action::Drop, &f, || {
-                    format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
-                });
-                outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency)
-            }
-        };
-        release_if_failed(&mut o, nat);
-        o
+        legs::walk(self, req, nat, rec)
+    }
+}
+
+impl Legs for AciWalk<'_> {
+    type Tables = NatTable;
+
+    fn addresses(&self) -> &Addresses {
+        &self.state.addr
+    }
+
+    fn fabric(&self) -> &Fabric {
+        self.fabric
+    }
+
+    fn nat(nat: &mut NatTable) -> &mut NatTable {
+        nat
+    }
+
+    /// A literal ClusterIP: OVS's service flows DNAT it before any routing.
+    fn literal_service(&self, ip: Ipv4Addr) -> Option<ServiceId> {
+        self.state.cluster_ip_to_service.get(&ip).copied()
+    }
+
+    fn pod_to_service<R: Recorder>(
+        &self,
+        pod: PodId,
+        svc: (ServiceId, Option<Ipv4Addr>),
+        l4: L4,
+        _nat: &mut NatTable,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        self.to_service(pod, svc, l4, rec, lat)
+    }
+
+    fn pod_to_pod<R: Recorder>(
+        &self,
+        a: PodId,
+        b: PodId,
+        l4: L4,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        self.east_west(a, b, None, l4, rec, lat)
+    }
+
+    /// The routing domain's own subnets stay inside the fabric; the rest leaves through SNAT.
+    fn pod_to_ip<R: Recorder>(
+        &self,
+        pod: PodId,
+        ip: Ipv4Addr,
+        l4: L4,
+        nat: &mut NatTable,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
+        let dst = Endpoint::new(ip, port);
+        if self.is_internal(ip) {
+            self.to_internal(pod, sport, dst, proto, rec, lat)
+        } else {
+            self.egress(pod, sport, dst, proto, nat, rec, lat)
+        }
     }
 
     /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).
@@ -288,13 +296,14 @@ impl<'a> AciWalk<'a> {
         client: Ipv4Addr,
         svc: ServiceId,
         l4: L4,
+        _nat: &mut NatTable,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
         let svc_name = SvcName(self.cluster.namespace_name(s.namespace), &s.name);
-        let Some(lb) = self.state.lb_ip[svc.index()] else {
+        let Some(lb) = self.state.addr.lb_ip[svc.index()] else {
             let f = Flow {
                 proto,
                 src: Endpoint::new(client, sport),
@@ -303,7 +312,7 @@ impl<'a> AciWalk<'a> {
             rec.hop(self.external(client), Action::Drop, &f, || {
                 format!("service {svc_name} is not of type LoadBalancer: it has no external IP")
             });
-            return outcome(f, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         let mut pkt = Flow {
             proto,
@@ -314,25 +323,25 @@ impl<'a> AciWalk<'a> {
             rec.hop(self.external(client), Action::Drop, &pkt, || {
                 "the fabric has no border leaf".into()
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         let borders = self.fabric.border_leaves();
         rec.hop(self.external(client), Action::Route, &pkt, || {
             let names: Vec<String> = borders.iter().map(|l| self.fabric.leaf_name(*l)).collect();
             format!("client sends to LoadBalancer IP {lb} of {svc_name}; the external router ECMPs over the L3Out's border leaves ({}) → {}", names.join(", "), self.fabric.leaf_name(border))
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         let (src_epg, dst_epg) = self.leaf_classify(border, &pkt, rec);
         let Some(rid) = self.state.svc_redirect[svc.index()] else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("{lb} has no /32 external EPG and no service graph: no node hosts a ready endpoint of {svc_name}; the L3Out has no route for it in the fabric")
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoServiceGraph, *lat);
         };
         let Some(v) =
             self.contract_or_drop(Device::Leaf(border), (src_epg, dst_epg), &pkt, true, rec)
         else {
-            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, *lat);
         };
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             format!(
@@ -346,7 +355,7 @@ impl<'a> AciWalk<'a> {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("redirect policy {} has no destination", redirect.name)
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         };
         let node = choice.member;
         rec.hop(Device::Leaf(border), Action::PbrRedirect, &pkt, || {
@@ -363,21 +372,21 @@ impl<'a> AciWalk<'a> {
             )
         });
         let leaf = self.node_leaf(node, &pkt);
-        self.cross(border, leaf, &pkt, rec, cx);
+        self.cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
             format!(
                 "to {} on its vPC port-channel (service VLAN)",
                 self.cluster.node_ref(node)
             )
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         if let Err(r) = self.steps().alive(
             node,
             &pkt,
             rec,
             "PBR keeps redirecting to it until IP SLA tracking or the endpoint update removes it",
         ) {
-            return outcome(pkt, Verdict::Dropped, r, cx.latency);
+            return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let local = self
             .cluster
@@ -391,7 +400,7 @@ impl<'a> AciWalk<'a> {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("OVS has no ready local endpoint of {svc_name}")
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
         }
         let target_port = s
             .ports
@@ -433,12 +442,12 @@ impl<'a> AciWalk<'a> {
             )
         });
         let leaf = self.node_leaf(node, &r);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         rec.hop(Device::Leaf(leaf), Action::Classify, &r, || {
             format!("source arrives from the PBR node's service interface: shadow EPG of service graph {}, so PBR is not applied to the return", redirect.name)
         });
         let border = self.border_for(&r).unwrap_or(border);
-        self.cross(leaf, border, &r, rec, cx);
+        self.cross(leaf, border, &r, rec, lat);
         let v = self
             .state
             .policy
@@ -450,11 +459,11 @@ impl<'a> AciWalk<'a> {
                 self.state.cfg.l3out
             )
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "the client receives the reply from the LoadBalancer IP".into()
         });
-        delivered(orig, cx.latency, node, pod)
+        delivered(orig, *lat, node, pod)
     }
 
     /// Outside host → a pod IP directly (the pod subnet is routed; contracts still apply).
@@ -464,7 +473,7 @@ impl<'a> AciWalk<'a> {
         pod: PodId,
         l4: L4,
         rec: &mut R,
-        cx: &mut Ctx,
+        lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let pkt = Flow {
@@ -476,7 +485,7 @@ impl<'a> AciWalk<'a> {
             rec.hop(self.external(client), Action::Drop, &pkt, || {
                 "the fabric has no border leaf".into()
             });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
         };
         rec.hop(self.external(client), Action::Route, &pkt, || {
             format!(
@@ -485,17 +494,17 @@ impl<'a> AciWalk<'a> {
                 self.fabric.leaf_name(border)
             )
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         let (se, de) = self.leaf_classify(border, &pkt, rec);
         let Some(v) = self.contract_or_drop(Device::Leaf(border), (se, de), &pkt, true, rec) else {
-            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, cx.latency);
+            return outcome(pkt, Verdict::Dropped, Reason::PolicyDenied, *lat);
         };
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             self.contract_text(&v, se, de, &pkt)
         });
         let node = self.cluster.pod(pod).node;
         let leaf = self.node_leaf(node, &pkt);
-        self.cross(border, leaf, &pkt, rec, cx);
+        self.cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
             format!(
                 "endpoint {} learned behind {}",
@@ -503,12 +512,12 @@ impl<'a> AciWalk<'a> {
                 self.cluster.node_ref(node)
             )
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         if let Err(e) = self
             .steps()
             .alive(node, &pkt, rec, "the fabric still holds its endpoints")
         {
-            return outcome(pkt, Verdict::Dropped, e, cx.latency);
+            return outcome(pkt, Verdict::Dropped, e, *lat);
         }
         rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
             format!(
@@ -523,17 +532,17 @@ impl<'a> AciWalk<'a> {
         rec.hop(Device::Node(node), Action::Route, &r, || {
             "OVS sends the reply to the fabric".into()
         });
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.node_leaf);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         let b = self.border_for(&r).unwrap_or(border);
         rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
             format!("{} is reached through the L3Out", client)
         });
-        self.cross(leaf, b, &r, rec, cx);
-        cx.latency = cx.latency.saturating_add(self.fabric.latency.l3out);
+        self.cross(leaf, b, &r, rec, lat);
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "reply delivered".into()
         });
-        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, cx.latency);
+        let mut o = outcome(pkt, Verdict::Delivered, Reason::Delivered, *lat);
         o.pod = Some(pod);
         o.node = Some(node);
         o

@@ -1,11 +1,15 @@
-//! The three walks of the BGP designs: outside client → LoadBalancer IP, pod → outside host,
-//! pod → pod.
+//! The legs of the BGP designs' walk: outside client → LoadBalancer IP or pod IP, pod → outside
+//! host or node address, pod → pod, pod → service.
 
 use super::{BgpWalk, L4, NodeTables};
 use crate::cluster::{NodeId, PodId};
 use crate::cluster::{ServiceId, TrafficPolicy};
+use crate::dataplane::addresses::Addresses;
+use crate::dataplane::legs::Legs;
 use crate::dataplane::*;
 use crate::design::bgp::config::BgpCni;
+use crate::fabric::Fabric;
+use crate::nat::conntrack::NatTable;
 use crate::net::hash::{five_tuple, salt};
 use crate::net::{Endpoint, Flow, Proto};
 use crate::time::Nanos;
@@ -33,169 +37,6 @@ impl BgpWalk<'_> {
             off,
             cfg.masquerade_random_fully,
         )
-    }
-
-    pub(super) fn ingress_lb<R: Recorder>(
-        &self,
-        client: Ipv4Addr,
-        svc: ServiceId,
-        l4: L4,
-        tables: &mut NodeTables,
-        rec: &mut R,
-        lat: &mut Nanos,
-    ) -> Outcome {
-        let L4 { sport, port, proto } = l4;
-        let s = self.cluster.service(svc);
-        let Some(lb) = self.state.lb_ip[svc.index()] else {
-            let f = Flow {
-                proto,
-                src: Endpoint::new(client, sport),
-                dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, port),
-            };
-            rec.hop(self.external(client), Action::Drop, &f, || {
-                "the service has no LoadBalancer IP".into()
-            });
-            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
-        };
-        let pkt = Flow {
-            proto,
-            src: Endpoint::new(client, sport),
-            dst: Endpoint::new(lb, port),
-        };
-        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || {
-                "the fabric has no border leaf".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
-        };
-        rec.hop(self.external(client), Action::Route, &pkt, || {
-            format!("client sends to LoadBalancer IP {lb}; it enters the fabric through the L3Out on {}", self.fabric.leaf_name(border))
-        });
-        *lat = lat.saturating_add(self.fabric.latency.l3out);
-        let node = match self.to_node(border, &pkt, rec, lat) {
-            Ok(n) => n,
-            Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
-        };
-        let mut backends = std::mem::take(&mut tables.scratch);
-        backends.clear();
-        let local = s.external_traffic_policy == TrafficPolicy::Local;
-        backends.extend(s.endpoints.iter().copied().filter(|p| {
-            self.cluster.pod(*p).ready && (!local || self.cluster.pod(*p).node == node)
-        }));
-        if backends.is_empty() {
-            tables.scratch = backends;
-            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
-                "the node's service proxy has no ready backend for the service".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
-        }
-        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, true, tables);
-        tables.scratch = backends;
-        let target_port = s
-            .ports
-            .iter()
-            .find(|p| p.port == port)
-            .map(|p| p.target_port)
-            .unwrap_or(port);
-        let mut fwd = Flow {
-            proto,
-            src: pkt.src,
-            dst: self.pod_ep(pod, target_port),
-        };
-        let pod_node = self.cluster.pod(pod).node;
-        let policy = match s.external_traffic_policy {
-            TrafficPolicy::Local => "externalTrafficPolicy Local: local backends only",
-            TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
-        };
-        let mut snat = None;
-        // Calico runs behind kube-proxy (iptables): external traffic to a Cluster service is
-        // marked for masquerade BEFORE the backend is chosen (kubernetes
-        // pkg/proxy/iptables/proxier.go, KUBE-MARK-MASQ in the external chain), so it is SNATed to
-        // the node IP even for a local backend. kube-router and Cilium (SNAT mode) SNAT only a
-        // connection sent to another node.
-        let masq_first = self.state.cfg.cni == BgpCni::Calico
-            && s.external_traffic_policy == TrafficPolicy::Cluster;
-        if pod_node == node && !masq_first {
-            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
-                format!(
-                    "service proxy ({policy}): {how} chose {}; conntrack DNAT {} → {}",
-                    self.cluster.pod_ref(pod),
-                    pkt.dst,
-                    fwd.dst
-                )
-            });
-        } else {
-            let ip = self.cluster.node(node).ip;
-            let Some(p) = self.node_snat_port(node, &fwd, tables) else {
-                rec.hop(Device::Node(node), Action::Drop, &fwd, || {
-                    format!("no free source port on {ip} towards {}", fwd.dst)
-                });
-                return outcome(pkt, Verdict::Dropped, Reason::MasqueradePortExhausted, *lat);
-            };
-            let dnat_dst = fwd.dst;
-            let before = fwd.src;
-            fwd.src = Endpoint::new(ip, p);
-            snat = Some(NatBinding {
-                node,
-                ip,
-                port: p,
-                remote: dnat_dst,
-                orig: before,
-            });
-            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
-                let why = if masq_first {
-                    "kube-proxy marked the external connection for masquerade before choosing the backend (KUBE-MARK-MASQ)"
-                } else {
-                    "so the reply comes back here"
-                };
-                format!(
-                    "service proxy ({policy}): {how} chose {} on {}; conntrack DNAT {} → {dnat_dst} and SNAT to the node IP {ip}:{p} ({why}): the client IP is lost",
-                    self.cluster.pod_ref(pod),
-                    self.cluster.node_ref(pod_node),
-                    pkt.dst
-                )
-            });
-            if pod_node != node
-                && let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat)
-            {
-                return failed_with(snat, outcome(pkt, Verdict::Dropped, r, *lat));
-            }
-        }
-        rec.hop(Device::Pod(pod), Action::Deliver, &fwd, || {
-            format!("delivered to {}", self.cluster.pod_ref(pod))
-        });
-
-        rec.start_return();
-        let mut r = fwd.reversed();
-        rec.hop(Device::Pod(pod), Action::Route, &r, || {
-            format!("{} replies", self.cluster.pod_ref(pod))
-        });
-        if pod_node != node
-            && let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat)
-        {
-            return failed_with(snat, outcome(pkt, Verdict::Dropped, e, *lat));
-        }
-        let before = r;
-        r.src = pkt.dst;
-        r.dst = pkt.src;
-        rec.hop(Device::Node(node), Action::UnDnat, &r, || {
-            format!(
-                "conntrack on {} restores the source {} → {}",
-                self.cluster.node_ref(node),
-                before.src,
-                r.src
-            )
-        });
-        if !self.to_outside(node, &r, rec, lat) {
-            return failed_with(snat, outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat));
-        }
-        rec.hop(self.external(client), Action::Deliver, &r, || {
-            "the client receives the reply from the LoadBalancer IP".into()
-        });
-        Outcome {
-            snat,
-            ..delivered(pkt, *lat, node, pod)
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -433,7 +274,241 @@ impl BgpWalk<'_> {
         }
     }
 
-    pub(super) fn pod_to_pod<R: Recorder>(
+    /// Node to node for a pod's packet: locally routed; straight to the owning node over the
+    /// shared node subnet when the nodes run an iBGP mesh; otherwise through the leaves' tables.
+    pub(super) fn node_to_node<R: Recorder>(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Result<(), Reason> {
+        if from == to {
+            rec.hop(Device::Node(from), Action::Route, pkt, || {
+                "both ends are on this node: routed locally".into()
+            });
+            return self.alive(to, pkt, rec).map(|_| ());
+        }
+        let leaf = self.node_leaf(from, pkt);
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        if self.state.cfg.node_mesh {
+            rec.hop(Device::Node(from), Action::Route, pkt, || {
+                format!(
+                    "{} via {} ({}): the iBGP mesh between the nodes gives the owning node as next hop",
+                    pkt.dst.ip,
+                    self.cluster.node(to).ip,
+                    self.cluster.node_ref(to)
+                )
+            });
+            rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
+                format!(
+                    "bridged on the node subnet towards {}",
+                    self.cluster.node_ref(to)
+                )
+            });
+            self.deliver_to_node(leaf, to, false, pkt, rec, lat);
+            return self.alive(to, pkt, rec).map(|_| ());
+        }
+        match self.to_node(leaf, pkt, rec, lat)? {
+            n if n == to => Ok(()),
+            _ => Err(Reason::NoRoute),
+        }
+    }
+}
+
+impl Legs for BgpWalk<'_> {
+    type Tables = NodeTables;
+
+    fn addresses(&self) -> &Addresses {
+        &self.state.addr
+    }
+
+    fn fabric(&self) -> &Fabric {
+        self.fabric
+    }
+
+    fn nat(tables: &mut NodeTables) -> &mut NatTable {
+        &mut tables.nat
+    }
+
+    fn pod_to_ip<R: Recorder>(
+        &self,
+        pod: PodId,
+        ip: Ipv4Addr,
+        l4: L4,
+        tables: &mut NodeTables,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let dst = Endpoint::new(ip, l4.port);
+        self.egress(pod, l4.sport, dst, l4.proto, tables, rec, lat)
+    }
+
+    fn ingress_lb<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        svc: ServiceId,
+        l4: L4,
+        tables: &mut NodeTables,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Outcome {
+        let L4 { sport, port, proto } = l4;
+        let s = self.cluster.service(svc);
+        let Some(lb) = self.state.addr.lb_ip[svc.index()] else {
+            let f = Flow {
+                proto,
+                src: Endpoint::new(client, sport),
+                dst: Endpoint::new(Ipv4Addr::UNSPECIFIED, port),
+            };
+            rec.hop(self.external(client), Action::Drop, &f, || {
+                "the service has no LoadBalancer IP".into()
+            });
+            return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        let pkt = Flow {
+            proto,
+            src: Endpoint::new(client, sport),
+            dst: Endpoint::new(lb, port),
+        };
+        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
+            rec.hop(self.external(client), Action::Drop, &pkt, || {
+                "the fabric has no border leaf".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        };
+        rec.hop(self.external(client), Action::Route, &pkt, || {
+            format!("client sends to LoadBalancer IP {lb}; it enters the fabric through the L3Out on {}", self.fabric.leaf_name(border))
+        });
+        *lat = lat.saturating_add(self.fabric.latency.l3out);
+        let node = match self.to_node(border, &pkt, rec, lat) {
+            Ok(n) => n,
+            Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
+        };
+        let mut backends = std::mem::take(&mut tables.scratch);
+        backends.clear();
+        let local = s.external_traffic_policy == TrafficPolicy::Local;
+        backends.extend(s.endpoints.iter().copied().filter(|p| {
+            self.cluster.pod(*p).ready && (!local || self.cluster.pod(*p).node == node)
+        }));
+        if backends.is_empty() {
+            tables.scratch = backends;
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                "the node's service proxy has no ready backend for the service".into()
+            });
+            return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
+        }
+        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, true, tables);
+        tables.scratch = backends;
+        let target_port = s
+            .ports
+            .iter()
+            .find(|p| p.port == port)
+            .map(|p| p.target_port)
+            .unwrap_or(port);
+        let mut fwd = Flow {
+            proto,
+            src: pkt.src,
+            dst: self.pod_ep(pod, target_port),
+        };
+        let pod_node = self.cluster.pod(pod).node;
+        let policy = match s.external_traffic_policy {
+            TrafficPolicy::Local => "externalTrafficPolicy Local: local backends only",
+            TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
+        };
+        let mut snat = None;
+        // Calico runs behind kube-proxy (iptables): external traffic to a Cluster service is
+        // marked for masquerade BEFORE the backend is chosen (kubernetes
+        // pkg/proxy/iptables/proxier.go, KUBE-MARK-MASQ in the external chain), so it is SNATed to
+        // the node IP even for a local backend. kube-router and Cilium (SNAT mode) SNAT only a
+        // connection sent to another node.
+        let masq_first = self.state.cfg.cni == BgpCni::Calico
+            && s.external_traffic_policy == TrafficPolicy::Cluster;
+        if pod_node == node && !masq_first {
+            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
+                format!(
+                    "service proxy ({policy}): {how} chose {}; conntrack DNAT {} → {}",
+                    self.cluster.pod_ref(pod),
+                    pkt.dst,
+                    fwd.dst
+                )
+            });
+        } else {
+            let ip = self.cluster.node(node).ip;
+            let Some(p) = self.node_snat_port(node, &fwd, tables) else {
+                rec.hop(Device::Node(node), Action::Drop, &fwd, || {
+                    format!("no free source port on {ip} towards {}", fwd.dst)
+                });
+                return outcome(pkt, Verdict::Dropped, Reason::MasqueradePortExhausted, *lat);
+            };
+            let dnat_dst = fwd.dst;
+            let before = fwd.src;
+            fwd.src = Endpoint::new(ip, p);
+            snat = Some(NatBinding {
+                node,
+                ip,
+                port: p,
+                remote: dnat_dst,
+                orig: before,
+            });
+            rec.hop(Device::Node(node), Action::Dnat, &fwd, || {
+                let why = if masq_first {
+                    "kube-proxy marked the external connection for masquerade before choosing the backend (KUBE-MARK-MASQ)"
+                } else {
+                    "so the reply comes back here"
+                };
+                format!(
+                    "service proxy ({policy}): {how} chose {} on {}; conntrack DNAT {} → {dnat_dst} and SNAT to the node IP {ip}:{p} ({why}): the client IP is lost",
+                    self.cluster.pod_ref(pod),
+                    self.cluster.node_ref(pod_node),
+                    pkt.dst
+                )
+            });
+            if pod_node != node
+                && let Err(r) = self.node_to_node(node, pod_node, &fwd, rec, lat)
+            {
+                return failed_with(snat, outcome(pkt, Verdict::Dropped, r, *lat));
+            }
+        }
+        rec.hop(Device::Pod(pod), Action::Deliver, &fwd, || {
+            format!("delivered to {}", self.cluster.pod_ref(pod))
+        });
+
+        rec.start_return();
+        let mut r = fwd.reversed();
+        rec.hop(Device::Pod(pod), Action::Route, &r, || {
+            format!("{} replies", self.cluster.pod_ref(pod))
+        });
+        if pod_node != node
+            && let Err(e) = self.node_to_node(pod_node, node, &r, rec, lat)
+        {
+            return failed_with(snat, outcome(pkt, Verdict::Dropped, e, *lat));
+        }
+        let before = r;
+        r.src = pkt.dst;
+        r.dst = pkt.src;
+        rec.hop(Device::Node(node), Action::UnDnat, &r, || {
+            format!(
+                "conntrack on {} restores the source {} → {}",
+                self.cluster.node_ref(node),
+                before.src,
+                r.src
+            )
+        });
+        if !self.to_outside(node, &r, rec, lat) {
+            return failed_with(snat, outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat));
+        }
+        rec.hop(self.external(client), Action::Deliver, &r, || {
+            "the client receives the reply from the LoadBalancer IP".into()
+        });
+        Outcome {
+            snat,
+            ..delivered(pkt, *lat, node, pod)
+        }
+    }
+
+    fn pod_to_pod<R: Recorder>(
         &self,
         a: PodId,
         b: PodId,
@@ -479,50 +554,8 @@ impl BgpWalk<'_> {
         delivered(pkt, *lat, nb, b)
     }
 
-    /// Node to node for a pod's packet: locally routed; straight to the owning node over the
-    /// shared node subnet when the nodes run an iBGP mesh; otherwise through the leaves' tables.
-    pub(super) fn node_to_node<R: Recorder>(
-        &self,
-        from: NodeId,
-        to: NodeId,
-        pkt: &Flow,
-        rec: &mut R,
-        lat: &mut Nanos,
-    ) -> Result<(), Reason> {
-        if from == to {
-            rec.hop(Device::Node(from), Action::Route, pkt, || {
-                "both ends are on this node: routed locally".into()
-            });
-            return self.alive(to, pkt, rec).map(|_| ());
-        }
-        let leaf = self.node_leaf(from, pkt);
-        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-        if self.state.cfg.node_mesh {
-            rec.hop(Device::Node(from), Action::Route, pkt, || {
-                format!(
-                    "{} via {} ({}): the iBGP mesh between the nodes gives the owning node as next hop",
-                    pkt.dst.ip,
-                    self.cluster.node(to).ip,
-                    self.cluster.node_ref(to)
-                )
-            });
-            rec.hop(Device::Leaf(leaf), Action::Route, pkt, || {
-                format!(
-                    "bridged on the node subnet towards {}",
-                    self.cluster.node_ref(to)
-                )
-            });
-            self.deliver_to_node(leaf, to, false, pkt, rec, lat);
-            return self.alive(to, pkt, rec).map(|_| ());
-        }
-        match self.to_node(leaf, pkt, rec, lat)? {
-            n if n == to => Ok(()),
-            _ => Err(Reason::NoRoute),
-        }
-    }
-
     /// Outside host → a pod IP: the pod prefixes are routed natively through the fabric.
-    pub(super) fn ingress_direct<R: Recorder>(
+    fn ingress_direct<R: Recorder>(
         &self,
         client: Ipv4Addr,
         pod: PodId,
@@ -577,7 +610,7 @@ impl BgpWalk<'_> {
 
     /// Pod → service: the node's service proxy picks a backend and DNATs, then pod to pod; the
     /// reply is un-DNATed on the client's node.
-    pub(super) fn pod_to_service<R: Recorder>(
+    fn pod_to_service<R: Recorder>(
         &self,
         a: PodId,
         (svc, vip): (ServiceId, Option<Ipv4Addr>),

@@ -7,6 +7,7 @@
 use crate::bgp::NextHop;
 use crate::cluster::{Cluster, ServiceId};
 use crate::cluster::{NodeId, PodId};
+use crate::dataplane::legs;
 use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::bgp::BgpState;
@@ -126,7 +127,7 @@ impl<'a> BgpWalk<'a> {
     }
 
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.state.pod_ip[pod.index()], port)
+        Endpoint::new(self.state.addr.pod_ip[pod.index()], port)
     }
 
     fn hop_name(&self, h: &NextHop) -> String {
@@ -419,7 +420,7 @@ impl<'a> BgpWalk<'a> {
         let (Source::Ip(client), Target::Service { svc, port }) = (req.src, req.dst) else {
             return None;
         };
-        let lb = self.state.lb_ip[svc.index()]?;
+        let lb = self.state.addr.lb_ip[svc.index()]?;
         let pkt = Flow {
             proto: req.proto,
             src: Endpoint::new(client, req.sport),
@@ -437,66 +438,7 @@ impl<'a> BgpWalk<'a> {
         tables: &mut NodeTables,
         rec: &mut R,
     ) -> Outcome {
-        let src = match req.src {
-            Source::Ip(ip) if self.state.is_pod_ip(ip) => self
-                .state
-                .ip_to_pod
-                .get(&ip)
-                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
-            s => s,
-        };
-        let dst = match req.dst {
-            Target::Ip { ip, port } => match (
-                self.state.ip_to_pod.get(&ip),
-                self.state.lb_to_service.get(&ip),
-            ) {
-                (Some(p), _) => Target::Pod { pod: *p, port },
-                (None, Some(s)) => Target::Service { svc: *s, port },
-                _ => Target::Ip { ip, port },
-            },
-            t => t,
-        };
-        let mut lat = Nanos::ZERO;
-        let mut o = match (src, dst) {
-            (Source::Ip(c), Target::Service { svc, port }) => {
-                self.ingress_lb(c, svc, req.l4(port), tables, rec, &mut lat)
-            }
-            (Source::Pod(p), Target::Ip { ip, port }) => self.egress(
-                p,
-                req.sport,
-                Endpoint::new(ip, port),
-                req.proto,
-                tables,
-                rec,
-                &mut lat,
-            ),
-            (Source::Pod(a), Target::Pod { pod, port }) => {
-                self.pod_to_pod(a, pod, req.l4(port), rec, &mut lat)
-            }
-            (Source::Ip(c), Target::Pod { pod, port }) => {
-                self.ingress_direct(c, pod, req.l4(port), rec, &mut lat)
-            }
-            (Source::Pod(p), Target::Service { svc, port }) => {
-                let vip = match req.dst {
-                    Target::Ip { ip, .. } => Some(ip),
-                    _ => None,
-                };
-                self.pod_to_service(p, (svc, vip), req.l4(port), tables, rec, &mut lat)
-            }
-            (Source::Ip(c), Target::Ip { ip, port }) => {
-                let f = Flow {
-                    proto: req.proto,
-                    src: Endpoint::new(c, req.sport),
-                    dst: Endpoint::new(ip, port),
-                };
-                rec.hop(self.external(c), Action::Drop, &f, || {
-                    format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
-                });
-                outcome(f, Verdict::Dropped, Reason::NoRoute, lat)
-            }
-        };
-        release_if_failed(&mut o, &mut tables.nat);
-        o
+        legs::walk(self, req, tables, rec)
     }
 }
 

@@ -1,0 +1,98 @@
+//! The addresses a design gave the cluster's pods and LoadBalancer services, and what a literal
+//! address in a flow request is: every design's walk resolves it the same way.
+
+use super::request::{Source, Target};
+use crate::cluster::{PodId, ServiceId};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// Pod and LoadBalancer addresses under one design, with their reverse look-ups.
+#[derive(Clone, Debug, Default)]
+pub struct Addresses {
+    /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address).
+    pub pod_ip: Vec<Ipv4Addr>,
+    pub ip_to_pod: BTreeMap<Ipv4Addr, PodId>,
+    /// Each service's LoadBalancer IP, if it is a LoadBalancer service that got one.
+    pub lb_ip: Vec<Option<Ipv4Addr>>,
+    pub lb_to_service: BTreeMap<Ipv4Addr, ServiceId>,
+}
+
+impl Addresses {
+    pub fn new(pod_ip: Vec<Ipv4Addr>, lb_ip: Vec<Option<Ipv4Addr>>) -> Addresses {
+        let ip_to_pod = pod_ip
+            .iter()
+            .enumerate()
+            .filter(|(_, ip)| !ip.is_unspecified())
+            .map(|(i, ip)| (*ip, PodId(i as u32)))
+            .collect();
+        let lb_to_service = lb_ip
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
+            .collect();
+        Addresses {
+            pod_ip,
+            ip_to_pod,
+            lb_ip,
+            lb_to_service,
+        }
+    }
+
+    /// A literal source that is one of the design's pods is that pod.
+    pub fn source(&self, src: Source) -> Source {
+        match src {
+            Source::Ip(ip) => self
+                .ip_to_pod
+                .get(&ip)
+                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
+            s => s,
+        }
+    }
+
+    /// A literal destination that is a pod, or a LoadBalancer IP (returned as the VIP the
+    /// client sent to), is that pod or service.
+    pub fn target(&self, dst: Target) -> (Target, Option<Ipv4Addr>) {
+        match dst {
+            Target::Ip { ip, port } => match (self.ip_to_pod.get(&ip), self.lb_to_service.get(&ip))
+            {
+                (Some(p), _) => (Target::Pod { pod: *p, port }, None),
+                (None, Some(s)) => (Target::Service { svc: *s, port }, Some(ip)),
+                (None, None) => (Target::Ip { ip, port }, None),
+            },
+            t => (t, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_addresses_are_what_they_address() {
+        let a = Addresses::new(
+            vec!["10.2.0.2".parse().unwrap(), Ipv4Addr::UNSPECIFIED],
+            vec![None, Some("10.9.0.1".parse().unwrap())],
+        );
+        assert_eq!(
+            a.source(Source::Ip("10.2.0.2".parse().unwrap())),
+            Source::Pod(PodId(0))
+        );
+        // An unaddressed pod is not reachable at 0.0.0.0.
+        assert_eq!(
+            a.source(Source::Ip(Ipv4Addr::UNSPECIFIED)),
+            Source::Ip(Ipv4Addr::UNSPECIFIED)
+        );
+        let vip: Ipv4Addr = "10.9.0.1".parse().unwrap();
+        assert_eq!(
+            a.target(Target::Ip { ip: vip, port: 80 }),
+            (
+                Target::Service {
+                    svc: ServiceId(1),
+                    port: 80
+                },
+                Some(vip)
+            )
+        );
+    }
+}
