@@ -3,10 +3,10 @@
 //! picks the leg. Each design writes its legs ([`Legs`]); the dispatch is written once.
 
 use super::request::{FlowRequest, L4, Source, Target};
-use super::{Action, Device, Outcome, Reason, Recorder, Verdict};
+use super::{Action, Device, FabricSteps, Outcome, Reason, Recorder, Verdict};
 use super::{addresses::Addresses, outcome, release_if_failed};
-use crate::cluster::{PodId, ServiceId};
-use crate::fabric::Fabric;
+use crate::cluster::{Cluster, NodeId, PodId, ServiceId};
+use crate::fabric::{Fabric, LeafId};
 use crate::nat::conntrack::NatTable;
 use crate::net::{Endpoint, Flow};
 use crate::time::Nanos;
@@ -20,12 +20,105 @@ pub trait Legs {
 
     fn addresses(&self) -> &Addresses;
     fn fabric(&self) -> &Fabric;
+    fn cluster(&self) -> &Cluster;
     fn nat(tables: &mut Self::Tables) -> &mut NatTable;
 
     /// A literal destination the design turns into a service before any routing, when it is
     /// neither a pod nor a LoadBalancer IP (ACI-CNI: a ClusterIP, which OVS DNATs); none here.
     fn literal_service(&self, _ip: Ipv4Addr) -> Option<ServiceId> {
         None
+    }
+
+    /// The fabric steps every design takes the same way.
+    fn steps(&self) -> FabricSteps<'_> {
+        FabricSteps {
+            fabric: self.fabric(),
+            cluster: self.cluster(),
+        }
+    }
+
+    /// An outside host as a hop's device.
+    fn external(&self, ip: Ipv4Addr) -> Device {
+        self.steps().external(ip)
+    }
+
+    /// The leaf of the node's vPC pair that carries this flow.
+    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
+        self.steps().node_leaf(node, flow)
+    }
+
+    /// The border leaf a flow to the outside leaves by.
+    fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
+        self.steps().border_for(pkt)
+    }
+
+    /// Leaf to leaf through a spine (when they differ), recording the spine hop.
+    fn cross<R: Recorder>(
+        &self,
+        from: LeafId,
+        to: LeafId,
+        pkt: &Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) {
+        self.steps().cross(from, to, pkt, rec, lat)
+    }
+
+    /// A pod's address with a port.
+    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
+        Endpoint::new(self.addresses().pod_ip[pod.index()], port)
+    }
+
+    /// An outside client's packet to `dst` and the border leaf ECMP brings it in by; the drop
+    /// (with the latency so far) when the fabric has no border leaf.
+    fn enter<R: Recorder>(
+        &self,
+        client: Ipv4Addr,
+        dst: Endpoint,
+        l4: L4,
+        rec: &mut R,
+        lat: Nanos,
+    ) -> Result<(Flow, LeafId), Outcome> {
+        let pkt = Flow {
+            proto: l4.proto,
+            src: Endpoint::new(client, l4.sport),
+            dst,
+        };
+        match self.fabric().ingress_border_leaf(&pkt) {
+            Some(border) => Ok((pkt, border)),
+            None => {
+                rec.hop(self.external(client), Action::Drop, &pkt, || {
+                    "the fabric has no border leaf".into()
+                });
+                Err(outcome(pkt, Verdict::Dropped, Reason::NoRoute, lat))
+            }
+        }
+    }
+
+    /// A pod's packet to `dst` as it leaves the pod, its first hop recorded (`via`: what
+    /// forwards it on the pod's node, e.g. "OVS on ").
+    fn pod_sends<R: Recorder>(
+        &self,
+        pod: PodId,
+        dst: Endpoint,
+        l4: L4,
+        via: &str,
+        rec: &mut R,
+    ) -> Flow {
+        let pkt = Flow {
+            proto: l4.proto,
+            src: self.pod_ep(pod, l4.sport),
+            dst,
+        };
+        let cluster = self.cluster();
+        rec.hop(Device::Pod(pod), Action::Route, &pkt, || {
+            format!(
+                "{} sends to {dst} through {via}{}",
+                cluster.pod_ref(pod),
+                cluster.node_ref(cluster.pod(pod).node)
+            )
+        });
+        pkt
     }
 
     /// Outside client → LoadBalancer IP.
@@ -121,8 +214,7 @@ pub fn walk<W: Legs, R: Recorder>(
                 src: Endpoint::new(c, req.sport),
                 dst: Endpoint::new(ip, port),
             };
-            let client = Device::External(w.fabric().external_of(c), c);
-            rec.hop(client, Action::Drop, &f, || {
+            rec.hop(w.external(c), Action::Drop, &f, || {
                 format!("{ip} is not in the fabric: nothing to walk between two outside hosts")
             });
             outcome(f, Verdict::Dropped, Reason::NoRoute, lat)

@@ -287,7 +287,7 @@ pub(crate) fn delivered(flow: Flow, latency: Nanos, node: NodeId, pod: PodId) ->
 
 /// Steps of the fabric both designs' walks take the same way.
 #[derive(Clone, Copy)]
-pub(crate) struct FabricSteps<'a> {
+pub struct FabricSteps<'a> {
     pub fabric: &'a crate::fabric::Fabric,
     pub cluster: &'a crate::cluster::Cluster,
 }

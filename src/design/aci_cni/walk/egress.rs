@@ -4,6 +4,7 @@
 
 use super::AciWalk;
 use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::dataplane::legs::Legs;
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::time::Nanos;
@@ -14,8 +15,9 @@ use crate::design::aci_cni::snat_scope;
 use crate::nat::conntrack::NatTable;
 use crate::nat::kernel::PortSearch;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
-use crate::net::{Endpoint, Flow, Proto};
+use crate::net::{Endpoint, Flow};
 use crate::policy::Verdict as PolicyVerdict;
+use std::net::Ipv4Addr;
 
 impl AciWalk<'_> {
     /// The contract check OVS does for a pod's packet; records the hop, or the drop.
@@ -54,32 +56,19 @@ impl AciWalk<'_> {
     }
 
     /// Pod → outside host.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn egress<R: Recorder>(
         &self,
         pod: PodId,
-        sport: u16,
-        dst: Endpoint,
-        proto: Proto,
+        ip: Ipv4Addr,
+        l4: L4,
         nat: &mut NatTable,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
         let node = self.cluster.pod(pod).node;
-        let orig = Flow {
-            proto,
-            src: self.pod_ep(pod, sport),
-            dst,
-        };
+        let orig = self.pod_sends(pod, dst, l4, "OVS on ", rec);
         let mut pkt = orig;
-        rec.hop(Device::Pod(pod), Action::Route, &pkt, || {
-            format!(
-                "{} sends to {} through OVS on {}",
-                self.cluster.pod_ref(pod),
-                dst,
-                self.cluster.node_ref(node)
-            )
-        });
         let stack = &self.state.pod_stack[pod.index()];
         let entry = snat_scope::select(&stack.entries, dst.ip);
         let alloc = entry.and_then(|e| self.state.allocation(node, e.unit).map(|a| (e, a)));

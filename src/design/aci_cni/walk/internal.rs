@@ -11,12 +11,14 @@
 
 use super::AciWalk;
 use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::dataplane::legs::Legs;
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;
 use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
-use crate::net::{Endpoint, Flow, Proto};
+use crate::net::{Endpoint, Flow};
 use crate::time::Nanos;
+use std::net::Ipv4Addr;
 
 impl AciWalk<'_> {
     /// Whether OVS routes `ip` inside the fabric (a node, or an internal subnet of the VRF).
@@ -34,12 +36,12 @@ impl AciWalk<'_> {
     pub(super) fn to_internal<R: Recorder>(
         &self,
         pod: PodId,
-        sport: u16,
-        dst: Endpoint,
-        proto: Proto,
+        ip: Ipv4Addr,
+        l4: L4,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
         let na = self.cluster.pod(pod).node;
         let pkt = Flow {
             proto,

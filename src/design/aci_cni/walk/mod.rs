@@ -48,46 +48,12 @@ enum Why {
 }
 
 impl<'a> AciWalk<'a> {
-    fn steps(&self) -> FabricSteps<'a> {
-        FabricSteps {
-            fabric: self.fabric,
-            cluster: self.cluster,
-        }
-    }
-
-    fn external(&self, ip: Ipv4Addr) -> Device {
-        self.steps().external(ip)
-    }
-
-    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        self.steps().node_leaf(node, flow)
-    }
-
-    fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
-        self.steps().border_for(pkt)
-    }
-
-    fn cross<R: Recorder>(
-        &self,
-        from: LeafId,
-        to: LeafId,
-        pkt: &Flow,
-        rec: &mut R,
-        lat: &mut Nanos,
-    ) {
-        self.steps().cross(from, to, pkt, rec, &mut *lat)
-    }
-
     pub fn new(fabric: &'a Fabric, cluster: &'a Cluster, state: &'a AciState) -> Self {
         AciWalk {
             fabric,
             cluster,
             state,
         }
-    }
-
-    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.state.addr.pod_ip[pod.index()], port)
     }
 
     fn epg_name(&self, e: EpgId) -> &str {
@@ -239,6 +205,10 @@ impl Legs for AciWalk<'_> {
         self.fabric
     }
 
+    fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+
     fn nat(nat: &mut NatTable) -> &mut NatTable {
         nat
     }
@@ -281,12 +251,10 @@ impl Legs for AciWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let L4 { sport, port, proto } = l4;
-        let dst = Endpoint::new(ip, port);
         if self.is_internal(ip) {
-            self.to_internal(pod, sport, dst, proto, rec, lat)
+            self.to_internal(pod, ip, l4, rec, lat)
         } else {
-            self.egress(pod, sport, dst, proto, nat, rec, lat)
+            self.egress(pod, ip, l4, nat, rec, lat)
         }
     }
 
@@ -314,16 +282,9 @@ impl Legs for AciWalk<'_> {
             });
             return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
         };
-        let mut pkt = Flow {
-            proto,
-            src: Endpoint::new(client, sport),
-            dst: Endpoint::new(lb, port),
-        };
-        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || {
-                "the fabric has no border leaf".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let (mut pkt, border) = match self.enter(client, Endpoint::new(lb, port), l4, rec, *lat) {
+            Ok(entered) => entered,
+            Err(dropped) => return dropped,
         };
         let borders = self.fabric.border_leaves();
         rec.hop(self.external(client), Action::Route, &pkt, || {
@@ -475,17 +436,10 @@ impl Legs for AciWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let L4 { sport, port, proto } = l4;
-        let pkt = Flow {
-            proto,
-            src: Endpoint::new(client, sport),
-            dst: self.pod_ep(pod, port),
-        };
-        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || {
-                "the fabric has no border leaf".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let port = l4.port;
+        let (pkt, border) = match self.enter(client, self.pod_ep(pod, port), l4, rec, *lat) {
+            Ok(entered) => entered,
+            Err(dropped) => return dropped,
         };
         rec.hop(self.external(client), Action::Route, &pkt, || {
             format!(

@@ -2,7 +2,7 @@
 //! host or node address, pod → pod, pod → service.
 
 use super::{BgpWalk, L4, NodeTables};
-use crate::cluster::{NodeId, PodId};
+use crate::cluster::{Cluster, NodeId, PodId};
 use crate::cluster::{ServiceId, TrafficPolicy};
 use crate::dataplane::addresses::Addresses;
 use crate::dataplane::legs::Legs;
@@ -11,7 +11,7 @@ use crate::design::bgp::config::BgpCni;
 use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
 use crate::net::hash::{five_tuple, salt};
-use crate::net::{Endpoint, Flow, Proto};
+use crate::net::{Endpoint, Flow};
 use crate::time::Nanos;
 use std::net::Ipv4Addr;
 
@@ -39,31 +39,19 @@ impl BgpWalk<'_> {
         )
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn egress<R: Recorder>(
         &self,
         pod: PodId,
-        sport: u16,
-        dst: Endpoint,
-        proto: Proto,
+        ip: Ipv4Addr,
+        l4: L4,
         tables: &mut NodeTables,
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
+        let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
         let node = self.cluster.pod(pod).node;
-        let orig = Flow {
-            proto,
-            src: self.pod_ep(pod, sport),
-            dst,
-        };
+        let orig = self.pod_sends(pod, dst, l4, "", rec);
         let mut pkt = orig;
-        rec.hop(Device::Pod(pod), Action::Route, &pkt, || {
-            format!(
-                "{} sends to {dst} through {}",
-                self.cluster.pod_ref(pod),
-                self.cluster.node_ref(node)
-            )
-        });
         let mut binding = None;
         // kube-router's pod-egress rule skips destinations in its node-address ipset
         // (kube-router `pod_egress.go` `podEgressArgs4`: `! --match-set kube-router-node-ips dst`);
@@ -328,6 +316,10 @@ impl Legs for BgpWalk<'_> {
         self.fabric
     }
 
+    fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+
     fn nat(tables: &mut NodeTables) -> &mut NatTable {
         &mut tables.nat
     }
@@ -341,8 +333,7 @@ impl Legs for BgpWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let dst = Endpoint::new(ip, l4.port);
-        self.egress(pod, l4.sport, dst, l4.proto, tables, rec, lat)
+        self.egress(pod, ip, l4, tables, rec, lat)
     }
 
     fn ingress_lb<R: Recorder>(
@@ -367,16 +358,9 @@ impl Legs for BgpWalk<'_> {
             });
             return outcome(f, Verdict::Dropped, Reason::NoRoute, *lat);
         };
-        let pkt = Flow {
-            proto,
-            src: Endpoint::new(client, sport),
-            dst: Endpoint::new(lb, port),
-        };
-        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || {
-                "the fabric has no border leaf".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let (pkt, border) = match self.enter(client, Endpoint::new(lb, port), l4, rec, *lat) {
+            Ok(entered) => entered,
+            Err(dropped) => return dropped,
         };
         rec.hop(self.external(client), Action::Route, &pkt, || {
             format!("client sends to LoadBalancer IP {lb}; it enters the fabric through the L3Out on {}", self.fabric.leaf_name(border))
@@ -563,17 +547,10 @@ impl Legs for BgpWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let L4 { sport, port, proto } = l4;
-        let pkt = Flow {
-            proto,
-            src: Endpoint::new(client, sport),
-            dst: self.pod_ep(pod, port),
-        };
-        let Some(border) = self.fabric.ingress_border_leaf(&pkt) else {
-            rec.hop(self.external(client), Action::Drop, &pkt, || {
-                "the fabric has no border leaf".into()
-            });
-            return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
+        let port = l4.port;
+        let (pkt, border) = match self.enter(client, self.pod_ep(pod, port), l4, rec, *lat) {
+            Ok(entered) => entered,
+            Err(dropped) => return dropped,
         };
         rec.hop(self.external(client), Action::Route, &pkt, || {
             format!(

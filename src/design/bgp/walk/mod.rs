@@ -8,6 +8,7 @@ use crate::bgp::NextHop;
 use crate::cluster::{Cluster, ServiceId};
 use crate::cluster::{NodeId, PodId};
 use crate::dataplane::legs;
+use crate::dataplane::legs::Legs;
 use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::bgp::BgpState;
@@ -21,7 +22,6 @@ use crate::net::Flow;
 use crate::net::hash::{five_tuple, pick, salt};
 use crate::time::Nanos;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 /// Mutable per-run state of the nodes: NAT tables, IPVS round-robin positions, Maglev tables,
 /// and a scratch list reused for backend sets (so a walk allocates nothing in steady state).
@@ -98,36 +98,6 @@ impl<'a> BgpWalk<'a> {
             cluster,
             state,
         }
-    }
-
-    fn steps(&self) -> FabricSteps<'a> {
-        FabricSteps {
-            fabric: self.fabric,
-            cluster: self.cluster,
-        }
-    }
-
-    fn external(&self, ip: Ipv4Addr) -> Device {
-        self.steps().external(ip)
-    }
-
-    fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        self.steps().node_leaf(node, flow)
-    }
-
-    fn cross<R: Recorder>(
-        &self,
-        from: LeafId,
-        to: LeafId,
-        pkt: &Flow,
-        rec: &mut R,
-        lat: &mut Nanos,
-    ) {
-        self.steps().cross(from, to, pkt, rec, lat)
-    }
-
-    fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.state.addr.pod_ip[pod.index()], port)
     }
 
     fn hop_name(&self, h: &NextHop) -> String {
