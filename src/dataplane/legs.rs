@@ -121,6 +121,25 @@ pub trait Legs {
         pkt
     }
 
+    /// `pkt` reaches `pod` (`delivered`: how, in words); the walk turns to the reply the pod
+    /// sends back, which it returns.
+    fn turn_around<R: Recorder>(
+        &self,
+        pod: PodId,
+        pkt: &Flow,
+        rec: &mut R,
+        delivered: impl FnOnce() -> String,
+    ) -> Flow {
+        rec.hop(Device::Pod(pod), Action::Deliver, pkt, delivered);
+        rec.start_return();
+        let r = pkt.reversed();
+        let cluster = self.cluster();
+        rec.hop(Device::Pod(pod), Action::Route, &r, || {
+            format!("{} replies", cluster.pod_ref(pod))
+        });
+        r
+    }
+
     /// Outside client → LoadBalancer IP.
     fn ingress_lb<R: Recorder>(
         &self,

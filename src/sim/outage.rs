@@ -284,32 +284,25 @@ impl<'a> Outages<'a> {
 
     /// A node's BGP speaker stops (or starts again); the node keeps forwarding.
     fn speaker(&mut self, cx: &mut Ctx, node: NodeId, up: bool, target: String) {
-        let Ctx {
-            run,
-            plane,
-            q,
-            now,
-            pre,
-        } = cx;
-        let (now, pre) = (*now, *pre);
+        let (now, pre) = (cx.now, cx.pre);
         self.open_or_close(target, Some(node), up, now, pre);
         self.mark_inert(up, &Ref::Speaker(node));
         self.bump(EpochKey::Speaker(node));
-        for step in plane.speaker(node, up) {
+        for step in cx.plane.speaker(node, up) {
             match step {
                 Step::Note(c) => {
                     if let Some(f) = self.records.last_mut() {
                         f.reactions.push((now, c));
                     }
                 }
-                Step::Now(c) => self.apply(run, plane, now, node, None, c),
+                Step::Now(c) => self.apply(cx.run, cx.plane, now, node, None, c),
                 Step::After(delay, action) => {
                     let p = Pending {
                         node,
                         leaf: None,
                         action,
                     };
-                    self.schedule(q, now, delay, p);
+                    self.schedule(cx.q, now, delay, p);
                 }
             }
         }
@@ -317,26 +310,19 @@ impl<'a> Outages<'a> {
 
     /// A node fails (`up` false) or comes back: at once, and its design's reactions later.
     fn set_node(&mut self, cx: &mut Ctx, node: NodeId, up: bool) {
-        let Ctx {
-            run,
-            plane,
-            q,
-            now,
-            pre,
-        } = cx;
-        let (now, pre) = (*now, *pre);
-        if run.cluster.nodes[node.index()].up == up {
+        let (now, pre) = (cx.now, cx.pre);
+        if cx.run.cluster.nodes[node.index()].up == up {
             return;
         }
-        run.cluster.nodes[node.index()].up = up;
+        cx.run.cluster.nodes[node.index()].up = up;
         self.bump(EpochKey::Node(node));
         if up {
-            self.close(&run.cluster.node_ref(node), now);
+            self.close(&cx.run.cluster.node_ref(node), now);
         } else {
-            let broken = run.break_on_node(plane, node);
+            let broken = cx.run.break_on_node(cx.plane, node);
             self.records.push(Record::new(
                 Some(node),
-                run.cluster.node_ref(node),
+                cx.run.cluster.node_ref(node),
                 now,
                 broken,
                 pre,
@@ -349,7 +335,7 @@ impl<'a> Outages<'a> {
                 leaf: None,
                 action,
             };
-            self.schedule(q, now, delay, p);
+            self.schedule(cx.q, now, delay, p);
         }
     }
 

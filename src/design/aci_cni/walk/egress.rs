@@ -374,13 +374,8 @@ impl AciWalk<'_> {
         if let Err(e) = self.pod_to_pod_path(na, nb, &pkt, rec, lat) {
             return outcome(sent, Verdict::Dropped, e, *lat);
         }
-        rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
+        let r = self.turn_around(b, &pkt, rec, || {
             format!("delivered to {}", self.cluster.pod_ref(b))
-        });
-        rec.start_return();
-        let r = pkt.reversed();
-        rec.hop(Device::Pod(b), Action::Route, &r, || {
-            format!("{} replies", self.cluster.pod_ref(b))
         });
         if let Err(e) = self.pod_to_pod_path(nb, na, &r, rec, lat) {
             return outcome(sent, Verdict::Dropped, e, *lat);

@@ -518,16 +518,11 @@ impl Legs for BgpWalk<'_> {
         if let Err(r) = self.node_to_node(na, nb, &pkt, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
-        rec.hop(Device::Pod(b), Action::Deliver, &pkt, || {
+        let r = self.turn_around(b, &pkt, rec, || {
             format!(
                 "delivered to {} (pod IPs are routed natively, no NAT)",
                 self.cluster.pod_ref(b)
             )
-        });
-        rec.start_return();
-        let r = pkt.reversed();
-        rec.hop(Device::Pod(b), Action::Route, &r, || {
-            format!("{} replies", self.cluster.pod_ref(b))
         });
         if let Err(r) = self.node_to_node(nb, na, &r, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
@@ -564,17 +559,12 @@ impl Legs for BgpWalk<'_> {
             Ok(n) => n,
             Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
         };
-        rec.hop(Device::Pod(pod), Action::Deliver, &pkt, || {
+        let r = self.turn_around(pod, &pkt, rec, || {
             format!(
                 "{} delivers to {}",
                 self.cluster.node_ref(node),
                 self.cluster.pod_ref(pod)
             )
-        });
-        rec.start_return();
-        let r = pkt.reversed();
-        rec.hop(Device::Pod(pod), Action::Route, &r, || {
-            format!("{} replies", self.cluster.pod_ref(pod))
         });
         if !self.to_outside(node, &r, rec, lat) {
             return outcome(pkt, Verdict::Dropped, Reason::NoRoute, *lat);
@@ -664,13 +654,8 @@ impl Legs for BgpWalk<'_> {
         if let Err(r) = self.node_to_node(na, nb, &fwd, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
-        rec.hop(Device::Pod(b), Action::Deliver, &fwd, || {
+        let r = self.turn_around(b, &fwd, rec, || {
             format!("delivered to {}", self.cluster.pod_ref(b))
-        });
-        rec.start_return();
-        let r = fwd.reversed();
-        rec.hop(Device::Pod(b), Action::Route, &r, || {
-            format!("{} replies", self.cluster.pod_ref(b))
         });
         if let Err(r) = self.node_to_node(nb, na, &r, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
