@@ -52,18 +52,6 @@ pub trait Legs {
         self.steps().border_for(pkt)
     }
 
-    /// Leaf to leaf through a spine (when they differ), recording the spine hop.
-    fn cross<R: Recorder>(
-        &self,
-        from: LeafId,
-        to: LeafId,
-        pkt: &Flow,
-        rec: &mut R,
-        lat: &mut Nanos,
-    ) {
-        self.steps().cross(from, to, pkt, rec, lat)
-    }
-
     /// A pod's address with a port.
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
         Endpoint::new(self.addresses().pod_ip[pod.index()], port)

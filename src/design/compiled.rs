@@ -3,7 +3,9 @@
 //! and `trace` hold a `Plane` and never look inside it.
 
 use super::aci_cni::plane::AciPlane;
+use super::aci_cni::walk::AciWalk;
 use super::bgp::plane::BgpPlane;
+use super::bgp::walk::BgpWalk;
 use super::control::{Applied, Control, Step};
 use crate::cluster::{Cluster, NodeId};
 use crate::dataplane::request::FlowRequest;
@@ -40,16 +42,16 @@ impl Plane<'_> {
         rec: &mut R,
     ) -> Outcome {
         match self {
-            Plane::Aci(p) => p.walk(fabric, cluster, req, rec),
-            Plane::Bgp(p) => p.walk(fabric, cluster, req, rec),
+            Plane::Aci(p) => AciWalk::new(fabric, cluster, &p.state).walk(req, &mut p.nat, rec),
+            Plane::Bgp(p) => BgpWalk::new(fabric, cluster, &p.state).walk(req, &mut p.tables, rec),
         }
     }
 
     /// The node an outside client's LoadBalancer connection is sent to now.
     pub fn lb_node(&self, fabric: &Fabric, cluster: &Cluster, req: &FlowRequest) -> Option<NodeId> {
         match self {
-            Plane::Aci(p) => p.lb_node(fabric, cluster, req),
-            Plane::Bgp(p) => p.lb_node(fabric, cluster, req),
+            Plane::Aci(p) => AciWalk::new(fabric, cluster, &p.state).probe_lb_node(req),
+            Plane::Bgp(p) => BgpWalk::new(fabric, cluster, &p.state).probe_lb_node(req),
         }
     }
 

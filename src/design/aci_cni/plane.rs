@@ -7,12 +7,8 @@
 use super::AciConfig;
 use super::AciState;
 use super::compile::RedirectKind;
-use super::walk::AciWalk;
 use crate::cluster::{Cluster, NodeId};
-use crate::dataplane::request::FlowRequest;
-use crate::dataplane::{Outcome, Recorder};
 use crate::design::control::{Applied, Control};
-use crate::fabric::Fabric;
 use crate::nat::conntrack::NatTable;
 use crate::scenario::Scenario;
 use crate::scenario::reference::Ref;
@@ -21,7 +17,7 @@ use std::collections::BTreeSet;
 
 /// ACI-CNI's data plane with its mutable state.
 pub struct AciPlane {
-    state: Box<AciState>,
+    pub(crate) state: Box<AciState>,
     pub nat: NatTable,
     /// The aci-containers-controller runs.
     controller_up: bool,
@@ -37,21 +33,6 @@ impl AciPlane {
             controller_up: true,
             deferred: BTreeSet::new(),
         }
-    }
-
-    pub fn walk<R: Recorder>(
-        &mut self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        req: &FlowRequest,
-        rec: &mut R,
-    ) -> Outcome {
-        AciWalk::new(fabric, cluster, &self.state).walk(req, &mut self.nat, rec)
-    }
-
-    /// The node an outside client's LoadBalancer connection is sent to now.
-    pub fn lb_node(&self, fabric: &Fabric, cluster: &Cluster, req: &FlowRequest) -> Option<NodeId> {
-        AciWalk::new(fabric, cluster, &self.state).probe_lb_node(req)
     }
 
     /// The SNAT chunk a node holds (see `metrics::NatSummary`) and the SNAT IPs holding chunks.

@@ -7,10 +7,8 @@ use super::BgpConfig;
 use super::BgpState;
 use super::compile::Expired;
 use super::speaker::Speaker;
-use super::walk::{BgpWalk, NodeTables};
+use super::walk::NodeTables;
 use crate::cluster::{Cluster, NodeId};
-use crate::dataplane::request::FlowRequest;
-use crate::dataplane::{Outcome, Recorder};
 use crate::design::control::{Applied, Control, Step};
 use crate::fabric::{Fabric, LeafId};
 use crate::nat::conntrack::NatTable;
@@ -21,7 +19,7 @@ use crate::time::Nanos;
 /// A BGP design's data plane with its mutable state.
 pub struct BgpPlane<'a> {
     cfg: &'a BgpConfig,
-    state: Box<BgpState>,
+    pub(crate) state: Box<BgpState>,
     pub tables: NodeTables,
     speakers: Vec<Speaker>,
     /// The sessions down now, as the routes are compiled from.
@@ -43,21 +41,6 @@ impl<'a> BgpPlane<'a> {
                 ..Default::default()
             },
         }
-    }
-
-    pub fn walk<R: Recorder>(
-        &mut self,
-        fabric: &Fabric,
-        cluster: &Cluster,
-        req: &FlowRequest,
-        rec: &mut R,
-    ) -> Outcome {
-        BgpWalk::new(fabric, cluster, &self.state).walk(req, &mut self.tables, rec)
-    }
-
-    /// The node an outside client's LoadBalancer connection is sent to now.
-    pub fn lb_node(&self, fabric: &Fabric, cluster: &Cluster, req: &FlowRequest) -> Option<NodeId> {
-        BgpWalk::new(fabric, cluster, &self.state).probe_lb_node(req)
     }
 
     /// The masquerade range a node has (see `metrics::NatSummary`); no SNAT IPs.

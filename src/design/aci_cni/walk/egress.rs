@@ -162,7 +162,7 @@ impl AciWalk<'_> {
                 self.fabric.leaf_name(border)
             )
         });
-        self.cross(leaf, border, &pkt, rec, lat);
+        self.steps().cross(leaf, border, &pkt, rec, lat);
         rec.hop(Device::Leaf(border), Action::Route, &pkt, || {
             "out the L3Out to the external router".into()
         });
@@ -253,7 +253,7 @@ impl AciWalk<'_> {
                     )
                 });
                 let leaf = self.node_leaf(landing, &r);
-                self.cross(border, leaf, &r, rec, lat);
+                self.steps().cross(border, leaf, &r, rec, lat);
                 rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
                     format!(
                         "to {} on its vPC port-channel",
@@ -286,7 +286,7 @@ impl AciWalk<'_> {
                             self.cluster.node_ref(owner)
                         )
                     });
-                    self.cross(l1, l2, &r, rec, lat);
+                    self.steps().cross(l1, l2, &r, rec, lat);
                     if l1 != l2 {
                         rec.hop(Device::Leaf(l2), Action::Route, &r, || {
                             format!(
@@ -304,7 +304,7 @@ impl AciWalk<'_> {
             }
             _ => {
                 let leaf = self.node_leaf(node, &r);
-                self.cross(border, leaf, &r, rec, lat);
+                self.steps().cross(border, leaf, &r, rec, lat);
                 rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
                     format!(
                         "endpoint {} learned behind {}",
@@ -430,7 +430,7 @@ impl AciWalk<'_> {
                 self.cluster.node_ref(to)
             )
         });
-        self.cross(l1, l2, pkt, rec, lat);
+        self.steps().cross(l1, l2, pkt, rec, lat);
         if l1 != l2 {
             rec.hop(Device::Leaf(l2), Action::Route, pkt, || {
                 format!("to {} on its vPC port-channel", self.cluster.node_ref(to))

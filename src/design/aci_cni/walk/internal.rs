@@ -223,7 +223,7 @@ impl AciWalk<'_> {
             )
         });
         let l2 = self.node_leaf(node, &pkt);
-        self.cross(leaf, l2, &pkt, rec, lat);
+        self.steps().cross(leaf, l2, &pkt, rec, lat);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         if let Err(r) = self.steps().alive(
             node,

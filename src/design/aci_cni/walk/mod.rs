@@ -333,7 +333,7 @@ impl Legs for AciWalk<'_> {
             )
         });
         let leaf = self.node_leaf(node, &pkt);
-        self.cross(border, leaf, &pkt, rec, lat);
+        self.steps().cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
             format!(
                 "to {} on its vPC port-channel (service VLAN)",
@@ -408,7 +408,7 @@ impl Legs for AciWalk<'_> {
             format!("source arrives from the PBR node's service interface: shadow EPG of service graph {}, so PBR is not applied to the return", redirect.name)
         });
         let border = self.border_for(&r).unwrap_or(border);
-        self.cross(leaf, border, &r, rec, lat);
+        self.steps().cross(leaf, border, &r, rec, lat);
         let v = self
             .state
             .policy
@@ -458,7 +458,7 @@ impl Legs for AciWalk<'_> {
         });
         let node = self.cluster.pod(pod).node;
         let leaf = self.node_leaf(node, &pkt);
-        self.cross(border, leaf, &pkt, rec, lat);
+        self.steps().cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {
             format!(
                 "endpoint {} learned behind {}",
@@ -491,7 +491,7 @@ impl Legs for AciWalk<'_> {
         rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
             format!("{} is reached through the L3Out", client)
         });
-        self.cross(leaf, b, &r, rec, lat);
+        self.steps().cross(leaf, b, &r, rec, lat);
         *lat = lat.saturating_add(self.fabric.latency.l3out);
         rec.hop(self.external(client), Action::Deliver, &r, || {
             "reply delivered".into()

@@ -230,7 +230,7 @@ impl BgpWalk<'_> {
                     self.fabric.leaf_name(b)
                 )
             });
-            self.cross(a, b, &pkt, rec, lat);
+            self.steps().cross(a, b, &pkt, rec, lat);
             *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         }
         rec.hop(Device::Node(to), Action::Deliver, &pkt, || {
@@ -247,7 +247,7 @@ impl BgpWalk<'_> {
         if to != node {
             let (b, a) = (self.node_leaf(to, &r), self.node_leaf(node, &r));
             *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-            self.cross(b, a, &r, rec, lat);
+            self.steps().cross(b, a, &r, rec, lat);
             *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         }
         if let Some(b) = binding {

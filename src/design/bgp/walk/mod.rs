@@ -165,7 +165,7 @@ impl<'a> BgpWalk<'a> {
                 }
                 NextHop::Leaf(other) => {
                     rec.hop(Device::Leaf(leaf), action, pkt, explain);
-                    self.cross(leaf, other, pkt, rec, lat);
+                    self.steps().cross(leaf, other, pkt, rec, lat);
                     leaf = other;
                 }
                 NextHop::Connected => {
@@ -251,7 +251,7 @@ impl<'a> BgpWalk<'a> {
                 rec.detour();
             }
             let nl = self.node_leaf(node, pkt);
-            self.cross(leaf, nl, pkt, rec, lat);
+            self.steps().cross(leaf, nl, pkt, rec, lat);
             rec.hop(Device::Leaf(nl), Action::Route, pkt, || {
                 if in_rack {
                     format!(
@@ -297,7 +297,7 @@ impl<'a> BgpWalk<'a> {
                 self.fabric.leaf_name(b)
             )
         });
-        self.cross(leaf, b, pkt, rec, lat);
+        self.steps().cross(leaf, b, pkt, rec, lat);
         if b != leaf {
             rec.hop(Device::Leaf(b), Action::Route, pkt, || {
                 "out the L3Out to the external router".into()
