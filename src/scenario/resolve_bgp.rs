@@ -76,25 +76,196 @@ pub(super) fn resolve(
             "`args` are kube-router's DaemonSet flags",
         );
     }
-    let dur_flag = |name: &str, d: &mut Diagnostics| -> Option<Nanos> {
-        let v = flags.get(name)?;
-        let args = format!("{}.args", rd.path);
-        let (loc, path) = flags.place(name, (&rd.loc, &args));
+    let i = Inputs {
+        rd,
+        r,
+        cni,
+        res,
+        fl,
+        flags,
+        fabric,
+        cluster,
+    };
+    let (cluster_asn, fabric_asn) = as_numbers(&i, &mut dflt, d);
+    // A cluster in the fabric's own AS peers over iBGP (Cilium's own documentation does):
+    // ACI iBGP L3Out peers, maxEcmpIbgp, no AS path to check.
+    let ibgp = cluster_asn == fabric_asn;
+
+    let (node_hold_time, node_keepalive, graceful_restart, restart_time) =
+        node_timers(&i, &mut dflt, d);
+
+    // The fabric side: fabric.bgp over APIC's or the Calico flavour's defaults, the design's
+    // own fabric-side keys over fabric.bgp.
+    let mut side_defaults = Vec::new();
+    let node_bfd = cni == BgpCni::KubeRouter && bool_flag(&i.flags, "enable-bfd", false, rd, d);
+    let side = super::resolve_fabric_bgp::resolve(
+        &rd.name.value,
+        cni,
+        fabric_bgp,
+        &r.bgp,
+        r.flavour.as_ref().map(|f| f.prefixes),
+        node_bfd,
+        &mut side_defaults,
+        d,
+    );
+    let (node_peer_asn, node_password, fabric_password) = peer_asn_and_passwords(&i, d);
+
+    let (pods, pool) = pod_addressing(&i, &mut dflt, d)?;
+
+    let Advertising {
+        advertise_pod_cidr,
+        advertise_lb,
+        advertise_cluster_ips,
+        advertise_external_ips,
+        lb_pool,
+        lb_service_selectors,
+    } = advertising(&i, &mut dflt, d);
+
+    // Import route control: node, pod and service subnets.
+    let import = side.import.clone().unwrap_or_else(|| {
+        let mut v = vec![cluster.node_subnet.net, pool];
+        v.extend(lb_pool.iter().copied());
+        v.extend(advertise_cluster_ips.iter().copied());
+        v.extend(advertise_external_ips.iter().copied());
+        v.extend(cluster.service_subnet.map(|s| s.net));
+        v.extend(i.fl.cluster_svc_subnet.as_ref().map(|a| a.value.0));
+        v
+    });
+
+    // iBGP among the nodes: Calico's full mesh and kube-router's --enable-ibgp default to on (the
+    // ACI design turns them off); Cilium's BGP control plane peers only with what it is told.
+    let node_mesh = match cni {
+        BgpCni::Calico => r
+            .bgp
+            .node_to_node_mesh
+            .or(i.res.node_to_node_mesh)
+            .unwrap_or_else(|| {
+                dflt(
+                    "bgp.node_to_node_mesh",
+                    "true".into(),
+                    "Calico BGPConfiguration nodeToNodeMeshEnabled default",
+                );
+                true
+            }),
+        BgpCni::KubeRouter => r
+            .bgp
+            .node_to_node_mesh
+            .unwrap_or_else(|| bool_flag(&i.flags, "enable-ibgp", true, rd, d)),
+        BgpCni::Cilium => r.bgp.node_to_node_mesh.unwrap_or(false),
+    };
+
+    let (masquerade, masquerade_ports, bpf_masquerade, node_lb) = egress(&i, &mut dflt, d);
+
+    check_flavour_topology(&i, d);
+
+    let node_peering = node_peering(&i, d);
+
+    defaults.extend(side_defaults);
+    Some(BgpConfig {
+        node_peering,
+        cni,
+        cluster_asn,
+        fabric_asn,
+        node_hold_time,
+        node_keepalive,
+        fabric_hold_time: side.hold_time,
+        fabric_keepalive: side.keepalive,
+        graceful_restart,
+        restart_time,
+        max_paths: side.max_paths,
+        max_prefix: side.max_prefix,
+        next_hop_propagate: side.next_hop_propagate,
+        ignore_igp_metric: side.ignore_igp_metric,
+        fabric_stale: side.stale,
+        gr_helper: side.gr_helper,
+        bfd: side.bfd,
+        reconnect: crate::design::bgp::config::Reconnect::for_cni(cni),
+        node_mesh,
+        import,
+        node_password,
+        node_peer_asn,
+        fabric_password,
+        pods,
+        advertise_pod_cidr,
+        advertise_lb,
+        advertise_cluster_ips,
+        lb_service_selectors,
+        advertise_external_ips,
+        ibgp,
+        lb_pool_selectors: i
+            .res
+            .lb_pool_selectors
+            .iter()
+            .map(|(c, sel)| (c.0, sel.clone()))
+            .collect(),
+        cluster_ip_host_routes: cni == BgpCni::KubeRouter
+            && bool_flag(&i.flags, "advertise-cluster-ip", false, rd, d),
+        lb_pool,
+        masquerade,
+        masquerade_ports,
+        bpf_masquerade,
+        // Felix and kube-router (`routing/pod_egress.go`) masquerade with --random-fully.
+        masquerade_random_fully: cni != BgpCni::Cilium,
+        node_lb,
+    })
+}
+
+/// What every step of resolving one BGP design reads.
+struct Inputs<'a> {
+    rd: &'a RawDesign,
+    r: &'a RawBgpDesign,
+    cni: BgpCni,
+    res: super::raw_bgp::RawResources,
+    fl: super::raw_bgp::RawCalicoFlavour,
+    flags: super::kube_router_flags::Flags,
+    fabric: &'a Fabric,
+    cluster: &'a Cluster,
+}
+
+impl Inputs<'_> {
+    /// A duration flag of kube-router's, checked.
+    fn dur_flag(&self, name: &str, d: &mut Diagnostics) -> Option<Nanos> {
+        let v = self.flags.get(name)?;
+        let args = format!("{}.args", self.rd.path);
+        let (loc, path) = self.flags.place(name, (&self.rd.loc, &args));
         Nanos::parse(v)
             .map_err(|m| d.error(loc, path, format!("--{name}: {m}")))
             .ok()
-    };
-    let flag_at = |name: &str| -> (super::diag::Loc, String) {
-        let args = format!("{}.args", rd.path);
-        let (l, p) = flags.place(name, (&rd.loc, &args));
-        (l.clone(), p.to_string())
-    };
+    }
 
+    /// Where a kube-router flag was written (the design's `args` when it was not).
+    fn flag_at(&self, name: &str) -> (super::diag::Loc, String) {
+        let args = format!("{}.args", self.rd.path);
+        let (l, p) = self.flags.place(name, (&self.rd.loc, &args));
+        (l.clone(), p.to_string())
+    }
+}
+
+/// What a BGP design's nodes advertise, and its LoadBalancer pool.
+struct Advertising {
+    advertise_pod_cidr: bool,
+    advertise_lb: Vec<Ipv4Net>,
+    advertise_cluster_ips: Vec<Ipv4Net>,
+    advertise_external_ips: Vec<Ipv4Net>,
+    lb_pool: Vec<Ipv4Net>,
+    lb_service_selectors: Option<Vec<crate::cluster::selector::LabelSelector>>,
+}
+
+/// The cluster's and the fabric's AS numbers: the design's keys, kube-router's flags, the Calico resources, the acc-provision flavour, the CNIs' default.
+fn as_numbers(
+    i: &Inputs,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> (u32, u32) {
+    let Inputs {
+        r, res, fl, flags, ..
+    } = i;
+    let cni = i.cni;
     // AS numbers. kube-router refuses to start on an --cluster-asn that is not a number.
     let kr_asn = flags.get("cluster-asn").and_then(|v| match v.parse::<u32>() {
         Ok(a) if a > 0 => Some(a),
         _ => {
-            let (l, p) = flag_at("cluster-asn");
+            let (l, p) = i.flag_at("cluster-asn");
             d.error(&l, &p, format!("--cluster-asn `{v}` is not an AS number (1–4294967295): kube-router refuses to start"));
             None
         }
@@ -138,10 +309,19 @@ pub(super) fn resolve(
             );
             65000
         });
-    // A cluster in the fabric's own AS peers over iBGP (Cilium's own documentation does):
-    // ACI iBGP L3Out peers, maxEcmpIbgp, no AS path to check.
-    let ibgp = cluster_asn == fabric_asn;
+    (cluster_asn, fabric_asn)
+}
 
+/// The node side's hold time, keepalive and graceful restart, per CNI.
+fn node_timers(
+    i: &Inputs,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> (Nanos, Nanos, bool, Nanos) {
+    let Inputs {
+        rd, r, res, flags, ..
+    } = i;
+    let cni = i.cni;
     // Node-side timers, per CNI.
     let (hold_default, ka_default, gr_default, gr_time_default, src) = match cni {
         BgpCni::Calico => (
@@ -159,7 +339,7 @@ pub(super) fn resolve(
         .hold_time
         .as_ref()
         .map(|a| a.value)
-        .or_else(|| dur_flag("bgp-holdtime", d))
+        .or_else(|| i.dur_flag("bgp-holdtime", d))
         .or(res.hold_time)
         .unwrap_or_else(|| {
             dflt("bgp.hold_time (node side)", format!("{hold_default}s"), src);
@@ -203,24 +383,26 @@ pub(super) fn resolve(
     let restart_time = r
         .bgp
         .restart_time
-        .or_else(|| dur_flag("bgp-graceful-restart-time", d))
+        .or_else(|| i.dur_flag("bgp-graceful-restart-time", d))
         .or(res.restart_time)
         .unwrap_or(Nanos::from_secs(gr_time_default));
+    (
+        node_hold_time,
+        node_keepalive,
+        graceful_restart,
+        restart_time,
+    )
+}
 
-    // The fabric side: fabric.bgp over APIC's or the Calico flavour's defaults, the design's
-    // own fabric-side keys over fabric.bgp.
-    let mut side_defaults = Vec::new();
-    let node_bfd = cni == BgpCni::KubeRouter && bool_flag(&flags, "enable-bfd", false, rd, d);
-    let side = super::resolve_fabric_bgp::resolve(
-        &rd.name.value,
-        cni,
-        fabric_bgp,
-        &r.bgp,
-        r.flavour.as_ref().map(|f| f.prefixes),
-        node_bfd,
-        &mut side_defaults,
-        d,
-    );
+/// The fabric's AS as the nodes know it, and both sides' passwords: kube-router's node annotations and global peer flags (base64), the design's keys, the flavour's secret.
+fn peer_asn_and_passwords(
+    i: &Inputs,
+    d: &mut Diagnostics,
+) -> (Option<u32>, Option<String>, Option<String>) {
+    let Inputs {
+        rd, r, fl, flags, ..
+    } = i;
+    let cni = i.cni;
     // kube-router takes its peers from node annotations; passwords there are base64 (its docs).
     let mut node_peer_asn = None;
     let mut annotated_password = None;
@@ -306,14 +488,14 @@ pub(super) fn resolve(
                         && ips.len() != v.len()
                     {
                         {
-                            let (l, p) = flag_at("peer-router-asns");
+                            let (l, p) = i.flag_at("peer-router-asns");
                             d.error(&l, &p, format!("--peer-router-ips lists {} peer(s) but --peer-router-asns {}: kube-router needs one AS per peer IP", ips.len(), v.len()));
                         }
                     }
                 }
                 Err(_) => d.error(
-                    &flag_at("peer-router-asns").0,
-                    &flag_at("peer-router-asns").1,
+                    &i.flag_at("peer-router-asns").0,
+                    &i.flag_at("peer-router-asns").1,
                     "--peer-router-asns is not a comma-separated list of AS numbers",
                 ),
             }
@@ -333,7 +515,7 @@ pub(super) fn resolve(
                     annotated_password = None;
                 }
                 None => {
-                    let (l, p) = flag_at("peer-router-passwords");
+                    let (l, p) = i.flag_at("peer-router-passwords");
                     d.error(&l, &p, "--peer-router-passwords is not base64 (kube-router expects base64-encoded passwords)")
                 }
             }
@@ -350,7 +532,24 @@ pub(super) fn resolve(
     if node_password != fabric_password {
         d.warning(&rd.loc, &rd.path, "the nodes' and the fabric's BGP passwords differ: no session comes up, so nothing the nodes advertise reaches the fabric");
     }
+    (node_peer_asn, node_password, fabric_password)
+}
 
+/// Pod addressing (Calico blocks or per-node podCIDRs) and the pod pool, checked against the pods the nodes run.
+fn pod_addressing(
+    i: &Inputs,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> Option<(PodAddressing, Ipv4Net)> {
+    let Inputs {
+        rd,
+        r,
+        res,
+        fl,
+        cluster,
+        ..
+    } = i;
+    let cni = i.cni;
     // Pod addressing.
     let pool = r
         .pool_cidr
@@ -485,7 +684,25 @@ pub(super) fn resolve(
             ),
         );
     }
+    Some((pods, pool))
+}
 
+/// What the nodes advertise and the LoadBalancer pool, per CNI.
+fn advertising(
+    i: &Inputs,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> Advertising {
+    let Inputs {
+        rd,
+        r,
+        res,
+        fl,
+        flags,
+        cluster,
+        ..
+    } = i;
+    let cni = i.cni;
     // Advertisement and LoadBalancer pool.
     let mut lb_service_selectors: Option<Vec<crate::cluster::selector::LabelSelector>> = None;
     let mut advertise_external_ips: Vec<Ipv4Net> = Vec::new();
@@ -583,40 +800,26 @@ pub(super) fn resolve(
             rd.name.value
         ));
     }
+    Advertising {
+        advertise_pod_cidr,
+        advertise_lb,
+        advertise_cluster_ips,
+        advertise_external_ips,
+        lb_pool,
+        lb_service_selectors,
+    }
+}
 
-    // Import route control: node, pod and service subnets.
-    let import = side.import.clone().unwrap_or_else(|| {
-        let mut v = vec![cluster.node_subnet.net, pool];
-        v.extend(lb_pool.iter().copied());
-        v.extend(advertise_cluster_ips.iter().copied());
-        v.extend(advertise_external_ips.iter().copied());
-        v.extend(cluster.service_subnet.map(|s| s.net));
-        v.extend(fl.cluster_svc_subnet.as_ref().map(|a| a.value.0));
-        v
-    });
-
-    // iBGP among the nodes: Calico's full mesh and kube-router's --enable-ibgp default to on (the
-    // ACI design turns them off); Cilium's BGP control plane peers only with what it is told.
-    let node_mesh = match cni {
-        BgpCni::Calico => r
-            .bgp
-            .node_to_node_mesh
-            .or(res.node_to_node_mesh)
-            .unwrap_or_else(|| {
-                dflt(
-                    "bgp.node_to_node_mesh",
-                    "true".into(),
-                    "Calico BGPConfiguration nodeToNodeMeshEnabled default",
-                );
-                true
-            }),
-        BgpCni::KubeRouter => r
-            .bgp
-            .node_to_node_mesh
-            .unwrap_or_else(|| bool_flag(&flags, "enable-ibgp", true, rd, d)),
-        BgpCni::Cilium => r.bgp.node_to_node_mesh.unwrap_or(false),
-    };
-
+/// Egress (masquerade and its port range) and the nodes' service load balancing.
+fn egress(
+    i: &Inputs,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> (bool, (u16, u16), bool, NodeLb) {
+    let Inputs {
+        rd, r, res, flags, ..
+    } = i;
+    let cni = i.cni;
     // Egress and node load balancing.
     let masquerade = match cni {
         BgpCni::Calico => {
@@ -696,7 +899,17 @@ pub(super) fn resolve(
             NodeLb::Random
         }
     };
+    (masquerade, masquerade_ports, bpf_masquerade, node_lb)
+}
 
+/// The Calico flavour's racks must match the fabric's.
+fn check_flavour_topology(i: &Inputs, d: &mut Diagnostics) {
+    let Inputs {
+        fl,
+        fabric,
+        cluster,
+        ..
+    } = i;
     // The Calico flavour's topology must match the fabric.
     for super::raw_bgp::RawFlavourRack {
         id, leaves, nodes, ..
@@ -742,7 +955,20 @@ pub(super) fn resolve(
             }
         }
     }
+}
 
+/// Per node: Calico's BGPPeers and node BGPConfigurations; kube-router's peer addresses.
+fn node_peering(i: &Inputs, d: &mut Diagnostics) -> Vec<NodePeering> {
+    let Inputs {
+        rd,
+        r,
+        res,
+        flags,
+        fabric,
+        cluster,
+        ..
+    } = i;
+    let cni = i.cni;
     // Per node: Calico's BGPPeers and node BGPConfigurations; kube-router's peer addresses.
     let mut peers = match cni {
         BgpCni::Calico => super::resolve_peering::calico_peers(&res),
@@ -795,52 +1021,5 @@ pub(super) fn resolve(
         cluster,
         d,
     );
-
-    defaults.extend(side_defaults);
-    Some(BgpConfig {
-        node_peering,
-        cni,
-        cluster_asn,
-        fabric_asn,
-        node_hold_time,
-        node_keepalive,
-        fabric_hold_time: side.hold_time,
-        fabric_keepalive: side.keepalive,
-        graceful_restart,
-        restart_time,
-        max_paths: side.max_paths,
-        max_prefix: side.max_prefix,
-        next_hop_propagate: side.next_hop_propagate,
-        ignore_igp_metric: side.ignore_igp_metric,
-        fabric_stale: side.stale,
-        gr_helper: side.gr_helper,
-        bfd: side.bfd,
-        reconnect: crate::design::bgp::config::Reconnect::for_cni(cni),
-        node_mesh,
-        import,
-        node_password,
-        node_peer_asn,
-        fabric_password,
-        pods,
-        advertise_pod_cidr,
-        advertise_lb,
-        advertise_cluster_ips,
-        lb_service_selectors,
-        advertise_external_ips,
-        ibgp,
-        lb_pool_selectors: res
-            .lb_pool_selectors
-            .iter()
-            .map(|(c, sel)| (c.0, sel.clone()))
-            .collect(),
-        cluster_ip_host_routes: cni == BgpCni::KubeRouter
-            && bool_flag(&flags, "advertise-cluster-ip", false, rd, d),
-        lb_pool,
-        masquerade,
-        masquerade_ports,
-        bpf_masquerade,
-        // Felix and kube-router (`routing/pod_egress.go`) masquerade with --random-fully.
-        masquerade_random_fully: cni != BgpCni::Cilium,
-        node_lb,
-    })
+    node_peering
 }
