@@ -379,7 +379,7 @@ fn node_timers(
         .bgp
         .graceful_restart
         .or(res.graceful_restart)
-        .unwrap_or_else(|| bool_flag(&flags, "bgp-graceful-restart", gr_default, rd, d));
+        .unwrap_or_else(|| bool_flag(flags, "bgp-graceful-restart", gr_default, rd, d));
     let restart_time = r
         .bgp
         .restart_time
@@ -743,10 +743,10 @@ fn advertising(
         }
         BgpCni::KubeRouter => {
             let pool = r.lb_pool.clone().map(|v| nets(&v)).unwrap_or_default();
-            let adv_lb = bool_flag(&flags, "advertise-loadbalancer-ip", false, rd, d);
+            let adv_lb = bool_flag(flags, "advertise-loadbalancer-ip", false, rd, d);
             let any: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
             (
-                bool_flag(&flags, "advertise-pod-cidr", true, rd, d),
+                bool_flag(flags, "advertise-pod-cidr", true, rd, d),
                 if adv_lb { vec![any] } else { Vec::new() },
                 Vec::new(),
                 pool,
@@ -856,7 +856,7 @@ fn egress(
                     true
                 })
         }
-        BgpCni::KubeRouter => bool_flag(&flags, "enable-pod-egress", true, rd, d),
+        BgpCni::KubeRouter => bool_flag(flags, "enable-pod-egress", true, rd, d),
         BgpCni::Cilium => r.masquerade.unwrap_or(true),
     };
     // Cilium masquerades with iptables unless Helm's bpf.masquerade is set; its BPF allocator
@@ -971,8 +971,8 @@ fn node_peering(i: &Inputs, d: &mut Diagnostics) -> Vec<NodePeering> {
     let cni = i.cni;
     // Per node: Calico's BGPPeers and node BGPConfigurations; kube-router's peer addresses.
     let mut peers = match cni {
-        BgpCni::Calico => super::resolve_peering::calico_peers(&res),
-        BgpCni::Cilium => super::resolve_peering::cilium_peers(&res, d),
+        BgpCni::Calico => super::resolve_peering::calico_peers(res),
+        BgpCni::Cilium => super::resolve_peering::cilium_peers(res, d),
         BgpCni::KubeRouter => Vec::new(),
     };
     if cni == BgpCni::KubeRouter {
@@ -1012,7 +1012,8 @@ fn node_peering(i: &Inputs, d: &mut Diagnostics) -> Vec<NodePeering> {
     {
         d.warning(loc, "(document)", "the Calico resources hold no BGPPeer with a peerIP: Calico would peer with nothing outside the cluster; fabsim assumes acc-provision's per-rack peers (each node with its rack's anchor leaves)");
     }
-    let node_peering = super::resolve_peering::resolve(
+
+    super::resolve_peering::resolve(
         &peers,
         &res.node_configs,
         &res.calico_nodes,
@@ -1020,6 +1021,5 @@ fn node_peering(i: &Inputs, d: &mut Diagnostics) -> Vec<NodePeering> {
         fabric,
         cluster,
         d,
-    );
-    node_peering
+    )
 }
