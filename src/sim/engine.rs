@@ -161,7 +161,7 @@ impl Run {
 fn simulate(
     s: &Scenario,
     design: &DesignSpec,
-    mut plane: Plane,
+    plane: Plane,
     duration: Nanos,
     interval: Nanos,
     progress: &dyn Fn(f64),
@@ -195,7 +195,7 @@ fn simulate(
     for (i, e) in s.events.iter().enumerate() {
         q.push(e.at, Event::Failure { event: i as u32 });
     }
-    let mut run = Run {
+    let run = Run {
         fabric: s.fabric.clone(),
         cluster: s.cluster.clone(),
         conns: Vec::new(),
@@ -205,19 +205,30 @@ fn simulate(
         nat_per_node: vec![0u64; s.cluster.nodes.len()],
         active_per_node: vec![0u64; s.cluster.nodes.len()],
     };
-    let mut outages = Outages::new(s, design);
-    let mut paths = PathStats::with_nodes(s.cluster.nodes.len());
-    let mut spread =
-        super::spread::SpreadCounter::new(s.cluster.pods.len(), s.cluster.services.len());
-    let mut series = TimeSeries {
+    let outages = Outages::new(s, design);
+    let paths = PathStats::with_nodes(s.cluster.nodes.len());
+    let spread = super::spread::SpreadCounter::new(s.cluster.pods.len(), s.cluster.services.len());
+    let series = TimeSeries {
         interval_s: interval.as_secs_f64(),
         interval_raised_from_s: (interval != asked).then(|| asked.as_secs_f64()),
         ..TimeSeries::default()
     };
-    let (mut window_attempted, mut window_established) = (0u64, 0u64);
+    let mut sim = Sim {
+        s,
+        plane,
+        q,
+        gens,
+        run,
+        outages,
+        paths,
+        spread,
+        series,
+        window_attempted: 0,
+        window_established: 0,
+        interval,
+    };
     let mut events = 0u64;
-
-    while let Some((now, e)) = q.pop() {
+    while let Some((now, e)) = sim.q.pop() {
         if now > duration {
             break;
         }
@@ -226,302 +237,364 @@ fn simulate(
             progress(now.as_secs_f64() / duration.as_secs_f64().max(1e-9));
         }
         match e {
-            Event::Arrival { generator } => {
-                let g = &mut gens[generator as usize];
-                let req = g.request();
-                let next = g.next_arrival(now);
-                q.push(next, Event::Arrival { generator });
-                // A pod on a failed node opens nothing.
-                if let Source::Pod(p) = req.src
-                    && !run.cluster.node(run.cluster.pod(p).node).up
-                {
-                    continue;
-                }
-                let (o, count) = plane.walk(&run.fabric, &run.cluster, &req);
-                let to_service = match req.dst {
-                    crate::dataplane::request::Target::Service { svc, .. } => Some(svc),
-                    _ => None,
-                };
-                if let Some(svc) = to_service {
-                    spread.asked(svc.index());
-                }
-                // A 6.5+ kernel gave this connection the port of a TIME_WAIT entry: that entry
-                // is gone, its connection's slot free at once.
-                if let Some(old) = plane.take_evicted() {
-                    let c = &mut run.conns[old as usize];
-                    if c.state == State::Closed {
-                        c.state = State::Evicted;
-                        if let Some(b) = c.binding {
-                            run.nat_per_node[b.node.index()] -= 1;
-                        }
-                        run.free.push(old);
-                    }
-                }
-                run.total.attempted += 1;
-                run.per_gen[generator as usize].attempted += 1;
-                window_attempted += 1;
-                if o.verdict != Verdict::Delivered {
-                    run.total.refuse(o.reason.as_str());
-                    run.per_gen[generator as usize].refuse(o.reason.as_str());
-                    // One failure owns each refusal (`failure::owner`), so the figures add up;
-                    // running out of NAT ports is the load's, not a failure's (how much a
-                    // failure adds is the difference against the run without it).
-                    let capacity = matches!(
-                        o.reason,
-                        crate::dataplane::Reason::SnatPortExhausted
-                            | crate::dataplane::Reason::MasqueradePortExhausted
-                    );
-                    if let Some(f) = outages.owner(count.dropped_at).filter(|_| !capacity) {
-                        f.refused_during += 1;
-                        if o.reason == crate::dataplane::Reason::Blackholed {
-                            f.blackholed += 1;
-                        }
-                    }
-                    continue;
-                }
-                run.total.established += 1;
-                run.per_gen[generator as usize].established += 1;
-                window_established += 1;
-                paths.record(
-                    count.forward + count.ret,
-                    o.latency.0,
-                    o.bounced,
-                    count.detoured,
-                    // Load spread is about service traffic: the node a service connection reached.
-                    o.node
-                        .filter(|_| {
-                            matches!(req.dst, crate::dataplane::request::Target::Service { .. })
-                        })
-                        .map(|n| n.index()),
-                );
-                if let (Some(_), Some(p)) = (to_service, o.pod) {
-                    spread.served(p.index());
-                }
-                if let Some(b) = &o.snat {
-                    run.nat_per_node[b.node.index()] += 1;
-                }
-                if let Some(n) = o.node {
-                    run.active_per_node[n.index()] += 1;
-                }
-                let lb = matches!(
-                    (req.src, req.dst),
-                    (
-                        Source::Ip(_),
-                        crate::dataplane::request::Target::Service { .. }
-                    )
-                );
-                // Where the walk landed the reply (ACI-CNI SNAT), as it chose it.
-                let landing = o.reply_landing.filter(|_| o.snat.is_some());
-                let c = Conn {
-                    generator,
-                    req,
-                    binding: o.snat,
-                    node: o.node,
-                    pod: o.pod,
-                    lb,
-                    landing,
-                    state: State::Open,
-                    generation: 0,
-                };
-                let slot = match run.free.pop() {
-                    Some(i) => {
-                        let generation = run.conns[i as usize].generation.wrapping_add(1);
-                        run.conns[i as usize] = Conn { generation, ..c };
-                        i
-                    }
-                    None => {
-                        run.conns.push(c);
-                        run.conns.len() as u32 - 1
-                    }
-                };
-                q.push(
-                    now.saturating_add(g.lifetime()),
-                    Event::Close {
-                        conn: slot,
-                        generation: run.conns[slot as usize].generation,
-                    },
-                );
-            }
-            Event::Close { conn, generation } => {
-                let c = &mut run.conns[conn as usize];
-                if c.state != State::Open || c.generation != generation {
-                    continue; // broken earlier; its slot may already serve another connection
-                }
-                c.state = State::Closed;
-                let c = *c;
-                if let Some(n) = c.node {
-                    run.active_per_node[n.index()] -= 1;
-                }
-                run.total.completed += 1;
-                run.per_gen[c.generator as usize].completed += 1;
-                match c.binding {
-                    Some(_) => {
-                        let hold = if c.req.proto == Proto::Tcp {
-                            s.conntrack.time_wait
-                        } else {
-                            s.conntrack.udp_timeout
-                        };
-                        // A constant delay per protocol: the release lanes stay in time order.
-                        let lane = usize::from(c.req.proto != Proto::Tcp);
-                        if let (Some(b), Proto::Tcp) = (c.binding, c.req.proto) {
-                            plane.closing(&b, conn);
-                        }
-                        q.push_fifo(
-                            lane,
-                            now.saturating_add(hold),
-                            Event::Release { conn, generation },
-                        );
-                    }
-                    None => run.free.push(conn),
-                }
-            }
-            Event::Release { conn, generation } => {
-                let c = run.conns[conn as usize];
-                if c.state != State::Closed || c.generation != generation {
-                    continue; // evicted from TIME_WAIT earlier; the slot may serve another
-                }
-                if let Some(b) = &c.binding {
-                    plane.release(c.req.proto, b);
-                    run.nat_per_node[b.node.index()] -= 1;
-                }
-                run.free.push(conn);
-            }
-            Event::Failure { event } => {
-                let recent = &series.new_connection_success_ratio
-                    [series.new_connection_success_ratio.len().saturating_sub(10)..];
-                let pre =
-                    (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-                let mut cx = Ctx {
-                    run: &mut run,
-                    plane: &mut plane,
-                    q: &mut q,
-                    now,
-                    pre,
-                };
-                outages.on_event(&mut cx, event as usize);
-            }
-            Event::WarmupEnd => {
-                // What warmed the cluster up is simulated, not counted: start every count
-                // afresh, keeping what is open (it completes or breaks in the counted run).
-                let open = |c: &Connections| {
-                    c.active_at_start + c.established - c.completed - c.broken.values().sum::<u64>()
-                };
-                run.total = Connections {
-                    active_at_start: open(&run.total),
-                    ..Connections::default()
-                };
-                for g in run.per_gen.iter_mut() {
-                    *g = Connections {
-                        active_at_start: open(g),
-                        ..Connections::default()
-                    };
-                }
-                paths = PathStats::with_nodes(s.cluster.nodes.len());
-                spread = super::spread::SpreadCounter::new(
-                    s.cluster.pods.len(),
-                    s.cluster.services.len(),
-                );
-            }
+            Event::Arrival { generator } => sim.arrival(now, generator),
+            Event::Close { conn, generation } => sim.close(now, conn, generation),
+            Event::Release { conn, generation } => sim.release(conn, generation),
+            Event::Failure { event } => sim.failure(now, event),
+            Event::WarmupEnd => sim.warmup_end(),
             Event::Control { pending } => {
-                outages.on_control(&mut run, &mut plane, now, pending as usize);
+                sim.outages
+                    .on_control(&mut sim.run, &mut sim.plane, now, pending as usize);
             }
-            Event::Sample => {
-                series.t_s.push(now.as_secs_f64());
-                let ratio = if window_attempted == 0 {
-                    1.0
-                } else {
-                    window_established as f64 / window_attempted as f64
-                };
-                series.new_connection_success_ratio.push(ratio);
-                series.new_connections.push(window_attempted);
-                let broken: u64 = run.total.broken.values().sum();
-                series.active_connections.push(
-                    run.total.active_at_start + run.total.established
-                        - run.total.completed
-                        - broken,
-                );
-                series.nat_ports_in_use.push(plane.nat_in_use() as u64);
-                series
-                    .nat_ports_in_use_max_node
-                    .push(run.nat_per_node.iter().copied().max().unwrap_or(0));
-                let busy = run.active_per_node.iter().filter(|x| **x > 0).count();
-                let total: u64 = run.active_per_node.iter().sum();
-                series
-                    .load_max_node
-                    .push(run.active_per_node.iter().copied().max().unwrap_or(0));
-                series.load_mean_node.push(if busy == 0 {
-                    0.0
-                } else {
-                    total as f64 / busy as f64
-                });
-                for f in outages.records.iter_mut() {
-                    f.sample(now, ratio);
-                }
-                window_attempted = 0;
-                window_established = 0;
-                q.push(now.saturating_add(interval), Event::Sample);
-            }
+            Event::Sample => sim.sample(now),
         }
     }
-    let mut total = run.total;
-    total.active_at_end = total.active_at_start + total.established
-        - total.completed
-        - total.broken.values().sum::<u64>();
-    let mut per_gen = run.per_gen;
-    for g in per_gen.iter_mut() {
-        g.active_at_end =
-            g.active_at_start + g.established - g.completed - g.broken.values().sum::<u64>();
+    sim.finish(design, duration, events)
+}
+
+impl Sim<'_, '_> {
+    /// The run's figures once the clock passed the scenario's end.
+    fn finish(
+        mut self,
+        design: &DesignSpec,
+        duration: Nanos,
+        events: u64,
+    ) -> Result<DesignResult, String> {
+        let s = self.s;
+        let mut total = self.run.total;
+        total.active_at_end = total.active_at_start + total.established
+            - total.completed
+            - total.broken.values().sum::<u64>();
+        let mut per_gen = self.run.per_gen;
+        for g in per_gen.iter_mut() {
+            g.active_at_end =
+                g.active_at_start + g.established - g.completed - g.broken.values().sum::<u64>();
+        }
+        let traffic: BTreeMap<String, GeneratorResult> = self
+            .gens
+            .iter()
+            .zip(per_gen)
+            .map(|(g, c)| (g.name.clone(), GeneratorResult { connections: c }))
+            .collect();
+        Ok(DesignResult {
+            name: design.name.clone(),
+            cni: design.cni.name(),
+            connections: total,
+            failover: {
+                super::failure::mark_overlaps(&mut self.outages.records, duration);
+                self.outages.records.iter().map(|f| f.to_record()).collect()
+            },
+            paths: {
+                let mut p = self.paths.summary();
+                p.load_spread = self.spread.summary(&s.cluster);
+                p
+            },
+            nat: {
+                let (available, ips) = self.plane.nat_capacity();
+                NatSummary {
+                    ports_per_node_available: available,
+                    peak_ports_in_use_node: self
+                        .series
+                        .nat_ports_in_use_max_node
+                        .iter()
+                        .copied()
+                        .max()
+                        .unwrap_or(0),
+                    peak_ports_in_use_total: self
+                        .series
+                        .nat_ports_in_use
+                        .iter()
+                        .copied()
+                        .max()
+                        .unwrap_or(0),
+                    snat_ips_in_use: ips,
+                    port_search: match self.plane.nat_search() {
+                        crate::nat::kernel::PortSearch::Bounded => "bounded (Linux < 6.5)",
+                        crate::nat::kernel::PortSearch::BoundedEvict => {
+                            "bounded with TIME_WAIT eviction (Linux ≥ 6.5)"
+                        }
+                        crate::nat::kernel::PortSearch::WholeRange => "whole range",
+                        crate::nat::kernel::PortSearch::CiliumBpf => {
+                            "Cilium BPF masquerade (128 probes)"
+                        }
+                    },
+                    time_wait_evicted: self.plane.nat_evictions(),
+                }
+            },
+            steady_state: super::steady::check(
+                &self.series,
+                &s.warmup,
+                s.events.iter().map(|e| e.at).min().unwrap_or(duration),
+            ),
+            timeseries: self.series,
+            traffic,
+            events_processed: events,
+        })
     }
-    let traffic: BTreeMap<String, GeneratorResult> = gens
-        .iter()
-        .zip(per_gen)
-        .map(|(g, c)| (g.name.clone(), GeneratorResult { connections: c }))
-        .collect();
-    Ok(DesignResult {
-        name: design.name.clone(),
-        cni: design.cni.name(),
-        connections: total,
-        failover: {
-            super::failure::mark_overlaps(&mut outages.records, duration);
-            outages.records.iter().map(|f| f.to_record()).collect()
-        },
-        paths: {
-            let mut p = paths.summary();
-            p.load_spread = spread.summary(&s.cluster);
-            p
-        },
-        nat: {
-            let (available, ips) = plane.nat_capacity();
-            NatSummary {
-                ports_per_node_available: available,
-                peak_ports_in_use_node: series
-                    .nat_ports_in_use_max_node
-                    .iter()
-                    .copied()
-                    .max()
-                    .unwrap_or(0),
-                peak_ports_in_use_total: series.nat_ports_in_use.iter().copied().max().unwrap_or(0),
-                snat_ips_in_use: ips,
-                port_search: match plane.nat_search() {
-                    crate::nat::kernel::PortSearch::Bounded => "bounded (Linux < 6.5)",
-                    crate::nat::kernel::PortSearch::BoundedEvict => {
-                        "bounded with TIME_WAIT eviction (Linux ≥ 6.5)"
-                    }
-                    crate::nat::kernel::PortSearch::WholeRange => "whole range",
-                    crate::nat::kernel::PortSearch::CiliumBpf => {
-                        "Cilium BPF masquerade (128 probes)"
-                    }
-                },
-                time_wait_evicted: plane.nat_evictions(),
+}
+
+/// One design's run in progress: the world, the queue and what is being counted.
+struct Sim<'s, 'p> {
+    s: &'s Scenario,
+    plane: Plane<'p>,
+    q: EventQueue,
+    gens: Vec<Generator>,
+    run: Run,
+    outages: Outages<'s>,
+    paths: PathStats,
+    spread: super::spread::SpreadCounter,
+    series: TimeSeries,
+    /// Connections attempted and established since the last sample.
+    window_attempted: u64,
+    window_established: u64,
+    interval: Nanos,
+}
+
+impl Sim<'_, '_> {
+    /// A traffic generator opens a connection: walk it, count it, schedule its close.
+    fn arrival(&mut self, now: Nanos, generator: u32) {
+        let g = &mut self.gens[generator as usize];
+        let req = g.request();
+        let next = g.next_arrival(now);
+        self.q.push(next, Event::Arrival { generator });
+        // A pod on a failed node opens nothing.
+        if let Source::Pod(p) = req.src
+            && !self.run.cluster.node(self.run.cluster.pod(p).node).up
+        {
+            return;
+        }
+        let (o, count) = self.plane.walk(&self.run.fabric, &self.run.cluster, &req);
+        let to_service = match req.dst {
+            crate::dataplane::request::Target::Service { svc, .. } => Some(svc),
+            _ => None,
+        };
+        if let Some(svc) = to_service {
+            self.spread.asked(svc.index());
+        }
+        // A 6.5+ kernel gave this connection the port of a TIME_WAIT entry: that entry
+        // is gone, its connection's slot free at once.
+        if let Some(old) = self.plane.take_evicted() {
+            let c = &mut self.run.conns[old as usize];
+            if c.state == State::Closed {
+                c.state = State::Evicted;
+                if let Some(b) = c.binding {
+                    self.run.nat_per_node[b.node.index()] -= 1;
+                }
+                self.run.free.push(old);
             }
-        },
-        steady_state: super::steady::check(
-            &series,
-            &s.warmup,
-            s.events.iter().map(|e| e.at).min().unwrap_or(duration),
-        ),
-        timeseries: series,
-        traffic,
-        events_processed: events,
-    })
+        }
+        self.run.total.attempted += 1;
+        self.run.per_gen[generator as usize].attempted += 1;
+        self.window_attempted += 1;
+        if o.verdict != Verdict::Delivered {
+            self.run.total.refuse(o.reason.as_str());
+            self.run.per_gen[generator as usize].refuse(o.reason.as_str());
+            // One failure owns each refusal (`failure::owner`), so the figures add up;
+            // running out of NAT ports is the load's, not a failure's (how much a
+            // failure adds is the difference against the run without it).
+            let capacity = matches!(
+                o.reason,
+                crate::dataplane::Reason::SnatPortExhausted
+                    | crate::dataplane::Reason::MasqueradePortExhausted
+            );
+            if let Some(f) = self.outages.owner(count.dropped_at).filter(|_| !capacity) {
+                f.refused_during += 1;
+                if o.reason == crate::dataplane::Reason::Blackholed {
+                    f.blackholed += 1;
+                }
+            }
+            return;
+        }
+        self.run.total.established += 1;
+        self.run.per_gen[generator as usize].established += 1;
+        self.window_established += 1;
+        self.paths.record(
+            count.forward + count.ret,
+            o.latency.0,
+            o.bounced,
+            count.detoured,
+            // Load spread is about service traffic: the node a service connection reached.
+            o.node
+                .filter(|_| matches!(req.dst, crate::dataplane::request::Target::Service { .. }))
+                .map(|n| n.index()),
+        );
+        if let (Some(_), Some(p)) = (to_service, o.pod) {
+            self.spread.served(p.index());
+        }
+        if let Some(b) = &o.snat {
+            self.run.nat_per_node[b.node.index()] += 1;
+        }
+        if let Some(n) = o.node {
+            self.run.active_per_node[n.index()] += 1;
+        }
+        let lb = matches!(
+            (req.src, req.dst),
+            (
+                Source::Ip(_),
+                crate::dataplane::request::Target::Service { .. }
+            )
+        );
+        // Where the walk landed the reply (ACI-CNI SNAT), as it chose it.
+        let landing = o.reply_landing.filter(|_| o.snat.is_some());
+        let c = Conn {
+            generator,
+            req,
+            binding: o.snat,
+            node: o.node,
+            pod: o.pod,
+            lb,
+            landing,
+            state: State::Open,
+            generation: 0,
+        };
+        let slot = match self.run.free.pop() {
+            Some(i) => {
+                let generation = self.run.conns[i as usize].generation.wrapping_add(1);
+                self.run.conns[i as usize] = Conn { generation, ..c };
+                i
+            }
+            None => {
+                self.run.conns.push(c);
+                self.run.conns.len() as u32 - 1
+            }
+        };
+        self.q.push(
+            now.saturating_add(g.lifetime()),
+            Event::Close {
+                conn: slot,
+                generation: self.run.conns[slot as usize].generation,
+            },
+        );
+    }
+
+    /// A connection ends: its NAT entry is held (TIME_WAIT, or the UDP timeout) before release.
+    fn close(&mut self, now: Nanos, conn: u32, generation: u32) {
+        let c = &mut self.run.conns[conn as usize];
+        if c.state != State::Open || c.generation != generation {
+            return; // broken earlier; its slot may already serve another connection
+        }
+        c.state = State::Closed;
+        let c = *c;
+        if let Some(n) = c.node {
+            self.run.active_per_node[n.index()] -= 1;
+        }
+        self.run.total.completed += 1;
+        self.run.per_gen[c.generator as usize].completed += 1;
+        match c.binding {
+            Some(_) => {
+                let hold = if c.req.proto == Proto::Tcp {
+                    self.s.conntrack.time_wait
+                } else {
+                    self.s.conntrack.udp_timeout
+                };
+                // A constant delay per protocol: the release lanes stay in time order.
+                let lane = usize::from(c.req.proto != Proto::Tcp);
+                if let (Some(b), Proto::Tcp) = (c.binding, c.req.proto) {
+                    self.plane.closing(&b, conn);
+                }
+                self.q.push_fifo(
+                    lane,
+                    now.saturating_add(hold),
+                    Event::Release { conn, generation },
+                );
+            }
+            None => self.run.free.push(conn),
+        }
+    }
+
+    /// A held NAT entry is released.
+    fn release(&mut self, conn: u32, generation: u32) {
+        let c = self.run.conns[conn as usize];
+        if c.state != State::Closed || c.generation != generation {
+            return; // evicted from TIME_WAIT earlier; the slot may serve another
+        }
+        if let Some(b) = &c.binding {
+            self.plane.release(c.req.proto, b);
+            self.run.nat_per_node[b.node.index()] -= 1;
+        }
+        self.run.free.push(conn);
+    }
+
+    /// Scenario event `event` (a failure or a recovery) happens.
+    fn failure(&mut self, now: Nanos, event: u32) {
+        let recent = &self.series.new_connection_success_ratio[self
+            .series
+            .new_connection_success_ratio
+            .len()
+            .saturating_sub(10)..];
+        let pre = (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
+        let mut cx = Ctx {
+            run: &mut self.run,
+            plane: &mut self.plane,
+            q: &mut self.q,
+            now,
+            pre,
+        };
+        self.outages.on_event(&mut cx, event as usize);
+    }
+
+    /// The warm-up ends: what warmed the cluster up is simulated, not counted.
+    fn warmup_end(&mut self) {
+        // What warmed the cluster up is simulated, not counted: start every count
+        // afresh, keeping what is open (it completes or breaks in the counted run).
+        let open = |c: &Connections| {
+            c.active_at_start + c.established - c.completed - c.broken.values().sum::<u64>()
+        };
+        self.run.total = Connections {
+            active_at_start: open(&self.run.total),
+            ..Connections::default()
+        };
+        for g in self.run.per_gen.iter_mut() {
+            *g = Connections {
+                active_at_start: open(g),
+                ..Connections::default()
+            };
+        }
+        self.paths = PathStats::with_nodes(self.s.cluster.nodes.len());
+        self.spread = super::spread::SpreadCounter::new(
+            self.s.cluster.pods.len(),
+            self.s.cluster.services.len(),
+        );
+    }
+
+    /// One sample of every time series.
+    fn sample(&mut self, now: Nanos) {
+        self.series.t_s.push(now.as_secs_f64());
+        let ratio = if self.window_attempted == 0 {
+            1.0
+        } else {
+            self.window_established as f64 / self.window_attempted as f64
+        };
+        self.series.new_connection_success_ratio.push(ratio);
+        self.series.new_connections.push(self.window_attempted);
+        let broken: u64 = self.run.total.broken.values().sum();
+        self.series.active_connections.push(
+            self.run.total.active_at_start + self.run.total.established
+                - self.run.total.completed
+                - broken,
+        );
+        self.series
+            .nat_ports_in_use
+            .push(self.plane.nat_in_use() as u64);
+        self.series
+            .nat_ports_in_use_max_node
+            .push(self.run.nat_per_node.iter().copied().max().unwrap_or(0));
+        let busy = self.run.active_per_node.iter().filter(|x| **x > 0).count();
+        let total: u64 = self.run.active_per_node.iter().sum();
+        self.series
+            .load_max_node
+            .push(self.run.active_per_node.iter().copied().max().unwrap_or(0));
+        self.series.load_mean_node.push(if busy == 0 {
+            0.0
+        } else {
+            total as f64 / busy as f64
+        });
+        for f in self.outages.records.iter_mut() {
+            f.sample(now, ratio);
+        }
+        self.window_attempted = 0;
+        self.window_established = 0;
+        self.q
+            .push(now.saturating_add(self.interval), Event::Sample);
+    }
 }
