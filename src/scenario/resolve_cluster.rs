@@ -43,6 +43,30 @@ pub(super) fn resolve_cluster(
             return None;
         }
     };
+    let nodes = place_nodes(raw, racks, node_subnet, d)?;
+    let namespaces = namespaces(raw, d);
+    let (deployments, pods) = deployments(raw, &nodes, &namespaces, d);
+    let services = services(raw, &namespaces, &deployments, d);
+
+    Some(Cluster {
+        node_subnet,
+        pod_subnet: raw.pod_subnet.as_ref().map(|p| p.value),
+        service_subnet: raw.service_subnet.as_ref().map(|p| p.value),
+        nodes,
+        namespaces,
+        deployments,
+        pods,
+        services,
+    })
+}
+
+/// The nodes, in rack order, with their addresses and labels.
+fn place_nodes(
+    raw: &RawCluster,
+    racks: &[RawRack],
+    node_subnet: Subnet,
+    d: &mut Diagnostics,
+) -> Option<Vec<Node>> {
     // Nodes, in rack order, with IPs from the node subnet (.2 upward when the gateway is .1).
     let mut nodes = Vec::new();
     let mut node_names: Vec<(String, &Loc, &str)> = Vec::new();
@@ -106,8 +130,11 @@ pub(super) fn resolve_cluster(
             }
         }
     }
+    Some(nodes)
+}
 
-    // Namespaces: `default` and `kube-system` always exist, as in every cluster.
+/// The declared namespaces, and `default` and `kube-system`, which every cluster has.
+fn namespaces(raw: &RawCluster, d: &mut Diagnostics) -> Vec<Namespace> {
     let mut namespaces: Vec<Namespace> = Vec::new();
     check_unique(
         d,
@@ -135,24 +162,39 @@ pub(super) fn resolve_cluster(
             });
         }
     }
-    let ns_id = |name: &At<String>, d: &mut Diagnostics| {
-        let id = namespaces
-            .iter()
-            .position(|x| x.name == name.value)
-            .map(|i| NamespaceId(i as u32));
-        if id.is_none() {
-            d.error(
-                &name.loc,
-                &name.path,
-                format!(
-                    "namespace `{}` is not declared under cluster.namespaces",
-                    name.value
-                ),
-            );
-        }
-        id
-    };
+    namespaces
+}
 
+/// The namespace called `name`, or an error at it.
+fn namespace_id(
+    namespaces: &[Namespace],
+    name: &At<String>,
+    d: &mut Diagnostics,
+) -> Option<NamespaceId> {
+    let id = namespaces
+        .iter()
+        .position(|x| x.name == name.value)
+        .map(|i| NamespaceId(i as u32));
+    if id.is_none() {
+        d.error(
+            &name.loc,
+            &name.path,
+            format!(
+                "namespace `{}` is not declared under cluster.namespaces",
+                name.value
+            ),
+        );
+    }
+    id
+}
+
+/// The deployments and their pods, placed on the nodes.
+fn deployments(
+    raw: &RawCluster,
+    nodes: &[Node],
+    namespaces: &[Namespace],
+    d: &mut Diagnostics,
+) -> (Vec<Deployment>, Vec<Pod>) {
     let max_pods = raw
         .max_pods_per_node
         .as_ref()
@@ -175,7 +217,7 @@ pub(super) fn resolve_cluster(
     for rd in &raw.deployments {
         check_epg_annotation(&rd.annotations, &rd.name, d);
         check_epg_annotation(&rd.pod_annotations, &rd.name, d);
-        let Some(ns) = ns_id(&rd.namespace, d) else {
+        let Some(ns) = namespace_id(namespaces, &rd.namespace, d) else {
             continue;
         };
         let mut explicit = Vec::new();
@@ -237,7 +279,16 @@ pub(super) fn resolve_cluster(
             first_pod,
         });
     }
+    (deployments, pods)
+}
 
+/// The services, their ports and their endpoints.
+fn services(
+    raw: &RawCluster,
+    namespaces: &[Namespace],
+    deployments: &[Deployment],
+    d: &mut Diagnostics,
+) -> Vec<Service> {
     let mut services = Vec::new();
     check_unique(
         d,
@@ -251,7 +302,7 @@ pub(super) fn resolve_cluster(
         }),
     );
     for rs in &raw.services {
-        let Some(ns) = ns_id(&rs.namespace, d) else {
+        let Some(ns) = namespace_id(namespaces, &rs.namespace, d) else {
             continue;
         };
         let kind = match rs.kind.value.as_str() {
@@ -349,17 +400,7 @@ pub(super) fn resolve_cluster(
             .filter_map(|s| s.load_balancer_ip.as_ref())
             .map(|l| (l.value.to_string(), &l.loc, l.path.as_str())),
     );
-
-    Some(Cluster {
-        node_subnet,
-        pod_subnet: raw.pod_subnet.as_ref().map(|p| p.value),
-        service_subnet: raw.service_subnet.as_ref().map(|p| p.value),
-        nodes,
-        namespaces,
-        deployments,
-        pods,
-        services,
-    })
+    services
 }
 
 /// The EPG annotation, when present, must be readable.
