@@ -205,7 +205,7 @@ struct SnatFlags {
 }
 
 fn parse_duration(s: &str) -> Result<fabsim::time::Nanos, String> {
-    fabsim::time::Nanos::parse(s)
+    fabsim::time::Nanos::parse(s).map_err(|e| e.to_string())
 }
 
 /// A rate as the scenario writes it (`400/s`, `20/m`), or a plain number per second.

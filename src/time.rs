@@ -26,7 +26,7 @@ impl Nanos {
 
     /// Parses `5us`, `100ms`, `3s`, `2m`, `1h` (also `ns`). A bare number is refused: a duration
     /// without a unit is ambiguous.
-    pub fn parse(text: &str) -> Result<Nanos, String> {
+    pub fn parse(text: &str) -> Result<Nanos, DurationError> {
         let t = text.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -40,28 +40,42 @@ impl Nanos {
             "m" | "min" => 60e9,
             "h" => 3600e9,
             "" => {
-                return Err(format!(
-                    "`{t}` has no unit; write it like 5us, 100ms, 3s or 2m"
-                ));
+                return Err(DurationError::NoUnit(t.into()));
             }
             other => {
-                return Err(format!(
-                    "unknown time unit `{other}` in `{t}`; use ns, us, ms, s, m or h"
-                ));
+                return Err(DurationError::UnknownUnit {
+                    unit: other.into(),
+                    text: t.into(),
+                });
             }
         };
         let value: f64 = num
             .parse()
-            .map_err(|_| format!("`{t}` is not a duration; write it like 5us, 100ms, 3s or 2m"))?;
+            .map_err(|_| DurationError::NotADuration(t.into()))?;
         let ns = value * mult;
         if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 / 2.0 {
-            return Err(format!("`{t}` is out of range"));
+            return Err(DurationError::OutOfRange(t.into()));
         }
         if ns.fract() != 0.0 {
-            return Err(format!("`{t}` is finer than a nanosecond"));
+            return Err(DurationError::FinerThanANanosecond(t.into()));
         }
         Ok(Nanos(ns as u64))
     }
+}
+
+/// Why a duration could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` has no unit; write it like 5us, 100ms, 3s or 2m")]
+    NoUnit(String),
+    #[error("unknown time unit `{unit}` in `{text}`; use ns, us, ms, s, m or h")]
+    UnknownUnit { unit: String, text: String },
+    #[error("`{0}` is not a duration; write it like 5us, 100ms, 3s or 2m")]
+    NotADuration(String),
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+    #[error("`{0}` is finer than a nanosecond")]
+    FinerThanANanosecond(String),
 }
 
 impl fmt::Display for Nanos {

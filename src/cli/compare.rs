@@ -163,7 +163,7 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
     };
     for n in &chosen {
         if let Err(m) = base.design_named(n) {
-            return Err((EXIT_BAD_INPUT, m));
+            return Err((EXIT_BAD_INPUT, m.to_string()));
         }
     }
     let interval = a.sample_interval.unwrap_or(engine::DEFAULT_SAMPLE_INTERVAL);
@@ -178,8 +178,8 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
                 .design(d)
                 .ok_or_else(|| format!("variant `{}` has no design `{d}`", vars[*v].name))?;
             // Each failure against the variant's own run without it, as simulate does.
-            let mut r = engine::run(s, spec, interval)?;
-            crate::sim::baseline::compare(s, spec, interval, &mut r)?;
+            let mut r = engine::run(s, spec, interval).map_err(|e| e.to_string())?;
+            crate::sim::baseline::compare(s, spec, interval, &mut r).map_err(|e| e.to_string())?;
             Ok(r)
         })
         .collect();

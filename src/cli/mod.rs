@@ -35,7 +35,7 @@ pub fn load_valid(path: &Path) -> Result<Scenario, u8> {
 }
 
 /// Says where the report went, or why it could not be written; the exit code.
-pub fn report_written(dir: &Path, res: Result<(), String>) -> u8 {
+pub fn report_written<E: std::fmt::Display>(dir: &Path, res: Result<(), E>) -> u8 {
     match res {
         Ok(()) => {
             eprintln!("report written to {}", dir.display());

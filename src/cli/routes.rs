@@ -64,7 +64,7 @@ fn json_routes(routes: &[Route], fabric: &Fabric, cluster: &Cluster) -> Vec<Json
 
 /// The table of `device` under `design`.
 pub fn routes(s: &Scenario, design: &str, device: &str) -> Result<JsonRoutes, String> {
-    let d = s.design_named(design)?;
+    let d = s.design_named(design).map_err(|e| e.to_string())?;
     let r = reference::resolve(device, &s.fabric, &s.cluster).map_err(|m| {
         format!("--device {device}: {m}; routes shows a leaf (leaf:101) or a node (node:NAME)")
     })?;

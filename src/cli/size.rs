@@ -269,7 +269,7 @@ pub fn table(r: &SnatSizing) -> String {
 }
 
 /// The refusal curve with the target and the setting marked.
-pub fn curve_svg(i: &SnatInput, r: &SnatSizing) -> Result<String, String> {
+pub fn curve_svg(i: &SnatInput, r: &SnatSizing) -> Result<String, crate::report::ReportError> {
     // Wide enough to show where both rules fall below the target.
     let needed = [
         r.required_ports_per_node.per_tuple,
@@ -389,7 +389,10 @@ pub fn run(a: &Args) -> u8 {
         }
     };
     let written = std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+        .map_err(|source| crate::report::ReportError::CreateDir {
+            path: dir.clone(),
+            source,
+        })
         .and_then(|()| {
             crate::report::files::write_all(&[
                 (dir.join("refusal-curve.svg"), svg.as_str()),

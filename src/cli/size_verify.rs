@@ -112,7 +112,8 @@ fn replicate(i: &SnatInput, ppn: u32) -> Result<(f64, f64, u64), String> {
                 .collect();
             format!("the verification scenario did not load: {}", d.join("; "))
         })?;
-        let res = engine::run(&s, &s.designs[0], Nanos::from_secs(60))?;
+        let res =
+            engine::run(&s, &s.designs[0], Nanos::from_secs(60)).map_err(|e| e.to_string())?;
         let c = &res.connections;
         attempted += c.attempted;
         let refused = c.refused.get("snat-port-exhausted").copied().unwrap_or(0);

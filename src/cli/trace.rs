@@ -42,7 +42,8 @@ pub fn trace(s: &Scenario, q: &Query) -> Result<(JsonTrace, Outcome), String> {
         .map_err(|m| format!("--from {}: {m}", q.from))?;
     let to = reference::resolve(q.to, &s.fabric, &s.cluster)
         .map_err(|m| format!("--to {}: {m}", q.to))?;
-    let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)?;
+    let req = request::build(&from, &to, q.proto, q.sport, &s.fabric, &s.cluster)
+        .map_err(|e| e.to_string())?;
     let mut rec = Record::default();
     // The engine's own compiled design: trace walks exactly what simulate walks.
     let outcome = design

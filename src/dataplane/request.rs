@@ -52,6 +52,46 @@ impl FlowRequest {
     }
 }
 
+/// Why a flow request could not be built: an end that is not one, or what is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the deployment has no pods (replicas: 0)")]
+    NoReplicas,
+    #[error("the namespace has no pods")]
+    EmptyNamespace,
+    #[error(
+        "--from must be a pod, a deployment (its first replica), a namespace (its first pod), an external network or an IP"
+    )]
+    NotASource,
+    #[error("--to must be a service, a pod, a deployment, an external network or an IP[:port]")]
+    NotATarget,
+    #[error("--proto {asked} and the destination's /{written} disagree: give one of them")]
+    ProtocolsDisagree { asked: Proto, written: Proto },
+    #[error("source port 0 is not one a connection leaves from: give 1 to 65535")]
+    SourcePortZero,
+    #[error("the destination needs a port for {0}: write it as …:PORT")]
+    NoPort(Proto),
+}
+
+impl RequestError {
+    /// The source is what is wrong.
+    pub fn at_source(&self) -> bool {
+        matches!(
+            self,
+            RequestError::NotASource | RequestError::EmptyNamespace
+        )
+    }
+
+    /// The message as a scenario's traffic entry gets it (it has no --from or --to).
+    pub fn in_scenario(&self) -> String {
+        match self {
+            RequestError::NotASource => "a traffic source must be a pod, a deployment (its first replica), a namespace (its first pod), an external network or an IP".into(),
+            RequestError::NotATarget => "a traffic destination must be a service, a pod, a deployment, an external network or an IP[:port]".into(),
+            e => e.to_string(),
+        }
+    }
+}
+
 /// Builds a request; errors say what is missing or not a valid end of a flow.
 pub fn build(
     from: &Ref,
@@ -60,99 +100,89 @@ pub fn build(
     sport: Option<u16>,
     fabric: &Fabric,
     cluster: &Cluster,
-) -> Result<FlowRequest, String> {
+) -> Result<FlowRequest, RequestError> {
     let src = match *from {
         Ref::Pod { pod, .. } => Source::Pod(pod),
         Ref::Deployment { dep, .. } => Source::Pod(
             cluster
                 .pods_of(dep)
                 .next()
-                .ok_or("the deployment has no pods (replicas: 0)")?,
+                .ok_or(RequestError::NoReplicas)?,
         ),
         Ref::Namespace(ns) => Source::Pod(
             (0..cluster.pods.len() as u32)
                 .map(PodId)
                 .find(|p| cluster.pod(*p).namespace == ns)
-                .ok_or("the namespace has no pods")?,
+                .ok_or(RequestError::EmptyNamespace)?,
         ),
         Ref::External { ext, .. } => Source::Ip(fabric.externals[ext.index()].first_host()),
         Ref::Literal { ip, .. } => Source::Ip(ip),
         _ => {
-            return Err(
-                "--from must be a pod, a deployment (its first replica), a namespace (its first pod), an external network or an IP".into(),
-            );
+            return Err(RequestError::NotASource);
         }
     };
     let literal_proto = match *to {
         Ref::Literal { proto, .. } => proto,
         _ => None,
     };
-    let (dst, port_proto) =
-        match *to {
-            Ref::Service { svc, port } => {
-                let p = cluster
-                    .service(svc)
-                    .ports
-                    .iter()
-                    .find(|x| x.port == port)
-                    .map(|x| x.proto);
-                (Target::Service { svc, port }, p)
-            }
-            Ref::Pod { pod, port } => (
+    let (dst, port_proto) = match *to {
+        Ref::Service { svc, port } => {
+            let p = cluster
+                .service(svc)
+                .ports
+                .iter()
+                .find(|x| x.port == port)
+                .map(|x| x.proto);
+            (Target::Service { svc, port }, p)
+        }
+        Ref::Pod { pod, port } => (
+            Target::Pod {
+                pod,
+                port: port.unwrap_or(0),
+            },
+            None,
+        ),
+        Ref::Deployment { dep, port } => {
+            let pod = cluster
+                .pods_of(dep)
+                .next()
+                .ok_or(RequestError::NoReplicas)?;
+            (
                 Target::Pod {
                     pod,
                     port: port.unwrap_or(0),
                 },
                 None,
-            ),
-            Ref::Deployment { dep, port } => {
-                let pod = cluster
-                    .pods_of(dep)
-                    .next()
-                    .ok_or("the deployment has no pods (replicas: 0)")?;
-                (
-                    Target::Pod {
-                        pod,
-                        port: port.unwrap_or(0),
-                    },
-                    None,
-                )
-            }
-            Ref::External { ext, port } => (
-                Target::Ip {
-                    ip: fabric.externals[ext.index()].first_host(),
-                    port: port.unwrap_or(0),
-                },
-                None,
-            ),
-            Ref::Literal { ip, port, .. } => (
-                Target::Ip {
-                    ip,
-                    port: port.unwrap_or(0),
-                },
-                None,
-            ),
-            _ => return Err(
-                "--to must be a service, a pod, a deployment, an external network or an IP[:port]"
-                    .into(),
-            ),
-        };
+            )
+        }
+        Ref::External { ext, port } => (
+            Target::Ip {
+                ip: fabric.externals[ext.index()].first_host(),
+                port: port.unwrap_or(0),
+            },
+            None,
+        ),
+        Ref::Literal { ip, port, .. } => (
+            Target::Ip {
+                ip,
+                port: port.unwrap_or(0),
+            },
+            None,
+        ),
+        _ => return Err(RequestError::NotATarget),
+    };
     if let (Some(asked), Some(written)) = (proto, literal_proto)
         && asked != written
     {
-        return Err(format!(
-            "--proto {asked} and the destination's /{written} disagree: give one of them"
-        ));
+        return Err(RequestError::ProtocolsDisagree { asked, written });
     }
     if sport == Some(0) {
-        return Err("source port 0 is not one a connection leaves from: give 1 to 65535".into());
+        return Err(RequestError::SourcePortZero);
     }
     let proto = proto.or(literal_proto).or(port_proto).unwrap_or(Proto::Tcp);
     let dst = match dst {
         Target::Pod { port: 0, .. } | Target::Ip { port: 0, .. } if proto.has_ports() => {
-            return Err(format!(
-                "the destination needs a port for {proto}: write it as …:PORT"
-            ));
+            return Err(RequestError::NoPort(proto));
         }
         Target::Pod { pod, .. } if !proto.has_ports() => Target::Pod { pod, port: 0 },
         Target::Ip { ip, .. } if !proto.has_ports() => Target::Ip { ip, port: 0 },

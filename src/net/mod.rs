@@ -95,15 +95,22 @@ pub struct Subnet {
     pub gateway: Ipv4Addr,
 }
 
+/// Why a subnet could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("`{0}` is IPv6; fabsim models IPv4 only")]
+    Ipv6(String),
+    #[error("`{0}` is not an IPv4 prefix like 10.32.0.1/16")]
+    NotAPrefix(String),
+}
+
 impl Subnet {
-    pub fn parse(text: &str) -> Result<Subnet, String> {
+    pub fn parse(text: &str) -> Result<Subnet, PrefixError> {
         let t = text.trim();
         if t.contains(':') {
-            return Err(format!("`{t}` is IPv6; fabsim models IPv4 only"));
+            return Err(PrefixError::Ipv6(t.into()));
         }
-        let with_len: Ipv4Net = t
-            .parse()
-            .map_err(|_| format!("`{t}` is not an IPv4 prefix like 10.32.0.1/16"))?;
+        let with_len: Ipv4Net = t.parse().map_err(|_| PrefixError::NotAPrefix(t.into()))?;
         let net = with_len.trunc();
         let gateway = if with_len.addr() == net.network() && net.prefix_len() < 31 {
             Ipv4Addr::from(u32::from(net.network()) + 1)

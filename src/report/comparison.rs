@@ -416,7 +416,7 @@ fn plot(
     title: &str,
     y_label: &str,
     pick: fn(&TimeSeries) -> Vec<f64>,
-) -> Result<String, String> {
+) -> Result<String, super::ReportError> {
     line_chart(&LineChart {
         title,
         x_label: "time (s)",
@@ -427,7 +427,7 @@ fn plot(
     })
 }
 
-pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, String> {
+pub fn document(scenario: &str, runs: &[VariantRun]) -> Result<Doc, super::ReportError> {
     let mut doc = Doc::new(format!("{scenario} — what-if comparison"));
     doc.p("Rows are design and metric, columns the variants; a value that differs from the base variant of the same design is highlighted, with the difference and whether it is better or worse.");
     doc.h(2, "Variants");

@@ -3,6 +3,7 @@
 //! lines (targets, limits, events) 1 px dashed-looking light lines, so a reader — or a test —
 //! tells them apart.
 
+use super::ReportError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -143,12 +144,12 @@ fn tick(v: f64, span: f64) -> String {
     }
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("cannot draw the plot: {e:?}")
+fn err<E: std::fmt::Debug>(e: E) -> ReportError {
+    ReportError::Plot(format!("{e:?}"))
 }
 
 /// Draws a line chart to an SVG document.
-pub fn line_chart(c: &LineChart) -> Result<String, String> {
+pub fn line_chart(c: &LineChart) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let whole = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -225,7 +226,7 @@ fn draw<'a, 'b: 'a, Y>(
     >,
     c: &LineChart,
     floor: f64,
-) -> Result<(), String>
+) -> Result<(), ReportError>
 where
     Y: Ranged<ValueType = f64>,
 {
@@ -293,7 +294,7 @@ fn legend(
     area: &DrawingArea<SVGBackend, Shift>,
     names: &[&str],
     sample: Sample,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     let font = ("sans-serif", 12).into_font();
     let text = TextStyle::from(font).pos(Pos::new(HPos::Left, VPos::Center));
     let shown = if names.len() > LEGEND_ROWS {
@@ -343,7 +344,7 @@ pub struct BarChart<'a> {
     pub series: &'a [(String, Vec<f64>)],
 }
 
-pub fn bar_chart(c: &BarChart) -> Result<String, String> {
+pub fn bar_chart(c: &BarChart) -> Result<String, ReportError> {
     let mut svg = String::new();
     {
         let whole = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();

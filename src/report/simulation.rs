@@ -307,7 +307,7 @@ fn by_design(r: &Results) -> impl Iterator<Item = (String, &DesignResult)> {
     r.designs.iter().map(|d| (d.name.clone(), d))
 }
 
-pub fn success_plot(s: &Scenario, r: &Results) -> Result<String, String> {
+pub fn success_plot(s: &Scenario, r: &Results) -> Result<String, super::ReportError> {
     line_chart(&LineChart {
         title: "New-connection success ratio (events marked)",
         x_label: "time (s)",
@@ -318,7 +318,7 @@ pub fn success_plot(s: &Scenario, r: &Results) -> Result<String, String> {
     })
 }
 
-pub fn nat_plot(r: &Results) -> Result<String, String> {
+pub fn nat_plot(r: &Results) -> Result<String, super::ReportError> {
     // The SNAT chunk is the limit of an ACI-CNI node; masquerade's 64k per destination is not drawn.
     let marks: Vec<Mark> = r
         .designs
@@ -343,7 +343,7 @@ pub fn nat_plot(r: &Results) -> Result<String, String> {
 /// At most this many nodes in the load bars.
 const LOAD_BARS: usize = 48;
 
-pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
+pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, super::ReportError> {
     let nodes: Vec<String> = s.cluster.nodes.iter().map(|x| x.name.clone()).collect();
     load_plot_of(&nodes, by_design(r))
 }
@@ -352,7 +352,7 @@ pub fn load_plot(s: &Scenario, r: &Results) -> Result<String, String> {
 pub fn load_plot_of<'a>(
     nodes: &[String],
     items: impl Iterator<Item = (String, &'a DesignResult)>,
-) -> Result<String, String> {
+) -> Result<String, super::ReportError> {
     let n = nodes.len().min(LOAD_BARS);
     let categories: Vec<String> = nodes[..n].to_vec();
     let series: Vec<(String, Vec<f64>)> = items
@@ -381,14 +381,14 @@ pub fn load_plot_of<'a>(
     })
 }
 
-pub fn hops_plot(r: &Results) -> Result<String, String> {
+pub fn hops_plot(r: &Results) -> Result<String, super::ReportError> {
     hops_plot_of(by_design(r))
 }
 
 /// The hop-count distribution, one bar series per labelled result.
 pub fn hops_plot_of<'a>(
     items: impl Iterator<Item = (String, &'a DesignResult)>,
-) -> Result<String, String> {
+) -> Result<String, super::ReportError> {
     let items: Vec<(String, &DesignResult)> = items.collect();
     let (lo, hi) = items
         .iter()
@@ -472,7 +472,7 @@ pub fn counting(r: &Results) -> String {
 }
 
 /// The whole report.
-pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
+pub fn document(s: &Scenario, r: &Results) -> Result<Doc, super::ReportError> {
     let mut doc = Doc::new(format!("{} — simulation report", r.scenario));
     doc.p(format!(
         "Seed {}, {} s simulated, designs: {}. Produced by `fabsim simulate`; results.json holds every number.",
@@ -585,7 +585,11 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, String> {
 }
 
 /// Writes report.md, report.html, results.json and the plots into `dir`, whole or not at all.
-pub fn write(dir: &std::path::Path, doc: &Doc, results_json: &str) -> Result<(), String> {
+pub fn write(
+    dir: &std::path::Path,
+    doc: &Doc,
+    results_json: &str,
+) -> Result<(), super::ReportError> {
     write_with(dir, doc, results_json, None)
 }
 
@@ -596,8 +600,11 @@ pub fn write_with(
     doc: &Doc,
     results_json: &str,
     json: Option<&std::path::Path>,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+) -> Result<(), super::ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| super::ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let (md, html) = (doc.markdown(), doc.html());
     let mut files = vec![
         (dir.join("results.json"), results_json),

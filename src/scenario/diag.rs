@@ -63,12 +63,13 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn error(&mut self, loc: &Loc, path: &str, message: impl Into<String>) {
-        self.push(Severity::Error, loc, path, message.into());
+    /// An error at `loc` (`message`: a string, or any error the readers return).
+    pub fn error(&mut self, loc: &Loc, path: &str, message: impl std::fmt::Display) {
+        self.push(Severity::Error, loc, path, message.to_string());
     }
 
-    pub fn warning(&mut self, loc: &Loc, path: &str, message: impl Into<String>) {
-        self.push(Severity::Warning, loc, path, message.into());
+    pub fn warning(&mut self, loc: &Loc, path: &str, message: impl std::fmt::Display) {
+        self.push(Severity::Warning, loc, path, message.to_string());
     }
 
     fn push(&mut self, severity: Severity, loc: &Loc, path: &str, message: String) {

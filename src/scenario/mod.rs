@@ -169,13 +169,21 @@ impl Scenario {
         self.designs.iter().find(|d| d.name == name)
     }
 
-    /// The design called `name`, or a message naming the designs there are.
-    pub fn design_named(&self, name: &str) -> Result<&DesignSpec, String> {
-        self.design(name).ok_or_else(|| {
-            let names: Vec<&str> = self.designs.iter().map(|d| d.name.as_str()).collect();
-            format!("no design named `{name}` (designs: {})", names.join(", "))
+    /// The design called `name`, or an error naming the designs there are.
+    pub fn design_named(&self, name: &str) -> Result<&DesignSpec, UnknownDesign> {
+        self.design(name).ok_or_else(|| UnknownDesign {
+            name: name.to_string(),
+            known: self.designs.iter().map(|d| d.name.clone()).collect(),
         })
     }
+}
+
+/// A design name the scenario does not have.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no design named `{name}` (designs: {})", known.join(", "))]
+pub struct UnknownDesign {
+    pub name: String,
+    pub known: Vec<String>,
 }
 
 /// The result of a load: the scenario if there were no errors, and every diagnostic (warnings too).

@@ -69,59 +69,108 @@ impl Ref {
     }
 }
 
-fn split_port(s: &str) -> Result<(&str, Option<u16>), String> {
+/// Why a reference could not be resolved: what was expected, or what does not exist.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    #[error(
+        "`{0}` is not a reference; write kind:name (node:, leaf:, spine:, pod:, deployment:, namespace:, service:, external:) or an IP"
+    )]
+    NotAReference(String),
+    #[error(
+        "unknown reference kind `{0}`; expected node, leaf, spine, pod, deployment, namespace, service, external, bgp, uplink, speaker or controller"
+    )]
+    UnknownKind(String),
+    #[error("{kind} references are written {kind}:NAMESPACE/NAME, not `{kind}:{text}`")]
+    NotNamespaced { kind: String, text: String },
+    #[error("write {kind}:NODE/LEAF (e.g. {kind}:k8s-r1-1/101), not `{kind}:{text}`")]
+    NotNodeLeaf { kind: String, text: String },
+    /// What (e.g. "node named", "pod") and its name.
+    #[error("no {0} `{1}`")]
+    NoSuch(&'static str, String),
+    #[error("no leaf `{0}` in the fabric")]
+    NoLeaf(String),
+    #[error("no spine `{0}` in the fabric")]
+    NoSpine(String),
+    #[error("service {service} has no port {port} (ports: {ports})")]
+    NoServicePort {
+        service: String,
+        port: u16,
+        ports: String,
+    },
+    #[error("service {0} has several ports; write service:{0}:PORT")]
+    WhichServicePort(String),
+    #[error("node `{node}` has no uplink to leaf {leaf}: its rack's leaves are {leaves}")]
+    NoUplink {
+        node: String,
+        leaf: String,
+        leaves: String,
+    },
+    #[error(
+        "unknown controller `{0}`; the one a scenario can fail is controller:aci-containers-controller"
+    )]
+    UnknownController(String),
+    #[error("unknown protocol `{0}`; use tcp, udp or icmp")]
+    UnknownProtocol(String),
+    #[error("`{0}` is not a port number")]
+    NotAPort(String),
+    #[error("`{0}` is not an IPv4 address")]
+    NotAnAddress(String),
+}
+
+fn split_port(s: &str) -> Result<(&str, Option<u16>), RefError> {
     match s.rsplit_once(':') {
         Some((name, port)) => {
             let p = port
                 .parse::<u16>()
-                .map_err(|_| format!("`{port}` is not a port number"))?;
+                .map_err(|_| RefError::NotAPort(port.into()))?;
             Ok((name, Some(p)))
         }
         None => Ok((s, None)),
     }
 }
 
-fn ns_name(s: &str, kind: &str) -> Result<(String, String), String> {
+fn ns_name(s: &str, kind: &str) -> Result<(String, String), RefError> {
     s.split_once('/')
         .filter(|(a, b)| !a.is_empty() && !b.is_empty())
         .map(|(a, b)| (a.to_string(), b.to_string()))
-        .ok_or_else(|| {
-            format!("{kind} references are written {kind}:NAMESPACE/NAME, not `{kind}:{s}`")
+        .ok_or_else(|| RefError::NotNamespaced {
+            kind: kind.into(),
+            text: s.into(),
         })
 }
 
 /// Resolves `text`; the message of an error says what was expected or what does not exist.
-pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, String> {
+pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, RefError> {
     let t = text.trim();
     if t.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         return literal(t);
     }
     let (kind, rest) = t
         .split_once(':')
-        .ok_or_else(|| format!("`{t}` is not a reference; write kind:name (node:, leaf:, spine:, pod:, deployment:, namespace:, service:, external:) or an IP"))?;
+        .ok_or_else(|| RefError::NotAReference(t.into()))?;
     match kind {
         "node" => cluster
             .node_by_name(rest)
             .map(Ref::Node)
-            .ok_or_else(|| format!("no node named `{rest}`")),
+            .ok_or_else(|| RefError::NoSuch("node named", rest.into())),
         "leaf" => rest
             .parse()
             .ok()
             .and_then(|n| fabric.leaf_by_number(n))
             .map(Ref::Leaf)
-            .ok_or_else(|| format!("no leaf `{rest}` in the fabric")),
+            .ok_or_else(|| RefError::NoLeaf(rest.into())),
         "spine" => rest
             .parse()
             .ok()
             .and_then(|n| fabric.spine_by_number(n))
             .map(Ref::Spine)
-            .ok_or_else(|| format!("no spine `{rest}` in the fabric")),
+            .ok_or_else(|| RefError::NoSpine(rest.into())),
         "pod" => {
             let (body, port) = split_port(rest)?;
             let (ns, name) = ns_name(body, "pod")?;
             let pod = cluster
                 .pod_by_name(&ns, &name)
-                .ok_or_else(|| format!("no pod `{ns}/{name}`"))?;
+                .ok_or_else(|| RefError::NoSuch("pod", format!("{ns}/{name}")))?;
             Ok(Ref::Pod { pod, port })
         }
         "deployment" => {
@@ -129,7 +178,7 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             let (ns, name) = ns_name(body, "deployment")?;
             let dep = cluster
                 .deployment_by_name(&ns, &name)
-                .ok_or_else(|| format!("no deployment `{ns}/{name}`"))?;
+                .ok_or_else(|| RefError::NoSuch("deployment", format!("{ns}/{name}")))?;
             Ok(Ref::Deployment { dep, port })
         }
         "service" => {
@@ -137,38 +186,38 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
             let (ns, name) = ns_name(body, "service")?;
             let svc = cluster
                 .service_by_name(&ns, &name)
-                .ok_or_else(|| format!("no service `{ns}/{name}`"))?;
+                .ok_or_else(|| RefError::NoSuch("service", format!("{ns}/{name}")))?;
             let s = cluster.service(svc);
             let port = match port {
                 Some(p) if s.ports.iter().any(|x| x.port == p) => p,
                 Some(p) => {
                     let known: Vec<String> = s.ports.iter().map(|x| x.port.to_string()).collect();
-                    return Err(format!(
-                        "service {ns}/{name} has no port {p} (ports: {})",
-                        known.join(", ")
-                    ));
+                    return Err(RefError::NoServicePort {
+                        service: format!("{ns}/{name}"),
+                        port: p,
+                        ports: known.join(", "),
+                    });
                 }
                 None if s.ports.len() == 1 => s.ports[0].port,
                 None => {
-                    return Err(format!(
-                        "service {ns}/{name} has several ports; write service:{ns}/{name}:PORT"
-                    ));
+                    return Err(RefError::WhichServicePort(format!("{ns}/{name}")));
                 }
             };
             Ok(Ref::Service { svc, port })
         }
         "bgp" | "uplink" => {
-            let (n, l) = rest.split_once('/').ok_or_else(|| {
-                format!("write {kind}:NODE/LEAF (e.g. {kind}:k8s-r1-1/101), not `{kind}:{rest}`")
+            let (n, l) = rest.split_once('/').ok_or_else(|| RefError::NotNodeLeaf {
+                kind: kind.into(),
+                text: rest.into(),
             })?;
             let node = cluster
                 .node_by_name(n)
-                .ok_or_else(|| format!("no node named `{n}`"))?;
+                .ok_or_else(|| RefError::NoSuch("node named", n.into()))?;
             let leaf = l
                 .parse()
                 .ok()
                 .and_then(|x| fabric.leaf_by_number(x))
-                .ok_or_else(|| format!("no leaf `{l}` in the fabric"))?;
+                .ok_or_else(|| RefError::NoLeaf(l.into()))?;
             if kind == "bgp" {
                 return Ok(Ref::Session { node, leaf });
             }
@@ -179,56 +228,48 @@ pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, St
                     .iter()
                     .map(|l| fabric.leaf(*l).number.to_string())
                     .collect();
-                return Err(format!(
-                    "node `{n}` has no uplink to leaf {l}: its rack's leaves are {}",
-                    ours.join(", ")
-                ));
+                return Err(RefError::NoUplink {
+                    node: n.into(),
+                    leaf: l.into(),
+                    leaves: ours.join(", "),
+                });
             }
             Ok(Ref::Uplink { node, leaf })
         }
         "speaker" => cluster
             .node_by_name(rest)
             .map(Ref::Speaker)
-            .ok_or_else(|| format!("no node named `{rest}`")),
+            .ok_or_else(|| RefError::NoSuch("node named", rest.into())),
         "controller" => match rest {
             "aci-containers-controller" | "aci" => Ok(Ref::Controller),
-            _ => Err(format!(
-                "unknown controller `{rest}`; the one a scenario can fail is controller:aci-containers-controller"
-            )),
+            _ => Err(RefError::UnknownController(rest.into())),
         },
         "namespace" => cluster
             .namespace_by_name(rest)
             .map(Ref::Namespace)
-            .ok_or_else(|| format!("no namespace `{rest}`")),
+            .ok_or_else(|| RefError::NoSuch("namespace", rest.into())),
         "external" => {
             let (name, port) = split_port(rest)?;
             let ext = fabric
                 .external_by_name(name)
-                .ok_or_else(|| format!("no external network `{name}`"))?;
+                .ok_or_else(|| RefError::NoSuch("external network", name.into()))?;
             Ok(Ref::External { ext, port })
         }
-        other => Err(format!(
-            "unknown reference kind `{other}`; expected node, leaf, spine, pod, deployment, namespace, service, external, bgp, uplink, speaker or controller"
-        )),
+        other => Err(RefError::UnknownKind(other.into())),
     }
 }
 
 /// `1.1.1.1`, `1.1.1.1:443`, `1.1.1.1:443/tcp`.
-fn literal(t: &str) -> Result<Ref, String> {
+fn literal(t: &str) -> Result<Ref, RefError> {
     let (addr, proto) = match t.split_once('/') {
         Some((a, p)) => (
             a,
-            Some(
-                Proto::parse(p)
-                    .ok_or_else(|| format!("unknown protocol `{p}`; use tcp, udp or icmp"))?,
-            ),
+            Some(Proto::parse(p).ok_or_else(|| RefError::UnknownProtocol(p.into()))?),
         ),
         None => (t, None),
     };
     let (ip, port) = split_port(addr)?;
-    let ip: Ipv4Addr = ip
-        .parse()
-        .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| RefError::NotAnAddress(ip.into()))?;
     Ok(Ref::Literal { ip, port, proto })
 }
 

@@ -228,12 +228,9 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
                     Ref::Namespace(ns) => !cluster.pods.iter().any(|p| p.namespace == ns),
                     _ => false,
                 };
-                let at_source = m.contains("--from") || source_empty;
-                let m = m
-                    .replace("--from must be", "a traffic source must be")
-                    .replace("--to must be", "a traffic destination must be");
+                let at_source = m.at_source() || source_empty;
                 let r = if at_source { &t.from } else { &t.to };
-                d.error(&r.loc, &r.path, m);
+                d.error(&r.loc, &r.path, m.in_scenario());
                 break;
             }
             match (from, to) {

@@ -31,7 +31,7 @@ pub fn compare(
     design: &DesignSpec,
     interval: Nanos,
     r: &mut DesignResult,
-) -> Result<(), String> {
+) -> Result<(), super::SimError> {
     for (k, e) in s.events.iter().enumerate() {
         if !matches!(e.kind, EventKind::Fail) {
             continue;

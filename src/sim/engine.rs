@@ -55,7 +55,7 @@ pub fn run(
     s: &Scenario,
     design: &DesignSpec,
     sample_interval: Nanos,
-) -> Result<DesignResult, String> {
+) -> Result<DesignResult, super::SimError> {
     run_with_progress(s, design, sample_interval, &|_| {})
 }
 
@@ -66,10 +66,8 @@ pub fn run_with_progress(
     design: &DesignSpec,
     sample_interval: Nanos,
     progress: &dyn Fn(f64),
-) -> Result<DesignResult, String> {
-    let duration = s
-        .duration
-        .ok_or("the scenario has no `duration`: give one (e.g. 300s) to simulate it")?;
+) -> Result<DesignResult, super::SimError> {
+    let duration = s.duration.ok_or(super::SimError::NoDuration)?;
     let plane = design.compile(s);
     simulate(s, design, plane, duration, sample_interval, progress)
 }
@@ -165,7 +163,7 @@ fn simulate(
     duration: Nanos,
     interval: Nanos,
     progress: &dyn Fn(f64),
-) -> Result<DesignResult, String> {
+) -> Result<DesignResult, super::SimError> {
     let mut gens: Vec<Generator> = s
         .traffic
         .iter()
@@ -259,7 +257,7 @@ impl Sim<'_, '_> {
         design: &DesignSpec,
         duration: Nanos,
         events: u64,
-    ) -> Result<DesignResult, String> {
+    ) -> Result<DesignResult, super::SimError> {
         let s = self.s;
         let mut total = self.run.total;
         total.active_at_end = total.active_at_start + total.established

@@ -18,6 +18,16 @@ pub mod traffic;
 
 use crate::scenario::Scenario;
 use metrics::Results;
+
+/// Why a scenario could not be simulated (what `validate` accepts simulates, so these are the
+/// cases `validate` cannot see: a design named on the command line, a scenario built in code).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("the scenario has no `duration`: give one (e.g. 300s) to simulate it")]
+    NoDuration,
+    #[error(transparent)]
+    UnknownDesign(#[from] crate::scenario::UnknownDesign),
+}
 use rayon::prelude::*;
 
 /// Runs the chosen designs (all when `designs` is empty), in parallel, each single-threaded;
@@ -26,7 +36,7 @@ pub fn run_all(
     s: &Scenario,
     designs: &[String],
     sample_interval: crate::time::Nanos,
-) -> Result<Results, String> {
+) -> Result<Results, SimError> {
     run_all_with_progress(s, designs, sample_interval, true, &|_, _| {})
 }
 
@@ -38,7 +48,7 @@ pub fn run_all_with_progress(
     sample_interval: crate::time::Nanos,
     baselines: bool,
     progress: &(dyn Fn(usize, f64) + Sync),
-) -> Result<Results, String> {
+) -> Result<Results, SimError> {
     let chosen: Vec<&crate::design::DesignSpec> = if designs.is_empty() {
         s.designs.iter().collect()
     } else {
@@ -47,7 +57,7 @@ pub fn run_all_with_progress(
             .map(|n| s.design_named(n))
             .collect::<Result<_, _>>()?
     };
-    let results: Vec<Result<metrics::DesignResult, String>> = chosen
+    let results: Vec<Result<metrics::DesignResult, SimError>> = chosen
         .par_iter()
         .enumerate()
         .map(|(i, d)| {

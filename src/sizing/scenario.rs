@@ -84,7 +84,8 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
     let streams = busiest.values().map(|v| (v.0 / rate, 1)).collect();
     let aci = match design {
         Some(n) => Some(
-            s.design_named(n)?
+            s.design_named(n)
+                .map_err(|e| e.to_string())?
                 .aci()
                 .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,
         ),
