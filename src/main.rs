@@ -213,7 +213,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         Ok(_) => Err(format!("rate `{s}` must be a positive number")),
-        Err(_) => fabsim::scenario::raw::parse_rate(s),
+        Err(_) => fabsim::scenario::raw::parse_rate(s).map_err(|e| e.to_string()),
     }
 }
 

@@ -64,7 +64,7 @@ pub fn input(a: &Args) -> Result<SnatInput, String> {
         Some(p) => {
             let s =
                 load_valid(p).map_err(|_| format!("{} is not a valid scenario", p.display()))?;
-            Some(from_scenario(&s, a.design.as_deref())?)
+            Some(from_scenario(&s, a.design.as_deref()).map_err(|e| e.to_string())?)
         }
         None => None,
     };

@@ -167,7 +167,7 @@ pub fn verify(i: &SnatInput, r: &SnatSizing) -> Result<String, String> {
         let mut j = i.clone();
         j.target = 0.01;
         j.ports_per_node = None;
-        let at1 = crate::sizing::snat::size(&j)?;
+        let at1 = crate::sizing::snat::size(&j).map_err(|e| e.to_string())?;
         let ppn = if i.strict {
             at1.required_ports_per_node.strict
         } else {
@@ -176,7 +176,7 @@ pub fn verify(i: &SnatInput, r: &SnatSizing) -> Result<String, String> {
         if let Some(ppn) = ppn.and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0) {
             let mut k = i.clone();
             k.ports_per_node = Some(ppn);
-            let rk = crate::sizing::snat::size(&k)?;
+            let rk = crate::sizing::snat::size(&k).map_err(|e| e.to_string())?;
             out.push_str(&line(
                 i,
                 ppn,

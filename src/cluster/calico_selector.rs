@@ -22,8 +22,35 @@ pub enum Selector {
     Or(Box<Selector>, Box<Selector>),
 }
 
+/// Why a Calico selector could not be read (positions count from 1).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    #[error("unexpected `{rest}` at position {at} of selector `{selector}`")]
+    Unexpected {
+        rest: String,
+        at: usize,
+        selector: String,
+    },
+    #[error("a `(` without its `)`")]
+    UnclosedParen,
+    #[error("`has({0}` without its `)`")]
+    UnclosedHas(String),
+    #[error("after label `{0}` expected ==, !=, in, not in, contains, starts with or ends with")]
+    NoOperator(String),
+    #[error("expected a label name at position {0}")]
+    NoLabel(usize),
+    #[error("expected a quoted value at position {0}")]
+    NoValue(usize),
+    #[error("a quoted value without its closing quote")]
+    UnclosedQuote,
+    #[error("expected `{{` after in")]
+    NoSet,
+    #[error("expected `,` or `}}` in a set")]
+    BadSet,
+}
+
 impl Selector {
-    pub fn parse(text: &str) -> Result<Selector, String> {
+    pub fn parse(text: &str) -> Result<Selector, SelectorError> {
         let mut p = Parser {
             s: text.as_bytes(),
             i: 0,
@@ -35,11 +62,11 @@ impl Selector {
         let e = p.or()?;
         p.ws();
         if p.i < p.s.len() {
-            return Err(format!(
-                "unexpected `{}` at position {} of selector `{text}`",
-                &text[p.i..],
-                p.i + 1
-            ));
+            return Err(SelectorError::Unexpected {
+                rest: text[p.i..].into(),
+                at: p.i + 1,
+                selector: text.into(),
+            });
         }
         Ok(e)
     }
@@ -85,7 +112,7 @@ impl Parser<'_> {
         }
     }
 
-    fn or(&mut self) -> Result<Selector, String> {
+    fn or(&mut self) -> Result<Selector, SelectorError> {
         let mut e = self.and()?;
         while self.eat("||") {
             e = Selector::Or(Box::new(e), Box::new(self.and()?));
@@ -93,7 +120,7 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    fn and(&mut self) -> Result<Selector, String> {
+    fn and(&mut self) -> Result<Selector, SelectorError> {
         let mut e = self.unary()?;
         while self.eat("&&") {
             e = Selector::And(Box::new(e), Box::new(self.unary()?));
@@ -101,14 +128,14 @@ impl Parser<'_> {
         Ok(e)
     }
 
-    fn unary(&mut self) -> Result<Selector, String> {
+    fn unary(&mut self) -> Result<Selector, SelectorError> {
         if self.eat("!") {
             return Ok(Selector::Not(Box::new(self.unary()?)));
         }
         if self.eat("(") {
             let e = self.or()?;
             if !self.eat(")") {
-                return Err("a `(` without its `)`".into());
+                return Err(SelectorError::UnclosedParen);
             }
             return Ok(e);
         }
@@ -118,7 +145,7 @@ impl Parser<'_> {
         if self.eat("has(") {
             let k = self.label()?;
             if !self.eat(")") {
-                return Err(format!("`has({k}` without its `)`"));
+                return Err(SelectorError::UnclosedHas(k));
             }
             return Ok(Selector::Has(k));
         }
@@ -144,12 +171,10 @@ impl Parser<'_> {
         if self.eat("ends with") {
             return Ok(Selector::EndsWith(k, self.string()?));
         }
-        Err(format!(
-            "after label `{k}` expected ==, !=, in, not in, contains, starts with or ends with"
-        ))
+        Err(SelectorError::NoOperator(k))
     }
 
-    fn label(&mut self) -> Result<String, String> {
+    fn label(&mut self) -> Result<String, SelectorError> {
         self.ws();
         let start = self.i;
         while self.i < self.s.len()
@@ -158,30 +183,27 @@ impl Parser<'_> {
             self.i += 1;
         }
         if self.i == start {
-            return Err(format!("expected a label name at position {}", start + 1));
+            return Err(SelectorError::NoLabel(start + 1));
         }
         Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, SelectorError> {
         self.ws();
         let Some(&q) = self.s.get(self.i).filter(|c| **c == b'\'' || **c == b'"') else {
-            return Err(format!(
-                "expected a quoted value at position {}",
-                self.i + 1
-            ));
+            return Err(SelectorError::NoValue(self.i + 1));
         };
         let start = self.i + 1;
         let Some(len) = self.s[start..].iter().position(|c| *c == q) else {
-            return Err("a quoted value without its closing quote".into());
+            return Err(SelectorError::UnclosedQuote);
         };
         self.i = start + len + 1;
         Ok(String::from_utf8_lossy(&self.s[start..start + len]).into_owned())
     }
 
-    fn set(&mut self) -> Result<Vec<String>, String> {
+    fn set(&mut self) -> Result<Vec<String>, SelectorError> {
         if !self.eat("{") {
-            return Err("expected `{` after in".into());
+            return Err(SelectorError::NoSet);
         }
         let mut out = Vec::new();
         if self.eat("}") {
@@ -193,7 +215,7 @@ impl Parser<'_> {
                 return Ok(out);
             }
             if !self.eat(",") {
-                return Err("expected `,` or `}` in a set".into());
+                return Err(SelectorError::BadSet);
             }
         }
     }
@@ -237,17 +259,25 @@ mod tests {
         assert!(
             Selector::parse("rack_id = '1'")
                 .unwrap_err()
+                .to_string()
                 .contains("expected ==")
         );
         assert!(
             Selector::parse("rack_id == 1")
                 .unwrap_err()
+                .to_string()
                 .contains("quoted value")
         );
-        assert!(Selector::parse("(has(a)").unwrap_err().contains("`(`"));
+        assert!(
+            Selector::parse("(has(a)")
+                .unwrap_err()
+                .to_string()
+                .contains("`(`")
+        );
         assert!(
             Selector::parse("has(a) junk")
                 .unwrap_err()
+                .to_string()
                 .contains("unexpected `junk`")
         );
     }

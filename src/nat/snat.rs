@@ -17,6 +17,11 @@ pub struct PortRange {
     pub ports_per_node: u32,
 }
 
+/// Why the controller rejects a port range (every reason, comma-separated, as its log says).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RangeRejected(pub String);
+
 impl PortRange {
     /// The controller's defaults: 5000–65000, 3000 ports per node.
     pub const DEFAULT: PortRange = PortRange {
@@ -30,7 +35,7 @@ impl PortRange {
     /// (aci-containers `pkg/util/snat.go` `GetPortRangeFromConfigMap`). Returns the reason of the
     /// rejection. Nothing there rejects ports_per_node 0, with which `ExpandPortRanges` never
     /// ends: callers report it as an error of its own (see [`PortRange::chunks`]).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), RangeRejected> {
         let mut why = Vec::new();
         if self.start < 5000 {
             why.push(format!("start {} < 5000", self.start));
@@ -50,7 +55,7 @@ impl PortRange {
         if why.is_empty() {
             Ok(())
         } else {
-            Err(why.join(", "))
+            Err(RangeRejected(why.join(", ")))
         }
     }
 

@@ -36,6 +36,17 @@ pub struct Filter {
     pub ports: Option<(u16, u16)>,
 }
 
+/// Why a contract filter could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("`{0}` is not a filter; write tcp/443, udp/53, tcp/5000-5999, icmp or any")]
+    NotAFilter(String),
+    #[error("`{0}` is not a port or port range")]
+    NotAPortRange(String),
+    #[error("port range `{0}` is backwards")]
+    Backwards(String),
+}
+
 impl Filter {
     pub const ANY: Filter = Filter {
         proto: None,
@@ -68,7 +79,7 @@ impl Filter {
     }
 
     /// Parses `tcp/443`, `udp/53`, `tcp/5000-5999`, `tcp`, `icmp`, `any`.
-    pub fn parse(s: &str) -> Result<Filter, String> {
+    pub fn parse(s: &str) -> Result<Filter, FilterError> {
         let s = s.trim().to_ascii_lowercase();
         if s == "any" || s == "ip" {
             return Ok(Filter::ANY);
@@ -77,21 +88,19 @@ impl Filter {
             Some((p, r)) => (p, Some(r)),
             None => (s.as_str(), None),
         };
-        let proto = Proto::parse(p).ok_or_else(|| {
-            format!("`{s}` is not a filter; write tcp/443, udp/53, tcp/5000-5999, icmp or any")
-        })?;
+        let proto = Proto::parse(p).ok_or_else(|| FilterError::NotAFilter(s.clone()))?;
         let ports = match ports {
             None => None,
             Some(r) => {
                 let (a, b) = r.split_once('-').unwrap_or((r, r));
                 let a: u16 = a
                     .parse()
-                    .map_err(|_| format!("`{r}` is not a port or port range"))?;
+                    .map_err(|_| FilterError::NotAPortRange(r.into()))?;
                 let b: u16 = b
                     .parse()
-                    .map_err(|_| format!("`{r}` is not a port or port range"))?;
+                    .map_err(|_| FilterError::NotAPortRange(r.into()))?;
                 if a > b {
-                    return Err(format!("port range `{r}` is backwards"));
+                    return Err(FilterError::Backwards(r.into()));
                 }
                 Some((a, b))
             }

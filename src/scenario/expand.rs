@@ -69,7 +69,7 @@ pub fn expand_list(items: &[Node], path: &str, d: &mut Diagnostics) -> Vec<(Node
 }
 
 /// `node` with every template replaced for copy `i`.
-fn substitute(node: &Node, i: u64) -> Result<Node, String> {
+fn substitute(node: &Node, i: u64) -> Result<Node, TemplateError> {
     let value = match &node.value {
         Value::Str(s) => fill(s, i)?,
         Value::Seq(items) => Value::Seq(
@@ -95,7 +95,7 @@ fn substitute(node: &Node, i: u64) -> Result<Node, String> {
                         substitute(v, i)?,
                     ))
                 })
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),
     };
@@ -105,8 +105,19 @@ fn substitute(node: &Node, i: u64) -> Result<Node, String> {
     })
 }
 
+/// Why a `{i}` template could not be filled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`{0}`: a `{{` without its `}}`")]
+    Unclosed(String),
+    #[error(
+        "`{text}`: `{{{expr}}}` is not a template; write {{i}}, {{i+C}}, {{i-C}}, {{K*i}} or {{K*i+C}}"
+    )]
+    NotATemplate { text: String, expr: String },
+}
+
 /// A reference's text with its templates filled for copy `i` (always text).
-pub fn fill_text(s: &str, i: u64) -> Result<String, String> {
+pub fn fill_text(s: &str, i: u64) -> Result<String, TemplateError> {
     Ok(match fill(s, i)? {
         Value::Int(n) => n.to_string(),
         Value::Str(t) => t,
@@ -115,7 +126,7 @@ pub fn fill_text(s: &str, i: u64) -> Result<String, String> {
 }
 
 /// A string with its templates filled; one template alone gives an integer.
-fn fill(s: &str, i: u64) -> Result<Value, String> {
+fn fill(s: &str, i: u64) -> Result<Value, TemplateError> {
     if !s.contains('{') {
         return Ok(Value::Str(s.to_string()));
     }
@@ -124,10 +135,14 @@ fn fill(s: &str, i: u64) -> Result<Value, String> {
     let mut alone = None;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
-            return Err(format!("`{s}`: a `{{` without its `}}`"));
+            return Err(TemplateError::Unclosed(s.into()));
         };
         out.push_str(&rest[..open]);
-        let v = eval(&rest[open + 1..open + close], i).map_err(|m| format!("`{s}`: {m}"))?;
+        let v =
+            eval(&rest[open + 1..open + close], i).ok_or_else(|| TemplateError::NotATemplate {
+                text: s.into(),
+                expr: rest[open + 1..open + close].into(),
+            })?;
         if open == 0 && open + close + 1 == rest.len() && out.is_empty() {
             alone = Some(v);
         }
@@ -141,15 +156,10 @@ fn fill(s: &str, i: u64) -> Result<Value, String> {
     })
 }
 
-/// `i`, `i+C`, `i-C`, `K*i`, `K*i+C`, `K*i-C` (spaces allowed).
-fn eval(expr: &str, i: u64) -> Result<i128, String> {
+/// `i`, `i+C`, `i-C`, `K*i`, `K*i+C`, `K*i-C` (spaces allowed); none when it is not one.
+fn eval(expr: &str, i: u64) -> Option<i128> {
     let e: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
-    let bad = || {
-        format!(
-            "`{{{expr}}}` is not a template; write {{i}}, {{i+C}}, {{i-C}}, {{K*i}} or {{K*i+C}}"
-        )
-    };
-    let num = |t: &str| t.parse::<u32>().map(i128::from).map_err(|_| bad());
+    let num = |t: &str| t.parse::<u32>().map(i128::from).ok();
     let (lhs, offset) = match e.find(['+', '-']) {
         Some(p) => {
             let c = num(&e[p + 1..])?;
@@ -160,9 +170,9 @@ fn eval(expr: &str, i: u64) -> Result<i128, String> {
     let factor = match lhs.strip_suffix("*i") {
         Some(k) => num(k)?,
         None if lhs == "i" => 1,
-        None => return Err(bad()),
+        None => return None,
     };
-    Ok(factor * i128::from(i) + offset)
+    Some(factor * i128::from(i) + offset)
 }
 
 #[cfg(test)]

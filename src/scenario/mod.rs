@@ -74,13 +74,25 @@ pub enum LifetimeDist {
     Pareto(rand_distr::Pareto<f64>),
 }
 
+/// Parameters a lifetime distribution refuses (rand_distr's reason).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LifetimeError {
+    #[error("exponential: {0}")]
+    Exponential(String),
+    #[error("lognormal: {0}")]
+    Lognormal(String),
+    #[error("pareto: {0}")]
+    Pareto(String),
+}
+
 impl LifetimeDist {
     /// The distribution of a lifetime's parameters, or what is wrong with them.
-    pub fn new(l: &RawLifetime) -> Result<LifetimeDist, String> {
+    pub fn new(l: &RawLifetime) -> Result<LifetimeDist, LifetimeError> {
         let secs = |n: crate::time::Nanos| n.as_secs_f64();
         Ok(match l {
             RawLifetime::Exponential(m) if m.0 > 0 => LifetimeDist::Exp(
-                rand_distr::Exp::new(1.0 / secs(*m)).map_err(|e| format!("exponential: {e}"))?,
+                rand_distr::Exp::new(1.0 / secs(*m))
+                    .map_err(|e| LifetimeError::Exponential(e.to_string()))?,
             ),
             RawLifetime::Exponential(_) => LifetimeDist::Constant(0.0),
             RawLifetime::Constant(c) => LifetimeDist::Constant(secs(*c)),
@@ -89,12 +101,12 @@ impl LifetimeDist {
                 let mu = secs(*mean).max(1e-12).ln() - sigma * sigma / 2.0;
                 LifetimeDist::LogNormal(
                     rand_distr::LogNormal::new(mu, *sigma)
-                        .map_err(|e| format!("lognormal: {e}"))?,
+                        .map_err(|e| LifetimeError::Lognormal(e.to_string()))?,
                 )
             }
             RawLifetime::Pareto { scale, shape } => LifetimeDist::Pareto(
                 rand_distr::Pareto::new(secs(*scale), *shape)
-                    .map_err(|e| format!("pareto: {e}"))?,
+                    .map_err(|e| LifetimeError::Pareto(e.to_string()))?,
             ),
         })
     }

@@ -60,31 +60,44 @@ pub struct RawTraffic {
 /// The fastest rate the nanosecond clock can tell apart.
 pub const MAX_RATE: f64 = 1e9;
 
+/// Why a rate could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    #[error("`{0}` is not a rate; write it like 400/s")]
+    NotARate(String),
+    #[error("unknown rate unit `/{0}`; use /s, /m or /h")]
+    UnknownUnit(String),
+    #[error("rate `{0}` must be positive")]
+    NotPositive(String),
+    #[error(
+        "rate `{0}` is more than 1e9/s, one arrival per nanosecond (the simulation clock's tick)"
+    )]
+    TooFast(String),
+}
+
 /// A rate `400/s`, `20/m`, `3/h`, in events per second.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
+pub fn parse_rate(text: &str) -> Result<f64, RateError> {
     let (n, unit) = text
         .trim()
         .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not a rate; write it like 400/s"))?;
+        .ok_or_else(|| RateError::NotARate(text.into()))?;
     let per = match unit.trim() {
         "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        u => return Err(format!("unknown rate unit `/{u}`; use /s, /m or /h")),
+        u => return Err(RateError::UnknownUnit(u.into())),
     };
     let v: f64 = n
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a rate; write it like 400/s"))?;
+        .map_err(|_| RateError::NotARate(text.into()))?;
     if !v.is_finite() || v <= 0.0 {
-        return Err(format!("rate `{text}` must be positive"));
+        return Err(RateError::NotPositive(text.into()));
     }
     let rate = v / per;
     // The clock ticks in nanoseconds: faster arrivals would all fall on the same instant.
     if rate > MAX_RATE {
-        return Err(format!(
-            "rate `{text}` is more than 1e9/s, one arrival per nanosecond (the simulation clock's tick)"
-        ));
+        return Err(RateError::TooFast(text.into()));
     }
     Ok(rate)
 }

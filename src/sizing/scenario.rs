@@ -21,7 +21,23 @@ pub struct FromScenario {
     pub node_kernel: (u32, u32),
 }
 
-pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario, String> {
+/// Why a scenario gives no SNAT sizing input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FromScenarioError {
+    #[error("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime")]
+    NoMeanLifetime,
+    #[error("the scenario has no traffic from pods to outside the cluster to size SNAT for")]
+    NoEgress,
+    #[error(transparent)]
+    UnknownDesign(#[from] crate::scenario::UnknownDesign),
+    #[error("design `{0}` is not an aci-cni design")]
+    NotAciCni(String),
+}
+
+pub fn from_scenario(
+    s: &Scenario,
+    design: Option<&str>,
+) -> Result<FromScenario, FromScenarioError> {
     let cl = &s.cluster;
     // Per node: (rate, rate × lifetime) per destination.
     let mut per_node: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
@@ -63,7 +79,7 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
         let m = t
             .lifetime
             .mean_s()
-            .ok_or("a Pareto lifetime with shape ≤ 1 has no mean: give --lifetime")?;
+            .ok_or(FromScenarioError::NoMeanLifetime)?;
         for p in &pods {
             let e = per_node[cl.pods[*p].node.index()]
                 .entry(dest.clone())
@@ -78,16 +94,15 @@ pub fn from_scenario(s: &Scenario, design: Option<&str>) -> Result<FromScenario,
         .iter()
         .max_by(|a, b| total(a).total_cmp(&total(b)))
         .filter(|m| total(m) > 0.0)
-        .ok_or("the scenario has no traffic from pods to outside the cluster to size SNAT for")?;
+        .ok_or(FromScenarioError::NoEgress)?;
     let rate = total(busiest);
     let lifetime_s = busiest.values().map(|v| v.1).sum::<f64>() / rate;
     let streams = busiest.values().map(|v| (v.0 / rate, 1)).collect();
     let aci = match design {
         Some(n) => Some(
-            s.design_named(n)
-                .map_err(|e| e.to_string())?
+            s.design_named(n)?
                 .aci()
-                .ok_or_else(|| format!("design `{n}` is not an aci-cni design"))?,
+                .ok_or_else(|| FromScenarioError::NotAciCni(n.into()))?,
         ),
         None => s.designs.iter().find_map(|d| d.aci()),
     };

@@ -130,32 +130,73 @@ pub fn largest_chunk(r: &PortRange) -> u32 {
     r.end.saturating_sub(r.start)
 }
 
+/// Why a SNAT sizing has no answer.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SizingError {
+    #[error("there must be at least one node")]
+    NoNodes,
+    #[error("the target refused fraction must be between 0 and 1, not {0}")]
+    Target(f64),
+    #[error("rates and durations cannot be negative")]
+    Negative,
+    #[error("the controller rejects the port range {start}–{end} ({why}) and would use 5000–65000")]
+    RangeRejected {
+        start: u32,
+        end: u32,
+        why: crate::nat::snat::RangeRejected,
+    },
+    #[error("there must be at least one destination")]
+    NoDestination,
+    #[error(
+        "no chunk of the range {start}–{end} meets the target: a node gets one chunk per policy, at most {limit} ports; widen the range, shorten TIME_WAIT or spread the traffic"
+    )]
+    NoChunkMeetsTarget { start: u32, end: u32, limit: u64 },
+    #[error(
+        "ports_per_node 0 passes the controller's checks and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): give a positive number"
+    )]
+    ZeroPortsPerNode,
+    #[error("ports_per_node {ppn} in {start}–{end}: {why}")]
+    PortsPerNodeRejected {
+        ppn: u32,
+        start: u32,
+        end: u32,
+        why: crate::nat::snat::RangeRejected,
+    },
+    #[error(
+        "ports_per_node {ppn} cuts no chunk from {start}–{end}: a chunk must end before {end} (at most {limit} ports)"
+    )]
+    NoChunk {
+        ppn: u32,
+        start: u32,
+        end: u32,
+        limit: u64,
+    },
+}
+
 /// Sizes (or evaluates) the SNAT ports of `i`.
-pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
+pub fn size(i: &SnatInput) -> Result<SnatSizing, SizingError> {
     if i.nodes.is_empty() {
-        return Err("there must be at least one node".into());
+        return Err(SizingError::NoNodes);
     }
     if !(i.target > 0.0 && i.target < 1.0) {
-        return Err(format!(
-            "the target refused fraction must be between 0 and 1, not {}",
-            i.target
-        ));
+        return Err(SizingError::Target(i.target));
     }
     if !(i.rate_per_node >= 0.0 && i.lifetime_s >= 0.0 && i.time_wait_s >= 0.0) {
-        return Err("rates and durations cannot be negative".into());
+        return Err(SizingError::Negative);
     }
     let probe = PortRange {
         ports_per_node: 1,
         ..i.range
     };
     if let Err(e) = probe.check() {
-        return Err(format!(
-            "the controller rejects the port range {}–{} ({e}) and would use 5000–65000",
-            i.range.start, i.range.end
-        ));
+        return Err(SizingError::RangeRejected {
+            start: i.range.start,
+            end: i.range.end,
+            why: e,
+        });
     }
     if i.streams.iter().map(|s| s.1).sum::<u64>() == 0 {
-        return Err("there must be at least one destination".into());
+        return Err(SizingError::NoDestination);
     }
     let mut why = Vec::new();
     let mut explain = |k: &str, v: String| why.push((k.to_string(), v));
@@ -233,14 +274,15 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
     let ppn = match (i.ports_per_node, recommended) {
         (Some(p), _) | (None, Some(p)) => p,
         (None, None) => {
-            return Err(format!(
-                "no chunk of the range {}–{} meets the target: a node gets one chunk per policy, at most {} ports; widen the range, shorten TIME_WAIT or spread the traffic",
-                i.range.start, i.range.end, limit
-            ));
+            return Err(SizingError::NoChunkMeetsTarget {
+                start: i.range.start,
+                end: i.range.end,
+                limit,
+            });
         }
     };
     if ppn == 0 {
-        return Err("ports_per_node 0 passes the controller's checks and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): give a positive number".into());
+        return Err(SizingError::ZeroPortsPerNode);
     }
     let range = PortRange {
         ports_per_node: ppn,
@@ -248,13 +290,20 @@ pub fn size(i: &SnatInput) -> Result<SnatSizing, String> {
     };
     range
         .check()
-        .map_err(|e| format!("ports_per_node {ppn} in {}–{}: {e}", range.start, range.end))?;
+        .map_err(|why| SizingError::PortsPerNodeRejected {
+            ppn,
+            start: range.start,
+            end: range.end,
+            why,
+        })?;
     let chunks = range.chunks().len() as u32;
     if chunks == 0 {
-        return Err(format!(
-            "ports_per_node {ppn} cuts no chunk from {}–{}: a chunk must end before {} (at most {limit} ports)",
-            range.start, range.end, range.end
-        ));
+        return Err(SizingError::NoChunk {
+            ppn,
+            start: range.start,
+            end: range.end,
+            limit,
+        });
     }
     explain(
         "chunks_per_ip",

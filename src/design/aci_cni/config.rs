@@ -77,15 +77,26 @@ pub struct ContractSpec {
 /// The annotation that places endpoints in an EPG (`{"tenant": .., "app-profile": .., "name": ..}`).
 pub const EPG_ANNOTATION: &str = "opflex.cisco.com/endpoint-group";
 
+/// Why an EPG annotation cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EpgAnnotationError {
+    #[error(
+        "{EPG_ANNOTATION} must be JSON like {{\"tenant\":\"t\",\"app-profile\":\"kubernetes\",\"name\":\"my-epg\"}}: {0}"
+    )]
+    NotJson(String),
+    #[error("{EPG_ANNOTATION} has no \"name\"")]
+    NoName,
+}
+
 /// The EPG name an annotation value names, or why it cannot be read.
-pub fn epg_from_annotation(value: &str) -> Result<String, String> {
-    let v: serde_json::Value = serde_json::from_str(value)
-        .map_err(|e| format!("{EPG_ANNOTATION} must be JSON like {{\"tenant\":\"t\",\"app-profile\":\"kubernetes\",\"name\":\"my-epg\"}}: {e}"))?;
+pub fn epg_from_annotation(value: &str) -> Result<String, EpgAnnotationError> {
+    let v: serde_json::Value =
+        serde_json::from_str(value).map_err(|e| EpgAnnotationError::NotJson(e.to_string()))?;
     v.get("name")
         .and_then(|n| n.as_str())
         .filter(|n| !n.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| format!("{EPG_ANNOTATION} has no \"name\""))
+        .ok_or(EpgAnnotationError::NoName)
 }
 
 /// A SnatPolicy (aci.snat/v1) as the scenario writes it.
