@@ -86,57 +86,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         d,
     )?;
 
-    let mut designs = Vec::new();
-    for rd in designs_raw {
-        let cni = match rd.cni.value.as_str() {
-            "aci-cni" => Cni::AciCni,
-            "calico" => Cni::Calico,
-            "kube-router" => Cni::KubeRouter,
-            _ => Cni::Cilium,
-        };
-        let aci = match (
-            &rd.aci,
-            aci_partial.iter().find(|(r, _)| std::ptr::eq(*r, rd)),
-        ) {
-            (Some(a), Some((_, Some(net)))) => {
-                super::resolve_aci::finish(rd, a, net.clone(), &cluster, d)
-            }
-            _ => None,
-        };
-        let bgp_cni = match cni {
-            Cni::Calico => Some(crate::design::bgp::config::BgpCni::Calico),
-            Cni::KubeRouter => Some(crate::design::bgp::config::BgpCni::KubeRouter),
-            Cni::Cilium => Some(crate::design::bgp::config::BgpCni::Cilium),
-            Cni::AciCni => None,
-        };
-        let bgp = match (&rd.bgp, bgp_cni) {
-            (Some(r), Some(c)) if !r.import_failed => {
-                let fb = raw.fabric.as_ref().and_then(|f| f.bgp.as_ref());
-                super::resolve_bgp::resolve(rd, r, c, fb, &fabric, &cluster, &mut defaults, d)
-            }
-            _ => None,
-        };
-        let config = match (aci, bgp) {
-            (Some(a), _) => DesignConfig::AciCni(Box::new(a)),
-            (None, Some(b)) => DesignConfig::Bgp(Box::new(b)),
-            (None, None) => {
-                // Its own errors are reported already; a design is never left half-resolved.
-                if !d.has_errors() {
-                    d.error(
-                        &rd.cni.loc,
-                        &rd.cni.path,
-                        "the design could not be resolved",
-                    );
-                }
-                continue;
-            }
-        };
-        designs.push(DesignSpec {
-            name: rd.name.value.clone(),
-            cni,
-            config,
-        });
-    }
+    let designs = resolve_designs(&raw, &aci_partial, &fabric, &cluster, &mut defaults, d);
     if aci_partial.iter().any(|(_, p)| p.is_some()) && fabric.border_leaves().is_empty() {
         d.error(
             &raw.fabric.as_ref()?.loc,
@@ -145,117 +95,7 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         );
     }
 
-    check_unique(
-        d,
-        "traffic generator",
-        raw.traffic
-            .iter()
-            .map(|t| (t.name.value.clone(), &t.name.loc, t.name.path.as_str())),
-    );
-    let mut traffic = Vec::new();
-    for t in &raw.traffic {
-        let count = match &t.count {
-            Some(c) if c.value == 0 || c.value > super::expand::MAX_COUNT => {
-                d.error(
-                    &c.loc,
-                    &c.path,
-                    format!(
-                        "`count` must be from 1 to {}, found {}",
-                        super::expand::MAX_COUNT,
-                        c.value
-                    ),
-                );
-                continue;
-            }
-            Some(c) => c.value,
-            None => 1,
-        };
-        let mut pairs = Vec::new();
-        let mut requests = Vec::new();
-        for i in 1..=count {
-            // Templates are filled only in a counted entry; a problem is reported once.
-            let fill = |r: &At<String>, d: &mut Diagnostics| -> Option<At<String>> {
-                if t.count.is_none() {
-                    return Some(r.clone());
-                }
-                match super::expand::fill_text(&r.value, i) {
-                    Ok(value) => Some(At { value, ..r.clone() }),
-                    Err(m) => {
-                        d.error(&r.loc, &r.path, m);
-                        None
-                    }
-                }
-            };
-            let (Some(from_s), Some(to_s)) = (fill(&t.from, d), fill(&t.to, d)) else {
-                break;
-            };
-            let from = resolve_ref(&from_s, &fabric, &cluster, d);
-            let to = resolve_ref(&to_s, &fabric, &cluster, d);
-            let bad_from = matches!(
-                from,
-                Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_))
-            );
-            if bad_from {
-                d.error(
-                    &t.from.loc,
-                    &t.from.path,
-                    "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
-                );
-            }
-            let bad_to = to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_)));
-            if bad_to {
-                d.error(
-                    &t.to.loc,
-                    &t.to.path,
-                    "a traffic destination is a service, a pod, an external network or IP:port",
-                );
-            }
-            // What the engine will build of the pair, built now: anything it would refuse
-            // (a destination without a port, a source with no pods) is refused here, with the line.
-            let built = match (&from, &to, bad_from, bad_to) {
-                (Some(f), Some(to_ref), false, false) => Some((
-                    f,
-                    crate::dataplane::request::build(f, to_ref, None, None, &fabric, &cluster),
-                )),
-                _ => None,
-            };
-            if let Some((_, Ok(req))) = &built {
-                requests.push(*req);
-            }
-            if let Some((f, Err(m))) = built {
-                let source_empty = match *f {
-                    Ref::Deployment { dep, .. } => cluster.pods_of(dep).next().is_none(),
-                    Ref::Namespace(ns) => !cluster.pods.iter().any(|p| p.namespace == ns),
-                    _ => false,
-                };
-                let at_source = m.at_source() || source_empty;
-                let r = if at_source { &t.from } else { &t.to };
-                d.error(&r.loc, &r.path, m.in_scenario());
-                break;
-            }
-            match (from, to) {
-                (Some(from), Some(to)) if !bad_from && !bad_to => pairs.push((from, to)),
-                // Reported (by resolve_ref or above); the other copies would say the same.
-                _ => break,
-            }
-        }
-        let lifetime_dist = super::LifetimeDist::new(&t.duration)
-            .map_err(|m| d.error(&t.name.loc, &t.name.path, format!("duration: {m}")))
-            .ok();
-        if let Some(lifetime_dist) = lifetime_dist
-            && pairs.len() as u64 == count
-            && requests.len() == pairs.len()
-        {
-            traffic.push(Traffic {
-                name: t.name.value.clone(),
-                pairs,
-                requests,
-                arrivals: t.arrivals.clone(),
-                lifetime: t.duration.clone(),
-                lifetime_dist,
-            });
-        }
-    }
+    let traffic = resolve_traffic(&raw, &fabric, &cluster, d);
 
     // Traffic is simulated over the scenario's `duration`: without one, simulate would refuse.
     if raw.duration.is_none()
@@ -268,83 +108,8 @@ pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario>
         );
     }
 
-    let mut events = Vec::new();
-    for e in &raw.events {
-        let (kind, target) = match (&e.fail, &e.recover) {
-            (Some(t), None) => (EventKind::Fail, t),
-            (None, Some(t)) => (EventKind::Recover, t),
-            _ => continue,
-        };
-        if let Some(r) = resolve_ref(target, &fabric, &cluster, d) {
-            if r.is_failure_target() {
-                events.push(Event {
-                    at: e.at.value,
-                    kind,
-                    target: r,
-                });
-            } else {
-                d.error(
-                    &target.loc,
-                    &target.path,
-                    "a failure targets node:NAME, leaf:ID, spine:ID, bgp:NODE/LEAF (a BGP session), uplink:NODE/LEAF (a node's link), speaker:NODE (its BGP speaker) or controller:aci-containers-controller",
-                );
-            }
-        }
-        if let Some(dur) = &raw.duration
-            && e.at.value > dur.value
-        {
-            d.warning(
-                &e.at.loc,
-                &e.at.path,
-                format!(
-                    "event at {} is after the end of the run ({})",
-                    e.at.value, dur.value
-                ),
-            );
-        }
-    }
-
-    let conntrack = Conntrack {
-        time_wait: raw.conntrack.time_wait.unwrap_or_else(|| {
-            defaults.push(
-                "conntrack.time_wait = 120s (Linux nf_conntrack_tcp_timeout_time_wait)".into(),
-            );
-            Nanos::from_secs(120)
-        }),
-        udp_timeout: raw.conntrack.udp_timeout.unwrap_or_else(|| {
-            defaults.push("conntrack.udp_timeout = 30s (Linux nf_conntrack_udp_timeout)".into());
-            Nanos::from_secs(30)
-        }),
-        node_kernel: DEFAULT_NODE_KERNEL,
-        nat_search: crate::nat::kernel::PortSearch::for_kernel(
-            DEFAULT_NODE_KERNEL.0,
-            DEFAULT_NODE_KERNEL.1,
-        ),
-    };
-    let mut conntrack = conntrack;
-    match &raw.conntrack.node_kernel {
-        Some(k) => match super::parse_kernel(&k.value) {
-            Some(v) => conntrack.node_kernel = v,
-            None => d.error(&k.loc, &k.path, format!("node_kernel `{}` is not a Linux version like 5.15 or 6.8.0-45-generic", k.value)),
-        },
-        None => defaults.push("conntrack.node_kernel = 5.15 (Ubuntu 22.04 LTS; RHEL 9 runs 5.14): the kernel's NAT port search gives up after 248 tries, no TIME_WAIT eviction (that needs Linux ≥ 6.5)".into()),
-    }
-    conntrack.nat_search = match raw
-        .conntrack
-        .nat_port_search
-        .as_ref()
-        .map(|x| (x.value.as_str(), x))
-    {
-        None | Some(("kernel", _)) => crate::nat::kernel::PortSearch::for_kernel(
-            conntrack.node_kernel.0,
-            conntrack.node_kernel.1,
-        ),
-        Some(("whole-range", _)) => crate::nat::kernel::PortSearch::WholeRange,
-        Some((other, x)) => {
-            d.error(&x.loc, &x.path, format!("nat_port_search `{other}`: expected kernel (the node kernel's own search) or whole-range (an ideal allocator, Erlang-B's assumption)"));
-            crate::nat::kernel::PortSearch::WholeRange
-        }
-    };
+    let events = resolve_events(&raw, &fabric, &cluster, d);
+    let conntrack = resolve_conntrack(&raw, &mut defaults, d);
     let node_monitor_grace_period = raw.node_monitor_grace_period.unwrap_or_else(|| {
         if !raw.events.is_empty() {
             defaults.push("kubernetes.node_monitor_grace_period = 40s (kube-controller-manager default; 50s from Kubernetes 1.32)".into());
@@ -549,4 +314,285 @@ fn resolve_warmup(
         );
     }
     w
+}
+
+/// Each design's configuration, resolved (`aci_partial`: the ACI-CNI designs' network parts,
+/// read before the cluster).
+fn resolve_designs(
+    raw: &RawScenario,
+    aci_partial: &[(&RawDesign, Option<super::resolve_aci::NetPart>)],
+    fabric: &Fabric,
+    cluster: &Cluster,
+    defaults: &mut Vec<String>,
+    d: &mut Diagnostics,
+) -> Vec<DesignSpec> {
+    let mut designs = Vec::new();
+    for rd in &raw.designs {
+        let cni = match rd.cni.value.as_str() {
+            "aci-cni" => Cni::AciCni,
+            "calico" => Cni::Calico,
+            "kube-router" => Cni::KubeRouter,
+            _ => Cni::Cilium,
+        };
+        let aci = match (
+            &rd.aci,
+            aci_partial.iter().find(|(r, _)| std::ptr::eq(*r, rd)),
+        ) {
+            (Some(a), Some((_, Some(net)))) => {
+                super::resolve_aci::finish(rd, a, net.clone(), cluster, d)
+            }
+            _ => None,
+        };
+        let bgp_cni = match cni {
+            Cni::Calico => Some(crate::design::bgp::config::BgpCni::Calico),
+            Cni::KubeRouter => Some(crate::design::bgp::config::BgpCni::KubeRouter),
+            Cni::Cilium => Some(crate::design::bgp::config::BgpCni::Cilium),
+            Cni::AciCni => None,
+        };
+        let bgp = match (&rd.bgp, bgp_cni) {
+            (Some(r), Some(c)) if !r.import_failed => {
+                let fb = raw.fabric.as_ref().and_then(|f| f.bgp.as_ref());
+                super::resolve_bgp::resolve(rd, r, c, fb, fabric, cluster, defaults, d)
+            }
+            _ => None,
+        };
+        let config = match (aci, bgp) {
+            (Some(a), _) => DesignConfig::AciCni(Box::new(a)),
+            (None, Some(b)) => DesignConfig::Bgp(Box::new(b)),
+            (None, None) => {
+                // Its own errors are reported already; a design is never left half-resolved.
+                if !d.has_errors() {
+                    d.error(
+                        &rd.cni.loc,
+                        &rd.cni.path,
+                        "the design could not be resolved",
+                    );
+                }
+                continue;
+            }
+        };
+        designs.push(DesignSpec {
+            name: rd.name.value.clone(),
+            cni,
+            config,
+        });
+    }
+    designs
+}
+
+/// The traffic generators, each pair of ends built as the engine will walk it.
+fn resolve_traffic(
+    raw: &RawScenario,
+    fabric: &Fabric,
+    cluster: &Cluster,
+    d: &mut Diagnostics,
+) -> Vec<Traffic> {
+    check_unique(
+        d,
+        "traffic generator",
+        raw.traffic
+            .iter()
+            .map(|t| (t.name.value.clone(), &t.name.loc, t.name.path.as_str())),
+    );
+    let mut traffic = Vec::new();
+    for t in &raw.traffic {
+        let count = match &t.count {
+            Some(c) if c.value == 0 || c.value > super::expand::MAX_COUNT => {
+                d.error(
+                    &c.loc,
+                    &c.path,
+                    format!(
+                        "`count` must be from 1 to {}, found {}",
+                        super::expand::MAX_COUNT,
+                        c.value
+                    ),
+                );
+                continue;
+            }
+            Some(c) => c.value,
+            None => 1,
+        };
+        let mut pairs = Vec::new();
+        let mut requests = Vec::new();
+        for i in 1..=count {
+            // Templates are filled only in a counted entry; a problem is reported once.
+            let fill = |r: &At<String>, d: &mut Diagnostics| -> Option<At<String>> {
+                if t.count.is_none() {
+                    return Some(r.clone());
+                }
+                match super::expand::fill_text(&r.value, i) {
+                    Ok(value) => Some(At { value, ..r.clone() }),
+                    Err(m) => {
+                        d.error(&r.loc, &r.path, m);
+                        None
+                    }
+                }
+            };
+            let (Some(from_s), Some(to_s)) = (fill(&t.from, d), fill(&t.to, d)) else {
+                break;
+            };
+            let from = resolve_ref(&from_s, fabric, cluster, d);
+            let to = resolve_ref(&to_s, fabric, cluster, d);
+            let bad_from = matches!(
+                from,
+                Some(Ref::Service { .. } | Ref::Node(_) | Ref::Leaf(_) | Ref::Spine(_))
+            );
+            if bad_from {
+                d.error(
+                    &t.from.loc,
+                    &t.from.path,
+                    "a traffic source is an external network, a pod, a deployment, a namespace or an IP",
+                );
+            }
+            let bad_to = to.is_some_and(|r| r.is_device() || matches!(r, Ref::Namespace(_)));
+            if bad_to {
+                d.error(
+                    &t.to.loc,
+                    &t.to.path,
+                    "a traffic destination is a service, a pod, an external network or IP:port",
+                );
+            }
+            // What the engine will build of the pair, built now: anything it would refuse
+            // (a destination without a port, a source with no pods) is refused here, with the line.
+            let built = match (&from, &to, bad_from, bad_to) {
+                (Some(f), Some(to_ref), false, false) => Some((
+                    f,
+                    crate::dataplane::request::build(f, to_ref, None, None, fabric, cluster),
+                )),
+                _ => None,
+            };
+            if let Some((_, Ok(req))) = &built {
+                requests.push(*req);
+            }
+            if let Some((f, Err(m))) = built {
+                let source_empty = match *f {
+                    Ref::Deployment { dep, .. } => cluster.pods_of(dep).next().is_none(),
+                    Ref::Namespace(ns) => !cluster.pods.iter().any(|p| p.namespace == ns),
+                    _ => false,
+                };
+                let at_source = m.at_source() || source_empty;
+                let r = if at_source { &t.from } else { &t.to };
+                d.error(&r.loc, &r.path, m.in_scenario());
+                break;
+            }
+            match (from, to) {
+                (Some(from), Some(to)) if !bad_from && !bad_to => pairs.push((from, to)),
+                // Reported (by resolve_ref or above); the other copies would say the same.
+                _ => break,
+            }
+        }
+        let lifetime_dist = super::LifetimeDist::new(&t.duration)
+            .map_err(|m| d.error(&t.name.loc, &t.name.path, format!("duration: {m}")))
+            .ok();
+        if let Some(lifetime_dist) = lifetime_dist
+            && pairs.len() as u64 == count
+            && requests.len() == pairs.len()
+        {
+            traffic.push(Traffic {
+                name: t.name.value.clone(),
+                pairs,
+                requests,
+                arrivals: t.arrivals.clone(),
+                lifetime: t.duration.clone(),
+                lifetime_dist,
+            });
+        }
+    }
+    traffic
+}
+
+/// The failures and recoveries, at their targets.
+fn resolve_events(
+    raw: &RawScenario,
+    fabric: &Fabric,
+    cluster: &Cluster,
+    d: &mut Diagnostics,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for e in &raw.events {
+        let (kind, target) = match (&e.fail, &e.recover) {
+            (Some(t), None) => (EventKind::Fail, t),
+            (None, Some(t)) => (EventKind::Recover, t),
+            _ => continue,
+        };
+        if let Some(r) = resolve_ref(target, fabric, cluster, d) {
+            if r.is_failure_target() {
+                events.push(Event {
+                    at: e.at.value,
+                    kind,
+                    target: r,
+                });
+            } else {
+                d.error(
+                    &target.loc,
+                    &target.path,
+                    "a failure targets node:NAME, leaf:ID, spine:ID, bgp:NODE/LEAF (a BGP session), uplink:NODE/LEAF (a node's link), speaker:NODE (its BGP speaker) or controller:aci-containers-controller",
+                );
+            }
+        }
+        if let Some(dur) = &raw.duration
+            && e.at.value > dur.value
+        {
+            d.warning(
+                &e.at.loc,
+                &e.at.path,
+                format!(
+                    "event at {} is after the end of the run ({})",
+                    e.at.value, dur.value
+                ),
+            );
+        }
+    }
+
+    events
+}
+
+/// The nodes' conntrack: TIME_WAIT, the UDP timeout and how the kernel searches NAT ports.
+fn resolve_conntrack(
+    raw: &RawScenario,
+    defaults: &mut Vec<String>,
+    d: &mut Diagnostics,
+) -> Conntrack {
+    let conntrack = Conntrack {
+        time_wait: raw.conntrack.time_wait.unwrap_or_else(|| {
+            defaults.push(
+                "conntrack.time_wait = 120s (Linux nf_conntrack_tcp_timeout_time_wait)".into(),
+            );
+            Nanos::from_secs(120)
+        }),
+        udp_timeout: raw.conntrack.udp_timeout.unwrap_or_else(|| {
+            defaults.push("conntrack.udp_timeout = 30s (Linux nf_conntrack_udp_timeout)".into());
+            Nanos::from_secs(30)
+        }),
+        node_kernel: DEFAULT_NODE_KERNEL,
+        nat_search: crate::nat::kernel::PortSearch::for_kernel(
+            DEFAULT_NODE_KERNEL.0,
+            DEFAULT_NODE_KERNEL.1,
+        ),
+    };
+    let mut conntrack = conntrack;
+    match &raw.conntrack.node_kernel {
+        Some(k) => match super::parse_kernel(&k.value) {
+            Some(v) => conntrack.node_kernel = v,
+            None => d.error(&k.loc, &k.path, format!("node_kernel `{}` is not a Linux version like 5.15 or 6.8.0-45-generic", k.value)),
+        },
+        None => defaults.push("conntrack.node_kernel = 5.15 (Ubuntu 22.04 LTS; RHEL 9 runs 5.14): the kernel's NAT port search gives up after 248 tries, no TIME_WAIT eviction (that needs Linux ≥ 6.5)".into()),
+    }
+    conntrack.nat_search = match raw
+        .conntrack
+        .nat_port_search
+        .as_ref()
+        .map(|x| (x.value.as_str(), x))
+    {
+        None | Some(("kernel", _)) => crate::nat::kernel::PortSearch::for_kernel(
+            conntrack.node_kernel.0,
+            conntrack.node_kernel.1,
+        ),
+        Some(("whole-range", _)) => crate::nat::kernel::PortSearch::WholeRange,
+        Some((other, x)) => {
+            d.error(&x.loc, &x.path, format!("nat_port_search `{other}`: expected kernel (the node kernel's own search) or whole-range (an ideal allocator, Erlang-B's assumption)"));
+            crate::nat::kernel::PortSearch::WholeRange
+        }
+    };
+    conntrack
 }
