@@ -113,24 +113,8 @@ fn excluded(cfg: &AciConfig, labels: &crate::cluster::Labels) -> bool {
 impl AciState {
     pub fn compile(cluster: &Cluster, cfg: &AciConfig) -> AciState {
         let cfg = cfg.clone();
-        // IPAM: each node's chunks are consecutive, in node order (approximation: the
-        // controller hands out the lowest free chunk as pods arrive, so a node's second chunk
-        // may sit after other nodes' first; the addresses differ, the counts do not).
-        let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
-        let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
-        let mut next_chunk = 0u64;
         let pods_by_node = cluster.pods_by_node();
-        let mut chunks_held = Vec::with_capacity(cluster.nodes.len());
-        for on_node in &pods_by_node {
-            let chunks = pod_chunks(on_node.len() as u64, chunk);
-            for (j, p) in on_node.iter().enumerate() {
-                pod_ip[p.index()] =
-                    crate::net::nth_host(&cfg.pod_subnets, next_chunk * chunk + j as u64)
-                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
-            }
-            next_chunk += chunks;
-            chunks_held.push(chunks as u32);
-        }
+        let (pod_ip, chunks_held) = pod_addresses(cluster, &cfg, &pods_by_node);
         let node_svc_ip = (0..cluster.nodes.len())
             .map(|k| {
                 crate::net::nth_host(&[cfg.node_svc_subnet], k as u64)
@@ -147,168 +131,37 @@ impl AciState {
 
         let mut dp = epgs::default_policy(&cfg);
         let pod_epg = epgs::place_pods(cluster, &mut dp);
-        for u in &cfg.contracts {
-            let mut ids = |names: &[String]| -> Vec<EpgId> {
-                names
-                    .iter()
-                    .map(|n| {
-                        dp.policy
-                            .epg_by_name(n)
-                            .unwrap_or_else(|| dp.policy.add_epg(n, EpgKind::App))
-                    })
-                    .collect()
-            };
-            let providers = ids(&u.providers);
-            let consumers = ids(&u.consumers);
-            dp.policy.add_contract(Contract {
-                name: u.name.clone(),
-                filters: u.filters.clone(),
-                providers,
-                consumers,
-                graph: None,
-                reverse_tcp_established: false,
-            });
-        }
+        user_contracts(&cfg, &mut dp.policy);
         let mut policy = dp.policy;
         let l3out_epgs = dp.l3out_epgs;
 
         let mut redirects = Vec::new();
-        let sys = cfg.system_id.clone();
 
-        // Per LoadBalancer service (aci-containers `services.go` `updateServiceDeviceInstance`):
-        // a redirect policy over EVERY node with a ready endpoint, sorted by name — no
-        // max_nodes_svc_graph cap, no exclusion list; an external EPG with the LB IP/32 whose
-        // contract (the service's ports) the L3Out's external EPGs consume, and with
-        // add_external_contract_to_default_epg the default EPG too (`apicDefaultEgCons`).
-        let mut svc_redirect = vec![None; cluster.services.len()];
-        let mut svc_contract = vec![None; cluster.services.len()];
-        for (i, s) in cluster.services.iter().enumerate() {
-            let Some(ip) = lb_ip[i] else { continue };
-            let ns = cluster.namespace_name(s.namespace);
-            let ready_nodes = by_name(
-                cluster,
-                s.endpoints
-                    .iter()
-                    .filter(|p| cluster.pod(**p).ready)
-                    .map(|p| cluster.pod(*p).node),
-            );
-            if ready_nodes.is_empty() {
-                continue; // created once at least one node qualifies
-            }
-            let name = format!("{sys}_svc_{ns}_{}", s.name);
-            redirects.push(Redirect {
-                name: name.clone(),
-                kind: RedirectKind::Service(ServiceId(i as u32)),
-                group: HashGroup::new(ready_nodes, cfg.resilient_hashing),
-                capped: Vec::new(),
-                excluded: Vec::new(),
-            });
-            let rid = RedirectId(redirects.len() as u32 - 1);
-            let epg = policy.add_epg(&name, EpgKind::External);
-            policy.add_external_subnet(host(ip), epg);
-            let filters = s
-                .ports
-                .iter()
-                .map(|p| Filter {
-                    proto: Some(p.proto),
-                    ports: Some((p.port, p.port)),
-                })
-                .collect();
-            let mut consumers = l3out_epgs.clone();
-            if cfg.add_external_contract_to_default_epg {
-                consumers.push(dp.default);
-            }
-            svc_contract[i] = Some(policy.add_contract(Contract {
-                name,
-                filters,
-                providers: vec![epg],
-                consumers,
-                graph: Some(Graph {
-                    redirect: rid,
-                    toward: epg,
-                }),
-                reverse_tcp_established: false,
-            }));
-            svc_redirect[i] = Some(rid);
-        }
+        let (svc_redirect, svc_contract) = service_graphs(
+            cluster,
+            &cfg,
+            &lb_ip,
+            &mut policy,
+            &mut redirects,
+            &l3out_epgs,
+            dp.default,
+        );
 
-        // SNAT allocation units: each policy with snatIp; each selected service of a
-        // SERVICE-scope policy (its LoadBalancer IP).
-        let mut units: Vec<SnatUnit> = Vec::new();
-        for (pi, p) in cfg.snat_policies.iter().enumerate() {
-            if p.failed.is_some() {
-                continue;
-            }
-            match &p.snat_ips {
-                Some(ips) => units.push(SnatUnit {
-                    policy: pi,
-                    service: None,
-                    ips: ips.clone(),
-                }),
-                None => {
-                    for svc in snat_scope::selected_services(p, cluster, &lb_ip) {
-                        if let Some(ip) = lb_ip[svc.index()] {
-                            units.push(SnatUnit {
-                                policy: pi,
-                                service: Some(svc),
-                                ips: vec![ip],
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        let units = snat_units(cluster, &cfg, &lb_ip);
         let unit_of = |policy: usize, service: Option<ServiceId>| {
             units
                 .iter()
                 .position(|u| u.policy == policy && u.service == service)
         };
 
-        // The SNAT service graph (`updateServiceDeviceInstanceSnat`): nodes sorted by name, the
-        // list cut at max_nodes_svc_graph BEFORE excluded nodes are skipped.
-        let mut snat_redirect = None;
-        let explicit_ips: Vec<Ipv4Addr> = units
-            .iter()
-            .filter(|u| u.service.is_none())
-            .flat_map(|u| u.ips.iter().copied())
-            .collect();
-        if !explicit_ips.is_empty() {
-            let name = format!("{sys}_snat_svcgraph");
-            let all = all_nodes(cluster);
-            let cap = (cfg.max_nodes_svc_graph as usize).min(all.len());
-            let (within, capped) = all.split_at(cap);
-            let (excl, kept): (Vec<NodeId>, Vec<NodeId>) = within
-                .iter()
-                .partition(|n| excluded(&cfg, &cluster.node(**n).labels));
-            redirects.push(Redirect {
-                name: name.clone(),
-                kind: RedirectKind::Snat,
-                group: HashGroup::new(kept, cfg.resilient_hashing),
-                capped: capped.to_vec(),
-                excluded: excl,
-            });
-            let rid = RedirectId(redirects.len() as u32 - 1);
-            let epg = policy.add_epg(&name, EpgKind::External);
-            for ip in &explicit_ips {
-                policy.add_external_subnet(host(*ip), epg);
-            }
-            // TCP and UDP only: the protocols with return flows through SNAT (FACTS §1).
-            policy.add_contract(Contract {
-                name,
-                filters: vec![
-                    Filter::proto(crate::net::Proto::Tcp),
-                    Filter::proto(crate::net::Proto::Udp),
-                ],
-                providers: l3out_epgs.clone(),
-                consumers: vec![epg],
-                graph: Some(Graph {
-                    redirect: rid,
-                    toward: epg,
-                }),
-                reverse_tcp_established: false,
-            });
-            snat_redirect = Some(rid);
-        }
+        let snat_redirect = snat_graph(
+            cluster,
+            &cfg,
+            &units,
+            &mut policy,
+            &mut redirects,
+            &l3out_epgs,
+        );
         // SERVICE-scope SNAT returns through the service's own contract: approximation, the
         // SNAT port range is added to that contract's filter.
         for u in units.iter().filter(|u| u.service.is_some()) {
@@ -328,19 +181,7 @@ impl AciState {
         // pods, whatever wins per pod; the controller then allocates each of the policy's units.
         // Approximation: requests reach the controller in node-name order, and per node in
         // policy order (the controller takes them in event order from a work queue).
-        let mut requests = Vec::new();
-        for n in all_nodes(cluster) {
-            for (pi, p) in cfg.snat_policies.iter().enumerate() {
-                let wanted = pods_by_node[n.index()]
-                    .iter()
-                    .any(|pod| snat_scope::scope_of(p, cluster, &lb_ip, *pod).is_some());
-                if wanted {
-                    for (ui, _) in units.iter().enumerate().filter(|(_, u)| u.policy == pi) {
-                        requests.push((n, ui));
-                    }
-                }
-            }
-        }
+        let requests = snat_requests(cluster, &cfg, &lb_ip, &units, &pods_by_node);
         let unit_ips: Vec<Vec<Ipv4Addr>> = units.iter().map(|u| u.ips.clone()).collect();
         let snat = SnatGlobalInfo::allocate(&cfg.port_range, &unit_ips, requests);
         let pod_stack: Vec<Stack> = (0..cluster.pods.len())
@@ -353,22 +194,7 @@ impl AciState {
             })
             .collect();
 
-        let mut internal: Vec<Ipv4Net> = cfg
-            .node_subnets
-            .iter()
-            .chain(&cfg.pod_subnets)
-            .chain(std::iter::once(&cfg.node_svc_subnet))
-            .map(|s: &Subnet| s.net)
-            .collect();
-        if cfg.add_external_subnets_to_rdconfig {
-            internal.extend(
-                cfg.extern_dynamic
-                    .iter()
-                    .chain(&cfg.extern_static)
-                    .map(|s| s.net),
-            );
-        }
-
+        let internal = internal_subnets(&cfg);
         AciState {
             addr: Addresses::new(pod_ip, lb_ip),
             pod_chunks: chunks_held,
@@ -458,4 +284,262 @@ fn allocate_lb_ips(cluster: &Cluster, cfg: &AciConfig) -> Vec<Option<Ipv4Addr>> 
         }
     }
     lb_ip
+}
+
+/// IPAM: each node's chunks are consecutive, in node order (approximation: the controller hands
+/// out the lowest free chunk as pods arrive, so a node's second chunk may sit after other nodes'
+/// first; the addresses differ, the counts do not). Each pod's address and each node's chunks.
+fn pod_addresses(
+    cluster: &Cluster,
+    cfg: &AciConfig,
+    pods_by_node: &[Vec<PodId>],
+) -> (Vec<Ipv4Addr>, Vec<u32>) {
+    let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
+    let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
+    let mut next_chunk = 0u64;
+    let mut chunks_held = Vec::with_capacity(cluster.nodes.len());
+    for on_node in pods_by_node {
+        let chunks = pod_chunks(on_node.len() as u64, chunk);
+        for (j, p) in on_node.iter().enumerate() {
+            pod_ip[p.index()] =
+                crate::net::nth_host(&cfg.pod_subnets, next_chunk * chunk + j as u64)
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        }
+        next_chunk += chunks;
+        chunks_held.push(chunks as u32);
+    }
+    (pod_ip, chunks_held)
+}
+
+/// Per LoadBalancer service (aci-containers `services.go` `updateServiceDeviceInstance`): a
+/// redirect policy over EVERY node with a ready endpoint, sorted by name — no
+/// max_nodes_svc_graph cap, no exclusion list; an external EPG with the LB IP/32 whose contract
+/// (the service's ports) the L3Out's external EPGs consume, and with
+/// add_external_contract_to_default_epg the default EPG too (`apicDefaultEgCons`). Each
+/// service's redirect policy and contract.
+#[allow(clippy::type_complexity)]
+fn service_graphs(
+    cluster: &Cluster,
+    cfg: &AciConfig,
+    lb_ip: &[Option<Ipv4Addr>],
+    policy: &mut PolicyModel,
+    redirects: &mut Vec<Redirect>,
+    l3out_epgs: &[EpgId],
+    default_epg: EpgId,
+) -> (Vec<Option<RedirectId>>, Vec<Option<ContractId>>) {
+    let sys = &cfg.system_id;
+    let mut svc_redirect = vec![None; cluster.services.len()];
+    let mut svc_contract = vec![None; cluster.services.len()];
+    for (i, s) in cluster.services.iter().enumerate() {
+        let Some(ip) = lb_ip[i] else { continue };
+        let ns = cluster.namespace_name(s.namespace);
+        let ready_nodes = by_name(
+            cluster,
+            s.endpoints
+                .iter()
+                .filter(|p| cluster.pod(**p).ready)
+                .map(|p| cluster.pod(*p).node),
+        );
+        if ready_nodes.is_empty() {
+            continue; // created once at least one node qualifies
+        }
+        let name = format!("{sys}_svc_{ns}_{}", s.name);
+        redirects.push(Redirect {
+            name: name.clone(),
+            kind: RedirectKind::Service(ServiceId(i as u32)),
+            group: HashGroup::new(ready_nodes, cfg.resilient_hashing),
+            capped: Vec::new(),
+            excluded: Vec::new(),
+        });
+        let rid = RedirectId(redirects.len() as u32 - 1);
+        let epg = policy.add_epg(&name, EpgKind::External);
+        policy.add_external_subnet(host(ip), epg);
+        let filters = s
+            .ports
+            .iter()
+            .map(|p| Filter {
+                proto: Some(p.proto),
+                ports: Some((p.port, p.port)),
+            })
+            .collect();
+        let mut consumers = l3out_epgs.to_vec();
+        if cfg.add_external_contract_to_default_epg {
+            consumers.push(default_epg);
+        }
+        svc_contract[i] = Some(policy.add_contract(Contract {
+            name,
+            filters,
+            providers: vec![epg],
+            consumers,
+            graph: Some(Graph {
+                redirect: rid,
+                toward: epg,
+            }),
+            reverse_tcp_established: false,
+        }));
+        svc_redirect[i] = Some(rid);
+    }
+    (svc_redirect, svc_contract)
+}
+
+/// SNAT allocation units: each policy with snatIp; each selected service of a SERVICE-scope
+/// policy (its LoadBalancer IP).
+fn snat_units(cluster: &Cluster, cfg: &AciConfig, lb_ip: &[Option<Ipv4Addr>]) -> Vec<SnatUnit> {
+    let mut units: Vec<SnatUnit> = Vec::new();
+    for (pi, p) in cfg.snat_policies.iter().enumerate() {
+        if p.failed.is_some() {
+            continue;
+        }
+        match &p.snat_ips {
+            Some(ips) => units.push(SnatUnit {
+                policy: pi,
+                service: None,
+                ips: ips.clone(),
+            }),
+            None => {
+                for svc in snat_scope::selected_services(p, cluster, lb_ip) {
+                    if let Some(ip) = lb_ip[svc.index()] {
+                        units.push(SnatUnit {
+                            policy: pi,
+                            service: Some(svc),
+                            ips: vec![ip],
+                        });
+                    }
+                }
+            }
+        }
+    }
+    units
+}
+
+/// The SNAT service graph (`updateServiceDeviceInstanceSnat`): nodes sorted by name, the list
+/// cut at max_nodes_svc_graph BEFORE excluded nodes are skipped; none without an explicit
+/// snatIp.
+fn snat_graph(
+    cluster: &Cluster,
+    cfg: &AciConfig,
+    units: &[SnatUnit],
+    policy: &mut PolicyModel,
+    redirects: &mut Vec<Redirect>,
+    l3out_epgs: &[EpgId],
+) -> Option<RedirectId> {
+    let sys = &cfg.system_id;
+    let mut snat_redirect = None;
+    let explicit_ips: Vec<Ipv4Addr> = units
+        .iter()
+        .filter(|u| u.service.is_none())
+        .flat_map(|u| u.ips.iter().copied())
+        .collect();
+    if !explicit_ips.is_empty() {
+        let name = format!("{sys}_snat_svcgraph");
+        let all = all_nodes(cluster);
+        let cap = (cfg.max_nodes_svc_graph as usize).min(all.len());
+        let (within, capped) = all.split_at(cap);
+        let (excl, kept): (Vec<NodeId>, Vec<NodeId>) = within
+            .iter()
+            .partition(|n| excluded(cfg, &cluster.node(**n).labels));
+        redirects.push(Redirect {
+            name: name.clone(),
+            kind: RedirectKind::Snat,
+            group: HashGroup::new(kept, cfg.resilient_hashing),
+            capped: capped.to_vec(),
+            excluded: excl,
+        });
+        let rid = RedirectId(redirects.len() as u32 - 1);
+        let epg = policy.add_epg(&name, EpgKind::External);
+        for ip in &explicit_ips {
+            policy.add_external_subnet(host(*ip), epg);
+        }
+        // TCP and UDP only: the protocols with return flows through SNAT (FACTS §1).
+        policy.add_contract(Contract {
+            name,
+            filters: vec![
+                Filter::proto(crate::net::Proto::Tcp),
+                Filter::proto(crate::net::Proto::Udp),
+            ],
+            providers: l3out_epgs.to_vec(),
+            consumers: vec![epg],
+            graph: Some(Graph {
+                redirect: rid,
+                toward: epg,
+            }),
+            reverse_tcp_established: false,
+        });
+        snat_redirect = Some(rid);
+    }
+    snat_redirect
+}
+
+/// Demand (hostagent `syncSnatNodeInfo`): a node asks for every policy matching one of its pods,
+/// whatever wins per pod; the controller then allocates each of the policy's units.
+/// Approximation: requests reach the controller in node-name order, and per node in policy
+/// order (the controller takes them in event order from a work queue).
+fn snat_requests(
+    cluster: &Cluster,
+    cfg: &AciConfig,
+    lb_ip: &[Option<Ipv4Addr>],
+    units: &[SnatUnit],
+    pods_by_node: &[Vec<PodId>],
+) -> Vec<(NodeId, usize)> {
+    let mut requests = Vec::new();
+    for n in all_nodes(cluster) {
+        for (pi, p) in cfg.snat_policies.iter().enumerate() {
+            let wanted = pods_by_node[n.index()]
+                .iter()
+                .any(|pod| snat_scope::scope_of(p, cluster, lb_ip, *pod).is_some());
+            if wanted {
+                for (ui, _) in units.iter().enumerate().filter(|(_, u)| u.policy == pi) {
+                    requests.push((n, ui));
+                }
+            }
+        }
+    }
+    requests
+}
+
+/// The routing domain's internal subnets (see [`AciState::internal`]).
+fn internal_subnets(cfg: &AciConfig) -> Vec<Ipv4Net> {
+    let mut internal: Vec<Ipv4Net> = cfg
+        .node_subnets
+        .iter()
+        .chain(&cfg.pod_subnets)
+        .chain(std::iter::once(&cfg.node_svc_subnet))
+        .map(|s: &Subnet| s.net)
+        .collect();
+    if cfg.add_external_subnets_to_rdconfig {
+        internal.extend(
+            cfg.extern_dynamic
+                .iter()
+                .chain(&cfg.extern_static)
+                .map(|s| s.net),
+        );
+    }
+
+    internal
+}
+
+/// The contracts the scenario declares between application EPGs (created when named first).
+fn user_contracts(cfg: &AciConfig, policy: &mut PolicyModel) {
+    for u in &cfg.contracts {
+        let mut ids = |names: &[String]| -> Vec<EpgId> {
+            names
+                .iter()
+                .map(|n| {
+                    policy
+                        .epg_by_name(n)
+                        .unwrap_or_else(|| policy.add_epg(n, EpgKind::App))
+                })
+                .collect()
+        };
+        let providers = ids(&u.providers);
+        let consumers = ids(&u.consumers);
+        policy.add_contract(Contract {
+            name: u.name.clone(),
+            filters: u.filters.clone(),
+            providers,
+            consumers,
+            graph: None,
+            reverse_tcp_established: false,
+        });
+    }
 }
