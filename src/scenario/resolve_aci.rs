@@ -102,25 +102,7 @@ pub(super) fn resolve_net(
             vec![s.value],
         ));
     }
-    // Subnets that must not overlap, pairwise (and within one list).
-    for i in 0..locs.len() {
-        for j in i..locs.len() {
-            for (x, a) in locs[i].3.iter().enumerate() {
-                for (y, b) in locs[j].3.iter().enumerate() {
-                    if (i, x) >= (j, y) || !overlaps(&a.net, &b.net) {
-                        continue;
-                    }
-                    let (ki, kj) = (locs[i].0, locs[j].0);
-                    let (loc, path) = (&locs[j].1, &locs[j].2);
-                    d.error(
-                        loc,
-                        path,
-                        format!("{kj} {b} overlaps {ki} {a}: they must be disjoint"),
-                    );
-                }
-            }
-        }
-    }
+    check_disjoint(&locs, d);
 
     let chunk = match &c.pod_subnet_chunk_size {
         Some(At { value, loc, path }) => {
@@ -142,38 +124,7 @@ pub(super) fn resolve_net(
             DEFAULT_POD_SUBNET_CHUNK_SIZE
         }
     };
-    let port_range = match &c.port_range {
-        Some(At { value, loc, path }) => {
-            let pr = PortRange {
-                start: value.start.unwrap_or(PortRange::DEFAULT.start),
-                end: value.end.unwrap_or(PortRange::DEFAULT.end),
-                ports_per_node: value
-                    .ports_per_node
-                    .unwrap_or(PortRange::DEFAULT.ports_per_node),
-            };
-            if let Err(why) = pr.check() {
-                d.warning(loc, path, format!(
-                    "the controller rejects this port range ({why}) and falls back to 5000–65000 with 3000 ports per node; the model uses that fallback"
-                ));
-            } else if pr.ports_per_node == 0 {
-                // aci-containers `pkg/util/snat.go`: nothing rejects 0, and `ExpandPortRanges`
-                // then steps by 0 forever (`for temp < item.End-1 { … temp += step }`).
-                d.error(loc, path, format!(
-                    "ports_per_node 0 passes the controller's checks (start ≥ 5000, end ≤ 65000, start ≤ end, ports_per_node ≤ end − start + 1) and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): no chunk is ever allocated; give a positive number ({} is the default)",
-                    PortRange::DEFAULT.ports_per_node
-                ));
-            }
-            pr.effective()
-        }
-        None => {
-            dflt(
-                "kube_config.snat_operator.port_range",
-                "5000–65000, 3000 ports per node".into(),
-                "aci-containers default",
-            );
-            PortRange::DEFAULT
-        }
-    };
+    let port_range = port_range(c.port_range.as_ref(), &mut dflt, d);
     let max_nodes = match &c.max_nodes_svc_graph {
         Some(At { value, loc, path }) => {
             if *value == 0 || *value > MAX_MAX_NODES_SVC_GRAPH {
@@ -345,6 +296,51 @@ pub(super) fn finish(
         v
     };
 
+    check_pod_and_node_addresses(&cfg, &net.locs, cluster, d);
+    check_lb_ips(rd, &cfg, &net.locs, cluster, d);
+    snat_policies(a, &mut cfg, cluster, &cluster_nets, d);
+    cfg.strict_snat_accounting = match a.snat_accounting.as_ref().map(|x| (x.value.as_str(), x)) {
+        None | Some(("per-tuple", _)) => false,
+        Some(("strict", _)) => true,
+        Some((other, x)) => {
+            d.error(&x.loc, &x.path, format!("snat_accounting `{other}`: expected per-tuple (the kernel's) or strict (the talk's sizing rule)"));
+            false
+        }
+    };
+
+    contracts(rd, a, &mut cfg, cluster, d);
+    Some(cfg)
+}
+
+/// The pools' address ranges as text (n[2] – n[-2] of each subnet).
+fn pool_text(subnets: &[Subnet]) -> String {
+    if subnets.is_empty() {
+        return "none configured".into();
+    }
+    subnets
+        .iter()
+        .map(|s| {
+            let first = pool_host(std::slice::from_ref(s), 0);
+            let last = pool_host(
+                std::slice::from_ref(s),
+                pool_len(std::slice::from_ref(s)).saturating_sub(1),
+            );
+            match (first, last) {
+                (Some(a), Some(b)) => format!("{a}–{b}"),
+                _ => format!("{s}: no usable address"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The pod, node-service and node subnets hold what the cluster needs.
+fn check_pod_and_node_addresses(
+    cfg: &AciConfig,
+    locs: &[(&'static str, Loc, String, Vec<Subnet>)],
+    cluster: &Cluster,
+    d: &mut Diagnostics,
+) {
     // Pod addresses: each node holds the chunks the controller gives it (another one when its
     // pods exceed size − chunk/2, `allocateIpChunk`).
     let usable: u64 = cfg
@@ -359,14 +355,14 @@ pub(super) fn finish(
         .map(|pods| crate::design::aci_cni::compile::pod_chunks(pods.len() as u64, chunk) * chunk)
         .sum();
     if needed > usable {
-        let (_, loc, path, _) = &net.locs[1];
+        let (_, loc, path, _) = &locs[1];
         d.error(loc, path, format!(
             "pod_subnet holds {usable} usable addresses but the nodes need {needed} (chunks of {chunk}; a node takes another when its pods exceed its addresses − {}, aci-containers allocateIpChunk)", chunk / 2
         ));
     }
     let svc_cap = cfg.node_svc_subnet.size().saturating_sub(3);
     if cluster.nodes.len() as u64 > svc_cap {
-        let (_, loc, path, _) = &net.locs[3];
+        let (_, loc, path, _) = &locs[3];
         d.error(
             loc,
             path,
@@ -376,7 +372,16 @@ pub(super) fn finish(
             ),
         );
     }
+}
 
+/// LoadBalancer IPs: requested ones must come from extern_static; dynamic ones must fit.
+fn check_lb_ips(
+    rd: &RawDesign,
+    cfg: &AciConfig,
+    locs: &[(&'static str, Loc, String, Vec<Subnet>)],
+    cluster: &Cluster,
+    d: &mut Diagnostics,
+) {
     // LoadBalancer IPs: requested ones must come from extern_static; dynamic ones must fit.
     let lbs: Vec<_> = cluster
         .services
@@ -386,7 +391,7 @@ pub(super) fn finish(
     let dyn_cap = pool_len(&cfg.extern_dynamic);
     let dyn_count = lbs.iter().filter(|s| s.requested_lb_ip.is_none()).count() as u64;
     if dyn_count > dyn_cap {
-        let (_, loc, path, _) = &net.locs[2];
+        let (_, loc, path, _) = &locs[2];
         d.error(
             loc,
             path,
@@ -419,7 +424,17 @@ pub(super) fn finish(
             }
         }
     }
+}
 
+/// The SNAT policies, each checked as the controller's `validateCr` does (`cluster_nets`: the
+/// design's and the cluster's subnets by kind).
+fn snat_policies(
+    a: &RawAciDesign,
+    cfg: &mut AciConfig,
+    cluster: &Cluster,
+    cluster_nets: &[(&str, Vec<Ipv4Net>)],
+    d: &mut Diagnostics,
+) {
     // SNAT policies.
     super::resolve::check_unique(
         d,
@@ -436,7 +451,7 @@ pub(super) fn finish(
     for p in &a.snat_policies {
         let snat_ips = p.snat_ip.as_ref().map(|ips| expand(ips, d));
         for ip_at in p.snat_ip.iter().flatten() {
-            for (kind, nets) in &cluster_nets {
+            for (kind, nets) in cluster_nets {
                 if let Some(n) = nets.iter().find(|n| overlaps(n, &ip_at.value.0)) {
                     d.error(&ip_at.loc, &ip_at.path, format!(
                         "SNAT IP {} lies inside the cluster's {kind} {n}: SNAT IPs must be outside the cluster subnets",
@@ -523,15 +538,16 @@ pub(super) fn finish(
             failed,
         });
     }
-    cfg.strict_snat_accounting = match a.snat_accounting.as_ref().map(|x| (x.value.as_str(), x)) {
-        None | Some(("per-tuple", _)) => false,
-        Some(("strict", _)) => true,
-        Some((other, x)) => {
-            d.error(&x.loc, &x.path, format!("snat_accounting `{other}`: expected per-tuple (the kernel's) or strict (the talk's sizing rule)"));
-            false
-        }
-    };
+}
 
+/// User contracts: EPG names must exist (defaults, external networks or annotation EPGs).
+fn contracts(
+    rd: &RawDesign,
+    a: &RawAciDesign,
+    cfg: &mut AciConfig,
+    cluster: &Cluster,
+    d: &mut Diagnostics,
+) {
     // User contracts: EPG names must exist (defaults, external networks or annotation EPGs).
     let mut known: Vec<String> = ["kube-default", "kube-system", "kube-nodes"]
         .iter()
@@ -594,27 +610,66 @@ pub(super) fn finish(
     for e in alone {
         d.warning(&rd.loc, &rd.path, format!("EPG `{e}` is named by an endpoint-group annotation but by no contract of this design (acc-provision does not create it): its pods reach only each other; give its contracts under `contracts`"));
     }
-    Some(cfg)
 }
 
-/// The pools' address ranges as text (n[2] – n[-2] of each subnet).
-fn pool_text(subnets: &[Subnet]) -> String {
-    if subnets.is_empty() {
-        return "none configured".into();
-    }
-    subnets
-        .iter()
-        .map(|s| {
-            let first = pool_host(std::slice::from_ref(s), 0);
-            let last = pool_host(
-                std::slice::from_ref(s),
-                pool_len(std::slice::from_ref(s)).saturating_sub(1),
-            );
-            match (first, last) {
-                (Some(a), Some(b)) => format!("{a}–{b}"),
-                _ => format!("{s}: no usable address"),
+/// Subnets that must not overlap, pairwise (and within one list).
+fn check_disjoint(locs: &[(&'static str, Loc, String, Vec<Subnet>)], d: &mut Diagnostics) {
+    for i in 0..locs.len() {
+        for j in i..locs.len() {
+            for (x, a) in locs[i].3.iter().enumerate() {
+                for (y, b) in locs[j].3.iter().enumerate() {
+                    if (i, x) >= (j, y) || !overlaps(&a.net, &b.net) {
+                        continue;
+                    }
+                    let (ki, kj) = (locs[i].0, locs[j].0);
+                    let (loc, path) = (&locs[j].1, &locs[j].2);
+                    d.error(
+                        loc,
+                        path,
+                        format!("{kj} {b} overlaps {ki} {a}: they must be disjoint"),
+                    );
+                }
             }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+        }
+    }
+}
+
+/// The SNAT port range as the controller takes it: its fallback when it rejects the one given.
+fn port_range(
+    port_range: Option<&At<super::acc_provision::RawPortRange>>,
+    dflt: &mut dyn FnMut(&str, String, &str),
+    d: &mut Diagnostics,
+) -> PortRange {
+    match port_range {
+        Some(At { value, loc, path }) => {
+            let pr = PortRange {
+                start: value.start.unwrap_or(PortRange::DEFAULT.start),
+                end: value.end.unwrap_or(PortRange::DEFAULT.end),
+                ports_per_node: value
+                    .ports_per_node
+                    .unwrap_or(PortRange::DEFAULT.ports_per_node),
+            };
+            if let Err(why) = pr.check() {
+                d.warning(loc, path, format!(
+                    "the controller rejects this port range ({why}) and falls back to 5000–65000 with 3000 ports per node; the model uses that fallback"
+                ));
+            } else if pr.ports_per_node == 0 {
+                // aci-containers `pkg/util/snat.go`: nothing rejects 0, and `ExpandPortRanges`
+                // then steps by 0 forever (`for temp < item.End-1 { … temp += step }`).
+                d.error(loc, path, format!(
+                    "ports_per_node 0 passes the controller's checks (start ≥ 5000, end ≤ 65000, start ≤ end, ports_per_node ≤ end − start + 1) and then loops forever in ExpandPortRanges (aci-containers pkg/util/snat.go): no chunk is ever allocated; give a positive number ({} is the default)",
+                    PortRange::DEFAULT.ports_per_node
+                ));
+            }
+            pr.effective()
+        }
+        None => {
+            dflt(
+                "kube_config.snat_operator.port_range",
+                "5000–65000, 3000 ports per node".into(),
+                "aci-containers default",
+            );
+            PortRange::DEFAULT
+        }
+    }
 }
