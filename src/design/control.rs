@@ -141,3 +141,41 @@ pub enum Step {
     /// Applied after the delay, unless a newer event of the same thing supersedes it.
     After(Nanos, Control),
 }
+
+/// What happens to live connections at a failure, per design: who is affected at once and when
+/// the control plane reacts (the report's assumptions table).
+pub struct Assumption {
+    pub topic: Topic,
+    pub design: &'static str,
+    pub at_failure: &'static str,
+    pub control_plane: &'static str,
+}
+
+/// What failed: the assumptions table lists its rows in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Topic {
+    Node,
+    Uplink,
+    Speaker,
+    Controller,
+}
+
+/// The assumptions table's headers.
+pub const ASSUMPTION_HEADERS: [&str; 3] =
+    ["design", "at the failure", "when the control plane reacts"];
+
+/// What holds whatever the design.
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        topic: Topic::Node,
+        design: "all",
+        at_failure: "connections served by, NATed on, or with a pod on the node break (node-failed); new ones sent there are refused (blackholed)",
+        control_plane: "after the node-monitor grace period its pods stop being endpoints",
+    },
+    Assumption {
+        topic: Topic::Uplink,
+        design: "all, one uplink of a node",
+        at_failure: "LACP moves its flows to the other link; nothing breaks (BGP sessions to that leaf stay up across the L3Out's external bridge domain)",
+        control_plane: "none; with both uplinks down the node is cut off and handled as a node failure",
+    },
+];

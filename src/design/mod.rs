@@ -27,6 +27,18 @@ impl Cni {
     }
 }
 
+/// The assumptions table: what holds for every design, then each design family's own rows, by
+/// what failed.
+pub fn assumptions() -> Vec<&'static control::Assumption> {
+    let mut rows: Vec<&control::Assumption> = control::ASSUMPTIONS
+        .iter()
+        .chain(aci_cni::plane::ASSUMPTIONS)
+        .chain(bgp::plane::ASSUMPTIONS)
+        .collect();
+    rows.sort_by_key(|a| a.topic); // stable: the generic row first within a topic
+    rows
+}
+
 /// A design of the scenario, with its resolved configuration: exactly one per CNI family.
 #[derive(Clone, Debug)]
 pub struct DesignSpec {

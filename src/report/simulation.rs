@@ -565,10 +565,10 @@ pub fn document(s: &Scenario, r: &Results) -> Result<Doc, super::ReportError> {
     );
     doc.h(2, "Assumptions: live connections at a failure, per design");
     doc.table(
-        crate::sim::failure::ASSUMPTION_HEADERS
+        crate::design::control::ASSUMPTION_HEADERS
             .map(String::from)
             .to_vec(),
-        crate::sim::failure::ASSUMPTIONS
+        crate::design::assumptions()
             .iter()
             .map(|a| vec![a.design.into(), a.at_failure.into(), a.control_plane.into()])
             .collect(),

@@ -17,50 +17,6 @@
 
 use crate::cluster::NodeId;
 
-/// What happens to live connections at a failure, per design: who is affected at once and when
-/// the control plane reacts (the report's assumptions table).
-pub struct Assumption {
-    pub design: &'static str,
-    pub at_failure: &'static str,
-    pub control_plane: &'static str,
-}
-
-/// The assumptions table's headers.
-pub const ASSUMPTION_HEADERS: [&str; 3] =
-    ["design", "at the failure", "when the control plane reacts"];
-
-pub const ASSUMPTIONS: &[Assumption] = &[
-    Assumption {
-        design: "all",
-        at_failure: "connections served by, NATed on, or with a pod on the node break (node-failed); new ones sent there are refused (blackholed)",
-        control_plane: "after the node-monitor grace period its pods stop being endpoints",
-    },
-    Assumption {
-        design: "ACI-CNI",
-        at_failure: "SNAT replies that PBR lands on the node are lost (reply-blackholed)",
-        control_plane: "IP SLA (3 × interval) removes it from the SNAT graph (and the LoadBalancer graphs with pbr_tracking_non_snat); resilient hashing moves only its flows; moved LoadBalancer connections break (rehashed), moved SNAT replies survive (bounce)",
-    },
-    Assumption {
-        design: "Calico, kube-router, Cilium",
-        at_failure: "",
-        control_plane: "the BGP hold timer withdraws its routes; ECMP rehashes (no resilient hashing on the L3Out): moved LoadBalancer connections break (rehashed), Maglev does not save them in SNAT mode",
-    },
-    Assumption {
-        design: "all, one uplink of a node",
-        at_failure: "LACP moves its flows to the other link; nothing breaks (BGP sessions to that leaf stay up across the L3Out's external bridge domain)",
-        control_plane: "none; with both uplinks down the node is cut off and handled as a node failure",
-    },
-    Assumption {
-        design: "Calico, kube-router, Cilium, BGP speaker restart",
-        at_failure: "the node keeps forwarding; nothing breaks",
-        control_plane: "with graceful restart the fabric keeps its routes for the restart time; without, they go at once and return with the speaker, and each ECMP change breaks the moved LoadBalancer connections (rehashed)",
-    },
-    Assumption {
-        design: "ACI-CNI, controller down",
-        at_failure: "nothing: the programmed fabric keeps forwarding",
-        control_plane: "redirect-policy updates wait for its return (resync); IP SLA tracking goes on",
-    },
-];
 use crate::time::Nanos;
 
 pub use crate::design::control::Control;

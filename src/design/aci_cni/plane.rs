@@ -8,7 +8,7 @@ use super::AciConfig;
 use super::AciState;
 use super::compile::RedirectKind;
 use crate::cluster::{Cluster, NodeId};
-use crate::design::control::{Applied, Control};
+use crate::design::control::{Applied, Assumption, Control, Topic};
 use crate::nat::conntrack::NatTable;
 use crate::scenario::Scenario;
 use crate::scenario::reference::Ref;
@@ -170,3 +170,19 @@ pub fn inert(target: &Ref) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// What happens to live connections at a failure under ACI-CNI (the report's assumptions).
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        topic: Topic::Node,
+        design: "ACI-CNI",
+        at_failure: "SNAT replies that PBR lands on the node are lost (reply-blackholed)",
+        control_plane: "IP SLA (3 × interval) removes it from the SNAT graph (and the LoadBalancer graphs with pbr_tracking_non_snat); resilient hashing moves only its flows; moved LoadBalancer connections break (rehashed), moved SNAT replies survive (bounce)",
+    },
+    Assumption {
+        topic: Topic::Controller,
+        design: "ACI-CNI, controller down",
+        at_failure: "nothing: the programmed fabric keeps forwarding",
+        control_plane: "redirect-policy updates wait for its return (resync); IP SLA tracking goes on",
+    },
+];

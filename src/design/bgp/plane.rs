@@ -9,7 +9,7 @@ use super::compile::Expired;
 use super::speaker::Speaker;
 use super::walk::NodeTables;
 use crate::cluster::{Cluster, NodeId};
-use crate::design::control::{Applied, Control, Step};
+use crate::design::control::{Applied, Assumption, Control, Step, Topic};
 use crate::fabric::{Fabric, LeafId};
 use crate::nat::conntrack::NatTable;
 use crate::scenario::Scenario;
@@ -176,3 +176,19 @@ pub fn inert(target: &Ref) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// What happens to live connections at a failure under the BGP designs (the report's assumptions).
+pub const ASSUMPTIONS: &[Assumption] = &[
+    Assumption {
+        topic: Topic::Node,
+        design: "Calico, kube-router, Cilium",
+        at_failure: "",
+        control_plane: "the BGP hold timer withdraws its routes; ECMP rehashes (no resilient hashing on the L3Out): moved LoadBalancer connections break (rehashed), Maglev does not save them in SNAT mode",
+    },
+    Assumption {
+        topic: Topic::Speaker,
+        design: "Calico, kube-router, Cilium, BGP speaker restart",
+        at_failure: "the node keeps forwarding; nothing breaks",
+        control_plane: "with graceful restart the fabric keeps its routes for the restart time; without, they go at once and return with the speaker, and each ECMP change breaks the moved LoadBalancer connections (rehashed)",
+    },
+];
