@@ -1,7 +1,7 @@
 //! `fabsim validate SCENARIO`: every problem at once, `FILE:LINE:COL: yaml.path: message`.
 
 use super::{EXIT_BAD_INPUT, EXIT_OK};
-use crate::design::aci_cni::allocation::Allocation;
+use crate::design::Allocation;
 use crate::scenario;
 use std::fmt::Write;
 use std::path::Path;

@@ -7,6 +7,8 @@ pub mod bgp;
 pub mod compiled;
 pub mod control;
 
+pub use aci_cni::allocation::Allocation;
+
 /// The CNI of a design entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cni {
@@ -137,10 +139,7 @@ impl DesignSpec {
 
     /// ACI-CNI's controller allocation (LoadBalancer IPs, redirect policies, SNAT chunks), for
     /// `validate --json`; none for the BGP designs.
-    pub fn allocation(
-        &self,
-        s: &crate::scenario::Scenario,
-    ) -> Option<aci_cni::allocation::Allocation> {
+    pub fn allocation(&self, s: &crate::scenario::Scenario) -> Option<Allocation> {
         self.aci().map(|c| {
             aci_cni::allocation::Allocation::of(
                 &self.name,
