@@ -221,6 +221,7 @@ fn parse_proto(s: &str) -> Result<Proto, String> {
     Proto::parse(s).ok_or_else(|| format!("`{s}` is not tcp, udp or icmp"))
 }
 
+// Long: one arm per subcommand, passing its flags.
 fn main() -> ExitCode {
     let args = match Cli::try_parse() {
         Ok(a) => a,

@@ -94,6 +94,7 @@ fn describe(v: &Variant) -> Vec<String> {
 }
 
 /// Loads every variant and runs every chosen design of each, in parallel.
+// Long: the command's steps in order, each printing its own error with its exit code.
 pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)> {
     let (root, vars) = variants(a).map_err(|d| (EXIT_BAD_INPUT, render(&d)))?;
     let base_dir = a.scenario.parent().unwrap_or(Path::new("."));

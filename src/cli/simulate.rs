@@ -48,6 +48,7 @@ const PLAIN_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// The terminal width the output keeps to.
 pub const COLUMNS: usize = 120;
 
+// Long: the command's steps in order, each printing its own error with its exit code.
 pub fn run(a: &Args) -> u8 {
     let s = match load_valid(a.scenario) {
         Ok(s) => s,

@@ -59,6 +59,8 @@ pub fn parse_range(s: &str) -> Result<(u32, u32), String> {
 }
 
 /// Turns flags (and a scenario) into the sizing input; the error names the missing flag.
+// Long: the flags of `size snat` merged with what `--from-scenario` gives, one block
+// per flag.
 pub fn input(a: &Args) -> Result<SnatInput, String> {
     let scen = match &a.from_scenario {
         Some(p) => {
@@ -317,6 +319,7 @@ pub fn curve_svg(i: &SnatInput, r: &SnatSizing) -> Result<String, crate::report:
     })
 }
 
+// Long: the command's steps in order, each printing its own error with its exit code.
 pub fn run(a: &Args) -> u8 {
     let i = match input(a) {
         Ok(i) => i,

@@ -6,6 +6,7 @@ use crate::scenario;
 use std::fmt::Write;
 use std::path::Path;
 
+// Long: the command's steps in order, each printing its own error with its exit code.
 pub fn run(path: &Path, quiet: bool, json: bool, max_connections: u64) -> u8 {
     let loaded = scenario::load(path);
     let d = &loaded.diagnostics;

@@ -93,6 +93,8 @@ impl RequestError {
 }
 
 /// Builds a request; errors say what is missing or not a valid end of a flow.
+// Long: one arm per kind of source and of destination, then the protocol and port
+// checks.
 pub fn build(
     from: &Ref,
     to: &Ref,

@@ -106,6 +106,7 @@ fn against_sum(d: &DesignResult, field: fn(&AgainstRunWithout) -> i64) -> String
         .to_string()
 }
 
+// Long: the metric table's rows, one entry per metric; a list, not logic.
 fn groups(reasons: &BTreeSet<&'static str>) -> Vec<(&'static str, Vec<Metric>)> {
     let mut exhaustion: Vec<Metric> = vec![(
         "refused (all reasons)",

@@ -36,6 +36,7 @@ pub type Table = (&'static str, Vec<String>, Vec<Vec<Cell>>);
 
 /// The designs side by side, one table per group of metrics (so each fits a page and a
 /// 120-column terminal): connections, paths, load and NAT.
+// Long: the document top to bottom, one block per section or row.
 pub fn metric_tables(r: &Results) -> Vec<Table> {
     let heads = |h: &[&str]| h.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let rows = |f: &dyn Fn(&DesignResult) -> Vec<Cell>| {
@@ -472,6 +473,7 @@ pub fn counting(r: &Results) -> String {
 }
 
 /// The whole report.
+// Long: the document top to bottom, one block per section or row.
 pub fn document(s: &Scenario, r: &Results) -> Result<Doc, super::ReportError> {
     let mut doc = Doc::new(format!("{} — simulation report", r.scenario));
     doc.p(format!(

@@ -73,6 +73,8 @@ fn many(a: Option<At<DualStackSubnets>>) -> Option<At<Vec<Subnet>>> {
 
 impl AccConfig {
     /// Reads the three sections from a mapping (the file's top level, or a design's inline keys).
+    // Long: it reads one object's keys in the order the file gives them, each with its
+    // default, its check and its message; one block per key.
     fn read_sections(f: &mut Fields, d: &mut Diagnostics, strict: bool) -> AccConfig {
         let mut c = AccConfig::default();
         fn section<'n>(

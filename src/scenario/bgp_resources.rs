@@ -72,6 +72,8 @@ pub struct RawBgpPeer {
 
 /// Calico and Cilium resources: every object of the files (one or several; multi-document;
 /// `kind: List`), `files` as (full path, where the scenario names it).
+// Long: one pass over a resource file's objects, one arm per kind (BGPPeer,
+// BGPConfiguration, IPPool, Node, Cilium's kinds) — the kinds share the loop's state.
 pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Option<RawResources> {
     let mut docs = Vec::new();
     for (name, at) in files {
@@ -529,6 +531,8 @@ fn node_config(doc: &Node, node: &str, r: &mut RawResources, d: &mut Diagnostics
 }
 
 /// A Calico BGPPeer; `None` (reported) when Calico itself would refuse it.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn bgp_peer(doc: &Node, d: &mut Diagnostics) -> Option<RawBgpPeer> {
     not_modelled_fields(doc, "BGPPeer", BGP_PEER_FIELDS, d);
     let name = text_at(doc, &["metadata", "name"]).unwrap_or_default();

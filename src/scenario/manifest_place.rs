@@ -34,6 +34,8 @@ fn rack_of(value: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+// Long: nodes into racks, then workloads onto nodes, then pods: one pass whose steps
+// share the placement maps.
 pub fn apply(
     set: ManifestSet,
     rack_label: Option<&At<String>>,
@@ -278,6 +280,8 @@ fn pod_ready(p: &super::manifests::ManifestPod, set: &ManifestSet) -> bool {
             .any(|(ns, name, ready)| !ready && ns == &p.namespace && name == &p.name)
 }
 
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn workload(
     w: &Workload,
     set: &ManifestSet,

@@ -13,6 +13,8 @@ use std::net::Ipv4Addr;
 /// Named `targetPort`s of one service: (port index, name).
 pub(super) type NamedTargets = Vec<(usize, At<String>)>;
 
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 pub(super) fn service(
     obj: &Node,
     name: At<String>,

@@ -263,6 +263,7 @@ pub fn read_file(name: &str, text: &str, set: &mut ManifestSet, d: &mut Diagnost
     }
 }
 
+// Long: one arm per Kubernetes kind; each arm reads that kind's fields in order.
 fn read_object(
     obj: &Node,
     set: &mut ManifestSet,

@@ -185,6 +185,8 @@ fn read_bgp_section(n: &Node, path: &str, d: &mut Diagnostics) -> Option<RawBgpS
 }
 
 /// Reads the BGP keys of a design entry (the caller has read `name` and `cni`).
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 pub fn read(f: &mut Fields, d: &mut Diagnostics, base_dir: &Path) -> RawBgpDesign {
     let mut r = RawBgpDesign::default();
     if let Some(n) = f.node("bgp") {
@@ -364,6 +366,8 @@ const CALICO_FLAVOUR_MODELLED: &[&str] = &[
 ];
 
 /// The acc-provision Calico flavour (lenient: unknown keys are accepted silently).
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 pub fn read_flavour(_name: &str, n: &Node, d: &mut Diagnostics) -> Option<RawCalicoFlavour> {
     let peering = ["aci_config", "cluster_l3out", "bgp", "peering"];
     let mut fl = RawCalicoFlavour {

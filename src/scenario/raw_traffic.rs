@@ -147,6 +147,8 @@ fn one_of<'n>(
 }
 
 impl RawTraffic {
+    // Long: it reads one object's keys in the order the file gives them, each with its
+    // default, its check and its message; one block per key.
     pub(super) fn decode(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Self> {
         let mut f = Fields::strict(node, path, d)?;
         let name = f.req_at("name", d);

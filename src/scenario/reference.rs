@@ -140,6 +140,7 @@ fn ns_name(s: &str, kind: &str) -> Result<(String, String), RefError> {
 }
 
 /// Resolves `text`; the message of an error says what was expected or what does not exist.
+// Long: one arm per reference kind.
 pub fn resolve(text: &str, fabric: &Fabric, cluster: &Cluster) -> Result<Ref, RefError> {
     let t = text.trim();
     if t.chars().next().is_some_and(|c| c.is_ascii_digit()) {

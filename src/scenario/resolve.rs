@@ -38,6 +38,8 @@ pub(super) fn check_unique<'a>(
     }
 }
 
+// Long: the order of resolution (fabric, designs' networks, cluster, designs, traffic,
+// events, conntrack) and the scenario it makes.
 pub(super) fn resolve(raw: RawScenario, d: &mut Diagnostics) -> Option<Scenario> {
     let mut defaults = Vec::new();
     let fabric = resolve_fabric(raw.fabric.as_ref()?, &mut defaults, d);
@@ -161,6 +163,8 @@ fn resolve_ref(
         .ok()
 }
 
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn resolve_fabric(raw: &RawFabric, defaults: &mut Vec<String>, d: &mut Diagnostics) -> Fabric {
     let spines: Vec<Spine> = raw
         .spines
@@ -381,6 +385,8 @@ fn resolve_designs(
 }
 
 /// The traffic generators, each pair of ends built as the engine will walk it.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn resolve_traffic(
     raw: &RawScenario,
     fabric: &Fabric,

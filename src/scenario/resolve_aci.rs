@@ -21,6 +21,8 @@ pub(super) struct NetPart {
     locs: Vec<(&'static str, Loc, String, Vec<Subnet>)>,
 }
 
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 pub(super) fn resolve_net(
     rd: &RawDesign,
     a: &RawAciDesign,
@@ -428,6 +430,8 @@ fn check_lb_ips(
 
 /// The SNAT policies, each checked as the controller's `validateCr` does (`cluster_nets`: the
 /// design's and the cluster's subnets by kind).
+// Long: each policy checked as the controller's validateCr does, in its order, against
+// the policies before it.
 fn snat_policies(
     a: &RawAciDesign,
     cfg: &mut AciConfig,

@@ -51,6 +51,8 @@ fn bool_flag(
     }
 }
 
+// Long: the steps of resolving a BGP design in order, then the config they make (a
+// 45-line struct literal).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn resolve(
     rd: &RawDesign,
@@ -395,6 +397,8 @@ fn node_timers(
 }
 
 /// The fabric's AS as the nodes know it, and both sides' passwords: kube-router's node annotations and global peer flags (base64), the design's keys, the flavour's secret.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn peer_asn_and_passwords(
     i: &Inputs,
     d: &mut Diagnostics,
@@ -536,6 +540,8 @@ fn peer_asn_and_passwords(
 }
 
 /// Pod addressing (Calico blocks or per-node podCIDRs) and the pod pool, checked against the pods the nodes run.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn pod_addressing(
     i: &Inputs,
     dflt: &mut dyn FnMut(&str, String, &str),
@@ -688,6 +694,8 @@ fn pod_addressing(
 }
 
 /// What the nodes advertise and the LoadBalancer pool, per CNI.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn advertising(
     i: &Inputs,
     dflt: &mut dyn FnMut(&str, String, &str),
@@ -811,6 +819,8 @@ fn advertising(
 }
 
 /// Egress (masquerade and its port range) and the nodes' service load balancing.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn egress(
     i: &Inputs,
     dflt: &mut dyn FnMut(&str, String, &str),

@@ -189,6 +189,8 @@ fn namespace_id(
 }
 
 /// The deployments and their pods, placed on the nodes.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn deployments(
     raw: &RawCluster,
     nodes: &[Node],
@@ -283,6 +285,8 @@ fn deployments(
 }
 
 /// The services, their ports and their endpoints.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 fn services(
     raw: &RawCluster,
     namespaces: &[Namespace],

@@ -93,6 +93,8 @@ fn max_prefix(raw: &At<RawMaxPrefix>, into: &mut MaxPrefix, d: &mut Diagnostics)
     }
 }
 
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn resolve(
     dn: &str,

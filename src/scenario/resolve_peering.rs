@@ -95,6 +95,8 @@ pub(super) fn calico_peers(res: &RawResources) -> Vec<Peer<'_>> {
 
 /// Every node's peering; empty when no node has objects of its own (`node_asn`: the
 /// `node.<name>` BGPConfigurations' AS numbers).
+// Long: per node, its peers from every source in precedence order (annotations,
+// BGPPeers, the flavour); one loop whose cases share the node's state.
 pub(super) fn resolve(
     peers: &[Peer],
     node_asn: &[(String, Option<u32>, Loc)],

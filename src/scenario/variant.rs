@@ -106,6 +106,7 @@ fn key(name: &str, loc: &Loc) -> Key {
 
 /// Sets `path` to `value` in `root`, creating missing mappings (the strict decoder then names any
 /// key that does not exist). A list element is found by its `name` or its index.
+// Long: one `--set` walked down the tree, one case per node kind it meets.
 fn set(root: &mut Node, path: &str, value: Node, d: &mut Diagnostics) {
     let loc = value.loc.clone();
     let segments: Vec<&str> = path.split('.').collect();

@@ -155,6 +155,8 @@ pub fn is_masqueraded(from: &Ref, to: &Ref) -> bool {
 }
 
 /// The warm-up of a run of `duration` whose first event is at `first_event`.
+// Long: the warm-up per traffic entry, cut to the first event, with the message for each
+// case.
 pub fn plan(
     setting: WarmupSetting,
     traffic: &[Held],

@@ -151,6 +151,8 @@ impl<'a> Outages<'a> {
     }
 
     /// Scenario event `index` happens at `cx.now`.
+    // Long: one arm per failure target (node, session, spine, leaf, uplink, speaker,
+    // controller); what each does at once.
     pub fn on_event(&mut self, cx: &mut Ctx, index: usize) {
         let (now, pre) = (cx.now, cx.pre);
         let ev = &self.s.events[index];

@@ -34,6 +34,8 @@ pub enum FromScenarioError {
     NotAciCni(String),
 }
 
+// Long: what a scenario offers `size snat`, one block per input (egress load per node,
+// lifetimes, hold, the design's range).
 pub fn from_scenario(
     s: &Scenario,
     design: Option<&str>,

@@ -174,6 +174,8 @@ pub enum SizingError {
 }
 
 /// Sizes (or evaluates) the SNAT ports of `i`.
+// Long: each number of the sizing is computed and explained in order (offered load,
+// ports per node, chunks, SNAT IPs, masquerade); the explanation reads as the function does.
 pub fn size(i: &SnatInput) -> Result<SnatSizing, SizingError> {
     if i.nodes.is_empty() {
         return Err(SizingError::NoNodes);

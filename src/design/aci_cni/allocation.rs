@@ -68,6 +68,8 @@ pub struct SnatChunk {
 }
 
 impl Allocation {
+    // Long: what the controller creates, one block per object kind (LB IPs, redirect
+    // policies, SNAT chunks).
     pub fn of(design: &str, cluster: &Cluster, st: &AciState) -> Allocation {
         let svc_name = |i: usize| {
             let s = &cluster.services[i];
@@ -188,6 +190,7 @@ impl Allocation {
     }
 
     /// The text `validate` prints.
+    // Long: the document top to bottom, one block per section or row.
     pub fn text(&self, ports_per_node: u32, chunks_per_ip: usize) -> String {
         use std::fmt::Write;
         let mut out = String::new();

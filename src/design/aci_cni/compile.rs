@@ -111,6 +111,8 @@ fn excluded(cfg: &AciConfig, labels: &crate::cluster::Labels) -> bool {
 }
 
 impl AciState {
+    // Long: the compile steps in order, then the state they make (a 40-line struct
+    // literal).
     pub fn compile(cluster: &Cluster, cfg: &AciConfig) -> AciState {
         let cfg = cfg.clone();
         let pods_by_node = cluster.pods_by_node();

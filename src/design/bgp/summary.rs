@@ -9,6 +9,7 @@ use crate::scenario::Scenario;
 use std::fmt::Write;
 
 /// What a BGP design sets up: sessions (and why any is down), prefixes per node, LoadBalancer IPs.
+// Long: the document top to bottom, one block per section or row.
 pub fn summary(s: &Scenario, name: &str, cfg: &BgpConfig) -> String {
     let st = BgpState::compile(&s.fabric, &s.cluster, cfg);
     let mut out = String::new();

@@ -102,6 +102,8 @@ fn ebgp_routes(
 
 /// Every leaf: its own eBGP routes, plus what the others learned, through the fabric; the
 /// nodes' subnet where nodes attach; outside through the border leaves.
+// Long: per leaf and prefix, its own route or the fabric-learned ones, then the
+// connected and default routes; one pass.
 fn fabric_routes(
     fabric: &Fabric,
     cluster: &Cluster,

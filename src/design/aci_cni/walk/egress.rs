@@ -56,6 +56,8 @@ impl AciWalk<'_> {
     }
 
     /// Pod → outside host.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     pub(super) fn egress<R: Recorder>(
         &self,
         pod: PodId,
@@ -446,6 +448,8 @@ impl AciWalk<'_> {
 
     /// Pod → service: OVS load-balances over the service's ready endpoints (symmetric hash), then
     /// the pod-to-pod walk; the reply is un-DNATed on the client's node.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     pub(super) fn to_service<R: Recorder>(
         &self,
         a: PodId,

@@ -33,6 +33,8 @@ impl AciWalk<'_> {
     }
 
     /// Pod → a node IP or another internal address: contracts apply, no SNAT, no L3Out.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     pub(super) fn to_internal<R: Recorder>(
         &self,
         pod: PodId,
@@ -146,6 +148,8 @@ impl AciWalk<'_> {
     /// Pod → a LoadBalancer IP: up to the fabric; the service's contract (consumed by the default
     /// EPG only with add_external_contract_to_default_epg) and its PBR redirect to a node, whose
     /// OVS DNATs to a local ready pod; the reply comes back through the fabric.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     pub(super) fn pod_to_lb<R: Recorder>(
         &self,
         a: PodId,

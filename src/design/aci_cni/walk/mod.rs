@@ -259,6 +259,8 @@ impl Legs for AciWalk<'_> {
     }
 
     /// Outside client → LoadBalancer IP (seed: "Service Graphs and PBR", steps 1–7).
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     fn ingress_lb<R: Recorder>(
         &self,
         client: Ipv4Addr,

@@ -39,6 +39,8 @@ impl BgpWalk<'_> {
         )
     }
 
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     pub(super) fn egress<R: Recorder>(
         &self,
         pod: PodId,
@@ -336,6 +338,8 @@ impl Legs for BgpWalk<'_> {
         self.egress(pod, ip, l4, tables, rec, lat)
     }
 
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     fn ingress_lb<R: Recorder>(
         &self,
         client: Ipv4Addr,
@@ -577,6 +581,8 @@ impl Legs for BgpWalk<'_> {
 
     /// Pod → service: the node's service proxy picks a backend and DNATs, then pod to pod; the
     /// reply is un-DNATed on the client's node.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
     fn pod_to_service<R: Recorder>(
         &self,
         a: PodId,

@@ -111,6 +111,8 @@ impl<'a> BgpWalk<'a> {
 
     /// Follows the leaves' routing tables from `leaf` until the packet reaches a node.
     /// `None` (a drop recorded) when a leaf has no route.
+    // Long: the leaf tables followed hop by hop to the node, with the reason of each drop;
+    // one loop.
     fn to_node<R: Recorder>(
         &self,
         mut leaf: LeafId,
