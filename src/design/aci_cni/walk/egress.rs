@@ -7,6 +7,8 @@ use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::dataplane::legs::Legs;
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
+use crate::fabric::LeafId;
+use crate::policy::Graph;
 use crate::time::Nanos;
 
 /// What removes a failed node's pods from service.
@@ -67,84 +69,13 @@ impl AciWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
+        let dst = Endpoint::new(ip, l4.port);
         let node = self.cluster.pod(pod).node;
         let orig = self.pod_sends(pod, dst, l4, "OVS on ", rec);
-        let mut pkt = orig;
-        let stack = &self.state.pod_stack[pod.index()];
-        let entry = snat_scope::select(&stack.entries, dst.ip);
-        let alloc = entry.and_then(|e| self.state.allocation(node, e.unit).map(|a| (e, a)));
-        let mut binding = None;
-        if let (Some(e), false) = (entry, proto.has_ports()) {
-            let policy = &self.state.cfg.snat_policies[e.policy];
-            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
-                format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
-            });
-            return outcome(orig, Verdict::Unsupported, Reason::IcmpThroughSnat, *lat);
-        }
-        match alloc {
-            Some((e, alloc)) => {
-                // opflex `flowsEndpointSNAT`: the SNAT route flow sends the packet to the SNAT
-                // table, which NATs and outputs it on the uplink (the SNAT service graph's
-                // interface): the pod's EPG contracts are not consulted; the fabric's
-                // `<system_id>_snat_svcgraph` contract admits it.
-                let policy = &self.state.cfg.snat_policies[e.policy];
-                let evictions_before = nat.evictions;
-                let chunk = (alloc.chunk.start, alloc.chunk.end);
-                let Some(port) = nat.allocate(&pkt, alloc.ip, chunk, 0, false) else {
-                    let search = nat.search();
-                    rec.hop(Device::Node(node), Action::Drop, &pkt, || match search {
-                        PortSearch::WholeRange => format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst),
-                        s => format!("no free port of chunk {} of {} towards {} {} within the kernel's bounded search ({}): the SYN is dropped, SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst, s.describe()),
-                    });
-                    return outcome(orig, Verdict::Dropped, Reason::SnatPortExhausted, *lat);
-                };
-                let (search, evicted) = (nat.search(), nat.evictions > evictions_before);
-                pkt.src = Endpoint::new(alloc.ip, port);
-                binding = Some(NatBinding {
-                    node,
-                    ip: alloc.ip,
-                    port,
-                    remote: dst,
-                    orig: orig.src,
-                });
-                rec.hop(Device::Node(node), Action::Snat, &pkt, || {
-                    let kept = if port == sport {
-                        "the original port is inside the chunk and unused, so it is kept".to_string()
-                    } else if evicted {
-                        "it took over a colliding entry in TIME_WAIT (Linux ≥ 6.5, nf_nat_used_tuple_harder)".to_string()
-                    } else {
-                        match search {
-                            PortSearch::WholeRange => format!("the first port of the chunk unused towards {dst}"),
-                            _ => format!("the kernel's search from a random offset found it unused towards {dst} (nf_nat_l4proto_unique_tuple)"),
-                        }
-                    };
-                    let others = stack.entries.len();
-                    format!(
-                        "{} is outside every internal subnet of the VRF: OVS SNAT flow of policy {} ({} scope, destination {}, priority {}, the first of the pod's {others} SNAT flow(s) holding it); {} holds chunk {} of {}; conntrack chose port {port} ({kept}); the SNAT table outputs it on the uplink, so the pod's EPG contracts are not consulted",
-                        dst.ip, policy.name, e.scope, e.dest, e.priority, self.cluster.node_ref(node), alloc.chunk, alloc.ip
-                    )
-                });
-            }
-            None => {
-                if let Some((pi, d)) = stack.unallocated.iter().find(|(_, d)| d.contains(&dst.ip)) {
-                    let policy = &self.state.cfg.snat_policies[*pi];
-                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
-                        format!("SNAT policy {} (destination {d}) applies but {} got no chunk (policy status IpPortsExhausted): the host agent lists no SNAT for the pod (updateEpFiles), so OVS has no SNAT flow for it and routes the packet un-NATed", policy.name, self.cluster.node_ref(node))
-                    });
-                } else if let Some((pi, d)) =
-                    stack.skipped.iter().find(|(_, d)| d.contains(&dst.ip))
-                {
-                    let policy = &self.state.cfg.snat_policies[*pi];
-                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
-                        format!("SNAT policy {} names destination {d}, but opflex wrote no flow for it: the pod already has {} SNAT flows (\"Limit 32 reached … hence skipping\", IntFlowManager.cpp flowsEndpointSNAT); the packet leaves un-NATed", policy.name, stack.entries.len())
-                    });
-                }
-                if let Err(o) = self.ovs_contract(node, &pkt, "", rec, lat) {
-                    return o;
-                }
-            }
-        }
+        let (pkt, binding) = match self.snat_on_node(pod, node, orig, nat, rec, lat) {
+            Ok(sent) => sent,
+            Err(dropped) => return dropped,
+        };
         let leaf = self.node_leaf(node, &pkt);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         let Some(border) = self.border_for(&pkt) else {
@@ -234,75 +165,13 @@ impl AciWalk<'_> {
         let mut reply_landing = None;
         match (binding, graph) {
             (Some(b), Some(g)) => {
-                let redirect = self.state.redirect(g.redirect);
-                let h = pbr_sip_dip_proto(salt(&redirect.name), r.src.ip, r.dst.ip, proto);
-                let Some(choice) = redirect.group.choose(h) else {
-                    // Every node was taken out of the graph by tracking (all failed at some point).
-                    rec.hop(Device::Leaf(border), Action::Drop, &r, || {
-                        format!("redirect policy {} has no destination left", redirect.name)
-                    });
-                    return failed_with(
-                        binding,
-                        outcome(orig, Verdict::Dropped, Reason::Blackholed, *lat),
-                    );
-                };
-                let landing = choice.member;
-                reply_landing = Some(landing);
-                rec.hop(Device::Leaf(border), Action::PbrRedirect, &r, || {
-                    format!(
-                        "redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} → {} (MAC {}); {} destinations",
-                        redirect.name, choice.bucket, choice.of, self.cluster.node_ref(landing), self.cluster.node(landing).mac_string(), redirect.group.members().len()
-                    )
-                });
-                let leaf = self.node_leaf(landing, &r);
-                self.steps().cross(border, leaf, &r, rec, lat);
-                rec.hop(Device::Leaf(leaf), Action::Route, &r, || {
-                    format!(
-                        "to {} on its vPC port-channel",
-                        self.cluster.node_ref(landing)
-                    )
-                });
-                *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-                if let Err(e) = self.steps().alive(landing, &r, rec, "the SNAT service graph keeps redirecting replies to it until IP SLA tracking removes it") {
-                    return failed_with(binding, outcome(orig, Verdict::Dropped, e, *lat));
-                }
-                let (owner, chunk) = self
-                    .state
-                    .snat
-                    .owner_of(b.ip, b.port)
-                    .expect("the port came from an allocated chunk");
-                if owner != landing {
-                    bounced = true;
-                    rec.hop(Device::Node(landing), Action::Bounce, &r, || {
-                        format!(
-                            "OVS: port {} of {} lies in chunk {chunk} of {}, not this node's: destination MAC rewritten to {} and sent back to the fabric",
-                            b.port, b.ip, self.cluster.node_ref(owner), self.cluster.node(owner).mac_string()
-                        )
-                    });
-                    *lat = lat.saturating_add(self.fabric.latency.node_leaf);
-                    let l1 = self.node_leaf(landing, &r);
-                    let l2 = self.node_leaf(owner, &r);
-                    rec.hop(Device::Leaf(l1), Action::Route, &r, || {
-                        format!(
-                            "bridged on the destination MAC towards {}",
-                            self.cluster.node_ref(owner)
-                        )
-                    });
-                    self.steps().cross(l1, l2, &r, rec, lat);
-                    if l1 != l2 {
-                        rec.hop(Device::Leaf(l2), Action::Route, &r, || {
-                            format!(
-                                "to {} on its vPC port-channel",
-                                self.cluster.node_ref(owner)
-                            )
-                        });
+                match self.reply_through_pbr(b, g, border, &mut r, orig, rec, lat) {
+                    Ok((landing, moved)) => {
+                        reply_landing = Some(landing);
+                        bounced = moved;
                     }
-                    *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+                    Err(dropped) => return dropped,
                 }
-                r.dst = orig.src;
-                rec.hop(Device::Node(owner), Action::UnSnat, &r, || {
-                    format!("OVS: port {} is in this node's chunk {chunk}; conntrack translates {}:{} back to {}", b.port, b.ip, b.port, orig.src)
-                });
             }
             _ => {
                 let leaf = self.node_leaf(node, &r);
@@ -329,6 +198,195 @@ impl AciWalk<'_> {
             reply_landing,
             ..delivered(orig, *lat, node, pod)
         }
+    }
+
+    /// The pod's node: the SNAT flow that holds the destination NATs the packet to a port of its
+    /// chunk, or none does and OVS routes it un-NATed (after the pod's contracts). The packet as
+    /// it leaves the node and its NAT binding, or the drop.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
+    fn snat_on_node<R: Recorder>(
+        &self,
+        pod: PodId,
+        node: NodeId,
+        orig: Flow,
+        nat: &mut NatTable,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Result<(Flow, Option<NatBinding>), Outcome> {
+        let (dst, sport, proto) = (orig.dst, orig.src.port, orig.proto);
+        let mut pkt = orig;
+        let stack = &self.state.pod_stack[pod.index()];
+        let entry = snat_scope::select(&stack.entries, dst.ip);
+        let alloc = entry.and_then(|e| self.state.allocation(node, e.unit).map(|a| (e, a)));
+        let mut binding = None;
+        if let (Some(e), false) = (entry, proto.has_ports()) {
+            let policy = &self.state.cfg.snat_policies[e.policy];
+            rec.hop(Device::Node(node), Action::Drop, &pkt, || {
+                format!("SNAT policy {} applies, but ICMP has no port to tell pods apart: ICMP through SNAT is not supported", policy.name)
+            });
+            return Err(outcome(
+                orig,
+                Verdict::Unsupported,
+                Reason::IcmpThroughSnat,
+                *lat,
+            ));
+        }
+        match alloc {
+            Some((e, alloc)) => {
+                // opflex `flowsEndpointSNAT`: the SNAT route flow sends the packet to the SNAT
+                // table, which NATs and outputs it on the uplink (the SNAT service graph's
+                // interface): the pod's EPG contracts are not consulted; the fabric's
+                // `<system_id>_snat_svcgraph` contract admits it.
+                let policy = &self.state.cfg.snat_policies[e.policy];
+                let evictions_before = nat.evictions;
+                let chunk = (alloc.chunk.start, alloc.chunk.end);
+                let Some(port) = nat.allocate(&pkt, alloc.ip, chunk, 0, false) else {
+                    let search = nat.search();
+                    rec.hop(Device::Node(node), Action::Drop, &pkt, || match search {
+                        PortSearch::WholeRange => format!("every port of chunk {} of {} is in use towards {} {}: SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst),
+                        s => format!("no free port of chunk {} of {} towards {} {} within the kernel's bounded search ({}): the SYN is dropped, SNAT port exhausted", alloc.chunk, alloc.ip, proto, dst, s.describe()),
+                    });
+                    return Err(outcome(
+                        orig,
+                        Verdict::Dropped,
+                        Reason::SnatPortExhausted,
+                        *lat,
+                    ));
+                };
+                let (search, evicted) = (nat.search(), nat.evictions > evictions_before);
+                pkt.src = Endpoint::new(alloc.ip, port);
+                binding = Some(NatBinding {
+                    node,
+                    ip: alloc.ip,
+                    port,
+                    remote: dst,
+                    orig: orig.src,
+                });
+                rec.hop(Device::Node(node), Action::Snat, &pkt, || {
+                    let kept = if port == sport {
+                        "the original port is inside the chunk and unused, so it is kept".to_string()
+                    } else if evicted {
+                        "it took over a colliding entry in TIME_WAIT (Linux ≥ 6.5, nf_nat_used_tuple_harder)".to_string()
+                    } else {
+                        match search {
+                            PortSearch::WholeRange => format!("the first port of the chunk unused towards {dst}"),
+                            _ => format!("the kernel's search from a random offset found it unused towards {dst} (nf_nat_l4proto_unique_tuple)"),
+                        }
+                    };
+                    let others = stack.entries.len();
+                    format!(
+                        "{} is outside every internal subnet of the VRF: OVS SNAT flow of policy {} ({} scope, destination {}, priority {}, the first of the pod's {others} SNAT flow(s) holding it); {} holds chunk {} of {}; conntrack chose port {port} ({kept}); the SNAT table outputs it on the uplink, so the pod's EPG contracts are not consulted",
+                        dst.ip, policy.name, e.scope, e.dest, e.priority, self.cluster.node_ref(node), alloc.chunk, alloc.ip
+                    )
+                });
+            }
+            None => {
+                if let Some((pi, d)) = stack.unallocated.iter().find(|(_, d)| d.contains(&dst.ip)) {
+                    let policy = &self.state.cfg.snat_policies[*pi];
+                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                        format!("SNAT policy {} (destination {d}) applies but {} got no chunk (policy status IpPortsExhausted): the host agent lists no SNAT for the pod (updateEpFiles), so OVS has no SNAT flow for it and routes the packet un-NATed", policy.name, self.cluster.node_ref(node))
+                    });
+                } else if let Some((pi, d)) =
+                    stack.skipped.iter().find(|(_, d)| d.contains(&dst.ip))
+                {
+                    let policy = &self.state.cfg.snat_policies[*pi];
+                    rec.hop(Device::Node(node), Action::Route, &pkt, || {
+                        format!("SNAT policy {} names destination {d}, but opflex wrote no flow for it: the pod already has {} SNAT flows (\"Limit 32 reached … hence skipping\", IntFlowManager.cpp flowsEndpointSNAT); the packet leaves un-NATed", policy.name, stack.entries.len())
+                    });
+                }
+                self.ovs_contract(node, &pkt, "", rec, lat)?;
+            }
+        }
+        Ok((pkt, binding))
+    }
+
+    /// A SNATed reply at the border leaf: the SNAT service graph's PBR lands it on a node (by
+    /// its hash), which bounces it to the node owning the port's chunk when that is another; the
+    /// landing node and whether it bounced, or the drop.
+    // Long: a walk leg is one sequence of hops in the order the packet walk goes (seed: the
+    // talk's slides); split, that order would be spread over functions each called once.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_through_pbr<R: Recorder>(
+        &self,
+        b: NatBinding,
+        g: Graph,
+        border: LeafId,
+        r: &mut Flow,
+        orig: Flow,
+        rec: &mut R,
+        lat: &mut Nanos,
+    ) -> Result<(NodeId, bool), Outcome> {
+        let proto = orig.proto;
+        let redirect = self.state.redirect(g.redirect);
+        let h = pbr_sip_dip_proto(salt(&redirect.name), r.src.ip, r.dst.ip, proto);
+        let Some(choice) = redirect.group.choose(h) else {
+            // Every node was taken out of the graph by tracking (all failed at some point).
+            rec.hop(Device::Leaf(border), Action::Drop, r, || {
+                format!("redirect policy {} has no destination left", redirect.name)
+            });
+            return Err(failed_with(
+                Some(b),
+                outcome(orig, Verdict::Dropped, Reason::Blackholed, *lat),
+            ));
+        };
+        let landing = choice.member;
+        rec.hop(Device::Leaf(border), Action::PbrRedirect, r, || {
+                format!(
+                    "redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} → {} (MAC {}); {} destinations",
+                    redirect.name, choice.bucket, choice.of, self.cluster.node_ref(landing), self.cluster.node(landing).mac_string(), redirect.group.members().len()
+                )
+            });
+        let leaf = self.node_leaf(landing, r);
+        self.steps().cross(border, leaf, r, rec, lat);
+        rec.hop(Device::Leaf(leaf), Action::Route, r, || {
+            format!(
+                "to {} on its vPC port-channel",
+                self.cluster.node_ref(landing)
+            )
+        });
+        *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        if let Err(e) = self.steps().alive(landing, r, rec, "the SNAT service graph keeps redirecting replies to it until IP SLA tracking removes it") {
+                return Err(failed_with(Some(b), outcome(orig, Verdict::Dropped, e, *lat)));
+            }
+        let (owner, chunk) = self
+            .state
+            .snat
+            .owner_of(b.ip, b.port)
+            .expect("the port came from an allocated chunk");
+        let bounced = owner != landing;
+        if bounced {
+            rec.hop(Device::Node(landing), Action::Bounce, r, || {
+                    format!(
+                        "OVS: port {} of {} lies in chunk {chunk} of {}, not this node's: destination MAC rewritten to {} and sent back to the fabric",
+                        b.port, b.ip, self.cluster.node_ref(owner), self.cluster.node(owner).mac_string()
+                    )
+                });
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+            let l1 = self.node_leaf(landing, r);
+            let l2 = self.node_leaf(owner, r);
+            rec.hop(Device::Leaf(l1), Action::Route, r, || {
+                format!(
+                    "bridged on the destination MAC towards {}",
+                    self.cluster.node_ref(owner)
+                )
+            });
+            self.steps().cross(l1, l2, r, rec, lat);
+            if l1 != l2 {
+                rec.hop(Device::Leaf(l2), Action::Route, r, || {
+                    format!(
+                        "to {} on its vPC port-channel",
+                        self.cluster.node_ref(owner)
+                    )
+                });
+            }
+            *lat = lat.saturating_add(self.fabric.latency.node_leaf);
+        }
+        r.dst = orig.src;
+        rec.hop(Device::Node(owner), Action::UnSnat, r, || {
+                format!("OVS: port {} is in this node's chunk {chunk}; conntrack translates {}:{} back to {}", b.port, b.ip, b.port, orig.src)
+            });
+        Ok((landing, bounced))
     }
 
     /// Pod → pod (possibly after OVS service DNAT, given as `dnat` = (service endpoint as sent)).
