@@ -94,155 +94,17 @@ pub fn read_resources(files: &[(String, At<String>)], d: &mut Diagnostics) -> Op
             super::cilium_audit::audit(doc, &kind, d);
         }
         match kind.as_str() {
-            "BGPConfiguration" => {
-                let name = text_at(doc, &["metadata", "name"]).unwrap_or_default();
-                if let Some(node) = name.strip_prefix("node.") {
-                    node_config(doc, node, &mut r, d);
-                    continue;
-                }
-                if name != "default" {
-                    d.warning(&doc.loc, "metadata.name", format!("BGPConfiguration `{name}`: Calico reads only `default` (the cluster's) and `node.<name>` (one node's); ignored"));
-                    continue;
-                }
-                if let Some(first) = &default_seen {
-                    d.error(&doc.loc, "metadata.name", format!("a second BGPConfiguration `default` (the first is at line {}): Calico keeps one object per name", first.line));
-                    continue;
-                }
-                default_seen = Some(doc.loc.clone());
-                not_modelled_fields(doc, "BGPConfiguration", BGP_CONFIGURATION_FIELDS, d);
-                r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
-                r.node_to_node_mesh =
-                    get::<bool>(doc, &["spec", "nodeToNodeMeshEnabled"], d).map(|a| a.value);
-                let mut cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
-                    match child(doc, "spec")
-                        .and_then(|s| child(s, key))
-                        .map(|v| &v.value)
-                    {
-                        Some(Value::Seq(items)) => items
-                            .iter()
-                            .filter_map(|i| v4(i, &["cidr"], &mut skipped, d))
-                            .map(|a| a.value)
-                            .collect(),
-                        _ => Vec::new(),
-                    }
-                };
-                r.service_cluster_ips = cidrs("serviceClusterIPs", d);
-                r.service_external_ips = cidrs("serviceExternalIPs", d);
-                r.service_loadbalancer_ips = cidrs("serviceLoadBalancerIPs", d);
-            }
+            "BGPConfiguration" => bgp_configuration(doc, &mut r, &mut default_seen, &mut skipped, d),
             "BGPPeer" => {
                 if let Some(p) = bgp_peer(doc, d) {
                     r.peers.push(p);
                 }
             }
-            "CiliumBGPClusterConfig" => {
-                let inst = child(doc, "spec")
-                    .and_then(|s| child(s, "bgpInstances"))
-                    .and_then(first);
-                r.cilium_node_selector = child(doc, "spec")
-                    .and_then(|s| child(s, "nodeSelector"))
-                    .map(|n| label_selector(n, d));
-                if let Some(Value::Seq(ps)) = inst.and_then(|i| child(i, "peers")).map(|p| &p.value)
-                {
-                    for p in ps {
-                        let addr = text_at(p, &["peerAddress"]).unwrap_or_default();
-                        let asn = get::<u32>(p, &["peerASN"], d).map(|a| a.value);
-                        r.cilium_peers
-                            .push((addr.clone(), addr.parse().ok(), asn, p.loc.clone()));
-                    }
-                }
-                if let Some(i) = inst {
-                    r.local_asn = get::<u32>(i, &["localASN"], d).map(|a| a.value);
-                    r.peer_asn = child(i, "peers")
-                        .and_then(first)
-                        .and_then(|p| get::<u32>(p, &["peerASN"], d))
-                        .map(|a| a.value);
-                }
-            }
-            "CiliumBGPPeerConfig" => {
-                let secs = |keys: &[&str], d: &mut Diagnostics| {
-                    get::<u64>(doc, keys, d).map(|a| Nanos::from_secs(a.value))
-                };
-                r.hold_time = secs(&["spec", "timers", "holdTimeSeconds"], d);
-                r.keepalive = secs(&["spec", "timers", "keepAliveTimeSeconds"], d);
-                r.graceful_restart =
-                    get::<bool>(doc, &["spec", "gracefulRestart", "enabled"], d).map(|a| a.value);
-                r.restart_time = secs(&["spec", "gracefulRestart", "restartTimeSeconds"], d);
-                if let Some(Value::Seq(fams)) = child(doc, "spec")
-                    .and_then(|s| child(s, "families"))
-                    .map(|f| &f.value)
-                {
-                    for f in fams {
-                        let v4 = get::<String>(f, &["afi"], d).is_none_or(|a| a.value == "ipv4");
-                        if let (true, Some(sel)) = (v4, child(f, "advertisements")) {
-                            r.family_selectors.push(label_selector(sel, d));
-                        }
-                    }
-                }
-            }
-            "CiliumBGPAdvertisement" => {
-                // Only what the advertisement lists; a Service advertisement without a `selector`
-                // selects no service (cilium `bgp_advert_types.go`).
-                let labels = get::<Labels>(doc, &["metadata", "labels"], d)
-                    .map(|a| a.value)
-                    .unwrap_or_default();
-                let (mut pod, mut lb) = (false, Vec::new());
-                if let Some(Value::Seq(ads)) = child(doc, "spec")
-                    .and_then(|s| child(s, "advertisements"))
-                    .map(|a| &a.value)
-                {
-                    for a in ads {
-                        match get::<String>(a, &["advertisementType"], d)
-                            .map(|x| x.value)
-                            .as_deref()
-                        {
-                            Some("PodCIDR") => pod = true,
-                            Some("Service") => {
-                                let lb_ip = matches!(
-                                    child(a, "service").and_then(|s| child(s, "addresses")).map(|x| &x.value),
-                                    Some(Value::Seq(addrs)) if addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"))
-                                );
-                                if let (true, Some(sel)) = (lb_ip, child(a, "selector")) {
-                                    lb.push(label_selector(sel, d));
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                r.advertisement_docs.push((labels, pod, lb));
-            }
-            "CiliumLoadBalancerIPPool" => {
-                // `serviceSelector`: only matching services draw from this pool.
-                let sel = child(doc, "spec")
-                    .and_then(|s| child(s, "serviceSelector"))
-                    .map(|n| label_selector(n, d));
-                if let Some(Value::Seq(blocks)) = child(doc, "spec")
-                    .and_then(|s| child(s, "blocks"))
-                    .map(|b| &b.value)
-                {
-                    for b in blocks
-                        .iter()
-                        .filter_map(|b| v4(b, &["cidr"], &mut skipped, d))
-                    {
-                        r.lb_pool.push(b.value);
-                        r.lb_pool_selectors.push((b.value, sel.clone()));
-                    }
-                }
-            }
-            "IPPool" => {
-                not_modelled_fields(doc, "IPPool", IP_POOL_FIELDS, d);
-                let Some(cidr) = v4(doc, &["spec", "cidr"], &mut skipped, d) else {
-                    continue;
-                };
-                if let Some(first) = &r.pool_cidr {
-                    d.warning(&cidr.loc, &cidr.path, format!("a second IPv4 IPPool {}: fabsim models one pool per design and keeps the first, {} (line {})", cidr.value.0, first.value.0, first.loc.line));
-                    continue;
-                }
-                r.pool_cidr = Some(cidr);
-                r.block_size = get(doc, &["spec", "blockSize"], d);
-                r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
-            }
+            "CiliumBGPClusterConfig" => cilium_cluster_config(doc, &mut r, d),
+            "CiliumBGPPeerConfig" => cilium_peer_config(doc, &mut r, d),
+            "CiliumBGPAdvertisement" => cilium_advertisement(doc, &mut r, d),
+            "CiliumLoadBalancerIPPool" => cilium_lb_pool(doc, &mut r, &mut skipped, d),
+            "IPPool" => ip_pool(doc, &mut r, &mut skipped, d),
             "Node"
                 if text_at(doc, &["apiVersion"])
                     .is_some_and(|v| v.starts_with("projectcalico.org")) =>
@@ -666,4 +528,171 @@ fn ipv6(skipped: &[(String, Loc)], r: &RawResources, d: &mut Diagnostics) {
     } else {
         d.error(first, "(document)", format!("IPv6 only: fabsim models IPv4 only, so these resources give it nothing to simulate ({})", list.join(", ")));
     }
+}
+
+/// A `BGPConfiguration` object.
+fn bgp_configuration(
+    doc: &Node,
+    r: &mut RawResources,
+    default_seen: &mut Option<Loc>,
+    skipped: &mut Vec<(String, Loc)>,
+    d: &mut Diagnostics,
+) {
+    let name = text_at(doc, &["metadata", "name"]).unwrap_or_default();
+    if let Some(node) = name.strip_prefix("node.") {
+        node_config(doc, node, r, d);
+        return;
+    }
+    if name != "default" {
+        d.warning(&doc.loc, "metadata.name", format!("BGPConfiguration `{name}`: Calico reads only `default` (the cluster's) and `node.<name>` (one node's); ignored"));
+        return;
+    }
+    if let Some(first) = &default_seen {
+        d.error(&doc.loc, "metadata.name", format!("a second BGPConfiguration `default` (the first is at line {}): Calico keeps one object per name", first.line));
+        return;
+    }
+    *default_seen = Some(doc.loc.clone());
+    not_modelled_fields(doc, "BGPConfiguration", BGP_CONFIGURATION_FIELDS, d);
+    r.as_number = get::<u32>(doc, &["spec", "asNumber"], d).map(|a| a.value);
+    r.node_to_node_mesh = get::<bool>(doc, &["spec", "nodeToNodeMeshEnabled"], d).map(|a| a.value);
+    let mut cidrs = |key: &str, d: &mut Diagnostics| -> Vec<Cidr> {
+        match child(doc, "spec")
+            .and_then(|s| child(s, key))
+            .map(|v| &v.value)
+        {
+            Some(Value::Seq(items)) => items
+                .iter()
+                .filter_map(|i| v4(i, &["cidr"], skipped, d))
+                .map(|a| a.value)
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    r.service_cluster_ips = cidrs("serviceClusterIPs", d);
+    r.service_external_ips = cidrs("serviceExternalIPs", d);
+    r.service_loadbalancer_ips = cidrs("serviceLoadBalancerIPs", d);
+}
+
+/// A `CiliumBGPClusterConfig` object.
+fn cilium_cluster_config(doc: &Node, r: &mut RawResources, d: &mut Diagnostics) {
+    let inst = child(doc, "spec")
+        .and_then(|s| child(s, "bgpInstances"))
+        .and_then(first);
+    r.cilium_node_selector = child(doc, "spec")
+        .and_then(|s| child(s, "nodeSelector"))
+        .map(|n| label_selector(n, d));
+    if let Some(Value::Seq(ps)) = inst.and_then(|i| child(i, "peers")).map(|p| &p.value) {
+        for p in ps {
+            let addr = text_at(p, &["peerAddress"]).unwrap_or_default();
+            let asn = get::<u32>(p, &["peerASN"], d).map(|a| a.value);
+            r.cilium_peers
+                .push((addr.clone(), addr.parse().ok(), asn, p.loc.clone()));
+        }
+    }
+    if let Some(i) = inst {
+        r.local_asn = get::<u32>(i, &["localASN"], d).map(|a| a.value);
+        r.peer_asn = child(i, "peers")
+            .and_then(first)
+            .and_then(|p| get::<u32>(p, &["peerASN"], d))
+            .map(|a| a.value);
+    }
+}
+
+/// A `CiliumBGPPeerConfig` object.
+fn cilium_peer_config(doc: &Node, r: &mut RawResources, d: &mut Diagnostics) {
+    let secs = |keys: &[&str], d: &mut Diagnostics| {
+        get::<u64>(doc, keys, d).map(|a| Nanos::from_secs(a.value))
+    };
+    r.hold_time = secs(&["spec", "timers", "holdTimeSeconds"], d);
+    r.keepalive = secs(&["spec", "timers", "keepAliveTimeSeconds"], d);
+    r.graceful_restart =
+        get::<bool>(doc, &["spec", "gracefulRestart", "enabled"], d).map(|a| a.value);
+    r.restart_time = secs(&["spec", "gracefulRestart", "restartTimeSeconds"], d);
+    if let Some(Value::Seq(fams)) = child(doc, "spec")
+        .and_then(|s| child(s, "families"))
+        .map(|f| &f.value)
+    {
+        for f in fams {
+            let v4 = get::<String>(f, &["afi"], d).is_none_or(|a| a.value == "ipv4");
+            if let (true, Some(sel)) = (v4, child(f, "advertisements")) {
+                r.family_selectors.push(label_selector(sel, d));
+            }
+        }
+    }
+}
+
+/// A `CiliumBGPAdvertisement` object.
+fn cilium_advertisement(doc: &Node, r: &mut RawResources, d: &mut Diagnostics) {
+    // Only what the advertisement lists; a Service advertisement without a `selector`
+    // selects no service (cilium `bgp_advert_types.go`).
+    let labels = get::<Labels>(doc, &["metadata", "labels"], d)
+        .map(|a| a.value)
+        .unwrap_or_default();
+    let (mut pod, mut lb) = (false, Vec::new());
+    if let Some(Value::Seq(ads)) = child(doc, "spec")
+        .and_then(|s| child(s, "advertisements"))
+        .map(|a| &a.value)
+    {
+        for a in ads {
+            match get::<String>(a, &["advertisementType"], d)
+                .map(|x| x.value)
+                .as_deref()
+            {
+                Some("PodCIDR") => pod = true,
+                Some("Service") => {
+                    let lb_ip = matches!(
+                        child(a, "service").and_then(|s| child(s, "addresses")).map(|x| &x.value),
+                        Some(Value::Seq(addrs)) if addrs.iter().any(|x| matches!(&x.value, Value::Str(s) if s == "LoadBalancerIP"))
+                    );
+                    if let (true, Some(sel)) = (lb_ip, child(a, "selector")) {
+                        lb.push(label_selector(sel, d));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    r.advertisement_docs.push((labels, pod, lb));
+}
+
+/// A `CiliumLoadBalancerIPPool` object.
+fn cilium_lb_pool(
+    doc: &Node,
+    r: &mut RawResources,
+    skipped: &mut Vec<(String, Loc)>,
+    d: &mut Diagnostics,
+) {
+    // `serviceSelector`: only matching services draw from this pool.
+    let sel = child(doc, "spec")
+        .and_then(|s| child(s, "serviceSelector"))
+        .map(|n| label_selector(n, d));
+    if let Some(Value::Seq(blocks)) = child(doc, "spec")
+        .and_then(|s| child(s, "blocks"))
+        .map(|b| &b.value)
+    {
+        for b in blocks.iter().filter_map(|b| v4(b, &["cidr"], skipped, d)) {
+            r.lb_pool.push(b.value);
+            r.lb_pool_selectors.push((b.value, sel.clone()));
+        }
+    }
+}
+
+/// A `IPPool` object.
+fn ip_pool(
+    doc: &Node,
+    r: &mut RawResources,
+    skipped: &mut Vec<(String, Loc)>,
+    d: &mut Diagnostics,
+) {
+    not_modelled_fields(doc, "IPPool", IP_POOL_FIELDS, d);
+    let Some(cidr) = v4(doc, &["spec", "cidr"], skipped, d) else {
+        return;
+    };
+    if let Some(first) = &r.pool_cidr {
+        d.warning(&cidr.loc, &cidr.path, format!("a second IPv4 IPPool {}: fabsim models one pool per design and keeps the first, {} (line {})", cidr.value.0, first.value.0, first.loc.line));
+        return;
+    }
+    r.pool_cidr = Some(cidr);
+    r.block_size = get(doc, &["spec", "blockSize"], d);
+    r.nat_outgoing = get::<bool>(doc, &["spec", "natOutgoing"], d).map(|a| a.value);
 }
