@@ -319,157 +319,33 @@ fn read_object(
             labels,
             annotations,
         }),
-        "Node" => {
-            let ip = match child(obj, "status").and_then(|s| child(s, "addresses")).map(|a| &a.value) {
-                Some(Value::Seq(addrs)) => addrs
-                    .iter()
-                    .find(|a| text_at(a, &["type"]).as_deref() == Some("InternalIP"))
-                    .and_then(|a| {
-                        let t = at::<String>(a, &["address"], d)?;
-                        match t.value.parse::<Ipv4Addr>() {
-                            Ok(ip) => Some(At { value: ip, loc: t.loc, path: t.path }),
-                            // An IPv6 InternalIP (dual stack): the IPv4 one, if any, is used.
-                            Err(_) => None,
-                        }
-                    }),
-                _ => None,
-            };
-            let pod_cidr = at::<String>(obj, &["spec", "podCIDR"], d).and_then(|c| match Subnet::parse(&c.value) {
-                Ok(s) => Some(At { value: s, loc: c.loc, path: c.path }),
-                Err(_) if c.value.contains(':') => {
-                    set.ipv6.push((format!("{path} podCIDR {}", c.value), c.loc));
-                    None
-                }
-                Err(m) => {
-                    d.error(&c.loc, &path, format!("spec.podCIDR: {m}"));
-                    None
-                }
-            });
-            ipv6_in(obj, &["spec", "podCIDRs"], None, &path, &mut set.ipv6);
-            ipv6_in(obj, &["status", "addresses"], Some("address"), &path, &mut set.ipv6);
-            let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
-                Some(Value::Seq(cs)) => cs
-                    .iter()
-                    .find(|c| text_at(c, &["type"]).as_deref() == Some("Ready"))
-                    .map(|c| text_at(c, &["status"]).unwrap_or_default()),
-                _ => None,
-            };
-            if let Some(r) = ready.filter(|r| r != "True") {
-                d.warning(&obj.loc, &path, format!("the node's Ready condition is {r}: fabsim simulates it as up (fail it with an event to see the outage)"));
-            }
-            let cordoned = at::<bool>(obj, &["spec", "unschedulable"], d).is_some_and(|a| a.value);
-            let tainted = match child(obj, "spec").and_then(|s| child(s, "taints")).map(|t| &t.value) {
-                Some(Value::Seq(ts)) => ts.iter().any(|t| {
-                    matches!(text_at(t, &["effect"]).as_deref(), Some("NoSchedule" | "NoExecute"))
-                        && text_at(t, &["key"]).as_deref() != Some("node.kubernetes.io/unschedulable")
-                }),
-                _ => false,
-            };
-            set.nodes.push(ManifestNode {
-                name,
-                labels,
-                pod_cidr,
-                ip,
-                cordoned,
-                tainted,
-            });
-        }
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
-            if kind == "ReplicaSet"
-                && let Some((_, owner)) = owner_of(obj)
-            {
-                // Owned by a Deployment, which is read itself; its pods are the Deployment's.
-                set.replica_set_owner.insert((namespace.value.clone(), name.value.clone()), owner);
-                return;
-            }
-            let template = child(obj, "spec").and_then(|s| child(s, "template"));
-            let replicas = if kind == "DaemonSet" {
-                None
-            } else {
-                Some(at::<u32>(obj, &["spec", "replicas"], d).map(|a| a.value).unwrap_or(1))
-            };
-            let selector = child(obj, "spec")
-                .and_then(|s| child(s, "selector"))
-                .map(|s| label_selector(s, d))
-                .unwrap_or_default();
-            if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
-                d.error(&obj.loc, &path, format!("a {kind} needs a non-empty spec.selector (apps/v1; Kubernetes refuses it)"));
-                return;
-            }
-            let pod_labels = template.map(|t| labels_at(t, &["metadata", "labels"], d)).unwrap_or_default();
-            let pod_annotations = template.map(|t| labels_at(t, &["metadata", "annotations"], d)).unwrap_or_default();
-            let pod_spec = template.and_then(|t| child(t, "spec"));
-            let node_selector = pod_spec.map(|s| labels_at(s, &["nodeSelector"], d)).unwrap_or_default();
-            let container_ports = pod_spec.map(|s| container_ports(s, d)).unwrap_or_default();
-            let placement_rules = pod_spec.and_then(|s| {
-                child(s, "affinity")
-                    .or_else(|| child(s, "topologySpreadConstraints"))
-                    .map(|n| n.loc.clone())
-            });
-            if let Some(s) = pod_spec {
-                host_network(s, &path, d);
-            }
-            set.workloads.push(Workload {
-                kind,
-                loc: obj.loc.clone(),
-                path,
+        "Node" => node_object(obj, name, &path, labels, set, d),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => workload_object(
+            obj,
+            Meta {
+                kind: kind.clone(),
                 name,
                 namespace,
-                replicas,
-                selector,
-                labels,
-                annotations,
-                pod_labels,
-                pod_annotations,
-                node_selector,
-                container_ports,
-                placement_rules,
-            });
-        }
-        "Pod" => {
-            let spec = child(obj, "spec");
-            let owner = owner_of(obj);
-            // A workload's pods share its template, which is said once with the workload.
-            let by_workload = owner
-                .as_ref()
-                .is_some_and(|(k, _)| matches!(k.as_str(), "ReplicaSet" | "StatefulSet" | "DaemonSet"));
-            if let Some(s) = spec
-                && !by_workload
-            {
-                host_network(s, &path, d);
-            }
-            if let Some(phase) = text_at(obj, &["status", "phase"])
-                && matches!(phase.as_str(), "Succeeded" | "Failed")
-            {
-                let reason = text_at(obj, &["status", "reason"]).map(|r| format!(" ({r})")).unwrap_or_default();
-                d.warning(&obj.loc, &path, format!("the Pod's phase is {phase}{reason}: it no longer runs; not simulated"));
-                return;
-            }
-            ipv6_in(obj, &["status", "podIPs"], Some("ip"), &path, &mut set.ipv6);
-            if let Some(ip) = child(obj, "status").and_then(|s| child(s, "podIP")) {
-                set.given_addresses.entry("status.podIP (pod addresses: fabsim allocates its own, per design)").or_insert(ip.loc.clone());
-            }
-            let ready = match child(obj, "status").and_then(|s| child(s, "conditions")).map(|c| &c.value) {
-                Some(Value::Seq(cs)) => cs
-                    .iter()
-                    .find(|c| text_at(c, &["type"]).as_deref() == Some("Ready"))
-                    .map(|c| text_at(c, &["status"]).as_deref() == Some("True")),
-                _ => None,
-            };
-            set.pods.push(ManifestPod {
-                loc: obj.loc.clone(),
                 path,
-                name: name.value,
-                namespace: namespace.value,
                 labels,
                 annotations,
-                node_name: at::<String>(obj, &["spec", "nodeName"], d).filter(|n| !n.value.is_empty()),
-                ready,
-                owner,
-                host_network: at::<bool>(obj, &["spec", "hostNetwork"], d).is_some_and(|a| a.value),
-                container_ports: spec.map(|s| container_ports(s, d)).unwrap_or_default(),
-            });
-        }
+            },
+            set,
+            d,
+        ),
+        "Pod" => pod_object(
+            obj,
+            Meta {
+                kind: kind.clone(),
+                name,
+                namespace,
+                path,
+                labels,
+                annotations,
+            },
+            set,
+            d,
+        ),
         "Service" => {
             ipv6_in(obj, &["spec", "clusterIPs"], None, &path, &mut set.ipv6);
             if let Some(ip) = child(obj, "spec").and_then(|s| child(s, "clusterIP"))
@@ -591,4 +467,250 @@ fn container_ports(spec: &Node, d: &mut Diagnostics) -> Vec<(String, u16)> {
         }
     }
     out
+}
+
+/// A `Node`: its address and labels.
+// Long: it reads one object's keys in the order the file gives them, each with its
+// default, its check and its message; one block per key.
+fn node_object(
+    obj: &Node,
+    name: At<String>,
+    path: &str,
+    labels: Labels,
+    set: &mut ManifestSet,
+    d: &mut Diagnostics,
+) {
+    let ip = match child(obj, "status")
+        .and_then(|s| child(s, "addresses"))
+        .map(|a| &a.value)
+    {
+        Some(Value::Seq(addrs)) => addrs
+            .iter()
+            .find(|a| text_at(a, &["type"]).as_deref() == Some("InternalIP"))
+            .and_then(|a| {
+                let t = at::<String>(a, &["address"], d)?;
+                match t.value.parse::<Ipv4Addr>() {
+                    Ok(ip) => Some(At {
+                        value: ip,
+                        loc: t.loc,
+                        path: t.path,
+                    }),
+                    // An IPv6 InternalIP (dual stack): the IPv4 one, if any, is used.
+                    Err(_) => None,
+                }
+            }),
+        _ => None,
+    };
+    let pod_cidr =
+        at::<String>(obj, &["spec", "podCIDR"], d).and_then(|c| match Subnet::parse(&c.value) {
+            Ok(s) => Some(At {
+                value: s,
+                loc: c.loc,
+                path: c.path,
+            }),
+            Err(_) if c.value.contains(':') => {
+                set.ipv6
+                    .push((format!("{path} podCIDR {}", c.value), c.loc));
+                None
+            }
+            Err(m) => {
+                d.error(&c.loc, path, format!("spec.podCIDR: {m}"));
+                None
+            }
+        });
+    ipv6_in(obj, &["spec", "podCIDRs"], None, path, &mut set.ipv6);
+    ipv6_in(
+        obj,
+        &["status", "addresses"],
+        Some("address"),
+        path,
+        &mut set.ipv6,
+    );
+    let ready = match child(obj, "status")
+        .and_then(|s| child(s, "conditions"))
+        .map(|c| &c.value)
+    {
+        Some(Value::Seq(cs)) => cs
+            .iter()
+            .find(|c| text_at(c, &["type"]).as_deref() == Some("Ready"))
+            .map(|c| text_at(c, &["status"]).unwrap_or_default()),
+        _ => None,
+    };
+    if let Some(r) = ready.filter(|r| r != "True") {
+        d.warning(&obj.loc, path, format!("the node's Ready condition is {r}: fabsim simulates it as up (fail it with an event to see the outage)"));
+    }
+    let cordoned = at::<bool>(obj, &["spec", "unschedulable"], d).is_some_and(|a| a.value);
+    let tainted = match child(obj, "spec")
+        .and_then(|s| child(s, "taints"))
+        .map(|t| &t.value)
+    {
+        Some(Value::Seq(ts)) => ts.iter().any(|t| {
+            matches!(
+                text_at(t, &["effect"]).as_deref(),
+                Some("NoSchedule" | "NoExecute")
+            ) && text_at(t, &["key"]).as_deref() != Some("node.kubernetes.io/unschedulable")
+        }),
+        _ => false,
+    };
+    set.nodes.push(ManifestNode {
+        name,
+        labels,
+        pod_cidr,
+        ip,
+        cordoned,
+        tainted,
+    });
+}
+
+/// What every object has: its kind, name, namespace, labels and annotations, and how messages
+/// name it (`path`).
+struct Meta {
+    kind: String,
+    name: At<String>,
+    namespace: At<String>,
+    path: String,
+    labels: Labels,
+    annotations: Labels,
+}
+
+/// A workload (Deployment, StatefulSet, DaemonSet, ReplicaSet): its replicas, pod labels and annotations.
+fn workload_object(obj: &Node, meta: Meta, set: &mut ManifestSet, d: &mut Diagnostics) {
+    let Meta {
+        kind,
+        name,
+        namespace,
+        path,
+        labels,
+        annotations,
+    } = meta;
+    if kind == "ReplicaSet"
+        && let Some((_, owner)) = owner_of(obj)
+    {
+        // Owned by a Deployment, which is read itself; its pods are the Deployment's.
+        set.replica_set_owner
+            .insert((namespace.value.clone(), name.value.clone()), owner);
+        return;
+    }
+    let template = child(obj, "spec").and_then(|s| child(s, "template"));
+    let replicas = if kind == "DaemonSet" {
+        None
+    } else {
+        Some(
+            at::<u32>(obj, &["spec", "replicas"], d)
+                .map(|a| a.value)
+                .unwrap_or(1),
+        )
+    };
+    let selector = child(obj, "spec")
+        .and_then(|s| child(s, "selector"))
+        .map(|s| label_selector(s, d))
+        .unwrap_or_default();
+    if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
+        d.error(
+            &obj.loc,
+            &path,
+            format!("a {kind} needs a non-empty spec.selector (apps/v1; Kubernetes refuses it)"),
+        );
+        return;
+    }
+    let pod_labels = template
+        .map(|t| labels_at(t, &["metadata", "labels"], d))
+        .unwrap_or_default();
+    let pod_annotations = template
+        .map(|t| labels_at(t, &["metadata", "annotations"], d))
+        .unwrap_or_default();
+    let pod_spec = template.and_then(|t| child(t, "spec"));
+    let node_selector = pod_spec
+        .map(|s| labels_at(s, &["nodeSelector"], d))
+        .unwrap_or_default();
+    let container_ports = pod_spec.map(|s| container_ports(s, d)).unwrap_or_default();
+    let placement_rules = pod_spec.and_then(|s| {
+        child(s, "affinity")
+            .or_else(|| child(s, "topologySpreadConstraints"))
+            .map(|n| n.loc.clone())
+    });
+    if let Some(s) = pod_spec {
+        host_network(s, &path, d);
+    }
+    set.workloads.push(Workload {
+        kind,
+        loc: obj.loc.clone(),
+        path,
+        name,
+        namespace,
+        replicas,
+        selector,
+        labels,
+        annotations,
+        pod_labels,
+        pod_annotations,
+        node_selector,
+        container_ports,
+        placement_rules,
+    });
+}
+
+/// A `Pod`: where it runs, its owner, labels and address.
+fn pod_object(obj: &Node, meta: Meta, set: &mut ManifestSet, d: &mut Diagnostics) {
+    let Meta {
+        name,
+        namespace,
+        path,
+        labels,
+        annotations,
+        ..
+    } = meta;
+    let spec = child(obj, "spec");
+    let owner = owner_of(obj);
+    // A workload's pods share its template, which is said once with the workload.
+    let by_workload = owner
+        .as_ref()
+        .is_some_and(|(k, _)| matches!(k.as_str(), "ReplicaSet" | "StatefulSet" | "DaemonSet"));
+    if let Some(s) = spec
+        && !by_workload
+    {
+        host_network(s, &path, d);
+    }
+    if let Some(phase) = text_at(obj, &["status", "phase"])
+        && matches!(phase.as_str(), "Succeeded" | "Failed")
+    {
+        let reason = text_at(obj, &["status", "reason"])
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        d.warning(
+            &obj.loc,
+            &path,
+            format!("the Pod's phase is {phase}{reason}: it no longer runs; not simulated"),
+        );
+        return;
+    }
+    ipv6_in(obj, &["status", "podIPs"], Some("ip"), &path, &mut set.ipv6);
+    if let Some(ip) = child(obj, "status").and_then(|s| child(s, "podIP")) {
+        set.given_addresses
+            .entry("status.podIP (pod addresses: fabsim allocates its own, per design)")
+            .or_insert(ip.loc.clone());
+    }
+    let ready = match child(obj, "status")
+        .and_then(|s| child(s, "conditions"))
+        .map(|c| &c.value)
+    {
+        Some(Value::Seq(cs)) => cs
+            .iter()
+            .find(|c| text_at(c, &["type"]).as_deref() == Some("Ready"))
+            .map(|c| text_at(c, &["status"]).as_deref() == Some("True")),
+        _ => None,
+    };
+    set.pods.push(ManifestPod {
+        loc: obj.loc.clone(),
+        path,
+        name: name.value,
+        namespace: namespace.value,
+        labels,
+        annotations,
+        node_name: at::<String>(obj, &["spec", "nodeName"], d).filter(|n| !n.value.is_empty()),
+        ready,
+        owner,
+        host_network: at::<bool>(obj, &["spec", "hostNetwork"], d).is_some_and(|a| a.value),
+        container_ports: spec.map(|s| container_ports(s, d)).unwrap_or_default(),
+    });
 }
