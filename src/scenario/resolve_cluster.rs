@@ -48,7 +48,7 @@ pub(super) fn resolve_cluster(
     let (deployments, pods) = deployments(raw, &nodes, &namespaces, d);
     let services = services(raw, &namespaces, &deployments, d);
 
-    Some(Cluster {
+    let mut cluster = Cluster {
         node_subnet,
         pod_subnet: raw.pod_subnet.as_ref().map(|p| p.value),
         service_subnet: raw.service_subnet.as_ref().map(|p| p.value),
@@ -57,7 +57,9 @@ pub(super) fn resolve_cluster(
         deployments,
         pods,
         services,
-    })
+    };
+    cluster.index_endpoints();
+    Some(cluster)
 }
 
 /// The nodes, in rack order, with their addresses and labels.
@@ -393,6 +395,7 @@ fn services(
             labels: rs.labels.clone(),
             annotations: rs.annotations.clone(),
             endpoints,
+            endpoints_by_node: Vec::new(),
         });
     }
     // Requested LoadBalancer IPs must be distinct.

@@ -353,11 +353,8 @@ impl Legs for AciWalk<'_> {
         }
         let local = self
             .cluster
-            .service(svc)
-            .endpoints
-            .iter()
-            .copied()
-            .filter(|p| self.cluster.pod(*p).ready && self.cluster.pod(*p).node == node);
+            .endpoints_on(svc, node)
+            .filter(|p| self.cluster.pod(*p).ready);
         let n_local = local.clone().count();
         if n_local == 0 {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
