@@ -30,9 +30,50 @@ pub enum Event {
 /// delay ahead (NAT releases after TIME_WAIT or the UDP timeout) — those arrive in time order, so
 /// a deque holds them without the heap's logarithmic cost. Order is (time, insertion sequence)
 /// across all of them.
+/// A heap entry ordered by its key alone: (time << 64) | insertion sequence, one integer
+/// comparison (the sequence is unique, so the event never decides the order).
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: u128,
+    event: Event,
+}
+
+impl Entry {
+    fn new(at: Nanos, seq: u64, event: Event) -> Entry {
+        Entry {
+            key: (u128::from(at.0) << 64) | u128::from(seq),
+            event,
+        }
+    }
+
+    fn at(&self) -> Nanos {
+        Nanos((self.key >> 64) as u64)
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct EventQueue {
-    heap: BinaryHeap<Reverse<(Nanos, u64, Event)>>,
+    heap: BinaryHeap<Reverse<Entry>>,
     lanes: [VecDeque<(Nanos, u64, Event)>; 2],
     seq: u64,
 }
@@ -47,7 +88,7 @@ impl EventQueue {
     }
 
     pub fn push(&mut self, at: Nanos, e: Event) {
-        self.heap.push(Reverse((at, self.seq, e)));
+        self.heap.push(Reverse(Entry::new(at, self.seq, e)));
         self.seq += 1;
     }
 
@@ -64,19 +105,22 @@ impl EventQueue {
     }
 
     pub fn pop(&mut self) -> Option<(Nanos, Event)> {
-        let heap = self.heap.peek().map(|Reverse((t, s, _))| (*t, *s));
-        let l0 = self.lanes[0].front().map(|(t, s, _)| (*t, *s));
-        let l1 = self.lanes[1].front().map(|(t, s, _)| (*t, *s));
-        let best = [heap, l0, l1]
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, k)| k.map(|k| (k, i)))
-            .min()?;
-        let (t, _, e) = match best.1 {
-            0 => self.heap.pop().map(|Reverse(x)| x)?,
-            i => self.lanes[i - 1].pop_front()?,
+        // The lanes are usually empty or later than the heap's top: one key comparison each.
+        let key = |l: &VecDeque<(Nanos, u64, Event)>| {
+            l.front().map_or(u128::MAX, |(t, s, _)| {
+                (u128::from(t.0) << 64) | u128::from(*s)
+            })
         };
-        Some((t, e))
+        let heap = self.heap.peek().map_or(u128::MAX, |Reverse(e)| e.key);
+        let (l0, l1) = (key(&self.lanes[0]), key(&self.lanes[1]));
+        if heap == u128::MAX && l0 == u128::MAX && l1 == u128::MAX {
+            return None;
+        }
+        if heap <= l0 && heap <= l1 {
+            return self.heap.pop().map(|Reverse(e)| (e.at(), e.event));
+        }
+        let lane = usize::from(l1 < l0);
+        self.lanes[lane].pop_front().map(|(t, _, e)| (t, e))
     }
 
     pub fn len(&self) -> usize {
