@@ -34,3 +34,25 @@ fn a_nodes_endpoints_are_those_a_scan_finds_in_pod_order() {
         );
     }
 }
+
+#[test]
+fn a_node_found_by_address_is_the_one_a_scan_finds() {
+    let s = common::load("scenarios/failure-catalogue.yaml");
+    let c = &s.cluster;
+    for (i, n) in c.nodes.iter().enumerate() {
+        let scan = c
+            .nodes
+            .iter()
+            .position(|x| x.ip == n.ip)
+            .map(|i| NodeId(i as u32));
+        assert_eq!(c.node_by_ip(n.ip), scan, "node {i}");
+    }
+    // Addresses no node has: the gateway, the subnet's broadcast, an outside host.
+    for ip in [
+        c.node_subnet.gateway,
+        c.node_subnet.net.broadcast(),
+        "1.1.1.1".parse().unwrap(),
+    ] {
+        assert_eq!(c.node_by_ip(ip), None, "{ip}");
+    }
+}

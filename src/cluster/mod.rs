@@ -143,6 +143,9 @@ pub struct Cluster {
     pub deployments: Vec<Deployment>,
     pub pods: Vec<Pod>,
     pub services: Vec<Service>,
+    /// Every node's address with the node, sorted (`node_by_ip`, a binary search instead of a
+    /// scan of every node per connection); filled by `index`.
+    pub node_ips: Vec<(Ipv4Addr, NodeId)>,
 }
 
 /// True when every `selector` label is carried by `labels` (an empty selector matches nothing,
@@ -244,8 +247,31 @@ impl Cluster {
         v[from..to].iter().map(|(_, p)| *p)
     }
 
+    /// The node with address `ip` (the first in node order if several share it).
+    pub fn node_by_ip(&self, ip: Ipv4Addr) -> Option<NodeId> {
+        let i = self.node_ips.partition_point(|(a, _)| *a < ip);
+        self.node_ips
+            .get(i)
+            .filter(|(a, _)| *a == ip)
+            .map(|(_, n)| *n)
+    }
+
+    /// Builds the look-up indexes (node addresses, each service's endpoints by node) once the
+    /// nodes, pods and services are in place; nothing moves them afterwards.
+    pub fn index(&mut self) {
+        let mut ips: Vec<(Ipv4Addr, NodeId)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.ip, NodeId(i as u32)))
+            .collect();
+        ips.sort();
+        self.node_ips = ips;
+        self.index_endpoints();
+    }
+
     /// Fills every service's `endpoints_by_node` from its endpoints.
-    pub fn index_endpoints(&mut self) {
+    fn index_endpoints(&mut self) {
         for i in 0..self.services.len() {
             let mut v: Vec<(NodeId, PodId)> = self.services[i]
                 .endpoints

@@ -57,8 +57,9 @@ pub(super) fn resolve_cluster(
         deployments,
         pods,
         services,
+        node_ips: Vec::new(),
     };
-    cluster.index_endpoints();
+    cluster.index();
     Some(cluster)
 }
 

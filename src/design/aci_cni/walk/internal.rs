@@ -27,9 +27,7 @@ impl AciWalk<'_> {
     }
 
     fn node_by_ip(&self, ip: std::net::Ipv4Addr) -> Option<NodeId> {
-        (0..self.cluster.nodes.len() as u32)
-            .map(NodeId)
-            .find(|n| self.cluster.node(*n).ip == ip)
+        self.cluster.node_by_ip(ip)
     }
 
     /// Pod → a node IP or another internal address: contracts apply, no SNAT, no L3Out.

@@ -60,7 +60,7 @@ impl BgpWalk<'_> {
         // Calico's natOutgoing excludes only its IP pools, so node addresses are masqueraded.
         // Every design leaves its own pod range alone (Calico's pools, kube-router's pod subnets,
         // Cilium's native-routing CIDR).
-        let to_node_address = self.cluster.nodes.iter().any(|n| n.ip == dst.ip);
+        let to_node_address = self.cluster.node_by_ip(dst.ip).is_some();
         let exempt = self.state.is_pod_ip(dst.ip)
             || (to_node_address
                 && self.state.cfg.cni == crate::design::bgp::config::BgpCni::KubeRouter);
@@ -115,8 +115,8 @@ impl BgpWalk<'_> {
         // Inside the cluster's own ranges the leaves' routes decide, not the default route: a
         // node's address is on the node subnet (the leaves' SVI); an address of the pod pool or
         // the service range that no pod or service holds has no owner and goes nowhere.
-        if let Some(to) = self.cluster.nodes.iter().position(|n| n.ip == dst.ip) {
-            return self.pod_to_node_address(pod, NodeId(to as u32), orig, pkt, binding, rec, lat);
+        if let Some(to) = self.cluster.node_by_ip(dst.ip) {
+            return self.pod_to_node_address(pod, to, orig, pkt, binding, rec, lat);
         }
         let in_services = self
             .cluster

@@ -171,13 +171,7 @@ impl<'a> BgpWalk<'a> {
                     leaf = other;
                 }
                 NextHop::Connected => {
-                    let Some(n) = self
-                        .cluster
-                        .nodes
-                        .iter()
-                        .position(|x| x.ip == pkt.dst.ip)
-                        .map(|i| NodeId(i as u32))
-                    else {
+                    let Some(n) = self.cluster.node_by_ip(pkt.dst.ip) else {
                         rec.hop(Device::Leaf(leaf), Action::Drop, pkt, || {
                             format!("{} is in the node subnet but no node has it", pkt.dst.ip)
                         });
