@@ -227,13 +227,6 @@ impl Cluster {
         by
     }
 
-    /// The ready endpoints of a service on one node.
-    pub fn ready_local_endpoints(&self, svc: ServiceId, node: NodeId) -> Vec<PodId> {
-        self.endpoints_on(svc, node)
-            .filter(|p| self.pod(*p).ready)
-            .collect()
-    }
-
     /// The endpoints of `svc` on `node`, ready or not, in pod order: a binary search, not a scan
     /// of every endpoint (a service of the envelope has 150).
     pub fn endpoints_on(

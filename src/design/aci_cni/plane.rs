@@ -110,10 +110,8 @@ impl AciPlane {
                 continue;
             };
             let has = cluster
-                .service(svc)
-                .endpoints
-                .iter()
-                .any(|p| cluster.pod(*p).ready && cluster.pod(*p).node == node);
+                .endpoints_on(svc, node)
+                .any(|p| cluster.pod(p).ready);
             changed |= if has && cluster.node(node).up {
                 r.group.add(node)
             } else {

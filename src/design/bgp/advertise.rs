@@ -78,13 +78,10 @@ pub fn advertisement(
 /// sessions down, even once Kubernetes marks its pods not ready (approximation: what it
 /// advertised is taken as its pods being endpoints).
 fn has_endpoint(cluster: &Cluster, svc: ServiceId, node: NodeId) -> bool {
+    let mut on_node = cluster.endpoints_on(svc, node);
     if cluster.node(node).up {
-        !cluster.ready_local_endpoints(svc, node).is_empty()
+        on_node.any(|p| cluster.pod(p).ready)
     } else {
-        cluster
-            .service(svc)
-            .endpoints
-            .iter()
-            .any(|p| cluster.pod(*p).node == node)
+        on_node.next().is_some()
     }
 }

@@ -376,10 +376,12 @@ impl Legs for BgpWalk<'_> {
         };
         let mut backends = std::mem::take(&mut tables.scratch);
         backends.clear();
-        let local = s.external_traffic_policy == TrafficPolicy::Local;
-        backends.extend(s.endpoints.iter().copied().filter(|p| {
-            self.cluster.pod(*p).ready && (!local || self.cluster.pod(*p).node == node)
-        }));
+        let ready = |p: &PodId| self.cluster.pod(*p).ready;
+        if s.external_traffic_policy == TrafficPolicy::Local {
+            backends.extend(self.cluster.endpoints_on(svc, node).filter(ready));
+        } else {
+            backends.extend(s.endpoints.iter().copied().filter(ready));
+        }
         if backends.is_empty() {
             tables.scratch = backends;
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
