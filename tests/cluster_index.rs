@@ -56,3 +56,61 @@ fn a_node_found_by_address_is_the_one_a_scan_finds() {
         assert_eq!(c.node_by_ip(ip), None, "{ip}");
     }
 }
+
+/// Every leaf's route look-up (one table per prefix, shared by the leaves) against a linear scan
+/// of that leaf's whole table: the longest prefix with a next hop that contains the address.
+#[test]
+fn a_leaf_route_lookup_is_the_longest_usable_prefix_of_its_table() {
+    use fabsim::design::bgp::compile::{BgpState, Expired};
+    use fabsim::fabric::LeafId;
+    use std::net::Ipv4Addr;
+    let mut compared = 0;
+    for scenario in [
+        "brkdcn-2663.yaml",
+        "failure-catalogue.yaml",
+        "calico-flavour.yaml",
+    ] {
+        let s = common::load(&format!("scenarios/{scenario}"));
+        for design in s.designs.iter().filter_map(|d| d.bgp()) {
+            // Once as compiled, once with the first node's sessions expired (routes whose
+            // every path is excluded on some leaves).
+            let mut expired = Expired {
+                nodes: vec![false; s.cluster.nodes.len()],
+                ..Expired::default()
+            };
+            let plain = BgpState::compile(&s.fabric, &s.cluster, design);
+            expired.nodes[0] = true;
+            let failed = BgpState::compile_with(&s.fabric, &s.cluster, design, &expired);
+            for st in [&plain, &failed] {
+                for l in (0..s.fabric.leaves.len() as u32).map(LeafId) {
+                    let table = st.tables.table(l);
+                    let mut probes: Vec<Ipv4Addr> = vec![Ipv4Addr::new(1, 1, 1, 1)];
+                    for r in &table {
+                        let (lo, hi) = (
+                            u32::from(r.prefix.network()),
+                            u32::from(r.prefix.broadcast()),
+                        );
+                        probes.extend(
+                            [lo, hi, lo.saturating_sub(1), hi.saturating_add(1)]
+                                .map(Ipv4Addr::from),
+                        );
+                    }
+                    for ip in probes {
+                        let oracle = table
+                            .iter()
+                            .filter(|r| !r.next_hops.is_empty() && r.prefix.contains(&ip))
+                            .max_by_key(|r| r.prefix.prefix_len());
+                        let found = st.tables.lookup(l, ip);
+                        assert_eq!(
+                            found.map(|r| (r.prefix, &r.next_hops)),
+                            oracle.map(|r| (r.prefix, &r.next_hops)),
+                            "{scenario}: leaf {l:?}, {ip}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} look-ups compared");
+}

@@ -148,8 +148,9 @@ fn a_single_bgp_session_failure_withdraws_only_its_routes() {
     let st = BgpState::compile_with(&s.fabric, &s.cluster, s.designs[0].bgp().unwrap(), &expired);
     let block = st.node_pod_prefixes[n2.index()][0];
     let on = |leaf: fabsim::fabric::LeafId| {
-        st.leaf_routes[leaf.index()]
-            .iter()
+        st.tables
+            .table(leaf)
+            .into_iter()
             .find(|r| r.prefix == block)
             .unwrap()
             .clone()

@@ -45,8 +45,10 @@ impl Hasher for Fnv {
     }
 }
 
-/// Ports in use per (protocol, NAT IP, remote endpoint). Entries stay once created (empty sets
-/// keep their storage), so steady-state traffic does not allocate.
+/// Ports in use per (protocol, NAT IP, remote endpoint). A key whose last port is freed leaves the
+/// table when its set holds no heap storage (a masquerade towards one backend pod: most keys), so
+/// the table holds the live keys, not every key ever used; a set that grew onto the heap stays
+/// with its storage. Either way steady-state traffic does not allocate.
 #[derive(Clone, Debug)]
 pub struct NatTable {
     used: HashMap<NatKey, PortSet, BuildHasherDefault<Fnv>>,
@@ -197,6 +199,9 @@ impl NatTable {
         let key = self.key(proto, nat_ip, remote);
         if let Some(set) = self.used.get_mut(&key) {
             set.remove(port);
+            if set.is_empty_inline() {
+                self.used.remove(&key);
+            }
         }
         if !self.closing.is_empty() {
             self.closing.remove(&(key, port));
@@ -305,5 +310,23 @@ mod tests {
             Some(5001)
         );
         assert_eq!(t.in_use(), 4);
+    }
+
+    #[test]
+    fn a_key_whose_last_port_is_freed_leaves_the_table() {
+        // A masquerade towards many backends: one key per remote, each with one port.
+        let nat = Ipv4Addr::new(10, 32, 0, 5);
+        let mut t = NatTable::default();
+        let mut held = Vec::new();
+        for k in 0..1000u16 {
+            let f = flow(40000 + k, [10, 64, (k >> 8) as u8, k as u8], 443);
+            let port = t.allocate(&f, nat, (1, 65535), 0, false).unwrap();
+            held.push((f.dst, port));
+        }
+        assert_eq!((t.used.len(), t.in_use()), (1000, 1000));
+        for (remote, port) in held {
+            t.release(Proto::Tcp, nat, remote, port);
+        }
+        assert_eq!((t.used.len(), t.in_use()), (0, 0));
     }
 }

@@ -1,23 +1,37 @@
-//! A set of 16-bit ports with a fast "first free port in a range": a sorted vector while small,
-//! a 65,536-bit bitmap once it holds many (word scans find the free port).
+//! A set of 16-bit ports with a fast "first free port in a range": a few ports in place, a sorted
+//! vector while small, a 65,536-bit bitmap once it holds many (word scans find the free port).
 
 const PROMOTE_AT: usize = 128;
+/// Ports held without a heap allocation: most (NAT IP, remote endpoint) keys carry one or two
+/// connections at a time (a masquerade towards one backend pod), and a key whose set is empty and
+/// inline is dropped from its table without freeing anything.
+const INLINE: usize = 11;
 
 #[derive(Clone, Debug)]
 pub enum PortSet {
+    /// Up to [`INLINE`] ports, sorted, in place.
+    Inline {
+        len: u8,
+        ports: [u16; INLINE],
+    },
+    /// Sorted, on the heap.
     Small(Vec<u16>),
     Bitmap(Box<[u64; 1024]>, u32),
 }
 
 impl Default for PortSet {
     fn default() -> Self {
-        PortSet::Small(Vec::new())
+        PortSet::Inline {
+            len: 0,
+            ports: [0; INLINE],
+        }
     }
 }
 
 impl PortSet {
     pub fn len(&self) -> usize {
         match self {
+            PortSet::Inline { len, .. } => usize::from(*len),
             PortSet::Small(v) => v.len(),
             PortSet::Bitmap(_, n) => *n as usize,
         }
@@ -27,15 +41,47 @@ impl PortSet {
         self.len() == 0
     }
 
+    /// Empty and holding no heap storage: its table may drop it and recreate it for free.
+    pub fn is_empty_inline(&self) -> bool {
+        matches!(self, PortSet::Inline { len: 0, .. })
+    }
+
+    /// The ports in order, while the set is a sorted list.
+    fn sorted(&self) -> Option<&[u16]> {
+        match self {
+            PortSet::Inline { len, ports } => Some(&ports[..usize::from(*len)]),
+            PortSet::Small(v) => Some(v),
+            PortSet::Bitmap(..) => None,
+        }
+    }
+
     pub fn contains(&self, p: u16) -> bool {
         match self {
-            PortSet::Small(v) => v.binary_search(&p).is_ok(),
             PortSet::Bitmap(b, _) => b[p as usize / 64] >> (p % 64) & 1 == 1,
+            sorted => sorted.sorted().is_some_and(|v| v.binary_search(&p).is_ok()),
         }
     }
 
     pub fn insert(&mut self, p: u16) -> bool {
         match self {
+            PortSet::Inline { len, ports } => {
+                let n = usize::from(*len);
+                let Err(i) = ports[..n].binary_search(&p) else {
+                    return false;
+                };
+                if n < INLINE {
+                    ports.copy_within(i..n, i + 1);
+                    ports[i] = p;
+                    *len += 1;
+                } else {
+                    let mut v = Vec::with_capacity(2 * INLINE);
+                    v.extend_from_slice(&ports[..i]);
+                    v.push(p);
+                    v.extend_from_slice(&ports[i..]);
+                    *self = PortSet::Small(v);
+                }
+                true
+            }
             PortSet::Small(v) => {
                 let Err(i) = v.binary_search(&p) else {
                     return false;
@@ -64,6 +110,17 @@ impl PortSet {
 
     pub fn remove(&mut self, p: u16) -> bool {
         match self {
+            PortSet::Inline { len, ports } => {
+                let n = usize::from(*len);
+                match ports[..n].binary_search(&p) {
+                    Ok(i) => {
+                        ports.copy_within(i + 1..n, i);
+                        *len -= 1;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
             PortSet::Small(v) => match v.binary_search(&p) {
                 Ok(i) => {
                     v.remove(i);
@@ -89,7 +146,8 @@ impl PortSet {
             return None;
         }
         match self {
-            PortSet::Small(v) => {
+            PortSet::Inline { .. } | PortSet::Small(_) => {
+                let v = self.sorted().unwrap_or_default();
                 let mut p = lo as u32;
                 let start = v.partition_point(|x| *x < lo);
                 for u in &v[start..] {

@@ -7,12 +7,11 @@ use super::addressing;
 use super::advertise::advertisement;
 use super::config::*;
 pub use super::sessions::{Expired, Session, peer_leaves};
-use super::tables::leaf_tables;
+use super::tables::{LeafTables, leaf_tables};
 use crate::bgp::Route;
 use crate::cluster::{Cluster, NodeId};
 use crate::dataplane::addresses::Addresses;
 use crate::fabric::{Fabric, LeafId};
-use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -26,9 +25,8 @@ pub struct BgpState {
     /// What each node announces.
     pub advertised: Vec<Vec<Ipv4Net>>,
     pub sessions: Vec<Session>,
-    /// Routes of every leaf, sorted by prefix, and their LPM index.
-    pub leaf_routes: Vec<Vec<Route>>,
-    leaf_lpm: Vec<LpmTable<usize>>,
+    /// Every leaf's routes (held once per prefix: `tables::LeafTables`).
+    pub tables: LeafTables,
 }
 
 impl BgpState {
@@ -46,7 +44,7 @@ impl BgpState {
     ) -> BgpState {
         let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
         let addr = Addresses::new(pod_ip, addressing::lb_addresses(cluster, cfg));
-        let advertised = (0..cluster.nodes.len())
+        let advertised: Vec<Vec<Ipv4Net>> = (0..cluster.nodes.len())
             .map(|n| {
                 advertisement(
                     cluster,
@@ -57,17 +55,16 @@ impl BgpState {
                 )
             })
             .collect();
-        let mut st = BgpState {
+        let sessions = super::sessions::sessions(fabric, cluster, cfg, &advertised, expired);
+        let tables = leaf_tables(fabric, cluster, cfg, &sessions, &advertised);
+        BgpState {
             cfg: cfg.clone(),
             addr,
             node_pod_prefixes,
             advertised,
-            sessions: Vec::new(),
-            leaf_routes: Vec::new(),
-            leaf_lpm: Vec::new(),
-        };
-        st.route(fabric, cluster, expired);
-        st
+            sessions,
+            tables,
+        }
     }
 
     /// After a control change: `node` (if the change was one node's) announces again — its
@@ -96,8 +93,7 @@ impl BgpState {
     fn route(&mut self, fabric: &Fabric, cluster: &Cluster, expired: &Expired) {
         self.sessions =
             super::sessions::sessions(fabric, cluster, &self.cfg, &self.advertised, expired);
-        (self.leaf_routes, self.leaf_lpm) =
-            leaf_tables(fabric, cluster, &self.cfg, &self.sessions, &self.advertised);
+        self.tables = leaf_tables(fabric, cluster, &self.cfg, &self.sessions, &self.advertised);
     }
 
     /// Whether `ip` lies in the pod pool (a cheap test before the pod lookup).
@@ -111,16 +107,15 @@ impl BgpState {
 
     /// The route a leaf uses for `ip` (longest prefix with a next hop).
     pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
-        self.leaf_lpm[leaf.index()]
-            .lookup(ip)
-            .map(|(_, i)| &self.leaf_routes[leaf.index()][*i])
+        self.tables.lookup(leaf, ip)
     }
 
     /// The most specific route for `ip` on a leaf that has no usable next hop (every path
     /// excluded), for explaining a blackhole. A scan: only used to explain.
-    pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
-        self.leaf_routes[leaf.index()]
-            .iter()
+    pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Route> {
+        self.tables
+            .table(leaf)
+            .into_iter()
             .filter(|r| r.next_hops.is_empty() && r.prefix.contains(&ip))
             .max_by_key(|r| r.prefix.prefix_len())
     }

@@ -21,18 +21,22 @@ pub fn routes(s: &Scenario, cfg: &BgpConfig, device: &Ref) -> Result<Vec<Route>,
 /// A leaf's table: its own eBGP routes and the fabric-learned ones, with the paths other anchor
 /// leaves learned for the same prefix listed as excluded (they lose to this leaf's own).
 fn leaf_table(st: &BgpState, cfg: &BgpConfig, l: LeafId) -> Vec<Route> {
-    let mut table = st.leaf_routes[l.index()].clone();
+    let mut table = st.tables.table(l);
+    let others: Vec<Vec<Route>> = (0..st.tables.leaves())
+        .map(|o| {
+            if o == l.index() {
+                Vec::new()
+            } else {
+                st.tables.table(LeafId(o as u32))
+            }
+        })
+        .collect();
     // The paths other anchor leaves learned for the same prefix lose to this leaf's own.
     for r in table
         .iter_mut()
         .filter(|r| r.next_hops.iter().any(|h| matches!(h, NextHop::Node(_))))
     {
-        for (o, other) in st
-            .leaf_routes
-            .iter()
-            .enumerate()
-            .filter(|(o, _)| *o != l.index())
-        {
+        for (o, other) in others.iter().enumerate().filter(|(o, _)| *o != l.index()) {
             let Ok(i) = other.binary_search_by_key(&r.prefix, |x| x.prefix) else {
                 continue;
             };

@@ -11,30 +11,131 @@ use crate::fabric::{Fabric, LeafId};
 use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
-/// Each leaf's routes, sorted by prefix, and their LPM index.
+/// Every leaf's table, held once per prefix rather than once per leaf: the leaves that learned
+/// a prefix from a node keep their own route; every other leaf has the same fabric-learned one
+/// (the anchor leaves, or their next hops when next-hop propagate is set). With 250 leaves and
+/// 6,000 prefixes that is 12,000 routes instead of 1.5 million.
+#[derive(Clone, Debug)]
+pub struct LeafTables {
+    /// Every prefix some leaf learned over eBGP, by prefix.
+    prefixes: Vec<FabricPrefix>,
+    /// The prefixes installed on some leaf (so usable on every leaf) → index in `prefixes`.
+    lpm: LpmTable<usize>,
+    /// The nodes' subnet, connected on the leaves of racks with nodes.
+    connected: Route,
+    has_nodes: Vec<bool>,
+    /// The default route: the L3Out on border leaves, the border leaves elsewhere (none when the
+    /// fabric has no border leaf).
+    default_border: Route,
+    default_other: Option<Route>,
+    border: Vec<bool>,
+}
+
+#[derive(Clone, Debug)]
+struct FabricPrefix {
+    /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
+    /// next hops empty when every path was excluded).
+    own: Vec<(LeafId, Route)>,
+    /// What a leaf without an installed route of its own uses: learned through the fabric.
+    learned: Route,
+    /// Whether some leaf installed it (so `learned` has next hops).
+    installed: bool,
+}
+
+impl FabricPrefix {
+    fn own(&self, leaf: LeafId) -> Option<&Route> {
+        self.own
+            .binary_search_by_key(&leaf, |(l, _)| *l)
+            .ok()
+            .map(|i| &self.own[i].1)
+    }
+
+    /// The route `leaf` holds (`None`: it has none for the prefix): its own installed route,
+    /// else the fabric-learned next hops with its own excluded paths.
+    fn route(&self, leaf: LeafId) -> Option<Route> {
+        match self.own(leaf) {
+            Some(r) if !r.next_hops.is_empty() => Some(r.clone()),
+            own => {
+                let excluded = own.map(|r| r.excluded.clone()).unwrap_or_default();
+                (self.installed || !excluded.is_empty()).then(|| Route {
+                    excluded,
+                    ..self.learned.clone()
+                })
+            }
+        }
+    }
+}
+
+impl LeafTables {
+    /// The route `leaf` uses for `ip`: the longest prefix with a next hop (the connected nodes'
+    /// subnet and the default route win over a BGP route for the same prefix).
+    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
+        let l = leaf.index();
+        let learned = self.lpm.lookup(ip).map(|(_, i)| {
+            let p = &self.prefixes[*i];
+            p.own(leaf)
+                .filter(|r| !r.next_hops.is_empty())
+                .unwrap_or(&p.learned)
+        });
+        let connected = (self.has_nodes.get(l) == Some(&true)
+            && self.connected.prefix.contains(&ip))
+        .then_some(&self.connected);
+        let best = match (learned, connected) {
+            (Some(r), Some(c)) if r.prefix.prefix_len() > c.prefix.prefix_len() => Some(r),
+            (r, None) => r,
+            (_, c) => c,
+        };
+        let default = if self.border.get(l) == Some(&true) {
+            Some(&self.default_border)
+        } else {
+            self.default_other.as_ref()
+        };
+        match best {
+            Some(r) if r.prefix.prefix_len() > 0 || default.is_none() => Some(r),
+            _ => default,
+        }
+    }
+
+    /// How many leaves the tables cover.
+    pub fn leaves(&self) -> usize {
+        self.border.len()
+    }
+
+    /// A leaf's whole table, sorted by prefix (for `routes` and explanations: built on demand).
+    pub fn table(&self, leaf: LeafId) -> Vec<Route> {
+        let mut table: BTreeMap<Ipv4Net, Route> = self
+            .prefixes
+            .iter()
+            .filter_map(|p| p.route(leaf))
+            .map(|r| (r.prefix, r))
+            .collect();
+        if self.has_nodes.get(leaf.index()) == Some(&true) {
+            table.insert(self.connected.prefix, self.connected.clone());
+        }
+        let default = if self.border.get(leaf.index()) == Some(&true) {
+            Some(&self.default_border)
+        } else {
+            self.default_other.as_ref()
+        };
+        if let Some(d) = default {
+            table.insert(d.prefix, d.clone());
+        }
+        table.into_values().collect()
+    }
+}
+
+/// Each leaf's routes, from the sessions and what the nodes advertise.
 pub fn leaf_tables(
     fabric: &Fabric,
     cluster: &Cluster,
     cfg: &BgpConfig,
     sessions: &[Session],
     advertised: &[Vec<Ipv4Net>],
-) -> (Vec<Vec<Route>>, Vec<LpmTable<usize>>) {
+) -> LeafTables {
     let ebgp = ebgp_routes(fabric, cluster, cfg, sessions, advertised);
-    let leaf_routes = fabric_routes(fabric, cluster, cfg, &ebgp);
-    let leaf_lpm = leaf_routes
-        .iter()
-        .map(|routes: &Vec<Route>| {
-            let mut t = LpmTable::new();
-            for (i, r) in routes.iter().enumerate() {
-                if !r.next_hops.is_empty() {
-                    t.insert(r.prefix, i);
-                }
-            }
-            t
-        })
-        .collect();
-    (leaf_routes, leaf_lpm)
+    fabric_routes(fabric, cluster, cfg, ebgp)
 }
 
 /// The routes each leaf learned over eBGP from the nodes it peers with.
@@ -44,10 +145,12 @@ fn ebgp_routes(
     cfg: &BgpConfig,
     sessions: &[Session],
     advertised: &[Vec<Ipv4Net>],
-) -> Vec<BTreeMap<Ipv4Net, Route>> {
+) -> Vec<Vec<Route>> {
     let nleaves = fabric.leaves.len();
-    let mut ebgp: Vec<BTreeMap<Ipv4Net, Route>> = vec![BTreeMap::new(); nleaves];
-    let mut by_leaf: Vec<BTreeMap<Ipv4Net, Vec<Candidate>>> = vec![BTreeMap::new(); nleaves];
+    // Each leaf's candidates in session order, then grouped by prefix (a stable sort keeps the
+    // session order within a prefix): at the envelope's scale 10 million of them, which a map
+    // per leaf would spend seconds inserting.
+    let mut by_leaf: Vec<Vec<(Ipv4Net, Candidate)>> = vec![Vec::new(); nleaves];
     for s in sessions {
         let node = cluster.node(s.node);
         let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
@@ -63,10 +166,9 @@ fn ebgp_routes(
                 .or(refused.then_some(Rejection::MaxPrefixRefused {
                     limit: cfg.max_prefix.limit,
                 }));
-            by_leaf[s.leaf.index()]
-                .entry(*p)
-                .or_default()
-                .push(Candidate {
+            by_leaf[s.leaf.index()].push((
+                *p,
+                Candidate {
                     node: s.node,
                     next_hop: node.ip,
                     // eBGP: the cluster AS alone (as-override); iBGP: an empty AS path.
@@ -75,125 +177,118 @@ fn ebgp_routes(
                     // behind another leaf costs the same as one on this leaf.
                     nh_cost: u32::from(!on_leaf && !cfg.ignore_igp_metric),
                     rejected,
+                },
+            ));
+        }
+    }
+    let mut cands: Vec<Candidate> = Vec::new();
+    by_leaf
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by_key(|(p, _)| *p);
+            let mut routes = Vec::new();
+            for group in v.chunk_by(|a, b| a.0 == b.0) {
+                let prefix = group[0].0;
+                cands.clear();
+                cands.extend(group.iter().map(|(_, c)| *c));
+                let sel = bgp::select(&cands, cfg.max_paths);
+                routes.push(Route {
+                    prefix,
+                    next_hops: sel
+                        .installed
+                        .iter()
+                        .map(|i| NextHop::Node(cands[*i].node))
+                        .collect(),
+                    excluded: sel
+                        .excluded
+                        .iter()
+                        .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
+                        .collect(),
                 });
-        }
-    }
-    for (l, prefixes) in by_leaf.into_iter().enumerate() {
-        for (prefix, cands) in prefixes {
-            let sel = bgp::select(&cands, cfg.max_paths);
-            let route = Route {
-                prefix,
-                next_hops: sel
-                    .installed
-                    .iter()
-                    .map(|i| NextHop::Node(cands[*i].node))
-                    .collect(),
-                excluded: sel
-                    .excluded
-                    .iter()
-                    .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
-                    .collect(),
-            };
-            ebgp[l].insert(prefix, route);
-        }
-    }
-    ebgp
+            }
+            routes
+        })
+        .collect()
 }
 
 /// Every leaf: its own eBGP routes, plus what the others learned, through the fabric; the
 /// nodes' subnet where nodes attach; outside through the border leaves.
-// Long: per leaf and prefix, its own route or the fabric-learned ones, then the
-// connected and default routes; one pass.
 fn fabric_routes(
     fabric: &Fabric,
     cluster: &Cluster,
     cfg: &BgpConfig,
-    ebgp: &[BTreeMap<Ipv4Net, Route>],
-) -> Vec<Vec<Route>> {
-    let nleaves = fabric.leaves.len();
-    let mut leaf_routes = Vec::with_capacity(nleaves);
+    ebgp: Vec<Vec<Route>>,
+) -> LeafTables {
+    // Per prefix, the leaves with candidates (in leaf order): one pass over every table.
+    let mut by_prefix: BTreeMap<Ipv4Net, Vec<(LeafId, Route)>> = BTreeMap::new();
+    for (o, m) in ebgp.into_iter().enumerate() {
+        for r in m {
+            by_prefix
+                .entry(r.prefix)
+                .or_default()
+                .push((LeafId(o as u32), r));
+        }
+    }
+    let mut prefixes = Vec::with_capacity(by_prefix.len());
+    let mut lpm = LpmTable::new();
+    for (prefix, own) in by_prefix {
+        let holders = || own.iter().filter(|(_, r)| !r.next_hops.is_empty());
+        // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those as
+        // excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
+        // propagate their next hops.
+        let next_hops: Vec<NextHop> = if cfg.next_hop_propagate {
+            let mut v: Vec<NextHop> = holders()
+                .flat_map(|(_, r)| r.next_hops.iter().copied())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        } else {
+            holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
+        };
+        let installed = !next_hops.is_empty();
+        if installed {
+            lpm.insert(prefix, prefixes.len());
+        }
+        prefixes.push(FabricPrefix {
+            own,
+            learned: Route {
+                prefix,
+                next_hops,
+                excluded: Vec::new(),
+            },
+            installed,
+        });
+    }
     let racks_with_nodes: std::collections::BTreeSet<crate::fabric::RackId> =
         cluster.nodes.iter().map(|n| n.rack).collect();
-    // Per prefix, the leaves that installed it (in leaf order): one pass over every table.
-    let mut installed_on: BTreeMap<Ipv4Net, Vec<(LeafId, &Route)>> = BTreeMap::new();
-    for (o, m) in ebgp.iter().enumerate() {
-        for (p, r) in m {
-            let e = installed_on.entry(*p).or_default();
-            if !r.next_hops.is_empty() {
-                e.push((LeafId(o as u32), r));
-            }
-        }
-    }
-    for (l, own_routes) in ebgp.iter().enumerate() {
-        let mut table: BTreeMap<Ipv4Net, Route> = BTreeMap::new();
-        for (prefix, holders) in &installed_on {
-            let prefix = *prefix;
-            let own = own_routes.get(&prefix).filter(|r| !r.next_hops.is_empty());
-            let remote: Vec<(LeafId, &Route)> = holders
-                .iter()
-                .filter(|(o, _)| o.index() != l)
-                .copied()
-                .collect();
-            let mut route = own_routes.get(&prefix).cloned().unwrap_or(Route {
-                prefix,
-                next_hops: Vec::new(),
-                excluded: Vec::new(),
-            });
-            let via: Vec<NextHop> = if cfg.next_hop_propagate {
-                let mut v: Vec<NextHop> = remote
-                    .iter()
-                    .flat_map(|(_, r)| r.next_hops.iter().copied())
-                    .collect();
-                v.sort();
-                v.dedup();
-                v
-            } else {
-                remote.iter().map(|(o, _)| NextHop::Leaf(*o)).collect()
-            };
-            // A leaf's own eBGP path wins over the fabric-learned ones; those are not stored
-            // (they would be most of the memory at scale): `routes` lists them on demand.
-            if own.is_none() {
-                route.next_hops = via;
-            }
-            if !route.next_hops.is_empty() || !route.excluded.is_empty() {
-                table.insert(prefix, route);
-            }
-        }
+    let default: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
+    let borders = fabric.border_leaves();
+    LeafTables {
+        prefixes,
+        lpm,
         // The nodes' subnet is the L3Out SVI on the leaves the nodes attach to.
-        let leaf = fabric.leaf(LeafId(l as u32));
-        let has_nodes = racks_with_nodes.contains(&leaf.rack);
-        if has_nodes {
-            table.insert(
-                cluster.node_subnet.net,
-                Route {
-                    prefix: cluster.node_subnet.net,
-                    next_hops: vec![NextHop::Connected],
-                    excluded: Vec::new(),
-                },
-            );
-        }
+        connected: Route {
+            prefix: cluster.node_subnet.net,
+            next_hops: vec![NextHop::Connected],
+            excluded: Vec::new(),
+        },
+        has_nodes: fabric
+            .leaves
+            .iter()
+            .map(|l| racks_with_nodes.contains(&l.rack))
+            .collect(),
         // Outside: the L3Out on border leaves, the border leaves' TEPs elsewhere.
-        let default: Ipv4Net = "0.0.0.0/0".parse().expect("valid");
-        let next_hops = if leaf.border {
-            vec![NextHop::L3Out]
-        } else {
-            fabric
-                .border_leaves()
-                .iter()
-                .map(|b| NextHop::Leaf(*b))
-                .collect()
-        };
-        if !next_hops.is_empty() {
-            table.insert(
-                default,
-                Route {
-                    prefix: default,
-                    next_hops,
-                    excluded: Vec::new(),
-                },
-            );
-        }
-        leaf_routes.push(table.into_values().collect::<Vec<Route>>());
+        default_border: Route {
+            prefix: default,
+            next_hops: vec![NextHop::L3Out],
+            excluded: Vec::new(),
+        },
+        default_other: (!borders.is_empty()).then(|| Route {
+            prefix: default,
+            next_hops: borders.iter().map(|b| NextHop::Leaf(*b)).collect(),
+            excluded: Vec::new(),
+        }),
+        border: fabric.leaves.iter().map(|l| l.border).collect(),
     }
-    leaf_routes
 }
