@@ -103,7 +103,7 @@ pub trait Legs {
             format!(
                 "{} sends to {dst} through {via}{}",
                 cluster.pod_ref(pod),
-                cluster.node_ref(cluster.pod(pod).node)
+                cluster.node_ref(cluster.pod_node(pod))
             )
         });
         pkt

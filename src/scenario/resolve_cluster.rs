@@ -58,6 +58,7 @@ pub(super) fn resolve_cluster(
         pods,
         services,
         node_ips: Vec::new(),
+        pod_hot: Vec::new(),
     };
     cluster.index();
     Some(cluster)
@@ -397,6 +398,7 @@ fn services(
             annotations: rs.annotations.clone(),
             endpoints,
             endpoints_by_node: Vec::new(),
+            ready_endpoints: Vec::new(),
         });
     }
     // Requested LoadBalancer IPs must be distinct.

@@ -134,9 +134,9 @@ impl Run {
             .open()
             .filter_map(|i| {
                 let c = &self.conns[i];
-                let pod_node = c.pod.map(|p| self.cluster.pod(p).node);
+                let pod_node = c.pod.map(|p| self.cluster.pod_node(p));
                 let src_node = match c.req.src {
-                    Source::Pod(p) => Some(self.cluster.pod(p).node),
+                    Source::Pod(p) => Some(self.cluster.pod_node(p)),
                     _ => None,
                 };
                 if c.node == Some(node) || pod_node == Some(node) || src_node == Some(node) {
@@ -360,7 +360,7 @@ impl Sim<'_, '_> {
         self.q.push(next, Event::Arrival { generator });
         // A pod on a failed node opens nothing.
         if let Source::Pod(p) = req.src
-            && !self.run.cluster.node(self.run.cluster.pod(p).node).up
+            && !self.run.cluster.node(self.run.cluster.pod_node(p)).up
         {
             return;
         }

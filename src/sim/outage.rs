@@ -374,9 +374,7 @@ impl<'a> Outages<'a> {
     ) {
         if let Some(ready) = action.readiness() {
             // Kubernetes marks the endpoints; the nodes' own agents follow at once.
-            for p in run.cluster.pods.iter_mut().filter(|p| p.node == node) {
-                p.ready = ready;
-            }
+            run.cluster.set_ready_on(node, ready);
         }
         let applied = plane.control(&run.fabric, &run.cluster, action, node, leaf);
         if let Some(f) = self.records.iter_mut().rev().find(|f| f.node == Some(node)) {

@@ -48,7 +48,7 @@ impl SpreadCounter {
             let pods: Vec<usize> = svc
                 .endpoints
                 .iter()
-                .filter(|p| cluster.pod(**p).ready)
+                .filter(|p| cluster.pod_ready(**p))
                 .map(|p| p.index())
                 .collect();
             if pods.is_empty() {
@@ -58,7 +58,7 @@ impl SpreadCounter {
             // A node's load: the connections its eligible pods served.
             let mut nodes: Vec<(usize, u64)> = Vec::new();
             for p in &pods {
-                let n = cluster.pod(crate::cluster::PodId(*p as u32)).node.index();
+                let n = cluster.pod_node(crate::cluster::PodId(*p as u32)).index();
                 match nodes.iter_mut().find(|(k, _)| *k == n) {
                     Some((_, l)) => *l += self.per_pod[*p],
                     None => nodes.push((n, self.per_pod[*p])),

@@ -189,7 +189,7 @@ impl AciState {
         let pod_stack: Vec<Stack> = (0..cluster.pods.len())
             .map(|p| {
                 let pod = PodId(p as u32);
-                let node = cluster.pod(pod).node;
+                let node = cluster.pod_node(pod);
                 snat_scope::stack(&cfg.snat_policies, cluster, &lb_ip, pod, unit_of, |u| {
                     snat.by_node.contains_key(&(node, u))
                 })
@@ -339,8 +339,8 @@ fn service_graphs(
             cluster,
             s.endpoints
                 .iter()
-                .filter(|p| cluster.pod(**p).ready)
-                .map(|p| cluster.pod(*p).node),
+                .filter(|p| cluster.pod_ready(**p))
+                .map(|p| cluster.pod_node(*p)),
         );
         if ready_nodes.is_empty() {
             continue; // created once at least one node qualifies

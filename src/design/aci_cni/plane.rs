@@ -111,7 +111,7 @@ impl AciPlane {
             };
             let has = cluster
                 .endpoints_on(svc, node)
-                .any(|p| cluster.pod(p).ready);
+                .any(|p| cluster.pod_ready(p));
             changed |= if has && cluster.node(node).up {
                 r.group.add(node)
             } else {

@@ -80,7 +80,7 @@ pub fn advertisement(
 fn has_endpoint(cluster: &Cluster, svc: ServiceId, node: NodeId) -> bool {
     let mut on_node = cluster.endpoints_on(svc, node);
     if cluster.node(node).up {
-        on_node.any(|p| cluster.pod(p).ready)
+        on_node.any(|p| cluster.pod_ready(p))
     } else {
         on_node.next().is_some()
     }

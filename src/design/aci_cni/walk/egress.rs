@@ -70,7 +70,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let dst = Endpoint::new(ip, l4.port);
-        let node = self.cluster.pod(pod).node;
+        let node = self.cluster.pod_node(pod);
         let orig = self.pod_sends(pod, dst, l4, "OVS on ", rec);
         let (pkt, binding) = match self.snat_on_node(pod, node, orig, nat, rec, lat) {
             Ok(sent) => sent,
@@ -400,7 +400,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
+        let (na, nb) = (self.cluster.pod_node(a), self.cluster.pod_node(b));
         let sent = Flow {
             proto,
             src: self.pod_ep(a, sport),
@@ -521,7 +521,7 @@ impl AciWalk<'_> {
             return self.pod_to_lb(a, svc, lb, L4 { sport, port, proto }, rec, lat);
         }
         let s = self.cluster.service(svc);
-        let na = self.cluster.pod(a).node;
+        let na = self.cluster.pod_node(a);
         // Pods reach a service by its ClusterIP (what DNS returns), unless they addressed an
         // external IP of it explicitly.
         let vip = vip.or(s.cluster_ip);
@@ -550,11 +550,7 @@ impl AciWalk<'_> {
                 s.name
             )
         });
-        let ready = s
-            .endpoints
-            .iter()
-            .copied()
-            .filter(|p| self.cluster.pod(*p).ready);
+        let ready = self.cluster.ready_endpoints(svc).iter().copied();
         let n_ready = ready.clone().count();
         let Some(sp) = s.ports.iter().find(|p| p.port == port && p.proto == proto) else {
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {

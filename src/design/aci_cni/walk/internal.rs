@@ -42,7 +42,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
-        let na = self.cluster.pod(pod).node;
+        let na = self.cluster.pod_node(pod);
         let pkt = Flow {
             proto,
             src: self.pod_ep(pod, sport),
@@ -158,7 +158,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let na = self.cluster.pod(a).node;
+        let na = self.cluster.pod_node(a);
         let pkt = Flow {
             proto,
             src: self.pod_ep(a, sport),
@@ -236,11 +236,10 @@ impl AciWalk<'_> {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let s = self.cluster.service(svc);
-        let local: Vec<PodId> = s
-            .endpoints
-            .iter()
-            .copied()
-            .filter(|p| self.cluster.pod(*p).ready && self.cluster.pod(*p).node == node)
+        let local: Vec<PodId> = self
+            .cluster
+            .endpoints_on(svc, node)
+            .filter(|p| self.cluster.pod_ready(*p))
             .collect();
         if local.is_empty() {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {

@@ -354,7 +354,7 @@ impl Legs for AciWalk<'_> {
         let local = self
             .cluster
             .endpoints_on(svc, node)
-            .filter(|p| self.cluster.pod(*p).ready);
+            .filter(|p| self.cluster.pod_ready(*p));
         let n_local = local.clone().count();
         if n_local == 0 {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
@@ -455,7 +455,7 @@ impl Legs for AciWalk<'_> {
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             self.contract_text(&v, se, de, &pkt)
         });
-        let node = self.cluster.pod(pod).node;
+        let node = self.cluster.pod_node(pod);
         let leaf = self.node_leaf(node, &pkt);
         self.steps().cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {

@@ -51,7 +51,7 @@ impl BgpWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
-        let node = self.cluster.pod(pod).node;
+        let node = self.cluster.pod_node(pod);
         let orig = self.pod_sends(pod, dst, l4, "", rec);
         let mut pkt = orig;
         let mut binding = None;
@@ -211,7 +211,7 @@ impl BgpWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let node = self.cluster.pod(pod).node;
+        let node = self.cluster.pod_node(pod);
         if !self.cluster.node(to).up {
             rec.hop(Device::Node(to), Action::Drop, &pkt, || {
                 format!("{} is down", self.cluster.node_ref(to))
@@ -376,11 +376,11 @@ impl Legs for BgpWalk<'_> {
         };
         let mut backends = std::mem::take(&mut tables.scratch);
         backends.clear();
-        let ready = |p: &PodId| self.cluster.pod(*p).ready;
+        let ready = |p: &PodId| self.cluster.pod_ready(*p);
         if s.external_traffic_policy == TrafficPolicy::Local {
             backends.extend(self.cluster.endpoints_on(svc, node).filter(ready));
         } else {
-            backends.extend(s.endpoints.iter().copied().filter(ready));
+            backends.extend_from_slice(self.cluster.ready_endpoints(svc));
         }
         if backends.is_empty() {
             tables.scratch = backends;
@@ -402,7 +402,7 @@ impl Legs for BgpWalk<'_> {
             src: pkt.src,
             dst: self.pod_ep(pod, target_port),
         };
-        let pod_node = self.cluster.pod(pod).node;
+        let pod_node = self.cluster.pod_node(pod);
         let policy = match s.external_traffic_policy {
             TrafficPolicy::Local => "externalTrafficPolicy Local: local backends only",
             TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
@@ -507,7 +507,7 @@ impl Legs for BgpWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let (na, nb) = (self.cluster.pod(a).node, self.cluster.pod(b).node);
+        let (na, nb) = (self.cluster.pod_node(a), self.cluster.pod_node(b));
         let pkt = Flow {
             proto,
             src: self.pod_ep(a, sport),
@@ -596,7 +596,7 @@ impl Legs for BgpWalk<'_> {
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
-        let na = self.cluster.pod(a).node;
+        let na = self.cluster.pod_node(a);
         let Some(vip) = vip.or(s.cluster_ip) else {
             let f = Flow {
                 proto,
@@ -630,12 +630,7 @@ impl Legs for BgpWalk<'_> {
         };
         let mut backends = std::mem::take(&mut tables.scratch);
         backends.clear();
-        backends.extend(
-            s.endpoints
-                .iter()
-                .copied()
-                .filter(|p| self.cluster.pod(*p).ready),
-        );
+        backends.extend_from_slice(self.cluster.ready_endpoints(svc));
         if backends.is_empty() {
             tables.scratch = backends;
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
@@ -658,7 +653,7 @@ impl Legs for BgpWalk<'_> {
                 fwd.dst
             )
         });
-        let nb = self.cluster.pod(b).node;
+        let nb = self.cluster.pod_node(b);
         if let Err(r) = self.node_to_node(na, nb, &fwd, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
