@@ -179,8 +179,7 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
                 .design(d)
                 .ok_or_else(|| format!("variant `{}` has no design `{d}`", vars[*v].name))?;
             // Each failure against the variant's own run without it, as simulate does.
-            let mut r = engine::run(s, spec, interval).map_err(|e| e.to_string())?;
-            crate::sim::baseline::compare(s, spec, interval, &mut r).map_err(|e| e.to_string())?;
+            let r = engine::run_measured(s, spec, interval, &|_| {}).map_err(|e| e.to_string())?;
             Ok(r)
         })
         .collect();

@@ -15,6 +15,7 @@ use crate::nat::conntrack::NatTable;
 use crate::net::Proto;
 
 /// A design's data plane with its mutable state.
+#[derive(Clone)]
 pub enum Plane<'a> {
     Aci(AciPlane),
     Bgp(BgpPlane<'a>),

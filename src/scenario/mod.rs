@@ -139,7 +139,7 @@ pub struct Traffic {
     pub lifetime_dist: LifetimeDist,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
     Fail,
     Recover,

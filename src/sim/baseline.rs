@@ -25,17 +25,43 @@ fn differ(a: f64, na: u64, b: f64, nb: u64) -> bool {
     (a - b).abs() > SAME_RATIO.max(4.0 * sigma)
 }
 
-/// Adds `against_run_without` to each failure record of `r` (the run of `design` on `s`).
-pub fn compare(
+/// Each failure's run without it, computed the slow way: a whole new run of the scenario with
+/// the failure and its own recovery left out. `engine::run_measured` forks the run at the
+/// failure instead (the same run up to there); this is its oracle in the tests.
+pub fn runs_without_by_rerun(
     s: &Scenario,
     design: &DesignSpec,
     interval: Nanos,
-    r: &mut DesignResult,
-) -> Result<(), super::SimError> {
+) -> Result<Vec<(usize, DesignResult)>, super::SimError> {
+    let mut out = Vec::new();
     for (k, e) in s.events.iter().enumerate() {
-        if !matches!(e.kind, EventKind::Fail) {
+        if e.kind != EventKind::Fail {
             continue;
         }
+        let recovery = s
+            .events
+            .iter()
+            .enumerate()
+            .skip(k + 1)
+            .find(|(_, x)| x.kind == EventKind::Recover && x.target == e.target);
+        let mut without = s.clone();
+        without.events = s
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != k && Some(*i) != recovery.map(|(j, _)| j))
+            .map(|(_, x)| x.clone())
+            .collect();
+        out.push((k, engine::run(&without, design, interval)?));
+    }
+    Ok(out)
+}
+
+/// Adds `against_run_without` to each failure record of `r`, from the runs without each failure
+/// (`without`: scenario event index → that run's result).
+pub fn compare_with(s: &Scenario, r: &mut DesignResult, without: &[(usize, DesignResult)]) {
+    for (k, b) in without {
+        let e = &s.events[*k];
         let target = Display(&e.target, &s.fabric, &s.cluster).to_string();
         let at_s = e.at.as_secs_f64();
         let Some(rec) = r
@@ -45,22 +71,6 @@ pub fn compare(
         else {
             continue;
         };
-        // The run without it: the failure and its own recovery left out.
-        let recovery = s
-            .events
-            .iter()
-            .enumerate()
-            .skip(k + 1)
-            .find(|(_, x)| matches!(x.kind, EventKind::Recover) && x.target == e.target);
-        let mut without = s.clone();
-        without.events = s
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != k && Some(*i) != recovery.map(|(j, _)| j))
-            .map(|(_, x)| x.clone())
-            .collect();
-        let b = engine::run(&without, design, interval)?;
         let sum =
             |m: &std::collections::BTreeMap<&'static str, u64>| m.values().sum::<u64>() as i64;
         let excess_refused = sum(&r.connections.refused) - sum(&b.connections.refused);
@@ -84,5 +94,4 @@ pub fn compare(
             success_ratio_matches_after_s: matches_after,
         });
     }
-    Ok(())
 }

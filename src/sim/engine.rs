@@ -69,11 +69,29 @@ pub fn run_with_progress(
 ) -> Result<DesignResult, super::SimError> {
     let duration = s.duration.ok_or(super::SimError::NoDuration)?;
     let plane = design.compile(s);
-    simulate(s, design, plane, duration, sample_interval, progress)
+    let (r, _) = simulate(s, design, plane, duration, sample_interval, progress, false)?;
+    Ok(r)
+}
+
+/// Like [`run_with_progress`], with each failure measured against the same run without it
+/// (`baseline`): the run is forked when the failure happens (until then the two runs are the
+/// same run: same seed, same events), and the fork goes on without the failure and its recovery.
+pub fn run_measured(
+    s: &Scenario,
+    design: &DesignSpec,
+    sample_interval: Nanos,
+    progress: &dyn Fn(f64),
+) -> Result<DesignResult, super::SimError> {
+    let duration = s.duration.ok_or(super::SimError::NoDuration)?;
+    let plane = design.compile(s);
+    let (mut r, without) = simulate(s, design, plane, duration, sample_interval, progress, true)?;
+    super::baseline::compare_with(s, &mut r, &without);
+    Ok(r)
 }
 
 /// The mutable world of one run: the fabric and cluster as failures leave them, and the
 /// connection table.
+#[derive(Clone)]
 pub(super) struct Run {
     pub fabric: Fabric,
     pub cluster: Cluster,
@@ -164,7 +182,8 @@ fn simulate(
     duration: Nanos,
     interval: Nanos,
     progress: &dyn Fn(f64),
-) -> Result<DesignResult, super::SimError> {
+    fork_at_failures: bool,
+) -> Result<(DesignResult, Vec<(usize, DesignResult)>), super::SimError> {
     let mut gens: Vec<Generator> = s
         .traffic
         .iter()
@@ -225,30 +244,76 @@ fn simulate(
         window_attempted: 0,
         window_established: 0,
         interval,
+        events: 0,
+        suppressed: Vec::new(),
     };
-    let mut events = 0u64;
-    while let Some((now, e)) = sim.q.pop() {
-        if now > duration {
-            break;
-        }
-        events += 1;
-        if events.is_multiple_of(1 << 20) {
-            progress(now.as_secs_f64() / duration.as_secs_f64().max(1e-9));
-        }
-        match e {
-            Event::Arrival { generator } => sim.arrival(now, generator),
-            Event::Close { conn, generation } => sim.close(now, conn, generation),
-            Event::Release { conn, generation } => sim.release(conn, generation),
-            Event::Failure { event } => sim.failure(now, event),
-            Event::WarmupEnd => sim.warmup_end(),
-            Event::Control { pending } => {
-                sim.outages
-                    .on_control(&mut sim.run, &mut sim.plane, now, pending as usize);
+    let mut without = Vec::new();
+    let forks = fork_at_failures.then_some(&mut without);
+    sim.run(design, duration, progress, forks)?;
+    Ok((sim.finish(design, duration)?, without))
+}
+
+impl Sim<'_, '_> {
+    /// The event loop, to the scenario's end. With `forks`, each failure first forks the run:
+    /// the fork goes on without the failure and its recovery, and its result is pushed.
+    fn run(
+        &mut self,
+        design: &DesignSpec,
+        duration: Nanos,
+        progress: &dyn Fn(f64),
+        mut forks: Option<&mut Vec<(usize, DesignResult)>>,
+    ) -> Result<(), super::SimError> {
+        while let Some((now, e)) = self.q.pop() {
+            if now > duration {
+                break;
             }
-            Event::Sample => sim.sample(now),
+            if let Event::Failure { event } = e {
+                if self.suppressed.contains(&event) {
+                    continue;
+                }
+                if let Some(without) = forks.as_deref_mut()
+                    && self.s.events[event as usize].kind == crate::scenario::EventKind::Fail
+                {
+                    let mut fork = self.clone();
+                    fork.suppressed = [Some(event), self.recovery_of(event as usize)]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    fork.run(design, duration, &|_| {}, None)?;
+                    without.push((event as usize, fork.finish(design, duration)?));
+                }
+            }
+            self.events += 1;
+            if self.events.is_multiple_of(1 << 20) {
+                progress(now.as_secs_f64() / duration.as_secs_f64().max(1e-9));
+            }
+            match e {
+                Event::Arrival { generator } => self.arrival(now, generator),
+                Event::Close { conn, generation } => self.close(now, conn, generation),
+                Event::Release { conn, generation } => self.release(conn, generation),
+                Event::Failure { event } => self.failure(now, event),
+                Event::WarmupEnd => self.warmup_end(),
+                Event::Control { pending } => {
+                    self.outages
+                        .on_control(&mut self.run, &mut self.plane, now, pending as usize);
+                }
+                Event::Sample => self.sample(now),
+            }
         }
+        Ok(())
     }
-    sim.finish(design, duration, events)
+
+    /// The recovery of failure event `k`: the first later recovery of the same target.
+    fn recovery_of(&self, k: usize) -> Option<u32> {
+        let target = &self.s.events[k].target;
+        self.s
+            .events
+            .iter()
+            .enumerate()
+            .skip(k + 1)
+            .find(|(_, x)| x.kind == crate::scenario::EventKind::Recover && x.target == *target)
+            .map(|(j, _)| j as u32)
+    }
 }
 
 impl Sim<'_, '_> {
@@ -257,8 +322,8 @@ impl Sim<'_, '_> {
         mut self,
         design: &DesignSpec,
         duration: Nanos,
-        events: u64,
     ) -> Result<DesignResult, super::SimError> {
+        let events = self.events;
         let s = self.s;
         let mut total = self.run.total;
         total.active_at_end = total.active_at_start + total.established
@@ -333,6 +398,7 @@ impl Sim<'_, '_> {
 }
 
 /// One design's run in progress: the world, the queue and what is being counted.
+#[derive(Clone)]
 struct Sim<'s, 'p> {
     s: &'s Scenario,
     plane: Plane<'p>,
@@ -347,6 +413,10 @@ struct Sim<'s, 'p> {
     window_attempted: u64,
     window_established: u64,
     interval: Nanos,
+    /// Events processed so far.
+    events: u64,
+    /// Scenario events this run leaves out (a fork without a failure and its recovery).
+    suppressed: Vec<u32>,
 }
 
 impl Sim<'_, '_> {

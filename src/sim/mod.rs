@@ -61,11 +61,12 @@ pub fn run_all_with_progress(
         .par_iter()
         .enumerate()
         .map(|(i, d)| {
-            let mut r = engine::run_with_progress(s, d, sample_interval, &|f| progress(i, f))?;
+            let progress = |f| progress(i, f);
             if baselines {
-                baseline::compare(s, d, sample_interval, &mut r)?;
+                engine::run_measured(s, d, sample_interval, &progress)
+            } else {
+                engine::run_with_progress(s, d, sample_interval, &progress)
             }
-            Ok(r)
         })
         .collect();
     Ok(Results {

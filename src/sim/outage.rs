@@ -41,6 +41,7 @@ pub(super) struct Ctx<'c, 'p> {
 }
 
 /// The failure state of a run and the record of what each failure did.
+#[derive(Clone)]
 pub(super) struct Outages<'a> {
     s: &'a Scenario,
     design: &'a DesignSpec,

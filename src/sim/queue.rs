@@ -71,7 +71,7 @@ impl Ord for Entry {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EventQueue {
     heap: BinaryHeap<Reverse<Entry>>,
     lanes: [VecDeque<(Nanos, u64, Event)>; 2],

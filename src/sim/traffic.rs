@@ -17,12 +17,14 @@ use std::net::Ipv4Addr;
 /// Linux's `ip_local_port_range` (32768–60999): the client's own source ports.
 const EPHEMERAL: (u16, u16) = (32768, 60999);
 
+#[derive(Clone)]
 enum Sources {
     Pods(Vec<PodId>),
     Clients(Ipv4Net),
     Fixed,
 }
 
+#[derive(Clone)]
 pub struct Generator {
     pub name: String,
     arrivals: RawArrivals,

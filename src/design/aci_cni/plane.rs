@@ -16,6 +16,7 @@ use crate::time::Nanos;
 use std::collections::BTreeSet;
 
 /// ACI-CNI's data plane with its mutable state.
+#[derive(Clone)]
 pub struct AciPlane {
     pub(crate) state: Box<AciState>,
     pub nat: NatTable,

@@ -17,6 +17,7 @@ use crate::scenario::reference::Ref;
 use crate::time::Nanos;
 
 /// A BGP design's data plane with its mutable state.
+#[derive(Clone)]
 pub struct BgpPlane<'a> {
     cfg: &'a BgpConfig,
     pub(crate) state: Box<BgpState>,
