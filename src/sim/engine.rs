@@ -7,13 +7,14 @@
 //! Invariant: single-threaded and deterministic for a (scenario, seed); the loop reuses the
 //! connection table's slots and the queue's storage.
 
+use super::conns::{Conn, Opened, State};
 use super::metrics::*;
 use super::outage::{Ctx, Outages};
 use super::queue::{Event, EventQueue};
 use super::traffic::Generator;
-use crate::cluster::{Cluster, NodeId, PodId};
-use crate::dataplane::request::{FlowRequest, Source};
-use crate::dataplane::{NatBinding, Verdict};
+use crate::cluster::{Cluster, NodeId};
+use crate::dataplane::Verdict;
+use crate::dataplane::request::Source;
 use crate::design::DesignSpec;
 use crate::design::compiled::Plane;
 use crate::fabric::Fabric;
@@ -21,31 +22,6 @@ use crate::net::Proto;
 use crate::scenario::Scenario;
 use crate::time::Nanos;
 use std::collections::BTreeMap;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Open,
-    Closed,
-    Broken,
-    /// Its TIME_WAIT entry was taken over by a new connection (Linux ≥ 6.5).
-    Evicted,
-}
-
-#[derive(Clone, Copy)]
-struct Conn {
-    generator: u32,
-    req: FlowRequest,
-    binding: Option<NatBinding>,
-    node: Option<NodeId>,
-    pod: Option<PodId>,
-    /// An outside client's connection to a LoadBalancer service.
-    lb: bool,
-    /// ACI-CNI SNAT: where the reply lands.
-    landing: Option<NodeId>,
-    state: State,
-    /// Bumped each time the slot takes a new connection.
-    generation: u32,
-}
 
 /// Default sampling interval of the time series.
 pub const DEFAULT_SAMPLE_INTERVAL: Nanos = Nanos::from_secs(1);
@@ -107,14 +83,15 @@ pub(super) struct Run {
 impl Run {
     fn break_conn(&mut self, plane: &mut Plane, i: usize, reason: BreakReason) {
         let c = &mut self.conns[i];
-        c.state = State::Broken;
+        c.set_state(State::Broken);
+        let c = *c;
         self.total.break_for(reason);
         self.per_gen[c.generator as usize].break_for(reason);
-        if let Some(n) = c.node {
+        if let Some(n) = c.node() {
             self.active_per_node[n.index()] -= 1;
         }
         // The NAT state went with the connection (approximation: freed at once).
-        if let Some(b) = c.binding {
+        if let Some(b) = c.binding() {
             plane.release(c.req.proto, &b);
             self.nat_per_node[b.node.index()] -= 1;
         }
@@ -125,7 +102,7 @@ impl Run {
         self.conns
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.state == State::Open)
+            .filter(|(_, c)| c.state() == State::Open)
             .map(|(i, _)| i)
     }
 
@@ -135,7 +112,7 @@ impl Run {
             .open()
             .filter(|i| {
                 let c = &self.conns[*i];
-                c.lb && plane.lb_node(&self.fabric, &self.cluster, &c.req) != c.node
+                c.lb() && plane.lb_node(&self.fabric, &self.cluster, &c.req) != c.node()
             })
             .collect();
         let n = moved.len() as u64;
@@ -152,14 +129,14 @@ impl Run {
             .open()
             .filter_map(|i| {
                 let c = &self.conns[i];
-                let pod_node = c.pod.map(|p| self.cluster.pod_node(p));
+                let pod_node = c.pod().map(|p| self.cluster.pod_node(p));
                 let src_node = match c.req.src {
                     Source::Pod(p) => Some(self.cluster.pod_node(p)),
                     _ => None,
                 };
-                if c.node == Some(node) || pod_node == Some(node) || src_node == Some(node) {
+                if c.node() == Some(node) || pod_node == Some(node) || src_node == Some(node) {
                     Some((i, BreakReason::NodeFailed))
-                } else if c.landing == Some(node) {
+                } else if c.landing() == Some(node) {
                     Some((i, BreakReason::ReplyBlackholed))
                 } else {
                     None
@@ -446,9 +423,9 @@ impl Sim<'_, '_> {
         // is gone, its connection's slot free at once.
         if let Some(old) = self.plane.take_evicted() {
             let c = &mut self.run.conns[old as usize];
-            if c.state == State::Closed {
-                c.state = State::Evicted;
-                if let Some(b) = c.binding {
+            if c.state() == State::Closed {
+                c.set_state(State::Evicted);
+                if let Some(b) = c.binding() {
                     self.run.nat_per_node[b.node.index()] -= 1;
                 }
                 self.run.free.push(old);
@@ -507,7 +484,7 @@ impl Sim<'_, '_> {
         );
         // Where the walk landed the reply (ACI-CNI SNAT), as it chose it.
         let landing = o.reply_landing.filter(|_| o.snat.is_some());
-        let c = Conn {
+        let opened = Opened {
             generator,
             req,
             binding: o.snat,
@@ -515,17 +492,15 @@ impl Sim<'_, '_> {
             pod: o.pod,
             lb,
             landing,
-            state: State::Open,
-            generation: 0,
         };
         let slot = match self.run.free.pop() {
             Some(i) => {
-                let generation = self.run.conns[i as usize].generation.wrapping_add(1);
-                self.run.conns[i as usize] = Conn { generation, ..c };
+                let generation = Conn::next_generation(self.run.conns[i as usize].generation());
+                self.run.conns[i as usize] = Conn::new(opened, generation);
                 i
             }
             None => {
-                self.run.conns.push(c);
+                self.run.conns.push(Conn::new(opened, 0));
                 self.run.conns.len() as u32 - 1
             }
         };
@@ -533,7 +508,7 @@ impl Sim<'_, '_> {
             now.saturating_add(g.lifetime()),
             Event::Close {
                 conn: slot,
-                generation: self.run.conns[slot as usize].generation,
+                generation: self.run.conns[slot as usize].generation(),
             },
         );
     }
@@ -541,18 +516,18 @@ impl Sim<'_, '_> {
     /// A connection ends: its NAT entry is held (TIME_WAIT, or the UDP timeout) before release.
     fn close(&mut self, now: Nanos, conn: u32, generation: u32) {
         let c = &mut self.run.conns[conn as usize];
-        if c.state != State::Open || c.generation != generation {
+        if c.state() != State::Open || c.generation() != generation {
             return; // broken earlier; its slot may already serve another connection
         }
-        c.state = State::Closed;
+        c.set_state(State::Closed);
         let c = *c;
-        if let Some(n) = c.node {
+        if let Some(n) = c.node() {
             self.run.active_per_node[n.index()] -= 1;
         }
         self.run.total.completed += 1;
         self.run.per_gen[c.generator as usize].completed += 1;
-        match c.binding {
-            Some(_) => {
+        match c.binding() {
+            Some(b) => {
                 let hold = if c.req.proto == Proto::Tcp {
                     self.s.conntrack.time_wait
                 } else {
@@ -560,7 +535,7 @@ impl Sim<'_, '_> {
                 };
                 // A constant delay per protocol: the release lanes stay in time order.
                 let lane = usize::from(c.req.proto != Proto::Tcp);
-                if let (Some(b), Proto::Tcp) = (c.binding, c.req.proto) {
+                if c.req.proto == Proto::Tcp {
                     self.plane.closing(&b, conn);
                 }
                 self.q.push_fifo(
@@ -576,10 +551,10 @@ impl Sim<'_, '_> {
     /// A held NAT entry is released.
     fn release(&mut self, conn: u32, generation: u32) {
         let c = self.run.conns[conn as usize];
-        if c.state != State::Closed || c.generation != generation {
+        if c.state() != State::Closed || c.generation() != generation {
             return; // evicted from TIME_WAIT earlier; the slot may serve another
         }
-        if let Some(b) = &c.binding {
+        if let Some(b) = &c.binding() {
             self.plane.release(c.req.proto, b);
             self.run.nat_per_node[b.node.index()] -= 1;
         }
