@@ -37,7 +37,10 @@ pub struct LeafTables {
 struct FabricPrefix {
     /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
     /// next hops empty when every path was excluded).
-    own: Vec<(LeafId, Route)>,
+    own: Vec<Route>,
+    /// The leaves of `own`, apart: a binary search over 4-byte ids touches a few cache lines
+    /// (a LoadBalancer address every node announces has a route on each of 250 leaves).
+    own_leaves: Vec<LeafId>,
     /// What a leaf without an installed route of its own uses: learned through the fabric.
     learned: Route,
     /// Whether some leaf installed it (so `learned` has next hops).
@@ -46,10 +49,10 @@ struct FabricPrefix {
 
 impl FabricPrefix {
     fn own(&self, leaf: LeafId) -> Option<&Route> {
-        self.own
-            .binary_search_by_key(&leaf, |(l, _)| *l)
+        self.own_leaves
+            .binary_search(&leaf)
             .ok()
-            .map(|i| &self.own[i].1)
+            .map(|i| &self.own[i])
     }
 
     /// The route `leaf` holds (`None`: it has none for the prefix): its own installed route,
@@ -251,7 +254,8 @@ fn fabric_routes(
             lpm.insert(prefix, prefixes.len());
         }
         prefixes.push(FabricPrefix {
-            own,
+            own_leaves: own.iter().map(|(l, _)| *l).collect(),
+            own: own.into_iter().map(|(_, r)| r).collect(),
             learned: Route {
                 prefix,
                 next_hops,
