@@ -151,16 +151,16 @@ impl SnatGlobalInfo {
                 continue;
             }
             let got = unit_ips[unit].iter().find_map(|ip| {
-                if used.get(ip).copied().unwrap_or(0) >= chunks.len() {
+                let taken = used.get(ip).copied().unwrap_or(0);
+                if taken >= chunks.len() {
                     return None;
                 }
                 if let Some(c) = held.get(&(*ip, node)) {
                     return Some((*ip, *c, false));
                 }
-                chunks
-                    .iter()
-                    .find(|c| !info.owner.contains_key(&(*ip, c.start)))
-                    .map(|c| (*ip, *c, true))
+                // Chunks are taken lowest first and none is freed here: the lowest free chunk
+                // is the next one (a look-up, not a scan of the IP's chunks per node).
+                Some((*ip, chunks[taken], true))
             });
             match got {
                 Some((ip, chunk, new)) => {
