@@ -153,7 +153,11 @@ fn ebgp_routes(
     // each leaf's candidates are then bucketed by rank (a counting sort: stable, so the session
     // order within a prefix is kept) — at the envelope's scale 10 million candidates, which a
     // map per leaf, or a comparison sort, would spend seconds on.
-    let mut rank: std::collections::HashMap<Ipv4Net, u32> = std::collections::HashMap::new();
+    let mut rank: std::collections::HashMap<
+        Ipv4Net,
+        u32,
+        std::hash::BuildHasherDefault<crate::nat::conntrack::Fnv>,
+    > = Default::default();
     for p in advertised.iter().flatten() {
         rank.entry(*p).or_insert(0);
     }
