@@ -153,6 +153,9 @@ pub struct Cluster {
     /// 1.2 MB for 150,000 pods stays in cache where the full `Pod` records, 13 MB, do not);
     /// filled by `index`, kept by [`Cluster::set_ready_on`].
     pub(crate) pod_hot: Vec<PodHot>,
+    /// Each node's hash salt (`net::hash::salt` of its name: the per-node hashes of the
+    /// second-stage load balancing), filled by `index`.
+    pub(crate) node_salts: Vec<u64>,
 }
 
 /// What a connection's walk reads of a pod.
@@ -187,6 +190,13 @@ impl Cluster {
         match self.pod_hot.get(id.index()) {
             Some(h) => h.ready,
             None => self.pods[id.index()].ready,
+        }
+    }
+    /// The hash salt of node `id`'s name (computed once by `index`).
+    pub fn node_salt(&self, id: NodeId) -> u64 {
+        match self.node_salts.get(id.index()) {
+            Some(s) => *s,
+            None => crate::net::hash::salt(&self.nodes[id.index()].name),
         }
     }
     /// The ready endpoints of `svc`, in pod order (kept as readiness changes).
@@ -299,6 +309,11 @@ impl Cluster {
             .collect();
         ips.sort();
         self.node_ips = ips;
+        self.node_salts = self
+            .nodes
+            .iter()
+            .map(|n| crate::net::hash::salt(&n.name))
+            .collect();
         self.index_endpoints();
         self.index_readiness();
     }

@@ -3,18 +3,23 @@
 
 use super::request::{Source, Target};
 use crate::cluster::{PodId, ServiceId};
-use std::collections::BTreeMap;
+use crate::nat::conntrack::Fnv;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::net::Ipv4Addr;
+
+/// A hash map with the fixed FNV hasher: looked up per connection, never iterated.
+type IpMap<V> = HashMap<Ipv4Addr, V, BuildHasherDefault<Fnv>>;
 
 /// Pod and LoadBalancer addresses under one design, with their reverse look-ups.
 #[derive(Clone, Debug, Default)]
 pub struct Addresses {
     /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address).
     pub pod_ip: Vec<Ipv4Addr>,
-    pub ip_to_pod: BTreeMap<Ipv4Addr, PodId>,
+    ip_to_pod: IpMap<PodId>,
     /// Each service's LoadBalancer IP, if it is a LoadBalancer service that got one.
     pub lb_ip: Vec<Option<Ipv4Addr>>,
-    pub lb_to_service: BTreeMap<Ipv4Addr, ServiceId>,
+    lb_to_service: IpMap<ServiceId>,
 }
 
 impl Addresses {
@@ -36,6 +41,11 @@ impl Addresses {
             lb_ip,
             lb_to_service,
         }
+    }
+
+    /// The pod with address `ip`.
+    pub fn pod_at(&self, ip: Ipv4Addr) -> Option<PodId> {
+        self.ip_to_pod.get(&ip).copied()
     }
 
     /// A literal source that is one of the design's pods is that pod.

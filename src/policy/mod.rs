@@ -161,7 +161,11 @@ pub struct PolicyModel {
     pub contracts: Vec<Contract>,
     external_lpm: LpmTable<EpgId>,
     /// (consumer, provider) → the contracts between them, in contract order.
-    pairs: std::collections::BTreeMap<(EpgId, EpgId), Vec<ContractId>>,
+    pairs: std::collections::HashMap<
+        (EpgId, EpgId),
+        Vec<ContractId>,
+        std::hash::BuildHasherDefault<crate::nat::conntrack::Fnv>,
+    >,
 }
 
 impl PolicyModel {

@@ -59,6 +59,7 @@ pub(super) fn resolve_cluster(
         services,
         node_ips: Vec::new(),
         pod_hot: Vec::new(),
+        node_salts: Vec::new(),
     };
     cluster.index();
     Some(cluster)

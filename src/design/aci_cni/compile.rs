@@ -30,6 +30,8 @@ pub enum RedirectKind {
 #[derive(Clone, Debug)]
 pub struct Redirect {
     pub name: String,
+    /// The hash salt of the name (`net::hash::salt`), computed once.
+    pub salt: u64,
     pub kind: RedirectKind,
     pub group: HashGroup<NodeId>,
     /// SNAT graph only: nodes past `max_nodes_svc_graph` in name order, left out.
@@ -347,6 +349,7 @@ fn service_graphs(
         }
         let name = format!("{sys}_svc_{ns}_{}", s.name);
         redirects.push(Redirect {
+            salt: crate::net::hash::salt(&name),
             name: name.clone(),
             kind: RedirectKind::Service(ServiceId(i as u32)),
             group: HashGroup::new(ready_nodes, cfg.resilient_hashing),
@@ -441,6 +444,7 @@ fn snat_graph(
             .iter()
             .partition(|n| excluded(cfg, &cluster.node(**n).labels));
         redirects.push(Redirect {
+            salt: crate::net::hash::salt(&name),
             name: name.clone(),
             kind: RedirectKind::Snat,
             group: HashGroup::new(kept, cfg.resilient_hashing),

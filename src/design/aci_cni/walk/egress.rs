@@ -16,7 +16,7 @@ const UNTIL_ENDPOINTS: &str = "its pods count as ready until Kubernetes marks th
 use crate::design::aci_cni::snat_scope;
 use crate::nat::conntrack::NatTable;
 use crate::nat::kernel::PortSearch;
-use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
+use crate::net::hash::{pbr_sip_dip_proto, pick, symmetric_l4};
 use crate::net::{Endpoint, Flow};
 use crate::policy::Verdict as PolicyVerdict;
 use std::net::Ipv4Addr;
@@ -319,7 +319,7 @@ impl AciWalk<'_> {
     ) -> Result<(NodeId, bool), Outcome> {
         let proto = orig.proto;
         let redirect = self.state.redirect(g.redirect);
-        let h = pbr_sip_dip_proto(salt(&redirect.name), r.src.ip, r.dst.ip, proto);
+        let h = pbr_sip_dip_proto(redirect.salt, r.src.ip, r.dst.ip, proto);
         let Some(choice) = redirect.group.choose(h) else {
             // Every node was taken out of the graph by tracking (all failed at some point).
             rec.hop(Device::Leaf(border), Action::Drop, r, || {
@@ -567,7 +567,7 @@ impl AciWalk<'_> {
         let b = ready
             .clone()
             .nth(pick(
-                symmetric_l4(salt(&self.cluster.node(na).name), &pkt),
+                symmetric_l4(self.cluster.node_salt(na), &pkt),
                 n_ready,
             ))
             .expect("n_ready > 0");

@@ -15,7 +15,7 @@ use crate::dataplane::legs::Legs;
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;
-use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
+use crate::net::hash::{pbr_sip_dip_proto, pick, symmetric_l4};
 use crate::net::{Endpoint, Flow};
 use crate::time::Nanos;
 use std::net::Ipv4Addr;
@@ -206,7 +206,7 @@ impl AciWalk<'_> {
         let leaf = self.node_leaf(na, &pkt);
         *lat = lat.saturating_add(self.fabric.latency.node_leaf);
         let redirect = self.state.redirect(rid);
-        let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, lb, proto);
+        let h = pbr_sip_dip_proto(redirect.salt, pkt.src.ip, lb, proto);
         let Some(choice) = redirect.group.choose(h) else {
             rec.hop(Device::Leaf(leaf), Action::Drop, &pkt, || {
                 format!("redirect policy {} has no destination", redirect.name)
@@ -253,7 +253,7 @@ impl AciWalk<'_> {
             .find(|p| p.port == port)
             .map_or(port, |p| p.target_port);
         let b = local[pick(
-            symmetric_l4(salt(&self.cluster.node(node).name), &pkt),
+            symmetric_l4(self.cluster.node_salt(node), &pkt),
             local.len(),
         )];
         let mut dn = pkt;

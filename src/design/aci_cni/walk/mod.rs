@@ -17,7 +17,7 @@ use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
 use crate::net::Endpoint;
 use crate::net::Flow;
-use crate::net::hash::{pbr_sip_dip_proto, pick, salt, symmetric_l4};
+use crate::net::hash::{pbr_sip_dip_proto, pick, symmetric_l4};
 use crate::policy::{EpgId, Verdict as PolicyVerdict};
 use crate::time::Nanos;
 use std::net::Ipv4Addr;
@@ -63,8 +63,8 @@ impl<'a> AciWalk<'a> {
     /// The EPG of an address and why: pod endpoints by their EPG, nodes in kube-nodes, anything
     /// else by LPM over the external EPGs' subnets. The explanation is rendered only on demand.
     fn classify(&self, ip: Ipv4Addr) -> Option<(EpgId, Why)> {
-        if let Some(p) = self.state.addr.ip_to_pod.get(&ip) {
-            return Some((self.state.pod_epg[p.index()].0, Why::Pod(ip, *p)));
+        if let Some(p) = self.state.addr.pod_at(ip) {
+            return Some((self.state.pod_epg[p.index()].0, Why::Pod(ip, p)));
         }
         if self.state.node_ips.binary_search(&ip).is_ok() {
             return Some((self.state.kube_nodes, Why::Node(ip)));
@@ -184,7 +184,7 @@ impl<'a> AciWalk<'a> {
         let lb = self.state.addr.lb_ip[svc.index()]?;
         let r = self.state.redirect(self.state.svc_redirect[svc.index()]?);
         r.group
-            .choose(pbr_sip_dip_proto(salt(&r.name), client, lb, req.proto))
+            .choose(pbr_sip_dip_proto(r.salt, client, lb, req.proto))
             .map(|c| c.member)
     }
 
@@ -313,7 +313,7 @@ impl Legs for AciWalk<'_> {
             )
         });
         let redirect = self.state.redirect(rid);
-        let h = pbr_sip_dip_proto(salt(&redirect.name), pkt.src.ip, pkt.dst.ip, proto);
+        let h = pbr_sip_dip_proto(redirect.salt, pkt.src.ip, pkt.dst.ip, proto);
         let Some(choice) = redirect.group.choose(h) else {
             rec.hop(Device::Leaf(border), Action::Drop, &pkt, || {
                 format!("redirect policy {} has no destination", redirect.name)
@@ -371,7 +371,7 @@ impl Legs for AciWalk<'_> {
         let pod = local
             .clone()
             .nth(pick(
-                symmetric_l4(salt(&self.cluster.node(node).name), &pkt),
+                symmetric_l4(self.cluster.node_salt(node), &pkt),
                 n_local,
             ))
             .expect("n_local > 0");

@@ -328,7 +328,7 @@ impl<'a> BgpWalk<'a> {
         let n = backends.len();
         match lb {
             NodeLb::Random => {
-                let i = pick(five_tuple(salt(&self.cluster.node(node).name), pkt), n);
+                let i = pick(five_tuple(self.cluster.node_salt(node), pkt), n);
                 (backends[i], Picked::Random(n))
             }
             NodeLb::RoundRobin => {
@@ -338,7 +338,7 @@ impl<'a> BgpWalk<'a> {
                 (backends[i], Picked::RoundRobin(i, n))
             }
             NodeLb::Maglev if self.state.cfg.cni == BgpCni::Cilium && !north_south => {
-                let i = pick(five_tuple(salt(&self.cluster.node(node).name), pkt), n);
+                let i = pick(five_tuple(self.cluster.node_salt(node), pkt), n);
                 (backends[i], Picked::RandomEastWest(n))
             }
             NodeLb::Maglev => {
