@@ -64,6 +64,8 @@ pub struct NatTable {
     evicted: Option<u32>,
     /// TIME_WAIT entries taken over by new connections.
     pub evictions: u64,
+    /// Ports in use over every key.
+    in_use: usize,
 }
 
 impl Default for NatTable {
@@ -82,6 +84,7 @@ impl NatTable {
             draws: 0,
             evicted: None,
             evictions: 0,
+            in_use: 0,
         }
     }
 
@@ -126,11 +129,11 @@ impl NatTable {
         if self.search == PortSearch::CiliumBpf {
             let draw = draws(&mut self.draws, flow_seed(flow, nat_ip));
             let port = cilium_bpf_port((lo, hi), orig, draw, |p| !used.contains(p))?;
-            used.insert(port);
+            self.in_use += usize::from(used.insert(port));
             return Some(port);
         }
         if !random_fully && (lo..=hi).contains(&orig) && !used.contains(orig) {
-            used.insert(orig);
+            self.in_use += usize::from(used.insert(orig));
             return Some(orig);
         }
         let port = match self.search {
@@ -169,7 +172,7 @@ impl NatTable {
                 }
             }
         };
-        used.insert(port);
+        self.in_use += usize::from(used.insert(port));
         Some(port)
     }
 
@@ -198,7 +201,7 @@ impl NatTable {
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
         let key = self.key(proto, nat_ip, remote);
         if let Some(set) = self.used.get_mut(&key) {
-            set.remove(port);
+            self.in_use -= usize::from(set.remove(port));
             if set.is_empty_inline() {
                 self.used.remove(&key);
             }
@@ -208,8 +211,9 @@ impl NatTable {
         }
     }
 
+    /// Ports in use: a running count (the sum over every key's set, kept as they change).
     pub fn in_use(&self) -> usize {
-        self.used.values().map(PortSet::len).sum()
+        self.in_use
     }
 }
 

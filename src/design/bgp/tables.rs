@@ -33,14 +33,20 @@ pub struct LeafTables {
     border: Vec<bool>,
 }
 
+/// A prefix with routes on more leaves than this finds a leaf's own route by a direct index.
+const DIRECT_FROM: usize = 16;
+const NOT_OWN: u16 = u16::MAX;
+
 #[derive(Clone, Debug)]
 struct FabricPrefix {
     /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
     /// next hops empty when every path was excluded).
     own: Vec<Route>,
-    /// The leaves of `own`, apart: a binary search over 4-byte ids touches a few cache lines
-    /// (a LoadBalancer address every node announces has a route on each of 250 leaves).
+    /// The leaves of `own`, apart: a binary search over 4-byte ids touches a few cache lines.
     own_leaves: Vec<LeafId>,
+    /// With many leaves (a LoadBalancer address every node announces has a route on each of
+    /// 250 leaves), each leaf's index in `own` directly (`NOT_OWN` for none): one look-up.
+    own_slot: Vec<u16>,
     /// What a leaf without an installed route of its own uses: learned through the fabric.
     learned: Route,
     /// Whether some leaf installed it (so `learned` has next hops).
@@ -49,6 +55,12 @@ struct FabricPrefix {
 
 impl FabricPrefix {
     fn own(&self, leaf: LeafId) -> Option<&Route> {
+        if !self.own_slot.is_empty() {
+            return match self.own_slot.get(leaf.index()) {
+                Some(&i) if i != NOT_OWN => Some(&self.own[usize::from(i)]),
+                _ => None,
+            };
+        }
         self.own_leaves
             .binary_search(&leaf)
             .ok()
@@ -300,6 +312,15 @@ fn fabric_routes(
         }
         prefixes.push(FabricPrefix {
             own_leaves: own.iter().map(|(l, _)| *l).collect(),
+            own_slot: if own.len() > DIRECT_FROM && own.len() < usize::from(NOT_OWN) {
+                let mut slot = vec![NOT_OWN; fabric.leaves.len()];
+                for (i, (l, _)) in own.iter().enumerate() {
+                    slot[l.index()] = i as u16;
+                }
+                slot
+            } else {
+                Vec::new()
+            },
             own: own.into_iter().map(|(_, r)| r).collect(),
             learned: Route {
                 prefix,
