@@ -95,5 +95,54 @@ fn whole_scenario(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hold, whole_scenario);
+/// One connection's walk (the engine's counting walk, with its reply) per design, on the shipped
+/// brkdcn scenario: an outside client to a LoadBalancer service, and a pod to an outside host
+/// (its NAT port freed after each, as the engine does after TIME_WAIT).
+fn walk_per_design(c: &mut Criterion) {
+    use fabsim::dataplane::request::{FlowRequest, Source, Target};
+    use fabsim::net::Proto;
+    use std::net::Ipv4Addr;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/brkdcn-2663.yaml");
+    let s = fabsim::scenario::load(&path)
+        .scenario
+        .expect("the shipped scenario loads");
+    let svc = s.cluster.service_by_name("shop", "web").expect("shop/web");
+    let pod = s
+        .cluster
+        .pod_by_name("shop", "batch-1")
+        .expect("shop/batch-1");
+    let lb = FlowRequest {
+        src: Source::Ip(Ipv4Addr::new(192, 168, 100, 1)),
+        sport: 40000,
+        dst: Target::Service { svc, port: 80 },
+        proto: Proto::Tcp,
+    };
+    let egress = FlowRequest {
+        src: Source::Pod(pod),
+        sport: 40000,
+        dst: Target::Ip {
+            ip: Ipv4Addr::new(1, 1, 1, 1),
+            port: 443,
+        },
+        proto: Proto::Tcp,
+    };
+    let mut g = c.benchmark_group("walk per design");
+    for d in &s.designs {
+        let mut plane = d.compile(&s);
+        for (what, req) in [("LoadBalancer ingress", &lb), ("pod egress", &egress)] {
+            g.bench_function(format!("{}, {what}", d.name), |b| {
+                b.iter(|| {
+                    let (o, count) = plane.walk(&s.fabric, &s.cluster, req);
+                    if let Some(binding) = &o.snat {
+                        plane.release(req.proto, binding);
+                    }
+                    black_box((o.verdict, count.forward))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, hold, walk_per_design, whole_scenario);
 criterion_main!(benches);

@@ -79,9 +79,11 @@ pub struct Pod {
     pub namespace: NamespaceId,
     pub deployment: DeploymentId,
     pub node: NodeId,
-    pub labels: Labels,
-    /// The pod's own annotations (from the deployment's pod template).
-    pub annotations: Labels,
+    /// The pod template's labels, shared by the deployment's replicas (a map per pod would be
+    /// 80 MB for the envelope's 150,000 pods, copied again by every run).
+    pub labels: std::sync::Arc<Labels>,
+    /// The pod's own annotations (from the deployment's pod template), shared likewise.
+    pub annotations: std::sync::Arc<Labels>,
     pub ready: bool,
 }
 

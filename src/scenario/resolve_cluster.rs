@@ -262,6 +262,8 @@ fn deployments(
         };
         let dep = DeploymentId(deployments.len() as u32);
         let first_pod = pods.len() as u32;
+        let labels = std::sync::Arc::new(rd.labels.clone());
+        let annotations = std::sync::Arc::new(rd.pod_annotations.clone());
         for (i, node) in placed.into_iter().enumerate() {
             pods.push(Pod {
                 name: rd
@@ -272,8 +274,8 @@ fn deployments(
                 namespace: ns,
                 deployment: dep,
                 node,
-                labels: rd.labels.clone(),
-                annotations: rd.pod_annotations.clone(),
+                labels: std::sync::Arc::clone(&labels),
+                annotations: std::sync::Arc::clone(&annotations),
                 ready: !rd.not_ready.iter().any(|x| x.value as usize == i),
             });
         }
