@@ -118,7 +118,11 @@ designs:
     assert_eq!(holders(cluster), 20);
     assert_eq!(st.snat.exhausted[&cluster].len(), 2);
     // Each pod's stack: the NAMESPACE policy (no destIp) ends it, so traffic uses ns's IPs.
-    let e = select(&st.pod_stack[0].entries, Ipv4Addr::new(1, 1, 1, 1)).unwrap();
+    let e = select(
+        &st.pod_stack(fabsim::cluster::PodId(0)).entries,
+        Ipv4Addr::new(1, 1, 1, 1),
+    )
+    .unwrap();
     assert_eq!(e.unit, ns);
     // validate --json shows the same allocation.
     let json = fabsim::design::aci_cni::allocation::Allocation::of("aci-cni", &s.cluster, &st);
@@ -215,7 +219,7 @@ designs:
 ", dests.join(", "));
     let s = load_text(&y);
     let st = state(&s);
-    let stack = &st.pod_stack[0];
+    let stack = &st.pod_stack(fabsim::cluster::PodId(0));
     // POD first (priority 300), NAMESPACE next (299), then the CLUSTER policy's 40 destinations:
     // 30 fit (positions 2..31), 10 are skipped.
     assert_eq!(
@@ -511,8 +515,8 @@ designs:
         .iter()
         .position(|p| p.name == "pod")
         .unwrap();
-    assert_eq!(st.pod_stack[1].unallocated.len(), 1);
-    assert_eq!(st.pod_stack[1].unallocated[0].0, pi);
+    assert_eq!(st.pod_stack(fabsim::cluster::PodId(1)).unallocated.len(), 1);
+    assert_eq!(st.pod_stack(fabsim::cluster::PodId(1)).unallocated[0].0, pi);
 }
 
 /// Item 6 — controller `validateCr`: a second policy without labels in the same namespace (here
@@ -664,6 +668,10 @@ designs:
         .collect();
     assert_eq!(failed, [false, false, true, false]);
     // c (NAMESPACE) beats a (CLUSTER) for the pod; svc selects nothing.
-    let e = select(&st.pod_stack[0].entries, Ipv4Addr::new(1, 1, 1, 1)).unwrap();
+    let e = select(
+        &st.pod_stack(fabsim::cluster::PodId(0)).entries,
+        Ipv4Addr::new(1, 1, 1, 1),
+    )
+    .unwrap();
     assert_eq!(st.cfg.snat_policies[e.policy].name, "c");
 }

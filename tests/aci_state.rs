@@ -51,7 +51,7 @@ designs:
     let (d1, d2, d3, d4) = (p("ns1/d1-0"), p("ns2/d2-0"), p("ns1/d3-0"), p("ns1/d4-0"));
     let state = AciState::compile(&s.cluster, cfg);
     let lbs = state.addr.lb_ip.clone();
-    let stack = |pod: fabsim::cluster::PodId| state.pod_stack[pod.index()].entries.clone();
+    let stack = |pod: fabsim::cluster::PodId| state.pod_stack(pod).entries.clone();
     // Each policy's scope for d1: labels matching the pod → POD; namespace only → NAMESPACE; …
     assert_eq!(
         scope_of(&cfg.snat_policies[pol("pod")], &s.cluster, &lbs, d1),

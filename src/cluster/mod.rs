@@ -286,9 +286,12 @@ impl Cluster {
         node: NodeId,
     ) -> impl Iterator<Item = PodId> + Clone + '_ {
         let v = &self.service(svc).endpoints_by_node;
+        // One search for the first, then the node's few endpoints in a row.
         let from = v.partition_point(|(n, _)| *n < node);
-        let to = v.partition_point(|(n, _)| *n <= node);
-        v[from..to].iter().map(|(_, p)| *p)
+        v[from..]
+            .iter()
+            .take_while(move |(n, _)| *n == node)
+            .map(|(_, p)| *p)
     }
 
     /// The node with address `ip` (the first in node order if several share it).

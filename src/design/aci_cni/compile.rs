@@ -67,7 +67,13 @@ pub struct AciState {
     /// service IP).
     pub units: Vec<SnatUnit>,
     pub snat: SnatGlobalInfo,
-    pub pod_stack: Vec<Stack>,
+    /// The distinct SNAT flow stacks, and each pod's (`pod_stack`): most pods share one (a
+    /// cluster-scope policy gives every pod on an allocated node the same), so the walk reads a
+    /// stack that stays in cache instead of one allocation per pod.
+    stacks: Vec<Stack>,
+    stack_of: Vec<u32>,
+    /// `snat.by_node` by node × unit, for the walk's look-up.
+    alloc_of: Vec<Option<crate::nat::snat::Allocation>>,
     /// The routing domain's internal subnets: OVS routes them inside the fabric at priority
     /// 300 + prefix length, above every SNAT flow (opflex `IntFlowManager.cpp`
     /// `handleRoutingDomainUpdate`). The BD subnets of the VRF (node, pod, node service) from
@@ -188,17 +194,30 @@ impl AciState {
         let requests = snat_requests(cluster, &cfg, &lb_ip, &units, &pods_by_node);
         let unit_ips: Vec<Vec<Ipv4Addr>> = units.iter().map(|u| u.ips.clone()).collect();
         let snat = SnatGlobalInfo::allocate(&cfg.port_range, &unit_ips, requests);
-        let pod_stack: Vec<Stack> = (0..cluster.pods.len())
+        let mut stacks: Vec<Stack> = Vec::new();
+        let mut known: std::collections::BTreeMap<Stack, u32> = std::collections::BTreeMap::new();
+        let stack_of: Vec<u32> = (0..cluster.pods.len())
             .map(|p| {
                 let pod = PodId(p as u32);
                 let node = cluster.pod_node(pod);
-                snat_scope::stack(&cfg.snat_policies, cluster, &lb_ip, pod, unit_of, |u| {
-                    snat.by_node.contains_key(&(node, u))
+                let stack =
+                    snat_scope::stack(&cfg.snat_policies, cluster, &lb_ip, pod, unit_of, |u| {
+                        snat.by_node.contains_key(&(node, u))
+                    });
+                *known.entry(stack).or_insert_with_key(|stack| {
+                    stacks.push(stack.clone());
+                    stacks.len() as u32 - 1
                 })
             })
             .collect();
 
         let internal = internal_subnets(&cfg);
+        let mut alloc_of = vec![None; cluster.nodes.len() * units.len()];
+        for ((node, unit), alloc) in &snat.by_node {
+            if let Some(slot) = alloc_of.get_mut(node.index() * units.len() + unit) {
+                *slot = Some(*alloc);
+            }
+        }
         AciState {
             addr: Addresses::new(pod_ip, lb_ip),
             pod_chunks: chunks_held,
@@ -221,7 +240,9 @@ impl AciState {
             snat_redirect,
             units,
             snat,
-            pod_stack,
+            alloc_of,
+            stacks,
+            stack_of,
             internal,
             cfg,
         }
@@ -236,9 +257,23 @@ impl AciState {
         self.internal.iter().copied().find(|n| n.contains(&ip))
     }
 
-    /// The allocation of `node` for the stack entry's unit.
+    /// Pod `pod`'s SNAT flows.
+    pub fn pod_stack(&self, pod: PodId) -> &Stack {
+        &self.stacks[self.stack_of[pod.index()] as usize]
+    }
+
+    /// The allocation of `node` for the stack entry's unit (a direct index of the controller's
+    /// `snat.by_node`).
     pub fn allocation(&self, node: NodeId, unit: usize) -> Option<crate::nat::snat::Allocation> {
-        self.snat.by_node.get(&(node, unit)).copied()
+        match self.units.len() {
+            0 => None,
+            n if unit < n => self
+                .alloc_of
+                .get(node.index() * n + unit)
+                .copied()
+                .flatten(),
+            _ => None,
+        }
     }
 }
 

@@ -65,7 +65,7 @@ pub struct SnatUnit {
 
 /// One entry of a pod's stack: traffic to `dest` uses `unit` (of `policy`) at `scope`, with OVS
 /// priority `priority`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StackEntry {
     pub dest: Ipv4Net,
     pub policy: usize,
@@ -76,7 +76,7 @@ pub struct StackEntry {
 
 /// A pod's SNAT flows, in priority order, the (policy, destination) pairs opflex skipped beyond
 /// 32, and those of policies whose unit got no chunk on the pod's node (no flow at all).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stack {
     pub entries: Vec<StackEntry>,
     pub skipped: Vec<(usize, Ipv4Net)>,

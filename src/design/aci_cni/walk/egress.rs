@@ -216,7 +216,7 @@ impl AciWalk<'_> {
     ) -> Result<(Flow, Option<NatBinding>), Outcome> {
         let (dst, sport, proto) = (orig.dst, orig.src.port, orig.proto);
         let mut pkt = orig;
-        let stack = &self.state.pod_stack[pod.index()];
+        let stack = &self.state.pod_stack(pod);
         let entry = snat_scope::select(&stack.entries, dst.ip);
         let alloc = entry.and_then(|e| self.state.allocation(node, e.unit).map(|a| (e, a)));
         let mut binding = None;
@@ -421,8 +421,7 @@ impl AciWalk<'_> {
                 )
             });
         }
-        let no_snat = if snat_scope::select(&self.state.pod_stack[a.index()].entries, pkt.dst.ip)
-            .is_some()
+        let no_snat = if snat_scope::select(&self.state.pod_stack(a).entries, pkt.dst.ip).is_some()
         {
             "; the destination is in an internal subnet of the VRF, whose OVS route (priority 300 + prefix length) sits above every SNAT flow: no SNAT"
         } else {

@@ -56,7 +56,7 @@ impl AciWalk<'_> {
             )
         });
         let subnet = self.state.internal_subnet(dst.ip);
-        let covered = snat_scope::select(&self.state.pod_stack[pod.index()].entries, dst.ip);
+        let covered = snat_scope::select(&self.state.pod_stack(pod).entries, dst.ip);
         let why_no_snat = move || match (subnet, covered) {
             (Some(n), Some(e)) => format!(
                 "; {} is in internal subnet {n} of the VRF, whose OVS route (priority {}) sits above SNAT flow {} (priority {}): no SNAT",
@@ -172,7 +172,7 @@ impl AciWalk<'_> {
             )
         });
         if self.state.internal_subnet(lb).is_none()
-            && let Some(e) = snat_scope::select(&self.state.pod_stack[a.index()].entries, lb)
+            && let Some(e) = snat_scope::select(&self.state.pod_stack(a).entries, lb)
         {
             let policy = &self.state.cfg.snat_policies[e.policy];
             rec.hop(Device::Node(na), Action::Drop, &pkt, || {
