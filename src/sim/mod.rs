@@ -5,6 +5,7 @@
 //! named stream of the scenario seed.
 
 pub mod baseline;
+mod calendar;
 mod conns;
 pub mod engine;
 pub mod estimate;

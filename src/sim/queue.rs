@@ -1,10 +1,10 @@
 //! The event queue: ordered by (time, insertion sequence), so simultaneous events run first in,
-//! first out. Events are a closed `Copy` enum stored inline: once the heap has grown to the
-//! run's peak, pushing and popping allocate nothing.
+//! first out. Events are a closed `Copy` enum stored inline: once the calendar's buckets and
+//! heap have grown to the run's peak, pushing and popping allocate nothing.
 
+use super::calendar::{Calendar, Keyed};
 use crate::time::Nanos;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// What happens at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,74 +26,39 @@ pub enum Event {
     Control { pending: u32 },
 }
 
-/// The queue: a binary heap, plus FIFO lanes for events that are always scheduled a constant
-/// delay ahead (NAT releases after TIME_WAIT or the UDP timeout) — those arrive in time order, so
-/// a deque holds them without the heap's logarithmic cost. Order is (time, insertion sequence)
-/// across all of them.
-/// A heap entry ordered by its key alone: (time << 64) | insertion sequence, one integer
-/// comparison (the sequence is unique, so the event never decides the order).
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    key: u128,
-    event: Event,
-}
-
-impl Entry {
-    fn new(at: Nanos, seq: u64, event: Event) -> Entry {
-        Entry {
-            key: (u128::from(at.0) << 64) | u128::from(seq),
-            event,
-        }
-    }
-
-    fn at(&self) -> Nanos {
-        Nanos((self.key >> 64) as u64)
-    }
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
-}
-
+/// The queue: a calendar queue (`calendar.rs`: the timed events — arrivals, closes, samples,
+/// control reactions), plus FIFO lanes for events that are always scheduled a constant delay
+/// ahead (NAT releases after TIME_WAIT or the UDP timeout) — those arrive in time order, so a
+/// deque holds them at no cost. Order is (time, insertion sequence) across all of them: one key,
+/// (time << 64) | sequence.
 #[derive(Clone, Debug, Default)]
 pub struct EventQueue {
-    heap: BinaryHeap<Reverse<Entry>>,
+    cal: Calendar<Event>,
     lanes: [VecDeque<(Nanos, u64, Event)>; 2],
     seq: u64,
 }
 
+fn key(at: Nanos, seq: u64) -> u128 {
+    (u128::from(at.0) << 64) | u128::from(seq)
+}
+
 impl EventQueue {
-    pub fn with_capacity(n: usize) -> Self {
-        EventQueue {
-            heap: BinaryHeap::with_capacity(n),
-            lanes: Default::default(),
-            seq: 0,
-        }
+    /// An empty queue (`n`: a hint, kept for the callers; the calendar's storage grows to the
+    /// run's peak and is reused).
+    pub fn with_capacity(_n: usize) -> Self {
+        EventQueue::default()
     }
 
     pub fn push(&mut self, at: Nanos, e: Event) {
-        self.heap.push(Reverse(Entry::new(at, self.seq, e)));
+        self.cal.push(Keyed {
+            key: key(at, self.seq),
+            item: e,
+        });
         self.seq += 1;
     }
 
     /// Pushes onto FIFO lane `lane` (0 or 1); each lane's times must not decrease (a constant
-    /// delay from a non-decreasing clock), otherwise the event goes to the heap.
+    /// delay from a non-decreasing clock), otherwise the event goes to the calendar.
     pub fn push_fifo(&mut self, lane: usize, at: Nanos, e: Event) {
         let l = &mut self.lanes[lane.min(1)];
         if l.back().is_some_and(|(t, _, _)| *t > at) {
@@ -105,26 +70,27 @@ impl EventQueue {
     }
 
     pub fn pop(&mut self) -> Option<(Nanos, Event)> {
-        // The lanes are usually empty or later than the heap's top: one key comparison each.
-        let key = |l: &VecDeque<(Nanos, u64, Event)>| {
-            l.front().map_or(u128::MAX, |(t, s, _)| {
-                (u128::from(t.0) << 64) | u128::from(*s)
-            })
+        // The lanes are usually empty or later than the calendar's first: one key comparison each.
+        let lane_key = |l: &VecDeque<(Nanos, u64, Event)>| {
+            l.front().map_or(u128::MAX, |(t, s, _)| key(*t, *s))
         };
-        let heap = self.heap.peek().map_or(u128::MAX, |Reverse(e)| e.key);
-        let (l0, l1) = (key(&self.lanes[0]), key(&self.lanes[1]));
-        if heap == u128::MAX && l0 == u128::MAX && l1 == u128::MAX {
+        let cal = self.cal.peek_key().unwrap_or(u128::MAX);
+        let (l0, l1) = (lane_key(&self.lanes[0]), lane_key(&self.lanes[1]));
+        if cal == u128::MAX && l0 == u128::MAX && l1 == u128::MAX {
             return None;
         }
-        if heap <= l0 && heap <= l1 {
-            return self.heap.pop().map(|Reverse(e)| (e.at(), e.event));
+        if cal <= l0 && cal <= l1 {
+            return self
+                .cal
+                .pop()
+                .map(|e| (Nanos((e.key >> 64) as u64), e.item));
         }
         let lane = usize::from(l1 < l0);
         self.lanes[lane].pop_front().map(|(t, _, e)| (t, e))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lanes[0].len() + self.lanes[1].len()
+        self.cal.len() + self.lanes[0].len() + self.lanes[1].len()
     }
 
     pub fn is_empty(&self) -> bool {
