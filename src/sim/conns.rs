@@ -1,6 +1,5 @@
-//! The connection table's record: everything the engine keeps about a live connection, in one
-//! 64-byte cache line (a close or a release, hundreds of thousands of slots apart, touches one
-//! line). Optional ids are stored as `u32::MAX`, the NAT binding with its endpoints unpadded,
+//! The connection table's record: everything the engine keeps about an open connection, in one
+//! 64-byte cache line (a close touches one line). Optional ids are stored as `u32::MAX`, the NAT binding with its endpoints unpadded,
 //! and the state, the flags and the slot's generation share one word.
 
 use crate::cluster::{NodeId, PodId};
@@ -14,8 +13,6 @@ pub(super) enum State {
     Open,
     Closed,
     Broken,
-    /// Its TIME_WAIT entry was taken over by a new connection (Linux ≥ 6.5).
-    Evicted,
 }
 
 const NONE: u32 = u32::MAX;
@@ -107,8 +104,7 @@ impl Conn {
         match self.word & STATE_BITS {
             0 => State::Open,
             1 => State::Closed,
-            2 => State::Broken,
-            _ => State::Evicted,
+            _ => State::Broken,
         }
     }
 
@@ -205,10 +201,10 @@ mod tests {
             (2, req, Some(b), None, Some(PodId(9)), true, Some(NodeId(0)))
         );
         assert_eq!((c.state(), c.generation()), (State::Open, g));
-        c.set_state(State::Evicted);
+        c.set_state(State::Broken);
         assert_eq!(
             (c.state(), c.generation(), c.lb()),
-            (State::Evicted, g, true)
+            (State::Broken, g, true)
         );
         assert_eq!(Conn::next_generation(g), 0);
         let plain = Conn::new(

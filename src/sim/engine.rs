@@ -11,6 +11,7 @@ use super::conns::{Conn, Opened, State};
 use super::metrics::*;
 use super::outage::{Ctx, Outages};
 use super::queue::{Event, EventQueue};
+use super::time_wait::TimeWait;
 use super::traffic::Generator;
 use crate::cluster::{Cluster, NodeId};
 use crate::dataplane::Verdict;
@@ -78,6 +79,8 @@ pub(super) struct Run {
     nat_per_node: Vec<u64>,
     /// Open connections per serving node.
     active_per_node: Vec<u64>,
+    /// NAT bindings of closed connections, held through TIME_WAIT.
+    time_wait: TimeWait,
 }
 
 impl Run {
@@ -199,6 +202,7 @@ fn simulate(
         per_gen: vec![Connections::default(); gens.len()],
         nat_per_node: vec![0u64; s.cluster.nodes.len()],
         active_per_node: vec![0u64; s.cluster.nodes.len()],
+        time_wait: TimeWait::default(),
     };
     let outages = Outages::new(s, design);
     let paths = PathStats::with_nodes(s.cluster.nodes.len());
@@ -267,7 +271,7 @@ impl Sim<'_, '_> {
             match e {
                 Event::Arrival { generator } => self.arrival(now, generator),
                 Event::Close { conn, generation } => self.close(now, conn, generation),
-                Event::Release { conn, generation } => self.release(conn, generation),
+                Event::Release { held } => self.release(held),
                 Event::Failure { event } => self.failure(now, event),
                 Event::WarmupEnd => self.warmup_end(),
                 Event::Control { pending } => {
@@ -421,15 +425,10 @@ impl Sim<'_, '_> {
         }
         // A 6.5+ kernel gave this connection the port of a TIME_WAIT entry: that entry
         // is gone, its connection's slot free at once.
-        if let Some(old) = self.plane.take_evicted() {
-            let c = &mut self.run.conns[old as usize];
-            if c.state() == State::Closed {
-                c.set_state(State::Evicted);
-                if let Some(b) = c.binding() {
-                    self.run.nat_per_node[b.node.index()] -= 1;
-                }
-                self.run.free.push(old);
-            }
+        if let Some(old) = self.plane.take_evicted()
+            && let Some((_, b)) = self.run.time_wait.end(old)
+        {
+            self.run.nat_per_node[b.node.index()] -= 1;
         }
         self.run.total.attempted += 1;
         self.run.per_gen[generator as usize].attempted += 1;
@@ -526,39 +525,31 @@ impl Sim<'_, '_> {
         }
         self.run.total.completed += 1;
         self.run.per_gen[c.generator as usize].completed += 1;
-        match c.binding() {
-            Some(b) => {
-                let hold = if c.req.proto == Proto::Tcp {
-                    self.s.conntrack.time_wait
-                } else {
-                    self.s.conntrack.udp_timeout
-                };
-                // A constant delay per protocol: the release lanes stay in time order.
-                let lane = usize::from(c.req.proto != Proto::Tcp);
-                if c.req.proto == Proto::Tcp {
-                    self.plane.closing(&b, conn);
-                }
-                self.q.push_fifo(
-                    lane,
-                    now.saturating_add(hold),
-                    Event::Release { conn, generation },
-                );
+        // The slot is free at once; a NAT binding waits out TIME_WAIT in `time_wait`.
+        self.run.free.push(conn);
+        if let Some(b) = c.binding() {
+            let hold = if c.req.proto == Proto::Tcp {
+                self.s.conntrack.time_wait
+            } else {
+                self.s.conntrack.udp_timeout
+            };
+            let held = self.run.time_wait.hold(c.req.proto, b);
+            if c.req.proto == Proto::Tcp {
+                self.plane.closing(&b, held);
             }
-            None => self.run.free.push(conn),
+            // A constant delay per protocol: the release lanes stay in time order.
+            let lane = usize::from(c.req.proto != Proto::Tcp);
+            self.q
+                .push_fifo(lane, now.saturating_add(hold), Event::Release { held });
         }
     }
 
-    /// A held NAT entry is released.
-    fn release(&mut self, conn: u32, generation: u32) {
-        let c = self.run.conns[conn as usize];
-        if c.state() != State::Closed || c.generation() != generation {
-            return; // evicted from TIME_WAIT earlier; the slot may serve another
-        }
-        if let Some(b) = &c.binding() {
-            self.plane.release(c.req.proto, b);
+    /// A held NAT entry is released (unless a new connection took its port over).
+    fn release(&mut self, held: u32) {
+        if let Some((proto, b)) = self.run.time_wait.end(held) {
+            self.plane.release(proto, &b);
             self.run.nat_per_node[b.node.index()] -= 1;
         }
-        self.run.free.push(conn);
     }
 
     /// Scenario event `event` (a failure or a recovery) happens.

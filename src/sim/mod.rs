@@ -16,6 +16,7 @@ pub mod queue;
 pub mod rng;
 pub mod spread;
 pub mod steady;
+mod time_wait;
 pub mod traffic;
 
 use crate::scenario::Scenario;

@@ -14,8 +14,9 @@ pub enum Event {
     /// Connection `conn` (a slot of the connection table) closes, if the slot still holds the
     /// connection of `generation` (a broken connection's slot may serve another one since).
     Close { conn: u32, generation: u32 },
-    /// The NAT tuple of connection `conn` leaves TIME_WAIT (or the UDP timeout) and is freed.
-    Release { conn: u32, generation: u32 },
+    /// The NAT binding `held` (an id in the run's TIME_WAIT entries) leaves TIME_WAIT (or the
+    /// UDP timeout) and is freed.
+    Release { held: u32 },
     /// Take a time-series sample.
     Sample,
     /// The warm-up ends: counting starts from here (`scenario::warmup`).
