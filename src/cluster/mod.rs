@@ -158,6 +158,8 @@ pub struct Cluster {
     /// Each node's hash salt (`net::hash::salt` of its name: the per-node hashes of the
     /// second-stage load balancing), filled by `index`.
     pub(crate) node_salts: Vec<u64>,
+    /// Each node's `up`, compact (read per connection), kept by [`Cluster::set_node_up`].
+    pub(crate) node_up: Vec<bool>,
 }
 
 /// What a connection's walk reads of a pod.
@@ -192,6 +194,20 @@ impl Cluster {
         match self.pod_hot.get(id.index()) {
             Some(h) => h.ready,
             None => self.pods[id.index()].ready,
+        }
+    }
+    /// Whether node `id` is up (from the compact index; the node record before `index` ran).
+    pub fn node_up(&self, id: NodeId) -> bool {
+        match self.node_up.get(id.index()) {
+            Some(up) => *up,
+            None => self.nodes[id.index()].up,
+        }
+    }
+    /// Fails (`false`) or recovers node `id`.
+    pub fn set_node_up(&mut self, id: NodeId, up: bool) {
+        self.nodes[id.index()].up = up;
+        if let Some(u) = self.node_up.get_mut(id.index()) {
+            *u = up;
         }
     }
     /// The hash salt of node `id`'s name (computed once by `index`).
@@ -314,6 +330,7 @@ impl Cluster {
             .collect();
         ips.sort();
         self.node_ips = ips;
+        self.node_up = self.nodes.iter().map(|n| n.up).collect();
         self.node_salts = self
             .nodes
             .iter()

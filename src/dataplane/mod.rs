@@ -320,7 +320,7 @@ impl FabricSteps<'_> {
         rec: &mut R,
         until: &'static str,
     ) -> Result<NodeId, Reason> {
-        if self.cluster.node(node).up {
+        if self.cluster.node_up(node) {
             return Ok(node);
         }
         rec.hop(Device::Node(node), Action::Drop, pkt, || {

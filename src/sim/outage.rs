@@ -317,7 +317,7 @@ impl<'a> Outages<'a> {
         if cx.run.cluster.nodes[node.index()].up == up {
             return;
         }
-        cx.run.cluster.nodes[node.index()].up = up;
+        cx.run.cluster.set_node_up(node, up);
         self.bump(EpochKey::Node(node));
         if up {
             self.close(&cx.run.cluster.node_ref(node), now);
@@ -348,7 +348,7 @@ impl<'a> Outages<'a> {
         if self.pending_epoch[index] != self.epoch(&self.pending[index]) {
             return; // a newer fail or recover of the same thing superseded it
         }
-        if plane.moot(action, node, run.cluster.node(node).up) {
+        if plane.moot(action, node, run.cluster.node_up(node)) {
             return;
         }
         if let Some(implied) = plane.implies(action, node) {

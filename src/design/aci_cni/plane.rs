@@ -113,7 +113,7 @@ impl AciPlane {
             let has = cluster
                 .endpoints_on(svc, node)
                 .any(|p| cluster.pod_ready(p));
-            changed |= if has && cluster.node(node).up {
+            changed |= if has && cluster.node_up(node) {
                 r.group.add(node)
             } else {
                 r.group.remove(node)

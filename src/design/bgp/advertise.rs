@@ -79,7 +79,7 @@ pub fn advertisement(
 /// advertised is taken as its pods being endpoints).
 fn has_endpoint(cluster: &Cluster, svc: ServiceId, node: NodeId) -> bool {
     let mut on_node = cluster.endpoints_on(svc, node);
-    if cluster.node(node).up {
+    if cluster.node_up(node) {
         on_node.any(|p| cluster.pod_ready(p))
     } else {
         on_node.next().is_some()

@@ -212,7 +212,7 @@ impl BgpWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let node = self.cluster.pod_node(pod);
-        if !self.cluster.node(to).up {
+        if !self.cluster.node_up(to) {
             rec.hop(Device::Node(to), Action::Drop, &pkt, || {
                 format!("{} is down", self.cluster.node_ref(to))
             });
