@@ -13,12 +13,11 @@ use super::outage::{Ctx, Outages};
 use super::queue::{Event, EventQueue};
 use super::time_wait::TimeWait;
 use super::traffic::Generator;
-use crate::cluster::{Cluster, NodeId};
+use super::world::Run;
 use crate::dataplane::Verdict;
 use crate::dataplane::request::Source;
 use crate::design::DesignSpec;
 use crate::design::compiled::Plane;
-use crate::fabric::Fabric;
 use crate::net::Proto;
 use crate::scenario::Scenario;
 use crate::time::Nanos;
@@ -44,10 +43,7 @@ pub fn run_with_progress(
     sample_interval: Nanos,
     progress: &dyn Fn(f64),
 ) -> Result<DesignResult, super::SimError> {
-    let duration = s.duration.ok_or(super::SimError::NoDuration)?;
-    let plane = design.compile(s);
-    let (r, _) = simulate(s, design, plane, duration, sample_interval, progress, false)?;
-    Ok(r)
+    Ok(compile_and_simulate(s, design, sample_interval, progress, false)?.0)
 }
 
 /// Like [`run_with_progress`], with each failure measured against the same run without it
@@ -59,99 +55,32 @@ pub fn run_measured(
     sample_interval: Nanos,
     progress: &dyn Fn(f64),
 ) -> Result<DesignResult, super::SimError> {
-    let duration = s.duration.ok_or(super::SimError::NoDuration)?;
-    let plane = design.compile(s);
-    let (mut r, without) = simulate(s, design, plane, duration, sample_interval, progress, true)?;
+    let (mut r, without) = compile_and_simulate(s, design, sample_interval, progress, true)?;
     super::baseline::compare_with(s, &mut r, &without);
     Ok(r)
 }
 
-/// The mutable world of one run: the fabric and cluster as failures leave them, and the
-/// connection table.
-#[derive(Clone)]
-pub(super) struct Run {
-    pub fabric: Fabric,
-    pub cluster: Cluster,
-    conns: Vec<Conn>,
-    free: Vec<u32>,
-    total: Connections,
-    per_gen: Vec<Connections>,
-    nat_per_node: Vec<u64>,
-    /// Open connections per serving node.
-    active_per_node: Vec<u64>,
-    /// NAT bindings of closed connections, held through TIME_WAIT.
-    time_wait: TimeWait,
-}
+/// The run, and with `fork_at_failures` the runs without each failure.
+type WithForks = (DesignResult, Vec<(usize, DesignResult)>);
 
-impl Run {
-    fn break_conn(&mut self, plane: &mut Plane, i: usize, reason: BreakReason) {
-        let c = &mut self.conns[i];
-        c.set_state(State::Broken);
-        let c = *c;
-        self.total.break_for(reason);
-        self.per_gen[c.generator as usize].break_for(reason);
-        if let Some(n) = c.node() {
-            self.active_per_node[n.index()] -= 1;
-        }
-        // The NAT state went with the connection (approximation: freed at once).
-        if let Some(b) = c.binding() {
-            plane.release(c.req.proto, &b);
-            self.nat_per_node[b.node.index()] -= 1;
-        }
-        self.free.push(i as u32);
-    }
-
-    fn open(&self) -> impl Iterator<Item = usize> + '_ {
-        self.conns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.state() == State::Open)
-            .map(|(i, _)| i)
-    }
-
-    /// Breaks the open LoadBalancer connections that a forwarding change moved to another node.
-    pub fn break_moved(&mut self, plane: &mut Plane) -> u64 {
-        let moved: Vec<usize> = self
-            .open()
-            .filter(|i| {
-                let c = &self.conns[*i];
-                c.lb() && plane.lb_node(&self.fabric, &self.cluster, &c.req) != c.node()
-            })
-            .collect();
-        let n = moved.len() as u64;
-        for i in moved {
-            self.break_conn(plane, i, BreakReason::Rehashed);
-        }
-        n
-    }
-
-    /// A node failed: connections served by, NATed on, or with a pod on it break now; ACI-CNI
-    /// SNAT connections whose replies land there lose them until tracking notices.
-    pub fn break_on_node(&mut self, plane: &mut Plane, node: NodeId) -> u64 {
-        let victims: Vec<(usize, BreakReason)> = self
-            .open()
-            .filter_map(|i| {
-                let c = &self.conns[i];
-                let pod_node = c.pod().map(|p| self.cluster.pod_node(p));
-                let src_node = match c.req.src {
-                    Source::Pod(p) => Some(self.cluster.pod_node(p)),
-                    _ => None,
-                };
-                if c.node() == Some(node) || pod_node == Some(node) || src_node == Some(node) {
-                    Some((i, BreakReason::NodeFailed))
-                } else if c.landing() == Some(node) {
-                    Some((i, BreakReason::ReplyBlackholed))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let broken = victims.len() as u64;
-        for (i, why) in victims {
-            self.break_conn(plane, i, why);
-        }
-        broken
-    }
+fn compile_and_simulate(
+    s: &Scenario,
+    design: &DesignSpec,
+    sample_interval: Nanos,
+    progress: &dyn Fn(f64),
+    fork_at_failures: bool,
+) -> Result<WithForks, super::SimError> {
+    let duration = s.duration.ok_or(super::SimError::NoDuration)?;
+    let plane = design.compile(s);
+    simulate(
+        s,
+        design,
+        plane,
+        duration,
+        sample_interval,
+        progress,
+        fork_at_failures,
+    )
 }
 
 // Long: the run's set-up (queue, generators, counters) and the event loop.
@@ -163,7 +92,7 @@ fn simulate(
     interval: Nanos,
     progress: &dyn Fn(f64),
     fork_at_failures: bool,
-) -> Result<(DesignResult, Vec<(usize, DesignResult)>), super::SimError> {
+) -> Result<WithForks, super::SimError> {
     let mut gens: Vec<Generator> = s
         .traffic
         .iter()

@@ -18,6 +18,7 @@ pub mod spread;
 pub mod steady;
 mod time_wait;
 pub mod traffic;
+mod world;
 
 use crate::scenario::Scenario;
 use metrics::Results;

@@ -11,9 +11,9 @@
 //! | `speaker:NODE` | the node still forwards; without graceful restart its sessions close and its routes go at once | with graceful restart the fabric keeps them (stale) for the restart time |
 //! | `controller:aci-containers-controller` | nothing: the programmed fabric keeps forwarding | ACI-CNI's redirect-policy updates wait for its return (IP SLA, run by the fabric, still acts) |
 
-use super::engine::Run;
 use super::failure::{Control, Pending, Record};
 use super::queue::{Event, EventQueue};
+use super::world::Run;
 use crate::cluster::NodeId;
 use crate::design::DesignSpec;
 use crate::design::compiled::Plane;

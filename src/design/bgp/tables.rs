@@ -154,6 +154,8 @@ pub fn leaf_tables(
 }
 
 /// The routes each leaf learned over eBGP from the nodes it peers with.
+// Long: the ranking, the counting sort and best-path selection are one pass over each leaf's
+// sessions; split, the bucket offsets would travel between functions.
 fn ebgp_routes(
     fabric: &Fabric,
     cluster: &Cluster,
@@ -273,6 +275,8 @@ const EMPTY_CANDIDATE: Candidate = Candidate {
 
 /// Every leaf: its own eBGP routes, plus what the others learned, through the fabric; the
 /// nodes' subnet where nodes attach; outside through the border leaves.
+// Long: per prefix its anchor leaves and the fabric-learned route, then the connected and
+// default routes; one pass.
 fn fabric_routes(
     fabric: &Fabric,
     cluster: &Cluster,
