@@ -102,8 +102,8 @@ fn a_leaf_route_lookup_is_the_longest_usable_prefix_of_its_table() {
                             .max_by_key(|r| r.prefix.prefix_len());
                         let found = st.tables.lookup(l, ip);
                         assert_eq!(
-                            found.map(|r| (r.prefix, &r.next_hops)),
-                            oracle.map(|r| (r.prefix, &r.next_hops)),
+                            found.map(|r| (r.prefix, r.next_hops)),
+                            oracle.map(|r| (r.prefix, r.next_hops.as_slice())),
                             "{scenario}: leaf {l:?}, {ip}"
                         );
                         compared += 1;

@@ -32,7 +32,7 @@ pub struct Candidate {
 }
 
 /// A path refused before best-path selection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rejection {
     PasswordMismatch,
     HoldTimerExpired,
@@ -64,7 +64,7 @@ pub enum Rejection {
 }
 
 /// Why a path is not installed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Excluded {
     Rejected(Rejection),
     AsPathTooLong {
@@ -207,7 +207,7 @@ pub struct Route {
 }
 
 /// Where a route points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NextHop {
     /// A node, by its IP (learned over eBGP on this leaf, or propagated).
     Node(NodeId),

@@ -106,7 +106,7 @@ impl BgpState {
     }
 
     /// The route a leaf uses for `ip` (longest prefix with a next hop).
-    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
+    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<super::tables::Found<'_>> {
         self.tables.lookup(leaf, ip)
     }
 

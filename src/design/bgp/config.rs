@@ -159,7 +159,7 @@ impl Reconnect {
 }
 
 /// What APIC does when a peer exceeds its max-prefix limit (`bgpPeerPfxPol.action`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MaxPrefixAction {
     /// Only the prefixes beyond the limit are refused; the session stays up.
     Reject,

@@ -5,13 +5,17 @@
 
 use super::config::*;
 use super::sessions::Session;
-use crate::bgp::{self, Candidate, NextHop, Rejection, Route};
+use crate::bgp::{self, Candidate, Excluded, NextHop, Rejection, Route};
 use crate::cluster::Cluster;
 use crate::fabric::{Fabric, LeafId};
+use crate::nat::conntrack::Fnv;
 use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 /// Every leaf's table, held once per prefix rather than once per leaf: the leaves that learned
 /// a prefix from a node keep their own route; every other leaf has the same fabric-learned one
@@ -33,6 +37,58 @@ pub struct LeafTables {
     border: Vec<bool>,
 }
 
+/// A leaf's own route for a prefix, its lists shared with every route that has the same (a
+/// LoadBalancer address every node announces gets the same ECMP set on a leaf for each of the
+/// 1,000 services: one list, not 1,000).
+#[derive(Clone, Debug)]
+struct OwnRoute {
+    next_hops: Arc<[NextHop]>,
+    excluded: Arc<[(NextHop, Excluded)]>,
+}
+
+/// The route a look-up found: its prefix and next hops.
+#[derive(Clone, Copy, Debug)]
+pub struct Found<'a> {
+    pub prefix: Ipv4Net,
+    pub next_hops: &'a [NextHop],
+}
+
+impl<'a> Found<'a> {
+    fn of(r: &'a Route) -> Found<'a> {
+        Found {
+            prefix: r.prefix,
+            next_hops: &r.next_hops,
+        }
+    }
+}
+
+/// One shared copy of each distinct list.
+type Shared<T> = HashMap<Vec<T>, Arc<[T]>, BuildHasherDefault<Fnv>>;
+
+fn share<T: Clone + Eq + std::hash::Hash>(known: &mut Shared<T>, list: Vec<T>) -> Arc<[T]> {
+    if let Some(a) = known.get(&list) {
+        return Arc::clone(a);
+    }
+    let a: Arc<[T]> = list.as_slice().into();
+    known.insert(list, Arc::clone(&a));
+    a
+}
+
+#[derive(Default)]
+struct Interner {
+    hops: Shared<NextHop>,
+    excluded: Shared<(NextHop, Excluded)>,
+}
+
+impl Interner {
+    fn own(&mut self, next_hops: Vec<NextHop>, excluded: Vec<(NextHop, Excluded)>) -> OwnRoute {
+        OwnRoute {
+            next_hops: share(&mut self.hops, next_hops),
+            excluded: share(&mut self.excluded, excluded),
+        }
+    }
+}
+
 /// A prefix with routes on more leaves than this finds a leaf's own route by a direct index.
 const DIRECT_FROM: usize = 16;
 const NOT_OWN: u16 = u16::MAX;
@@ -41,7 +97,7 @@ const NOT_OWN: u16 = u16::MAX;
 struct FabricPrefix {
     /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
     /// next hops empty when every path was excluded).
-    own: Vec<Route>,
+    own: Vec<OwnRoute>,
     /// The leaves of `own`, apart: a binary search over 4-byte ids touches a few cache lines.
     own_leaves: Vec<LeafId>,
     /// With many leaves (a LoadBalancer address every node announces has a route on each of
@@ -54,7 +110,7 @@ struct FabricPrefix {
 }
 
 impl FabricPrefix {
-    fn own(&self, leaf: LeafId) -> Option<&Route> {
+    fn own(&self, leaf: LeafId) -> Option<&OwnRoute> {
         if !self.own_slot.is_empty() {
             return match self.own_slot.get(leaf.index()) {
                 Some(&i) if i != NOT_OWN => Some(&self.own[usize::from(i)]),
@@ -71,9 +127,13 @@ impl FabricPrefix {
     /// else the fabric-learned next hops with its own excluded paths.
     fn route(&self, leaf: LeafId) -> Option<Route> {
         match self.own(leaf) {
-            Some(r) if !r.next_hops.is_empty() => Some(r.clone()),
+            Some(r) if !r.next_hops.is_empty() => Some(Route {
+                prefix: self.learned.prefix,
+                next_hops: r.next_hops.to_vec(),
+                excluded: r.excluded.to_vec(),
+            }),
             own => {
-                let excluded = own.map(|r| r.excluded.clone()).unwrap_or_default();
+                let excluded = own.map(|r| r.excluded.to_vec()).unwrap_or_default();
                 (self.installed || !excluded.is_empty()).then(|| Route {
                     excluded,
                     ..self.learned.clone()
@@ -86,26 +146,30 @@ impl FabricPrefix {
 impl LeafTables {
     /// The route `leaf` uses for `ip`: the longest prefix with a next hop (the connected nodes'
     /// subnet and the default route win over a BGP route for the same prefix).
-    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<&Route> {
+    pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Found<'_>> {
         let l = leaf.index();
         let learned = self.lpm.lookup(ip).map(|(_, i)| {
             let p = &self.prefixes[*i];
-            p.own(leaf)
-                .filter(|r| !r.next_hops.is_empty())
-                .unwrap_or(&p.learned)
+            match p.own(leaf).filter(|r| !r.next_hops.is_empty()) {
+                Some(r) => Found {
+                    prefix: p.learned.prefix,
+                    next_hops: &r.next_hops,
+                },
+                None => Found::of(&p.learned),
+            }
         });
         let connected = (self.has_nodes.get(l) == Some(&true)
             && self.connected.prefix.contains(&ip))
-        .then_some(&self.connected);
+        .then(|| Found::of(&self.connected));
         let best = match (learned, connected) {
             (Some(r), Some(c)) if r.prefix.prefix_len() > c.prefix.prefix_len() => Some(r),
             (r, None) => r,
             (_, c) => c,
         };
         let default = if self.border.get(l) == Some(&true) {
-            Some(&self.default_border)
+            Some(Found::of(&self.default_border))
         } else {
-            self.default_other.as_ref()
+            self.default_other.as_ref().map(Found::of)
         };
         match best {
             Some(r) if r.prefix.prefix_len() > 0 || default.is_none() => Some(r),
@@ -162,7 +226,7 @@ fn ebgp_routes(
     cfg: &BgpConfig,
     sessions: &[Session],
     advertised: &[Vec<Ipv4Net>],
-) -> Vec<Vec<Route>> {
+) -> Vec<Vec<(Ipv4Net, OwnRoute)>> {
     // The distinct prefixes, ranked in prefix order, and each node's announcement as ranks:
     // each leaf's candidates are then bucketed by rank (a counting sort: stable, so the session
     // order within a prefix is kept) — at the envelope's scale 10 million candidates, which a
@@ -194,6 +258,7 @@ fn ebgp_routes(
     }
     let mut count = vec![0u32; prefixes.len() + 1];
     let mut bucketed: Vec<Candidate> = Vec::new();
+    let mut interner = Interner::default();
     sessions_of
         .iter()
         .map(|on_this_leaf| {
@@ -245,19 +310,17 @@ fn ebgp_routes(
                     continue;
                 }
                 let sel = bgp::select(cands, cfg.max_paths);
-                routes.push(Route {
-                    prefix: *prefix,
-                    next_hops: sel
-                        .installed
+                let own = interner.own(
+                    sel.installed
                         .iter()
                         .map(|i| NextHop::Node(cands[*i].node))
                         .collect(),
-                    excluded: sel
-                        .excluded
+                    sel.excluded
                         .iter()
                         .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
                         .collect(),
-                });
+                );
+                routes.push((*prefix, own));
             }
             routes
         })
@@ -281,14 +344,14 @@ fn fabric_routes(
     fabric: &Fabric,
     cluster: &Cluster,
     cfg: &BgpConfig,
-    ebgp: Vec<Vec<Route>>,
+    ebgp: Vec<Vec<(Ipv4Net, OwnRoute)>>,
 ) -> LeafTables {
     // Per prefix, the leaves with candidates (in leaf order): one pass over every table.
-    let mut by_prefix: BTreeMap<Ipv4Net, Vec<(LeafId, Route)>> = BTreeMap::new();
+    let mut by_prefix: BTreeMap<Ipv4Net, Vec<(LeafId, OwnRoute)>> = BTreeMap::new();
     for (o, m) in ebgp.into_iter().enumerate() {
-        for r in m {
+        for (prefix, r) in m {
             by_prefix
-                .entry(r.prefix)
+                .entry(prefix)
                 .or_default()
                 .push((LeafId(o as u32), r));
         }
