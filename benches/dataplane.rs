@@ -174,7 +174,7 @@ fn engine(c: &mut Criterion) {
     use fabsim::sim::queue::{Event, EventQueue};
     use fabsim::time::Nanos;
     // Push/pop at a steady depth of 10,000 pending events (the connection table of a busy run).
-    let mut q = EventQueue::with_capacity(20_000);
+    let mut q = EventQueue::default();
     for i in 0..10_000u64 {
         q.push(
             Nanos(mix64(i) % 1_000_000_000),

@@ -39,7 +39,7 @@ fn bare_hold(events: u64) -> u64 {
 
 /// The same hold model through fabsim's queue.
 fn queue_hold(events: u64) -> u64 {
-    let mut q = EventQueue::with_capacity(IN_FLIGHT as usize);
+    let mut q = EventQueue::default();
     for i in 0..IN_FLIGHT {
         q.push(Nanos(delay(i)), Event::Arrival { generator: 0 });
     }

@@ -106,6 +106,19 @@ fn a_leaf_route_lookup_is_the_longest_usable_prefix_of_its_table() {
                             oracle.map(|r| (r.prefix, r.next_hops.as_slice())),
                             "{scenario}: leaf {l:?}, {ip}"
                         );
+                        // The explanation of a blackhole: the longest prefix with no usable path.
+                        let unusable = table
+                            .iter()
+                            .filter(|r| r.next_hops.is_empty() && r.prefix.contains(&ip))
+                            .max_by_key(|r| r.prefix.prefix_len());
+                        assert_eq!(
+                            st.tables
+                                .unusable(l, ip)
+                                .as_ref()
+                                .map(|r| (r.prefix, &r.excluded)),
+                            unusable.map(|r| (r.prefix, &r.excluded)),
+                            "{scenario}: leaf {l:?}, {ip} unusable"
+                        );
                         compared += 1;
                     }
                 }

@@ -182,40 +182,26 @@ impl Cluster {
     pub fn pod(&self, id: PodId) -> &Pod {
         &self.pods[id.index()]
     }
-    /// The node of pod `id` (from the compact index; the pod record before `index` ran).
+    /// The node of pod `id` (from the compact index `index` builds).
     pub fn pod_node(&self, id: PodId) -> NodeId {
-        match self.pod_hot.get(id.index()) {
-            Some(h) => h.node,
-            None => self.pods[id.index()].node,
-        }
+        self.pod_hot[id.index()].node
     }
-    /// Whether pod `id` is ready (from the compact index; the pod record before `index` ran).
+    /// Whether pod `id` is ready (from the compact index).
     pub fn pod_ready(&self, id: PodId) -> bool {
-        match self.pod_hot.get(id.index()) {
-            Some(h) => h.ready,
-            None => self.pods[id.index()].ready,
-        }
+        self.pod_hot[id.index()].ready
     }
-    /// Whether node `id` is up (from the compact index; the node record before `index` ran).
+    /// Whether node `id` is up (from the compact index).
     pub fn node_up(&self, id: NodeId) -> bool {
-        match self.node_up.get(id.index()) {
-            Some(up) => *up,
-            None => self.nodes[id.index()].up,
-        }
+        self.node_up[id.index()]
     }
     /// Fails (`false`) or recovers node `id`.
     pub fn set_node_up(&mut self, id: NodeId, up: bool) {
         self.nodes[id.index()].up = up;
-        if let Some(u) = self.node_up.get_mut(id.index()) {
-            *u = up;
-        }
+        self.node_up[id.index()] = up;
     }
     /// The hash salt of node `id`'s name (computed once by `index`).
     pub fn node_salt(&self, id: NodeId) -> u64 {
-        match self.node_salts.get(id.index()) {
-            Some(s) => *s,
-            None => crate::net::hash::salt(&self.nodes[id.index()].name),
-        }
+        self.node_salts[id.index()]
     }
     /// The ready endpoints of `svc`, in pod order (kept as readiness changes).
     pub fn ready_endpoints(&self, svc: ServiceId) -> &[PodId] {

@@ -25,6 +25,17 @@ fn differ(a: f64, na: u64, b: f64, nb: u64) -> bool {
     (a - b).abs() > SAME_RATIO.max(4.0 * sigma)
 }
 
+/// The recovery of failure event `k`, left out with it: the first later recovery of its target.
+pub fn recovery_of(s: &Scenario, k: usize) -> Option<usize> {
+    let target = &s.events[k].target;
+    s.events
+        .iter()
+        .enumerate()
+        .skip(k + 1)
+        .find(|(_, x)| x.kind == EventKind::Recover && x.target == *target)
+        .map(|(j, _)| j)
+}
+
 /// Each failure's run without it, computed the slow way: a whole new run of the scenario with
 /// the failure and its own recovery left out. `engine::run_measured` forks the run at the
 /// failure instead (the same run up to there); this is its oracle in the tests.
@@ -38,18 +49,13 @@ pub fn runs_without_by_rerun(
         if e.kind != EventKind::Fail {
             continue;
         }
-        let recovery = s
-            .events
-            .iter()
-            .enumerate()
-            .skip(k + 1)
-            .find(|(_, x)| x.kind == EventKind::Recover && x.target == e.target);
+        let recovery = recovery_of(s, k);
         let mut without = s.clone();
         without.events = s
             .events
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != k && Some(*i) != recovery.map(|(j, _)| j))
+            .filter(|(i, _)| *i != k && Some(*i) != recovery)
             .map(|(_, x)| x.clone())
             .collect();
         out.push((k, engine::run(&without, design, interval)?));

@@ -98,7 +98,7 @@ fn simulate(
         .iter()
         .map(|t| Generator::new(t, s.seed, &s.fabric, &s.cluster))
         .collect();
-    let mut q = EventQueue::with_capacity(1024);
+    let mut q = EventQueue::default();
     for (i, g) in gens.iter_mut().enumerate() {
         q.push(
             g.next_arrival(Nanos::ZERO),
@@ -185,10 +185,13 @@ impl Sim<'_, '_> {
                     && self.s.events[event as usize].kind == crate::scenario::EventKind::Fail
                 {
                     let mut fork = self.clone();
-                    fork.suppressed = [Some(event), self.recovery_of(event as usize)]
-                        .into_iter()
-                        .flatten()
-                        .collect();
+                    fork.suppressed = [
+                        Some(event),
+                        super::baseline::recovery_of(self.s, event as usize).map(|j| j as u32),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                     fork.run(design, duration, &|_| {}, None)?;
                     without.push((event as usize, fork.finish(design, duration)?));
                 }
@@ -211,18 +214,6 @@ impl Sim<'_, '_> {
             }
         }
         Ok(())
-    }
-
-    /// The recovery of failure event `k`: the first later recovery of the same target.
-    fn recovery_of(&self, k: usize) -> Option<u32> {
-        let target = &self.s.events[k].target;
-        self.s
-            .events
-            .iter()
-            .enumerate()
-            .skip(k + 1)
-            .find(|(_, x)| x.kind == crate::scenario::EventKind::Recover && x.target == *target)
-            .map(|(j, _)| j as u32)
     }
 }
 

@@ -44,12 +44,6 @@ fn key(at: Nanos, seq: u64) -> u128 {
 }
 
 impl EventQueue {
-    /// An empty queue (`n`: a hint, kept for the callers; the calendar's storage grows to the
-    /// run's peak and is reused).
-    pub fn with_capacity(_n: usize) -> Self {
-        EventQueue::default()
-    }
-
     pub fn push(&mut self, at: Nanos, e: Event) {
         self.cal.push(Keyed {
             key: key(at, self.seq),

@@ -113,11 +113,7 @@ impl BgpState {
     /// The most specific route for `ip` on a leaf that has no usable next hop (every path
     /// excluded), for explaining a blackhole. A scan: only used to explain.
     pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Route> {
-        self.tables
-            .table(leaf)
-            .into_iter()
-            .filter(|r| r.next_hops.is_empty() && r.prefix.contains(&ip))
-            .max_by_key(|r| r.prefix.prefix_len())
+        self.tables.unusable(leaf, ip)
     }
 
     /// The hold time a session runs with: the lower of the two sides' (RFC 4271 §4.2).

@@ -177,6 +177,18 @@ impl LeafTables {
         }
     }
 
+    /// The most specific prefix holding `ip` on `leaf` with no usable next hop (every path
+    /// excluded), for explaining a blackhole: a scan of the prefixes, only used to explain (the
+    /// connected and default routes always have a next hop).
+    pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Route> {
+        self.prefixes
+            .iter()
+            .filter(|p| p.learned.prefix.contains(&ip))
+            .filter_map(|p| p.route(leaf))
+            .filter(|r| r.next_hops.is_empty())
+            .max_by_key(|r| r.prefix.prefix_len())
+    }
+
     /// How many leaves the tables cover.
     pub fn leaves(&self) -> usize {
         self.border.len()
