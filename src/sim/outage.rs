@@ -314,7 +314,7 @@ impl<'a> Outages<'a> {
     /// A node fails (`up` false) or comes back: at once, and its design's reactions later.
     fn set_node(&mut self, cx: &mut Ctx, node: NodeId, up: bool) {
         let (now, pre) = (cx.now, cx.pre);
-        if cx.run.cluster.nodes[node.index()].up == up {
+        if cx.run.cluster.node_up(node) == up {
             return;
         }
         cx.run.cluster.set_node_up(node, up);
