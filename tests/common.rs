@@ -186,3 +186,11 @@ pub fn failover_json(r: &fabsim::sim::metrics::DesignResult) -> &'static [serde_
         .collect();
     Box::leak(v.into_boxed_slice())
 }
+
+/// A scratch folder named `fabsim-<tag>-…`, removed when the guard drops (passed or failed).
+pub fn scratch(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("fabsim-{tag}-"))
+        .tempdir()
+        .expect("a scratch folder")
+}

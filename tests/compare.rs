@@ -186,7 +186,8 @@ fn twice_the_ports_refuse_no_more_and_the_report_is_well_formed() {
 fn variants_listed_in_the_scenario() {
     let y = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.yaml")).unwrap()
         + "variants:\n  - { name: wider, set: { \"designs.aci-cni.kube_config.snat_operator.port_range.ports_per_node\": 6000 } }\n  - { name: r2-dies, fail: [\"node:k8s-r2-1@60s\"] }\n";
-    let dir = std::env::temp_dir().join(format!("fabsim-variants-{}", std::process::id()));
+    let scratch_dir = scratch("variants");
+    let dir = scratch_dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(
         root().join("scenarios/brkdcn-2663.acc-provision.yaml"),

@@ -136,7 +136,8 @@ fn command_line_contradictions_are_refused() {
 /// Exit 2 always comes with a message: an acc-provision file whose node_subnet is an empty list.
 #[test]
 fn an_empty_node_subnet_is_said() {
-    let dir = std::env::temp_dir().join(format!("fabsim-edges-{}", std::process::id()));
+    let scratch_dir = scratch("edges");
+    let dir = scratch_dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let acc = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.acc-provision.yaml"))
         .unwrap()
@@ -153,7 +154,8 @@ fn an_empty_node_subnet_is_said() {
 /// Progress when stderr is not a terminal (a log, CI): the estimate first, then lines.
 #[test]
 fn progress_is_written_to_a_non_terminal_stderr() {
-    let out = std::env::temp_dir().join(format!("fabsim-progress-{}", std::process::id()));
+    let scratch_out = scratch("progress");
+    let out = scratch_out.path().to_path_buf();
     let s = root().join("scenarios/brkdcn-2663.yaml");
     let (code, _, err) = fabsim(&[
         "simulate",

@@ -161,7 +161,8 @@ fn a_kubectl_dump_runs_like_the_scenario_written_out() {
         assert!(a.contains("verdict:"), "{a}");
         assert_eq!(a, b, "{from} → {to}");
     }
-    let tmp = std::env::temp_dir().join(format!("fabsim-manifests-{}", std::process::id()));
+    let scratch_tmp = scratch("manifests");
+    let tmp = scratch_tmp.path().to_path_buf();
     let results = |f: &str| {
         let out = tmp.join(f);
         let (code, _, err) = fabsim(&[
@@ -263,7 +264,8 @@ fn calico_per_node_objects_apply_to_the_nodes_they_select() {
 /// nodeSelector, an unknown field.
 #[test]
 fn a_malformed_bgp_peer_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("fabsim-badpeer-{}", std::process::id()));
+    let scratch_dir = scratch("badpeer");
+    let dir = scratch_dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("peers.yaml"),
@@ -491,7 +493,8 @@ fn a_dumps_owners_phases_and_cordons_are_honoured() {
 /// a flag given twice is said (kube-router takes the last).
 #[test]
 fn bad_kube_router_flags_are_errors_at_their_line() {
-    let dir = std::env::temp_dir().join(format!("fabsim-krflags-{}", std::process::id()));
+    let scratch_dir = scratch("krflags");
+    let dir = scratch_dir.path().to_path_buf();
     std::fs::create_dir_all(&dir).unwrap();
     let ds = std::fs::read_to_string(root().join("tests/data/kube-router/daemonset.yaml"))
         .unwrap()

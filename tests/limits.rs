@@ -7,10 +7,11 @@ use common::*;
 use fabsim::sim::estimate::{self, MAX_POINTS};
 use fabsim::time::Nanos;
 
-/// The shipped scenario with text replaced, written next to a copy of its acc-provision file.
-fn variant(tag: &str, edits: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fabsim-limits-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// The shipped scenario with text replaced, written next to a copy of its acc-provision file in
+/// a folder removed when the returned guard drops.
+fn variant(tag: &str, edits: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = scratch(&format!("limits-{tag}"));
+    let dir = guard.path();
     std::fs::copy(
         root().join("scenarios/brkdcn-2663.acc-provision.yaml"),
         dir.join("brkdcn-2663.acc-provision.yaml"),
@@ -23,7 +24,7 @@ fn variant(tag: &str, edits: &[(&str, &str)]) -> std::path::PathBuf {
     }
     let p = dir.join("s.yaml");
     std::fs::write(&p, text).unwrap();
-    p
+    (guard, p)
 }
 
 fn validate(p: &std::path::Path) -> (i32, String) {
@@ -41,7 +42,7 @@ fn assert_refused(p: &std::path::Path, says: &str) {
 /// 1 ns with arrivals every 0.1 ns looped forever at time 0: the clock ticks in nanoseconds.
 #[test]
 fn arrivals_faster_than_the_clock_are_refused() {
-    let p = variant(
+    let (_dir, p) = variant(
         "fast",
         &[
             ("duration: 360s", "duration: 1ns"),
@@ -55,7 +56,7 @@ fn arrivals_faster_than_the_clock_are_refused() {
 /// estimate and the flag, from validate and simulate alike, before any run.
 #[test]
 fn a_run_over_the_limit_is_refused_with_its_estimate_and_the_flag() {
-    let p = variant("big", &[("poisson: 400/s", "poisson: 1000000/s")]);
+    let (_dir, p) = variant("big", &[("poisson: 400/s", "poisson: 1000000/s")]);
     let (code, text) = validate(&p);
     assert_eq!(code, 2);
     assert!(text.contains("≈ 360,000,000 connections and"), "{text}");
@@ -70,13 +71,12 @@ fn a_run_over_the_limit_is_refused_with_its_estimate_and_the_flag() {
     assert!(err.contains("too large to simulate"), "{err}");
     // The brkdcn scenario as shipped: Σ rate × duration = 700/s × 360 s.
     let s = load("scenarios/brkdcn-2663.yaml");
-    let e = estimate::estimate(&s, Nanos::from_secs(1), true);
+    let e = estimate::estimate(&s, Nanos::from_secs(1), true, 4);
     assert!((e.connections - 252_000.0).abs() < 1.0, "{e:?}");
-    assert_eq!(
-        e.runs,
-        4 * 2,
-        "four designs, each also without its one failure"
-    );
+    // Four designs, each also without its one failure, forked at 150 s of 360 s: 4 × (1 + 210/360).
+    assert!((e.runs - 4.0 * (1.0 + 210.0 / 360.0)).abs() < 1e-9, "{e:?}");
+    let one = estimate::estimate(&s, Nanos::from_secs(1), false, 1);
+    assert_eq!(one.runs, 1.0, "one design asked for, no baseline");
     // Little's law: 400/s × 20 s + 300/s × (5 s + 120 s TIME_WAIT) held at the peak.
     assert!((e.live - 45_500.0).abs() < 1.0, "{e:?}");
 }
@@ -85,7 +85,7 @@ fn a_run_over_the_limit_is_refused_with_its_estimate_and_the_flag() {
 /// series are capped at 20,000 points, and the report says so.
 #[test]
 fn time_series_are_capped_in_points_and_say_so() {
-    let p = variant(
+    let (_dir, p) = variant(
         "long",
         &[
             ("duration: 360s", "duration: 100000000s"),
@@ -94,7 +94,7 @@ fn time_series_are_capped_in_points_and_say_so() {
         ],
     );
     let s = fabsim::scenario::load(&p).scenario.expect("valid");
-    let e = estimate::estimate(&s, Nanos::from_secs(1), true);
+    let e = estimate::estimate(&s, Nanos::from_secs(1), true, 4);
     assert_eq!(e.points, 20_000);
     assert_eq!(e.interval, Nanos::from_secs(5_000));
     let out = p.parent().unwrap().join("out");
@@ -129,7 +129,7 @@ fn time_series_are_capped_in_points_and_say_so() {
 /// Two billion replicas aborted on an 8 GB allocation: the room is counted first.
 #[test]
 fn replicas_beyond_the_clusters_room_are_refused_before_allocating() {
-    let p = variant("replicas", &[("replicas: 8,", "replicas: 2000000000,")]);
+    let (_dir, p) = variant("replicas", &[("replicas: 8,", "replicas: 2000000000,")]);
     assert_refused(
         &p,
         "2000000000 replicas cannot be placed: only 874 of them fit",
@@ -198,7 +198,7 @@ fn size_snat_refuses_what_it_cannot_answer() {
 /// bad --json path fails before the run.
 #[test]
 fn reports_are_whole_or_absent() {
-    let p = variant("atomic", &[("duration: 360s", "duration: 160s")]);
+    let (_dir, p) = variant("atomic", &[("duration: 360s", "duration: 160s")]);
     let dir = p.parent().unwrap();
     let out = dir.join("out");
     let bin = env!("CARGO_BIN_EXE_fabsim");

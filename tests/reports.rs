@@ -28,7 +28,8 @@ fn the_committed_brkdcn_report_is_current() {
     let json = serde_json::to_string_pretty(&r).unwrap() + "\n";
     let doc = simulation::document(&s, &r).unwrap();
     let dir = root().join("reports/brkdcn-2663");
-    let tmp = std::env::temp_dir().join(format!("fabsim-report-{}", std::process::id()));
+    let guard = scratch("report");
+    let tmp = guard.path().join("report");
     simulation::write(&tmp, &doc, &json).unwrap();
     let bless = std::env::var_os("FABSIM_BLESS").is_some();
     let mut files: Vec<String> = std::fs::read_dir(&tmp)
@@ -61,7 +62,6 @@ fn the_committed_brkdcn_report_is_current() {
             "reports/brkdcn-2663/{f} differs from what the code produces now; review and rerun with FABSIM_BLESS=1"
         );
     }
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
@@ -123,7 +123,8 @@ fn html_and_plots_are_well_formed_with_one_series_per_design() {
 
 #[test]
 fn simulate_writes_the_report_folder() {
-    let dir = std::env::temp_dir().join(format!("fabsim-simulate-{}", std::process::id()));
+    let scratch_dir = scratch("simulate");
+    let dir = scratch_dir.path().to_path_buf();
     let scenario = root().join("scenarios/brkdcn-2663.yaml");
     let json = dir.join("copy.json");
     let (code, out, err) = fabsim(&[

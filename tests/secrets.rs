@@ -26,7 +26,8 @@ fn files_under(dir: &std::path::Path) -> Vec<(String, String)> {
 
 #[test]
 fn no_secret_in_any_output_of_any_command() {
-    let dir = std::env::temp_dir().join(format!("fabsim-secrets-{}", std::process::id()));
+    let scratch_dir = scratch("secrets");
+    let dir = scratch_dir.path().to_path_buf();
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let acc = std::fs::read_to_string(root().join("scenarios/brkdcn-2663.acc-provision.yaml"))

@@ -151,7 +151,8 @@ fn from_a_scenario() {
 
 #[test]
 fn the_command_explains_refuses_bad_input_and_verifies() {
-    let dir = std::env::temp_dir().join(format!("fabsim-size-{}", std::process::id()));
+    let scratch_dir = common::scratch("size");
+    let dir = scratch_dir.path().to_path_buf();
     let d = dir.to_str().unwrap();
     let (code, _, err) = fabsim(&["size", "snat", "--rate", "5", "--lifetime", "1s"]);
     assert_eq!(code, 2);
@@ -257,7 +258,8 @@ fn the_kernel_setting_names_the_assumption() {
 /// Erlang-B by its recursion B(k) = A·B(k−1) / (k + A·B(k−1)).
 #[test]
 fn from_scenario_reports_the_refusal_at_the_configured_setting() {
-    let out = std::env::temp_dir().join(format!("fabsim-size-{}", std::process::id()));
+    let scratch_out = common::scratch("size");
+    let out = scratch_out.path().to_path_buf();
     let (code, stdout, err) = fabsim(&[
         "size",
         "snat",
@@ -282,7 +284,8 @@ fn from_scenario_reports_the_refusal_at_the_configured_setting() {
 /// expects about 1%, an ideal port search (whole-range) lands within the 95% interval.
 #[test]
 fn verify_checks_a_point_where_refusals_are_measurable() {
-    let out = std::env::temp_dir().join(format!("fabsim-verify-{}", std::process::id()));
+    let scratch_out = common::scratch("verify");
+    let out = scratch_out.path().to_path_buf();
     let (code, stdout, err) = fabsim(&[
         "size",
         "snat",

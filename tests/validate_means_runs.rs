@@ -118,8 +118,9 @@ proptest! {
         let spans = value_spans(&text);
         let (s, e) = spans[pick.index(spans.len())];
         let mutated = format!("{}{}{}", &text[..s], VALUES[value], &text[e..]);
-        let dir = std::env::temp_dir().join(format!("fabsim-vmr-{}-{which}-{s}-{value}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // Removed when the case ends, passed or failed.
+        let guard = scratch("vmr");
+        let dir = guard.path();
         // The scenario's sibling files (acc-provision, Calico resources), as shipped.
         for f in std::fs::read_dir(root().join("scenarios")).unwrap().flatten() {
             if f.path().is_file() {
@@ -145,6 +146,5 @@ proptest! {
                 prop_assert!(code != 2, "validate accepted `{}` = {} in {file} but {:?} refused it:\n{}", &text[s..e], VALUES[value], args[0], stderr);
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -151,6 +151,11 @@ pub fn run_variants(a: &Args) -> Result<(String, Vec<VariantRun>), (u8, String)>
             s,
             a.sample_interval.unwrap_or(engine::DEFAULT_SAMPLE_INTERVAL),
             true,
+            if a.designs.is_empty() {
+                s.designs.len()
+            } else {
+                a.designs.len()
+            },
         );
         if let Some(m) = work.over(a.max_connections) {
             return Err((EXIT_BAD_INPUT, format!("variant `{}`: {m}", v.name)));

@@ -59,6 +59,11 @@ pub fn run(a: &Args) -> u8 {
         a.sample_interval
             .unwrap_or(crate::sim::engine::DEFAULT_SAMPLE_INTERVAL),
         !a.no_baseline,
+        if a.designs.is_empty() {
+            s.designs.len()
+        } else {
+            a.designs.len()
+        },
     );
     if let Some(m) = work.over(a.max_connections) {
         eprintln!("{}: error: {m}", a.scenario.display());

@@ -17,7 +17,12 @@ pub fn run(path: &Path, quiet: bool, json: bool, max_connections: u64) -> u8 {
     let mut errors = d.errors().count();
     // The work a simulation would do, checked against the limit simulate applies.
     let work = loaded.scenario.as_ref().map(|s| {
-        crate::sim::estimate::estimate(s, crate::sim::engine::DEFAULT_SAMPLE_INTERVAL, true)
+        crate::sim::estimate::estimate(
+            s,
+            crate::sim::engine::DEFAULT_SAMPLE_INTERVAL,
+            true,
+            s.designs.len(),
+        )
     });
     if let Some(m) = work.as_ref().and_then(|w| w.over(max_connections))
         && errors == 0

@@ -30,8 +30,9 @@ pub struct Estimate {
     pub connections: f64,
     /// Events of one design run (arrival, close, NAT release, samples).
     pub events: f64,
-    /// Design runs: designs × (1 + failures measured against the run without them).
-    pub runs: u64,
+    /// Design runs, in whole runs' work: each design's run, and with baselines each failure's
+    /// run without it, which is forked at the failure and so simulates only what follows it.
+    pub runs: f64,
     /// Samples per time series.
     pub points: u64,
     /// The sample interval used (the asked one, or coarser to stay within [`MAX_POINTS`]).
@@ -54,8 +55,9 @@ pub fn sample_interval(duration: Nanos, asked: Nanos) -> Nanos {
     }
 }
 
-/// The work of simulating `s` with samples every `asked`.
-pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool) -> Estimate {
+/// The work of simulating `designs` of the designs of `s` with samples every `asked` (and with
+/// `baselines`, each failure's run without it).
+pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool, designs: usize) -> Estimate {
     let duration = s.duration.unwrap_or(Nanos::ZERO);
     let secs = duration.as_secs_f64();
     let mut connections = 0.0;
@@ -78,15 +80,18 @@ pub fn estimate(s: &Scenario, asked: Nanos, baselines: bool) -> Estimate {
     let interval = sample_interval(duration, asked);
     let points = duration.0.checked_div(interval.0).unwrap_or(0);
     events += points as f64;
-    let failures = s
+    // A failure's run without it is forked at the failure (`engine::run_measured`): the part
+    // of the duration after it.
+    let forked: f64 = s
         .events
         .iter()
-        .filter(|e| matches!(e.kind, crate::scenario::EventKind::Fail))
-        .count() as u64;
+        .filter(|e| matches!(e.kind, crate::scenario::EventKind::Fail) && e.at < duration)
+        .map(|e| (duration.0 - e.at.0) as f64 / duration.0 as f64)
+        .sum();
     Estimate {
         connections,
         events,
-        runs: s.designs.len() as u64 * (1 + if baselines { failures } else { 0 }),
+        runs: designs as f64 * (1.0 + if baselines { forked } else { 0.0 }),
         points,
         interval,
         live,
@@ -114,14 +119,14 @@ fn about(x: f64) -> String {
 impl Estimate {
     /// Seconds of one core for all the runs.
     pub fn cpu_seconds(&self) -> f64 {
-        self.events * self.runs as f64 / EVENTS_PER_SECOND
+        self.events * self.runs / EVENTS_PER_SECOND
     }
 
-    /// One line: "≈ 210,000 connections and ≈ 640,000 events per design run, 4 runs, ≈ 3 s of
-    /// one core; 300 samples per series; ≈ 9,500 connections and NAT tuples live (≈ 2 MB)".
+    /// One line: "≈ 210,000 connections and ≈ 640,000 events per design run, 5.7 runs' work,
+    /// ≈ 3 s of one core; 300 samples per series; ≈ 9,500 connections and NAT tuples live (≈ 2 MB)".
     pub fn describe(&self) -> String {
         format!(
-            "{} connections and {} events per design run, {} run(s), {} s of one core; {} samples per series (every {}); {} connections and NAT tuples live at the peak ({} MB)",
+            "{} connections and {} events per design run, {:.1} runs' work, {} s of one core; {} samples per series (every {}); {} connections and NAT tuples live at the peak ({} MB)",
             about(self.connections),
             about(self.events),
             self.runs,
