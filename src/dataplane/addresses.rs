@@ -3,13 +3,10 @@
 
 use super::request::{Source, Target};
 use crate::cluster::{PodId, ServiceId};
-use crate::nat::conntrack::Fnv;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::net::Ipv4Addr;
 
-/// A hash map with the fixed FNV hasher: looked up per connection, never iterated.
-type IpMap<V> = HashMap<Ipv4Addr, V, BuildHasherDefault<Fnv>>;
+/// A hash map with a fixed hasher: looked up per connection, never iterated.
+type IpMap<V> = rustc_hash::FxHashMap<Ipv4Addr, V>;
 
 /// Pod and LoadBalancer addresses under one design, with their reverse look-ups.
 #[derive(Clone, Debug, Default)]

@@ -10,8 +10,9 @@ use super::kernel::{Found, PortSearch, Probe, cilium_bpf_port, unique_port};
 use super::ports::PortSet;
 use crate::net::hash::mix64;
 use crate::net::{Endpoint, Flow, Proto};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+// A fixed hasher (no per-process seed: every run the same) that hashes a word at a time; the
+// tables are looked up per connection and never iterated into output.
+use rustc_hash::FxHashMap;
 use std::net::Ipv4Addr;
 
 /// The part of a translated tuple that must be unique together with the source port.
@@ -22,43 +23,20 @@ pub struct NatKey {
     pub remote: Endpoint,
 }
 
-/// FNV-1a: a fixed, fast hasher, so the table behaves the same in every run. The table is never
-/// iterated into output (only summed), so its hash order cannot leak into results.
-#[derive(Default)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01B3);
-        }
-        self.0 = h;
-    }
-}
-
 /// Ports in use per (protocol, NAT IP, remote endpoint). A key whose last port is freed leaves the
 /// table when its set holds no heap storage (a masquerade towards one backend pod: most keys), so
 /// the table holds the live keys, not every key ever used; a set that grew onto the heap stays
 /// with its storage. Either way steady-state traffic does not allocate.
 #[derive(Clone, Debug)]
 pub struct NatTable {
-    used: HashMap<NatKey, PortSet, BuildHasherDefault<Fnv>>,
+    used: FxHashMap<NatKey, PortSet>,
     /// The seed talk's sizing rule: one port per connection whatever the destination (ports are
     /// unique per NAT IP only). Off: the kernel's uniqueness on the whole 5-tuple.
     strict: bool,
     search: PortSearch,
     /// TCP ports in TIME_WAIT that a 6.5+ kernel may take over: the connection's slot and its
     /// original source (only kept for [`PortSearch::BoundedEvict`]).
-    closing: HashMap<(NatKey, u16), (u32, Endpoint), BuildHasherDefault<Fnv>>,
+    closing: FxHashMap<(NatKey, u16), (u32, Endpoint)>,
     /// Draws so far: each random value is a hash of the flow and this counter.
     draws: u64,
     evicted: Option<u32>,
@@ -77,10 +55,10 @@ impl Default for NatTable {
 impl NatTable {
     pub fn new(search: PortSearch, strict: bool) -> Self {
         NatTable {
-            used: HashMap::default(),
+            used: FxHashMap::default(),
             strict,
             search,
-            closing: HashMap::default(),
+            closing: FxHashMap::default(),
             draws: 0,
             evicted: None,
             evictions: 0,

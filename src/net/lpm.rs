@@ -1,20 +1,71 @@
-//! Longest-prefix-match tables: a prefix trie (`prefix-trie`) for the data plane, and a linear
-//! scan kept as the oracle the trie is tested against.
+//! Longest-prefix-match tables: a prefix trie (`prefix-trie`) holds the prefixes, and the
+//! look-up the data plane does per packet reads a flat copy of it — the address space cut into
+//! intervals that each have one answer, searched by bisection — built on the first look-up after
+//! a change. A linear scan is kept as the oracle both are tested against.
 
 use ipnet::Ipv4Net;
 use prefix_trie::PrefixMap;
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 /// An LPM table from IPv4 prefixes to values.
 #[derive(Clone, Debug)]
 pub struct LpmTable<V> {
-    map: PrefixMap<Ipv4Net, V>,
+    /// Prefix → index into `entries`.
+    map: PrefixMap<Ipv4Net, usize>,
+    entries: Vec<(Ipv4Net, V)>,
+    /// The look-up's flat copy, built on demand and dropped by any change.
+    flat: OnceLock<Flat>,
+}
+
+/// The address space as intervals: `starts[k]` begins interval `k` (`starts[0]` is 0), whose
+/// answer is `entries[answer[k]]`, or none for [`Flat::NONE`]. Neighbours differ in answer.
+#[derive(Clone, Debug, Default)]
+struct Flat {
+    starts: Vec<u32>,
+    answer: Vec<u32>,
+}
+
+impl Flat {
+    const NONE: u32 = u32::MAX;
+
+    /// Cuts the space at every prefix's first and one-past-last address; each piece's answer is
+    /// the trie's longest match for its first address (every address of a piece has the same
+    /// prefixes over it, so the same longest one).
+    fn build(map: &PrefixMap<Ipv4Net, usize>) -> Flat {
+        let mut cuts: Vec<u64> = vec![0];
+        for (p, _) in map.iter() {
+            cuts.push(u64::from(u32::from(p.network())));
+            cuts.push(u64::from(u32::from(p.broadcast())) + 1);
+        }
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut flat = Flat::default();
+        for c in cuts.into_iter().filter(|c| *c <= u64::from(u32::MAX)) {
+            let at = c as u32;
+            let host = Ipv4Net::new(Ipv4Addr::from(at), 32).expect("/32 is valid");
+            let answer = map.get_lpm(&host).map_or(Flat::NONE, |(_, i)| *i as u32);
+            if flat.answer.last() != Some(&answer) {
+                flat.starts.push(at);
+                flat.answer.push(answer);
+            }
+        }
+        flat
+    }
+
+    fn find(&self, ip: Ipv4Addr) -> Option<usize> {
+        let k = self.starts.partition_point(|s| *s <= u32::from(ip)) - 1;
+        let a = self.answer[k];
+        (a != Flat::NONE).then_some(a as usize)
+    }
 }
 
 impl<V> Default for LpmTable<V> {
     fn default() -> Self {
         LpmTable {
             map: PrefixMap::new(),
+            entries: Vec::new(),
+            flat: OnceLock::new(),
         }
     }
 }
@@ -26,29 +77,38 @@ impl<V> LpmTable<V> {
 
     /// Inserts or replaces the value of `prefix` (host bits are cleared first).
     pub fn insert(&mut self, prefix: Ipv4Net, value: V) -> Option<V> {
-        self.map.insert(prefix.trunc(), value)
+        let p = prefix.trunc();
+        if let Some(&i) = self.map.get(&p) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        self.map.insert(p, self.entries.len());
+        self.entries.push((p, value));
+        self.flat = OnceLock::new();
+        None
     }
 
     pub fn get_exact(&self, prefix: &Ipv4Net) -> Option<&V> {
-        self.map.get(&prefix.trunc())
+        self.map.get(&prefix.trunc()).map(|i| &self.entries[*i].1)
     }
 
     /// The most specific prefix holding `ip`, with its value.
     pub fn lookup(&self, ip: Ipv4Addr) -> Option<(Ipv4Net, &V)> {
-        let host = Ipv4Net::new(ip, 32).expect("/32 is valid");
-        self.map.get_lpm(&host)
+        let i = self.flat.get_or_init(|| Flat::build(&self.map)).find(ip)?;
+        let (p, v) = &self.entries[i];
+        Some((*p, v))
     }
 
+    /// The prefixes in prefix order, with their values.
     pub fn iter(&self) -> impl Iterator<Item = (Ipv4Net, &V)> {
-        self.map.iter()
+        self.map.iter().map(|(p, i)| (p, &self.entries[*i].1))
     }
 
     pub fn len(&self) -> usize {
-        self.map.iter().count()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.iter().next().is_none()
+        self.entries.is_empty()
     }
 }
 
@@ -117,6 +177,9 @@ mod tests {
                 let p = Ipv4Net::new(Ipv4Addr::from(*addr), *len).unwrap();
                 trie.insert(p, i);
                 lin.insert(p, i);
+                // A look-up between inserts: the flat copy must follow every change.
+                let ip = Ipv4Addr::from(*addr);
+                prop_assert_eq!(trie.lookup(ip).map(|(p, v)| (p, *v)), lin.lookup(ip).map(|(p, v)| (p, *v)));
             }
             // Probe random addresses and the prefixes' own addresses (where the answers are interesting).
             let own = prefixes.iter().map(|(a, _)| *a);

@@ -161,11 +161,7 @@ pub struct PolicyModel {
     pub contracts: Vec<Contract>,
     external_lpm: LpmTable<EpgId>,
     /// (consumer, provider) → the contracts between them, in contract order.
-    pairs: std::collections::HashMap<
-        (EpgId, EpgId),
-        Vec<ContractId>,
-        std::hash::BuildHasherDefault<crate::nat::conntrack::Fnv>,
-    >,
+    pairs: rustc_hash::FxHashMap<(EpgId, EpgId), Vec<ContractId>>,
 }
 
 impl PolicyModel {

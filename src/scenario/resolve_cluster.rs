@@ -61,6 +61,8 @@ pub(super) fn resolve_cluster(
         pod_hot: Vec::new(),
         node_salts: Vec::new(),
         node_up: Vec::new(),
+        node_endpoints: Vec::new(),
+        endpoints_at: Default::default(),
     };
     cluster.index();
     Some(cluster)
@@ -401,7 +403,6 @@ fn services(
             labels: rs.labels.clone(),
             annotations: rs.annotations.clone(),
             endpoints,
-            endpoints_by_node: Vec::new(),
             ready_endpoints: Vec::new(),
         });
     }

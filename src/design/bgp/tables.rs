@@ -8,12 +8,9 @@ use super::sessions::Session;
 use crate::bgp::{self, Candidate, Excluded, NextHop, Rejection, Route};
 use crate::cluster::Cluster;
 use crate::fabric::{Fabric, LeafId};
-use crate::nat::conntrack::Fnv;
 use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -63,7 +60,7 @@ impl<'a> Found<'a> {
 }
 
 /// One shared copy of each distinct list.
-type Shared<T> = HashMap<Vec<T>, Arc<[T]>, BuildHasherDefault<Fnv>>;
+type Shared<T> = rustc_hash::FxHashMap<Vec<T>, Arc<[T]>>;
 
 fn share<T: Clone + Eq + std::hash::Hash>(known: &mut Shared<T>, list: Vec<T>) -> Arc<[T]> {
     if let Some(a) = known.get(&list) {
@@ -243,11 +240,7 @@ fn ebgp_routes(
     // each leaf's candidates are then bucketed by rank (a counting sort: stable, so the session
     // order within a prefix is kept) — at the envelope's scale 10 million candidates, which a
     // map per leaf, or a comparison sort, would spend seconds on.
-    let mut rank: std::collections::HashMap<
-        Ipv4Net,
-        u32,
-        std::hash::BuildHasherDefault<crate::nat::conntrack::Fnv>,
-    > = Default::default();
+    let mut rank: rustc_hash::FxHashMap<Ipv4Net, u32> = Default::default();
     for p in advertised.iter().flatten() {
         rank.entry(*p).or_insert(0);
     }
