@@ -14,6 +14,10 @@ pub struct Addresses {
     /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address).
     pub pod_ip: Vec<Ipv4Addr>,
     ip_to_pod: IpMap<PodId>,
+    /// The lowest and highest pod address: an address outside them (a client, a server
+    /// outside, a SNAT or LoadBalancer IP) is no pod's without a probe of `ip_to_pod` (a cache
+    /// miss per look-up on a big cluster).
+    pod_span: (u32, u32),
     /// Each service's LoadBalancer IP, if it is a LoadBalancer service that got one.
     pub lb_ip: Vec<Option<Ipv4Addr>>,
     lb_to_service: IpMap<ServiceId>,
@@ -27,6 +31,11 @@ impl Addresses {
             .filter(|(_, ip)| !ip.is_unspecified())
             .map(|(i, ip)| (*ip, PodId(i as u32)))
             .collect();
+        let pod_span = pod_ip
+            .iter()
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| u32::from(*ip))
+            .fold((u32::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a)));
         let lb_to_service = lb_ip
             .iter()
             .enumerate()
@@ -35,6 +44,7 @@ impl Addresses {
         Addresses {
             pod_ip,
             ip_to_pod,
+            pod_span,
             lb_ip,
             lb_to_service,
         }
@@ -42,16 +52,17 @@ impl Addresses {
 
     /// The pod with address `ip`.
     pub fn pod_at(&self, ip: Ipv4Addr) -> Option<PodId> {
+        let a = u32::from(ip);
+        if a < self.pod_span.0 || a > self.pod_span.1 {
+            return None;
+        }
         self.ip_to_pod.get(&ip).copied()
     }
 
     /// A literal source that is one of the design's pods is that pod.
     pub fn source(&self, src: Source) -> Source {
         match src {
-            Source::Ip(ip) => self
-                .ip_to_pod
-                .get(&ip)
-                .map_or(Source::Ip(ip), |p| Source::Pod(*p)),
+            Source::Ip(ip) => self.pod_at(ip).map_or(Source::Ip(ip), Source::Pod),
             s => s,
         }
     }
@@ -60,9 +71,8 @@ impl Addresses {
     /// client sent to), is that pod or service.
     pub fn target(&self, dst: Target) -> (Target, Option<Ipv4Addr>) {
         match dst {
-            Target::Ip { ip, port } => match (self.ip_to_pod.get(&ip), self.lb_to_service.get(&ip))
-            {
-                (Some(p), _) => (Target::Pod { pod: *p, port }, None),
+            Target::Ip { ip, port } => match (self.pod_at(ip), self.lb_to_service.get(&ip)) {
+                (Some(pod), _) => (Target::Pod { pod, port }, None),
                 (None, Some(s)) => (Target::Service { svc: *s, port }, Some(ip)),
                 (None, None) => (Target::Ip { ip, port }, None),
             },

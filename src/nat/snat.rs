@@ -123,8 +123,9 @@ pub struct Allocation {
 pub struct SnatGlobalInfo {
     /// (node, unit) → allocation.
     pub by_node: BTreeMap<(NodeId, usize), Allocation>,
-    /// (IP, chunk start) → owner node.
-    pub owner: BTreeMap<(Ipv4Addr, u16), (NodeId, Chunk)>,
+    /// IP → its chunks held, lowest first, with their nodes (a hash probe and at most the
+    /// range's 20 chunks: looked up for each SNATed reply).
+    pub owner: rustc_hash::FxHashMap<Ipv4Addr, Vec<(Chunk, NodeId)>>,
     /// Units that ran out of chunks (their policy's status `IpPortsExhausted`), with the nodes
     /// left without.
     pub exhausted: BTreeMap<usize, Vec<NodeId>>,
@@ -167,7 +168,8 @@ impl SnatGlobalInfo {
                     if new {
                         *used.entry(ip).or_insert(0) += 1;
                         held.insert((ip, node), chunk);
-                        info.owner.insert((ip, chunk.start), (node, chunk));
+                        // Taken lowest first: the IP's list stays in chunk order.
+                        info.owner.entry(ip).or_default().push((chunk, node));
                     }
                     info.by_node.insert((node, unit), Allocation { ip, chunk });
                 }
@@ -179,8 +181,10 @@ impl SnatGlobalInfo {
 
     /// The node owning `port` of `ip`, with the chunk, if any node holds it.
     pub fn owner_of(&self, ip: Ipv4Addr, port: u16) -> Option<(NodeId, Chunk)> {
-        let (&(owner_ip, _), &(node, chunk)) = self.owner.range(..=(ip, port)).next_back()?;
-        (owner_ip == ip && chunk.contains(port)).then_some((node, chunk))
+        let held = self.owner.get(&ip)?;
+        let k = held.partition_point(|(c, _)| c.start <= port).checked_sub(1)?;
+        let (chunk, node) = held[k];
+        chunk.contains(port).then_some((node, chunk))
     }
 }
 

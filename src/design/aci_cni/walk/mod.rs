@@ -66,7 +66,12 @@ impl<'a> AciWalk<'a> {
         if let Some(p) = self.state.addr.pod_at(ip) {
             return Some((self.state.pod_epg[p.index()].0, Why::Pod(ip, p)));
         }
-        if self.state.node_ips.binary_search(&ip).is_ok() {
+        let nodes = &self.state.node_ips;
+        // Most addresses classified are outside the nodes' span: no search for them.
+        if nodes.first().is_some_and(|lo| *lo <= ip)
+            && nodes.last().is_some_and(|hi| ip <= *hi)
+            && nodes.binary_search(&ip).is_ok()
+        {
             return Some((self.state.kube_nodes, Why::Node(ip)));
         }
         self.state
