@@ -154,15 +154,34 @@ pub struct Cluster {
     /// Each node's hash salt (`net::hash::salt` of its name: the per-node hashes of the
     /// second-stage load balancing), filled by `index`.
     pub(crate) node_salts: Vec<u64>,
-    /// Each node's `up`, compact (read per connection), kept by [`Cluster::set_node_up`].
-    pub(crate) node_up: Vec<bool>,
+    /// What a walk reads of each node, compact (8 bytes a node, read per connection), kept by
+    /// [`Cluster::set_node_up`] and [`Cluster::set_uplink_down`].
+    pub(crate) node_hot: Vec<NodeHot>,
     /// Every service's endpoints grouped by node (pod order within a node), all services in one
     /// array; filled by `index` (pods never move).
     pub(crate) node_endpoints: Vec<PodId>,
-    /// (service, node) → that node's endpoints of the service, a range of `node_endpoints`: one
-    /// hash probe per connection (a binary search over the service's endpoints missed the cache
-    /// at each step: 8.6 % of an ACI-CNI envelope run).
-    pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), (u32, u32)>,
+    /// (service, node) → that node's endpoints of the service, a range of `node_endpoints`, and
+    /// how many of them are ready (kept by `set_ready_on`): one hash probe per connection (a
+    /// binary search over the service's endpoints missed the cache at each step: 8.6 % of an
+    /// ACI-CNI envelope run), and no read of each pod's readiness while all are ready.
+    pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), OnNode>,
+}
+
+/// A node's endpoints of a service: `len` of `Cluster::node_endpoints` from `from`, `ready` of
+/// them ready.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OnNode {
+    from: u32,
+    len: u32,
+    ready: u32,
+}
+
+/// What a connection's walk reads of a node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NodeHot {
+    rack: RackId,
+    uplinks_down: u8,
+    up: bool,
 }
 
 /// What a connection's walk reads of a pod.
@@ -195,12 +214,28 @@ impl Cluster {
     }
     /// Whether node `id` is up (from the compact index).
     pub fn node_up(&self, id: NodeId) -> bool {
-        self.node_up[id.index()]
+        self.node_hot[id.index()].up
     }
     /// Fails (`false`) or recovers node `id`.
     pub fn set_node_up(&mut self, id: NodeId, up: bool) {
         self.nodes[id.index()].up = up;
-        self.node_up[id.index()] = up;
+        self.node_hot[id.index()].up = up;
+    }
+    /// Node `id`'s rack and its uplinks that are down (`Node::uplinks_down`), from the compact
+    /// index.
+    pub fn node_links(&self, id: NodeId) -> (RackId, u8) {
+        let h = self.node_hot[id.index()];
+        (h.rack, h.uplinks_down)
+    }
+    /// Takes down (`down`) or brings back the uplinks of node `id` in `bits`.
+    pub fn set_uplink_down(&mut self, id: NodeId, bits: u8, down: bool) {
+        let n = &mut self.nodes[id.index()];
+        if down {
+            n.uplinks_down |= bits;
+        } else {
+            n.uplinks_down &= !bits;
+        }
+        self.node_hot[id.index()].uplinks_down = n.uplinks_down;
     }
     /// The hash salt of node `id`'s name (computed once by `index`).
     pub fn node_salt(&self, id: NodeId) -> u64 {
@@ -290,14 +325,27 @@ impl Cluster {
         svc: ServiceId,
         node: NodeId,
     ) -> impl Iterator<Item = PodId> + Clone + '_ {
-        let (from, len) = self
-            .endpoints_at
-            .get(&(svc, node))
-            .copied()
-            .unwrap_or((0, 0));
-        self.node_endpoints[from as usize..(from + len) as usize]
-            .iter()
-            .copied()
+        self.ready_on(svc, node).0.iter().copied()
+    }
+
+    /// The endpoints of `svc` on `node`, ready or not, in pod order, and how many are ready.
+    pub fn ready_on(&self, svc: ServiceId, node: NodeId) -> (&[PodId], usize) {
+        match self.endpoints_at.get(&(svc, node)) {
+            Some(o) => (
+                &self.node_endpoints[o.from as usize..(o.from + o.len) as usize],
+                o.ready as usize,
+            ),
+            None => (&[], 0),
+        }
+    }
+
+    /// The `k`-th ready endpoint of `svc` on `node` (`k` < the ready count of [`Self::ready_on`]).
+    pub fn nth_ready_on(&self, svc: ServiceId, node: NodeId, k: usize) -> Option<PodId> {
+        let (on, ready) = self.ready_on(svc, node);
+        if ready == on.len() {
+            return on.get(k).copied();
+        }
+        on.iter().copied().filter(|p| self.pod_ready(*p)).nth(k)
     }
 
     /// The node with address `ip` (the first in node order if several share it).
@@ -320,7 +368,15 @@ impl Cluster {
             .collect();
         ips.sort();
         self.node_ips = ips;
-        self.node_up = self.nodes.iter().map(|n| n.up).collect();
+        self.node_hot = self
+            .nodes
+            .iter()
+            .map(|n| NodeHot {
+                rack: n.rack,
+                uplinks_down: n.uplinks_down,
+                up: n.up,
+            })
+            .collect();
         self.node_salts = self
             .nodes
             .iter()
@@ -330,7 +386,8 @@ impl Cluster {
         self.index_readiness();
     }
 
-    /// Fills the pods' compact records and every service's ready endpoints.
+    /// Fills the pods' compact records, every service's ready endpoints and each node's count of
+    /// them.
     fn index_readiness(&mut self) {
         self.pod_hot = self
             .pods
@@ -340,6 +397,14 @@ impl Cluster {
                 ready: p.ready,
             })
             .collect();
+        // Not iterated into any output: each entry is recounted on its own.
+        for on in self.endpoints_at.values_mut() {
+            let range = on.from as usize..(on.from + on.len) as usize;
+            on.ready = self.node_endpoints[range]
+                .iter()
+                .filter(|p| self.pods[p.index()].ready)
+                .count() as u32;
+        }
         for s in self.services.iter_mut() {
             s.ready_endpoints = s
                 .endpoints
@@ -364,8 +429,13 @@ impl Cluster {
             for run in v.chunk_by(|a, b| a.0 == b.0) {
                 let from = self.node_endpoints.len() as u32;
                 self.node_endpoints.extend(run.iter().map(|(_, p)| *p));
+                let on = OnNode {
+                    from,
+                    len: run.len() as u32,
+                    ready: 0, // counted by `index_readiness`
+                };
                 self.endpoints_at
-                    .insert((ServiceId(i as u32), run[0].0), (from, run.len() as u32));
+                    .insert((ServiceId(i as u32), run[0].0), on);
             }
         }
     }

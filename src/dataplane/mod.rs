@@ -300,8 +300,8 @@ impl FabricSteps<'_> {
 
     /// The leaf of the node's vPC pair that carries this flow.
     pub fn node_leaf(&self, node: NodeId, flow: &Flow) -> LeafId {
-        let n = self.cluster.node(node);
-        self.fabric.node_uplink(n.rack, n.uplinks_down, flow)
+        let (rack, down) = self.cluster.node_links(node);
+        self.fabric.node_uplink(rack, down, flow)
     }
 
     /// The border leaf a leaf sends outside-bound traffic to (ECMP over the border leaves).

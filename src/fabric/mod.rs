@@ -101,6 +101,9 @@ pub struct Fabric {
     borders: Vec<LeafId>,
     /// Each leaf's hash salt (from its name), computed once so hashing allocates nothing.
     leaf_salts: Vec<u64>,
+    /// The spines that are up, in spine order (kept by `set_spine_up`): each crossing hashes
+    /// over them.
+    live_spines: Vec<SpineId>,
 }
 
 /// One hop of a path through the fabric, with the latency of the link that reached it.
@@ -130,7 +133,9 @@ impl Fabric {
             .iter()
             .map(|l| salt(&format!("leaf:{}", l.number)))
             .collect();
+        let live_spines = Self::spines_up(&spines);
         Fabric {
+            live_spines,
             spines,
             leaves,
             racks,
@@ -158,6 +163,14 @@ impl Fabric {
 
     pub fn set_spine_up(&mut self, id: SpineId, up: bool) {
         self.spines[id.index()].up = up;
+        self.live_spines = Self::spines_up(&self.spines);
+    }
+
+    fn spines_up(spines: &[Spine]) -> Vec<SpineId> {
+        (0..spines.len() as u32)
+            .map(SpineId)
+            .filter(|s| spines[s.index()].up)
+            .collect()
     }
 
     /// The live leaves of a rack.
@@ -251,19 +264,10 @@ impl Fabric {
     /// The hops from leaf `from` to leaf `to`: nothing when equal, one spine (hashed per flow on
     /// the ingress leaf) otherwise. Leaves of one vPC pair still cross a spine for routed traffic.
     pub fn leaf_to_leaf(&self, from: LeafId, to: LeafId, flow: &Flow) -> Option<SpineId> {
-        let live = self.spines.iter().filter(|s| s.up).count();
-        if from == to || live == 0 {
+        let live = &self.live_spines;
+        if from == to || live.is_empty() {
             return None;
         }
-        let k = pick(five_tuple(self.leaf_salt(from), flow), live);
-        let i = self
-            .spines
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.up)
-            .nth(k)
-            .map(|(i, _)| i)
-            .expect("k < live");
-        Some(SpineId(i as u32))
+        Some(live[pick(five_tuple(self.leaf_salt(from), flow), live.len())])
     }
 }

@@ -182,7 +182,9 @@ impl SnatGlobalInfo {
     /// The node owning `port` of `ip`, with the chunk, if any node holds it.
     pub fn owner_of(&self, ip: Ipv4Addr, port: u16) -> Option<(NodeId, Chunk)> {
         let held = self.owner.get(&ip)?;
-        let k = held.partition_point(|(c, _)| c.start <= port).checked_sub(1)?;
+        let k = held
+            .partition_point(|(c, _)| c.start <= port)
+            .checked_sub(1)?;
         let (chunk, node) = held[k];
         chunk.contains(port).then_some((node, chunk))
     }

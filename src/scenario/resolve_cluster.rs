@@ -60,7 +60,7 @@ pub(super) fn resolve_cluster(
         node_ips: Vec::new(),
         pod_hot: Vec::new(),
         node_salts: Vec::new(),
-        node_up: Vec::new(),
+        node_hot: Vec::new(),
         node_endpoints: Vec::new(),
         endpoints_at: Default::default(),
     };

@@ -214,13 +214,8 @@ impl<'a> Outages<'a> {
                     .position(|l| *l == leaf)
                     .unwrap_or(0);
                 let bit = 1u8.checked_shl(position as u32).unwrap_or(0);
-                let n = &mut cx.run.cluster.nodes[node.index()];
-                if up {
-                    n.uplinks_down &= !bit;
-                } else {
-                    n.uplinks_down |= bit;
-                }
-                let is_up = n.up;
+                cx.run.cluster.set_uplink_down(node, bit, !up);
+                let is_up = cx.run.cluster.node_up(node);
                 let want = self.should_be_up(cx.run, node);
                 self.open_or_close(target, Some(node), up, now, pre);
                 if want == is_up {
@@ -267,13 +262,8 @@ impl<'a> Outages<'a> {
 
     /// Up unless failed itself or cut off from every leaf of its rack.
     fn should_be_up(&self, run: &Run, node: NodeId) -> bool {
-        let n = run.cluster.node(node);
-        !self.node_failed[node.index()]
-            && run
-                .fabric
-                .node_leaves(n.rack, n.uplinks_down)
-                .next()
-                .is_some()
+        let (rack, down) = run.cluster.node_links(node);
+        !self.node_failed[node.index()] && run.fabric.node_leaves(rack, down).next().is_some()
     }
 
     /// The failure just opened changes nothing under this design: say why.

@@ -356,11 +356,7 @@ impl Legs for AciWalk<'_> {
         ) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
-        let local = self
-            .cluster
-            .endpoints_on(svc, node)
-            .filter(|p| self.cluster.pod_ready(*p));
-        let n_local = local.clone().count();
+        let n_local = self.cluster.ready_on(svc, node).1;
         if n_local == 0 {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("OVS has no ready local endpoint of {svc_name}")
@@ -373,13 +369,14 @@ impl Legs for AciWalk<'_> {
             .find(|p| p.port == port)
             .map(|p| p.target_port)
             .unwrap_or(port);
-        let pod = local
-            .clone()
-            .nth(pick(
-                symmetric_l4(self.cluster.node_salt(node), &pkt),
-                n_local,
-            ))
-            .expect("n_local > 0");
+        let pod = self
+            .cluster
+            .nth_ready_on(
+                svc,
+                node,
+                pick(symmetric_l4(self.cluster.node_salt(node), &pkt), n_local),
+            )
+            .expect("k < n_local");
         let orig = pkt;
         pkt.dst = self.pod_ep(pod, target_port);
         rec.hop(Device::Node(node), Action::Dnat, &pkt, || {

@@ -374,23 +374,24 @@ impl Legs for BgpWalk<'_> {
             Ok(n) => n,
             Err(r) => return outcome(pkt, Verdict::Dropped, r, *lat),
         };
-        let mut backends = std::mem::take(&mut tables.scratch);
-        backends.clear();
+        let mut scratch = std::mem::take(&mut tables.scratch);
+        scratch.clear();
         let ready = |p: &PodId| self.cluster.pod_ready(*p);
-        if s.external_traffic_policy == TrafficPolicy::Local {
-            backends.extend(self.cluster.endpoints_on(svc, node).filter(ready));
+        let backends: &[PodId] = if s.external_traffic_policy == TrafficPolicy::Local {
+            scratch.extend(self.cluster.endpoints_on(svc, node).filter(ready));
+            &scratch
         } else {
-            backends.extend_from_slice(self.cluster.ready_endpoints(svc));
-        }
+            self.cluster.ready_endpoints(svc)
+        };
         if backends.is_empty() {
-            tables.scratch = backends;
+            tables.scratch = scratch;
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 "the node's service proxy has no ready backend for the service".into()
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
         }
-        let (pod, how) = self.pick_backend(node, svc, &backends, &pkt, true, tables);
-        tables.scratch = backends;
+        let (pod, how) = self.pick_backend(node, svc, backends, &pkt, true, tables);
+        tables.scratch = scratch;
         let target_port = s
             .ports
             .iter()

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 pub struct NodeTables {
     pub nat: NatTable,
     pub rr: BTreeMap<(NodeId, ServiceId), u32>,
-    maglev: BTreeMap<MaglevKey, (Vec<PodId>, Maglev)>,
+    maglev: rustc_hash::FxHashMap<MaglevKey, (Vec<PodId>, Maglev)>,
     pub(crate) scratch: Vec<PodId>,
 }
 
@@ -236,12 +236,9 @@ impl<'a> BgpWalk<'a> {
         rec: &mut R,
         lat: &mut Nanos,
     ) {
-        let n = self.cluster.node(node);
-        let in_rack = self.fabric.racks[n.rack.index()].leaves.contains(&leaf);
-        let linked = self
-            .fabric
-            .node_leaves(n.rack, n.uplinks_down)
-            .any(|l| l == leaf);
+        let (rack, down) = self.cluster.node_links(node);
+        let in_rack = self.fabric.racks[rack.index()].leaves.contains(&leaf);
+        let linked = self.fabric.node_leaves(rack, down).any(|l| l == leaf);
         if !linked {
             if routed && !in_rack {
                 rec.detour();
