@@ -62,7 +62,7 @@ fn one_uplink_down_moves_the_bond_and_breaks_nothing() {
 fn flows_reach_a_node_only_over_its_live_uplink() {
     let mut s = four_node_rack(CALICO, "5s", "  []", "10s");
     let n2 = s.cluster.node_by_name("n2").unwrap();
-    s.cluster.nodes[n2.index()].uplinks_down = 0b01; // leaf 101 is the rack's first leaf
+    s.cluster.set_uplink_down(n2, 0b01, true); // leaf 101 is the rack's first leaf
     let mut reached = 0;
     for sport in 1024..1424 {
         let q = Query {

@@ -29,8 +29,9 @@ pub struct Node {
     /// False while the node is failed (the engine flips it; the walks drop what reaches it).
     pub up: bool,
     /// The node's uplinks that are down: bit `i` for the `i`-th leaf of its rack (a rack has one
-    /// leaf or a vPC pair). The bond carries everything over the others.
-    pub uplinks_down: u8,
+    /// leaf or a vPC pair). The bond carries everything over the others. Changed only by
+    /// [`Cluster::set_uplink_down`], which keeps the compact index the walks read.
+    pub(crate) uplinks_down: u8,
     /// `cluster.node_labels` (node roles: `node-role.kubernetes.io/<role>`).
     pub labels: Labels,
     /// `spec.podCIDR` from a Node manifest: kube-router and Cilium (Kubernetes IPAM) give the
