@@ -21,14 +21,13 @@ use crate::net::Endpoint;
 use crate::net::Flow;
 use crate::net::hash::{five_tuple, pick, salt};
 use crate::time::Nanos;
-use std::collections::BTreeMap;
 
 /// Mutable per-run state of the nodes: NAT tables, IPVS round-robin positions, Maglev tables,
 /// and a scratch list reused for backend sets (so a walk allocates nothing in steady state).
 #[derive(Clone, Debug, Default)]
 pub struct NodeTables {
     pub nat: NatTable,
-    pub rr: BTreeMap<(NodeId, ServiceId), u32>,
+    pub rr: rustc_hash::FxHashMap<(NodeId, ServiceId), u32>,
     maglev: rustc_hash::FxHashMap<MaglevKey, (Vec<PodId>, Maglev)>,
     pub(crate) scratch: Vec<PodId>,
 }
