@@ -208,7 +208,11 @@ fn the_dump_places_nodes_and_pods_where_it_says() {
     let pods: Vec<String> = c
         .pods
         .iter()
-        .map(|p| format!("{} {} {}", p.name, c.nodes[p.node.index()].name, p.ready))
+        .enumerate()
+        .map(|(i, p)| {
+            let ready = c.pod_ready(fabsim::cluster::PodId(i as u32));
+            format!("{} {} {}", p.name, c.nodes[p.node.index()].name, ready)
+        })
         .collect();
     assert_eq!(
         pods,

@@ -27,7 +27,9 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub mac: [u8; 6],
     /// False while the node is failed (the engine flips it; the walks drop what reaches it).
-    pub up: bool,
+    /// Changed only by [`Cluster::set_node_up`], which keeps the compact index the walks read;
+    /// read it with [`Cluster::node_up`].
+    pub(crate) up: bool,
     /// The node's uplinks that are down: bit `i` for the `i`-th leaf of its rack (a rack has one
     /// leaf or a vPC pair). The bond carries everything over the others. Changed only by
     /// [`Cluster::set_uplink_down`], which keeps the compact index the walks read.
@@ -85,7 +87,9 @@ pub struct Pod {
     pub labels: std::sync::Arc<Labels>,
     /// The pod's own annotations (from the deployment's pod template), shared likewise.
     pub annotations: std::sync::Arc<Labels>,
-    pub ready: bool,
+    /// Changed only by [`Cluster::set_ready_on`], which keeps the compact index and the ready
+    /// counts the walks read; read it with [`Cluster::pod_ready`].
+    pub(crate) ready: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

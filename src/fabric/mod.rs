@@ -29,8 +29,9 @@ id_type!(SpineId, LeafId, RackId, ExternalId);
 pub struct Spine {
     /// The ACI node id (201).
     pub number: u32,
-    /// False while failed (see [`Fabric::set_spine_up`]).
-    pub up: bool,
+    /// False while failed: changed only by [`Fabric::set_spine_up`], which keeps the live
+    /// spines the crossings hash over.
+    pub(crate) up: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -41,8 +42,9 @@ pub struct Leaf {
     pub border: bool,
     /// An anchor leaf of the floating cluster L3Out (BGP designs).
     pub anchor: bool,
-    /// False while failed (see [`Fabric::set_leaf_up`]).
-    pub up: bool,
+    /// False while failed: changed only by [`Fabric::set_leaf_up`], which keeps the live border
+    /// leaves.
+    pub(crate) up: bool,
 }
 
 #[derive(Clone, Debug)]
