@@ -27,7 +27,10 @@ use crate::time::Nanos;
 #[derive(Clone, Debug, Default)]
 pub struct NodeTables {
     pub nat: NatTable,
-    pub rr: rustc_hash::FxHashMap<(NodeId, ServiceId), u32>,
+    /// IPVS round-robin positions: each node's, per service, in a row made on the node's first
+    /// round-robin choice (4 bytes a service; a hash map of (node, service) keys grew to
+    /// millions of scattered entries over the envelope's run, a miss per connection).
+    rr: Vec<Vec<u32>>,
     maglev: rustc_hash::FxHashMap<MaglevKey, (Vec<PodId>, Maglev)>,
     pub(crate) scratch: Vec<PodId>,
 }
@@ -328,7 +331,14 @@ impl<'a> BgpWalk<'a> {
                 (backends[i], Picked::Random(n))
             }
             NodeLb::RoundRobin => {
-                let c = tables.rr.entry((node, svc)).or_insert(0);
+                if tables.rr.len() <= node.index() {
+                    tables.rr.resize(self.cluster.nodes.len().max(node.index() + 1), Vec::new());
+                }
+                let row = &mut tables.rr[node.index()];
+                if row.len() <= svc.index() {
+                    row.resize(self.cluster.services.len().max(svc.index() + 1), 0);
+                }
+                let c = &mut row[svc.index()];
                 let i = *c as usize % n;
                 *c = c.wrapping_add(1);
                 (backends[i], Picked::RoundRobin(i, n))
