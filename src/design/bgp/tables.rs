@@ -309,9 +309,20 @@ fn ebgp_routes(
                 }
             }
             let mut routes = Vec::new();
+            // The last prefix's candidates and route: the next prefix with the same candidates
+            // (the LoadBalancer addresses every node announces: 1,000 in a row, in prefix order)
+            // gets the same route, as selection depends on nothing else.
+            let mut last: Option<(std::ops::Range<usize>, OwnRoute)> = None;
             for (r, prefix) in prefixes.iter().enumerate() {
-                let cands = &bucketed[count[r] as usize..count[r + 1] as usize];
+                let range = count[r] as usize..count[r + 1] as usize;
+                let cands = &bucketed[range.clone()];
                 if cands.is_empty() {
+                    continue;
+                }
+                if let Some((was, own)) = &last
+                    && bucketed[was.clone()] == *cands
+                {
+                    routes.push((*prefix, own.clone()));
                     continue;
                 }
                 let sel = bgp::select(cands, cfg.max_paths);
@@ -325,7 +336,8 @@ fn ebgp_routes(
                         .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
                         .collect(),
                 );
-                routes.push((*prefix, own));
+                routes.push((*prefix, own.clone()));
+                last = Some((range, own));
             }
             routes
         })

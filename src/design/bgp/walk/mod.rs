@@ -332,7 +332,9 @@ impl<'a> BgpWalk<'a> {
             }
             NodeLb::RoundRobin => {
                 if tables.rr.len() <= node.index() {
-                    tables.rr.resize(self.cluster.nodes.len().max(node.index() + 1), Vec::new());
+                    tables
+                        .rr
+                        .resize(self.cluster.nodes.len().max(node.index() + 1), Vec::new());
                 }
                 let row = &mut tables.rr[node.index()];
                 if row.len() <= svc.index() {
