@@ -178,10 +178,11 @@ impl NatTable {
     /// Frees a port (after TIME_WAIT, in the engine).
     pub fn release(&mut self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint, port: u16) {
         let key = self.key(proto, nat_ip, remote);
-        if let Some(set) = self.used.get_mut(&key) {
-            self.in_use -= usize::from(set.remove(port));
-            if set.is_empty_inline() {
-                self.used.remove(&key);
+        // One probe for the look-up and the removal.
+        if let std::collections::hash_map::Entry::Occupied(mut e) = self.used.entry(key) {
+            self.in_use -= usize::from(e.get_mut().remove(port));
+            if e.get().is_empty_inline() {
+                e.remove();
             }
         }
         if !self.closing.is_empty() {
