@@ -2,7 +2,52 @@
 
 mod common;
 
-use fabsim::cluster::{NodeId, ServiceId};
+use fabsim::cluster::{Cluster, NodeId, PodId, ServiceId};
+use proptest::prelude::*;
+
+/// Every (service, node): the ready count and each k-th ready endpoint the index gives, against
+/// a scan of the service's endpoints for the node's ready pods.
+fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
+    for svc in (0..c.services.len() as u32).map(ServiceId) {
+        for node in (0..c.nodes.len() as u32).map(NodeId) {
+            let scan: Vec<PodId> = c
+                .service(svc)
+                .endpoints
+                .iter()
+                .copied()
+                .filter(|p| c.pod(*p).node == node && c.pod_ready(*p))
+                .collect();
+            prop_assert_eq!(
+                c.ready_on(svc, node).1,
+                scan.len(),
+                "{:?} on {:?}",
+                svc,
+                node
+            );
+            for (k, p) in scan.iter().enumerate() {
+                prop_assert_eq!(c.nth_ready_on(svc, node, k), Some(*p));
+            }
+            prop_assert_eq!(c.nth_ready_on(svc, node, scan.len()), None);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Nodes marked NotReady and back in any order (what a node failure and its recovery do):
+    /// the index's ready counts follow.
+    #[test]
+    fn ready_counts_follow_readiness_changes(changes in prop::collection::vec((0usize..64, any::<bool>()), 0..12)) {
+        let mut s = common::load("scenarios/failure-catalogue.yaml");
+        let nodes = s.cluster.nodes.len();
+        for (n, ready) in changes {
+            s.cluster.set_ready_on(NodeId((n % nodes) as u32), ready);
+            assert_ready_counts_match_a_scan(&s.cluster)?;
+        }
+    }
+}
 
 #[test]
 fn a_nodes_endpoints_are_those_a_scan_finds_in_pod_order() {
