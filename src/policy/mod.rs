@@ -160,8 +160,10 @@ pub struct PolicyModel {
     pub epgs: Vec<Epg>,
     pub contracts: Vec<Contract>,
     external_lpm: LpmTable<EpgId>,
-    /// (consumer, provider) → the contracts between them, in contract order.
-    pairs: rustc_hash::FxHashMap<(EpgId, EpgId), Vec<ContractId>>,
+    /// (a, b) → the contracts between them in contract order, each with its direction: `a`
+    /// consumes and `b` provides (`reply: false`), or the other way round (`reply: true`, after
+    /// the forward entry of the same contract). One look-up per check.
+    pairs: rustc_hash::FxHashMap<(EpgId, EpgId), Vec<(ContractId, bool)>>,
 }
 
 impl PolicyModel {
@@ -199,10 +201,15 @@ impl PolicyModel {
         let id = ContractId(self.contracts.len() as u32);
         for consumer in &c.consumers {
             for provider in &c.providers {
-                self.pairs
-                    .entry((*consumer, *provider))
-                    .or_default()
-                    .push(id);
+                for (key, reply) in [
+                    ((*consumer, *provider), false),
+                    ((*provider, *consumer), true),
+                ] {
+                    let list = self.pairs.entry(key).or_default();
+                    list.push((id, reply));
+                    // Contract order, the forward entry before the reply entry of a contract.
+                    list.sort();
+                }
             }
         }
         self.contracts.push(c);
@@ -239,40 +246,22 @@ impl PolicyModel {
             return Verdict::IntraEpg;
         }
         // Contracts where src consumes and dst provides (forward), or the other way (reply),
-        // merged in contract order.
-        const NONE: &[ContractId] = &[];
-        let fwd = self.pairs.get(&(src, dst)).map_or(NONE, Vec::as_slice);
-        let rev = self.pairs.get(&(dst, src)).map_or(NONE, Vec::as_slice);
-        let (mut i, mut j) = (0, 0);
-        while i < fwd.len() || j < rev.len() {
-            let take_fwd = j >= rev.len() || (i < fwd.len() && fwd[i] <= rev[j]);
-            let id = if take_fwd { fwd[i] } else { rev[j] };
+        // in contract order.
+        let Some(list) = self.pairs.get(&(src, dst)) else {
+            return Verdict::Deny;
+        };
+        for &(id, reply) in list {
             let c = &self.contracts[id.index()];
-            if take_fwd {
-                i += 1;
-                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, dport)) {
-                    return Verdict::Permit {
-                        contract: id,
-                        filter: *f,
-                        reply: false,
-                    };
-                }
-                // The same contract may also permit the reply direction.
-                if j < rev.len() && rev[j] == id {
-                    continue;
-                }
-            } else {
-                j += 1;
-                if opening && proto == Proto::Tcp && c.reverse_tcp_established {
-                    continue;
-                }
-                if let Some(f) = c.filters.iter().find(|f| f.matches(proto, sport)) {
-                    return Verdict::Permit {
-                        contract: id,
-                        filter: *f,
-                        reply: true,
-                    };
-                }
+            if reply && opening && proto == Proto::Tcp && c.reverse_tcp_established {
+                continue;
+            }
+            let port = if reply { sport } else { dport };
+            if let Some(f) = c.filters.iter().find(|f| f.matches(proto, port)) {
+                return Verdict::Permit {
+                    contract: id,
+                    filter: *f,
+                    reply,
+                };
             }
         }
         Verdict::Deny
