@@ -5,30 +5,44 @@ mod common;
 use fabsim::cluster::{Cluster, NodeId, PodId, ServiceId};
 use proptest::prelude::*;
 
+/// Every (service, node) pair of the cluster.
+fn pairs(c: &Cluster) -> impl Iterator<Item = (ServiceId, NodeId)> + '_ {
+    (0..c.services.len() as u32).map(ServiceId).flat_map(|svc| {
+        (0..c.nodes.len() as u32)
+            .map(NodeId)
+            .map(move |node| (svc, node))
+    })
+}
+
+/// The oracle: a scan of the service's endpoints for the node's pods, in pod order.
+fn scan(c: &Cluster, svc: ServiceId, node: NodeId) -> Vec<PodId> {
+    c.service(svc)
+        .endpoints
+        .iter()
+        .copied()
+        .filter(|p| c.pod(*p).node == node)
+        .collect()
+}
+
 /// Every (service, node): the ready count and each k-th ready endpoint the index gives, against
-/// a scan of the service's endpoints for the node's ready pods.
+/// the scan's ready pods.
 fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
-    for svc in (0..c.services.len() as u32).map(ServiceId) {
-        for node in (0..c.nodes.len() as u32).map(NodeId) {
-            let scan: Vec<PodId> = c
-                .service(svc)
-                .endpoints
-                .iter()
-                .copied()
-                .filter(|p| c.pod(*p).node == node && c.pod_ready(*p))
-                .collect();
-            prop_assert_eq!(
-                c.ready_on(svc, node).1,
-                scan.len(),
-                "{:?} on {:?}",
-                svc,
-                node
-            );
-            for (k, p) in scan.iter().enumerate() {
-                prop_assert_eq!(c.nth_ready_on(svc, node, k), Some(*p));
-            }
-            prop_assert_eq!(c.nth_ready_on(svc, node, scan.len()), None);
+    for (svc, node) in pairs(c) {
+        let scan: Vec<PodId> = scan(c, svc, node)
+            .into_iter()
+            .filter(|p| c.pod_ready(*p))
+            .collect();
+        prop_assert_eq!(
+            c.ready_on(svc, node).1,
+            scan.len(),
+            "{:?} on {:?}",
+            svc,
+            node
+        );
+        for (k, p) in scan.iter().enumerate() {
+            prop_assert_eq!(c.nth_ready_on(svc, node, k), Some(*p));
         }
+        prop_assert_eq!(c.nth_ready_on(svc, node, scan.len()), None);
     }
     Ok(())
 }
@@ -55,22 +69,14 @@ fn a_nodes_endpoints_are_those_a_scan_finds_in_pod_order() {
         let s = common::load(&format!("scenarios/{scenario}"));
         let c = &s.cluster;
         let mut compared = 0;
-        for svc in (0..c.services.len() as u32).map(ServiceId) {
-            for node in (0..c.nodes.len() as u32).map(NodeId) {
-                let scan: Vec<_> = c
-                    .service(svc)
-                    .endpoints
-                    .iter()
-                    .copied()
-                    .filter(|p| c.pod(*p).node == node)
-                    .collect();
-                let indexed: Vec<_> = c.endpoints_on(svc, node).collect();
-                assert_eq!(
-                    indexed, scan,
-                    "{scenario}: service {svc:?} on node {node:?}"
-                );
-                compared += scan.len();
-            }
+        for (svc, node) in pairs(c) {
+            let scan = scan(c, svc, node);
+            let indexed: Vec<_> = c.endpoints_on(svc, node).collect();
+            assert_eq!(
+                indexed, scan,
+                "{scenario}: service {svc:?} on node {node:?}"
+            );
+            compared += scan.len();
         }
         let all: usize = c.services.iter().map(|s| s.endpoints.len()).sum();
         assert_eq!(
