@@ -308,7 +308,7 @@ impl FabricSteps<'_> {
     pub fn border_for(&self, pkt: &Flow) -> Option<LeafId> {
         use crate::net::hash::{five_tuple, pick, salt};
         let b = self.fabric.border_leaves();
-        (!b.is_empty()).then(|| b[pick(five_tuple(salt("to-l3out"), pkt), b.len())])
+        (!b.is_empty()).then(|| b[pick(five_tuple(const { salt("to-l3out") }, pkt), b.len())])
     }
 
     /// `Ok(node)` when the node is up; a failed node drops what reaches it, blackholed until the

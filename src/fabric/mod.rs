@@ -251,7 +251,7 @@ impl Fabric {
             // Cut off: the engine fails the node, and the walks drop what reaches it.
             return self.racks[rack.index()].leaves[0];
         }
-        let k = pick(five_tuple(salt("vpc"), flow), live);
+        let k = pick(five_tuple(const { salt("vpc") }, flow), live);
         self.node_leaves(rack, down).nth(k).expect("k < live")
     }
 
@@ -259,8 +259,12 @@ impl Fabric {
     /// L3Out's border leaves. `None` when the fabric has no border leaf.
     pub fn ingress_border_leaf(&self, flow: &Flow) -> Option<LeafId> {
         let borders = self.border_leaves();
-        (!borders.is_empty())
-            .then(|| borders[pick(five_tuple(salt("l3out-ecmp"), flow), borders.len())])
+        (!borders.is_empty()).then(|| {
+            borders[pick(
+                five_tuple(const { salt("l3out-ecmp") }, flow),
+                borders.len(),
+            )]
+        })
     }
 
     /// The hops from leaf `from` to leaf `to`: nothing when equal, one spine (hashed per flow on

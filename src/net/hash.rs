@@ -19,12 +19,16 @@ fn combine(h: u64, v: u64) -> u64 {
     mix64(h ^ v.wrapping_mul(0x2545_F491_4F6C_DD1D))
 }
 
-/// A salt from a name ("leaf:101", "pbr:kube_svc_shop_web"), FNV-1a.
-pub fn salt(name: &str) -> u64 {
+/// A salt from a name ("leaf:101", "pbr:kube_svc_shop_web"), FNV-1a; `const`, so a fixed
+/// name's salt is computed at compile time (`const VPC: u64 = salt("vpc")`), not per packet.
+pub const fn salt(name: &str) -> u64 {
+    let bytes = name.as_bytes();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        i += 1;
     }
     h
 }

@@ -29,7 +29,7 @@ impl BgpWalk<'_> {
     /// search offset stands for the kernel's random draw); `None` when the range is full.
     fn node_snat_port(&self, node: NodeId, flow: &Flow, tables: &mut NodeTables) -> Option<u16> {
         let cfg = &self.state.cfg;
-        let off = five_tuple(salt("masq"), flow) as u32;
+        let off = five_tuple(const { salt("masq") }, flow) as u32;
         tables.nat.allocate(
             flow,
             self.cluster.node(node).ip,

@@ -373,9 +373,11 @@ impl<'a> BgpWalk<'a> {
                     *entry = (backends.to_vec(), Maglev::new(&names, m));
                 }
                 let h = if ipvs {
-                    crate::net::hash::mix64(u64::from(u32::from(pkt.src.ip)) ^ salt("ipvs-mh"))
+                    crate::net::hash::mix64(
+                        u64::from(u32::from(pkt.src.ip)) ^ const { salt("ipvs-mh") },
+                    )
                 } else {
-                    five_tuple(salt("maglev"), pkt)
+                    five_tuple(const { salt("maglev") }, pkt)
                 };
                 let i = entry.1.lookup(h).unwrap_or(0);
                 let how = if ipvs {
