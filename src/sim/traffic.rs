@@ -19,6 +19,9 @@ const EPHEMERAL: (u16, u16) = (32768, 60999);
 
 #[derive(Clone)]
 enum Sources {
+    /// A deployment's pods: ids `first .. first + count` (replicas are created together), drawn
+    /// without reading a list (a list per deployment was a cache miss per connection).
+    PodRange { first: u32, count: u32 },
     Pods(Vec<PodId>),
     Clients(Ipv4Net),
     Fixed,
@@ -50,7 +53,13 @@ impl Generator {
             .zip(&t.requests)
             .map(|((from, _), template)| {
                 let sources = match *from {
-                    Ref::Deployment { dep, .. } => Sources::Pods(cluster.pods_of(dep).collect()),
+                    Ref::Deployment { dep, .. } => {
+                        let d = &cluster.deployments[dep.index()];
+                        Sources::PodRange {
+                            first: d.first_pod,
+                            count: d.replicas,
+                        }
+                    }
                     Ref::Namespace(ns) => Sources::Pods(
                         (0..cluster.pods.len() as u32)
                             .map(PodId)
@@ -118,6 +127,12 @@ impl Generator {
         let (sources, template) = &self.routes[k];
         let mut r = *template;
         match sources {
+            // The same draw as from the list `first .. first + count` (`random_range` over its
+            // length, then that element).
+            Sources::PodRange { first, count } if *count > 0 => {
+                let k = self.rng_endpoints.random_range(0..*count as usize);
+                r.src = Source::Pod(PodId(first + k as u32))
+            }
             Sources::Pods(pods) if !pods.is_empty() => {
                 r.src = Source::Pod(pods[self.rng_endpoints.random_range(0..pods.len())])
             }
