@@ -21,7 +21,10 @@ const EPHEMERAL: (u16, u16) = (32768, 60999);
 enum Sources {
     /// A deployment's pods: ids `first .. first + count` (replicas are created together), drawn
     /// without reading a list (a list per deployment was a cache miss per connection).
-    PodRange { first: u32, count: u32 },
+    PodRange {
+        first: u32,
+        count: u32,
+    },
     Pods(Vec<PodId>),
     Clients(Ipv4Net),
     Fixed,
