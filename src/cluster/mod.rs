@@ -180,6 +180,9 @@ pub(crate) struct OnNode {
     from: u32,
     len: u32,
     ready: u32,
+    /// The first of them, kept here: most (service, node) pairs of a big cluster hold one
+    /// endpoint, found without reading `node_endpoints`.
+    first: PodId,
 }
 
 /// What a connection's walk reads of a node.
@@ -341,8 +344,12 @@ impl Cluster {
 
     /// The `k`-th ready endpoint of `svc` on `node` (`k` < the ready count of [`Self::ready_on`]).
     pub fn nth_ready_on(&self, svc: ServiceId, node: NodeId, k: usize) -> Option<PodId> {
-        let (on, ready) = self.ready_on(svc, node);
-        if ready == on.len() {
+        let o = self.endpoints_at.get(&(svc, node))?;
+        if k == 0 && o.ready == o.len {
+            return Some(o.first);
+        }
+        let on = &self.node_endpoints[o.from as usize..(o.from + o.len) as usize];
+        if o.ready == o.len {
             return on.get(k).copied();
         }
         on.iter().copied().filter(|p| self.pod_ready(*p)).nth(k)
@@ -430,6 +437,7 @@ impl Cluster {
                     from,
                     len: run.len() as u32,
                     ready: 0, // counted by `index_readiness`
+                    first: run[0].1,
                 };
                 self.endpoints_at
                     .insert((ServiceId(i as u32), run[0].0), on);
