@@ -1,8 +1,9 @@
 //! Criterion benchmarks: LPM classification (trie against the linear oracle), the PBR hash and
 //! bucket choice, and whole walks on the shipped scenario.
 
+mod brkdcn;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use fabsim::dataplane::request::{FlowRequest, Source, Target};
 use fabsim::dataplane::{Count, Record};
 use fabsim::design::aci_cni::AciState;
 use fabsim::design::aci_cni::walk::AciWalk;
@@ -75,34 +76,14 @@ fn pbr(c: &mut Criterion) {
 }
 
 fn walks(c: &mut Criterion) {
-    let loaded = fabsim::scenario::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/brkdcn-2663.yaml"
-    )));
-    let s = loaded.scenario.expect("the shipped scenario loads");
+    let s = brkdcn::scenario();
     let cfg = s.designs[0].aci().unwrap();
     c.bench_function("aci_compile_brkdcn_2663", |b| {
         b.iter(|| black_box(AciState::compile(&s.cluster, cfg)))
     });
     let state = AciState::compile(&s.cluster, cfg);
     let w = AciWalk::new(&s.fabric, &s.cluster, &state);
-    let svc = s.cluster.service_by_name("shop", "web").unwrap();
-    let batch0 = s.cluster.pod_by_name("shop", "batch-1").unwrap();
-    let lb = FlowRequest {
-        src: Source::Ip(Ipv4Addr::new(192, 168, 100, 1)),
-        sport: 40000,
-        dst: Target::Service { svc, port: 80 },
-        proto: Proto::Tcp,
-    };
-    let egress = FlowRequest {
-        src: Source::Pod(batch0),
-        sport: 40000,
-        dst: Target::Ip {
-            ip: Ipv4Addr::new(1, 1, 1, 1),
-            port: 443,
-        },
-        proto: Proto::Tcp,
-    };
+    let (lb, egress) = brkdcn::flows(&s);
     let mut g = c.benchmark_group("trace_walk");
     g.bench_function("lb_ingress_count", |b| {
         b.iter(|| black_box(w.walk(&lb, &mut NatTable::default(), &mut Count::default())))
@@ -192,11 +173,7 @@ fn engine(c: &mut Criterion) {
             q.push(Nanos(t.0 + mix64(i) % 1_000_000_000), e);
         })
     });
-    let loaded = fabsim::scenario::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/brkdcn-2663.yaml"
-    )));
-    let s = loaded.scenario.expect("the shipped scenario loads");
+    let s = brkdcn::scenario();
     let mut g = c.benchmark_group("simulate_brkdcn_2663_300s");
     g.sample_size(10);
     for d in &s.designs {
@@ -261,11 +238,7 @@ fn nat_search(c: &mut Criterion) {
 }
 
 fn reports(c: &mut Criterion) {
-    let loaded = fabsim::scenario::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/brkdcn-2663.yaml"
-    )));
-    let s = loaded.scenario.expect("the shipped scenario loads");
+    let s = brkdcn::scenario();
     let r = fabsim::sim::run_all(&s, &[], fabsim::time::Nanos::from_secs(1)).unwrap();
     c.bench_function("report_brkdcn_2663_render", |b| {
         b.iter(|| {

@@ -3,6 +3,8 @@
 //! whose events per second are printed as a ratio of the bare loop's, measured in the same
 //! process so the claim holds on whatever machine runs it.
 
+mod brkdcn;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use fabsim::net::hash::mix64;
 use fabsim::sim::queue::{Event, EventQueue};
@@ -10,7 +12,6 @@ use fabsim::time::Nanos;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 /// Events in flight in the hold model: about the open connections of the envelope scenario.
@@ -66,10 +67,7 @@ fn hold(c: &mut Criterion) {
 /// A whole run of the shipped brkdcn scenario per design, and the ratio of its events per second
 /// to the bare loop's with the same number of events, printed.
 fn whole_scenario(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/brkdcn-2663.yaml");
-    let s = fabsim::scenario::load(&path)
-        .scenario
-        .expect("the shipped scenario loads");
+    let s = brkdcn::scenario();
     for d in &s.designs {
         let started = Instant::now();
         let r = fabsim::sim::engine::run(&s, d, Nanos::from_secs(1)).expect("it runs");
@@ -99,33 +97,8 @@ fn whole_scenario(c: &mut Criterion) {
 /// brkdcn scenario: an outside client to a LoadBalancer service, and a pod to an outside host
 /// (its NAT port freed after each, as the engine does after TIME_WAIT).
 fn walk_per_design(c: &mut Criterion) {
-    use fabsim::dataplane::request::{FlowRequest, Source, Target};
-    use fabsim::net::Proto;
-    use std::net::Ipv4Addr;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/brkdcn-2663.yaml");
-    let s = fabsim::scenario::load(&path)
-        .scenario
-        .expect("the shipped scenario loads");
-    let svc = s.cluster.service_by_name("shop", "web").expect("shop/web");
-    let pod = s
-        .cluster
-        .pod_by_name("shop", "batch-1")
-        .expect("shop/batch-1");
-    let lb = FlowRequest {
-        src: Source::Ip(Ipv4Addr::new(192, 168, 100, 1)),
-        sport: 40000,
-        dst: Target::Service { svc, port: 80 },
-        proto: Proto::Tcp,
-    };
-    let egress = FlowRequest {
-        src: Source::Pod(pod),
-        sport: 40000,
-        dst: Target::Ip {
-            ip: Ipv4Addr::new(1, 1, 1, 1),
-            port: 443,
-        },
-        proto: Proto::Tcp,
-    };
+    let s = brkdcn::scenario();
+    let (lb, egress) = brkdcn::flows(&s);
     let mut g = c.benchmark_group("walk per design");
     for d in &s.designs {
         let mut plane = d.compile(&s);
