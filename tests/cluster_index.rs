@@ -40,9 +40,13 @@ fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
             node
         );
         for (k, p) in scan.iter().enumerate() {
-            prop_assert_eq!(c.nth_ready_on(svc, node, k), Some(*p));
+            prop_assert_eq!(c.pick_ready_on(svc, node, |_| k), Some((*p, scan.len())));
         }
-        prop_assert_eq!(c.nth_ready_on(svc, node, scan.len()), None);
+        prop_assert_eq!(
+            c.pick_ready_on(svc, node, |n| n),
+            None,
+            "past the last ready one"
+        );
     }
     Ok(())
 }

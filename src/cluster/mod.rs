@@ -342,17 +342,30 @@ impl Cluster {
         }
     }
 
-    /// The `k`-th ready endpoint of `svc` on `node` (`k` < the ready count of [`Self::ready_on`]).
-    pub fn nth_ready_on(&self, svc: ServiceId, node: NodeId, k: usize) -> Option<PodId> {
+    /// One of the ready endpoints of `svc` on `node`, the `choose(n)`-th of the `n` (in pod
+    /// order), with `n`; `None` when none is ready. One look-up of the node's entry.
+    pub fn pick_ready_on(
+        &self,
+        svc: ServiceId,
+        node: NodeId,
+        choose: impl FnOnce(usize) -> usize,
+    ) -> Option<(PodId, usize)> {
         let o = self.endpoints_at.get(&(svc, node))?;
+        let n = o.ready as usize;
+        if n == 0 {
+            return None;
+        }
+        let k = choose(n);
         if k == 0 && o.ready == o.len {
-            return Some(o.first);
+            return Some((o.first, n));
         }
         let on = &self.node_endpoints[o.from as usize..(o.from + o.len) as usize];
-        if o.ready == o.len {
-            return on.get(k).copied();
-        }
-        on.iter().copied().filter(|p| self.pod_ready(*p)).nth(k)
+        let pod = if o.ready == o.len {
+            on.get(k).copied()
+        } else {
+            on.iter().copied().filter(|p| self.pod_ready(*p)).nth(k)
+        };
+        pod.map(|p| (p, n))
     }
 
     /// The node with address `ip` (the first in node order if several share it).

@@ -356,27 +356,20 @@ impl Legs for AciWalk<'_> {
         ) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
-        let n_local = self.cluster.ready_on(svc, node).1;
-        if n_local == 0 {
+        // OVS's second stage: the symmetric L3/L4 hash over the node's ready local pods.
+        let hash = symmetric_l4(self.cluster.node_salt(node), &pkt);
+        let Some((pod, n_local)) = self.cluster.pick_ready_on(svc, node, |n| pick(hash, n)) else {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("OVS has no ready local endpoint of {svc_name}")
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
-        }
+        };
         let target_port = s
             .ports
             .iter()
             .find(|p| p.port == port)
             .map(|p| p.target_port)
             .unwrap_or(port);
-        let pod = self
-            .cluster
-            .nth_ready_on(
-                svc,
-                node,
-                pick(symmetric_l4(self.cluster.node_salt(node), &pkt), n_local),
-            )
-            .expect("k < n_local");
         let orig = pkt;
         pkt.dst = self.pod_ep(pod, target_port);
         rec.hop(Device::Node(node), Action::Dnat, &pkt, || {
