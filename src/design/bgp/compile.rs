@@ -4,7 +4,7 @@
 //! (`tables`). A control change redoes only the stages it affects (`BgpState::update`).
 
 use super::addressing;
-use super::advertise::advertisement;
+use super::advertise::Advertiser;
 use super::config::*;
 pub use super::sessions::{Expired, Session, peer_leaves};
 use super::tables::{LeafTables, leaf_tables};
@@ -22,11 +22,44 @@ pub struct BgpState {
     pub addr: Addresses,
     /// The pod prefixes (blocks or podCIDR) of each node.
     pub node_pod_prefixes: Vec<Vec<Ipv4Net>>,
+    /// What the nodes announce alike, and what depends on their endpoints.
+    advertiser: Advertiser,
     /// What each node announces.
     pub advertised: Vec<Vec<Ipv4Net>>,
     pub sessions: Vec<Session>,
     /// Every leaf's routes (held once per prefix: `tables::LeafTables`).
     pub tables: LeafTables,
+}
+
+/// The design's announcements and sessions without the leaves' tables: what `validate`
+/// summarises.
+pub struct Announced {
+    pub addr: Addresses,
+    pub node_pod_prefixes: Vec<Vec<Ipv4Net>>,
+    advertiser: Advertiser,
+    pub advertised: Vec<Vec<Ipv4Net>>,
+    pub sessions: Vec<Session>,
+}
+
+impl Announced {
+    /// Addressing, each node's announcement and the sessions (`expired`: those whose hold
+    /// timer expired).
+    pub fn new(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig, expired: &Expired) -> Self {
+        let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
+        let addr = Addresses::new(pod_ip, addressing::lb_addresses(cluster, cfg));
+        let advertiser = Advertiser::new(cluster, cfg, &addr.lb_ip);
+        let advertised: Vec<Vec<Ipv4Net>> = (0..cluster.nodes.len())
+            .map(|n| advertiser.advertisement(cluster, NodeId(n as u32), &node_pod_prefixes[n]))
+            .collect();
+        let sessions = super::sessions::sessions(fabric, cluster, cfg, &advertised, expired);
+        Announced {
+            addr,
+            node_pod_prefixes,
+            advertiser,
+            advertised,
+            sessions,
+        }
+    }
 }
 
 impl BgpState {
@@ -42,27 +75,15 @@ impl BgpState {
         cfg: &BgpConfig,
         expired: &Expired,
     ) -> BgpState {
-        let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
-        let addr = Addresses::new(pod_ip, addressing::lb_addresses(cluster, cfg));
-        let advertised: Vec<Vec<Ipv4Net>> = (0..cluster.nodes.len())
-            .map(|n| {
-                advertisement(
-                    cluster,
-                    cfg,
-                    NodeId(n as u32),
-                    &node_pod_prefixes[n],
-                    &addr.lb_ip,
-                )
-            })
-            .collect();
-        let sessions = super::sessions::sessions(fabric, cluster, cfg, &advertised, expired);
-        let tables = leaf_tables(fabric, cluster, cfg, &sessions, &advertised);
+        let a = Announced::new(fabric, cluster, cfg, expired);
+        let tables = leaf_tables(fabric, cluster, cfg, &a.sessions, &a.advertised);
         BgpState {
             cfg: cfg.clone(),
-            addr,
-            node_pod_prefixes,
-            advertised,
-            sessions,
+            addr: a.addr,
+            node_pod_prefixes: a.node_pod_prefixes,
+            advertiser: a.advertiser,
+            advertised: a.advertised,
+            sessions: a.sessions,
             tables,
         }
     }
@@ -78,13 +99,9 @@ impl BgpState {
         node: Option<NodeId>,
     ) {
         if let Some(n) = node {
-            self.advertised[n.index()] = advertisement(
-                cluster,
-                &self.cfg,
-                n,
-                &self.node_pod_prefixes[n.index()],
-                &self.addr.lb_ip,
-            );
+            self.advertised[n.index()] =
+                self.advertiser
+                    .advertisement(cluster, n, &self.node_pod_prefixes[n.index()]);
         }
         self.route(fabric, cluster, expired);
     }

@@ -3,7 +3,7 @@
 //! client outside can reach.
 
 use super::BgpConfig;
-use super::BgpState;
+use super::compile::{Announced, Expired};
 use super::config::MaxPrefixAction;
 use crate::scenario::Scenario;
 use std::fmt::Write;
@@ -11,7 +11,7 @@ use std::fmt::Write;
 /// What a BGP design sets up: sessions (and why any is down), prefixes per node, LoadBalancer IPs.
 // Long: the document top to bottom, one block per section or row.
 pub fn summary(s: &Scenario, name: &str, cfg: &BgpConfig) -> String {
-    let st = BgpState::compile(&s.fabric, &s.cluster, cfg);
+    let st = Announced::new(&s.fabric, &s.cluster, cfg, &Expired::default());
     let mut out = String::new();
     let up = st.sessions.iter().filter(|x| x.down.is_none()).count();
     let _ = writeln!(
@@ -26,7 +26,7 @@ pub fn summary(s: &Scenario, name: &str, cfg: &BgpConfig) -> String {
             "eBGP"
         },
         st.sessions.len(),
-        st.negotiated_hold_time(),
+        cfg.negotiated_hold_time(),
         cfg.node_hold_time,
         cfg.fabric_hold_time,
         if cfg.graceful_restart { "on" } else { "off" }
