@@ -5,7 +5,7 @@ use super::decode::At;
 use super::diag::{Diagnostics, Loc};
 use super::raw::*;
 use super::resolve::check_unique;
-use crate::cluster::placement::place;
+use crate::cluster::placement::Placer;
 use crate::cluster::*;
 use crate::fabric::RackId;
 use crate::net::{Proto, Subnet, nth_host};
@@ -213,7 +213,7 @@ fn deployments(
         .unwrap_or(DEFAULT_MAX_PODS_PER_NODE);
     let mut deployments = Vec::new();
     let mut pods = Vec::new();
-    let mut counts = vec![0u32; nodes.len()];
+    let mut placer = Placer::new(nodes.len(), max_pods);
     check_unique(
         d,
         "deployment",
@@ -257,7 +257,7 @@ fn deployments(
                 );
             }
         }
-        let placed = match place(rd.replicas.value, &explicit, &mut counts, max_pods) {
+        let placed = match placer.place(rd.replicas.value, &explicit) {
             Ok(p) => p,
             Err(m) => {
                 d.error(&rd.replicas.loc, &rd.replicas.path, m);
