@@ -12,6 +12,41 @@ use crate::cluster::{Cluster, NodeId, ServiceId, TrafficPolicy};
 use crate::net::host;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// What one node announces: the part every node announces alike (one shared copy) and its own
+/// prefixes (sorted, none of them in the shared part). Iterated as one list in prefix order.
+#[derive(Clone, Debug)]
+pub struct Announcement {
+    every: Arc<[Ipv4Net]>,
+    own: Vec<Ipv4Net>,
+}
+
+impl Announcement {
+    /// How many prefixes.
+    pub fn len(&self) -> usize {
+        self.every.len() + self.own.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The prefixes in order, each once.
+    pub fn iter(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
+        itertools::merge(self.every.iter().copied(), self.own.iter().copied())
+    }
+
+    /// The part every node announces alike (the same `Arc` on every node of a design).
+    pub fn shared(&self) -> &Arc<[Ipv4Net]> {
+        &self.every
+    }
+
+    /// The node's own prefixes, sorted.
+    pub fn own(&self) -> &[Ipv4Net] {
+        &self.own
+    }
+}
 
 /// A design's announcements, split into what every node announces and what depends on the
 /// node's endpoints.
@@ -19,7 +54,7 @@ use std::net::Ipv4Addr;
 pub struct Advertiser {
     pod_cidr: bool,
     /// Announced by every node, sorted, each once.
-    every_node: Vec<Ipv4Net>,
+    every_node: Arc<[Ipv4Net]>,
     /// Per service, the /32s a node announces only while it holds an endpoint of it.
     with_endpoint: Vec<(ServiceId, Vec<Ipv4Net>)>,
 }
@@ -83,33 +118,34 @@ impl Advertiser {
         every_node.dedup();
         Advertiser {
             pod_cidr: cfg.advertise_pod_cidr,
-            every_node,
+            every_node: every_node.into(),
             with_endpoint,
         }
     }
 
-    /// The prefixes `node` announces, sorted, each once (`pod_prefixes`: the node's own blocks
-    /// or podCIDR).
+    /// What `node` announces (`pod_prefixes`: the node's own blocks or podCIDR).
     pub fn advertisement(
         &self,
         cluster: &Cluster,
         node: NodeId,
         pod_prefixes: &[Ipv4Net],
-    ) -> Vec<Ipv4Net> {
-        let mut adv = Vec::with_capacity(self.every_node.len() + pod_prefixes.len());
-        adv.extend_from_slice(&self.every_node);
+    ) -> Announcement {
+        let mut own = Vec::new();
         if self.pod_cidr {
-            adv.extend_from_slice(pod_prefixes);
+            own.extend_from_slice(pod_prefixes);
         }
         for (svc, local) in &self.with_endpoint {
             if has_endpoint(cluster, *svc, node) {
-                adv.extend_from_slice(local);
+                own.extend_from_slice(local);
             }
         }
-        // A sorted run and a short tail: the stable sort merges them in one pass.
-        adv.sort();
-        adv.dedup();
-        adv
+        own.sort();
+        own.dedup();
+        own.retain(|p| self.every_node.binary_search(p).is_err());
+        Announcement {
+            every: Arc::clone(&self.every_node),
+            own,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! (`tables`). A control change redoes only the stages it affects (`BgpState::update`).
 
 use super::addressing;
-use super::advertise::Advertiser;
+use super::advertise::{Advertiser, Announcement};
 use super::config::*;
 pub use super::sessions::{Expired, Session, peer_leaves};
 use super::tables::{LeafTables, leaf_tables};
@@ -25,7 +25,7 @@ pub struct BgpState {
     /// What the nodes announce alike, and what depends on their endpoints.
     advertiser: Advertiser,
     /// What each node announces.
-    pub advertised: Vec<Vec<Ipv4Net>>,
+    pub advertised: Vec<Announcement>,
     pub sessions: Vec<Session>,
     /// Every leaf's routes (held once per prefix: `tables::LeafTables`).
     pub tables: LeafTables,
@@ -37,7 +37,7 @@ pub struct Announced {
     pub addr: Addresses,
     pub node_pod_prefixes: Vec<Vec<Ipv4Net>>,
     advertiser: Advertiser,
-    pub advertised: Vec<Vec<Ipv4Net>>,
+    pub advertised: Vec<Announcement>,
     pub sessions: Vec<Session>,
 }
 
@@ -48,7 +48,7 @@ impl Announced {
         let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
         let addr = Addresses::new(pod_ip, addressing::lb_addresses(cluster, cfg));
         let advertiser = Advertiser::new(cluster, cfg, &addr.lb_ip);
-        let advertised: Vec<Vec<Ipv4Net>> = (0..cluster.nodes.len())
+        let advertised: Vec<Announcement> = (0..cluster.nodes.len())
             .map(|n| advertiser.advertisement(cluster, NodeId(n as u32), &node_pod_prefixes[n]))
             .collect();
         let sessions = super::sessions::sessions(fabric, cluster, cfg, &advertised, expired);

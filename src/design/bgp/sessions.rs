@@ -6,7 +6,6 @@ use super::config::*;
 use crate::bgp::Rejection;
 use crate::cluster::{Cluster, NodeId};
 use crate::fabric::{Fabric, LeafId};
-use ipnet::Ipv4Net;
 
 /// Sessions whose hold timer expired: all of a node's (it failed), or single (node, leaf) ones.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +58,7 @@ pub fn sessions(
     fabric: &Fabric,
     cluster: &Cluster,
     cfg: &BgpConfig,
-    advertised: &[Vec<Ipv4Net>],
+    advertised: &[super::advertise::Announcement],
     expired: &Expired,
 ) -> Vec<Session> {
     let password_ok = cfg.node_password == cfg.fabric_password;

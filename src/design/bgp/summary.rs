@@ -74,7 +74,7 @@ pub fn summary(s: &Scenario, name: &str, cfg: &BgpConfig) -> String {
         cfg.max_paths,
         cfg.max_prefix
     );
-    let most = st.advertised.iter().map(Vec::len).max().unwrap_or(0);
+    let most = st.advertised.iter().map(|a| a.len()).max().unwrap_or(0);
     let _ = writeln!(
         out,
         "  prefixes advertised per node: at most {most} (max-prefix {})",

@@ -3,10 +3,11 @@
 //! other leaves learn through the fabric (MP-BGP) with the anchor leaf as next hop — one ECMP
 //! path per anchor leaf — unless next-hop propagate is set.
 
+use super::advertise::Announcement;
 use super::config::*;
 use super::sessions::Session;
 use crate::bgp::{self, Candidate, Excluded, NextHop, Rejection, Route};
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, NodeId};
 use crate::fabric::{Fabric, LeafId};
 use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
@@ -220,7 +221,7 @@ pub fn leaf_tables(
     cluster: &Cluster,
     cfg: &BgpConfig,
     sessions: &[Session],
-    advertised: &[Vec<Ipv4Net>],
+    advertised: &[Announcement],
 ) -> LeafTables {
     let ebgp = ebgp_routes(fabric, cluster, cfg, sessions, advertised);
     fabric_routes(fabric, cluster, cfg, ebgp)
@@ -234,28 +235,47 @@ fn ebgp_routes(
     cluster: &Cluster,
     cfg: &BgpConfig,
     sessions: &[Session],
-    advertised: &[Vec<Ipv4Net>],
+    advertised: &[Announcement],
 ) -> Vec<Vec<(Ipv4Net, OwnRoute)>> {
     // The distinct prefixes, ranked in prefix order, and each node's announcement as ranks:
     // each leaf's candidates are then bucketed by rank (a counting sort: stable, so the session
     // order within a prefix is kept) — at the envelope's scale 10 million candidates, which a
-    // map per leaf, or a comparison sort, would spend seconds on.
-    let mut rank: rustc_hash::FxHashMap<Ipv4Net, u32> = Default::default();
-    for p in advertised.iter().flatten() {
-        rank.entry(*p).or_insert(0);
+    // map per leaf, or a comparison sort, would spend seconds on. The part every node
+    // announces alike is ranked once.
+    let mut shared: Vec<&Arc<[Ipv4Net]>> = Vec::new();
+    let mut prefixes: Vec<Ipv4Net> = Vec::new();
+    for a in advertised {
+        if !shared.iter().any(|s| Arc::ptr_eq(s, a.shared())) {
+            shared.push(a.shared());
+            prefixes.extend_from_slice(a.shared());
+        }
+        prefixes.extend_from_slice(a.own());
     }
-    let mut prefixes: Vec<Ipv4Net> = rank.keys().copied().collect();
-    prefixes.sort();
-    for (i, p) in prefixes.iter().enumerate() {
-        rank.insert(*p, i as u32);
-    }
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let rank = |p: &Ipv4Net| prefixes.binary_search(p).expect("ranked above") as u32;
+    let shared_ranks: Vec<Vec<u32>> = shared
+        .iter()
+        .map(|s| s.iter().map(rank).collect())
+        .collect();
+    let ranks: Vec<(usize, Vec<u32>)> = advertised
+        .iter()
+        .map(|a| {
+            let s = shared
+                .iter()
+                .position(|s| Arc::ptr_eq(s, a.shared()))
+                .expect("collected above");
+            (s, a.own().iter().map(rank).collect())
+        })
+        .collect();
+    // A node's announcement as ranks, in order (the shared part and its own merged).
+    let node_ranks = |n: NodeId| {
+        let (s, own) = &ranks[n.index()];
+        itertools::merge(shared_ranks[*s].iter().copied(), own.iter().copied())
+    };
     let accepted: Vec<bool> = prefixes
         .iter()
         .map(|p| cfg.import.iter().any(|i| i.contains(p)))
-        .collect();
-    let ranks: Vec<Vec<u32>> = advertised
-        .iter()
-        .map(|l| l.iter().map(|p| rank[p]).collect())
         .collect();
     let mut sessions_of: Vec<Vec<&Session>> = vec![Vec::new(); fabric.leaves.len()];
     for s in sessions {
@@ -269,8 +289,8 @@ fn ebgp_routes(
         .map(|on_this_leaf| {
             count.iter_mut().for_each(|c| *c = 0);
             for s in on_this_leaf {
-                for r in &ranks[s.node.index()] {
-                    count[*r as usize + 1] += 1;
+                for r in node_ranks(s.node) {
+                    count[r as usize + 1] += 1;
                 }
             }
             for i in 1..count.len() {
@@ -284,18 +304,18 @@ fn ebgp_routes(
             for s in on_this_leaf {
                 let node = cluster.node(s.node);
                 let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
-                for (k, r) in ranks[s.node.index()].iter().enumerate() {
+                for (k, r) in node_ranks(s.node).enumerate() {
                     // APIC bgpPeerPfxPol action reject: the prefixes beyond the limit are
                     // refused, the first ones (in the order sent; taken as prefix order) stay.
                     let refused = cfg.max_prefix.action == MaxPrefixAction::Reject
                         && k as u32 >= cfg.max_prefix.limit;
                     let rejected = s
                         .down
-                        .or((!accepted[*r as usize]).then_some(Rejection::ImportRouteControl))
+                        .or((!accepted[r as usize]).then_some(Rejection::ImportRouteControl))
                         .or(refused.then_some(Rejection::MaxPrefixRefused {
                             limit: cfg.max_prefix.limit,
                         }));
-                    bucketed[next[*r as usize] as usize] = Candidate {
+                    bucketed[next[r as usize] as usize] = Candidate {
                         node: s.node,
                         next_hop: node.ip,
                         // eBGP: the cluster AS alone (as-override); iBGP: an empty AS path.
@@ -305,7 +325,7 @@ fn ebgp_routes(
                         nh_cost: u32::from(!on_leaf && !cfg.ignore_igp_metric),
                         rejected,
                     };
-                    next[*r as usize] += 1;
+                    next[r as usize] += 1;
                 }
             }
             let mut routes = Vec::new();
