@@ -402,18 +402,14 @@ impl Cluster {
             .iter()
             .map(|n| crate::net::hash::salt(&n.name))
             .collect();
+        self.index_pods();
         self.index_endpoints();
-        self.index_readiness();
     }
 
     /// Fills the pods' compact records, every service's ready endpoints and each node's count of
     /// them.
     fn index_readiness(&mut self) {
-        self.pod_nodes = self.pods.iter().map(|p| p.node).collect();
-        self.pod_ready_bits = vec![0; self.pods.len().div_ceil(64)];
-        for (i, p) in self.pods.iter().enumerate() {
-            self.pod_ready_bits[i / 64] |= u64::from(p.ready) << (i % 64);
-        }
+        self.index_pods();
         // Not iterated into any output: each entry is recounted on its own.
         for on in self.endpoints_at.values_mut() {
             let range = on.from as usize..(on.from + on.len) as usize;
@@ -421,6 +417,15 @@ impl Cluster {
                 .iter()
                 .filter(|p| self.pods[p.index()].ready)
                 .count() as u32;
+        }
+    }
+
+    /// Fills the pods' compact records and every service's ready endpoints.
+    fn index_pods(&mut self) {
+        self.pod_nodes = self.pods.iter().map(|p| p.node).collect();
+        self.pod_ready_bits = vec![0; self.pods.len().div_ceil(64)];
+        for (i, p) in self.pods.iter().enumerate() {
+            self.pod_ready_bits[i / 64] |= u64::from(p.ready) << (i % 64);
         }
         for s in self.services.iter_mut() {
             s.ready_endpoints = s
@@ -432,16 +437,18 @@ impl Cluster {
         }
     }
 
-    /// Fills `node_endpoints` and `endpoints_at` from every service's endpoints.
+    /// Fills `node_endpoints` and `endpoints_at` (with their ready counts) from every service's
+    /// endpoints.
     fn index_endpoints(&mut self) {
         self.node_endpoints.clear();
         self.endpoints_at.clear();
+        let total: usize = self.services.iter().map(|s| s.endpoints.len()).sum();
+        self.node_endpoints.reserve(total);
+        self.endpoints_at.reserve(total);
+        let mut v: Vec<(NodeId, PodId)> = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
-            let mut v: Vec<(NodeId, PodId)> = s
-                .endpoints
-                .iter()
-                .map(|p| (self.pods[p.index()].node, *p))
-                .collect();
+            v.clear();
+            v.extend(s.endpoints.iter().map(|p| (self.pods[p.index()].node, *p)));
             v.sort_by_key(|(n, _)| *n); // stable: pod order within a node
             for run in v.chunk_by(|a, b| a.0 == b.0) {
                 let from = self.node_endpoints.len() as u32;
@@ -449,7 +456,10 @@ impl Cluster {
                 let on = OnNode {
                     from,
                     len: run.len() as u32,
-                    ready: 0, // counted by `index_readiness`
+                    ready: run
+                        .iter()
+                        .filter(|(_, p)| self.pods[p.index()].ready)
+                        .count() as u32,
                     first: run[0].1,
                 };
                 self.endpoints_at

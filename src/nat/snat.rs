@@ -144,14 +144,25 @@ impl SnatGlobalInfo {
     ) -> SnatGlobalInfo {
         let chunks = range.chunks();
         let mut info = SnatGlobalInfo::default();
-        // Chunks in use per IP, and the chunk each node holds on each IP.
-        let mut used: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
-        let mut held: BTreeMap<(Ipv4Addr, NodeId), Chunk> = BTreeMap::new();
+        // Chunks in use per IP, and the chunk each node holds on each IP (look-ups only).
+        let mut used: rustc_hash::FxHashMap<Ipv4Addr, usize> = Default::default();
+        let mut held: rustc_hash::FxHashMap<(Ipv4Addr, NodeId), Chunk> = Default::default();
+        // Per unit, its first IP with a free chunk: none is freed here, so an IP once full
+        // stays full and the walk below starts past it (was a walk over every full IP per node).
+        let mut open_from = vec![0usize; unit_ips.len()];
         for (node, unit) in requests {
             if info.by_node.contains_key(&(node, unit)) {
                 continue;
             }
-            let got = unit_ips[unit].iter().find_map(|ip| {
+            let ips = &unit_ips[unit];
+            let from = &mut open_from[unit];
+            while ips
+                .get(*from)
+                .is_some_and(|ip| used.get(ip).copied().unwrap_or(0) >= chunks.len())
+            {
+                *from += 1;
+            }
+            let got = ips[*from..].iter().find_map(|ip| {
                 let taken = used.get(ip).copied().unwrap_or(0);
                 if taken >= chunks.len() {
                     return None;

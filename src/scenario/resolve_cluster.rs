@@ -316,6 +316,14 @@ fn services(
             )
         }),
     );
+    // The deployments carrying each label: a selector's candidates are those carrying its first
+    // label (a look-up only, never iterated).
+    let mut carrying: rustc_hash::FxHashMap<(&str, &str), Vec<usize>> = Default::default();
+    for (i, x) in deployments.iter().enumerate() {
+        for (k, v) in &x.labels {
+            carrying.entry((k, v)).or_default().push(i);
+        }
+    }
     for rs in &raw.services {
         let Some(ns) = namespace_id(namespaces, &rs.namespace, d) else {
             continue;
@@ -382,8 +390,15 @@ fn services(
             );
         }
         // A pod carries its deployment's labels, so the selector is matched per deployment.
-        let endpoints = deployments
+        let candidates = rs
+            .selector
             .iter()
+            .next()
+            .and_then(|(k, v)| carrying.get(&(k.as_str(), v.as_str())))
+            .map_or(&[][..], Vec::as_slice);
+        let endpoints = candidates
+            .iter()
+            .map(|i| &deployments[*i])
             .filter(|x| x.namespace == ns && selects(&rs.selector, &x.labels))
             .flat_map(|x| (x.first_pod..x.first_pod + x.replicas).map(PodId))
             .collect();
