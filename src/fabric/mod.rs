@@ -106,6 +106,34 @@ pub struct Fabric {
     /// The spines that are up, in spine order (kept by `set_spine_up`): each crossing hashes
     /// over them.
     live_spines: Vec<SpineId>,
+    /// Each rack's leaves inline with which are up (kept by `set_leaf_up`): the uplink choice
+    /// per packet reads one 12-byte record.
+    rack_hot: Vec<RackHot>,
+}
+
+/// A rack's (up to two) leaves and which of them are up.
+#[derive(Clone, Copy, Debug)]
+struct RackHot {
+    leaves: [LeafId; 2],
+    /// How many leaves the rack has (a rack of more is taken the long way).
+    count: u8,
+    /// Bit `i`: the rack's `i`-th leaf is up.
+    up: u8,
+}
+
+impl RackHot {
+    fn of(rack: &Rack, leaves: &[Leaf]) -> RackHot {
+        let mut hot = RackHot {
+            leaves: [LeafId(0); 2],
+            count: rack.leaves.len().min(usize::from(u8::MAX)) as u8,
+            up: 0,
+        };
+        for (i, l) in rack.leaves.iter().take(2).enumerate() {
+            hot.leaves[i] = *l;
+            hot.up |= u8::from(leaves[l.index()].up) << i;
+        }
+        hot
+    }
 }
 
 /// One hop of a path through the fabric, with the latency of the link that reached it.
@@ -136,8 +164,10 @@ impl Fabric {
             .map(|l| salt(&format!("leaf:{}", l.number)))
             .collect();
         let live_spines = Self::spines_up(&spines);
+        let rack_hot = racks.iter().map(|r| RackHot::of(r, &leaves)).collect();
         Fabric {
             live_spines,
+            rack_hot,
             spines,
             leaves,
             racks,
@@ -161,6 +191,9 @@ impl Fabric {
     pub fn set_leaf_up(&mut self, id: LeafId, up: bool) {
         self.leaves[id.index()].up = up;
         self.borders = Self::live_borders(&self.leaves);
+        for (hot, rack) in self.rack_hot.iter_mut().zip(&self.racks) {
+            *hot = RackHot::of(rack, &self.leaves);
+        }
     }
 
     pub fn set_spine_up(&mut self, id: SpineId, up: bool) {
@@ -246,9 +279,26 @@ impl Fabric {
     /// over the node's live links (LACP moves everything to the others when one goes down, and
     /// the fabric learns the node behind the remaining leaf).
     pub fn node_uplink(&self, rack: RackId, down: u8, flow: &Flow) -> LeafId {
+        let hot = &self.rack_hot[rack.index()];
+        if hot.count == 0 || hot.count > 2 {
+            return self.node_uplink_any(rack, down, flow);
+        }
+        // The rack's live leaves the node still reaches, in the rack's order.
+        let live = hot.up & !down & ((1u8 << hot.count) - 1);
+        match live {
+            // Cut off: the engine fails the node, and the walks drop what reaches it.
+            0 => hot.leaves[0],
+            // One link left: the member hash has one choice.
+            0b01 => hot.leaves[0],
+            0b10 => hot.leaves[1],
+            _ => hot.leaves[pick(five_tuple(const { salt("vpc") }, flow), 2)],
+        }
+    }
+
+    /// [`Fabric::node_uplink`] for a rack of any size.
+    fn node_uplink_any(&self, rack: RackId, down: u8, flow: &Flow) -> LeafId {
         let live = self.node_leaves(rack, down).count();
         if live == 0 {
-            // Cut off: the engine fails the node, and the walks drop what reaches it.
             return self.racks[rack.index()].leaves[0];
         }
         let k = pick(five_tuple(const { salt("vpc") }, flow), live);
@@ -275,5 +325,78 @@ impl Fabric {
             return None;
         }
         Some(live[pick(five_tuple(self.leaf_salt(from), flow), live.len())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{Endpoint, Proto};
+
+    /// Racks of one and two leaves, the second rack's leaves in either state.
+    fn fabric() -> Fabric {
+        let leaf = |number, rack| Leaf {
+            number,
+            rack: RackId(rack),
+            border: false,
+            anchor: false,
+            up: true,
+        };
+        let rack = |number, leaves: Vec<u32>| Rack {
+            number,
+            leaves: leaves.into_iter().map(LeafId).collect(),
+            border: false,
+            anchor: false,
+        };
+        Fabric::new(
+            vec![Spine {
+                number: 201,
+                up: true,
+            }],
+            vec![leaf(101, 0), leaf(102, 1), leaf(103, 1)],
+            vec![rack(1, vec![0]), rack(2, vec![1, 2])],
+            Vec::new(),
+            Latency::ASSUMED,
+        )
+    }
+
+    fn flow(i: u32) -> Flow {
+        Flow {
+            proto: Proto::Tcp,
+            src: Endpoint {
+                ip: Ipv4Addr::from(0x0a40_0000 + i),
+                port: 32768 + (i % 1000) as u16,
+            },
+            dst: Endpoint {
+                ip: Ipv4Addr::new(1, 1, 1, 1),
+                port: 443,
+            },
+        }
+    }
+
+    /// The uplink read from the rack's inline record is the port-channel hash over the live
+    /// links the iterator finds, for every leaf state and down-link mask, and both links carry
+    /// flows when both are up.
+    #[test]
+    fn uplink_matches_the_general_choice() {
+        let mut f = fabric();
+        for (up1, up2) in [(true, true), (false, true), (true, false), (false, false)] {
+            f.set_leaf_up(LeafId(1), up1);
+            f.set_leaf_up(LeafId(2), up2);
+            for down in 0u8..4 {
+                for rack in [RackId(0), RackId(1)] {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for i in 0..200 {
+                        let fl = flow(i);
+                        let got = f.node_uplink(rack, down, &fl);
+                        assert_eq!(got, f.node_uplink_any(rack, down, &fl));
+                        seen.insert(got);
+                    }
+                    if rack == RackId(1) && up1 && up2 && down == 0 {
+                        assert_eq!(seen.len(), 2, "both members carry flows");
+                    }
+                }
+            }
+        }
     }
 }
