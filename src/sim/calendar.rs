@@ -49,12 +49,21 @@ fn day(key: u128) -> u64 {
 /// No entry (end of a bucket's list, or of the free list).
 const NIL: u32 = u32::MAX;
 
+/// A slab slot: an entry and the next slot of its bucket's list (or of the free list), side by
+/// side, so walking a bucket reads one cache line per entry (an engine event fits the padding
+/// of the 16-byte-aligned key: 32 bytes either way).
+#[derive(Clone, Copy, Debug)]
+struct Slot<T> {
+    key: u128,
+    item: T,
+    next: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Calendar<T> {
     /// Every bucketed entry, in one slab (a bucket is a list through `next`), so the storage
     /// grows to the run's peak once instead of 4,096 vectors each growing on its own peak.
-    slab: Vec<Keyed<T>>,
-    next: Vec<u32>,
+    slab: Vec<Slot<T>>,
     /// Free slab slots, linked through `next`.
     free: u32,
     /// Ring of `BUCKETS` list heads; bucket `d % BUCKETS` holds day `d` for `d` in the window
@@ -76,7 +85,6 @@ impl<T: Copy> Default for Calendar<T> {
     fn default() -> Self {
         Calendar {
             slab: Vec::new(),
-            next: Vec::new(),
             free: NIL,
             heads: vec![NIL; BUCKETS as usize],
             today: 0,
@@ -108,18 +116,21 @@ impl<T: Copy> Calendar<T> {
             self.sorted.insert(at, e);
             return;
         }
+        let head = &mut self.heads[(d % BUCKETS) as usize];
+        let filled = Slot {
+            key: e.key,
+            item: e.item,
+            next: *head,
+        };
         let slot = if self.free == NIL {
-            self.slab.push(e);
-            self.next.push(NIL);
+            self.slab.push(filled);
             self.slab.len() as u32 - 1
         } else {
             let slot = self.free;
-            self.free = self.next[slot as usize];
-            self.slab[slot as usize] = e;
+            self.free = self.slab[slot as usize].next;
+            self.slab[slot as usize] = filled;
             slot
         };
-        let head = &mut self.heads[(d % BUCKETS) as usize];
-        self.next[slot as usize] = *head;
         *head = slot;
     }
 
@@ -177,9 +188,12 @@ impl<T: Copy> Calendar<T> {
         let head = &mut self.heads[(self.today % BUCKETS) as usize];
         let mut at = std::mem::replace(head, NIL);
         while at != NIL {
-            self.sorted.push(self.slab[at as usize]);
-            let next = self.next[at as usize];
-            self.next[at as usize] = self.free;
+            let slot = &mut self.slab[at as usize];
+            self.sorted.push(Keyed {
+                key: slot.key,
+                item: slot.item,
+            });
+            let next = std::mem::replace(&mut slot.next, self.free);
             self.free = at;
             at = next;
         }
@@ -208,6 +222,11 @@ impl<T: Copy> Calendar<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_engine_event_slot_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Slot<crate::sim::queue::Event>>(), 32);
+    }
 
     proptest! {
         /// Pushes (never before the last pop) and pops in any mix come out in exactly a binary
