@@ -4,6 +4,7 @@ pub mod addressing;
 pub mod advertise;
 pub mod compile;
 pub mod config;
+mod ebgp;
 pub mod maglev;
 pub mod plane;
 pub mod routes;

@@ -6,8 +6,8 @@
 use super::advertise::Announcement;
 use super::config::*;
 use super::sessions::Session;
-use crate::bgp::{self, Candidate, Excluded, NextHop, Rejection, Route};
-use crate::cluster::{Cluster, NodeId};
+use crate::bgp::{Excluded, NextHop, Route};
+use crate::cluster::Cluster;
 use crate::fabric::{Fabric, LeafId};
 use crate::net::lpm::LpmTable;
 use ipnet::Ipv4Net;
@@ -39,9 +39,9 @@ pub struct LeafTables {
 /// LoadBalancer address every node announces gets the same ECMP set on a leaf for each of the
 /// 1,000 services: one list, not 1,000).
 #[derive(Clone, Debug)]
-struct OwnRoute {
-    next_hops: Arc<[NextHop]>,
-    excluded: Arc<[(NextHop, Excluded)]>,
+pub(super) struct OwnRoute {
+    pub(super) next_hops: Arc<[NextHop]>,
+    pub(super) excluded: Arc<[(NextHop, Excluded)]>,
 }
 
 /// The route a look-up found: its prefix and next hops.
@@ -56,33 +56,6 @@ impl<'a> Found<'a> {
         Found {
             prefix: r.prefix,
             next_hops: &r.next_hops,
-        }
-    }
-}
-
-/// One shared copy of each distinct list.
-type Shared<T> = rustc_hash::FxHashMap<Vec<T>, Arc<[T]>>;
-
-fn share<T: Clone + Eq + std::hash::Hash>(known: &mut Shared<T>, list: Vec<T>) -> Arc<[T]> {
-    if let Some(a) = known.get(&list) {
-        return Arc::clone(a);
-    }
-    let a: Arc<[T]> = list.as_slice().into();
-    known.insert(list, Arc::clone(&a));
-    a
-}
-
-#[derive(Default)]
-struct Interner {
-    hops: Shared<NextHop>,
-    excluded: Shared<(NextHop, Excluded)>,
-}
-
-impl Interner {
-    fn own(&mut self, next_hops: Vec<NextHop>, excluded: Vec<(NextHop, Excluded)>) -> OwnRoute {
-        OwnRoute {
-            next_hops: share(&mut self.hops, next_hops),
-            excluded: share(&mut self.excluded, excluded),
         }
     }
 }
@@ -223,155 +196,9 @@ pub fn leaf_tables(
     sessions: &[Session],
     advertised: &[Announcement],
 ) -> LeafTables {
-    let ebgp = ebgp_routes(fabric, cluster, cfg, sessions, advertised);
+    let ebgp = super::ebgp::ebgp_routes(fabric, cluster, cfg, sessions, advertised);
     fabric_routes(fabric, cluster, cfg, ebgp)
 }
-
-/// The routes each leaf learned over eBGP from the nodes it peers with.
-// Long: the ranking, the counting sort and best-path selection are one pass over each leaf's
-// sessions; split, the bucket offsets would travel between functions.
-fn ebgp_routes(
-    fabric: &Fabric,
-    cluster: &Cluster,
-    cfg: &BgpConfig,
-    sessions: &[Session],
-    advertised: &[Announcement],
-) -> Vec<Vec<(Ipv4Net, OwnRoute)>> {
-    // The distinct prefixes, ranked in prefix order, and each node's announcement as ranks:
-    // each leaf's candidates are then bucketed by rank (a counting sort: stable, so the session
-    // order within a prefix is kept) — at the envelope's scale 10 million candidates, which a
-    // map per leaf, or a comparison sort, would spend seconds on. The part every node
-    // announces alike is ranked once.
-    let mut shared: Vec<&Arc<[Ipv4Net]>> = Vec::new();
-    let mut prefixes: Vec<Ipv4Net> = Vec::new();
-    for a in advertised {
-        if !shared.iter().any(|s| Arc::ptr_eq(s, a.shared())) {
-            shared.push(a.shared());
-            prefixes.extend_from_slice(a.shared());
-        }
-        prefixes.extend_from_slice(a.own());
-    }
-    prefixes.sort_unstable();
-    prefixes.dedup();
-    let rank = |p: &Ipv4Net| prefixes.binary_search(p).expect("ranked above") as u32;
-    let shared_ranks: Vec<Vec<u32>> = shared
-        .iter()
-        .map(|s| s.iter().map(rank).collect())
-        .collect();
-    let ranks: Vec<(usize, Vec<u32>)> = advertised
-        .iter()
-        .map(|a| {
-            let s = shared
-                .iter()
-                .position(|s| Arc::ptr_eq(s, a.shared()))
-                .expect("collected above");
-            (s, a.own().iter().map(rank).collect())
-        })
-        .collect();
-    // A node's announcement as ranks, in order (the shared part and its own merged).
-    let node_ranks = |n: NodeId| {
-        let (s, own) = &ranks[n.index()];
-        itertools::merge(shared_ranks[*s].iter().copied(), own.iter().copied())
-    };
-    let accepted: Vec<bool> = prefixes
-        .iter()
-        .map(|p| cfg.import.iter().any(|i| i.contains(p)))
-        .collect();
-    let mut sessions_of: Vec<Vec<&Session>> = vec![Vec::new(); fabric.leaves.len()];
-    for s in sessions {
-        sessions_of[s.leaf.index()].push(s);
-    }
-    let mut count = vec![0u32; prefixes.len() + 1];
-    let mut bucketed: Vec<Candidate> = Vec::new();
-    let mut interner = Interner::default();
-    sessions_of
-        .iter()
-        .map(|on_this_leaf| {
-            count.iter_mut().for_each(|c| *c = 0);
-            for s in on_this_leaf {
-                for r in node_ranks(s.node) {
-                    count[r as usize + 1] += 1;
-                }
-            }
-            for i in 1..count.len() {
-                count[i] += count[i - 1];
-            }
-            // `count[r]` is now where rank r's candidates start; filled in session order.
-            let total = count[prefixes.len()] as usize;
-            let mut next = count.clone();
-            bucketed.clear();
-            bucketed.resize(total, EMPTY_CANDIDATE);
-            for s in on_this_leaf {
-                let node = cluster.node(s.node);
-                let on_leaf = fabric.racks[node.rack.index()].leaves.contains(&s.leaf);
-                for (k, r) in node_ranks(s.node).enumerate() {
-                    // APIC bgpPeerPfxPol action reject: the prefixes beyond the limit are
-                    // refused, the first ones (in the order sent; taken as prefix order) stay.
-                    let refused = cfg.max_prefix.action == MaxPrefixAction::Reject
-                        && k as u32 >= cfg.max_prefix.limit;
-                    let rejected = s
-                        .down
-                        .or((!accepted[r as usize]).then_some(Rejection::ImportRouteControl))
-                        .or(refused.then_some(Rejection::MaxPrefixRefused {
-                            limit: cfg.max_prefix.limit,
-                        }));
-                    bucketed[next[r as usize] as usize] = Candidate {
-                        node: s.node,
-                        next_hop: node.ip,
-                        // eBGP: the cluster AS alone (as-override); iBGP: an empty AS path.
-                        as_path_len: u8::from(!cfg.ibgp),
-                        // ACI 6.1(2) "ignore IGP metric" (with next-hop propagate): a node
-                        // behind another leaf costs the same as one on this leaf.
-                        nh_cost: u32::from(!on_leaf && !cfg.ignore_igp_metric),
-                        rejected,
-                    };
-                    next[r as usize] += 1;
-                }
-            }
-            let mut routes = Vec::new();
-            // The last prefix's candidates and route: the next prefix with the same candidates
-            // (the LoadBalancer addresses every node announces: 1,000 in a row, in prefix order)
-            // gets the same route, as selection depends on nothing else.
-            let mut last: Option<(std::ops::Range<usize>, OwnRoute)> = None;
-            for (r, prefix) in prefixes.iter().enumerate() {
-                let range = count[r] as usize..count[r + 1] as usize;
-                let cands = &bucketed[range.clone()];
-                if cands.is_empty() {
-                    continue;
-                }
-                if let Some((was, own)) = &last
-                    && bucketed[was.clone()] == *cands
-                {
-                    routes.push((*prefix, own.clone()));
-                    continue;
-                }
-                let sel = bgp::select(cands, cfg.max_paths);
-                let own = interner.own(
-                    sel.installed
-                        .iter()
-                        .map(|i| NextHop::Node(cands[*i].node))
-                        .collect(),
-                    sel.excluded
-                        .iter()
-                        .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
-                        .collect(),
-                );
-                routes.push((*prefix, own.clone()));
-                last = Some((range, own));
-            }
-            routes
-        })
-        .collect()
-}
-
-/// A placeholder the counting sort overwrites.
-const EMPTY_CANDIDATE: Candidate = Candidate {
-    node: crate::cluster::NodeId(0),
-    next_hop: Ipv4Addr::UNSPECIFIED,
-    as_path_len: 0,
-    nh_cost: 0,
-    rejected: None,
-};
 
 /// Every leaf: its own eBGP routes, plus what the others learned, through the fabric; the
 /// nodes' subnet where nodes attach; outside through the border leaves.
