@@ -65,6 +65,9 @@ impl Action {
 
 /// Receives the hops of a walk.
 pub trait Recorder {
+    /// Whether the recorder keeps the devices of hops other than drops (a trace shows which
+    /// spine a crossing hashed to; the engine's count does not, so the walk skips that hash).
+    const KEEPS_PATH: bool = true;
     /// `detail` is only called when the recorder keeps details.
     fn hop(
         &mut self,
@@ -92,6 +95,7 @@ pub struct Count {
 }
 
 impl Recorder for Count {
+    const KEEPS_PATH: bool = false;
     fn hop(&mut self, device: Device, action: Action, _: &Flow, _: impl FnOnce() -> String) {
         if action == Action::Drop {
             self.dropped_at = Some(device);
@@ -338,7 +342,14 @@ impl FabricSteps<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) {
-        if let Some(s) = self.fabric.leaf_to_leaf(from, to, pkt) {
+        // Any live spine gives the same latency and delivers (a failed one is not among them),
+        // so the per-flow hash matters only to a recorder that shows the spine.
+        let spine = if R::KEEPS_PATH {
+            self.fabric.leaf_to_leaf(from, to, pkt)
+        } else {
+            self.fabric.first_spine_between(from, to)
+        };
+        if let Some(s) = spine {
             *lat = lat.saturating_add(Nanos(2 * self.fabric.latency.leaf_spine.0));
             rec.hop(Device::Spine(s), Action::Ecmp, pkt, || {
                 format!(

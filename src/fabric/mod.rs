@@ -326,6 +326,14 @@ impl Fabric {
         }
         Some(live[pick(five_tuple(self.leaf_salt(from), flow), live.len())])
     }
+
+    /// Whether a flow from leaf `from` to leaf `to` crosses a spine, as the first live spine
+    /// (not the one [`Fabric::leaf_to_leaf`] hashes to): for callers that need only whether.
+    pub fn first_spine_between(&self, from: LeafId, to: LeafId) -> Option<SpineId> {
+        (from != to)
+            .then(|| self.live_spines.first().copied())
+            .flatten()
+    }
 }
 
 #[cfg(test)]
