@@ -165,13 +165,55 @@ fn simulate(
 
 impl Sim<'_, '_> {
     /// The event loop, to the scenario's end. With `forks`, each failure first forks the run:
-    /// the fork goes on without the failure and its recovery, and its result is pushed.
+    /// the fork goes on without the failure and its recovery, on the thread pool beside this
+    /// run (they share nothing after the fork, so a second core halves the wait), and its
+    /// result is pushed, in the failures' order.
     fn run(
         &mut self,
         design: &DesignSpec,
         duration: Nanos,
         progress: &dyn Fn(f64),
-        mut forks: Option<&mut Vec<(usize, DesignResult)>>,
+        forks: Option<&mut Vec<(usize, DesignResult)>>,
+    ) -> Result<(), super::SimError> {
+        let Some(without) = forks else {
+            return self.run_from(duration, progress, None);
+        };
+        // One slot per scenario event: a failure forks once.
+        type Slot = std::sync::Mutex<Option<Result<DesignResult, super::SimError>>>;
+        let slots: Vec<Slot> = self.s.events.iter().map(|_| Slot::default()).collect();
+        let mut order = Vec::new();
+        // In place: the loop goes on on this thread; the forks go to the pool.
+        rayon::in_place_scope(|scope| {
+            let slots = &slots;
+            let mut spawn_fork = |event: usize, mut fork: Self| {
+                order.push(event);
+                scope.spawn(move |_| {
+                    let result = fork
+                        .run_from(duration, &|_| {}, None)
+                        .and_then(|()| fork.finish(design, duration));
+                    *slots[event].lock().expect("a fork's slot") = Some(result);
+                });
+            };
+            self.run_from(duration, progress, Some(&mut spawn_fork))
+        })?;
+        for event in order {
+            let result = slots[event]
+                .lock()
+                .expect("a fork's slot")
+                .take()
+                .expect("the scope ran every fork");
+            without.push((event, result?));
+        }
+        Ok(())
+    }
+
+    /// The event loop from where the run is; at each failure `fork` (if any) gets a copy of the
+    /// run that leaves the failure and its recovery out.
+    fn run_from(
+        &mut self,
+        duration: Nanos,
+        progress: &dyn Fn(f64),
+        mut fork: Option<&mut dyn FnMut(usize, Self)>,
     ) -> Result<(), super::SimError> {
         while let Some((now, e)) = self.q.pop() {
             if now > duration {
@@ -181,19 +223,18 @@ impl Sim<'_, '_> {
                 if self.suppressed.contains(&event) {
                     continue;
                 }
-                if let Some(without) = forks.as_deref_mut()
+                if let Some(fork) = fork.as_deref_mut()
                     && self.s.events[event as usize].kind == crate::scenario::EventKind::Fail
                 {
-                    let mut fork = self.clone();
-                    fork.suppressed = [
+                    let mut without = self.clone();
+                    without.suppressed = [
                         Some(event),
                         super::baseline::recovery_of(self.s, event as usize).map(|j| j as u32),
                     ]
                     .into_iter()
                     .flatten()
                     .collect();
-                    fork.run(design, duration, &|_| {}, None)?;
-                    without.push((event as usize, fork.finish(design, duration)?));
+                    fork(event as usize, without);
                 }
             }
             self.events += 1;
