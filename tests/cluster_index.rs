@@ -182,3 +182,17 @@ fn a_leaf_route_lookup_is_the_longest_usable_prefix_of_its_table() {
     }
     assert!(compared > 1000, "{compared} look-ups compared");
 }
+
+/// A pod's reference hashed in parts is the hash of the reference written out (the Maglev
+/// tables seed their permutations with it).
+#[test]
+fn pod_ref_salt_is_the_salt_of_the_reference() {
+    let s = common::load("scenarios/brkdcn-2663.yaml");
+    for i in 0..s.cluster.pods.len() as u32 {
+        let p = fabsim::cluster::PodId(i);
+        assert_eq!(
+            s.cluster.pod_ref_salt(p),
+            fabsim::net::hash::salt(&s.cluster.pod_ref(p))
+        );
+    }
+}

@@ -171,6 +171,9 @@ pub struct Cluster {
     /// binary search over the service's endpoints missed the cache at each step: 8.6 % of an
     /// ACI-CNI envelope run), and no read of each pod's readiness while all are ready.
     pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), OnNode>,
+    /// Counts the readiness changes ([`Cluster::set_ready_on`]): a table built from the ready
+    /// endpoints (a Maglev table) holds while it is unchanged.
+    pub(crate) readiness_epoch: u64,
 }
 
 /// A node's endpoints of a service: `len` of `Cluster::node_endpoints` from `from`, `ready` of
@@ -308,6 +311,20 @@ impl Cluster {
         format!("pod:{}/{}", self.namespace_name(p.namespace), p.name)
     }
 
+    /// Changes whenever a pod's readiness may have changed: equal epochs, equal ready
+    /// endpoints.
+    pub fn readiness_epoch(&self) -> u64 {
+        self.readiness_epoch
+    }
+
+    /// `net::hash::salt` of [`Cluster::pod_ref`], without writing the reference out.
+    pub fn pod_ref_salt(&self, id: PodId) -> u64 {
+        use crate::net::hash::{salt, salt_more};
+        let p = self.pod(id);
+        let h = salt_more(salt("pod:"), self.namespace_name(p.namespace));
+        salt_more(salt_more(h, "/"), &p.name)
+    }
+
     pub fn node_ref(&self, id: NodeId) -> String {
         format!("node:{}", self.node(id).name)
     }
@@ -409,6 +426,7 @@ impl Cluster {
     /// Fills the pods' compact records, every service's ready endpoints and each node's count of
     /// them.
     fn index_readiness(&mut self) {
+        self.readiness_epoch += 1;
         self.index_pods();
         // Not iterated into any output: each entry is recounted on its own.
         for on in self.endpoints_at.values_mut() {

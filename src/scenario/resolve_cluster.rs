@@ -64,6 +64,7 @@ pub(super) fn resolve_cluster(
         node_hot: Vec::new(),
         node_endpoints: Vec::new(),
         endpoints_at: Default::default(),
+        readiness_epoch: 0,
     };
     cluster.index();
     Some(cluster)

@@ -31,7 +31,9 @@ pub struct NodeTables {
     /// round-robin choice (4 bytes a service; a hash map of (node, service) keys grew to
     /// millions of scattered entries over the envelope's run, a miss per connection).
     rr: Vec<Vec<u32>>,
-    maglev: rustc_hash::FxHashMap<MaglevKey, (Vec<PodId>, Maglev)>,
+    /// Per (service, backend set): the readiness epoch it was last checked in, the set, its
+    /// table.
+    maglev: rustc_hash::FxHashMap<MaglevKey, (u64, Vec<PodId>, Maglev)>,
     pub(crate) scratch: Vec<PodId>,
 }
 
@@ -358,19 +360,26 @@ impl<'a> BgpWalk<'a> {
                 } else {
                     MAGLEV_TABLE_SIZE
                 };
-                // One table per (service, backend set), built on first use and kept.
+                // One table per (service, backend set), built on first use and kept; the set
+                // is compared only after a readiness change (the backends are the service's
+                // ready endpoints, or a node's: within one epoch the key names one set).
+                let epoch = self.cluster.readiness_epoch();
+                let build = || {
+                    let salts: Vec<u64> = backends
+                        .iter()
+                        .map(|p| self.cluster.pod_ref_salt(*p))
+                        .collect();
+                    Maglev::from_salts(&salts, m)
+                };
                 let entry = tables
                     .maglev
                     .entry((svc, backends.first().copied(), n))
-                    .or_insert_with(|| {
-                        let names: Vec<String> =
-                            backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
-                        (backends.to_vec(), Maglev::new(&names, m))
-                    });
-                if entry.0 != backends {
-                    let names: Vec<String> =
-                        backends.iter().map(|p| self.cluster.pod_ref(*p)).collect();
-                    *entry = (backends.to_vec(), Maglev::new(&names, m));
+                    .or_insert_with(|| (epoch, backends.to_vec(), build()));
+                if entry.0 != epoch {
+                    if entry.1 != backends {
+                        *entry = (epoch, backends.to_vec(), build());
+                    }
+                    entry.0 = epoch;
                 }
                 let h = if ipvs {
                     crate::net::hash::mix64(
@@ -379,7 +388,7 @@ impl<'a> BgpWalk<'a> {
                 } else {
                     five_tuple(const { salt("maglev") }, pkt)
                 };
-                let i = entry.1.lookup(h).unwrap_or(0);
+                let i = entry.2.lookup(h).unwrap_or(0);
                 let how = if ipvs {
                     Picked::IpvsMh(n)
                 } else {
