@@ -174,6 +174,9 @@ pub struct Cluster {
     /// Counts the readiness changes ([`Cluster::set_ready_on`]): a table built from the ready
     /// endpoints (a Maglev table) holds while it is unchanged.
     pub(crate) readiness_epoch: u64,
+    /// Each node's position in node-name order (the order the ACI-CNI controller lists PBR
+    /// destinations in), filled by `index`.
+    pub(crate) name_rank: Vec<u32>,
 }
 
 /// A node's endpoints of a service: `len` of `Cluster::node_endpoints` from `from`, `ready` of
@@ -311,6 +314,11 @@ impl Cluster {
         format!("pod:{}/{}", self.namespace_name(p.namespace), p.name)
     }
 
+    /// `node`'s position when the nodes are sorted by name.
+    pub fn name_rank(&self, node: NodeId) -> u32 {
+        self.name_rank[node.index()]
+    }
+
     /// Changes whenever a pod's readiness may have changed: equal epochs, equal ready
     /// endpoints.
     pub fn readiness_epoch(&self) -> u64 {
@@ -414,6 +422,12 @@ impl Cluster {
                 up: n.up,
             })
             .collect();
+        let mut by_name: Vec<usize> = (0..self.nodes.len()).collect();
+        by_name.sort_by(|a, b| self.nodes[*a].name.cmp(&self.nodes[*b].name));
+        self.name_rank = vec![0; self.nodes.len()];
+        for (rank, n) in by_name.into_iter().enumerate() {
+            self.name_rank[n] = rank as u32;
+        }
         self.node_salts = self
             .nodes
             .iter()

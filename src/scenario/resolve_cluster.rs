@@ -65,6 +65,7 @@ pub(super) fn resolve_cluster(
         node_endpoints: Vec::new(),
         endpoints_at: Default::default(),
         readiness_epoch: 0,
+        name_rank: Vec::new(),
     };
     cluster.index();
     Some(cluster)

@@ -85,7 +85,7 @@ pub struct AciState {
 /// Node ids sorted by node name, as the controller lists PBR destinations.
 fn by_name(cluster: &Cluster, nodes: impl IntoIterator<Item = NodeId>) -> Vec<NodeId> {
     let mut v: Vec<NodeId> = nodes.into_iter().collect();
-    v.sort_by(|a, b| cluster.node(*a).name.cmp(&cluster.node(*b).name));
+    v.sort_by_key(|n| cluster.name_rank(*n));
     v.dedup();
     v
 }
