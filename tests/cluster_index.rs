@@ -196,3 +196,23 @@ fn pod_ref_salt_is_the_salt_of_the_reference() {
         );
     }
 }
+
+/// Each node's pods from the index are the pods a scan finds on it, in pod order.
+#[test]
+fn a_nodes_pods_are_those_a_scan_finds() {
+    for file in [
+        "scenarios/brkdcn-2663.yaml",
+        "scenarios/failure-catalogue.yaml",
+    ] {
+        let s = common::load(file);
+        let by_node = s.cluster.pods_by_node();
+        assert_eq!(by_node.len(), s.cluster.nodes.len());
+        for (n, pods) in by_node.iter().enumerate() {
+            let scan: Vec<PodId> = (0..s.cluster.pods.len() as u32)
+                .map(PodId)
+                .filter(|p| s.cluster.pod(*p).node == NodeId(n as u32))
+                .collect();
+            assert_eq!(*pods, scan.as_slice(), "{file}: node {n}");
+        }
+    }
+}

@@ -177,6 +177,10 @@ pub struct Cluster {
     /// Each node's position in node-name order (the order the ACI-CNI controller lists PBR
     /// destinations in), filled by `index`.
     pub(crate) name_rank: Vec<u32>,
+    /// Every node's pods (pod order), all nodes in one array: node `n`'s are
+    /// `node_pods[node_pods_from[n]..node_pods_from[n + 1]]`; filled by `index`.
+    pub(crate) node_pods: Vec<PodId>,
+    pub(crate) node_pods_from: Vec<u32>,
 }
 
 /// A node's endpoints of a service: `len` of `Cluster::node_endpoints` from `from`, `ready` of
@@ -337,13 +341,31 @@ impl Cluster {
         format!("node:{}", self.node(id).name)
     }
 
-    /// The pods of every node, in pod order (one pass over the pods).
-    pub fn pods_by_node(&self) -> Vec<Vec<PodId>> {
-        let mut by = vec![Vec::new(); self.nodes.len()];
-        for (i, p) in self.pods.iter().enumerate() {
-            by[p.node.index()].push(PodId(i as u32));
+    /// The pods of every node, in pod order (views of the index `index` built).
+    pub fn pods_by_node(&self) -> Vec<&[PodId]> {
+        self.node_pods_from
+            .windows(2)
+            .map(|w| &self.node_pods[w[0] as usize..w[1] as usize])
+            .collect()
+    }
+
+    /// Groups the pods by node, pod order within a node (a counting sort: pods never move).
+    fn index_node_pods(&mut self) {
+        let mut from = vec![0u32; self.nodes.len() + 1];
+        for p in &self.pods {
+            from[p.node.index() + 1] += 1;
         }
-        by
+        for i in 1..from.len() {
+            from[i] += from[i - 1];
+        }
+        let mut next = from.clone();
+        self.node_pods = vec![PodId(0); self.pods.len()];
+        for (i, p) in self.pods.iter().enumerate() {
+            let at = &mut next[p.node.index()];
+            self.node_pods[*at as usize] = PodId(i as u32);
+            *at += 1;
+        }
+        self.node_pods_from = from;
     }
 
     /// The endpoints of `svc` on `node`, ready or not, in pod order: one hash look-up, not a
@@ -433,6 +455,7 @@ impl Cluster {
             .iter()
             .map(|n| crate::net::hash::salt(&n.name))
             .collect();
+        self.index_node_pods();
         self.index_pods();
         self.index_endpoints();
     }

@@ -66,6 +66,8 @@ pub(super) fn resolve_cluster(
         endpoints_at: Default::default(),
         readiness_epoch: 0,
         name_rank: Vec::new(),
+        node_pods: Vec::new(),
+        node_pods_from: Vec::new(),
     };
     cluster.index();
     Some(cluster)

@@ -331,7 +331,7 @@ fn allocate_lb_ips(cluster: &Cluster, cfg: &AciConfig) -> Vec<Option<Ipv4Addr>> 
 fn pod_addresses(
     cluster: &Cluster,
     cfg: &AciConfig,
-    pods_by_node: &[Vec<PodId>],
+    pods_by_node: &[&[PodId]],
 ) -> (Vec<Ipv4Addr>, Vec<u32>) {
     let chunk = u64::from(cfg.pod_subnet_chunk_size.max(1));
     let mut pod_ip = vec![Ipv4Addr::UNSPECIFIED; cluster.pods.len()];
@@ -520,7 +520,7 @@ fn snat_requests(
     cfg: &AciConfig,
     lb_ip: &[Option<Ipv4Addr>],
     units: &[SnatUnit],
-    pods_by_node: &[Vec<PodId>],
+    pods_by_node: &[&[PodId]],
 ) -> Vec<(NodeId, usize)> {
     let mut requests = Vec::new();
     for n in all_nodes(cluster) {

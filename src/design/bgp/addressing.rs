@@ -48,7 +48,7 @@ impl Ipam {
     /// block is full) while the pool has free blocks; then, with strictAffinity false, a node
     /// borrows single addresses from other nodes' blocks and advertises each as a /32. Every address
     /// of a block is handed out, .0 included (calico#1710, #3825: the pool is routed, not a subnet).
-    fn calico_blocks(&mut self, pool_len: u8, pods_by_node: &[Vec<PodId>]) {
+    fn calico_blocks(&mut self, pool_len: u8, pods_by_node: &[&[PodId]]) {
         let total_blocks = unit_addresses(pool_len) / self.unit_size;
         let mut next_block = 0u64;
         let mut filled: Vec<u64> = Vec::new(); // addresses used per block
@@ -95,7 +95,7 @@ impl Ipam {
 
     /// kube-router's and Cilium's per-node podCIDRs: a Node manifest's spec.podCIDR, else the
     /// node's slice of the pool in node order.
-    fn per_node_cidrs(&mut self, cluster: &Cluster, pods_by_node: &[Vec<PodId>]) {
+    fn per_node_cidrs(&mut self, cluster: &Cluster, pods_by_node: &[&[PodId]]) {
         // A podCIDR's .1 is the node's bridge or router address, so pods start at .2
         // (approximation of kube-router's and Cilium's IPAM).
         let per_unit = self.unit_size.saturating_sub(2).max(1);
