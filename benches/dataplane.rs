@@ -151,6 +151,30 @@ fn envelope(c: &mut Criterion) {
     g.finish();
 }
 
+/// `trace` after load on the shipped envelope (issue 15: ≤ 10 ms): the design's compile and
+/// one recorded walk (an outside client to a LoadBalancer service), per design — what the command
+/// does once the scenario is loaded.
+fn trace_after_load(c: &mut Criterion) {
+    let s = fabsim::scenario::load(Path::new("scenarios/scale-k8s-limits.yaml"))
+        .scenario
+        .expect("the envelope loads");
+    let mut g = c.benchmark_group("trace_after_load_scale_k8s_limits");
+    g.sample_size(10);
+    for d in &s.designs {
+        let q = fabsim::cli::trace::Query {
+            design: &d.name,
+            from: "external:clients",
+            to: "service:apps/app7:443",
+            proto: None,
+            sport: None,
+        };
+        g.bench_function(d.name.as_str(), |b| {
+            b.iter(|| black_box(fabsim::cli::trace::trace(&s, &q).expect("the flow walks")))
+        });
+    }
+    g.finish();
+}
+
 fn engine(c: &mut Criterion) {
     use fabsim::sim::queue::{Event, EventQueue};
     use fabsim::time::Nanos;
@@ -286,6 +310,7 @@ criterion_group!(
     pbr,
     walks,
     envelope,
+    trace_after_load,
     engine,
     sizing,
     nat_search,
