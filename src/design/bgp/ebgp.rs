@@ -188,6 +188,13 @@ impl<'s> Peers<'s> {
     }
 }
 
+/// Every leaf's eBGP routes: the announced prefixes in order, and each leaf's routes by the
+/// prefix's index in them, in prefix order.
+pub(super) struct Ebgp {
+    pub(super) prefixes: Vec<Ipv4Net>,
+    pub(super) per_leaf: Vec<Vec<(u32, OwnRoute)>>,
+}
+
 /// The routes each leaf learned over eBGP from the nodes it peers with, in prefix order.
 pub(super) fn ebgp_routes(
     fabric: &Fabric,
@@ -195,7 +202,7 @@ pub(super) fn ebgp_routes(
     cfg: &BgpConfig,
     sessions: &[Session],
     advertised: &[Announcement],
-) -> Vec<Vec<(Ipv4Net, OwnRoute)>> {
+) -> Ebgp {
     ebgp_routes_by(fabric, cluster, cfg, sessions, advertised, true)
 }
 
@@ -208,7 +215,7 @@ fn ebgp_routes_by(
     sessions: &[Session],
     advertised: &[Announcement],
     sharing: bool,
-) -> Vec<Vec<(Ipv4Net, OwnRoute)>> {
+) -> Ebgp {
     let ranked = Ranked::new(advertised, cfg);
     let mut sessions_of: Vec<Vec<&Session>> = vec![Vec::new(); fabric.leaves.len()];
     for s in sessions {
@@ -219,7 +226,7 @@ fn ebgp_routes_by(
         bucketed: Vec::new(),
         interner: Interner::default(),
     };
-    sessions_of
+    let per_leaf = sessions_of
         .into_iter()
         .map(|on_leaf| {
             let peers = Peers::new(fabric, cluster, cfg, on_leaf);
@@ -240,7 +247,11 @@ fn ebgp_routes_by(
                 _ => work.leaf(&ranked, cfg, &peers),
             }
         })
-        .collect()
+        .collect();
+    Ebgp {
+        prefixes: ranked.prefixes,
+        per_leaf,
+    }
 }
 
 /// The scratch space reused leaf after leaf, and the routes' shared lists.
@@ -291,16 +302,11 @@ impl Work {
 
     /// Any leaf: every candidate bucketed, each prefix selected (or given the previous prefix's
     /// route when its candidates are the same).
-    fn leaf(
-        &mut self,
-        ranked: &Ranked,
-        cfg: &BgpConfig,
-        peers: &Peers,
-    ) -> Vec<(Ipv4Net, OwnRoute)> {
+    fn leaf(&mut self, ranked: &Ranked, cfg: &BgpConfig, peers: &Peers) -> Vec<(u32, OwnRoute)> {
         self.bucket(ranked, cfg, peers, |n| ranked.node_ranks(n));
         let mut routes = Vec::new();
         let mut last: Option<(std::ops::Range<usize>, OwnRoute)> = None;
-        for (r, prefix) in ranked.prefixes.iter().enumerate() {
+        for r in 0..ranked.prefixes.len() {
             let range = self.candidates(r);
             if range.is_empty() {
                 continue;
@@ -310,7 +316,7 @@ impl Work {
                 Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
                 _ => self.interner.select(cands, cfg.max_paths),
             };
-            routes.push((*prefix, own.clone()));
+            routes.push((r as u32, own.clone()));
             last = Some((range, own));
         }
         routes
@@ -327,7 +333,7 @@ impl Work {
         cfg: &BgpConfig,
         peers: &Peers,
         si: usize,
-    ) -> Vec<(Ipv4Net, OwnRoute)> {
+    ) -> Vec<(u32, OwnRoute)> {
         self.bucket(ranked, cfg, peers, |n| ranked.own_ranks(n));
         let shared = &ranked.shared[si].1;
         // Per session, the first shared index its limit refuses: position j + (own prefixes
@@ -360,7 +366,7 @@ impl Work {
         let mut last_shared: Option<((bool, usize), OwnRoute)> = None;
         let mut scratch: Vec<Candidate> = Vec::with_capacity(peers.sessions.len());
         let mut j = 0;
-        for (r, prefix) in ranked.prefixes.iter().enumerate() {
+        for r in 0..ranked.prefixes.len() {
             if shared.get(j) == Some(&(r as u32)) {
                 let accepted = ranked.accepted[r];
                 let past = refused_from.partition_point(|f| *f <= j);
@@ -380,7 +386,7 @@ impl Work {
                     }
                 };
                 j += 1;
-                routes.push((*prefix, own));
+                routes.push((r as u32, own));
                 continue;
             }
             let range = self.candidates(r);
@@ -392,7 +398,7 @@ impl Work {
                 Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
                 _ => self.interner.select(cands, cfg.max_paths),
             };
-            routes.push((*prefix, own.clone()));
+            routes.push((r as u32, own.clone()));
             last_own = Some((range, own));
         }
         routes
@@ -451,12 +457,20 @@ mod tests {
     /// A route's prefix and lists, compared by value.
     type Plain = (Ipv4Net, Vec<NextHop>, Vec<(NextHop, Excluded)>);
 
-    fn flat(routes: Vec<Vec<(Ipv4Net, OwnRoute)>>) -> Vec<Vec<Plain>> {
+    fn flat(routes: Ebgp) -> Vec<Vec<Plain>> {
+        let prefixes = routes.prefixes;
         routes
+            .per_leaf
             .into_iter()
             .map(|leaf| {
                 leaf.into_iter()
-                    .map(|(p, r)| (p, r.next_hops.to_vec(), r.excluded.to_vec()))
+                    .map(|(p, r)| {
+                        (
+                            prefixes[p as usize],
+                            r.next_hops.to_vec(),
+                            r.excluded.to_vec(),
+                        )
+                    })
                     .collect()
             })
             .collect()

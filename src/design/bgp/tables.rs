@@ -208,21 +208,19 @@ fn fabric_routes(
     fabric: &Fabric,
     cluster: &Cluster,
     cfg: &BgpConfig,
-    ebgp: Vec<Vec<(Ipv4Net, OwnRoute)>>,
+    ebgp: super::ebgp::Ebgp,
 ) -> LeafTables {
     // Per prefix, the leaves with candidates (in leaf order): one pass over every table.
-    let mut by_prefix: BTreeMap<Ipv4Net, Vec<(LeafId, OwnRoute)>> = BTreeMap::new();
-    for (o, m) in ebgp.into_iter().enumerate() {
-        for (prefix, r) in m {
-            by_prefix
-                .entry(prefix)
-                .or_default()
-                .push((LeafId(o as u32), r));
+    let mut by_prefix: Vec<Vec<(LeafId, OwnRoute)>> = vec![Vec::new(); ebgp.prefixes.len()];
+    for (o, m) in ebgp.per_leaf.into_iter().enumerate() {
+        for (rank, r) in m {
+            by_prefix[rank as usize].push((LeafId(o as u32), r));
         }
     }
     let mut prefixes = Vec::with_capacity(by_prefix.len());
     let mut lpm = LpmTable::new();
-    for (prefix, own) in by_prefix {
+    let announced = ebgp.prefixes.into_iter().zip(by_prefix);
+    for (prefix, own) in announced.filter(|(_, own)| !own.is_empty()) {
         let holders = || own.iter().filter(|(_, r)| !r.next_hops.is_empty());
         // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those as
         // excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
