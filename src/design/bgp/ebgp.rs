@@ -304,22 +304,31 @@ impl Work {
     /// route when its candidates are the same).
     fn leaf(&mut self, ranked: &Ranked, cfg: &BgpConfig, peers: &Peers) -> Vec<(u32, OwnRoute)> {
         self.bucket(ranked, cfg, peers, |n| ranked.node_ranks(n));
-        let mut routes = Vec::new();
-        let mut last: Option<(std::ops::Range<usize>, OwnRoute)> = None;
-        for r in 0..ranked.prefixes.len() {
-            let range = self.candidates(r);
-            if range.is_empty() {
-                continue;
-            }
-            let cands = &self.bucketed[range.clone()];
-            let own = match &last {
-                Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
-                _ => self.interner.select(cands, cfg.max_paths),
-            };
-            routes.push((r as u32, own.clone()));
-            last = Some((range, own));
+        let mut last = None;
+        (0..ranked.prefixes.len())
+            .filter_map(|r| Some((r as u32, self.bucketed_route(r, &mut last, cfg)?)))
+            .collect()
+    }
+
+    /// The route of rank `r` from its bucketed candidates (`None`: it has none here): the
+    /// `last` one's when the candidates are the same, else selected; `last` becomes this one.
+    fn bucketed_route(
+        &mut self,
+        r: usize,
+        last: &mut Option<(std::ops::Range<usize>, OwnRoute)>,
+        cfg: &BgpConfig,
+    ) -> Option<OwnRoute> {
+        let range = self.candidates(r);
+        if range.is_empty() {
+            return None;
         }
-        routes
+        let cands = &self.bucketed[range.clone()];
+        let own = match last {
+            Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
+            _ => self.interner.select(cands, cfg.max_paths),
+        };
+        *last = Some((range, own.clone()));
+        Some(own)
     }
 
     /// A leaf whose nodes all announce the shared part `si`: only their own prefixes are
@@ -362,7 +371,7 @@ impl Work {
             .collect();
         refused_from.sort_unstable();
         let mut routes = Vec::new();
-        let mut last_own: Option<(std::ops::Range<usize>, OwnRoute)> = None;
+        let mut last_own = None;
         let mut last_shared: Option<((bool, usize), OwnRoute)> = None;
         let mut scratch: Vec<Candidate> = Vec::with_capacity(peers.sessions.len());
         let mut j = 0;
@@ -389,17 +398,9 @@ impl Work {
                 routes.push((r as u32, own));
                 continue;
             }
-            let range = self.candidates(r);
-            if range.is_empty() {
-                continue;
+            if let Some(own) = self.bucketed_route(r, &mut last_own, cfg) {
+                routes.push((r as u32, own));
             }
-            let cands = &self.bucketed[range.clone()];
-            let own = match &last_own {
-                Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
-                _ => self.interner.select(cands, cfg.max_paths),
-            };
-            routes.push((r as u32, own.clone()));
-            last_own = Some((range, own));
         }
         routes
     }

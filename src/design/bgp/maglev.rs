@@ -26,14 +26,7 @@ impl Maglev {
         // Backend i tries slots offset, offset + skip, offset + 2·skip, … (mod m): each its
         // position in that sequence, advanced by one addition (skip < m) rather than a
         // multiplication and a division per try.
-        let mut at: Vec<(usize, usize)> = backends
-            .iter()
-            .map(|h| {
-                let offset = (mix64(*h) % m as u64) as usize;
-                let skip = (mix64(*h ^ 0x5bd1_e995) % (m as u64 - 1)) as usize + 1;
-                (offset, skip)
-            })
-            .collect();
+        let mut at: Vec<(usize, usize)> = backends.iter().map(|h| permutation(*h, m)).collect();
         let advance = |(c, skip): &mut (usize, usize)| {
             *c += *skip;
             if *c >= m {
@@ -65,6 +58,14 @@ impl Maglev {
     }
 }
 
+/// A backend's permutation of the `m` slots: where it starts and its stride (the paper's
+/// offset and skip, from its name hash).
+fn permutation(h: u64, m: usize) -> (usize, usize) {
+    let offset = (mix64(h) % m as u64) as usize;
+    let skip = (mix64(h ^ 0x5bd1_e995) % (m as u64 - 1)) as usize + 1;
+    (offset, skip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,14 +73,7 @@ mod tests {
     /// The paper's population loop as written (each try `(offset + j·skip) mod m`), the oracle
     /// for the table built by additions.
     fn by_the_paper(salts: &[u64], m: usize) -> Vec<u32> {
-        let perms: Vec<(usize, usize)> = salts
-            .iter()
-            .map(|h| {
-                let offset = (mix64(*h) % m as u64) as usize;
-                let skip = (mix64(*h ^ 0x5bd1_e995) % (m as u64 - 1)) as usize + 1;
-                (offset, skip)
-            })
-            .collect();
+        let perms: Vec<(usize, usize)> = salts.iter().map(|h| permutation(*h, m)).collect();
         let mut next = vec![0usize; salts.len()];
         let mut table = vec![u32::MAX; m];
         let mut filled = 0;
