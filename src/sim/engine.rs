@@ -165,9 +165,9 @@ fn simulate(
 
 impl Sim<'_, '_> {
     /// The event loop, to the scenario's end. With `forks`, each failure first forks the run:
-    /// the fork goes on without the failure and its recovery, on the thread pool beside this
-    /// run (they share nothing after the fork, so a second core halves the wait), and its
-    /// result is pushed, in the failures' order.
+    /// the fork goes on without the failure and its recovery, on a thread beside this run (they
+    /// share nothing after the fork, so a second core takes the wait off), and its result is
+    /// pushed, in the failures' order.
     fn run(
         &mut self,
         design: &DesignSpec,
@@ -178,30 +178,31 @@ impl Sim<'_, '_> {
         let Some(without) = forks else {
             return self.run_from(duration, progress, None);
         };
-        // One slot per scenario event: a failure forks once.
-        type Slot = std::sync::Mutex<Option<Result<DesignResult, super::SimError>>>;
-        let slots: Vec<Slot> = self.s.events.iter().map(|_| Slot::default()).collect();
-        let mut order = Vec::new();
-        // In place: the loop goes on on this thread; the forks go to the pool.
-        rayon::in_place_scope(|scope| {
-            let slots = &slots;
+        // One fork at a time beside the run: a failure waits for the previous failure's fork
+        // before forking, so at most two copies of the run's state are alive (as when the run
+        // paused for each fork), however many failures the scenario has.
+        type Forked = Result<DesignResult, super::SimError>;
+        let mut done: Vec<(usize, std::thread::Result<Forked>)> = Vec::new();
+        std::thread::scope(|scope| {
+            let mut running: Option<(usize, std::thread::ScopedJoinHandle<'_, Forked>)> = None;
             let mut spawn_fork = |event: usize, mut fork: Self| {
-                order.push(event);
-                scope.spawn(move |_| {
-                    let result = fork
-                        .run_from(duration, &|_| {}, None)
-                        .and_then(|()| fork.finish(design, duration));
-                    *slots[event].lock().expect("a fork's slot") = Some(result);
+                if let Some((e, h)) = running.take() {
+                    done.push((e, h.join()));
+                }
+                let forked = scope.spawn(move || {
+                    fork.run_from(duration, &|_| {}, None)?;
+                    fork.finish(design, duration)
                 });
+                running = Some((event, forked));
             };
-            self.run_from(duration, progress, Some(&mut spawn_fork))
+            let ran = self.run_from(duration, progress, Some(&mut spawn_fork));
+            if let Some((e, h)) = running.take() {
+                done.push((e, h.join()));
+            }
+            ran
         })?;
-        for event in order {
-            let result = slots[event]
-                .lock()
-                .expect("a fork's slot")
-                .take()
-                .expect("the scope ran every fork");
+        for (event, joined) in done {
+            let result = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             without.push((event, result?));
         }
         Ok(())
