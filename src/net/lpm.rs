@@ -20,14 +20,15 @@ pub struct LpmTable<V> {
 
 /// The address space as intervals: `starts[k]` begins interval `k` (`starts[0]` is 0), whose
 /// answer is `entries[answer[k]]`, or none for [`Flat::NONE`]. Neighbours differ in answer.
-/// `by_octet[o]` is the first interval starting at or after `o.0.0.0` (`by_octet[256]` the
-/// count): a look-up bisects only the intervals starting in its first octet's /8 — one step
-/// for an address in a /8 no prefix cuts.
+/// `by_16[o]` is the first interval starting at or after the /16 `o` (`o` the address's top
+/// 16 bits; `by_16[65536]` the count): a look-up bisects only the intervals starting in its
+/// /16 — one step for an address in a /16 no prefix cuts (256 KB, of which a look-up reads
+/// one entry pair).
 #[derive(Clone, Debug, Default)]
 struct Flat {
     starts: Vec<u32>,
     answer: Vec<u32>,
-    by_octet: Vec<u32>,
+    by_16: Vec<u32>,
 }
 
 impl Flat {
@@ -54,20 +55,23 @@ impl Flat {
                 flat.answer.push(answer);
             }
         }
-        flat.by_octet = (0..=256u64)
-            .map(|o| flat.starts.partition_point(|s| u64::from(*s) < o << 24) as u32)
+        let mut k = 0;
+        flat.by_16 = (0..=65536u64)
+            .map(|o| {
+                while k < flat.starts.len() && u64::from(flat.starts[k]) < o << 16 {
+                    k += 1;
+                }
+                k as u32
+            })
             .collect();
         flat
     }
 
     fn find(&self, ip: Ipv4Addr) -> Option<usize> {
         let ip = u32::from(ip);
-        let octet = (ip >> 24) as usize;
-        let (from, to) = (
-            self.by_octet[octet] as usize,
-            self.by_octet[octet + 1] as usize,
-        );
-        // The last interval starting at or before `ip`: in the octet's run, else the one before
+        let top = (ip >> 16) as usize;
+        let (from, to) = (self.by_16[top] as usize, self.by_16[top + 1] as usize);
+        // The last interval starting at or before `ip`: in the /16's run, else the one before
         // it (`starts[0]` is 0, so there is one).
         let k = from + self.starts[from..to].partition_point(|s| *s <= ip) - 1;
         let a = self.answer[k];
@@ -197,10 +201,12 @@ mod tests {
                 prop_assert_eq!(trie.lookup(ip).map(|(p, v)| (p, *v)), lin.lookup(ip).map(|(p, v)| (p, *v)));
             }
             // Probe random addresses and the prefixes' own addresses (where the answers are interesting).
-            // And both ends of the space, and the edges of every /8.
+            // And both ends of the space, and the edges of every /8 (and so of their /16s).
             let own = prefixes.iter().map(|(a, _)| *a);
             let octets = (0..=255u32).flat_map(|o| [o << 24, (o << 24) | 0x00ff_ffff]);
-            for a in probes.iter().copied().chain(own).chain([0, u32::MAX]).chain(octets) {
+            let sixteens = prefixes.iter().flat_map(|(a, _)| [a & 0xffff_0000, a | 0xffff]);
+            let edges = octets.chain(sixteens);
+            for a in probes.iter().copied().chain(own).chain([0, u32::MAX]).chain(edges) {
                 let ip = Ipv4Addr::from(a);
                 prop_assert_eq!(trie.lookup(ip).map(|(p, v)| (p, *v)), lin.lookup(ip).map(|(p, v)| (p, *v)));
             }
