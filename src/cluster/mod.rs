@@ -468,10 +468,7 @@ impl Cluster {
         // Not iterated into any output: each entry is recounted on its own.
         for on in self.endpoints_at.values_mut() {
             let range = on.from as usize..(on.from + on.len) as usize;
-            on.ready = self.node_endpoints[range]
-                .iter()
-                .filter(|p| self.pods[p.index()].ready)
-                .count() as u32;
+            on.ready = ready_among(&self.pods, &self.node_endpoints[range]);
         }
     }
 
@@ -511,10 +508,7 @@ impl Cluster {
                 let on = OnNode {
                     from,
                     len: run.len() as u32,
-                    ready: run
-                        .iter()
-                        .filter(|(_, p)| self.pods[p.index()].ready)
-                        .count() as u32,
+                    ready: ready_among(&self.pods, &self.node_endpoints[from as usize..]),
                     first: run[0].1,
                 };
                 self.endpoints_at
@@ -522,4 +516,9 @@ impl Cluster {
             }
         }
     }
+}
+
+/// How many of `among` are ready.
+fn ready_among(pods: &[Pod], among: &[PodId]) -> u32 {
+    among.iter().filter(|p| pods[p.index()].ready).count() as u32
 }

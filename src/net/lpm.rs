@@ -201,7 +201,7 @@ mod tests {
                 prop_assert_eq!(trie.lookup(ip).map(|(p, v)| (p, *v)), lin.lookup(ip).map(|(p, v)| (p, *v)));
             }
             // Probe random addresses and the prefixes' own addresses (where the answers are interesting).
-            // And both ends of the space, and the edges of every /8 (and so of their /16s).
+            // And both ends of the space, the edges of every /8, and those of each prefix's /16.
             let own = prefixes.iter().map(|(a, _)| *a);
             let octets = (0..=255u32).flat_map(|o| [o << 24, (o << 24) | 0x00ff_ffff]);
             let sixteens = prefixes.iter().flat_map(|(a, _)| [a & 0xffff_0000, a | 0xffff]);

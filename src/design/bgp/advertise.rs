@@ -15,7 +15,8 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// What one node announces: the part every node announces alike (one shared copy) and its own
-/// prefixes (sorted, none of them in the shared part). Iterated as one list in prefix order.
+/// prefixes (sorted, none of them in the shared part); the two merged in prefix order are its
+/// list (the eBGP compile merges their ranks: `ebgp::Ranked`).
 #[derive(Clone, Debug)]
 pub struct Announcement {
     every: Arc<[Ipv4Net]>,
@@ -30,11 +31,6 @@ impl Announcement {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// The prefixes in order, each once.
-    pub fn iter(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
-        itertools::merge(self.every.iter().copied(), self.own.iter().copied())
     }
 
     /// The part every node announces alike (the same `Arc` on every node of a design).

@@ -135,6 +135,14 @@ impl<'a> Ranked<'a> {
             ((i + before) as u32, *r)
         })
     }
+
+    /// The position in node `n`'s whole list of the `j`-th prefix of its shared part: its own
+    /// prefixes before it count too.
+    fn shared_position(&self, n: NodeId, j: usize) -> usize {
+        let (s, own) = &self.nodes[n.index()];
+        let rank = self.shared[*s].1[j];
+        j + own.partition_point(|o| *o < rank)
+    }
 }
 
 /// What every candidate of one leaf's sessions needs besides the prefix.
@@ -164,7 +172,8 @@ impl<'s> Peers<'s> {
         Peers { sessions, next_hop }
     }
 
-    /// Session `i`'s path to the prefix of rank `r`, `k`-th in its node's list.
+    /// Session `i`'s path to a prefix the import route control lets in or not (`accepted`),
+    /// `k`-th in its node's list (max-prefix counts from there).
     fn candidate(&self, i: usize, cfg: &BgpConfig, accepted: bool, k: u32) -> Candidate {
         let s = self.sessions[i];
         // APIC bgpPeerPfxPol action reject: the prefixes beyond the limit are refused, the
@@ -354,8 +363,7 @@ impl Work {
                 if cfg.max_prefix.action != MaxPrefixAction::Reject {
                     return usize::MAX;
                 }
-                let own = &ranked.nodes[s.node.index()].1;
-                let position = |j: usize| j + own.partition_point(|o| *o < shared[j]);
+                let position = |j: usize| ranked.shared_position(s.node, j);
                 let limit = cfg.max_prefix.limit as usize;
                 let (mut lo, mut hi) = (0, shared.len());
                 while lo < hi {
@@ -383,10 +391,8 @@ impl Work {
                     Some((sig, own)) if *sig == (accepted, past) => own.clone(),
                     _ => {
                         scratch.clear();
-                        scratch.extend((0..peers.sessions.len()).map(|i| {
-                            let s = peers.sessions[i];
-                            let own = &ranked.nodes[s.node.index()].1;
-                            let k = j + own.partition_point(|o| *o < r as u32);
+                        scratch.extend(peers.sessions.iter().enumerate().map(|(i, s)| {
+                            let k = ranked.shared_position(s.node, j);
                             peers.candidate(i, cfg, accepted, k as u32)
                         }));
                         let own = self.interner.select(&scratch, cfg.max_paths);

@@ -361,8 +361,11 @@ impl<'a> BgpWalk<'a> {
                     MAGLEV_TABLE_SIZE
                 };
                 // One table per (service, backend set), built on first use and kept; the set
-                // is compared only after a readiness change (the backends are the service's
-                // ready endpoints, or a node's: within one epoch the key names one set).
+                // is compared only after a readiness change. Within one readiness epoch the key
+                // names one set: the backends are the service's ready endpoints or one node's
+                // (in pod order, a subset of the service's), two nodes' sets start with
+                // different pods, and a node's set with the service's first pod and count is the
+                // service's set.
                 let epoch = self.cluster.readiness_epoch();
                 let build = || {
                     let salts: Vec<u64> = backends
