@@ -192,3 +192,50 @@ fn masquerade_shares_a_port_across_destinations_never_towards_one() {
     assert!(p.iter().all(|x| seen.insert(*x)));
     assert!(!p.contains(&40000) || p.iter().filter(|x| **x == 40000).count() == 1);
 }
+
+/// A leaf's look-up (the compact view the walks read) against a scan of the leaf's whole table
+/// as `routes` prints it: the longest prefix holding the address among the routes with a next
+/// hop. Probes: every route's first and last address and the addresses just outside it.
+#[test]
+fn leaf_lookup_matches_a_scan_of_the_leaf_table() {
+    for file in [
+        "scenarios/brkdcn-2663.yaml",
+        "scenarios/failure-catalogue.yaml",
+        "scenarios/calico-flavour.yaml",
+        "scenarios/scale-500-nodes.yaml",
+    ] {
+        let s = load(file);
+        for d in s.designs.iter().filter(|d| d.bgp().is_some()) {
+            let st = BgpState::compile(&s.fabric, &s.cluster, d.bgp().unwrap());
+            for leaf in (0..s.fabric.leaves.len() as u32).map(fabsim::fabric::LeafId) {
+                let table: Vec<_> = st
+                    .tables
+                    .table(leaf)
+                    .into_iter()
+                    .filter(|r| !r.next_hops.is_empty())
+                    .collect();
+                let probes = table.iter().flat_map(|r| {
+                    let (a, b) = (
+                        u32::from(r.prefix.network()),
+                        u32::from(r.prefix.broadcast()),
+                    );
+                    [a.wrapping_sub(1), a, b, b.wrapping_add(1)]
+                });
+                for ip in probes.map(Ipv4Addr::from) {
+                    let scan = table
+                        .iter()
+                        .filter(|r| r.prefix.contains(&ip))
+                        .max_by_key(|r| r.prefix.prefix_len());
+                    let found = st.lookup(leaf, ip);
+                    assert_eq!(
+                        found.map(|f| (f.prefix, f.next_hops.to_vec())),
+                        scan.map(|r| (r.prefix, r.next_hops.clone())),
+                        "{file} {} leaf {} address {ip}",
+                        d.name,
+                        leaf.index()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod advertise;
 pub mod compile;
 pub mod config;
 mod ebgp;
+mod lookup;
 pub mod maglev;
 pub mod plane;
 pub mod routes;

@@ -33,6 +33,8 @@ pub struct LeafTables {
     default_border: Route,
     default_other: Option<Route>,
     border: Vec<bool>,
+    /// What a look-up reads (`lookup::LookupView`): built from `prefixes`.
+    view: super::lookup::LookupView,
 }
 
 /// A leaf's own route for a prefix, its lists shared with every route that has the same (a
@@ -60,20 +62,13 @@ impl<'a> Found<'a> {
     }
 }
 
-/// A prefix with routes on more leaves than this finds a leaf's own route by a direct index.
-const DIRECT_FROM: usize = 16;
-const NOT_OWN: u16 = u16::MAX;
-
 #[derive(Clone, Debug)]
 struct FabricPrefix {
     /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
     /// next hops empty when every path was excluded).
     own: Vec<OwnRoute>,
-    /// The leaves of `own`, apart: a binary search over 4-byte ids touches a few cache lines.
+    /// The leaves of `own`, apart (a binary search over 4-byte ids).
     own_leaves: Vec<LeafId>,
-    /// With many leaves (a LoadBalancer address every node announces has a route on each of
-    /// 250 leaves), each leaf's index in `own` directly (`NOT_OWN` for none): one look-up.
-    own_slot: Vec<u16>,
     /// What a leaf without an installed route of its own uses: learned through the fabric.
     learned: Route,
     /// Whether some leaf installed it (so `learned` has next hops).
@@ -82,12 +77,6 @@ struct FabricPrefix {
 
 impl FabricPrefix {
     fn own(&self, leaf: LeafId) -> Option<&OwnRoute> {
-        if !self.own_slot.is_empty() {
-            return match self.own_slot.get(leaf.index()) {
-                Some(&i) if i != NOT_OWN => Some(&self.own[usize::from(i)]),
-                _ => None,
-            };
-        }
         self.own_leaves
             .binary_search(&leaf)
             .ok()
@@ -120,14 +109,8 @@ impl LeafTables {
     pub fn lookup(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Found<'_>> {
         let l = leaf.index();
         let learned = self.lpm.lookup(ip).map(|(_, i)| {
-            let p = &self.prefixes[*i];
-            match p.own(leaf).filter(|r| !r.next_hops.is_empty()) {
-                Some(r) => Found {
-                    prefix: p.learned.prefix,
-                    next_hops: &r.next_hops,
-                },
-                None => Found::of(&p.learned),
-            }
+            let (prefix, next_hops) = self.view.route(*i, leaf);
+            Found { prefix, next_hops }
         });
         let connected = (self.has_nodes.get(l) == Some(&true)
             && self.connected.prefix.contains(&ip))
@@ -241,15 +224,6 @@ fn fabric_routes(
         }
         prefixes.push(FabricPrefix {
             own_leaves: own.iter().map(|(l, _)| *l).collect(),
-            own_slot: if own.len() > DIRECT_FROM && own.len() < usize::from(NOT_OWN) {
-                let mut slot = vec![NOT_OWN; fabric.leaves.len()];
-                for (i, (l, _)) in own.iter().enumerate() {
-                    slot[l.index()] = i as u16;
-                }
-                slot
-            } else {
-                Vec::new()
-            },
             own: own.into_iter().map(|(_, r)| r).collect(),
             learned: Route {
                 prefix,
@@ -258,6 +232,12 @@ fn fabric_routes(
             },
             installed,
         });
+    }
+    // After every list is in place (the view pools lists by address).
+    let mut view = super::lookup::Builder::new(fabric.leaves.len());
+    for p in &prefixes {
+        let own: Vec<(LeafId, &OwnRoute)> = p.own_leaves.iter().copied().zip(&p.own).collect();
+        view.push(p.learned.prefix, &p.learned.next_hops, &own);
     }
     let racks_with_nodes: std::collections::BTreeSet<crate::fabric::RackId> =
         cluster.nodes.iter().map(|n| n.rack).collect();
@@ -289,5 +269,6 @@ fn fabric_routes(
             excluded: Vec::new(),
         }),
         border: fabric.leaves.iter().map(|l| l.border).collect(),
+        view: view.finish(),
     }
 }
