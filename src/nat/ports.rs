@@ -29,6 +29,19 @@ impl Default for PortSet {
 }
 
 impl PortSet {
+    /// No port.
+    pub const EMPTY: PortSet = PortSet::Inline {
+        len: 0,
+        ports: [0; INLINE],
+    };
+
+    /// The one port `p`.
+    pub fn of(p: u16) -> PortSet {
+        let mut ports = [0; INLINE];
+        ports[0] = p;
+        PortSet::Inline { len: 1, ports }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             PortSet::Inline { len, .. } => usize::from(*len),
