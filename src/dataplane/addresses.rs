@@ -2,7 +2,7 @@
 //! address in a flow request is: every design's walk resolves it the same way.
 
 use super::request::{Source, Target};
-use crate::cluster::{PodId, ServiceId};
+use crate::cluster::{NodeId, PodId, ServiceId};
 use std::net::Ipv4Addr;
 
 /// A hash map with a fixed hasher: looked up per connection, never iterated.
@@ -11,8 +11,10 @@ type IpMap<V> = rustc_hash::FxHashMap<Ipv4Addr, V>;
 /// Pod and LoadBalancer addresses under one design, with their reverse look-ups.
 #[derive(Clone, Debug, Default)]
 pub struct Addresses {
-    /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address).
-    pub pod_ip: Vec<Ipv4Addr>,
+    /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address) and its node, side
+    /// by side: a walk reads both of a pod, one 8-byte record (two arrays were two cache
+    /// misses per pod on a big cluster).
+    pods: Vec<PodAt>,
     ip_to_pod: IpMap<PodId>,
     /// The lowest and highest pod address: an address outside them (a client, a server
     /// outside, a SNAT or LoadBalancer IP) is no pod's without a probe of `ip_to_pod` (a cache
@@ -23,18 +25,33 @@ pub struct Addresses {
     lb_to_service: IpMap<ServiceId>,
 }
 
+/// A pod's address and node.
+#[derive(Clone, Copy, Debug)]
+struct PodAt {
+    ip: Ipv4Addr,
+    node: NodeId,
+}
+
 impl Addresses {
-    pub fn new(pod_ip: Vec<Ipv4Addr>, lb_ip: Vec<Option<Ipv4Addr>>) -> Addresses {
-        let ip_to_pod = pod_ip
+    /// `pods`: each pod's address and node, in pod order.
+    pub fn new(
+        pods: impl IntoIterator<Item = (Ipv4Addr, NodeId)>,
+        lb_ip: Vec<Option<Ipv4Addr>>,
+    ) -> Addresses {
+        let pods: Vec<PodAt> = pods
+            .into_iter()
+            .map(|(ip, node)| PodAt { ip, node })
+            .collect();
+        let ip_to_pod = pods
             .iter()
             .enumerate()
-            .filter(|(_, ip)| !ip.is_unspecified())
-            .map(|(i, ip)| (*ip, PodId(i as u32)))
+            .filter(|(_, p)| !p.ip.is_unspecified())
+            .map(|(i, p)| (p.ip, PodId(i as u32)))
             .collect();
-        let pod_span = pod_ip
+        let pod_span = pods
             .iter()
-            .filter(|ip| !ip.is_unspecified())
-            .map(|ip| u32::from(*ip))
+            .filter(|p| !p.ip.is_unspecified())
+            .map(|p| u32::from(p.ip))
             .fold((u32::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a)));
         let lb_to_service = lb_ip
             .iter()
@@ -42,12 +59,22 @@ impl Addresses {
             .filter_map(|(i, ip)| ip.map(|ip| (ip, ServiceId(i as u32))))
             .collect();
         Addresses {
-            pod_ip,
+            pods,
             ip_to_pod,
             pod_span,
             lb_ip,
             lb_to_service,
         }
+    }
+
+    /// Pod `pod`'s address (`0.0.0.0` if its IPAM could not address it).
+    pub fn pod_ip(&self, pod: PodId) -> Ipv4Addr {
+        self.pods[pod.index()].ip
+    }
+
+    /// Pod `pod`'s node (`Cluster::pod_node`, kept beside the address).
+    pub fn pod_node(&self, pod: PodId) -> NodeId {
+        self.pods[pod.index()].node
     }
 
     /// The pod with address `ip`.
@@ -88,7 +115,10 @@ mod tests {
     #[test]
     fn literal_addresses_are_what_they_address() {
         let a = Addresses::new(
-            vec!["10.2.0.2".parse().unwrap(), Ipv4Addr::UNSPECIFIED],
+            [
+                ("10.2.0.2".parse().unwrap(), NodeId(0)),
+                (Ipv4Addr::UNSPECIFIED, NodeId(0)),
+            ],
             vec![None, Some("10.9.0.1".parse().unwrap())],
         );
         assert_eq!(

@@ -54,7 +54,12 @@ pub trait Legs {
 
     /// A pod's address with a port.
     fn pod_ep(&self, pod: PodId, port: u16) -> Endpoint {
-        Endpoint::new(self.addresses().pod_ip[pod.index()], port)
+        Endpoint::new(self.addresses().pod_ip(pod), port)
+    }
+
+    /// A pod's node, read beside its address (`Addresses::pod_node`).
+    fn pod_node(&self, pod: PodId) -> NodeId {
+        self.addresses().pod_node(pod)
     }
 
     /// An outside client's packet to `dst` and the border leaf ECMP brings it in by; the drop
@@ -103,7 +108,7 @@ pub trait Legs {
             format!(
                 "{} sends to {dst} through {via}{}",
                 cluster.pod_ref(pod),
-                cluster.node_ref(cluster.pod_node(pod))
+                cluster.node_ref(self.pod_node(pod))
             )
         });
         pkt

@@ -48,6 +48,15 @@ impl Plane<'_> {
         }
     }
 
+    /// Pod `pod`'s node, read from the design's pod record (beside the address the walk reads
+    /// next: one cache miss for both).
+    pub fn pod_node(&self, pod: crate::cluster::PodId) -> NodeId {
+        match self {
+            Plane::Aci(p) => p.state.addr.pod_node(pod),
+            Plane::Bgp(p) => p.state.addr.pod_node(pod),
+        }
+    }
+
     /// The node an outside client's LoadBalancer connection is sent to now.
     pub fn lb_node(&self, fabric: &Fabric, cluster: &Cluster, req: &FlowRequest) -> Option<NodeId> {
         match self {

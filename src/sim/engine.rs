@@ -373,7 +373,7 @@ impl Sim<'_, '_> {
         self.q.push(next, Event::Arrival { generator });
         // A pod on a failed node opens nothing.
         if let Source::Pod(p) = req.src
-            && !self.run.cluster.node_up(self.run.cluster.pod_node(p))
+            && !self.run.cluster.node_up(self.plane.pod_node(p))
         {
             return;
         }

@@ -219,7 +219,10 @@ impl AciState {
             }
         }
         AciState {
-            addr: Addresses::new(pod_ip, lb_ip),
+            addr: Addresses::new(
+                pod_ip.into_iter().zip(cluster.pods.iter().map(|p| p.node)),
+                lb_ip,
+            ),
             pod_chunks: chunks_held,
             node_svc_ip,
             cluster_ip_to_service,

@@ -46,7 +46,10 @@ impl Announced {
     /// timer expired).
     pub fn new(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig, expired: &Expired) -> Self {
         let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
-        let addr = Addresses::new(pod_ip, addressing::lb_addresses(cluster, cfg));
+        let addr = Addresses::new(
+            pod_ip.into_iter().zip(cluster.pods.iter().map(|p| p.node)),
+            addressing::lb_addresses(cluster, cfg),
+        );
         let advertiser = Advertiser::new(cluster, cfg, &addr.lb_ip);
         let advertised: Vec<Announcement> = (0..cluster.nodes.len())
             .map(|n| advertiser.advertisement(cluster, NodeId(n as u32), &node_pod_prefixes[n]))

@@ -70,7 +70,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let dst = Endpoint::new(ip, l4.port);
-        let node = self.cluster.pod_node(pod);
+        let node = self.pod_node(pod);
         let orig = self.pod_sends(pod, dst, l4, "OVS on ", rec);
         let (pkt, binding) = match self.snat_on_node(pod, node, orig, nat, rec, lat) {
             Ok(sent) => sent,
@@ -400,7 +400,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let (na, nb) = (self.cluster.pod_node(a), self.cluster.pod_node(b));
+        let (na, nb) = (self.pod_node(a), self.pod_node(b));
         let sent = Flow {
             proto,
             src: self.pod_ep(a, sport),
@@ -520,7 +520,7 @@ impl AciWalk<'_> {
             return self.pod_to_lb(a, svc, lb, L4 { sport, port, proto }, rec, lat);
         }
         let s = self.cluster.service(svc);
-        let na = self.cluster.pod_node(a);
+        let na = self.pod_node(a);
         // Pods reach a service by its ClusterIP (what DNS returns), unless they addressed an
         // external IP of it explicitly.
         let vip = vip.or(s.cluster_ip);

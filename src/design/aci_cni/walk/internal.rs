@@ -42,7 +42,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
-        let na = self.cluster.pod_node(pod);
+        let na = self.pod_node(pod);
         let pkt = Flow {
             proto,
             src: self.pod_ep(pod, sport),
@@ -158,7 +158,7 @@ impl AciWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let na = self.cluster.pod_node(a);
+        let na = self.pod_node(a);
         let pkt = Flow {
             proto,
             src: self.pod_ep(a, sport),

@@ -450,7 +450,7 @@ impl Legs for AciWalk<'_> {
         rec.hop(Device::Leaf(border), Action::Contract, &pkt, || {
             self.contract_text(&v, se, de, &pkt)
         });
-        let node = self.cluster.pod_node(pod);
+        let node = self.pod_node(pod);
         let leaf = self.node_leaf(node, &pkt);
         self.steps().cross(border, leaf, &pkt, rec, lat);
         rec.hop(Device::Leaf(leaf), Action::Route, &pkt, || {

@@ -51,7 +51,7 @@ impl BgpWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let (dst, sport, proto) = (Endpoint::new(ip, l4.port), l4.sport, l4.proto);
-        let node = self.cluster.pod_node(pod);
+        let node = self.pod_node(pod);
         let orig = self.pod_sends(pod, dst, l4, "", rec);
         let mut pkt = orig;
         let mut binding = None;
@@ -211,7 +211,7 @@ impl BgpWalk<'_> {
         rec: &mut R,
         lat: &mut Nanos,
     ) -> Outcome {
-        let node = self.cluster.pod_node(pod);
+        let node = self.pod_node(pod);
         if !self.cluster.node_up(to) {
             rec.hop(Device::Node(to), Action::Drop, &pkt, || {
                 format!("{} is down", self.cluster.node_ref(to))
@@ -403,7 +403,7 @@ impl Legs for BgpWalk<'_> {
             src: pkt.src,
             dst: self.pod_ep(pod, target_port),
         };
-        let pod_node = self.cluster.pod_node(pod);
+        let pod_node = self.pod_node(pod);
         let policy = match s.external_traffic_policy {
             TrafficPolicy::Local => "externalTrafficPolicy Local: local backends only",
             TrafficPolicy::Cluster => "externalTrafficPolicy Cluster: any ready backend",
@@ -508,7 +508,7 @@ impl Legs for BgpWalk<'_> {
         lat: &mut Nanos,
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
-        let (na, nb) = (self.cluster.pod_node(a), self.cluster.pod_node(b));
+        let (na, nb) = (self.pod_node(a), self.pod_node(b));
         let pkt = Flow {
             proto,
             src: self.pod_ep(a, sport),
@@ -597,7 +597,7 @@ impl Legs for BgpWalk<'_> {
     ) -> Outcome {
         let L4 { sport, port, proto } = l4;
         let s = self.cluster.service(svc);
-        let na = self.cluster.pod_node(a);
+        let na = self.pod_node(a);
         let Some(vip) = vip.or(s.cluster_ip) else {
             let f = Flow {
                 proto,
@@ -654,7 +654,7 @@ impl Legs for BgpWalk<'_> {
                 fwd.dst
             )
         });
-        let nb = self.cluster.pod_node(b);
+        let nb = self.pod_node(b);
         if let Err(r) = self.node_to_node(na, nb, &fwd, rec, lat) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
