@@ -304,8 +304,22 @@ fn validate_many_problems(c: &mut Criterion) {
     g.finish();
 }
 
+/// Cilium's Maglev table (16,381 slots) for a service of 150 backends: built once per service
+/// and backend set (1,000 of them on the envelope).
+fn maglev(c: &mut Criterion) {
+    let salts: Vec<u64> = (0..150u64).map(|i| mix64(i * 7919)).collect();
+    c.bench_function("maglev_populate_150_backends_16381", |b| {
+        b.iter(|| {
+            black_box(fabsim::design::bgp::maglev::Maglev::from_salts(
+                &salts, 16381,
+            ))
+        })
+    });
+}
+
 criterion_group!(
     benches,
+    maglev,
     lpm,
     pbr,
     walks,
