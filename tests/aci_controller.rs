@@ -675,3 +675,57 @@ designs:
     .unwrap();
     assert_eq!(st.cfg.snat_policies[e.policy].name, "c");
 }
+
+/// Each pod's SNAT flow stack — built once per deployment and set of chunks held — against the
+/// stack built for the pod alone (`snat_scope::stack`), on a mix of POD, NAMESPACE, SERVICE and
+/// CLUSTER policies (one past the 32-flow limit) where some nodes get no chunk: 6 chunks of
+/// 10.20.30.1 (5000–8000, 500 a node) for 9 nodes.
+#[test]
+fn every_pods_stack_is_the_stack_built_for_it() {
+    let dests: Vec<String> = (0..40).map(|i| format!("9.{i}.0.0/16")).collect();
+    let y = fabric(9)
+        + "cluster:
+  namespaces: [{ name: a }, { name: b }]
+  deployments:
+    - { name: d1, namespace: a, replicas: 7, labels: { app: d1 } }
+    - { name: d2, namespace: a, replicas: 5, labels: { app: d2 } }
+    - { name: d3, namespace: b, replicas: 8, labels: { app: d3 } }
+  services:
+    - { name: s2, namespace: a, type: LoadBalancer, selector: { app: d2 }, ports: [{ port: 80 }] }
+designs:
+  - name: aci-cni
+    cni: aci-cni
+" + NET + &format!("    kube_config: {{ snat_operator: {{ port_range: {{ start: 5000, end: 8000, ports_per_node: 500 }} }} }}
+    snat_policies:
+      - {{ name: pod, snat_ip: [10.20.30.1], dest_ip: [8.0.0.0/8], selector: {{ labels: {{ app: d1 }} }} }}
+      - {{ name: ns, snat_ip: [10.20.30.2], dest_ip: [8.8.8.0/24], selector: {{ namespace: b }} }}
+      - {{ name: svc, selector: {{ namespace: a }} }}
+      - {{ name: many, snat_ip: [10.20.31.3], dest_ip: [{}] }}
+", dests.join(", "));
+    let s = load_text(&y);
+    let st = state(&s);
+    let cfg = s.designs[0].aci().unwrap();
+    let unit_of = |policy: usize, service: Option<fabsim::cluster::ServiceId>| {
+        st.units
+            .iter()
+            .position(|u| u.policy == policy && u.service == service)
+    };
+    let (mut unallocated, mut skipped) = (0, 0);
+    for p in 0..s.cluster.pods.len() as u32 {
+        let pod = fabsim::cluster::PodId(p);
+        let node = s.cluster.pod_node(pod);
+        let alone = fabsim::design::aci_cni::snat_scope::stack(
+            &cfg.snat_policies,
+            &s.cluster,
+            &st.addr.lb_ip,
+            pod,
+            unit_of,
+            |u| st.snat.by_node.contains_key(&(node, u)),
+        );
+        assert_eq!(st.pod_stack(pod), &alone, "pod {p}");
+        unallocated += usize::from(!alone.unallocated.is_empty());
+        skipped += usize::from(!alone.skipped.is_empty());
+    }
+    // The mix is what the test is about: some pods' nodes hold no chunk, some stacks overflow.
+    assert!(unallocated > 0 && skipped > 0, "{unallocated} {skipped}");
+}

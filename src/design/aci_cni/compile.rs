@@ -194,23 +194,6 @@ impl AciState {
         let requests = snat_requests(cluster, &cfg, &lb_ip, &units, &pods_by_node);
         let unit_ips: Vec<Vec<Ipv4Addr>> = units.iter().map(|u| u.ips.clone()).collect();
         let snat = SnatGlobalInfo::allocate(&cfg.port_range, &unit_ips, requests);
-        let mut stacks: Vec<Stack> = Vec::new();
-        let mut known: std::collections::BTreeMap<Stack, u32> = std::collections::BTreeMap::new();
-        let stack_of: Vec<u32> = (0..cluster.pods.len())
-            .map(|p| {
-                let pod = PodId(p as u32);
-                let node = cluster.pod_node(pod);
-                let stack =
-                    snat_scope::stack(&cfg.snat_policies, cluster, &lb_ip, pod, unit_of, |u| {
-                        snat.by_node.contains_key(&(node, u))
-                    });
-                *known.entry(stack).or_insert_with_key(|stack| {
-                    stacks.push(stack.clone());
-                    stacks.len() as u32 - 1
-                })
-            })
-            .collect();
-
         let internal = internal_subnets(&cfg);
         let mut alloc_of = vec![None; cluster.nodes.len() * units.len()];
         for ((node, unit), alloc) in &snat.by_node {
@@ -218,6 +201,8 @@ impl AciState {
                 *slot = Some(*alloc);
             }
         }
+        let (stacks, stack_of) = pod_stacks(cluster, &cfg, &lb_ip, unit_of, &alloc_of, units.len());
+
         AciState {
             addr: Addresses::new(
                 pod_ip.into_iter().zip(cluster.pods.iter().map(|p| p.node)),
@@ -539,6 +524,68 @@ fn snat_requests(
         }
     }
     requests
+}
+
+/// Every pod's SNAT flow stack, as the distinct stacks and each pod's index among them. A pod's
+/// stack is its deployment's template (`snat_scope::Template`: worked out once per deployment)
+/// on its node, which holds a chunk of some of the template's units (`alloc_of`, per node and
+/// unit): the stack is built once per (template, units held) and looked up for the others (was
+/// a stack built, compared and dropped per pod: 150,000 on the envelope).
+fn pod_stacks(
+    cluster: &Cluster,
+    cfg: &AciConfig,
+    lb_ip: &[Option<Ipv4Addr>],
+    unit_of: impl Fn(usize, Option<crate::cluster::ServiceId>) -> Option<usize> + Copy,
+    alloc_of: &[Option<crate::nat::snat::Allocation>],
+    units: usize,
+) -> (Vec<Stack>, Vec<u32>) {
+    let mut stacks: Vec<Stack> = Vec::new();
+    let mut known: BTreeMap<Stack, u32> = BTreeMap::new();
+    let mut templates: BTreeMap<snat_scope::Template, u32> = BTreeMap::new();
+    // (template, the template's positions whose unit the node holds) → stack.
+    let mut built: rustc_hash::FxHashMap<(u32, u64), u32> = Default::default();
+    let mut current: Option<(crate::cluster::DeploymentId, u32, snat_scope::Template)> = None;
+    let mut stack_of = Vec::with_capacity(cluster.pods.len());
+    for (p, pod) in cluster.pods.iter().enumerate() {
+        let id = PodId(p as u32);
+        if current
+            .as_ref()
+            .is_none_or(|(d, _, _)| *d != pod.deployment)
+        {
+            let t = snat_scope::template(&cfg.snat_policies, cluster, lb_ip, id, unit_of);
+            let n = templates.len() as u32;
+            let tid = *templates.entry(t.clone()).or_insert(n);
+            current = Some((pod.deployment, tid, t));
+        }
+        let Some((_, tid, t)) = &current else {
+            unreachable!("set above")
+        };
+        let node = cluster.pod_node(id).index();
+        let allocated = |u: usize| alloc_of.get(node * units + u).is_some_and(|a| a.is_some());
+        let mut intern = |stack: Stack| {
+            *known.entry(stack).or_insert_with_key(|stack| {
+                stacks.push(stack.clone());
+                stacks.len() as u32 - 1
+            })
+        };
+        let held = t.units().enumerate().try_fold(0u64, |m, (k, u)| {
+            (k < 64).then(|| m | u64::from(allocated(u)) << k)
+        });
+        let s = match held {
+            Some(held) => match built.get(&(*tid, held)) {
+                Some(s) => *s,
+                None => {
+                    let s = intern(t.stack(allocated));
+                    built.insert((*tid, held), s);
+                    s
+                }
+            },
+            // More than 64 positions: built for the pod.
+            None => intern(t.stack(allocated)),
+        };
+        stack_of.push(s);
+    }
+    (stacks, stack_of)
 }
 
 /// The routing domain's internal subnets (see [`AciState::internal`]).

@@ -174,20 +174,23 @@ fn destinations(policy: &SnatPolicySpec) -> Vec<Ipv4Net> {
     d
 }
 
-/// A pod's stack. `unit_of(policy, service)` names the allocation unit of a policy (with the
-/// service, for SERVICE-scope policies); `allocated(unit)`: the pod's node holds a chunk for it.
-/// The hostagent lists a policy's SNAT only where its node holds a chunk (`updateEpFiles` takes
-/// the uuids from the node's own global info), so a unit without one writes no flow — and takes
-/// no position: later entries move up. The stack still ends after the first policy without
-/// `destIp`, chunk or not (the `break` there does not look at the uuids).
-pub fn stack(
+/// A pod's stack before its node's chunks count: its (scope, policy, unit, destination) in flow
+/// order, up to the first policy without `destIp`. Every pod of a deployment has the same one
+/// (a pod carries its deployment's namespace and labels, and a service selects the deployment's
+/// pods together), so it is worked out once per deployment, and the stack on each node folds in
+/// which units hold a chunk there ([`Template::stack`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Template(Vec<(Scope, usize, usize, Ipv4Net)>);
+
+/// Pod `pod`'s [`Template`]. `unit_of(policy, service)` names the allocation unit of a policy
+/// (with the service, for SERVICE-scope policies).
+pub fn template(
     policies: &[SnatPolicySpec],
     cluster: &Cluster,
     lb_ip: &[Option<Ipv4Addr>],
     pod: PodId,
     unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
-    allocated: impl Fn(usize) -> bool,
-) -> Stack {
+) -> Template {
     let mut matched: Vec<(Scope, std::cmp::Reverse<u8>, usize)> = policies
         .iter()
         .enumerate()
@@ -196,7 +199,7 @@ pub fn stack(
         })
         .collect();
     matched.sort();
-    let mut out = Stack::default();
+    let mut out = Vec::new();
     for (scope, _, i) in matched {
         let p = &policies[i];
         // A SERVICE-scope policy gives the pod the unit of each selected service it belongs to
@@ -211,30 +214,66 @@ pub fn stack(
             unit_of(i, None).into_iter().collect()
         };
         for unit in units {
-            for dest in destinations(p) {
-                if !allocated(unit) {
-                    out.unallocated.push((i, dest));
-                    continue;
-                }
-                let position = out.entries.len() + out.skipped.len();
-                if position >= MAX_SNAT_FLOWS_PER_ENDPOINT {
-                    out.skipped.push((i, dest));
-                    continue;
-                }
-                out.entries.push(StackEntry {
-                    dest,
-                    policy: i,
-                    unit,
-                    scope,
-                    priority: SNAT_FLOW_PRIORITY - position as u32,
-                });
-            }
+            out.extend(
+                destinations(p)
+                    .into_iter()
+                    .map(|dest| (scope, i, unit, dest)),
+            );
         }
         if p.dest.is_empty() {
             break;
         }
     }
-    out
+    Template(out)
+}
+
+impl Template {
+    /// The units the stack draws on, in flow order (with repeats).
+    pub fn units(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().map(|(_, _, unit, _)| *unit)
+    }
+
+    /// The stack on a node where `allocated(unit)` tells whether the node holds a chunk of the
+    /// unit. The hostagent lists a policy's SNAT only where its node holds a chunk
+    /// (`updateEpFiles` takes the uuids from the node's own global info), so a unit without one
+    /// writes no flow — and takes no position: later entries move up. The stack still ends
+    /// after the first policy without `destIp`, chunk or not (the `break` there does not look
+    /// at the uuids).
+    pub fn stack(&self, allocated: impl Fn(usize) -> bool) -> Stack {
+        let mut out = Stack::default();
+        for &(scope, policy, unit, dest) in &self.0 {
+            if !allocated(unit) {
+                out.unallocated.push((policy, dest));
+                continue;
+            }
+            let position = out.entries.len() + out.skipped.len();
+            if position >= MAX_SNAT_FLOWS_PER_ENDPOINT {
+                out.skipped.push((policy, dest));
+                continue;
+            }
+            out.entries.push(StackEntry {
+                dest,
+                policy,
+                unit,
+                scope,
+                priority: SNAT_FLOW_PRIORITY - position as u32,
+            });
+        }
+        out
+    }
+}
+
+/// A pod's stack: its [`template`] on its node, where `allocated(unit)` tells whether the node
+/// holds a chunk of the unit.
+pub fn stack(
+    policies: &[SnatPolicySpec],
+    cluster: &Cluster,
+    lb_ip: &[Option<Ipv4Addr>],
+    pod: PodId,
+    unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
+    allocated: impl Fn(usize) -> bool,
+) -> Stack {
+    template(policies, cluster, lb_ip, pod, unit_of).stack(allocated)
 }
 
 /// The flow a packet to `dst` hits: the highest priority (first) entry whose destination holds it.
