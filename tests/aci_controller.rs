@@ -343,7 +343,7 @@ designs:
     let st = state(&s);
     let names: Vec<&str> = st
         .policy
-        .epgs
+        .epgs()
         .iter()
         .take(3)
         .map(|e| e.name.as_str())
@@ -389,7 +389,7 @@ designs:
         "    net_config:",
         "    aci_config: { use_legacy_kube_naming_convention: true }\n    net_config:",
     ));
-    assert_eq!(state(&legacy).policy.epgs[0].name, "kube-default");
+    assert_eq!(state(&legacy).policy.epgs()[0].name, "kube-default");
 }
 
 /// Item 10 — `allocateIpChunk`: a new chunk when pods > size − chunk/2.

@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 
 id_type!(EpgId, ContractId, RedirectId);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EpgKind {
     /// An application EPG (kube-default, kube-system, kube-nodes, custom).
     App,
@@ -157,7 +157,10 @@ pub enum Verdict {
 
 #[derive(Clone, Debug, Default)]
 pub struct PolicyModel {
-    pub epgs: Vec<Epg>,
+    epgs: Vec<Epg>,
+    /// (name, kind) → the EPG: `add_epg` looks up before it adds (a scan of every EPG per
+    /// added EPG was quadratic: 1,000 LoadBalancer services add 1,000 external EPGs).
+    epg_index: rustc_hash::FxHashMap<(String, EpgKind), EpgId>,
     pub contracts: Vec<Contract>,
     external_lpm: LpmTable<EpgId>,
     /// (a, b) → the contracts between them in contract order, each with its direction: `a`
@@ -168,25 +171,31 @@ pub struct PolicyModel {
 
 impl PolicyModel {
     pub fn add_epg(&mut self, name: &str, kind: EpgKind) -> EpgId {
-        if let Some(i) = self
-            .epgs
-            .iter()
-            .position(|e| e.name == name && e.kind == kind)
-        {
-            return EpgId(i as u32);
+        let next = EpgId(self.epgs.len() as u32);
+        let id = *self
+            .epg_index
+            .entry((name.to_string(), kind))
+            .or_insert(next);
+        if id == next {
+            self.epgs.push(Epg {
+                name: name.to_string(),
+                kind,
+            });
         }
-        self.epgs.push(Epg {
-            name: name.to_string(),
-            kind,
-        });
-        EpgId(self.epgs.len() as u32 - 1)
+        id
     }
 
+    /// Every EPG, in the order they were added.
+    pub fn epgs(&self) -> &[Epg] {
+        &self.epgs
+    }
+
+    /// The first EPG added with this name, of either kind.
     pub fn epg_by_name(&self, name: &str) -> Option<EpgId> {
-        self.epgs
-            .iter()
-            .position(|e| e.name == name)
-            .map(|i| EpgId(i as u32))
+        [EpgKind::App, EpgKind::External]
+            .into_iter()
+            .filter_map(|k| self.epg_index.get(&(name.to_string(), k)).copied())
+            .min()
     }
 
     pub fn epg(&self, id: EpgId) -> &Epg {
@@ -271,6 +280,20 @@ impl PolicyModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_epg_is_named_once_per_kind_and_found_by_its_first_addition() {
+        let mut m = PolicyModel::default();
+        let ext = m.add_epg("web", EpgKind::External);
+        let app = m.add_epg("web", EpgKind::App);
+        assert_eq!((ext, app), (EpgId(0), EpgId(1)));
+        assert_eq!(m.add_epg("web", EpgKind::App), app);
+        assert_eq!(m.add_epg("db", EpgKind::App), EpgId(2));
+        assert_eq!(m.epgs().len(), 3);
+        assert_eq!(m.epg_by_name("web"), Some(ext));
+        assert_eq!(m.epg_by_name("db"), Some(EpgId(2)));
+        assert_eq!(m.epg_by_name("none"), None);
+    }
 
     #[test]
     fn consumer_to_provider_and_the_reply_only() {
