@@ -222,8 +222,7 @@ impl Cluster {
     }
     /// Whether pod `id` is ready (from the compact index).
     pub fn pod_ready(&self, id: PodId) -> bool {
-        let i = id.index();
-        self.pod_ready_bits[i / 64] & (1 << (i % 64)) != 0
+        ready_bit(&self.pod_ready_bits, id)
     }
     /// Whether node `id` is up (from the compact index).
     pub fn node_up(&self, id: NodeId) -> bool {
@@ -468,7 +467,7 @@ impl Cluster {
         // Not iterated into any output: each entry is recounted on its own.
         for on in self.endpoints_at.values_mut() {
             let range = on.from as usize..(on.from + on.len) as usize;
-            on.ready = ready_among(&self.pods, &self.node_endpoints[range]);
+            on.ready = ready_among(&self.pod_ready_bits, &self.node_endpoints[range]);
         }
     }
 
@@ -479,12 +478,13 @@ impl Cluster {
         for (i, p) in self.pods.iter().enumerate() {
             self.pod_ready_bits[i / 64] |= u64::from(p.ready) << (i % 64);
         }
+        let bits = &self.pod_ready_bits;
         for s in self.services.iter_mut() {
             s.ready_endpoints = s
                 .endpoints
                 .iter()
                 .copied()
-                .filter(|p| self.pods[p.index()].ready)
+                .filter(|p| ready_bit(bits, *p))
                 .collect();
         }
     }
@@ -500,7 +500,9 @@ impl Cluster {
         let mut v: Vec<(NodeId, PodId)> = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
             v.clear();
-            v.extend(s.endpoints.iter().map(|p| (self.pods[p.index()].node, *p)));
+            // The compact records (`index_pods` ran first): a pod's node and readiness without
+            // reading its whole record.
+            v.extend(s.endpoints.iter().map(|p| (self.pod_nodes[p.index()], *p)));
             v.sort_by_key(|(n, _)| *n); // stable: pod order within a node
             for run in v.chunk_by(|a, b| a.0 == b.0) {
                 let from = self.node_endpoints.len() as u32;
@@ -508,7 +510,7 @@ impl Cluster {
                 let on = OnNode {
                     from,
                     len: run.len() as u32,
-                    ready: ready_among(&self.pods, &self.node_endpoints[from as usize..]),
+                    ready: ready_among(&self.pod_ready_bits, &self.node_endpoints[from as usize..]),
                     first: run[0].1,
                 };
                 self.endpoints_at
@@ -518,7 +520,13 @@ impl Cluster {
     }
 }
 
-/// How many of `among` are ready.
-fn ready_among(pods: &[Pod], among: &[PodId]) -> u32 {
-    among.iter().filter(|p| pods[p.index()].ready).count() as u32
+/// Whether pod `p` is ready, by its bit in `Cluster::pod_ready_bits`.
+fn ready_bit(bits: &[u64], p: PodId) -> bool {
+    let i = p.index();
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
+
+/// How many of `among` are ready, by their bits in `Cluster::pod_ready_bits`.
+fn ready_among(bits: &[u64], among: &[PodId]) -> u32 {
+    among.iter().filter(|p| ready_bit(bits, **p)).count() as u32
 }

@@ -278,7 +278,7 @@ fn deployments(
                     .pod_names
                     .get(i)
                     .map(|n| n.value.clone())
-                    .unwrap_or_else(|| format!("{}-{i}", rd.name.value)),
+                    .unwrap_or_else(|| replica_name(&rd.name.value, i)),
                 namespace: ns,
                 deployment: dep,
                 node,
@@ -297,6 +297,18 @@ fn deployments(
         });
     }
     (deployments, pods)
+}
+
+/// A replica's name, `<deployment>-<i>`: written out directly (150,000 of them through
+/// `format!` took a fifth of loading the envelope).
+fn replica_name(deployment: &str, i: usize) -> String {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(i);
+    let mut name = String::with_capacity(deployment.len() + 1 + digits.len());
+    name.push_str(deployment);
+    name.push('-');
+    name.push_str(digits);
+    name
 }
 
 /// The services, their ports and their endpoints.
