@@ -216,3 +216,51 @@ fn a_nodes_pods_are_those_a_scan_finds() {
         }
     }
 }
+
+/// Deployments and services by namespace and name (a binary search over the name index) against
+/// a scan of every record: each one found where it is, names in another namespace and unknown
+/// names not found.
+#[test]
+fn names_find_what_a_scan_finds() {
+    for file in [
+        "scenarios/brkdcn-2663.yaml",
+        "scenarios/failure-catalogue.yaml",
+        "scenarios/scale-500-nodes.yaml",
+    ] {
+        let s = common::load(file);
+        let c = &s.cluster;
+        for ns in c
+            .namespaces
+            .iter()
+            .map(|n| n.name.as_str())
+            .chain(["no-such-namespace"])
+        {
+            let names = c
+                .deployments
+                .iter()
+                .map(|d| d.name.as_str())
+                .chain(c.services.iter().map(|x| x.name.as_str()))
+                .chain(["no-such-name"]);
+            for name in names {
+                let scan_d = c
+                    .deployments
+                    .iter()
+                    .position(|d| c.namespace_name(d.namespace) == ns && d.name == name);
+                let scan_s = c
+                    .services
+                    .iter()
+                    .position(|x| c.namespace_name(x.namespace) == ns && x.name == name);
+                assert_eq!(
+                    c.deployment_by_name(ns, name).map(|d| d.index()),
+                    scan_d,
+                    "{file} deployment {ns}/{name}"
+                );
+                assert_eq!(
+                    c.service_by_name(ns, name).map(|x| x.index()),
+                    scan_s,
+                    "{file} service {ns}/{name}"
+                );
+            }
+        }
+    }
+}

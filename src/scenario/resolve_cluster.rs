@@ -68,6 +68,8 @@ pub(super) fn resolve_cluster(
         name_rank: Vec::new(),
         node_pods: Vec::new(),
         node_pods_from: Vec::new(),
+        deployments_by_name: Vec::new(),
+        services_by_name: Vec::new(),
     };
     cluster.index();
     Some(cluster)
