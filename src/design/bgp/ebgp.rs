@@ -231,7 +231,8 @@ fn ebgp_routes_by(
         sessions_of[s.leaf.index()].push(s);
     }
     let mut work = Work {
-        count: vec![0; ranked.prefixes.len() + 1],
+        count: vec![0; ranked.prefixes.len()],
+        touched: Vec::new(),
         bucketed: Vec::new(),
         interner: Interner::default(),
     };
@@ -265,14 +266,21 @@ fn ebgp_routes_by(
 
 /// The scratch space reused leaf after leaf, and the routes' shared lists.
 struct Work {
+    /// Per rank, during [`Work::bucket`]: its candidates, then where the next goes; zero again
+    /// for every rank after it (only the touched ranks are reset: a leaf's pass is as long as
+    /// its candidates, not the 6,000 ranks).
     count: Vec<u32>,
+    /// The ranks with candidates on this leaf, in rank order, and where each one's start in
+    /// `bucketed` (the next one's start, or the end, ends it).
+    touched: Vec<(u32, u32)>,
     bucketed: Vec<Candidate>,
     interner: Interner,
 }
 
 impl Work {
-    /// Buckets the candidates `ranks_of` gives each session by rank: afterwards rank `r`'s are
-    /// `bucketed[count[r]..count[r + 1]]`, in session order.
+    /// Buckets the candidates `ranks_of` gives each session by rank: afterwards `touched` lists
+    /// the ranks with candidates in order, and [`Work::candidates`] gives each one's, in session
+    /// order.
     fn bucket<I: Iterator<Item = (u32, u32)>>(
         &mut self,
         ranked: &Ranked,
@@ -280,64 +288,73 @@ impl Work {
         peers: &Peers,
         ranks_of: impl Fn(NodeId) -> I,
     ) {
-        self.count.iter_mut().for_each(|c| *c = 0);
+        self.touched.clear();
         for s in &peers.sessions {
             for (_, r) in ranks_of(s.node) {
-                self.count[r as usize + 1] += 1;
+                let c = &mut self.count[r as usize];
+                if *c == 0 {
+                    self.touched.push((r, 0));
+                }
+                *c += 1;
             }
         }
-        for i in 1..self.count.len() {
-            self.count[i] += self.count[i - 1];
+        self.touched.sort_unstable();
+        let mut total = 0;
+        for (r, start) in self.touched.iter_mut() {
+            *start = total;
+            total += std::mem::replace(&mut self.count[*r as usize], total);
         }
         // `count[r]` is now where rank r's candidates start; filled in session order.
-        let total = *self.count.last().expect("one more than the ranks") as usize;
-        let mut next = self.count.clone();
         self.bucketed.clear();
-        self.bucketed.resize(total, EMPTY_CANDIDATE);
+        self.bucketed.resize(total as usize, EMPTY_CANDIDATE);
         for (i, s) in peers.sessions.iter().enumerate() {
             for (k, r) in ranks_of(s.node) {
-                let at = &mut next[r as usize];
+                let at = &mut self.count[r as usize];
                 self.bucketed[*at as usize] =
                     peers.candidate(i, cfg, ranked.accepted[r as usize], k);
                 *at += 1;
             }
         }
+        for (r, _) in &self.touched {
+            self.count[*r as usize] = 0;
+        }
     }
 
-    /// Rank `r`'s candidates after [`Work::bucket`].
-    fn candidates(&self, r: usize) -> std::ops::Range<usize> {
-        self.count[r] as usize..self.count[r + 1] as usize
+    /// The candidates of the `t`-th touched rank after [`Work::bucket`].
+    fn candidates(&self, t: usize) -> std::ops::Range<usize> {
+        let end = self
+            .touched
+            .get(t + 1)
+            .map_or(self.bucketed.len(), |(_, s)| *s as usize);
+        self.touched[t].1 as usize..end
     }
 
-    /// Any leaf: every candidate bucketed, each prefix selected (or given the previous prefix's
-    /// route when its candidates are the same).
+    /// Any leaf: every candidate bucketed, each prefix with candidates selected (or given the
+    /// previous one's route when its candidates are the same).
     fn leaf(&mut self, ranked: &Ranked, cfg: &BgpConfig, peers: &Peers) -> Vec<(u32, OwnRoute)> {
         self.bucket(ranked, cfg, peers, |n| ranked.node_ranks(n));
         let mut last = None;
-        (0..ranked.prefixes.len())
-            .filter_map(|r| Some((r as u32, self.bucketed_route(r, &mut last, cfg)?)))
+        (0..self.touched.len())
+            .map(|t| (self.touched[t].0, self.bucketed_route(t, &mut last, cfg)))
             .collect()
     }
 
-    /// The route of rank `r` from its bucketed candidates (`None`: it has none here): the
-    /// `last` one's when the candidates are the same, else selected; `last` becomes this one.
+    /// The route of the `t`-th touched rank from its bucketed candidates: the `last` one's
+    /// when the candidates are the same, else selected; `last` becomes this one.
     fn bucketed_route(
         &mut self,
-        r: usize,
+        t: usize,
         last: &mut Option<(std::ops::Range<usize>, OwnRoute)>,
         cfg: &BgpConfig,
-    ) -> Option<OwnRoute> {
-        let range = self.candidates(r);
-        if range.is_empty() {
-            return None;
-        }
+    ) -> OwnRoute {
+        let range = self.candidates(t);
         let cands = &self.bucketed[range.clone()];
         let own = match last {
             Some((was, own)) if self.bucketed[was.clone()] == *cands => own.clone(),
             _ => self.interner.select(cands, cfg.max_paths),
         };
         *last = Some((range, own.clone()));
-        Some(own)
+        own
     }
 
     /// A leaf whose nodes all announce the shared part `si`: only their own prefixes are
@@ -382,10 +399,20 @@ impl Work {
         let mut last_own = None;
         let mut last_shared: Option<((bool, usize), OwnRoute)> = None;
         let mut scratch: Vec<Candidate> = Vec::with_capacity(peers.sessions.len());
-        let mut j = 0;
-        for r in 0..ranked.prefixes.len() {
-            if shared.get(j) == Some(&(r as u32)) {
-                let accepted = ranked.accepted[r];
+        // The shared ranks and the ranks with own candidates, merged in rank order (a rank in
+        // both is shared).
+        let (mut j, mut t) = (0, 0);
+        loop {
+            let next_shared = shared.get(j).copied();
+            let next_own = self.touched.get(t).map(|(r, _)| *r);
+            let r = match (next_shared, next_own) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => break,
+            };
+            if next_shared == Some(r) {
+                let accepted = ranked.accepted[r as usize];
                 let past = refused_from.partition_point(|f| *f <= j);
                 let own = match &last_shared {
                     Some((sig, own)) if *sig == (accepted, past) => own.clone(),
@@ -401,12 +428,14 @@ impl Work {
                     }
                 };
                 j += 1;
-                routes.push((r as u32, own));
+                if next_own == Some(r) {
+                    t += 1;
+                }
+                routes.push((r, own));
                 continue;
             }
-            if let Some(own) = self.bucketed_route(r, &mut last_own, cfg) {
-                routes.push((r as u32, own));
-            }
+            routes.push((r, self.bucketed_route(t, &mut last_own, cfg)));
+            t += 1;
         }
         routes
     }
