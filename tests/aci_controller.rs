@@ -358,7 +358,7 @@ designs:
     );
     let c: Vec<&str> = st
         .policy
-        .contracts
+        .contracts()
         .iter()
         .map(|c| c.name.as_str())
         .collect();

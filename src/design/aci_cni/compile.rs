@@ -180,10 +180,13 @@ impl AciState {
             };
             let pr = cfg.port_range;
             for proto in [crate::net::Proto::Tcp, crate::net::Proto::Udp] {
-                policy.contracts[c.index()].filters.push(Filter {
-                    proto: Some(proto),
-                    ports: Some((pr.start as u16, pr.end as u16)),
-                });
+                policy.add_filter(
+                    c,
+                    Filter {
+                        proto: Some(proto),
+                        ports: Some((pr.start as u16, pr.end as u16)),
+                    },
+                );
             }
         }
 
