@@ -366,7 +366,7 @@ mod tests {
                     reverse_tcp_established: *est,
                 }));
             }
-            let mut checked = |m: &PolicyModel| -> Result<(), TestCaseError> {
+            let checked = |m: &PolicyModel| -> Result<(), TestCaseError> {
                 for (a, b, p, sport, dport, opening) in &probes {
                     let (a, b, proto) = (EpgId(*a), EpgId(*b), protos[*p as usize]);
                     let want = if a == b {
