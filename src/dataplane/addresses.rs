@@ -11,9 +11,9 @@ type IpMap<V> = rustc_hash::FxHashMap<Ipv4Addr, V>;
 /// Pod and LoadBalancer addresses under one design, with their reverse look-ups.
 #[derive(Clone, Debug, Default)]
 pub struct Addresses {
-    /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address) and its node, side
-    /// by side: a walk reads both of a pod, one 8-byte record (two arrays were two cache
-    /// misses per pod on a big cluster).
+    /// Each pod's address (`0.0.0.0` for a pod its IPAM could not address), its node and the
+    /// design's tag for it, side by side: a walk reads them together, one 12-byte record (an
+    /// array each was a cache miss each per pod on a big cluster).
     pods: Vec<PodAt>,
     ip_to_pod: IpMap<PodId>,
     /// The lowest and highest pod address: an address outside them (a client, a server
@@ -25,22 +25,24 @@ pub struct Addresses {
     lb_to_service: IpMap<ServiceId>,
 }
 
-/// A pod's address and node.
+/// A pod's address, node and tag.
 #[derive(Clone, Copy, Debug)]
 struct PodAt {
     ip: Ipv4Addr,
     node: NodeId,
+    tag: u32,
 }
 
 impl Addresses {
-    /// `pods`: each pod's address and node, in pod order.
+    /// `pods`: each pod's address, node and the design's tag for it ([`Addresses::pod_tag`]),
+    /// in pod order.
     pub fn new(
-        pods: impl IntoIterator<Item = (Ipv4Addr, NodeId)>,
+        pods: impl IntoIterator<Item = (Ipv4Addr, NodeId, u32)>,
         lb_ip: Vec<Option<Ipv4Addr>>,
     ) -> Addresses {
         let pods: Vec<PodAt> = pods
             .into_iter()
-            .map(|(ip, node)| PodAt { ip, node })
+            .map(|(ip, node, tag)| PodAt { ip, node, tag })
             .collect();
         // Sized up front: 150,000 pods grew the map by doubling, a rehash of all of it each time.
         let mut ip_to_pod = IpMap::with_capacity_and_hasher(pods.len(), Default::default());
@@ -77,6 +79,12 @@ impl Addresses {
     /// Pod `pod`'s node (`Cluster::pod_node`, kept beside the address).
     pub fn pod_node(&self, pod: PodId) -> NodeId {
         self.pods[pod.index()].node
+    }
+
+    /// The number the design keeps with pod `pod`'s address (ACI-CNI: its SNAT flow stack;
+    /// the BGP designs keep none).
+    pub fn pod_tag(&self, pod: PodId) -> u32 {
+        self.pods[pod.index()].tag
     }
 
     /// The pod with address `ip`.
@@ -118,8 +126,8 @@ mod tests {
     fn literal_addresses_are_what_they_address() {
         let a = Addresses::new(
             [
-                ("10.2.0.2".parse().unwrap(), NodeId(0)),
-                (Ipv4Addr::UNSPECIFIED, NodeId(0)),
+                ("10.2.0.2".parse().unwrap(), NodeId(0), 0),
+                (Ipv4Addr::UNSPECIFIED, NodeId(0), 0),
             ],
             vec![None, Some("10.9.0.1".parse().unwrap())],
         );

@@ -67,11 +67,11 @@ pub struct AciState {
     /// service IP).
     pub units: Vec<SnatUnit>,
     pub snat: SnatGlobalInfo,
-    /// The distinct SNAT flow stacks, and each pod's (`pod_stack`): most pods share one (a
+    /// The distinct SNAT flow stacks; each pod's index among them is its tag in `addr`
+    /// (`pod_stack`, read with the pod's address and node). Most pods share one (a
     /// cluster-scope policy gives every pod on an allocated node the same), so the walk reads a
     /// stack that stays in cache instead of one allocation per pod.
     stacks: Vec<Stack>,
-    stack_of: Vec<u32>,
     /// `snat.by_node` by node × unit, for the walk's look-up.
     alloc_of: Vec<Option<crate::nat::snat::Allocation>>,
     /// The routing domain's internal subnets: OVS routes them inside the fabric at priority
@@ -208,7 +208,11 @@ impl AciState {
 
         AciState {
             addr: Addresses::new(
-                pod_ip.into_iter().zip(cluster.pods.iter().map(|p| p.node)),
+                pod_ip
+                    .into_iter()
+                    .zip(cluster.pods.iter())
+                    .zip(stack_of)
+                    .map(|((ip, p), s)| (ip, p.node, s)),
                 lb_ip,
             ),
             pod_chunks: chunks_held,
@@ -233,7 +237,6 @@ impl AciState {
             snat,
             alloc_of,
             stacks,
-            stack_of,
             internal,
             cfg,
         }
@@ -250,7 +253,7 @@ impl AciState {
 
     /// Pod `pod`'s SNAT flows.
     pub fn pod_stack(&self, pod: PodId) -> &Stack {
-        &self.stacks[self.stack_of[pod.index()] as usize]
+        &self.stacks[self.addr.pod_tag(pod) as usize]
     }
 
     /// The allocation of `node` for the stack entry's unit (a direct index of the controller's

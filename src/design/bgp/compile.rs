@@ -47,7 +47,10 @@ impl Announced {
     pub fn new(fabric: &Fabric, cluster: &Cluster, cfg: &BgpConfig, expired: &Expired) -> Self {
         let (pod_ip, node_pod_prefixes) = addressing::pod_addresses(cluster, cfg);
         let addr = Addresses::new(
-            pod_ip.into_iter().zip(cluster.pods.iter().map(|p| p.node)),
+            pod_ip
+                .into_iter()
+                .zip(cluster.pods.iter())
+                .map(|(ip, p)| (ip, p.node, 0)),
             addressing::lb_addresses(cluster, cfg),
         );
         let advertiser = Advertiser::new(cluster, cfg, &addr.lb_ip);
