@@ -46,28 +46,29 @@ fn day(key: u128) -> u64 {
     ((key >> 64) as u64) >> SHIFT
 }
 
-/// No entry (end of a bucket's list, or of the free list).
+/// No chunk (end of a bucket's chunks, or of the free list).
 const NIL: u32 = u32::MAX;
 
-/// A slab slot: an entry and the next slot of its bucket's list (or of the free list), side by
-/// side, so walking a bucket reads one cache line per entry (an engine event fits the padding
-/// of the 16-byte-aligned key: 32 bytes either way).
-#[derive(Clone, Copy, Debug)]
-struct Slot<T> {
-    key: u128,
-    item: T,
-    next: u32,
-}
+/// Entries per chunk: a bucket holds its entries in chunks of this many, side by side, so
+/// draining a day reads a few contiguous runs (the prefetcher follows them) instead of one
+/// list node per entry, each address known only once the previous node arrived (a cache miss
+/// per entry, one after another).
+const CHUNK: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct Calendar<T> {
-    /// Every bucketed entry, in one slab (a bucket is a list through `next`), so the storage
-    /// grows to the run's peak once instead of 4,096 vectors each growing on its own peak.
-    slab: Vec<Slot<T>>,
-    /// Free slab slots, linked through `next`.
+    /// Every bucketed entry, in chunks of [`CHUNK`] (chunk `c` is `slab[c * CHUNK..][..CHUNK]`),
+    /// in one vector, so the storage grows to the run's peak once instead of 4,096 vectors
+    /// each growing on its own peak.
+    slab: Vec<Keyed<T>>,
+    /// Per chunk: how many of its entries are filled, and the bucket's previous chunk (or the
+    /// next free chunk).
+    chunk_len: Vec<u8>,
+    chunk_next: Vec<u32>,
+    /// Free chunks, linked through `chunk_next`.
     free: u32,
-    /// Ring of `BUCKETS` list heads; bucket `d % BUCKETS` holds day `d` for `d` in the window
-    /// `today .. today + BUCKETS`.
+    /// Ring of `BUCKETS` heads, each the bucket's last chunk; bucket `d % BUCKETS` holds day
+    /// `d` for `d` in the window `today .. today + BUCKETS`.
     heads: Vec<u32>,
     /// The day the clock is in.
     today: u64,
@@ -85,6 +86,8 @@ impl<T: Copy> Default for Calendar<T> {
     fn default() -> Self {
         Calendar {
             slab: Vec::new(),
+            chunk_len: Vec::new(),
+            chunk_next: Vec::new(),
             free: NIL,
             heads: vec![NIL; BUCKETS as usize],
             today: 0,
@@ -116,22 +119,30 @@ impl<T: Copy> Calendar<T> {
             self.sorted.insert(at, e);
             return;
         }
-        let head = &mut self.heads[(d % BUCKETS) as usize];
-        let filled = Slot {
-            key: e.key,
-            item: e.item,
-            next: *head,
-        };
-        let slot = if self.free == NIL {
-            self.slab.push(filled);
-            self.slab.len() as u32 - 1
+        let bucket = (d % BUCKETS) as usize;
+        let head = self.heads[bucket];
+        if head != NIL && usize::from(self.chunk_len[head as usize]) < CHUNK {
+            let len = &mut self.chunk_len[head as usize];
+            self.slab[head as usize * CHUNK + usize::from(*len)] = e;
+            *len += 1;
+            return;
+        }
+        // A fresh chunk in front of the bucket's others.
+        let chunk = if self.free == NIL {
+            // Filled with copies of `e` as placeholders: only the first `len` count.
+            self.slab.extend(std::iter::repeat_n(e, CHUNK));
+            self.chunk_len.push(0);
+            self.chunk_next.push(NIL);
+            self.chunk_len.len() as u32 - 1
         } else {
-            let slot = self.free;
-            self.free = self.slab[slot as usize].next;
-            self.slab[slot as usize] = filled;
-            slot
+            let c = self.free;
+            self.free = self.chunk_next[c as usize];
+            c
         };
-        *head = slot;
+        self.slab[chunk as usize * CHUNK] = e;
+        self.chunk_len[chunk as usize] = 1;
+        self.chunk_next[chunk as usize] = head;
+        self.heads[bucket] = chunk;
     }
 
     /// The smallest key, without removing it.
@@ -183,17 +194,16 @@ impl<T: Copy> Calendar<T> {
         }
     }
 
-    /// Moves today's bucket into `sorted`, sorted, and frees its slab slots.
+    /// Moves today's bucket into `sorted`, sorted, and frees its chunks.
     fn drain_today(&mut self) {
         let head = &mut self.heads[(self.today % BUCKETS) as usize];
         let mut at = std::mem::replace(head, NIL);
         while at != NIL {
-            let slot = &mut self.slab[at as usize];
-            self.sorted.push(Keyed {
-                key: slot.key,
-                item: slot.item,
-            });
-            let next = std::mem::replace(&mut slot.next, self.free);
+            let c = at as usize;
+            let len = usize::from(self.chunk_len[c]);
+            self.sorted
+                .extend_from_slice(&self.slab[c * CHUNK..c * CHUNK + len]);
+            let next = std::mem::replace(&mut self.chunk_next[c], self.free);
             self.free = at;
             at = next;
         }
@@ -224,8 +234,8 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn an_engine_event_slot_is_32_bytes() {
-        assert_eq!(std::mem::size_of::<Slot<crate::sim::queue::Event>>(), 32);
+    fn an_engine_event_entry_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Keyed<crate::sim::queue::Event>>(), 32);
     }
 
     proptest! {
