@@ -201,7 +201,33 @@ impl<'s> Peers<'s> {
 /// prefix's index in them, in prefix order.
 pub(super) struct Ebgp {
     pub(super) prefixes: Vec<Ipv4Net>,
-    pub(super) per_leaf: Vec<Vec<(u32, OwnRoute)>>,
+    pub(super) per_leaf: Vec<Vec<Run>>,
+}
+
+/// A leaf's route for every rank of `from..to`: the same lists (a leaf learns the 1,000
+/// LoadBalancer addresses every node announces with one route: one run, not 1,000 entries).
+#[derive(Clone, Debug)]
+pub(super) struct Run {
+    pub(super) from: u32,
+    pub(super) to: u32,
+    pub(super) route: OwnRoute,
+}
+
+/// Appends rank `r`'s route, extending the last run when it ends at `r` with the same lists.
+fn push_run(runs: &mut Vec<Run>, r: u32, route: OwnRoute) {
+    if let Some(last) = runs.last_mut()
+        && last.to == r
+        && std::sync::Arc::ptr_eq(&last.route.next_hops, &route.next_hops)
+        && std::sync::Arc::ptr_eq(&last.route.excluded, &route.excluded)
+    {
+        last.to = r + 1;
+        return;
+    }
+    runs.push(Run {
+        from: r,
+        to: r + 1,
+        route,
+    });
 }
 
 /// The routes each leaf learned over eBGP from the nodes it peers with, in prefix order.
@@ -331,12 +357,15 @@ impl Work {
 
     /// Any leaf: every candidate bucketed, each prefix with candidates selected (or given the
     /// previous one's route when its candidates are the same).
-    fn leaf(&mut self, ranked: &Ranked, cfg: &BgpConfig, peers: &Peers) -> Vec<(u32, OwnRoute)> {
+    fn leaf(&mut self, ranked: &Ranked, cfg: &BgpConfig, peers: &Peers) -> Vec<Run> {
         self.bucket(ranked, cfg, peers, |n| ranked.node_ranks(n));
         let mut last = None;
-        (0..self.touched.len())
-            .map(|t| (self.touched[t].0, self.bucketed_route(t, &mut last, cfg)))
-            .collect()
+        let mut runs = Vec::new();
+        for t in 0..self.touched.len() {
+            let route = self.bucketed_route(t, &mut last, cfg);
+            push_run(&mut runs, self.touched[t].0, route);
+        }
+        runs
     }
 
     /// The route of the `t`-th touched rank from its bucketed candidates: the `last` one's
@@ -368,7 +397,7 @@ impl Work {
         cfg: &BgpConfig,
         peers: &Peers,
         si: usize,
-    ) -> Vec<(u32, OwnRoute)> {
+    ) -> Vec<Run> {
         self.bucket(ranked, cfg, peers, |n| ranked.own_ranks(n));
         let shared = &ranked.shared[si].1;
         // Per session, the first shared index its limit refuses: position j + (own prefixes
@@ -431,10 +460,11 @@ impl Work {
                 if next_own == Some(r) {
                     t += 1;
                 }
-                routes.push((r, own));
+                push_run(&mut routes, r, own);
                 continue;
             }
-            routes.push((r, self.bucketed_route(t, &mut last_own, cfg)));
+            let own = self.bucketed_route(t, &mut last_own, cfg);
+            push_run(&mut routes, r, own);
             t += 1;
         }
         routes
@@ -500,6 +530,7 @@ mod tests {
             .into_iter()
             .map(|leaf| {
                 leaf.into_iter()
+                    .flat_map(|run| (run.from..run.to).map(move |p| (p, run.route.clone())))
                     .map(|(p, r)| {
                         (
                             prefixes[p as usize],

@@ -6,11 +6,12 @@
 //! store for `routes` and the explanations; a look-up touches one record and the pool instead of
 //! the record, its leaf list, its route list and the route's list (four cache misses).
 
-use super::tables::OwnRoute;
-use crate::bgp::NextHop;
+use super::tables::OwnSet;
+use crate::bgp::{NextHop, Route};
 use crate::fabric::LeafId;
 use ipnet::Ipv4Net;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// A list in the pool (`len == 0`: none).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -49,14 +50,15 @@ pub(super) struct LookupView {
 }
 
 /// Builds a [`LookupView`]: lists are pooled once per shared list (the eBGP stage interns a
-/// leaf's route lists, so equal lists mostly are one `Arc`), per-leaf tables once per run of
-/// prefixes with the same routes.
+/// leaf's route lists, so equal lists mostly are one `Arc`), and a prefix's lists once per set
+/// of own routes (the prefixes of a stretch share one, and come one after another). Every list
+/// pooled must outlive the build (lists are known by address).
 pub(super) struct Builder {
     view: LookupView,
     pooled: FxHashMap<(usize, usize), Span>,
     leaves: usize,
-    /// The last per-leaf table built and the routes it came from (leaf, list address).
-    last_table: Option<(u32, Vec<(LeafId, usize)>)>,
+    /// The last prefix's set of own routes (by address) and what it gave.
+    last: Option<(usize, Span, Own)>,
 }
 
 impl Builder {
@@ -65,7 +67,7 @@ impl Builder {
             view: LookupView::default(),
             pooled: FxHashMap::default(),
             leaves,
-            last_table: None,
+            last: None,
         }
     }
 
@@ -85,58 +87,56 @@ impl Builder {
         })
     }
 
-    /// Adds the next prefix: its fabric-learned next hops and the leaves' own routes (in leaf
-    /// order).
-    pub(super) fn push(
-        &mut self,
-        prefix: Ipv4Net,
-        learned: &[NextHop],
-        own: &[(LeafId, &OwnRoute)],
-    ) {
-        let learned = self.pool(learned);
-        let holding: Vec<(LeafId, &OwnRoute)> = own
-            .iter()
-            .filter(|(_, r)| !r.next_hops.is_empty())
-            .copied()
-            .collect();
-        let own = if holding.len() <= 2 {
-            let mut leaves = [LeafId(0); 2];
-            let mut hops = [Span::default(); 2];
-            for (k, (l, r)) in holding.iter().enumerate() {
-                leaves[k] = *l;
-                hops[k] = self.pool(&r.next_hops);
-            }
-            Own::Few {
-                n: holding.len() as u8,
-                leaves,
-                hops,
-            }
-        } else {
-            let sources: Vec<(LeafId, usize)> = holding
-                .iter()
-                .map(|(l, r)| (*l, r.next_hops.as_ptr() as usize))
-                .collect();
-            match &self.last_table {
-                Some((t, last)) if *last == sources => Own::Table(*t),
-                _ => {
-                    let mut table = vec![Span::default(); self.leaves];
-                    for (l, r) in &holding {
-                        if let Some(slot) = table.get_mut(l.index()) {
-                            *slot = self.pool(&r.next_hops);
-                        }
-                    }
-                    let t = self.view.by_leaf.len() as u32;
-                    self.view.by_leaf.push(table.into_boxed_slice());
-                    self.last_table = Some((t, sources));
-                    Own::Table(t)
-                }
+    /// Adds the next prefix: its fabric-learned route and the leaves' own routes.
+    pub(super) fn push(&mut self, learned: &Route, own: &Arc<OwnSet>) {
+        let key = Arc::as_ptr(own) as usize;
+        let (learned_span, own) = match self.last {
+            Some((k, span, o)) if k == key => (span, o),
+            _ => {
+                let span = self.pool(&learned.next_hops);
+                let o = self.own(own);
+                self.last = Some((key, span, o));
+                (span, o)
             }
         };
         self.view.records.push(Record {
-            prefix,
-            learned,
+            prefix: learned.prefix,
+            learned: learned_span,
             own,
         });
+    }
+
+    /// Where a set of own routes goes: in place for at most two leaves holding a route with
+    /// next hops, else a per-leaf table.
+    fn own(&mut self, own: &OwnSet) -> Own {
+        let holding: Vec<(LeafId, &[NextHop])> = own
+            .leaves
+            .iter()
+            .zip(&own.routes)
+            .filter(|(_, r)| !r.next_hops.is_empty())
+            .map(|(l, r)| (*l, &r.next_hops[..]))
+            .collect();
+        if holding.len() <= 2 {
+            let mut leaves = [LeafId(0); 2];
+            let mut hops = [Span::default(); 2];
+            for (k, (l, list)) in holding.iter().enumerate() {
+                leaves[k] = *l;
+                hops[k] = self.pool(list);
+            }
+            return Own::Few {
+                n: holding.len() as u8,
+                leaves,
+                hops,
+            };
+        }
+        let mut table = vec![Span::default(); self.leaves];
+        for (l, list) in &holding {
+            if let Some(slot) = table.get_mut(l.index()) {
+                *slot = self.pool(list);
+            }
+        }
+        self.view.by_leaf.push(table.into_boxed_slice());
+        Own::Table(self.view.by_leaf.len() as u32 - 1)
     }
 
     pub(super) fn finish(self) -> LookupView {

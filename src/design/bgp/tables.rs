@@ -62,13 +62,19 @@ impl<'a> Found<'a> {
     }
 }
 
+/// The leaves with eBGP candidates for a prefix, in leaf order, with their route (its next hops
+/// empty when every path was excluded): one set shared by every prefix of a stretch of ranks
+/// the same leaves learned with the same routes (the 1,000 LoadBalancer addresses every node
+/// announces: one set of 250 routes, not 1,000).
+#[derive(Debug)]
+pub(super) struct OwnSet {
+    pub(super) leaves: Vec<LeafId>,
+    pub(super) routes: Vec<OwnRoute>,
+}
+
 #[derive(Clone, Debug)]
 struct FabricPrefix {
-    /// The leaves with eBGP candidates for the prefix, in leaf order, with their route (its
-    /// next hops empty when every path was excluded).
-    own: Vec<OwnRoute>,
-    /// The leaves of `own`, apart (a binary search over 4-byte ids).
-    own_leaves: Vec<LeafId>,
+    own: Arc<OwnSet>,
     /// What a leaf without an installed route of its own uses: learned through the fabric.
     learned: Route,
     /// Whether some leaf installed it (so `learned` has next hops).
@@ -77,10 +83,11 @@ struct FabricPrefix {
 
 impl FabricPrefix {
     fn own(&self, leaf: LeafId) -> Option<&OwnRoute> {
-        self.own_leaves
+        self.own
+            .leaves
             .binary_search(&leaf)
             .ok()
-            .map(|i| &self.own[i])
+            .map(|i| &self.own.routes[i])
     }
 
     /// The route `leaf` holds (`None`: it has none for the prefix): its own installed route,
@@ -193,51 +200,88 @@ fn fabric_routes(
     cfg: &BgpConfig,
     ebgp: super::ebgp::Ebgp,
 ) -> LeafTables {
-    // Per prefix, the leaves with candidates (in leaf order): one pass over every table.
-    let mut by_prefix: Vec<Vec<(LeafId, OwnRoute)>> = vec![Vec::new(); ebgp.prefixes.len()];
-    for (o, m) in ebgp.per_leaf.into_iter().enumerate() {
-        for (rank, r) in m {
-            by_prefix[rank as usize].push((LeafId(o as u32), r));
-        }
-    }
-    let mut prefixes = Vec::with_capacity(by_prefix.len());
+    // The leaves' runs by first rank; swept rank by rank, the leaves holding a route change
+    // only where a run starts or ends, and between those ranks every prefix shares one set.
+    let mut runs: Vec<(u32, LeafId, super::ebgp::Run)> = ebgp
+        .per_leaf
+        .into_iter()
+        .enumerate()
+        .flat_map(|(o, runs)| {
+            runs.into_iter()
+                .map(move |run| (run.from, LeafId(o as u32), run))
+        })
+        .collect();
+    runs.sort_unstable_by_key(|(from, leaf, _)| (*from, *leaf));
+    let mut runs = runs.into_iter().peekable();
+    let mut active: BTreeMap<LeafId, OwnRoute> = BTreeMap::new();
+    let mut ends: std::collections::BinaryHeap<std::cmp::Reverse<(u32, LeafId)>> =
+        Default::default();
+    let mut current: Option<(Arc<OwnSet>, Vec<NextHop>)> = None;
+    let mut prefixes = Vec::new();
     let mut lpm = LpmTable::new();
-    let announced = ebgp.prefixes.into_iter().zip(by_prefix);
-    for (prefix, own) in announced.filter(|(_, own)| !own.is_empty()) {
-        let holders = || own.iter().filter(|(_, r)| !r.next_hops.is_empty());
-        // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those as
-        // excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
-        // propagate their next hops.
-        let next_hops: Vec<NextHop> = if cfg.next_hop_propagate {
-            let mut v: Vec<NextHop> = holders()
-                .flat_map(|(_, r)| r.next_hops.iter().copied())
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        } else {
-            holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
+    let mut view = super::lookup::Builder::new(fabric.leaves.len());
+    for (r, prefix) in ebgp.prefixes.into_iter().enumerate() {
+        let r = r as u32;
+        let mut changed = false;
+        while let Some(std::cmp::Reverse((to, leaf))) = ends.peek().copied()
+            && to <= r
+        {
+            ends.pop();
+            active.remove(&leaf);
+            changed = true;
+        }
+        while let Some((_, leaf, run)) = runs.next_if(|(from, _, _)| *from == r) {
+            ends.push(std::cmp::Reverse((run.to, leaf)));
+            active.insert(leaf, run.route);
+            changed = true;
+        }
+        if active.is_empty() {
+            continue;
+        }
+        if changed || current.is_none() {
+            let set = OwnSet {
+                leaves: active.keys().copied().collect(),
+                routes: active.values().cloned().collect(),
+            };
+            let holders = || {
+                set.leaves
+                    .iter()
+                    .zip(&set.routes)
+                    .filter(|(_, r)| !r.next_hops.is_empty())
+            };
+            // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those
+            // as excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
+            // propagate their next hops.
+            let next_hops: Vec<NextHop> = if cfg.next_hop_propagate {
+                let mut v: Vec<NextHop> = holders()
+                    .flat_map(|(_, r)| r.next_hops.iter().copied())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            } else {
+                holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
+            };
+            current = Some((Arc::new(set), next_hops));
+        }
+        let Some((set, next_hops)) = &current else {
+            unreachable!("set above")
         };
         let installed = !next_hops.is_empty();
         if installed {
             lpm.insert(prefix, prefixes.len());
         }
-        prefixes.push(FabricPrefix {
-            own_leaves: own.iter().map(|(l, _)| *l).collect(),
-            own: own.into_iter().map(|(_, r)| r).collect(),
+        let p = FabricPrefix {
+            own: Arc::clone(set),
             learned: Route {
                 prefix,
-                next_hops,
+                next_hops: next_hops.clone(),
                 excluded: Vec::new(),
             },
             installed,
-        });
-    }
-    // After every list is in place (the view pools lists by address).
-    let mut view = super::lookup::Builder::new(fabric.leaves.len());
-    for p in &prefixes {
-        let own: Vec<(LeafId, &OwnRoute)> = p.own_leaves.iter().copied().zip(&p.own).collect();
-        view.push(p.learned.prefix, &p.learned.next_hops, &own);
+        };
+        view.push(&p.learned, &p.own);
+        prefixes.push(p);
     }
     let racks_with_nodes: std::collections::BTreeSet<crate::fabric::RackId> =
         cluster.nodes.iter().map(|n| n.rack).collect();
