@@ -677,7 +677,7 @@ designs:
 }
 
 /// Each pod's SNAT flow stack — built once per deployment and set of chunks held — against the
-/// stack built for the pod alone (`snat_scope::stack`), on a mix of POD, NAMESPACE, SERVICE and
+/// stack built for the pod alone (its own template on its node), on a mix of POD, NAMESPACE, SERVICE and
 /// CLUSTER policies (one past the 32-flow limit) where some nodes get no chunk: 6 chunks of
 /// 10.20.30.1 (5000–8000, 500 a node) for 9 nodes.
 #[test]
@@ -714,14 +714,14 @@ designs:
     for p in 0..s.cluster.pods.len() as u32 {
         let pod = fabsim::cluster::PodId(p);
         let node = s.cluster.pod_node(pod);
-        let alone = fabsim::design::aci_cni::snat_scope::stack(
+        let alone = fabsim::design::aci_cni::snat_scope::template(
             &cfg.snat_policies,
             &s.cluster,
             &st.addr.lb_ip,
             pod,
             unit_of,
-            |u| st.snat.by_node.contains_key(&(node, u)),
-        );
+        )
+        .stack(|u| st.snat.by_node.contains_key(&(node, u)));
         assert_eq!(st.pod_stack(pod), &alone, "pod {p}");
         unallocated += usize::from(!alone.unallocated.is_empty());
         skipped += usize::from(!alone.skipped.is_empty());

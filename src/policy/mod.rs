@@ -276,59 +276,66 @@ impl PolicyModel {
         let rules = self
             .rules
             .get_or_init(|| rules::index(&self.pairs, &self.contracts));
+        let packet = (proto, (sport, dport), opening);
         let few = match rules.get(&(src, dst)) {
             None => return Verdict::Deny,
             Some(rules::PairRules::Few { n, rules }) => &rules[..usize::from(*n)],
-            Some(rules::PairRules::Many) => {
-                return self.check_contracts(src, dst, proto, (sport, dport), opening);
-            }
+            Some(rules::PairRules::Many) => return self.check_contracts((src, dst), packet),
         };
-        for r in few {
-            if r.reply && opening && proto == Proto::Tcp && r.reverse_tcp_established {
-                continue;
-            }
-            let port = if r.reply { sport } else { dport };
-            let filters = &r.filter[..usize::from(r.filters)];
-            if let Some(f) = filters.iter().find(|f| f.matches(proto, port)) {
-                return Verdict::Permit {
-                    contract: r.contract,
-                    filter: *f,
-                    reply: r.reply,
-                };
-            }
-        }
-        Verdict::Deny
+        few.iter()
+            .find_map(|r| {
+                let filters = &r.filter[..usize::from(r.filters)];
+                permits(
+                    r.contract,
+                    r.reply,
+                    r.reverse_tcp_established,
+                    filters,
+                    packet,
+                )
+            })
+            .unwrap_or(Verdict::Deny)
     }
 
     /// [`PolicyModel::check`] through the contracts themselves (a pair with more rules or
     /// filters than `rules` holds in place).
-    fn check_contracts(
-        &self,
-        src: EpgId,
-        dst: EpgId,
-        proto: Proto,
-        (sport, dport): (u16, u16),
-        opening: bool,
-    ) -> Verdict {
-        let Some(list) = self.pairs.get(&(src, dst)) else {
+    fn check_contracts(&self, pair: (EpgId, EpgId), packet: Packet) -> Verdict {
+        let Some(list) = self.pairs.get(&pair) else {
             return Verdict::Deny;
         };
-        for &(id, reply) in list {
-            let c = &self.contracts[id.index()];
-            if reply && opening && proto == Proto::Tcp && c.reverse_tcp_established {
-                continue;
-            }
-            let port = if reply { sport } else { dport };
-            if let Some(f) = c.filters.iter().find(|f| f.matches(proto, port)) {
-                return Verdict::Permit {
-                    contract: id,
-                    filter: *f,
-                    reply,
-                };
-            }
-        }
-        Verdict::Deny
+        list.iter()
+            .find_map(|&(id, reply)| {
+                let c = &self.contracts[id.index()];
+                permits(id, reply, c.reverse_tcp_established, &c.filters, packet)
+            })
+            .unwrap_or(Verdict::Deny)
     }
+}
+
+/// What a check reads of a packet: its protocol, (source, destination) port, and whether it
+/// opens a connection.
+type Packet = (Proto, (u16, u16), bool);
+
+/// One direction of a contract against a packet (protocol, (source, destination) port,
+/// whether it opens a connection): permitted by its first filter matching the destination port,
+/// or the source port in the reply direction ("reverse filter ports") — unless the reply
+/// direction admits only established TCP and the packet opens a connection.
+fn permits(
+    contract: ContractId,
+    reply: bool,
+    reverse_tcp_established: bool,
+    filters: &[Filter],
+    (proto, (sport, dport), opening): Packet,
+) -> Option<Verdict> {
+    if reply && opening && proto == Proto::Tcp && reverse_tcp_established {
+        return None;
+    }
+    let port = if reply { sport } else { dport };
+    let f = filters.iter().find(|f| f.matches(proto, port))?;
+    Some(Verdict::Permit {
+        contract,
+        filter: *f,
+        reply,
+    })
 }
 
 #[cfg(test)]
@@ -372,7 +379,7 @@ mod tests {
                     let want = if a == b {
                         Verdict::IntraEpg
                     } else {
-                        m.check_contracts(a, b, proto, (*sport, *dport), *opening)
+                        m.check_contracts((a, b), (proto, (*sport, *dport), *opening))
                     };
                     prop_assert_eq!(m.check(a, b, proto, (*sport, *dport), *opening), want);
                 }

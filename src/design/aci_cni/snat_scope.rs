@@ -263,19 +263,6 @@ impl Template {
     }
 }
 
-/// A pod's stack: its [`template`] on its node, where `allocated(unit)` tells whether the node
-/// holds a chunk of the unit.
-pub fn stack(
-    policies: &[SnatPolicySpec],
-    cluster: &Cluster,
-    lb_ip: &[Option<Ipv4Addr>],
-    pod: PodId,
-    unit_of: impl Fn(usize, Option<ServiceId>) -> Option<usize>,
-    allocated: impl Fn(usize) -> bool,
-) -> Stack {
-    template(policies, cluster, lb_ip, pod, unit_of).stack(allocated)
-}
-
 /// The flow a packet to `dst` hits: the highest priority (first) entry whose destination holds it.
 pub fn select(stack: &[StackEntry], dst: Ipv4Addr) -> Option<StackEntry> {
     stack.iter().find(|e| e.dest.contains(&dst)).copied()
