@@ -41,13 +41,33 @@ pub fn from_scenario(
     design: Option<&str>,
 ) -> Result<FromScenario, FromScenarioError> {
     let cl = &s.cluster;
-    // Per node: (rate, rate × lifetime) per destination.
-    let mut per_node: Vec<BTreeMap<String, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
-    for (t, (from, to)) in s
-        .traffic
+    // A destination outside the cluster, by name (inside the cluster: no SNAT).
+    let dest_of = |to: &Ref| match *to {
+        Ref::Literal { ip, port, .. } => Some(format!("{ip}:{}", port.unwrap_or(0))),
+        Ref::External { ext, port } => Some(format!(
+            "{}:{}",
+            s.fabric.externals[ext.index()].name,
+            port.unwrap_or(0)
+        )),
+        _ => None,
+    };
+    let pairs = || {
+        s.traffic
+            .iter()
+            .flat_map(|t| t.pairs.iter().map(move |p| (t, p)))
+    };
+    // Each destination's place in name order: the per-node maps are keyed by it, so they
+    // iterate (and sum) in name order as when keyed by the name, without a name per pod.
+    let names: std::collections::BTreeSet<String> =
+        pairs().filter_map(|(_, (_, to))| dest_of(to)).collect();
+    let rank_of: BTreeMap<&str, u32> = names
         .iter()
-        .flat_map(|t| t.pairs.iter().map(move |p| (t, p)))
-    {
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as u32))
+        .collect();
+    // Per node: (rate, rate × lifetime) per destination.
+    let mut per_node: Vec<BTreeMap<u32, (f64, f64)>> = vec![BTreeMap::new(); cl.nodes.len()];
+    for (t, (from, to)) in pairs() {
         let pairs = t.pairs.len() as f64;
         let pods: Vec<usize> = match *from {
             Ref::Pod { pod, .. } => vec![pod.index()],
@@ -62,16 +82,8 @@ pub fn from_scenario(
                 .collect(),
             _ => continue,
         };
-        let dest = match *to {
-            Ref::Literal { ip, port, .. } => format!("{ip}:{}", port.unwrap_or(0)),
-            Ref::External { ext, port } => {
-                format!(
-                    "{}:{}",
-                    s.fabric.externals[ext.index()].name,
-                    port.unwrap_or(0)
-                )
-            }
-            _ => continue, // inside the cluster: no SNAT
+        let Some(dest) = dest_of(to).and_then(|d| rank_of.get(d.as_str()).copied()) else {
+            continue; // inside the cluster: no SNAT
         };
         if pods.is_empty() {
             continue;
@@ -83,15 +95,15 @@ pub fn from_scenario(
             .mean_s()
             .ok_or(FromScenarioError::NoMeanLifetime)?;
         for p in &pods {
-            let e = per_node[cl.pods[*p].node.index()]
-                .entry(dest.clone())
+            let e = per_node[cl.pod_node(crate::cluster::PodId(*p as u32)).index()]
+                .entry(dest)
                 .or_insert((0.0, 0.0));
             let share = r / pods.len() as f64;
             e.0 += share;
             e.1 += share * m;
         }
     }
-    let total = |m: &BTreeMap<String, (f64, f64)>| m.values().map(|v| v.0).sum::<f64>();
+    let total = |m: &BTreeMap<u32, (f64, f64)>| m.values().map(|v| v.0).sum::<f64>();
     let busiest = per_node
         .iter()
         .max_by(|a, b| total(a).total_cmp(&total(b)))
