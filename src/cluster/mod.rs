@@ -201,6 +201,18 @@ fn first_named<'a>(
     order.get(at).copied().filter(|i| key(*i) == want)
 }
 
+/// Deployment `i`'s (namespace, name): the key of `Cluster::deployments_by_name`.
+fn deployment_key(deployments: &[Deployment], i: u32) -> (NamespaceId, &str) {
+    let d = &deployments[i as usize];
+    (d.namespace, d.name.as_str())
+}
+
+/// Service `i`'s (namespace, name): the key of `Cluster::services_by_name`.
+fn service_key(services: &[Service], i: u32) -> (NamespaceId, &str) {
+    let s = &services[i as usize];
+    (s.namespace, s.name.as_str())
+}
+
 /// Indexes `0..len` sorted by `key`, then index.
 fn by_key<'a>(len: usize, key: impl Fn(u32) -> (NamespaceId, &'a str)) -> Vec<u32> {
     let mut order: Vec<u32> = (0..len as u32).collect();
@@ -319,10 +331,7 @@ impl Cluster {
     /// scan per reference was 2,000 scans of 1,000 names on the envelope).
     pub fn deployment_by_name(&self, ns: &str, name: &str) -> Option<DeploymentId> {
         let ns = self.namespace_by_name(ns)?;
-        let key = |i: u32| {
-            let d = &self.deployments[i as usize];
-            (d.namespace, d.name.as_str())
-        };
+        let key = |i| deployment_key(&self.deployments, i);
         first_named(
             &self.deployments_by_name,
             key,
@@ -334,10 +343,7 @@ impl Cluster {
     /// The first service named `ns/name` (as [`Cluster::deployment_by_name`]).
     pub fn service_by_name(&self, ns: &str, name: &str) -> Option<ServiceId> {
         let ns = self.namespace_by_name(ns)?;
-        let key = |i: u32| {
-            let s = &self.services[i as usize];
-            (s.namespace, s.name.as_str())
-        };
+        let key = |i| service_key(&self.services, i);
         first_named(&self.services_by_name, key, self.services.len(), (ns, name)).map(ServiceId)
     }
 
@@ -494,15 +500,9 @@ impl Cluster {
         self.index_pods();
         self.index_endpoints();
         let deployments = &self.deployments;
-        self.deployments_by_name = by_key(deployments.len(), |i| {
-            let d = &deployments[i as usize];
-            (d.namespace, d.name.as_str())
-        });
+        self.deployments_by_name = by_key(deployments.len(), |i| deployment_key(deployments, i));
         let services = &self.services;
-        self.services_by_name = by_key(services.len(), |i| {
-            let s = &services[i as usize];
-            (s.namespace, s.name.as_str())
-        });
+        self.services_by_name = by_key(services.len(), |i| service_key(services, i));
     }
 
     /// Fills the pods' compact records, every service's ready endpoints and each node's count of

@@ -21,10 +21,7 @@ pub enum PortSet {
 
 impl Default for PortSet {
     fn default() -> Self {
-        PortSet::Inline {
-            len: 0,
-            ports: [0; INLINE],
-        }
+        PortSet::EMPTY
     }
 }
 

@@ -233,6 +233,26 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Fifty entries in one future bucket (seven chunks, the last part-filled), pushed in
+    /// descending key order, pop in ascending order; the freed chunks then serve the next
+    /// bucket's fifty.
+    #[test]
+    fn a_bucket_of_many_chunks_pops_in_key_order() {
+        let mut cal: Calendar<u32> = Calendar::default();
+        for round in 0..2u64 {
+            let day = (round + 1) << SHIFT;
+            for i in (0..50u32).rev() {
+                let key = (u128::from(day + u64::from(i)) << 64) | u128::from(i);
+                cal.push(Keyed { key, item: i });
+            }
+            let popped: Vec<u32> = (0..50).filter_map(|_| cal.pop().map(|e| e.item)).collect();
+            assert_eq!(popped, (0..50).collect::<Vec<u32>>(), "round {round}");
+            assert!(cal.pop().is_none());
+        }
+        // The second bucket's entries reused the first's chunks.
+        assert_eq!(cal.chunk_len.len(), 50usize.div_ceil(CHUNK));
+    }
+
     #[test]
     fn an_engine_event_entry_is_32_bytes() {
         assert_eq!(std::mem::size_of::<Keyed<crate::sim::queue::Event>>(), 32);
