@@ -267,7 +267,7 @@ designs:
     let names = |v: &[fabsim::cluster::NodeId]| -> Vec<String> {
         v.iter().map(|n| s.cluster.node(*n).name.clone()).collect()
     };
-    assert_eq!(names(r.group.members()), ["n1", "n3"]);
+    assert_eq!(names(&r.nodes()), ["n1", "n3"]);
     assert_eq!(names(&r.excluded), ["n2"]);
     assert_eq!(names(&r.capped), ["n4", "n5"]);
 }

@@ -184,8 +184,7 @@ designs:
     let st = AciState::compile(&s.cluster, s.designs[0].aci().unwrap());
     // Replicas on n1, n2, n3; web-1 (on n2) is not ready: destinations n1 and n3.
     let names: Vec<&str> = st.redirects[0]
-        .group
-        .members()
+        .nodes()
         .iter()
         .map(|n| s.cluster.node(*n).name.as_str())
         .collect();

@@ -28,8 +28,10 @@ fn scan(c: &Cluster, svc: ServiceId, node: NodeId) -> Vec<PodId> {
 /// the scan's ready pods.
 fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
     for (svc, node) in pairs(c) {
-        let scan: Vec<PodId> = scan(c, svc, node)
-            .into_iter()
+        let on_node = scan(c, svc, node);
+        let scan: Vec<PodId> = on_node
+            .iter()
+            .copied()
             .filter(|p| c.pod_ready(*p))
             .collect();
         prop_assert_eq!(
@@ -39,8 +41,12 @@ fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
             svc,
             node
         );
+        // A PBR destination keeps the pair's place across readiness changes.
+        let at = c.endpoints_at(svc, node);
+        prop_assert_eq!(at.is_some(), !on_node.is_empty());
         for (k, p) in scan.iter().enumerate() {
             prop_assert_eq!(c.pick_ready_on(svc, node, |_| k), Some((*p, scan.len())));
+            prop_assert_eq!(c.pick_ready_at(at.unwrap(), |_| k), Some((*p, scan.len())));
         }
         prop_assert_eq!(
             c.pick_ready_on(svc, node, |n| n),

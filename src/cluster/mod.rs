@@ -166,11 +166,14 @@ pub struct Cluster {
     /// Every service's endpoints grouped by node (pod order within a node), all services in one
     /// array; filled by `index` (pods never move).
     pub(crate) node_endpoints: Vec<PodId>,
-    /// (service, node) → that node's endpoints of the service, a range of `node_endpoints`, and
-    /// how many of them are ready (kept by `set_ready_on`): one hash probe per connection (a
-    /// binary search over the service's endpoints missed the cache at each step: 8.6 % of an
-    /// ACI-CNI envelope run), and no read of each pod's readiness while all are ready.
-    pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), OnNode>,
+    /// (service, node) → its place in `on_nodes`: one hash probe (a binary search over the
+    /// service's endpoints missed the cache at each step: 8.6 % of an ACI-CNI envelope run).
+    pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), EndpointsAt>,
+    /// Each (service, node) pair's endpoints, a range of `node_endpoints`, and how many of them
+    /// are ready (kept by `set_ready_on`): no read of each pod's readiness while all are ready.
+    /// In service order, then node order. A PBR destination keeps its pair's place
+    /// ([`Cluster::pick_ready_at`]): a connection reads its record with no hash probe.
+    pub(crate) on_nodes: Vec<OnNode>,
     /// Counts the readiness changes ([`Cluster::set_ready_on`]): a table built from the ready
     /// endpoints (a Maglev table) holds while it is unchanged.
     pub(crate) readiness_epoch: u64,
@@ -218,6 +221,22 @@ fn by_key<'a>(len: usize, key: impl Fn(u32) -> (NamespaceId, &'a str)) -> Vec<u3
     let mut order: Vec<u32> = (0..len as u32).collect();
     order.sort_by(|a, b| key(*a).cmp(&key(*b)).then(a.cmp(b)));
     order
+}
+
+/// Where a (service, node) pair's endpoints are recorded ([`Cluster::endpoints_at`]): kept by
+/// whoever reads them per connection, to skip the look-up. Its place plus one: an `Option` of
+/// it takes four bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointsAt(std::num::NonZeroU32);
+
+impl EndpointsAt {
+    fn new(i: usize) -> Self {
+        EndpointsAt(std::num::NonZeroU32::MIN.saturating_add(i as u32))
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
 }
 
 /// A node's endpoints of a service: `len` of `Cluster::node_endpoints` from `from`, `ready` of
@@ -421,13 +440,21 @@ impl Cluster {
 
     /// The endpoints of `svc` on `node`, ready or not, in pod order, and how many are ready.
     pub fn ready_on(&self, svc: ServiceId, node: NodeId) -> (&[PodId], usize) {
-        match self.endpoints_at.get(&(svc, node)) {
-            Some(o) => (
-                &self.node_endpoints[o.from as usize..(o.from + o.len) as usize],
-                o.ready as usize,
-            ),
+        match self.endpoints_at(svc, node) {
+            Some(at) => {
+                let o = &self.on_nodes[at.index()];
+                (
+                    &self.node_endpoints[o.from as usize..(o.from + o.len) as usize],
+                    o.ready as usize,
+                )
+            }
             None => (&[], 0),
         }
+    }
+
+    /// Where the endpoints of `svc` on `node` are recorded; `None` when the node has none.
+    pub fn endpoints_at(&self, svc: ServiceId, node: NodeId) -> Option<EndpointsAt> {
+        self.endpoints_at.get(&(svc, node)).copied()
     }
 
     /// One of the ready endpoints of `svc` on `node`, the `choose(n)`-th of the `n` (in pod
@@ -438,7 +465,17 @@ impl Cluster {
         node: NodeId,
         choose: impl FnOnce(usize) -> usize,
     ) -> Option<(PodId, usize)> {
-        let o = self.endpoints_at.get(&(svc, node))?;
+        self.pick_ready_at(self.endpoints_at(svc, node)?, choose)
+    }
+
+    /// [`Cluster::pick_ready_on`] for the pair recorded at `at` (from
+    /// [`Cluster::endpoints_at`]).
+    pub fn pick_ready_at(
+        &self,
+        at: EndpointsAt,
+        choose: impl FnOnce(usize) -> usize,
+    ) -> Option<(PodId, usize)> {
+        let o = &self.on_nodes[at.index()];
         let n = o.ready as usize;
         if n == 0 {
             return None;
@@ -510,8 +547,7 @@ impl Cluster {
     fn index_readiness(&mut self) {
         self.readiness_epoch += 1;
         self.index_pods();
-        // Not iterated into any output: each entry is recounted on its own.
-        for on in self.endpoints_at.values_mut() {
+        for on in self.on_nodes.iter_mut() {
             let range = on.from as usize..(on.from + on.len) as usize;
             on.ready = ready_among(&self.pod_ready_bits, &self.node_endpoints[range]);
         }
@@ -540,9 +576,11 @@ impl Cluster {
     fn index_endpoints(&mut self) {
         self.node_endpoints.clear();
         self.endpoints_at.clear();
+        self.on_nodes.clear();
         let total: usize = self.services.iter().map(|s| s.endpoints.len()).sum();
         self.node_endpoints.reserve(total);
         self.endpoints_at.reserve(total);
+        self.on_nodes.reserve(total);
         let mut v: Vec<(NodeId, PodId)> = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
             v.clear();
@@ -559,8 +597,10 @@ impl Cluster {
                     ready: ready_among(&self.pod_ready_bits, &self.node_endpoints[from as usize..]),
                     first: run[0].1,
                 };
+                let at = EndpointsAt::new(self.on_nodes.len());
+                self.on_nodes.push(on);
                 self.endpoints_at
-                    .insert((ServiceId(i as u32), run[0].0), on);
+                    .insert((ServiceId(i as u32), run[0].0), at);
             }
         }
     }

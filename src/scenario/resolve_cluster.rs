@@ -64,6 +64,7 @@ pub(super) fn resolve_cluster(
         node_hot: Vec::new(),
         node_endpoints: Vec::new(),
         endpoints_at: Default::default(),
+        on_nodes: Vec::new(),
         readiness_epoch: 0,
         name_rank: Vec::new(),
         node_pods: Vec::new(),

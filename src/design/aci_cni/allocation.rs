@@ -108,7 +108,7 @@ impl Allocation {
                     RedirectKind::Snat => "snat",
                 },
                 resilient_hashing: r.group.is_resilient(),
-                members: r.group.members().iter().map(node_name).collect(),
+                members: r.nodes().iter().map(node_name).collect(),
                 capped: r.capped.iter().map(node_name).collect(),
                 excluded: r.excluded.iter().map(node_name).collect(),
             })

@@ -9,7 +9,7 @@ use super::config::*;
 use super::epgs;
 pub use super::epgs::EpgReason;
 use super::snat_scope::{self, SnatUnit, Stack};
-use crate::cluster::{Cluster, NodeId, PodId, ServiceId, ServiceType};
+use crate::cluster::{Cluster, EndpointsAt, NodeId, PodId, ServiceId, ServiceType};
 use crate::dataplane::addresses::Addresses;
 use crate::nat::snat::SnatGlobalInfo;
 use crate::net::buckets::HashGroup;
@@ -33,13 +33,59 @@ pub struct Redirect {
     /// The hash salt of the name (`net::hash::salt`), computed once.
     pub salt: u64,
     pub kind: RedirectKind,
-    pub group: HashGroup<NodeId>,
+    pub group: HashGroup<PbrDest>,
     /// SNAT graph only: nodes past `max_nodes_svc_graph` in name order, left out.
     pub capped: Vec<NodeId>,
     /// SNAT graph only: nodes within the cap left out by `node_snat_redirect_exclude` (their
     /// slots are not given to others).
     pub excluded: Vec<NodeId>,
 }
+
+/// A PBR destination: a node, and in a service's graph where the node's endpoints of the
+/// service are recorded (OVS's second stage reads them per connection with no look-up).
+/// Eight bytes: a bucket's owner is read per connection from 256 per service graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PbrDest {
+    pub node: NodeId,
+    pub endpoints: Option<EndpointsAt>,
+}
+
+impl Redirect {
+    /// `node` as a destination of this policy.
+    fn dest(&self, cluster: &Cluster, node: NodeId) -> PbrDest {
+        PbrDest {
+            node,
+            endpoints: match self.kind {
+                RedirectKind::Service(svc) => cluster.endpoints_at(svc, node),
+                RedirectKind::Snat => None,
+            },
+        }
+    }
+
+    /// The destination nodes, in the group's order.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.group.members().iter().map(|d| d.node).collect()
+    }
+
+    /// Adds `node` (appended); false if it is one already.
+    pub fn add_node(&mut self, cluster: &Cluster, node: NodeId) -> bool {
+        let d = self.dest(cluster, node);
+        self.group.add(d)
+    }
+
+    /// Removes `node`; false if it was not one.
+    pub fn remove_node(&mut self, node: NodeId) -> bool {
+        match self.group.members().iter().find(|d| d.node == node) {
+            Some(d) => {
+                let d = *d;
+                self.group.remove(d)
+            }
+            None => false,
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<PbrDest>() == 8);
 
 #[derive(Clone, Debug)]
 pub struct AciState {
@@ -377,10 +423,18 @@ fn service_graphs(
             continue; // created once at least one node qualifies
         }
         let name = format!("{sys}_svc_{ns}_{}", s.name);
+        let svc = ServiceId(i as u32);
+        let ready_nodes = ready_nodes
+            .into_iter()
+            .map(|node| PbrDest {
+                node,
+                endpoints: cluster.endpoints_at(svc, node),
+            })
+            .collect();
         redirects.push(Redirect {
             salt: crate::net::hash::salt(&name),
             name: name.clone(),
-            kind: RedirectKind::Service(ServiceId(i as u32)),
+            kind: RedirectKind::Service(svc),
             group: HashGroup::new(ready_nodes, cfg.resilient_hashing),
             capped: Vec::new(),
             excluded: Vec::new(),
@@ -476,7 +530,15 @@ fn snat_graph(
             salt: crate::net::hash::salt(&name),
             name: name.clone(),
             kind: RedirectKind::Snat,
-            group: HashGroup::new(kept, cfg.resilient_hashing),
+            group: HashGroup::new(
+                kept.into_iter()
+                    .map(|node| PbrDest {
+                        node,
+                        endpoints: None,
+                    })
+                    .collect(),
+                cfg.resilient_hashing,
+            ),
             capped: capped.to_vec(),
             excluded: excl,
         });

@@ -56,7 +56,7 @@ impl AciPlane {
         }
         Applied::changed(match c {
             Control::SnatGraphRemove | Control::SnatGraphAdd => {
-                self.snat_graph(node, c == Control::SnatGraphAdd)
+                self.snat_graph(cluster, node, c == Control::SnatGraphAdd)
             }
             Control::LbGraphRemove => self.lb_graph_remove(node),
             Control::EndpointsNotReady | Control::EndpointsReady | Control::LbGraphAdd => {
@@ -67,7 +67,7 @@ impl AciPlane {
     }
 
     /// IP SLA adds or removes `node` in every SNAT redirect policy.
-    fn snat_graph(&mut self, node: NodeId, add: bool) -> bool {
+    fn snat_graph(&mut self, cluster: &Cluster, node: NodeId, add: bool) -> bool {
         let mut changed = false;
         for r in self
             .state
@@ -81,9 +81,9 @@ impl AciPlane {
                 continue;
             }
             changed |= if add {
-                r.group.add(node)
+                r.add_node(cluster, node)
             } else {
-                r.group.remove(node)
+                r.remove_node(node)
             };
         }
         changed
@@ -98,7 +98,7 @@ impl AciPlane {
             .iter_mut()
             .filter(|r| matches!(r.kind, RedirectKind::Service(_)))
         {
-            changed |= r.group.remove(node);
+            changed |= r.remove_node(node);
         }
         changed
     }
@@ -114,9 +114,9 @@ impl AciPlane {
                 .endpoints_on(svc, node)
                 .any(|p| cluster.pod_ready(p));
             changed |= if has && cluster.node_up(node) {
-                r.group.add(node)
+                r.add_node(cluster, node)
             } else {
-                r.group.remove(node)
+                r.remove_node(node)
             };
         }
         changed

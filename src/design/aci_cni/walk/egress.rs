@@ -330,7 +330,7 @@ impl AciWalk<'_> {
                 outcome(orig, Verdict::Dropped, Reason::Blackholed, *lat),
             ));
         };
-        let landing = choice.member;
+        let landing = choice.member.node;
         rec.hop(Device::Leaf(border), Action::PbrRedirect, r, || {
                 format!(
                     "redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} → {} (MAC {}); {} destinations",

@@ -213,7 +213,7 @@ impl AciWalk<'_> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         };
-        let node = choice.member;
+        let node = choice.member.node;
         rec.hop(Device::Leaf(leaf), Action::PbrRedirect, &pkt, || {
             format!(
                 "contract {} has a service graph: redirect policy {}: hash(source IP, destination IP, protocol) → bucket {} of {} → {}",
@@ -236,32 +236,30 @@ impl AciWalk<'_> {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let s = self.cluster.service(svc);
-        let local: Vec<PodId> = self
-            .cluster
-            .endpoints_on(svc, node)
-            .filter(|p| self.cluster.pod_ready(*p))
-            .collect();
-        if local.is_empty() {
+        // OVS's second stage: the symmetric L3/L4 hash over the node's ready local pods.
+        let hash = symmetric_l4(self.cluster.node_salt(node), &pkt);
+        let choose = |n| pick(hash, n);
+        let local = match choice.member.endpoints {
+            Some(at) => self.cluster.pick_ready_at(at, choose),
+            None => self.cluster.pick_ready_on(svc, node, choose),
+        };
+        let Some((b, n_local)) = local else {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 "OVS has no ready local endpoint of the service".into()
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoLocalEndpoint, *lat);
-        }
+        };
         let target_port = s
             .ports
             .iter()
             .find(|p| p.port == port)
             .map_or(port, |p| p.target_port);
-        let b = local[pick(
-            symmetric_l4(self.cluster.node_salt(node), &pkt),
-            local.len(),
-        )];
         let mut dn = pkt;
         dn.dst = self.pod_ep(b, target_port);
         rec.hop(Device::Node(node), Action::Dnat, &dn, || {
             format!(
                 "OVS: frame from the uplink with the service MAC; {} local ready pod(s), chose {}; conntrack DNAT {} → {}",
-                local.len(),
+                n_local,
                 self.cluster.pod_ref(b),
                 pkt.dst,
                 dn.dst

@@ -190,7 +190,7 @@ impl<'a> AciWalk<'a> {
         let r = self.state.redirect(self.state.svc_redirect[svc.index()]?);
         r.group
             .choose(pbr_sip_dip_proto(r.salt, client, lb, req.proto))
-            .map(|c| c.member)
+            .map(|c| c.member.node)
     }
 
     /// Walks one flow and its reply. `nat` holds SNAT ports in use (the walk reserves one).
@@ -325,7 +325,7 @@ impl Legs for AciWalk<'_> {
             });
             return outcome(pkt, Verdict::Dropped, Reason::NoReadyEndpoint, *lat);
         };
-        let node = choice.member;
+        let node = choice.member.node;
         rec.hop(Device::Leaf(border), Action::PbrRedirect, &pkt, || {
             let kind = if redirect.group.is_resilient() { "resilient hashing" } else { "resilient hashing off" };
             format!(
@@ -358,7 +358,12 @@ impl Legs for AciWalk<'_> {
         }
         // OVS's second stage: the symmetric L3/L4 hash over the node's ready local pods.
         let hash = symmetric_l4(self.cluster.node_salt(node), &pkt);
-        let Some((pod, n_local)) = self.cluster.pick_ready_on(svc, node, |n| pick(hash, n)) else {
+        let choose = |n| pick(hash, n);
+        let local = match choice.member.endpoints {
+            Some(at) => self.cluster.pick_ready_at(at, choose),
+            None => self.cluster.pick_ready_on(svc, node, choose),
+        };
+        let Some((pod, n_local)) = local else {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("OVS has no ready local endpoint of {svc_name}")
             });
