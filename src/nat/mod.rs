@@ -3,5 +3,6 @@
 
 pub mod conntrack;
 pub mod kernel;
+mod key_map;
 pub mod ports;
 pub mod snat;
