@@ -99,6 +99,11 @@ impl Plane<'_> {
         self.nat().evictions
     }
 
+    /// Starts fetching what [`Plane::release`] of the same arguments reads.
+    pub fn touch_release(&self, proto: Proto, b: &NatBinding) {
+        self.nat().touch_release(proto, b.ip, b.remote);
+    }
+
     pub fn release(&mut self, proto: Proto, b: &NatBinding) {
         self.nat_mut().release(proto, b.ip, b.remote, b.port);
     }

@@ -271,6 +271,12 @@ impl NatTable {
         }
     }
 
+    /// Starts fetching what [`NatTable::release`] of the same arguments reads (see
+    /// `KeyMap::touch`).
+    pub fn touch_release(&self, proto: Proto, nat_ip: Ipv4Addr, remote: Endpoint) {
+        self.used.touch(&self.key(proto, nat_ip, remote));
+    }
+
     /// Ports in use: a running count (the sum over every key's set, kept as they change).
     pub fn in_use(&self) -> usize {
         self.in_use

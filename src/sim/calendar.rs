@@ -156,6 +156,13 @@ impl<T: Copy> Calendar<T> {
         }
     }
 
+    /// The entry today's sorted run pops `k` entries from now, if any (without sorting a new
+    /// day: a hint for what to fetch ahead, not an order; an entry of the heap may come first).
+    pub fn upcoming(&self, k: usize) -> Option<&T> {
+        let n = self.sorted.len();
+        n.checked_sub(k + 1).map(|i| &self.sorted[i].item)
+    }
+
     /// Removes the entry with the smallest key.
     pub fn pop(&mut self) -> Option<Keyed<T>> {
         self.settle();
@@ -245,7 +252,14 @@ mod tests {
                 let key = (u128::from(day + u64::from(i)) << 64) | u128::from(i);
                 cal.push(Keyed { key, item: i });
             }
-            let popped: Vec<u32> = (0..50).filter_map(|_| cal.pop().map(|e| e.item)).collect();
+            let mut popped = Vec::new();
+            while let Some(e) = cal.pop() {
+                // Within the day, the hint names the entries the next pops return.
+                let expect = |k: u32| (e.item + 1 + k < 50).then_some(e.item + 1 + k);
+                assert_eq!(cal.upcoming(0).copied(), expect(0));
+                assert_eq!(cal.upcoming(2).copied(), expect(2));
+                popped.push(e.item);
+            }
             assert_eq!(popped, (0..50).collect::<Vec<u32>>(), "round {round}");
             assert!(cal.pop().is_none());
         }

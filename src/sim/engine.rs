@@ -238,6 +238,7 @@ impl Sim<'_, '_> {
                     fork(event as usize, without);
                 }
             }
+            self.fetch_ahead();
             self.events += 1;
             if self.events.is_multiple_of(1 << 20) {
                 progress(now.as_secs_f64() / duration.as_secs_f64().max(1e-9));
@@ -361,6 +362,9 @@ struct Sim<'s, 'p> {
     /// Scenario events this run leaves out (a fork without a failure and its recovery).
     suppressed: Vec<u32>,
 }
+
+/// How many calendar entries ahead [`Sim::fetch_ahead`] reads.
+const FETCH_AHEAD: usize = 2;
 
 impl Sim<'_, '_> {
     /// A traffic generator opens a connection: walk it, count it, schedule its close.
@@ -506,8 +510,30 @@ impl Sim<'_, '_> {
         }
     }
 
+    /// Reads, a few events ahead, the connection slot of a close in the calendar: its line
+    /// arrives while the events before it run, instead of when the close needs it (the slot
+    /// read was a tenth of a run's time). Changes nothing but timing.
+    fn fetch_ahead(&self) {
+        if let Some(Event::Close { conn, .. }) = self.q.upcoming(FETCH_AHEAD)
+            && let Some(c) = self.run.conns.get(*conn as usize)
+        {
+            c.touch();
+        }
+    }
+
+    /// Reads the NAT table's slot of the next TCP release (after this one: about three events
+    /// ahead), as [`Sim::fetch_ahead`] does the connection slots.
+    fn fetch_next_release(&self) {
+        if let Some(Event::Release { held }) = self.q.upcoming_in_lane(0, 0)
+            && let Some((proto, b)) = self.run.time_wait.peek(*held)
+        {
+            self.plane.touch_release(proto, &b);
+        }
+    }
+
     /// A held NAT entry is released (unless a new connection took its port over).
     fn release(&mut self, held: u32) {
+        self.fetch_next_release();
         if let Some((proto, b)) = self.run.time_wait.end(held) {
             self.plane.release(proto, &b);
             self.run.nat_per_node[b.node.index()] -= 1;

@@ -84,6 +84,16 @@ impl EventQueue {
         self.lanes[lane].pop_front().map(|(t, _, e)| (t, e))
     }
 
+    /// What comes soon (a hint for fetching ahead, not the order): the calendar's `k`-th next
+    /// entry of today, and FIFO lane `lane`'s `k`-th.
+    pub fn upcoming(&self, k: usize) -> Option<&Event> {
+        self.cal.upcoming(k)
+    }
+
+    pub fn upcoming_in_lane(&self, lane: usize, k: usize) -> Option<&Event> {
+        self.lanes[lane.min(1)].get(k).map(|(_, _, e)| e)
+    }
+
     pub fn len(&self) -> usize {
         self.cal.len() + self.lanes[0].len() + self.lanes[1].len()
     }

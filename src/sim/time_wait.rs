@@ -37,6 +37,13 @@ impl TimeWait {
     }
 
     /// Entry `id` ends (released or evicted): its binding and protocol, unless it ended before.
+    /// The entry `id` holds, if it still does (not ended).
+    pub fn peek(&self, id: u32) -> Option<(Proto, NatBinding)> {
+        let i = id.wrapping_sub(self.base) as usize;
+        let h = self.held.get(i).filter(|h| !h.done)?;
+        Some((h.proto, h.binding))
+    }
+
     pub fn end(&mut self, id: u32) -> Option<(Proto, NatBinding)> {
         let i = id.wrapping_sub(self.base) as usize;
         let h = self.held.get_mut(i).filter(|h| !h.done)?;
@@ -73,8 +80,10 @@ mod tests {
         let ids: Vec<u32> = (0..4).map(|p| tw.hold(Proto::Tcp, binding(p))).collect();
         assert_eq!(ids, [0, 1, 2, 3]);
         // The third is evicted first, then the rest end in order; none ends twice.
+        assert_eq!(tw.peek(2).map(|(_, b)| b.port), Some(2));
         assert_eq!(tw.end(2).map(|(_, b)| b.port), Some(2));
         assert_eq!(tw.end(2), None);
+        assert_eq!(tw.peek(2), None, "ended");
         assert_eq!(tw.end(0).map(|(_, b)| b.port), Some(0));
         assert_eq!(
             tw.held.len(),
