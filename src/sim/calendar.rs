@@ -72,6 +72,8 @@ pub struct Calendar<T> {
     heads: Vec<u32>,
     /// The day the clock is in.
     today: u64,
+    /// Days drained into `sorted` so far.
+    days_sorted: u64,
     /// Today's entries once the clock reached them, sorted descending (smallest key last).
     sorted: Vec<Keyed<T>>,
     /// Whether today's bucket was moved into `sorted`.
@@ -91,6 +93,7 @@ impl<T: Copy> Default for Calendar<T> {
             free: NIL,
             heads: vec![NIL; BUCKETS as usize],
             today: 0,
+            days_sorted: 0,
             sorted: Vec::new(),
             drained: false,
             near: 0,
@@ -156,11 +159,11 @@ impl<T: Copy> Calendar<T> {
         }
     }
 
-    /// The entry today's sorted run pops `k` entries from now, if any (without sorting a new
-    /// day: a hint for what to fetch ahead, not an order; an entry of the heap may come first).
-    pub fn upcoming(&self, k: usize) -> Option<&T> {
-        let n = self.sorted.len();
-        n.checked_sub(k + 1).map(|i| &self.sorted[i].item)
+    /// Today's entries not yet popped, last first (a hint for what to fetch ahead, not an
+    /// order: an entry of the heap may come first), and how many days were sorted so far (it
+    /// changes when a new day's entries are here).
+    pub fn today(&self) -> (&[Keyed<T>], u64) {
+        (&self.sorted, self.days_sorted)
     }
 
     /// Removes the entry with the smallest key.
@@ -216,6 +219,7 @@ impl<T: Copy> Calendar<T> {
         }
         self.sorted.sort_unstable_by_key(|e| Reverse(e.key));
         self.drained = true;
+        self.days_sorted += 1;
     }
 
     /// Makes `to` today and brings the heap's entries that now fall in the window into buckets.
@@ -246,6 +250,7 @@ mod tests {
     #[test]
     fn a_bucket_of_many_chunks_pops_in_key_order() {
         let mut cal: Calendar<u32> = Calendar::default();
+        let mut days = 0;
         for round in 0..2u64 {
             let day = (round + 1) << SHIFT;
             for i in (0..50u32).rev() {
@@ -255,12 +260,14 @@ mod tests {
             let mut popped = Vec::new();
             while let Some(e) = cal.pop() {
                 // Within the day, the hint names the entries the next pops return.
-                let expect = |k: u32| (e.item + 1 + k < 50).then_some(e.item + 1 + k);
-                assert_eq!(cal.upcoming(0).copied(), expect(0));
-                assert_eq!(cal.upcoming(2).copied(), expect(2));
+                let left: Vec<u32> = cal.today().0.iter().rev().map(|e| e.item).collect();
+                assert_eq!(left, (e.item + 1..50).collect::<Vec<u32>>());
                 popped.push(e.item);
             }
             assert_eq!(popped, (0..50).collect::<Vec<u32>>(), "round {round}");
+            // Each round's day was sorted after the last: the count moved on.
+            assert!(cal.today().1 > days, "round {round}");
+            days = cal.today().1;
             assert!(cal.pop().is_none());
         }
         // The second bucket's entries reused the first's chunks.

@@ -114,10 +114,11 @@ impl Conn {
 
     /// The slot's generation (28 bits: it wraps after 268 million reuses of one slot, and is
     /// only compared for equality with a pending event's).
-    /// Reads the slot's first word and nothing else: called an event before the slot's close,
-    /// its cache line is on its way while the event between runs.
-    pub fn touch(&self) {
-        std::hint::black_box(self.word);
+    /// Reads the slots' first words and nothing else: called events before the slots' closes,
+    /// their cache lines are on their way together while other events run (a read whose
+    /// value is kept, so the compiler leaves it in; no safe prefetch instruction exists).
+    pub fn touch_all<'a>(slots: impl Iterator<Item = &'a Conn>) {
+        std::hint::black_box(slots.fold(0u32, |acc, c| acc ^ c.word));
     }
 
     pub fn generation(&self) -> u32 {

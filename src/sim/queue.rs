@@ -84,10 +84,12 @@ impl EventQueue {
         self.lanes[lane].pop_front().map(|(t, _, e)| (t, e))
     }
 
-    /// What comes soon (a hint for fetching ahead, not the order): the calendar's `k`-th next
-    /// entry of today, and FIFO lane `lane`'s `k`-th.
-    pub fn upcoming(&self, k: usize) -> Option<&Event> {
-        self.cal.upcoming(k)
+    /// What comes soon (a hint for fetching ahead, not the order): the calendar's entries of
+    /// today not yet popped and a count that changes with each new day (`Calendar::today`), and
+    /// FIFO lane `lane`'s `k`-th entry.
+    pub fn today(&self) -> (impl Iterator<Item = &Event>, u64) {
+        let (entries, day) = self.cal.today();
+        (entries.iter().map(|e| &e.item), day)
     }
 
     pub fn upcoming_in_lane(&self, lane: usize, k: usize) -> Option<&Event> {
