@@ -255,6 +255,8 @@ pub(crate) struct OnNode {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct NodeHot {
     rack: RackId,
+    /// The node's address (a masquerade's source): read here, not from the whole record.
+    ip: Ipv4Addr,
     uplinks_down: u8,
     up: bool,
 }
@@ -291,6 +293,11 @@ impl Cluster {
     }
     /// Node `id`'s rack and its uplinks that are down (`Node::uplinks_down`), from the compact
     /// index.
+    /// Node `id`'s address, from the compact per-node record a walk reads anyway.
+    pub fn node_ip(&self, id: NodeId) -> Ipv4Addr {
+        self.node_hot[id.index()].ip
+    }
+
     pub fn node_links(&self, id: NodeId) -> (RackId, u8) {
         let h = self.node_hot[id.index()];
         (h.rack, h.uplinks_down)
@@ -518,6 +525,7 @@ impl Cluster {
             .iter()
             .map(|n| NodeHot {
                 rack: n.rack,
+                ip: n.ip,
                 uplinks_down: n.uplinks_down,
                 up: n.up,
             })

@@ -32,7 +32,7 @@ impl BgpWalk<'_> {
         let off = five_tuple(const { salt("masq") }, flow) as u32;
         tables.nat.allocate(
             flow,
-            self.cluster.node(node).ip,
+            self.cluster.node_ip(node),
             cfg.masquerade_ports,
             off,
             cfg.masquerade_random_fully,
@@ -65,7 +65,7 @@ impl BgpWalk<'_> {
             || (to_node_address
                 && self.state.cfg.cni == crate::design::bgp::config::BgpCni::KubeRouter);
         if self.state.cfg.masquerade && !exempt {
-            let ip = self.cluster.node(node).ip;
+            let ip = self.cluster.node_ip(node);
             let (lo, hi) = self.state.cfg.masquerade_ports;
             let Some(p) = self.node_snat_port(node, &pkt, tables) else {
                 rec.hop(Device::Node(node), Action::Drop, &pkt, || format!("every port {lo}–{hi} of {ip} is in use towards {proto} {dst}: masquerade port exhausted"));
@@ -287,7 +287,7 @@ impl BgpWalk<'_> {
                 format!(
                     "{} via {} ({}): the iBGP mesh between the nodes gives the owning node as next hop",
                     pkt.dst.ip,
-                    self.cluster.node(to).ip,
+                    self.cluster.node_ip(to),
                     self.cluster.node_ref(to)
                 )
             });
@@ -426,7 +426,7 @@ impl Legs for BgpWalk<'_> {
                 )
             });
         } else {
-            let ip = self.cluster.node(node).ip;
+            let ip = self.cluster.node_ip(node);
             let Some(p) = self.node_snat_port(node, &fwd, tables) else {
                 rec.hop(Device::Node(node), Action::Drop, &fwd, || {
                     format!("no free source port on {ip} towards {}", fwd.dst)
