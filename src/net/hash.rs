@@ -124,6 +124,56 @@ mod tests {
         );
     }
 
+    /// Counts of `pick(h, 6)` over hashes, each bucket within 3 % of an even share: 60,000
+    /// draws, σ ≈ 91 per bucket, so 3 % (300) is beyond 3σ.
+    fn spreads_evenly(hashes: impl Iterator<Item = u64>) -> bool {
+        let mut counts = [0usize; 6];
+        for h in hashes {
+            counts[pick(h, 6)] += 1;
+        }
+        counts.iter().all(|c| (9_700..=10_300).contains(c))
+    }
+
+    /// Flows that differ in one field only, counted up (a weak hash's worst case: consecutive
+    /// ports, consecutive addresses), spread evenly over six next hops with each hash.
+    #[test]
+    fn flows_differing_in_one_field_spread_evenly() {
+        let base = flow();
+        let by_sport = (0..60_000u16).map(|i| Flow {
+            src: Endpoint::new(base.src.ip, 1024 + i),
+            ..base
+        });
+        let by_src_ip = (0..60_000u32).map(|i| Flow {
+            src: Endpoint::new(Ipv4Addr::from(0x0A40_0000 + i), 40000),
+            ..base
+        });
+        let by_dport = (0..60_000u16).map(|i| Flow {
+            dst: Endpoint::new(base.dst.ip, 1024 + i),
+            ..base
+        });
+        for (name, flows) in [
+            ("source port", by_sport.collect::<Vec<_>>()),
+            ("source address", by_src_ip.collect()),
+            ("destination port", by_dport.collect()),
+        ] {
+            assert!(
+                spreads_evenly(flows.iter().map(|f| five_tuple(7, f))),
+                "five_tuple by {name}"
+            );
+            assert!(
+                spreads_evenly(flows.iter().map(|f| symmetric_l4(7, f))),
+                "symmetric_l4 by {name}"
+            );
+        }
+        let by_client = (0..60_000u32).map(|i| {
+            pbr_sip_dip_proto(7, Ipv4Addr::from(0x6440_0000 + i), base.dst.ip, Proto::Tcp)
+        });
+        assert!(
+            spreads_evenly(by_client),
+            "pbr_sip_dip_proto by client address"
+        );
+    }
+
     #[test]
     fn pick_stays_in_range_and_spreads() {
         let mut counts = [0usize; 4];
