@@ -166,14 +166,15 @@ pub struct Cluster {
     /// Every service's endpoints grouped by node (pod order within a node), all services in one
     /// array; filled by `index` (pods never move).
     pub(crate) node_endpoints: Vec<PodId>,
-    /// (service, node) → its place in `on_nodes`: one hash probe (a binary search over the
-    /// service's endpoints missed the cache at each step: 8.6 % of an ACI-CNI envelope run).
-    pub(crate) endpoints_at: rustc_hash::FxHashMap<(ServiceId, NodeId), EndpointsAt>,
     /// Each (service, node) pair's endpoints, a range of `node_endpoints`, and how many of them
     /// are ready (kept by `set_ready_on`): no read of each pod's readiness while all are ready.
-    /// In service order, then node order. A PBR destination keeps its pair's place
-    /// ([`Cluster::pick_ready_at`]): a connection reads its record with no hash probe.
+    /// In service order, then node order: service `s`'s pairs are `on_from[s]..on_from[s + 1]`,
+    /// their nodes in `on_node_ids` (a pair is found by a binary search over the service's
+    /// nodes, a few hundred bytes). A PBR destination keeps its pair's place
+    /// ([`Cluster::pick_ready_at`]): a connection reads its record with no search.
     pub(crate) on_nodes: Vec<OnNode>,
+    pub(crate) on_node_ids: Vec<NodeId>,
+    pub(crate) on_from: Vec<u32>,
     /// Counts the readiness changes ([`Cluster::set_ready_on`]): a table built from the ready
     /// endpoints (a Maglev table) holds while it is unchanged.
     pub(crate) readiness_epoch: u64,
@@ -461,7 +462,10 @@ impl Cluster {
 
     /// Where the endpoints of `svc` on `node` are recorded; `None` when the node has none.
     pub fn endpoints_at(&self, svc: ServiceId, node: NodeId) -> Option<EndpointsAt> {
-        self.endpoints_at.get(&(svc, node)).copied()
+        let from = *self.on_from.get(svc.index())? as usize;
+        let to = *self.on_from.get(svc.index() + 1)? as usize;
+        let k = self.on_node_ids[from..to].binary_search(&node).ok()?;
+        Some(EndpointsAt::new(from + k))
     }
 
     /// One of the ready endpoints of `svc` on `node`, the `choose(n)`-th of the `n` (in pod
@@ -579,18 +583,21 @@ impl Cluster {
         }
     }
 
-    /// Fills `node_endpoints` and `endpoints_at` (with their ready counts) from every service's
-    /// endpoints.
+    /// Fills `node_endpoints` and each (service, node) pair's record (with its ready count) from
+    /// every service's endpoints.
     fn index_endpoints(&mut self) {
         self.node_endpoints.clear();
-        self.endpoints_at.clear();
         self.on_nodes.clear();
+        self.on_node_ids.clear();
+        self.on_from.clear();
         let total: usize = self.services.iter().map(|s| s.endpoints.len()).sum();
         self.node_endpoints.reserve(total);
-        self.endpoints_at.reserve(total);
         self.on_nodes.reserve(total);
+        self.on_node_ids.reserve(total);
+        self.on_from.reserve(self.services.len() + 1);
         let mut v: Vec<(NodeId, PodId)> = Vec::new();
-        for (i, s) in self.services.iter().enumerate() {
+        for s in self.services.iter() {
+            self.on_from.push(self.on_nodes.len() as u32);
             v.clear();
             // The compact records (`index_pods` ran first): a pod's node and readiness without
             // reading its whole record.
@@ -605,12 +612,11 @@ impl Cluster {
                     ready: ready_among(&self.pod_ready_bits, &self.node_endpoints[from as usize..]),
                     first: run[0].1,
                 };
-                let at = EndpointsAt::new(self.on_nodes.len());
                 self.on_nodes.push(on);
-                self.endpoints_at
-                    .insert((ServiceId(i as u32), run[0].0), at);
+                self.on_node_ids.push(run[0].0);
             }
         }
+        self.on_from.push(self.on_nodes.len() as u32);
     }
 }
 
