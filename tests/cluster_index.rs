@@ -27,6 +27,23 @@ fn scan(c: &Cluster, svc: ServiceId, node: NodeId) -> Vec<PodId> {
 /// Every (service, node): the ready count and each k-th ready endpoint the index gives, against
 /// the scan's ready pods.
 fn assert_ready_counts_match_a_scan(c: &Cluster) -> Result<(), TestCaseError> {
+    // A service's nodes with endpoints, in node order, with their ready counts and places.
+    for svc in (0..c.services.len() as u32).map(ServiceId) {
+        let listed: Vec<(NodeId, usize)> = c
+            .endpoint_nodes(svc)
+            .map(|(node, at, ready)| {
+                assert_eq!(Some(at), c.endpoints_at(svc, node));
+                (node, ready)
+            })
+            .collect();
+        let scanned: Vec<(NodeId, usize)> = (0..c.nodes.len() as u32)
+            .map(NodeId)
+            .map(|node| (node, scan(c, svc, node)))
+            .filter(|(_, on)| !on.is_empty())
+            .map(|(node, on)| (node, on.iter().filter(|p| c.pod_ready(**p)).count()))
+            .collect();
+        prop_assert_eq!(listed, scanned, "{:?}", svc);
+    }
     for (svc, node) in pairs(c) {
         let on_node = scan(c, svc, node);
         let scan: Vec<PodId> = on_node

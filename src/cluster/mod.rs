@@ -460,6 +460,23 @@ impl Cluster {
         }
     }
 
+    /// The nodes holding endpoints of `svc`, in node order, each with where its endpoints are
+    /// recorded and how many of them are ready.
+    pub fn endpoint_nodes(
+        &self,
+        svc: ServiceId,
+    ) -> impl Iterator<Item = (NodeId, EndpointsAt, usize)> + '_ {
+        let from = self.on_from.get(svc.index()).map_or(0, |f| *f as usize);
+        let to = self.on_from.get(svc.index() + 1).map_or(0, |t| *t as usize);
+        (from..to.max(from)).map(|i| {
+            (
+                self.on_node_ids[i],
+                EndpointsAt::new(i),
+                self.on_nodes[i].ready as usize,
+            )
+        })
+    }
+
     /// Where the endpoints of `svc` on `node` are recorded; `None` when the node has none.
     pub fn endpoints_at(&self, svc: ServiceId, node: NodeId) -> Option<EndpointsAt> {
         let from = *self.on_from.get(svc.index())? as usize;

@@ -412,25 +412,21 @@ fn service_graphs(
     for (i, s) in cluster.services.iter().enumerate() {
         let Some(ip) = lb_ip[i] else { continue };
         let ns = cluster.namespace_name(s.namespace);
-        let ready_nodes = by_name(
-            cluster,
-            s.endpoints
-                .iter()
-                .filter(|p| cluster.pod_ready(**p))
-                .map(|p| cluster.pod_node(*p)),
-        );
+        // The nodes with a ready endpoint, by name, each with where its endpoints are recorded.
+        let svc = ServiceId(i as u32);
+        let mut ready_nodes: Vec<PbrDest> = cluster
+            .endpoint_nodes(svc)
+            .filter(|(_, _, ready)| *ready > 0)
+            .map(|(node, at, _)| PbrDest {
+                node,
+                endpoints: Some(at),
+            })
+            .collect();
         if ready_nodes.is_empty() {
             continue; // created once at least one node qualifies
         }
+        ready_nodes.sort_by_key(|d| cluster.name_rank(d.node));
         let name = format!("{sys}_svc_{ns}_{}", s.name);
-        let svc = ServiceId(i as u32);
-        let ready_nodes = ready_nodes
-            .into_iter()
-            .map(|node| PbrDest {
-                node,
-                endpoints: cluster.endpoints_at(svc, node),
-            })
-            .collect();
         redirects.push(Redirect {
             salt: crate::net::hash::salt(&name),
             name: name.clone(),
