@@ -15,7 +15,7 @@ use crate::dataplane::legs::Legs;
 use crate::dataplane::request::L4;
 use crate::dataplane::*;
 use crate::design::aci_cni::snat_scope;
-use crate::net::hash::{pbr_sip_dip_proto, pick, symmetric_l4};
+use crate::net::hash::pbr_sip_dip_proto;
 use crate::net::{Endpoint, Flow};
 use crate::time::Nanos;
 use std::net::Ipv4Addr;
@@ -236,14 +236,7 @@ impl AciWalk<'_> {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
         let s = self.cluster.service(svc);
-        // OVS's second stage: the symmetric L3/L4 hash over the node's ready local pods.
-        let hash = symmetric_l4(self.cluster.node_salt(node), &pkt);
-        let choose = |n| pick(hash, n);
-        let local = match choice.member.endpoints {
-            Some(at) => self.cluster.pick_ready_at(at, choose),
-            None => self.cluster.pick_ready_on(svc, node, choose),
-        };
-        let Some((b, n_local)) = local else {
+        let Some((b, n_local)) = self.second_stage(choice.member, svc, &pkt) else {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 "OVS has no ready local endpoint of the service".into()
             });

@@ -12,6 +12,7 @@ use crate::dataplane::legs::{self, Legs};
 use crate::dataplane::request::{FlowRequest, L4, Source, Target};
 use crate::dataplane::*;
 use crate::design::aci_cni::AciState;
+use crate::design::aci_cni::compile::PbrDest;
 use crate::fabric::Fabric;
 use crate::fabric::LeafId;
 use crate::nat::conntrack::NatTable;
@@ -182,6 +183,18 @@ impl<'a> AciWalk<'a> {
 
     /// The node PBR sends an outside client's connection to a LoadBalancer service, without
     /// walking it (for re-evaluating live connections after a change).
+    /// OVS's second stage on the PBR destination `dest` of `svc`'s graph: the symmetric L3/L4
+    /// hash of `pkt` over the node's ready local pods, read where the destination keeps them
+    /// (the pod and how many were ready); `None` when none is ready.
+    fn second_stage(&self, dest: PbrDest, svc: ServiceId, pkt: &Flow) -> Option<(PodId, usize)> {
+        let hash = symmetric_l4(self.cluster.node_salt(dest.node), pkt);
+        let choose = |n| pick(hash, n);
+        match dest.endpoints {
+            Some(at) => self.cluster.pick_ready_at(at, choose),
+            None => self.cluster.pick_ready_on(svc, dest.node, choose),
+        }
+    }
+
     pub fn probe_lb_node(&self, req: &FlowRequest) -> Option<NodeId> {
         let (Source::Ip(client), Target::Service { svc, .. }) = (req.src, req.dst) else {
             return None;
@@ -356,14 +369,7 @@ impl Legs for AciWalk<'_> {
         ) {
             return outcome(pkt, Verdict::Dropped, r, *lat);
         }
-        // OVS's second stage: the symmetric L3/L4 hash over the node's ready local pods.
-        let hash = symmetric_l4(self.cluster.node_salt(node), &pkt);
-        let choose = |n| pick(hash, n);
-        let local = match choice.member.endpoints {
-            Some(at) => self.cluster.pick_ready_at(at, choose),
-            None => self.cluster.pick_ready_on(svc, node, choose),
-        };
-        let Some((pod, n_local)) = local else {
+        let Some((pod, n_local)) = self.second_stage(choice.member, svc, &pkt) else {
             rec.hop(Device::Node(node), Action::Drop, &pkt, || {
                 format!("OVS has no ready local endpoint of {svc_name}")
             });
