@@ -85,13 +85,13 @@ impl EventQueue {
     }
 
     /// What comes soon (a hint for fetching ahead, not the order): the calendar's entries of
-    /// today not yet popped and a count that changes with each new day (`Calendar::today`), and
-    /// FIFO lane `lane`'s `k`-th entry.
+    /// today not yet popped, and a count that changes with each new day (`Calendar::today`).
     pub fn today(&self) -> (impl Iterator<Item = &Event>, u64) {
         let (entries, day) = self.cal.today();
         (entries.iter().map(|e| &e.item), day)
     }
 
+    /// FIFO lane `lane`'s `k`-th entry from its front (a hint, as [`EventQueue::today`]).
     pub fn upcoming_in_lane(&self, lane: usize, k: usize) -> Option<&Event> {
         self.lanes[lane.min(1)].get(k).map(|(_, _, e)| e)
     }
