@@ -292,13 +292,13 @@ impl Cluster {
         self.nodes[id.index()].up = up;
         self.node_hot[id.index()].up = up;
     }
-    /// Node `id`'s rack and its uplinks that are down (`Node::uplinks_down`), from the compact
-    /// index.
     /// Node `id`'s address, from the compact per-node record a walk reads anyway.
     pub fn node_ip(&self, id: NodeId) -> Ipv4Addr {
         self.node_hot[id.index()].ip
     }
 
+    /// Node `id`'s rack and its uplinks that are down (`Node::uplinks_down`), from the compact
+    /// index.
     pub fn node_links(&self, id: NodeId) -> (RackId, u8) {
         let h = self.node_hot[id.index()];
         (h.rack, h.uplinks_down)

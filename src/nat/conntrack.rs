@@ -289,7 +289,8 @@ static EMPTY: PortSet = PortSet::EMPTY;
 /// The port for `flow` among `held` (the ports in use towards its key), as the node's kernel
 /// searches: the original port if free (not with `random_fully`), else the search; `None`
 /// when it finds none.
-// Long argument list: the table's fields the search reads, apart so the entry stays borrowed.
+// Long argument list: the table's fields the search reads, apart from the key map, whose probed
+// slot takes the chosen port afterwards.
 #[allow(clippy::too_many_arguments)]
 fn choose(
     search: PortSearch,

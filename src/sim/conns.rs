@@ -112,8 +112,6 @@ impl Conn {
         self.word = (self.word & !STATE_BITS) | s as u32;
     }
 
-    /// The slot's generation (28 bits: it wraps after 268 million reuses of one slot, and is
-    /// only compared for equality with a pending event's).
     /// Reads the slots' first words and nothing else: called events before the slots' closes,
     /// their cache lines are on their way together while other events run (a read whose
     /// value is kept, so the compiler leaves it in; no safe prefetch instruction exists).
@@ -121,6 +119,8 @@ impl Conn {
         std::hint::black_box(slots.fold(0u32, |acc, c| acc ^ c.word));
     }
 
+    /// The slot's generation (28 bits: it wraps after 268 million reuses of one slot, and is
+    /// only compared for equality with a pending event's).
     pub fn generation(&self) -> u32 {
         self.word >> GENERATION_SHIFT
     }

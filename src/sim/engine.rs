@@ -363,7 +363,7 @@ struct Sim<'s, 'p> {
     events: u64,
     /// Scenario events this run leaves out (a fork without a failure and its recovery).
     suppressed: Vec<u32>,
-    /// The calendar day whose closes' slots were last read ahead, and TCP releases so far
+    /// The calendar day whose closes' slots were last read ahead, and releases so far
     /// (the read-ahead's own counters: they change nothing but timing).
     fetched_day: u64,
     releases: u64,
@@ -534,8 +534,9 @@ impl Sim<'_, '_> {
         Conn::touch_all(closes);
     }
 
-    /// Every [`RELEASES_AHEAD`] TCP releases, reads the NAT table's slots of the next as many,
-    /// as [`Sim::fetch_ahead`] does the connection slots.
+    /// Every [`RELEASES_AHEAD`] releases, reads the NAT table's slots of the next as many TCP
+    /// releases (their FIFO lane: known long before they are due), as [`Sim::fetch_ahead`] does
+    /// the connection slots.
     fn fetch_next_releases(&mut self) {
         self.releases += 1;
         if !self.releases.is_multiple_of(RELEASES_AHEAD as u64) {

@@ -36,7 +36,6 @@ impl TimeWait {
         self.base.wrapping_add(self.held.len() as u32 - 1)
     }
 
-    /// Entry `id` ends (released or evicted): its binding and protocol, unless it ended before.
     /// The entry `id` holds, if it still does (not ended).
     pub fn peek(&self, id: u32) -> Option<(Proto, NatBinding)> {
         let i = id.wrapping_sub(self.base) as usize;
@@ -44,6 +43,7 @@ impl TimeWait {
         Some((h.proto, h.binding))
     }
 
+    /// Entry `id` ends (released or evicted): its binding and protocol, unless it ended before.
     pub fn end(&mut self, id: u32) -> Option<(Proto, NatBinding)> {
         let i = id.wrapping_sub(self.base) as usize;
         let h = self.held.get_mut(i).filter(|h| !h.done)?;

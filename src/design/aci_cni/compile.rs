@@ -612,17 +612,15 @@ fn pod_stacks(
     let mut stack_of = Vec::with_capacity(cluster.pods.len());
     for (p, pod) in cluster.pods.iter().enumerate() {
         let id = PodId(p as u32);
-        if current
-            .as_ref()
-            .is_none_or(|(d, _, _)| *d != pod.deployment)
-        {
-            let t = snat_scope::template(&cfg.snat_policies, cluster, lb_ip, id, unit_of);
-            let n = templates.len() as u32;
-            let tid = *templates.entry(t.clone()).or_insert(n);
-            current = Some((pod.deployment, tid, t));
-        }
-        let Some((_, tid, t)) = &current else {
-            unreachable!("set above")
+        // The deployment's template, worked out at its first pod (pods come by deployment).
+        let (_, tid, t) = match current.take() {
+            Some(same) if same.0 == pod.deployment => current.insert(same),
+            _ => {
+                let t = snat_scope::template(&cfg.snat_policies, cluster, lb_ip, id, unit_of);
+                let n = templates.len() as u32;
+                let tid = *templates.entry(t.clone()).or_insert(n);
+                current.insert((pod.deployment, tid, t))
+            }
         };
         let node = cluster.pod_node(id).index();
         let allocated = |u: usize| alloc_of.get(node * units + u).is_some_and(|a| a.is_some());

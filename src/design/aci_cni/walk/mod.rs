@@ -181,8 +181,6 @@ impl<'a> AciWalk<'a> {
         Some(v)
     }
 
-    /// The node PBR sends an outside client's connection to a LoadBalancer service, without
-    /// walking it (for re-evaluating live connections after a change).
     /// OVS's second stage on the PBR destination `dest` of `svc`'s graph: the symmetric L3/L4
     /// hash of `pkt` over the node's ready local pods, read where the destination keeps them
     /// (the pod and how many were ready); `None` when none is ready.
@@ -195,6 +193,8 @@ impl<'a> AciWalk<'a> {
         }
     }
 
+    /// The node PBR sends an outside client's connection to a LoadBalancer service, without
+    /// walking it (for re-evaluating live connections after a change).
     pub fn probe_lb_node(&self, req: &FlowRequest) -> Option<NodeId> {
         let (Source::Ip(client), Target::Service { svc, .. }) = (req.src, req.dst) else {
             return None;
