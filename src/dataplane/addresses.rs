@@ -4,6 +4,7 @@
 use super::request::{Source, Target};
 use crate::cluster::{NodeId, PodId, ServiceId};
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 /// A hash map with a fixed hasher: looked up per connection, never iterated.
 type IpMap<V> = rustc_hash::FxHashMap<Ipv4Addr, V>;
@@ -15,7 +16,10 @@ pub struct Addresses {
     /// design's tag for it, side by side: a walk reads them together, one 12-byte record (an
     /// array each was a cache miss each per pod on a big cluster).
     pods: Vec<PodAt>,
-    ip_to_pod: IpMap<PodId>,
+    /// Address → pod, built on the first look-up that falls inside `pod_span`: most runs and
+    /// every `trace` of a named endpoint ask for none, and 150,000 inserts were a quarter of
+    /// compiling a design for one `trace` on the envelope.
+    ip_to_pod: OnceLock<IpMap<PodId>>,
     /// The lowest and highest pod address: an address outside them (a client, a server
     /// outside, a SNAT or LoadBalancer IP) is no pod's without a probe of `ip_to_pod` (a cache
     /// miss per look-up on a big cluster).
@@ -44,14 +48,6 @@ impl Addresses {
             .into_iter()
             .map(|(ip, node, tag)| PodAt { ip, node, tag })
             .collect();
-        // Sized up front: 150,000 pods grew the map by doubling, a rehash of all of it each time.
-        let mut ip_to_pod = IpMap::with_capacity_and_hasher(pods.len(), Default::default());
-        ip_to_pod.extend(
-            pods.iter()
-                .enumerate()
-                .filter(|(_, p)| !p.ip.is_unspecified())
-                .map(|(i, p)| (p.ip, PodId(i as u32))),
-        );
         let pod_span = pods
             .iter()
             .filter(|p| !p.ip.is_unspecified())
@@ -64,7 +60,7 @@ impl Addresses {
             .collect();
         Addresses {
             pods,
-            ip_to_pod,
+            ip_to_pod: OnceLock::new(),
             pod_span,
             lb_ip,
             lb_to_service,
@@ -93,7 +89,24 @@ impl Addresses {
         if a < self.pod_span.0 || a > self.pod_span.1 {
             return None;
         }
-        self.ip_to_pod.get(&ip).copied()
+        self.ip_to_pod
+            .get_or_init(|| self.index_pods())
+            .get(&ip)
+            .copied()
+    }
+
+    /// Address → pod over the addressed pods.
+    fn index_pods(&self) -> IpMap<PodId> {
+        // Sized up front: 150,000 pods grew the map by doubling, a rehash of all of it each time.
+        let mut ip_to_pod = IpMap::with_capacity_and_hasher(self.pods.len(), Default::default());
+        ip_to_pod.extend(
+            self.pods
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.ip.is_unspecified())
+                .map(|(i, p)| (p.ip, PodId(i as u32))),
+        );
+        ip_to_pod
     }
 
     /// A literal source that is one of the design's pods is that pod.

@@ -409,23 +409,36 @@ fn service_graphs(
     let sys = &cfg.system_id;
     let mut svc_redirect = vec![None; cluster.services.len()];
     let mut svc_contract = vec![None; cluster.services.len()];
+    let (mut found, mut by_name): (Vec<PbrDest>, Vec<u64>) = (Vec::new(), Vec::new());
     for (i, s) in cluster.services.iter().enumerate() {
         let Some(ip) = lb_ip[i] else { continue };
         let ns = cluster.namespace_name(s.namespace);
         // The nodes with a ready endpoint, by name, each with where its endpoints are recorded.
         let svc = ServiceId(i as u32);
-        let mut ready_nodes: Vec<PbrDest> = cluster
-            .endpoint_nodes(svc)
-            .filter(|(_, _, ready)| *ready > 0)
-            .map(|(node, at, _)| PbrDest {
-                node,
-                endpoints: Some(at),
-            })
-            .collect();
-        if ready_nodes.is_empty() {
+        found.clear();
+        found.extend(
+            cluster
+                .endpoint_nodes(svc)
+                .filter(|(_, _, ready)| *ready > 0)
+                .map(|(node, at, _)| PbrDest {
+                    node,
+                    endpoints: Some(at),
+                }),
+        );
+        if found.is_empty() {
             continue; // created once at least one node qualifies
         }
-        ready_nodes.sort_by_key(|d| cluster.name_rank(d.node));
+        // By name: (name rank, place in `found`) packed in one word. The ranks are distinct,
+        // so an unstable sort of integers orders them as a stable sort by name would.
+        by_name.clear();
+        by_name.extend(
+            found
+                .iter()
+                .enumerate()
+                .map(|(k, d)| u64::from(cluster.name_rank(d.node)) << 32 | k as u64),
+        );
+        by_name.sort_unstable();
+        let ready_nodes: Vec<PbrDest> = by_name.iter().map(|k| found[*k as u32 as usize]).collect();
         let name = format!("{sys}_svc_{ns}_{}", s.name);
         redirects.push(Redirect {
             salt: crate::net::hash::salt(&name),
