@@ -74,6 +74,11 @@ struct Ranked<'a> {
     accepted: Vec<bool>,
     /// The distinct shared parts (one in practice: every node's is the design's), as ranks.
     shared: Vec<(&'a Arc<[Ipv4Net]>, Vec<u32>)>,
+    /// Per shared part, per index `j` in it: the end of the stretch from `j` whose ranks follow
+    /// one another with no rank between them and whose import verdicts are alike (a leaf that
+    /// gives `j` a route gives the whole stretch that route, unless a session's max-prefix
+    /// limit or one of the leaf's own prefixes falls inside it).
+    stretch_end: Vec<Vec<u32>>,
     /// Per node: which shared part, and its own prefixes as ranks.
     nodes: Vec<(usize, Vec<u32>)>,
 }
@@ -102,18 +107,33 @@ impl<'a> Ranked<'a> {
                 (s, a.own().iter().map(rank).collect())
             })
             .collect();
-        let shared = shared
+        let shared: Vec<(&Arc<[Ipv4Net]>, Vec<u32>)> = shared
             .into_iter()
             .map(|s| (s, s.iter().map(rank).collect()))
             .collect();
-        let accepted = prefixes
+        let accepted: Vec<bool> = prefixes
             .iter()
             .map(|p| cfg.import.iter().any(|i| i.contains(p)))
+            .collect();
+        let stretch_end = shared
+            .iter()
+            .map(|(_, ranks)| {
+                let mut end = vec![0u32; ranks.len()];
+                for j in (0..ranks.len()).rev() {
+                    let joins_next = ranks.get(j + 1).is_some_and(|next| {
+                        *next == ranks[j] + 1
+                            && accepted[*next as usize] == accepted[ranks[j] as usize]
+                    });
+                    end[j] = if joins_next { end[j + 1] } else { j as u32 + 1 };
+                }
+                end
+            })
             .collect();
         Ranked {
             prefixes,
             accepted,
             shared,
+            stretch_end,
             nodes,
         }
     }
@@ -456,11 +476,24 @@ impl Work {
                         own
                     }
                 };
-                j += 1;
                 if next_own == Some(r) {
                     t += 1;
                 }
+                // The same route up to the stretch's end, the next limit that falls and the
+                // leaf's next own prefix, whichever comes first: one run, not a step each.
+                let mut end = ranked.stretch_end[si][j] as usize;
+                if let Some(f) = refused_from.get(past) {
+                    end = end.min(*f);
+                }
+                if let Some((own_rank, _)) = self.touched.get(t) {
+                    end = end.min(shared.partition_point(|x| x < own_rank));
+                }
+                let end = end.max(j + 1);
                 push_run(&mut routes, r, own);
+                if let Some(run) = routes.last_mut() {
+                    run.to = shared[end - 1] + 1;
+                }
+                j = end;
                 continue;
             }
             let own = self.bucketed_route(t, &mut last_own, cfg);
