@@ -7,7 +7,7 @@
 //! the record, its leaf list, its route list and the route's list (four cache misses).
 
 use super::tables::OwnSet;
-use crate::bgp::{NextHop, Route};
+use crate::bgp::NextHop;
 use crate::fabric::LeafId;
 use ipnet::Ipv4Net;
 use rustc_hash::FxHashMap;
@@ -88,19 +88,19 @@ impl Builder {
     }
 
     /// Adds the next prefix: its fabric-learned route and the leaves' own routes.
-    pub(super) fn push(&mut self, learned: &Route, own: &Arc<OwnSet>) {
+    pub(super) fn push(&mut self, prefix: Ipv4Net, own: &Arc<OwnSet>) {
         let key = Arc::as_ptr(own) as usize;
         let (learned_span, own) = match self.last {
             Some((k, span, o)) if k == key => (span, o),
             _ => {
-                let span = self.pool(&learned.next_hops);
+                let span = self.pool(&own.learned);
                 let o = self.own(own);
                 self.last = Some((key, span, o));
                 (span, o)
             }
         };
         self.view.records.push(Record {
-            prefix: learned.prefix,
+            prefix,
             learned: learned_span,
             own,
         });

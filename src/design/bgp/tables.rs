@@ -70,18 +70,24 @@ impl<'a> Found<'a> {
 pub(super) struct OwnSet {
     pub(super) leaves: Vec<LeafId>,
     pub(super) routes: Vec<OwnRoute>,
+    /// What a leaf without an installed route of its own uses: learned through the fabric
+    /// from the leaves that installed one (empty: none did). Kept with the set it follows
+    /// from, not copied per prefix (250 hops × 1,000 LoadBalancer addresses).
+    pub(super) learned: Vec<NextHop>,
 }
 
 #[derive(Clone, Debug)]
 struct FabricPrefix {
+    prefix: Ipv4Net,
     own: Arc<OwnSet>,
-    /// What a leaf without an installed route of its own uses: learned through the fabric.
-    learned: Route,
-    /// Whether some leaf installed it (so `learned` has next hops).
-    installed: bool,
 }
 
 impl FabricPrefix {
+    /// Whether some leaf installed it (so the fabric-learned route has next hops).
+    fn installed(&self) -> bool {
+        !self.own.learned.is_empty()
+    }
+
     fn own(&self, leaf: LeafId) -> Option<&OwnRoute> {
         self.own
             .leaves
@@ -95,15 +101,16 @@ impl FabricPrefix {
     fn route(&self, leaf: LeafId) -> Option<Route> {
         match self.own(leaf) {
             Some(r) if !r.next_hops.is_empty() => Some(Route {
-                prefix: self.learned.prefix,
+                prefix: self.prefix,
                 next_hops: r.next_hops.to_vec(),
                 excluded: r.excluded.to_vec(),
             }),
             own => {
                 let excluded = own.map(|r| r.excluded.to_vec()).unwrap_or_default();
-                (self.installed || !excluded.is_empty()).then(|| Route {
+                (self.installed() || !excluded.is_empty()).then(|| Route {
+                    prefix: self.prefix,
+                    next_hops: self.own.learned.clone(),
                     excluded,
-                    ..self.learned.clone()
                 })
             }
         }
@@ -144,7 +151,7 @@ impl LeafTables {
     pub fn unusable(&self, leaf: LeafId, ip: Ipv4Addr) -> Option<Route> {
         self.prefixes
             .iter()
-            .filter(|p| p.learned.prefix.contains(&ip))
+            .filter(|p| p.prefix.contains(&ip))
             .filter_map(|p| p.route(leaf))
             .filter(|r| r.next_hops.is_empty())
             .max_by_key(|r| r.prefix.prefix_len())
@@ -216,7 +223,7 @@ fn fabric_routes(
     let mut active: BTreeMap<LeafId, OwnRoute> = BTreeMap::new();
     let mut ends: std::collections::BinaryHeap<std::cmp::Reverse<(u32, LeafId)>> =
         Default::default();
-    let mut current: Option<(Arc<OwnSet>, Vec<NextHop>)> = None;
+    let mut current: Option<Arc<OwnSet>> = None;
     let mut prefixes = Vec::new();
     let mut lpm = LpmTable::new();
     let mut view = super::lookup::Builder::new(fabric.leaves.len());
@@ -239,20 +246,18 @@ fn fabric_routes(
             continue;
         }
         if changed || current.is_none() {
-            let set = OwnSet {
-                leaves: active.keys().copied().collect(),
-                routes: active.values().cloned().collect(),
-            };
+            let leaves: Vec<LeafId> = active.keys().copied().collect();
+            let routes: Vec<OwnRoute> = active.values().cloned().collect();
             let holders = || {
-                set.leaves
+                leaves
                     .iter()
-                    .zip(&set.routes)
+                    .zip(&routes)
                     .filter(|(_, r)| !r.next_hops.is_empty())
             };
             // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those
             // as excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
             // propagate their next hops.
-            let next_hops: Vec<NextHop> = if cfg.next_hop_propagate {
+            let learned: Vec<NextHop> = if cfg.next_hop_propagate {
                 let mut v: Vec<NextHop> = holders()
                     .flat_map(|(_, r)| r.next_hops.iter().copied())
                     .collect();
@@ -262,26 +267,23 @@ fn fabric_routes(
             } else {
                 holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
             };
-            current = Some((Arc::new(set), next_hops));
+            current = Some(Arc::new(OwnSet {
+                leaves,
+                routes,
+                learned,
+            }));
         }
-        let Some((set, next_hops)) = &current else {
+        let Some(set) = &current else {
             unreachable!("set above")
         };
-        let installed = !next_hops.is_empty();
-        if installed {
+        if !set.learned.is_empty() {
             lpm.insert(prefix, prefixes.len());
         }
-        let p = FabricPrefix {
+        view.push(prefix, set);
+        prefixes.push(FabricPrefix {
+            prefix,
             own: Arc::clone(set),
-            learned: Route {
-                prefix,
-                next_hops: next_hops.clone(),
-                excluded: Vec::new(),
-            },
-            installed,
-        };
-        view.push(&p.learned, &p.own);
-        prefixes.push(p);
+        });
     }
     let racks_with_nodes: std::collections::BTreeSet<crate::fabric::RackId> =
         cluster.nodes.iter().map(|n| n.rack).collect();
