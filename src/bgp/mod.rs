@@ -156,7 +156,36 @@ pub const MAX_AS_LIMIT: u8 = 1;
 /// Runs the decision steps over `candidates`.
 pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
     let mut sel = Selection::default();
-    let mut valid: Vec<usize> = Vec::with_capacity(candidates.len());
+    select_into(
+        candidates,
+        max_paths,
+        &mut sel,
+        &mut SelectScratch::default(),
+    );
+    sel
+}
+
+/// The working lists of [`select_into`], kept between calls by a caller that selects many
+/// times (a leaf table's compile selects for thousands of prefixes).
+#[derive(Debug, Default)]
+pub struct SelectScratch {
+    valid: Vec<usize>,
+    equal: Vec<usize>,
+}
+
+/// [`select`] into `sel` (cleared first), its working lists in `scratch`: no allocation once
+/// the lists have grown to the candidates' number.
+pub fn select_into(
+    candidates: &[Candidate],
+    max_paths: usize,
+    sel: &mut Selection,
+    scratch: &mut SelectScratch,
+) {
+    sel.installed.clear();
+    sel.excluded.clear();
+    let SelectScratch { valid, equal } = scratch;
+    valid.clear();
+    equal.clear();
     for (i, c) in candidates.iter().enumerate() {
         if let Some(r) = c.rejected {
             sel.excluded.push((i, Excluded::Rejected(r)));
@@ -173,10 +202,9 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
         }
     }
     let Some(best) = valid.iter().map(|i| candidates[*i].nh_cost).min() else {
-        return sel;
+        return;
     };
-    let mut equal: Vec<usize> = Vec::new();
-    for i in valid {
+    for i in valid.iter().copied() {
         let cost = candidates[i].nh_cost;
         if cost > best {
             sel.excluded
@@ -186,7 +214,7 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
         }
     }
     equal.sort_by_key(|i| (candidates[*i].next_hop, *i));
-    for (k, i) in equal.into_iter().enumerate() {
+    for (k, i) in equal.iter().copied().enumerate() {
         if k < max_paths {
             sel.installed.push(i);
         } else {
@@ -195,7 +223,6 @@ pub fn select(candidates: &[Candidate], max_paths: usize) -> Selection {
         }
     }
     sel.excluded.sort_by_key(|(i, _)| *i);
-    sel
 }
 
 /// A route as a device holds it, for `fabsim routes` and the walks.

@@ -27,42 +27,51 @@ use std::sync::Arc;
 /// One shared copy of each distinct list.
 type Shared<T> = rustc_hash::FxHashMap<Vec<T>, Arc<[T]>>;
 
-fn share<T: Clone + Eq + std::hash::Hash>(known: &mut Shared<T>, list: Vec<T>) -> Arc<[T]> {
-    if let Some(a) = known.get(&list) {
+/// The shared copy of `list`: the known one when an equal list was shared before (looked up
+/// by the slice: nothing allocated for a list already known), else a new one.
+fn share<T: Clone + Eq + std::hash::Hash>(known: &mut Shared<T>, list: &[T]) -> Arc<[T]> {
+    if let Some(a) = known.get(list) {
         return Arc::clone(a);
     }
-    let a: Arc<[T]> = list.as_slice().into();
-    known.insert(list, Arc::clone(&a));
+    let a: Arc<[T]> = list.into();
+    known.insert(list.to_vec(), Arc::clone(&a));
     a
 }
 
 /// Routes with their lists shared (a LoadBalancer address every node announces gets the same
-/// ECMP set on a leaf for each of the 1,000 services: one list, not 1,000).
+/// ECMP set on a leaf for each of the 1,000 services: one list, not 1,000), and the working
+/// lists selection reuses prefix after prefix.
 #[derive(Default)]
 struct Interner {
     hops: Shared<NextHop>,
     excluded: Shared<(NextHop, Excluded)>,
+    selection: bgp::Selection,
+    scratch: bgp::SelectScratch,
+    hop_list: Vec<NextHop>,
+    excluded_list: Vec<(NextHop, Excluded)>,
 }
 
 impl Interner {
     /// The route best-path selection makes of `cands`.
     fn select(&mut self, cands: &[Candidate], max_paths: usize) -> OwnRoute {
-        let sel = bgp::select(cands, max_paths);
+        bgp::select_into(cands, max_paths, &mut self.selection, &mut self.scratch);
+        self.hop_list.clear();
+        self.hop_list.extend(
+            self.selection
+                .installed
+                .iter()
+                .map(|i| NextHop::Node(cands[*i].node)),
+        );
+        self.excluded_list.clear();
+        self.excluded_list.extend(
+            self.selection
+                .excluded
+                .iter()
+                .map(|(i, why)| (NextHop::Node(cands[*i].node), *why)),
+        );
         OwnRoute {
-            next_hops: share(
-                &mut self.hops,
-                sel.installed
-                    .iter()
-                    .map(|i| NextHop::Node(cands[*i].node))
-                    .collect(),
-            ),
-            excluded: share(
-                &mut self.excluded,
-                sel.excluded
-                    .iter()
-                    .map(|(i, why)| (NextHop::Node(cands[*i].node), *why))
-                    .collect(),
-            ),
+            next_hops: share(&mut self.hops, &self.hop_list),
+            excluded: share(&mut self.excluded, &self.excluded_list),
         }
     }
 }

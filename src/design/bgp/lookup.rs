@@ -109,28 +109,28 @@ impl Builder {
     /// Where a set of own routes goes: in place for at most two leaves holding a route with
     /// next hops, else a per-leaf table.
     fn own(&mut self, own: &OwnSet) -> Own {
-        let holding: Vec<(LeafId, &[NextHop])> = own
-            .leaves
-            .iter()
-            .zip(&own.routes)
-            .filter(|(_, r)| !r.next_hops.is_empty())
-            .map(|(l, r)| (*l, &r.next_hops[..]))
-            .collect();
-        if holding.len() <= 2 {
+        let holding = || {
+            own.held
+                .iter()
+                .filter(|(_, r)| !r.next_hops.is_empty())
+                .map(|(l, r)| (*l, &r.next_hops[..]))
+        };
+        let n = holding().count();
+        if n <= 2 {
             let mut leaves = [LeafId(0); 2];
             let mut hops = [Span::default(); 2];
-            for (k, (l, list)) in holding.iter().enumerate() {
-                leaves[k] = *l;
+            for (k, (l, list)) in holding().enumerate() {
+                leaves[k] = l;
                 hops[k] = self.pool(list);
             }
             return Own::Few {
-                n: holding.len() as u8,
+                n: n as u8,
                 leaves,
                 hops,
             };
         }
         let mut table = vec![Span::default(); self.leaves];
-        for (l, list) in &holding {
+        for (l, list) in holding() {
             if let Some(slot) = table.get_mut(l.index()) {
                 *slot = self.pool(list);
             }

@@ -68,8 +68,8 @@ impl<'a> Found<'a> {
 /// announces: one set of 250 routes, not 1,000).
 #[derive(Debug)]
 pub(super) struct OwnSet {
-    pub(super) leaves: Vec<LeafId>,
-    pub(super) routes: Vec<OwnRoute>,
+    /// The leaves, in leaf order, each with its route.
+    pub(super) held: Vec<(LeafId, OwnRoute)>,
     /// What a leaf without an installed route of its own uses: learned through the fabric
     /// from the leaves that installed one (empty: none did). Kept with the set it follows
     /// from, not copied per prefix (250 hops × 1,000 LoadBalancer addresses).
@@ -90,10 +90,10 @@ impl FabricPrefix {
 
     fn own(&self, leaf: LeafId) -> Option<&OwnRoute> {
         self.own
-            .leaves
-            .binary_search(&leaf)
+            .held
+            .binary_search_by_key(&leaf, |(l, _)| *l)
             .ok()
-            .map(|i| &self.own.routes[i])
+            .map(|i| &self.own.held[i].1)
     }
 
     /// The route `leaf` holds (`None`: it has none for the prefix): its own installed route,
@@ -246,14 +246,9 @@ fn fabric_routes(
             continue;
         }
         if changed || current.is_none() {
-            let leaves: Vec<LeafId> = active.keys().copied().collect();
-            let routes: Vec<OwnRoute> = active.values().cloned().collect();
-            let holders = || {
-                leaves
-                    .iter()
-                    .zip(&routes)
-                    .filter(|(_, r)| !r.next_hops.is_empty())
-            };
+            let held: Vec<(LeafId, OwnRoute)> =
+                active.iter().map(|(l, r)| (*l, r.clone())).collect();
+            let holders = || held.iter().filter(|(_, r)| !r.next_hops.is_empty());
             // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those
             // as excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
             // propagate their next hops.
@@ -267,11 +262,7 @@ fn fabric_routes(
             } else {
                 holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
             };
-            current = Some(Arc::new(OwnSet {
-                leaves,
-                routes,
-                learned,
-            }));
+            current = Some(Arc::new(OwnSet { held, learned }));
         }
         let Some(set) = &current else {
             unreachable!("set above")
