@@ -34,19 +34,23 @@ pub struct Choice<T> {
 
 impl<T: Copy + PartialEq> HashGroup<T> {
     pub fn new(members: Vec<T>, resilient: bool) -> Self {
-        let buckets = if resilient && !members.is_empty() {
-            (0..BUCKETS).map(|b| (b % members.len()) as u16).collect()
+        // Bucket b to member b mod n, counted round rather than divided (a thousand groups
+        // of 256 buckets are built per compile of a big fabric).
+        let (buckets, owner) = if resilient && !members.is_empty() {
+            let n = members.len().min(BUCKETS) as u16;
+            (
+                (0..n).cycle().take(BUCKETS).collect(),
+                members.iter().copied().cycle().take(BUCKETS).collect(),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
-        let mut g = HashGroup {
+        HashGroup {
             members,
             buckets,
-            owner: Vec::new(),
+            owner,
             resilient,
-        };
-        g.refresh_owner();
-        g
+        }
     }
 
     /// Recomputes `owner` from the buckets and members.
