@@ -623,6 +623,7 @@ fn pod_stacks(
     let mut built: rustc_hash::FxHashMap<(u32, u64), u32> = Default::default();
     let mut current: Option<(crate::cluster::DeploymentId, u32, snat_scope::Template)> = None;
     let mut stack_of = Vec::with_capacity(cluster.pods.len());
+    let mut last: Option<((u32, u64), u32)> = None;
     for (p, pod) in cluster.pods.iter().enumerate() {
         let id = PodId(p as u32);
         // The deployment's template, worked out at its first pod (pods come by deployment).
@@ -647,11 +648,19 @@ fn pod_stacks(
             (k < 64).then(|| m | u64::from(allocated(u)) << k)
         });
         let s = match held {
-            Some(held) => match built.get(&(*tid, held)) {
-                Some(s) => *s,
-                None => {
-                    let s = intern(t.stack(allocated));
-                    built.insert((*tid, held), s);
+            Some(held) => match last {
+                // The pod before it mostly had the same: no look-up.
+                Some((k, s)) if k == (*tid, held) => s,
+                _ => {
+                    let s = match built.get(&(*tid, held)) {
+                        Some(s) => *s,
+                        None => {
+                            let s = intern(t.stack(allocated));
+                            built.insert((*tid, held), s);
+                            s
+                        }
+                    };
+                    last = Some(((*tid, held), s));
                     s
                 }
             },
