@@ -220,7 +220,15 @@ fn deployments(
         .map(|m| m.value)
         .unwrap_or(DEFAULT_MAX_PODS_PER_NODE);
     let mut deployments = Vec::new();
-    let mut pods = Vec::new();
+    // Sized up front (at most what the nodes can hold): 150,000 pods grown by doubling were
+    // copied and their pages faulted in again at each step.
+    let replicas: u64 = raw
+        .deployments
+        .iter()
+        .map(|d| u64::from(d.replicas.value))
+        .sum();
+    let room = nodes.len() as u64 * u64::from(max_pods);
+    let mut pods = Vec::with_capacity(replicas.min(room) as usize);
     let mut placer = Placer::new(nodes.len(), max_pods);
     check_unique(
         d,
@@ -281,7 +289,7 @@ fn deployments(
                 name: rd
                     .pod_names
                     .get(i)
-                    .map(|n| n.value.clone())
+                    .map(|n| compact_str::CompactString::from(n.value.as_str()))
                     .unwrap_or_else(|| replica_name(&rd.name.value, i)),
                 namespace: ns,
                 deployment: dep,
@@ -305,10 +313,10 @@ fn deployments(
 
 /// A replica's name, `<deployment>-<i>`: written out directly (150,000 of them through
 /// `format!` took a fifth of loading the envelope).
-fn replica_name(deployment: &str, i: usize) -> String {
+fn replica_name(deployment: &str, i: usize) -> compact_str::CompactString {
     let mut digits = itoa::Buffer::new();
     let digits = digits.format(i);
-    let mut name = String::with_capacity(deployment.len() + 1 + digits.len());
+    let mut name = compact_str::CompactString::with_capacity(deployment.len() + 1 + digits.len());
     name.push_str(deployment);
     name.push('-');
     name.push_str(digits);
