@@ -69,8 +69,12 @@ pub struct Deployment {
     pub name: String,
     pub namespace: NamespaceId,
     pub replicas: u32,
+    /// Its pod template's labels: every replica's ([`Cluster::pod_labels`]).
     pub labels: Labels,
     pub annotations: Labels,
+    /// Its pod template's annotations: every replica's ([`Cluster::pod_annotations`]). Kept
+    /// here, not per pod: the envelope's 150,000 pods held two shared pointers each.
+    pub pod_annotations: Labels,
     /// Its pods are `first_pod .. first_pod + replicas` (replicas are created together).
     pub first_pod: u32,
 }
@@ -84,11 +88,6 @@ pub struct Pod {
     pub namespace: NamespaceId,
     pub deployment: DeploymentId,
     pub node: NodeId,
-    /// The pod template's labels, shared by the deployment's replicas (a map per pod would be
-    /// 80 MB for the envelope's 150,000 pods, copied again by every run).
-    pub labels: std::sync::Arc<Labels>,
-    /// The pod's own annotations (from the deployment's pod template), shared likewise.
-    pub annotations: std::sync::Arc<Labels>,
     /// Changed only by [`Cluster::set_ready_on`], which keeps the compact index and the ready
     /// counts the walks read; read it with [`Cluster::pod_ready`].
     pub(crate) ready: bool,
@@ -386,6 +385,16 @@ impl Cluster {
     pub fn pod_ref(&self, id: PodId) -> String {
         let p = self.pod(id);
         format!("pod:{}/{}", self.namespace_name(p.namespace), p.name)
+    }
+
+    /// Pod `id`'s labels: its deployment's pod template's.
+    pub fn pod_labels(&self, id: PodId) -> &Labels {
+        &self.deployments[self.pods[id.index()].deployment.index()].labels
+    }
+
+    /// Pod `id`'s annotations: its deployment's pod template's.
+    pub fn pod_annotations(&self, id: PodId) -> &Labels {
+        &self.deployments[self.pods[id.index()].deployment.index()].pod_annotations
     }
 
     /// `node`'s position when the nodes are sorted by name.

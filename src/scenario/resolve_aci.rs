@@ -564,7 +564,7 @@ fn contracts(
         .iter()
         .map(|n| &n.annotations)
         .chain(cluster.deployments.iter().map(|x| &x.annotations))
-        .chain(cluster.pods.iter().map(|x| &*x.annotations))
+        .chain(cluster.deployments.iter().map(|x| &x.pod_annotations))
         .filter_map(|a| a.get(EPG_ANNOTATION))
         .filter_map(|v| epg_from_annotation(v).ok())
         .collect();

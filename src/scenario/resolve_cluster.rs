@@ -282,8 +282,6 @@ fn deployments(
         };
         let dep = DeploymentId(deployments.len() as u32);
         let first_pod = pods.len() as u32;
-        let labels = std::sync::Arc::new(rd.labels.clone());
-        let annotations = std::sync::Arc::new(rd.pod_annotations.clone());
         for (i, node) in placed.into_iter().enumerate() {
             pods.push(Pod {
                 name: rd
@@ -294,8 +292,6 @@ fn deployments(
                 namespace: ns,
                 deployment: dep,
                 node,
-                labels: std::sync::Arc::clone(&labels),
-                annotations: std::sync::Arc::clone(&annotations),
                 ready: !rd.not_ready.iter().any(|x| x.value as usize == i),
             });
         }
@@ -305,6 +301,7 @@ fn deployments(
             replicas: rd.replicas.value,
             labels: rd.labels.clone(),
             annotations: rd.annotations.clone(),
+            pod_annotations: rd.pod_annotations.clone(),
             first_pod,
         });
     }

@@ -142,9 +142,9 @@ pub fn default_policy(cfg: &AciConfig) -> DefaultPolicy {
 /// Each pod's EPG: default < system namespace < namespace annotation < deployment annotation <
 /// pod annotation (FACTS §1 "Policy model"). Annotated EPGs are added to `policy`.
 pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgReason)> {
-    // A pod without its own annotation is placed as its deployment is: worked out at the
-    // deployment's first such pod (pods come by deployment) and reused for the rest, not an
-    // annotation parsed per pod.
+    // A pod is placed as its deployment's pod template says (its annotations are the
+    // template's): worked out at the deployment's first pod (pods come by deployment) and
+    // reused for the rest, not an annotation parsed per pod.
     let mut last: Option<(
         (crate::cluster::DeploymentId, crate::cluster::NamespaceId),
         (EpgId, EpgReason),
@@ -157,12 +157,6 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
         .pods
         .iter()
         .map(|p| {
-            if let Some(n) = ann(&p.annotations) {
-                return (
-                    dp.policy.add_epg(&n, EpgKind::App),
-                    EpgReason::PodAnnotation,
-                );
-            }
             let key = (p.deployment, p.namespace);
             if let Some((k, placed)) = &last
                 && *k == key
@@ -172,7 +166,9 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
             let dep = &cluster.deployments[p.deployment.index()];
             let ns = &cluster.namespaces[p.namespace.index()];
             let mut add = |n: String, r| (dp.policy.add_epg(&n, EpgKind::App), r);
-            let placed = if let Some(n) = ann(&dep.annotations) {
+            let placed = if let Some(n) = ann(&dep.pod_annotations) {
+                add(n, EpgReason::PodAnnotation)
+            } else if let Some(n) = ann(&dep.annotations) {
                 add(n, EpgReason::DeploymentAnnotation)
             } else if let Some(n) = ann(&ns.annotations) {
                 add(n, EpgReason::NamespaceAnnotation)

@@ -136,7 +136,7 @@ pub fn scope_of(
     };
     let dep = &cluster.deployments[p.deployment.index()];
     let ns = &cluster.namespaces[p.namespace.index()];
-    if selects(labels, &p.labels) {
+    if selects(labels, cluster.pod_labels(pod)) {
         Some(Scope::Pod)
     } else if cluster.services.iter().any(|s| {
         s.namespace == p.namespace && selects(labels, &s.labels) && s.endpoints.contains(&pod)
