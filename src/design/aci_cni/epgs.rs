@@ -145,10 +145,7 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
     // A pod is placed as its deployment's pod template says (its annotations are the
     // template's): worked out at the deployment's first pod (pods come by deployment) and
     // reused for the rest, not an annotation parsed per pod.
-    let mut last: Option<(
-        (crate::cluster::DeploymentId, crate::cluster::NamespaceId),
-        (EpgId, EpgReason),
-    )> = None;
+    let mut last: Option<(crate::cluster::DeploymentId, (EpgId, EpgReason))> = None;
     let ann = |a: &crate::cluster::Labels| {
         a.get(EPG_ANNOTATION)
             .and_then(|v| epg_from_annotation(v).ok())
@@ -157,9 +154,8 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
         .pods
         .iter()
         .map(|p| {
-            let key = (p.deployment, p.namespace);
-            if let Some((k, placed)) = &last
-                && *k == key
+            if let Some((d, placed)) = &last
+                && *d == p.deployment
             {
                 return placed.clone();
             }
@@ -177,7 +173,7 @@ pub fn place_pods(cluster: &Cluster, dp: &mut DefaultPolicy) -> Vec<(EpgId, EpgR
             } else {
                 (dp.default, EpgReason::Default)
             };
-            last = Some((key, placed.clone()));
+            last = Some((p.deployment, placed.clone()));
             placed
         })
         .collect()

@@ -242,21 +242,18 @@ pub(super) struct Run {
     pub(super) route: OwnRoute,
 }
 
-/// Appends rank `r`'s route, extending the last run when it ends at `r` with the same lists.
-fn push_run(runs: &mut Vec<Run>, r: u32, route: OwnRoute) {
+/// Appends the route of ranks `from..to`, extending the last run when it ends at `from` with
+/// the same lists.
+fn push_run(runs: &mut Vec<Run>, (from, to): (u32, u32), route: OwnRoute) {
     if let Some(last) = runs.last_mut()
-        && last.to == r
+        && last.to == from
         && std::sync::Arc::ptr_eq(&last.route.next_hops, &route.next_hops)
         && std::sync::Arc::ptr_eq(&last.route.excluded, &route.excluded)
     {
-        last.to = r + 1;
+        last.to = to;
         return;
     }
-    runs.push(Run {
-        from: r,
-        to: r + 1,
-        route,
-    });
+    runs.push(Run { from, to, route });
 }
 
 /// The routes each leaf learned over eBGP from the nodes it peers with, in prefix order.
@@ -392,7 +389,8 @@ impl Work {
         let mut runs = Vec::new();
         for t in 0..self.touched.len() {
             let route = self.bucketed_route(t, &mut last, cfg);
-            push_run(&mut runs, self.touched[t].0, route);
+            let r = self.touched[t].0;
+            push_run(&mut runs, (r, r + 1), route);
         }
         runs
     }
@@ -498,15 +496,12 @@ impl Work {
                     end = end.min(shared.partition_point(|x| x < own_rank));
                 }
                 let end = end.max(j + 1);
-                push_run(&mut routes, r, own);
-                if let Some(run) = routes.last_mut() {
-                    run.to = shared[end - 1] + 1;
-                }
+                push_run(&mut routes, (r, shared[end - 1] + 1), own);
                 j = end;
                 continue;
             }
             let own = self.bucketed_route(t, &mut last_own, cfg);
-            push_run(&mut routes, r, own);
+            push_run(&mut routes, (r, r + 1), own);
             t += 1;
         }
         routes

@@ -197,6 +197,26 @@ pub fn leaf_tables(
     fabric_routes(fabric, cluster, cfg, ebgp)
 }
 
+/// The set of own routes `active` holds (by leaf), with the route the other leaves learn
+/// through the fabric: a leaf's own eBGP path wins over the fabric-learned ones (its route
+/// lists those as excluded); the fabric-learned route goes to the anchor leaves' TEPs, or with
+/// next-hop propagate to their next hops.
+fn own_set(active: &BTreeMap<LeafId, OwnRoute>, next_hop_propagate: bool) -> OwnSet {
+    let held: Vec<(LeafId, OwnRoute)> = active.iter().map(|(l, r)| (*l, r.clone())).collect();
+    let holders = || held.iter().filter(|(_, r)| !r.next_hops.is_empty());
+    let learned: Vec<NextHop> = if next_hop_propagate {
+        let mut v: Vec<NextHop> = holders()
+            .flat_map(|(_, r)| r.next_hops.iter().copied())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    } else {
+        holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
+    };
+    OwnSet { held, learned }
+}
+
 /// Every leaf: its own eBGP routes, plus what the others learned, through the fabric; the
 /// nodes' subnet where nodes attach; outside through the border leaves.
 // Long: per prefix its anchor leaves and the fabric-learned route, then the connected and
@@ -245,27 +265,9 @@ fn fabric_routes(
         if active.is_empty() {
             continue;
         }
-        if changed || current.is_none() {
-            let held: Vec<(LeafId, OwnRoute)> =
-                active.iter().map(|(l, r)| (*l, r.clone())).collect();
-            let holders = || held.iter().filter(|(_, r)| !r.next_hops.is_empty());
-            // A leaf's own eBGP path wins over the fabric-learned ones (`routes` lists those
-            // as excluded). The fabric-learned route: the anchor leaves' TEPs, or with next-hop
-            // propagate their next hops.
-            let learned: Vec<NextHop> = if cfg.next_hop_propagate {
-                let mut v: Vec<NextHop> = holders()
-                    .flat_map(|(_, r)| r.next_hops.iter().copied())
-                    .collect();
-                v.sort();
-                v.dedup();
-                v
-            } else {
-                holders().map(|(o, _)| NextHop::Leaf(*o)).collect()
-            };
-            current = Some(Arc::new(OwnSet { held, learned }));
-        }
-        let Some(set) = &current else {
-            unreachable!("set above")
+        let set: &Arc<OwnSet> = match &mut current {
+            Some(set) if !changed => set,
+            slot => slot.insert(Arc::new(own_set(&active, cfg.next_hop_propagate))),
         };
         if !set.learned.is_empty() {
             lpm.insert(prefix, prefixes.len());
